@@ -1,0 +1,574 @@
+//! FSPIOP v1.1 data types (with the v2.0 additions as optional members) for parties,
+//! participants, quotes and transfers, each with its schema, and [`parse_body`], which
+//! validates a body against the schema before typing it.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ErrorCode, ErrorInformation, ExtensionList, FspiopError};
+use crate::validate::{optional, required, validate_object, Format, Object, Rule, UnknownFields};
+
+// ---- enumerations --------------------------------------------------------------------
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident, $type_name:literal { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            pub const ALL: &'static [&'static str] = &[$($text),*];
+            pub const RULE: Rule = Rule::OneOf($type_name, Self::ALL);
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( $name::$variant => $text, )* }
+            }
+
+            pub fn parse(text: &str) -> Option<$name> {
+                match text { $( $text => Some($name::$variant), )* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// How a party is identified.
+    PartyIdType, "PartyIdType" {
+        Msisdn = "MSISDN", Email = "EMAIL", PersonalId = "PERSONAL_ID", Business = "BUSINESS",
+        Device = "DEVICE", AccountId = "ACCOUNT_ID", Iban = "IBAN", Alias = "ALIAS",
+    }
+);
+string_enum!(
+    /// Whether the quoted amount is sent or received.
+    AmountType, "AmountType" { Send = "SEND", Receive = "RECEIVE" }
+);
+string_enum!(
+    /// A transfer's state as FSPIOP exposes it.
+    TransferState, "TransferState" {
+        Received = "RECEIVED", Reserved = "RESERVED", Committed = "COMMITTED", Aborted = "ABORTED",
+    }
+);
+string_enum!(
+    TransactionScenario, "TransactionScenario" {
+        Deposit = "DEPOSIT", Withdrawal = "WITHDRAWAL", Transfer = "TRANSFER", Payment = "PAYMENT", Refund = "REFUND",
+    }
+);
+string_enum!(TransactionInitiator, "TransactionInitiator" { Payer = "PAYER", Payee = "PAYEE" });
+string_enum!(
+    TransactionInitiatorType, "TransactionInitiatorType" {
+        Consumer = "CONSUMER", Agent = "AGENT", Business = "BUSINESS", Device = "DEVICE",
+    }
+);
+string_enum!(CurrencyConverter, "CurrencyConverter" { Payer = "PAYER", Payee = "PAYEE" });
+
+// ---- schemas ---------------------------------------------------------------------------
+
+const fn text(min: usize, max: usize) -> Rule {
+    Rule::Text { min, max }
+}
+
+const fn fmt(format: Format) -> Rule {
+    Rule::Format(format)
+}
+
+pub static EXTENSION: Object = Object {
+    fields: &[required("key", text(1, 32)), required("value", text(1, 128))],
+};
+static EXTENSION_ITEM: Rule = Rule::Object(&EXTENSION);
+pub static EXTENSION_LIST: Object = Object {
+    fields: &[required("extension", Rule::Array { item: &EXTENSION_ITEM, min: 1, max: 16 })],
+};
+const EXTENSIONS: Rule = Rule::Object(&EXTENSION_LIST);
+
+pub static MONEY: Object = Object {
+    fields: &[required("currency", fmt(Format::Currency)), required("amount", fmt(Format::Amount))],
+};
+
+pub static PARTY_ID_INFO: Object = Object {
+    fields: &[
+        required("partyIdType", PartyIdType::RULE),
+        required("partyIdentifier", text(1, 128)),
+        optional("partySubIdOrType", text(1, 128)),
+        optional("fspId", fmt(Format::FspId)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static PARTY_COMPLEX_NAME: Object = Object {
+    fields: &[
+        optional("firstName", fmt(Format::Name)),
+        optional("middleName", fmt(Format::Name)),
+        optional("lastName", fmt(Format::Name)),
+    ],
+};
+pub static PARTY_PERSONAL_INFO: Object = Object {
+    fields: &[
+        optional("complexName", Rule::Object(&PARTY_COMPLEX_NAME)),
+        optional("dateOfBirth", fmt(Format::Date)),
+        optional("kycInformation", text(1, 2048)),
+    ],
+};
+static CURRENCY_ITEM: Rule = fmt(Format::Currency);
+pub static PARTY: Object = Object {
+    fields: &[
+        required("partyIdInfo", Rule::Object(&PARTY_ID_INFO)),
+        optional("merchantClassificationCode", fmt(Format::MerchantClassificationCode)),
+        optional("name", text(1, 128)),
+        optional("personalInfo", Rule::Object(&PARTY_PERSONAL_INFO)),
+        optional("supportedCurrencies", Rule::Array { item: &CURRENCY_ITEM, min: 0, max: 16 }),
+    ],
+};
+pub static PARTIES_TYPE_ID_PUT: Object = Object { fields: &[required("party", Rule::Object(&PARTY))] };
+
+pub static PARTICIPANTS_TYPE_ID_SUB_ID_POST: Object = Object {
+    fields: &[
+        required("fspId", fmt(Format::FspId)),
+        optional("currency", fmt(Format::Currency)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static PARTICIPANTS_TYPE_ID_PUT: Object = Object { fields: &[optional("fspId", fmt(Format::FspId))] };
+static PARTY_ID_INFO_ITEM: Rule = Rule::Object(&PARTY_ID_INFO);
+pub static PARTICIPANTS_POST: Object = Object {
+    fields: &[
+        required("requestId", fmt(Format::CorrelationId)),
+        required("partyList", Rule::Array { item: &PARTY_ID_INFO_ITEM, min: 1, max: 10_000 }),
+        optional("currency", fmt(Format::Currency)),
+    ],
+};
+pub static ERROR_INFORMATION: Object = Object {
+    fields: &[
+        required("errorCode", fmt(Format::ErrorCode)),
+        required("errorDescription", text(1, 128)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static PARTY_RESULT: Object = Object {
+    fields: &[
+        required("partyId", Rule::Object(&PARTY_ID_INFO)),
+        optional("errorInformation", Rule::Object(&ERROR_INFORMATION)),
+    ],
+};
+static PARTY_RESULT_ITEM: Rule = Rule::Object(&PARTY_RESULT);
+pub static PARTICIPANTS_ID_PUT: Object = Object {
+    fields: &[
+        required("partyList", Rule::Array { item: &PARTY_RESULT_ITEM, min: 1, max: 10_000 }),
+        optional("currency", fmt(Format::Currency)),
+    ],
+};
+pub static ERROR_INFORMATION_OBJECT: Object = Object {
+    fields: &[required("errorInformation", Rule::Object(&ERROR_INFORMATION))],
+};
+
+pub static REFUND: Object = Object {
+    fields: &[required("originalTransactionId", fmt(Format::CorrelationId)), optional("refundReason", text(1, 128))],
+};
+pub static TRANSACTION_TYPE: Object = Object {
+    fields: &[
+        required("scenario", TransactionScenario::RULE),
+        optional("subScenario", fmt(Format::SubScenario)),
+        required("initiator", TransactionInitiator::RULE),
+        required("initiatorType", TransactionInitiatorType::RULE),
+        optional("refundInfo", Rule::Object(&REFUND)),
+        optional("balanceOfPayments", fmt(Format::BalanceOfPayments)),
+    ],
+};
+pub static GEO_CODE: Object = Object {
+    fields: &[required("latitude", fmt(Format::Latitude)), required("longitude", fmt(Format::Longitude))],
+};
+pub static FX_RATE: Object = Object {
+    fields: &[required("sourceAmount", Rule::Object(&MONEY)), required("targetAmount", Rule::Object(&MONEY))],
+};
+pub static QUOTES_POST: Object = Object {
+    fields: &[
+        required("quoteId", fmt(Format::CorrelationId)),
+        required("transactionId", fmt(Format::CorrelationId)),
+        optional("transactionRequestId", fmt(Format::CorrelationId)),
+        required("payee", Rule::Object(&PARTY)),
+        required("payer", Rule::Object(&PARTY)),
+        required("amountType", AmountType::RULE),
+        required("amount", Rule::Object(&MONEY)),
+        optional("fees", Rule::Object(&MONEY)),
+        required("transactionType", Rule::Object(&TRANSACTION_TYPE)),
+        optional("converter", CurrencyConverter::RULE),
+        optional("currencyConversion", Rule::Object(&FX_RATE)),
+        optional("geoCode", Rule::Object(&GEO_CODE)),
+        optional("note", text(1, 128)),
+        optional("expiration", fmt(Format::DateTime)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static QUOTES_ID_PUT: Object = Object {
+    fields: &[
+        required("transferAmount", Rule::Object(&MONEY)),
+        optional("payeeReceiveAmount", Rule::Object(&MONEY)),
+        optional("payeeFspFee", Rule::Object(&MONEY)),
+        optional("payeeFspCommission", Rule::Object(&MONEY)),
+        required("expiration", fmt(Format::DateTime)),
+        optional("geoCode", Rule::Object(&GEO_CODE)),
+        required("ilpPacket", fmt(Format::IlpPacket)),
+        required("condition", fmt(Format::Binary32)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static TRANSACTION: Object = Object {
+    fields: &[
+        required("transactionId", fmt(Format::CorrelationId)),
+        required("quoteId", fmt(Format::CorrelationId)),
+        required("payee", Rule::Object(&PARTY)),
+        required("payer", Rule::Object(&PARTY)),
+        required("amount", Rule::Object(&MONEY)),
+        optional("payeeReceiveAmount", Rule::Object(&MONEY)),
+        optional("converter", CurrencyConverter::RULE),
+        optional("currencyConversion", Rule::Object(&FX_RATE)),
+        required("transactionType", Rule::Object(&TRANSACTION_TYPE)),
+        optional("note", text(1, 128)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static TRANSFERS_POST: Object = Object {
+    fields: &[
+        required("transferId", fmt(Format::CorrelationId)),
+        required("payeeFsp", fmt(Format::FspId)),
+        required("payerFsp", fmt(Format::FspId)),
+        required("amount", Rule::Object(&MONEY)),
+        required("ilpPacket", fmt(Format::IlpPacket)),
+        required("condition", fmt(Format::Binary32)),
+        required("expiration", fmt(Format::DateTime)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static TRANSFERS_ID_PUT: Object = Object {
+    fields: &[
+        optional("fulfilment", fmt(Format::Binary32)),
+        optional("completedTimestamp", fmt(Format::DateTime)),
+        required("transferState", TransferState::RULE),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static TRANSFERS_ID_PATCH: Object = Object {
+    fields: &[
+        required("completedTimestamp", fmt(Format::DateTime)),
+        required("transferState", TransferState::RULE),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+
+// ---- typed bodies ----------------------------------------------------------------------
+
+/// A body type with its schema.
+pub trait Body: DeserializeOwned {
+    const SCHEMA: &'static Object;
+}
+
+/// Validates `value` against `T`'s schema, then types it.
+pub fn from_value<T: Body>(value: Value, unknown: UnknownFields) -> Result<T, FspiopError> {
+    validate_object(&value, T::SCHEMA, unknown)?;
+    serde_json::from_value(value)
+        .map_err(|e| FspiopError::with_detail(ErrorCode::GenericValidationError, e.to_string()))
+}
+
+/// Parses, validates and types a request body: malformed JSON 3101, then the schema's codes.
+pub fn parse_body<T: Body>(body: &[u8], unknown: UnknownFields) -> Result<T, FspiopError> {
+    from_value(crate::validate::parse_json(body)?, unknown)
+}
+
+macro_rules! body {
+    ($name:ident, $schema:ident) => {
+        impl Body for $name {
+            const SCHEMA: &'static Object = &$schema;
+        }
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Money {
+    pub currency: String,
+    pub amount: String,
+}
+body!(Money, MONEY);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyIdInfo {
+    pub party_id_type: PartyIdType,
+    pub party_identifier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party_sub_id_or_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsp_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(PartyIdInfo, PARTY_ID_INFO);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyComplexName {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middle_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyPersonalInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex_name: Option<PartyComplexName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<String>,
+    /// v2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kyc_information: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Party {
+    pub party_id_info: PartyIdInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_classification_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_info: Option<PartyPersonalInfo>,
+    /// v2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_currencies: Option<Vec<String>>,
+}
+body!(Party, PARTY);
+
+/// Body of `PUT /parties/{Type}/{ID}[/{SubId}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartiesTypeIdPutResponse {
+    pub party: Party,
+}
+body!(PartiesTypeIdPutResponse, PARTIES_TYPE_ID_PUT);
+
+/// Body of `POST /participants/{Type}/{ID}[/{SubId}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantsTypeIdSubIdPostRequest {
+    pub fsp_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(ParticipantsTypeIdSubIdPostRequest, PARTICIPANTS_TYPE_ID_SUB_ID_POST);
+
+/// Body of `PUT /participants/{Type}/{ID}[/{SubId}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantsTypeIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fsp_id: Option<String>,
+}
+body!(ParticipantsTypeIdPutResponse, PARTICIPANTS_TYPE_ID_PUT);
+
+/// Body of the batch `POST /participants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantsPostRequest {
+    pub request_id: String,
+    pub party_list: Vec<PartyIdInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+body!(ParticipantsPostRequest, PARTICIPANTS_POST);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyResult {
+    pub party_id: PartyIdInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_information: Option<ErrorInformation>,
+}
+
+/// Body of `PUT /participants/{requestId}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantsIdPutResponse {
+    pub party_list: Vec<PartyResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+body!(ParticipantsIdPutResponse, PARTICIPANTS_ID_PUT);
+
+body!(ErrorInformationObject, ERROR_INFORMATION_OBJECT);
+pub use crate::error::ErrorInformationObject;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refund {
+    pub original_transaction_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionType {
+    pub scenario: TransactionScenario,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_scenario: Option<String>,
+    pub initiator: TransactionInitiator,
+    pub initiator_type: TransactionInitiatorType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_info: Option<Refund>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_of_payments: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeoCode {
+    pub latitude: String,
+    pub longitude: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxRate {
+    pub source_amount: Money,
+    pub target_amount: Money,
+}
+
+/// Body of `POST /quotes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotesPostRequest {
+    pub quote_id: String,
+    pub transaction_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_request_id: Option<String>,
+    pub payee: Party,
+    pub payer: Party,
+    pub amount_type: AmountType,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<Money>,
+    pub transaction_type: TransactionType,
+    /// v2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converter: Option<CurrencyConverter>,
+    /// v2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_conversion: Option<FxRate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_code: Option<GeoCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(QuotesPostRequest, QUOTES_POST);
+
+/// Body of `PUT /quotes/{ID}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotesIdPutResponse {
+    pub transfer_amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_receive_amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_fsp_fee: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_fsp_commission: Option<Money>,
+    pub expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_code: Option<GeoCode>,
+    pub ilp_packet: String,
+    pub condition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(QuotesIdPutResponse, QUOTES_ID_PUT);
+
+/// The Transaction object carried inside ILP packets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transaction {
+    pub transaction_id: String,
+    pub quote_id: String,
+    pub payee: Party,
+    pub payer: Party,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_receive_amount: Option<Money>,
+    pub transaction_type: TransactionType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(Transaction, TRANSACTION);
+
+/// Body of `POST /transfers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransfersPostRequest {
+    pub transfer_id: String,
+    pub payee_fsp: String,
+    pub payer_fsp: String,
+    pub amount: Money,
+    pub ilp_packet: String,
+    pub condition: String,
+    pub expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(TransfersPostRequest, TRANSFERS_POST);
+
+/// Body of `PUT /transfers/{ID}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransfersIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_timestamp: Option<String>,
+    pub transfer_state: TransferState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(TransfersIdPutResponse, TRANSFERS_ID_PUT);
+
+/// Body of `PATCH /transfers/{ID}` (switch → payee).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransfersIdPatchResponse {
+    pub completed_timestamp: String,
+    pub transfer_state: TransferState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(TransfersIdPatchResponse, TRANSFERS_ID_PATCH);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip() {
+        assert_eq!(PartyIdType::parse("MSISDN"), Some(PartyIdType::Msisdn));
+        assert_eq!(PartyIdType::parse("msisdn"), None);
+        assert_eq!(PartyIdType::ALL.len(), 8);
+        assert_eq!(TransferState::Committed.as_str(), "COMMITTED");
+    }
+}
