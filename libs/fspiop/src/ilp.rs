@@ -413,13 +413,15 @@ impl Ilp {
             reason,
         };
         let amount = amount::to_minor_units(amount_text, scale).map_err(|e| bad_amount(e.to_string()))?;
+        // v1 carries no expiry, but the SDK's laxity (any string, or none) is not copied: the
+        // transaction object must say when it expires.
+        let expiration = str_at(&tx, &["expiration"]).ok_or(IlpError::MissingField("expiration"))?;
+        let expires_at_ms = datetime::parse_iso8601_lenient(expiration)
+            .ok_or_else(|| IlpError::BadExpiration(expiration.to_string()))?;
         let tx_json = canonical::to_string(&tx);
         let data = URL_SAFE_NO_PAD.encode(tx_json.as_bytes()).into_bytes();
         match self.version {
             IlpVersion::V4 => {
-                let expiration = str_at(&tx, &["expiration"]).ok_or(IlpError::MissingField("expiration"))?;
-                let expires_at_ms = datetime::parse_iso8601_lenient(expiration)
-                    .ok_or_else(|| IlpError::BadExpiration(expiration.to_string()))?;
                 let fulfilment = self.hmac(STANDARD.encode(tx_json.as_bytes()).as_bytes());
                 let condition: [u8; 32] = Sha256::digest(fulfilment).into();
                 let packet = Prepare {
