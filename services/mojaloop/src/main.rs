@@ -1,0 +1,41 @@
+//! `mojaloop`: the switch's front door. This build carries the protocol tools for DFSP
+//! integrators (`jws`, `ilp`) and `migrate`; the services join it as they are built.
+
+mod tools;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "mojaloop", version, about = "The Mojaloop switch, reimplemented in Rust", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sign and verify FSPIOP requests (the FSPIOP-Signature header), as Mojaloop's SDK does.
+    #[command(subcommand)]
+    Jws(tools::JwsCommand),
+    /// Build, decode and check ILP packets, conditions and fulfilments, as a payee DFSP does.
+    #[command(subcommand)]
+    Ilp(tools::IlpCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Jws(command) => tools::run_jws(command),
+        Command::Ilp(command) => tools::run_ilp(command),
+    };
+    match outcome {
+        Ok(tools::Verdict::Positive) => ExitCode::SUCCESS,
+        Ok(tools::Verdict::Negative) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("mojaloop: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
