@@ -200,7 +200,7 @@ fn expect_string<'a>(value: &'a Value, path: &str) -> Result<&'a str, FspiopErro
 
 fn describe(format: Format) -> &'static str {
     match format {
-        Format::Amount => "an Amount: up to 18 digits and 4 decimals, no sign, no leading or trailing zeros",
+        Format::Amount => "an Amount (18 digits, 4 decimals, no sign, no leading or trailing zeros)",
         Format::Currency => "a supported ISO 4217 currency code",
         Format::CorrelationId => "a UUID (lower case) or ULID",
         Format::DateTime => "a DateTime like 2016-05-24T08:38:08.699-04:00",
