@@ -262,6 +262,69 @@ pub static TRANSFERS_ID_PATCH: Object = Object {
     ],
 };
 
+// v2.0 foreign exchange.
+pub static FX_MONEY: Object = Object {
+    fields: &[required("currency", fmt(Format::Currency)), optional("amount", fmt(Format::Amount))],
+};
+pub static FX_CHARGE: Object = Object {
+    fields: &[
+        required("chargeType", text(1, 32)),
+        optional("sourceAmount", Rule::Object(&MONEY)),
+        optional("targetAmount", Rule::Object(&MONEY)),
+    ],
+};
+static FX_CHARGE_ITEM: Rule = Rule::Object(&FX_CHARGE);
+pub static FX_CONVERSION: Object = Object {
+    fields: &[
+        required("conversionId", fmt(Format::CorrelationId)),
+        optional("determiningTransferId", fmt(Format::CorrelationId)),
+        required("initiatingFsp", fmt(Format::FspId)),
+        required("counterPartyFsp", fmt(Format::FspId)),
+        required("amountType", AmountType::RULE),
+        required("sourceAmount", Rule::Object(&FX_MONEY)),
+        required("targetAmount", Rule::Object(&FX_MONEY)),
+        required("expiration", fmt(Format::DateTime)),
+        optional("charges", Rule::Array { item: &FX_CHARGE_ITEM, min: 0, max: 16 }),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static FX_QUOTES_POST: Object = Object {
+    fields: &[
+        required("conversionRequestId", fmt(Format::CorrelationId)),
+        required("conversionTerms", Rule::Object(&FX_CONVERSION)),
+    ],
+};
+pub static FX_QUOTES_ID_PUT: Object = Object {
+    fields: &[optional("condition", fmt(Format::Binary32)), required("conversionTerms", Rule::Object(&FX_CONVERSION))],
+};
+pub static FX_TRANSFERS_POST: Object = Object {
+    fields: &[
+        required("commitRequestId", fmt(Format::CorrelationId)),
+        optional("determiningTransferId", fmt(Format::CorrelationId)),
+        required("initiatingFsp", fmt(Format::FspId)),
+        required("counterPartyFsp", fmt(Format::FspId)),
+        required("sourceAmount", Rule::Object(&MONEY)),
+        required("targetAmount", Rule::Object(&MONEY)),
+        required("condition", fmt(Format::Binary32)),
+        optional("expiration", fmt(Format::DateTime)),
+    ],
+};
+pub static FX_TRANSFERS_ID_PUT: Object = Object {
+    fields: &[
+        optional("fulfilment", fmt(Format::Binary32)),
+        optional("completedTimestamp", fmt(Format::DateTime)),
+        required("conversionState", TransferState::RULE),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static FX_TRANSFERS_ID_PATCH: Object = Object {
+    fields: &[
+        optional("completedTimestamp", fmt(Format::DateTime)),
+        required("conversionState", TransferState::RULE),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+
 // ---- typed bodies ----------------------------------------------------------------------
 
 /// A body type with its schema.
@@ -559,6 +622,106 @@ pub struct TransfersIdPatchResponse {
     pub extension_list: Option<ExtensionList>,
 }
 body!(TransfersIdPatchResponse, TRANSFERS_ID_PATCH);
+
+/// `FxMoney` (v2.0): the amount may be unknown until the FXP quotes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxMoney {
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxCharge {
+    pub charge_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_amount: Option<Money>,
+}
+
+/// The terms of a currency conversion (v2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxConversion {
+    pub conversion_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determining_transfer_id: Option<String>,
+    pub initiating_fsp: String,
+    pub counter_party_fsp: String,
+    pub amount_type: AmountType,
+    pub source_amount: FxMoney,
+    pub target_amount: FxMoney,
+    pub expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charges: Option<Vec<FxCharge>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+
+/// Body of `POST /fxQuotes` (v2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxQuotesPostRequest {
+    pub conversion_request_id: String,
+    pub conversion_terms: FxConversion,
+}
+body!(FxQuotesPostRequest, FX_QUOTES_POST);
+
+/// Body of `PUT /fxQuotes/{ID}` (v2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxQuotesIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    pub conversion_terms: FxConversion,
+}
+body!(FxQuotesIdPutResponse, FX_QUOTES_ID_PUT);
+
+/// Body of `POST /fxTransfers` (v2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxTransfersPostRequest {
+    pub commit_request_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determining_transfer_id: Option<String>,
+    pub initiating_fsp: String,
+    pub counter_party_fsp: String,
+    pub source_amount: Money,
+    pub target_amount: Money,
+    pub condition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+}
+body!(FxTransfersPostRequest, FX_TRANSFERS_POST);
+
+/// Body of `PUT /fxTransfers/{ID}` (v2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxTransfersIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_timestamp: Option<String>,
+    pub conversion_state: TransferState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(FxTransfersIdPutResponse, FX_TRANSFERS_ID_PUT);
+
+/// Body of `PATCH /fxTransfers/{ID}` (switch → FXP, v2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FxTransfersIdPatchResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_timestamp: Option<String>,
+    pub conversion_state: TransferState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(FxTransfersIdPatchResponse, FX_TRANSFERS_ID_PATCH);
 
 #[cfg(test)]
 mod tests {

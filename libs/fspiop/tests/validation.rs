@@ -94,7 +94,35 @@ fn examples() -> Vec<(&'static str, &'static Object, Value)> {
             "converter": "PAYEE", "currencyConversion": {"sourceAmount": money("1"), "targetAmount": money("2")},
             "transactionType": transaction_type(), "note": "x", "extensionList": extensions()
         })),
+        ("FxQuotesPostRequest", types::FxQuotesPostRequest::SCHEMA, json!({
+            "conversionRequestId": ID1, "conversionTerms": fx_conversion()
+        })),
+        ("FxQuotesIdPutResponse", types::FxQuotesIdPutResponse::SCHEMA, json!({
+            "condition": CONDITION, "conversionTerms": fx_conversion()
+        })),
+        ("FxTransfersPostRequest", types::FxTransfersPostRequest::SCHEMA, json!({
+            "commitRequestId": ID1, "determiningTransferId": ID2, "initiatingFsp": "perffsp-1", "counterPartyFsp": "fxp-1",
+            "sourceAmount": money("100"), "targetAmount": {"currency": "KES", "amount": "12900"}, "condition": CONDITION,
+            "expiration": "2030-01-01T00:00:00.000Z"
+        })),
+        ("FxTransfersIdPutResponse", types::FxTransfersIdPutResponse::SCHEMA, json!({
+            "fulfilment": FULFILMENT, "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "RESERVED",
+            "extensionList": extensions()
+        })),
+        ("FxTransfersIdPatchResponse", types::FxTransfersIdPatchResponse::SCHEMA, json!({
+            "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "COMMITTED", "extensionList": extensions()
+        })),
     ]
+}
+
+fn fx_conversion() -> Value {
+    json!({
+        "conversionId": ID2, "determiningTransferId": ID1, "initiatingFsp": "perffsp-1", "counterPartyFsp": "fxp-1",
+        "amountType": "SEND", "sourceAmount": {"currency": "USD", "amount": "100"}, "targetAmount": {"currency": "KES", "amount": "12900"},
+        "expiration": "2030-01-01T00:00:00.000Z",
+        "charges": [{"chargeType": "fee", "sourceAmount": money("1"), "targetAmount": {"currency": "KES", "amount": "129"}}],
+        "extensionList": extensions()
+    })
 }
 
 /// A string that breaks `rule` (for string rules), with a wrong-type value for every rule.
