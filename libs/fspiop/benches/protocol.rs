@@ -3,6 +3,8 @@
 //!
 //! Run with `cargo bench -p fspiop --bench protocol`.
 
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;

@@ -4,6 +4,8 @@
 //! Where this crate deliberately differs from the SDK (the SDK's quirks listed in
 //! ARCHITECTURE.md), the expected verdict is spelled out per case with the reason.
 
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

@@ -5,6 +5,8 @@
 //! JSON type gives 3101, breaking its rule gives 3100, and that an unknown member gives 3103
 //! where unknown members are rejected. The description names the member's JSON pointer.
 
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+
 use fspiop::types::{self, Body};
 use fspiop::validate::{Format, Object, Rule, UnknownFields};
 use fspiop::ErrorCode;

@@ -1,5 +1,7 @@
 //! The protocol tools as a DFSP integrator runs them: the real binary, JSON on stdin.
 
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
