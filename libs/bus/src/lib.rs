@@ -1,0 +1,498 @@
+//! The message bus: Kafka through rdkafka.
+//!
+//! This crate owns three things every service shares:
+//!
+//! - the topic and consumer-group names of the Mojaloop switch (central-ledger spec §2.1 and §2.4),
+//!   so a Rust service lands on the same topics as the Node services it replaces;
+//! - the client settings that matter for compatibility and safety: producers use the
+//!   Java-compatible `murmur2_random` partitioner (so a key lands in the same partition as it would
+//!   from a Node or Java producer), wait for all in-sync replicas (`acks=all`), and have a bounded
+//!   local queue and a delivery timeout; consumers never auto-commit, so a service commits offsets
+//!   only after it has done its work;
+//! - [`ensure_topics`], which creates topics through the admin API and waits until the broker
+//!   reports them, treating "already exists" as success.
+//!
+//! Everything takes a [`BusConfig`]; there is no global state.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::FutureProducer;
+
+/// Broker list used when `KAFKA_BROKERS` is not set (local runs and tests).
+pub const KAFKA_BROKERS_DEFAULT: &str = "127.0.0.1:9092";
+
+// Topic names (central-ledger spec §2.1, Mojaloop's `TopicMap`).
+
+/// Prepare requests (POST /transfers, fx-prepare, forwarded) from the API adapter to the ledger.
+pub const TOPIC_TRANSFER_PREPARE: &str = "topic-transfer-prepare";
+/// Fulfil requests (PUT /transfers/{id}, PUT …/error, fx variants) to the ledger.
+pub const TOPIC_TRANSFER_FULFIL: &str = "topic-transfer-fulfil";
+/// GET /transfers/{id} requests to the ledger.
+pub const TOPIC_TRANSFER_GET: &str = "topic-transfer-get";
+/// Position changes for the legacy single-message position handler.
+pub const TOPIC_TRANSFER_POSITION: &str = "topic-transfer-position";
+/// Position changes for the batch position handler. The rewrite sends every position action
+/// here, keyed by `participantCurrencyId`, so one account's changes stay in one partition.
+pub const TOPIC_TRANSFER_POSITION_BATCH: &str = "topic-transfer-position-batch";
+/// Notifications from the ledger to the API adapter's notification handler (callbacks to DFSPs).
+pub const TOPIC_NOTIFICATION_EVENT: &str = "topic-notification-event";
+/// Funds in / funds out requests from the admin API.
+pub const TOPIC_ADMIN_TRANSFER: &str = "topic-admin-transfer";
+/// Bulk transfer prepare.
+pub const TOPIC_BULK_PREPARE: &str = "topic-bulk-prepare";
+/// Bulk transfer fulfil.
+pub const TOPIC_BULK_FULFIL: &str = "topic-bulk-fulfil";
+/// Bulk transfer processing.
+pub const TOPIC_BULK_PROCESSING: &str = "topic-bulk-processing";
+/// Bulk transfer get.
+pub const TOPIC_BULK_GET: &str = "topic-bulk-get";
+/// Deferred settlement window close (central-settlement).
+pub const TOPIC_DEFERREDSETTLEMENT_CLOSE: &str = "topic-deferredsettlement-close";
+
+/// Every topic named above, for [`ensure_topics`] at start-up.
+pub const TOPICS_ALL: &[&str] = &[
+    TOPIC_TRANSFER_PREPARE,
+    TOPIC_TRANSFER_FULFIL,
+    TOPIC_TRANSFER_GET,
+    TOPIC_TRANSFER_POSITION,
+    TOPIC_TRANSFER_POSITION_BATCH,
+    TOPIC_NOTIFICATION_EVENT,
+    TOPIC_ADMIN_TRANSFER,
+    TOPIC_BULK_PREPARE,
+    TOPIC_BULK_FULFIL,
+    TOPIC_BULK_PROCESSING,
+    TOPIC_BULK_GET,
+    TOPIC_DEFERREDSETTLEMENT_CLOSE,
+];
+
+// Consumer group ids (central-ledger spec §2.4).
+
+/// Group of the prepare handler.
+pub const GROUP_TRANSFER_PREPARE: &str = "cl-group-transfer-prepare";
+/// Group of the fulfil handler.
+pub const GROUP_TRANSFER_FULFIL: &str = "cl-group-transfer-fulfil";
+/// Group of the get handler.
+pub const GROUP_TRANSFER_GET: &str = "cl-group-transfer-get";
+/// Group of the legacy position handler.
+pub const GROUP_TRANSFER_POSITION: &str = "cl-group-transfer-position";
+/// Group of the batch position handler.
+pub const GROUP_TRANSFER_POSITION_BATCH: &str = "cl-group-transfer-position-batch";
+/// Group of the admin (funds in/out) handler.
+pub const GROUP_TRANSFER_ADMIN: &str = "cl-group-transfer-admin";
+/// Group of central-settlement's window-close handler.
+pub const GROUP_DEFERREDSETTLEMENT_CLOSE: &str = "cs-group-deferredsettlement-close";
+/// Group of central-settlement's gross settlement handler (reads notifications).
+pub const GROUP_SETTLEMENT_NOTIFICATION_EVENT: &str = "cs-group-notification-event";
+
+/// Settings shared by every Kafka client a service creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusConfig {
+    /// Comma-separated `host:port` list (`bootstrap.servers`).
+    pub brokers: String,
+    /// Name the broker logs for this client (`client.id`).
+    pub client_id: String,
+    /// How long the group coordinator waits for a consumer heartbeat before it evicts the member
+    /// and rebalances (`session.timeout.ms`). Real Kafka refuses values below its
+    /// `group.min.session.timeout.ms` (6000 by default). Tansu holds a new group's first join for
+    /// about half of this, so keep it small.
+    pub session_timeout_ms: u32,
+    /// Upper bound on messages waiting in the producer's local queue
+    /// (`queue.buffering.max.messages`); a full queue makes `send` wait instead of growing memory.
+    pub producer_queue_messages_max: u32,
+    /// How long the producer keeps trying to deliver a message before reporting failure
+    /// (`delivery.timeout.ms`).
+    pub producer_delivery_timeout_ms: u32,
+    /// How long the producer waits to fill a batch before sending it (`linger.ms`).
+    pub producer_linger_ms: u32,
+    /// Replication factor for topics created by [`ensure_topics`]; `-1` uses the broker's
+    /// `default.replication.factor`.
+    pub topic_replication_factor: i32,
+}
+
+impl BusConfig {
+    /// Default for [`BusConfig::session_timeout_ms`].
+    pub const SESSION_TIMEOUT_MS_DEFAULT: u32 = 6_000;
+    /// Default for [`BusConfig::producer_queue_messages_max`]. Mojaloop uses 10 000 000; a
+    /// smaller bound keeps memory predictable and still covers several seconds of peak load.
+    pub const PRODUCER_QUEUE_MESSAGES_MAX_DEFAULT: u32 = 100_000;
+    /// Default for [`BusConfig::producer_delivery_timeout_ms`].
+    pub const PRODUCER_DELIVERY_TIMEOUT_MS_DEFAULT: u32 = 30_000;
+    /// Default for [`BusConfig::producer_linger_ms`] (librdkafka's own default).
+    pub const PRODUCER_LINGER_MS_DEFAULT: u32 = 5;
+    /// Default for [`BusConfig::topic_replication_factor`].
+    pub const TOPIC_REPLICATION_FACTOR_DEFAULT: i32 = 1;
+
+    /// A configuration with the given brokers and client id and defaults for everything else.
+    pub fn new(brokers: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            client_id: client_id.into(),
+            session_timeout_ms: Self::SESSION_TIMEOUT_MS_DEFAULT,
+            producer_queue_messages_max: Self::PRODUCER_QUEUE_MESSAGES_MAX_DEFAULT,
+            producer_delivery_timeout_ms: Self::PRODUCER_DELIVERY_TIMEOUT_MS_DEFAULT,
+            producer_linger_ms: Self::PRODUCER_LINGER_MS_DEFAULT,
+            topic_replication_factor: Self::TOPIC_REPLICATION_FACTOR_DEFAULT,
+        }
+    }
+
+    /// Checks the values librdkafka or the broker would reject later with a vaguer message.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut problems = Vec::new();
+        if self.brokers.trim().is_empty() {
+            problems.push("brokers is empty".to_owned());
+        }
+        if self.client_id.trim().is_empty() {
+            problems.push("client_id is empty".to_owned());
+        }
+        if self.session_timeout_ms < 1_000 {
+            problems.push(format!(
+                "session_timeout_ms {} is below 1000",
+                self.session_timeout_ms
+            ));
+        }
+        if self.producer_queue_messages_max == 0 {
+            problems.push("producer_queue_messages_max is 0".to_owned());
+        }
+        if self.producer_delivery_timeout_ms == 0 {
+            problems.push("producer_delivery_timeout_ms is 0".to_owned());
+        }
+        if self.topic_replication_factor == 0 || self.topic_replication_factor < -1 {
+            problems.push(format!(
+                "topic_replication_factor {} is neither -1 nor positive",
+                self.topic_replication_factor
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidConfig(problems.join("; ")))
+        }
+    }
+}
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The [`BusConfig`] holds values that cannot work.
+    #[error("invalid bus configuration: {0}")]
+    InvalidConfig(String),
+    /// librdkafka refused to create a client from the configuration.
+    #[error("creating kafka {client} failed")]
+    ClientCreation {
+        /// Which client: `producer`, `consumer` or `admin client`.
+        client: &'static str,
+        /// The librdkafka error.
+        #[source]
+        source: KafkaError,
+    },
+    /// The broker rejected the creation of a topic for a reason other than "already exists".
+    #[error("creating topic {topic} failed: {code}")]
+    TopicCreation {
+        /// The topic.
+        topic: String,
+        /// The broker's error code.
+        code: RDKafkaErrorCode,
+    },
+    /// The broker did not answer within the allowed time.
+    #[error("{operation} did not finish within {timeout_ms} ms")]
+    Timeout {
+        /// What was being waited for.
+        operation: String,
+        /// The time allowed.
+        timeout_ms: u64,
+    },
+    /// Any other error from librdkafka.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// A [`StreamConsumer`] was requested outside a Tokio runtime (it spawns a task on creation).
+    #[error("a kafka consumer must be created inside a Tokio runtime")]
+    NoRuntime,
+    /// A blocking helper task panicked or was cancelled.
+    #[error("background task failed")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Settings common to every client.
+fn base_client_config(config: &BusConfig) -> ClientConfig {
+    let mut client_config = ClientConfig::new();
+    client_config
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", &config.client_id)
+        .set("socket.keepalive.enable", "true");
+    client_config
+}
+
+/// The librdkafka settings [`create_producer`] uses, for callers that need to add their own.
+pub fn producer_client_config(config: &BusConfig) -> ClientConfig {
+    let mut client_config = base_client_config(config);
+    client_config
+        // Java-compatible murmur2 on the key, random for messages without a key: keyed messages
+        // land in the same partition as they would from the Node services.
+        .set("partitioner", "murmur2_random")
+        .set("acks", "all")
+        .set(
+            "queue.buffering.max.messages",
+            config.producer_queue_messages_max.to_string(),
+        )
+        .set(
+            "delivery.timeout.ms",
+            config.producer_delivery_timeout_ms.to_string(),
+        )
+        .set("linger.ms", config.producer_linger_ms.to_string());
+    client_config
+}
+
+/// The librdkafka settings [`create_consumer`] uses, for callers that need to add their own.
+pub fn consumer_client_config(config: &BusConfig, group_id: &str) -> ClientConfig {
+    // librdkafka requires the heartbeat to be well inside the session timeout.
+    let heartbeat_interval_ms = (config.session_timeout_ms / 3).max(100);
+    let mut client_config = base_client_config(config);
+    client_config
+        .set("group.id", group_id)
+        // Offsets are committed by the service after its work is durable, never on a timer.
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", config.session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", heartbeat_interval_ms.to_string());
+    client_config
+}
+
+/// A producer with the switch's settings: `murmur2_random` partitioner, `acks=all`, a bounded
+/// local queue and a delivery timeout.
+pub fn create_producer(config: &BusConfig) -> Result<FutureProducer, Error> {
+    config.validate()?;
+    producer_client_config(config)
+        .create()
+        .map_err(|source| Error::ClientCreation {
+            client: "producer",
+            source,
+        })
+}
+
+/// A consumer in `group_id` that never auto-commits and starts from the earliest offset when
+/// the group has no committed offset. The caller subscribes it and commits explicitly.
+///
+/// Must be called inside a Tokio runtime: the consumer spawns its wake-up task on creation.
+pub fn create_consumer(config: &BusConfig, group_id: &str) -> Result<StreamConsumer, Error> {
+    config.validate()?;
+    if group_id.trim().is_empty() {
+        return Err(Error::InvalidConfig("group_id is empty".to_owned()));
+    }
+    // rdkafka would panic instead.
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::NoRuntime);
+    }
+    consumer_client_config(config, group_id)
+        .create()
+        .map_err(|source| Error::ClientCreation {
+            client: "consumer",
+            source,
+        })
+}
+
+/// Creates each `(name, partitions)` topic that does not exist yet, then waits until the broker's
+/// metadata lists all of them. A topic that already exists counts as success, whatever its
+/// partition count. The whole call is bounded by `timeout_ms`.
+pub async fn ensure_topics(
+    config: &BusConfig,
+    topics: &[(&str, i32)],
+    timeout_ms: u64,
+) -> Result<(), Error> {
+    config.validate()?;
+    if topics.is_empty() {
+        return Ok(());
+    }
+    if let Some((name, partitions)) = topics
+        .iter()
+        .find(|(name, partitions)| name.is_empty() || *partitions < 1)
+    {
+        return Err(Error::InvalidConfig(format!(
+            "topic {name:?} with {partitions} partitions"
+        )));
+    }
+    let deadline = Instant::now()
+        .checked_add(Duration::from_millis(timeout_ms))
+        .ok_or_else(|| Error::InvalidConfig(format!("timeout_ms {timeout_ms} is too large")))?;
+    let admin: AdminClient<DefaultClientContext> =
+        base_client_config(config)
+            .create()
+            .map_err(|source| Error::ClientCreation {
+                client: "admin client",
+                source,
+            })?;
+
+    create_topics(&admin, config, topics, deadline, timeout_ms).await?;
+    wait_for_topics_metadata(admin, topics, deadline, timeout_ms).await
+}
+
+/// Sends the CreateTopics request and checks each topic's result.
+async fn create_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    config: &BusConfig,
+    topics: &[(&str, i32)],
+    deadline: Instant,
+    timeout_ms: u64,
+) -> Result<(), Error> {
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, partitions)| {
+            NewTopic::new(
+                name,
+                *partitions,
+                TopicReplication::Fixed(config.topic_replication_factor),
+            )
+        })
+        .collect();
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let options = AdminOptions::new()
+        .request_timeout(Some(remaining))
+        .operation_timeout(Some(remaining));
+    let results = tokio::time::timeout(remaining, admin.create_topics(&new_topics, &options))
+        .await
+        .map_err(|_elapsed| Error::Timeout {
+            operation: "creating topics".to_owned(),
+            timeout_ms,
+        })??;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(Error::TopicCreation { topic, code }),
+        }
+    }
+    Ok(())
+}
+
+/// Polls the broker's metadata until every topic is listed with at least one partition, so that
+/// producers and consumers created next see the topics at once.
+async fn wait_for_topics_metadata(
+    admin: AdminClient<DefaultClientContext>,
+    topics: &[(&str, i32)],
+    deadline: Instant,
+    timeout_ms: u64,
+) -> Result<(), Error> {
+    const POLL_INTERVAL_MS: u64 = 50;
+    let names: Vec<String> = topics.iter().map(|(name, _)| (*name).to_owned()).collect();
+    // Metadata requests block the calling thread, so they run on the blocking pool.
+    let wait = tokio::task::spawn_blocking(move || -> Result<bool, KafkaError> {
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Ok(false);
+            }
+            let mut all_listed = true;
+            for name in &names {
+                let metadata = admin.inner().fetch_metadata(Some(name), remaining)?;
+                all_listed &= metadata.topics().iter().any(|topic| {
+                    topic.name() == name
+                        && topic.error().is_none()
+                        && !topic.partitions().is_empty()
+                });
+                if !all_listed {
+                    break;
+                }
+            }
+            if all_listed {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(POLL_INTERVAL_MS).min(remaining));
+        }
+    });
+    let listed = wait.await??;
+    if listed {
+        Ok(())
+    } else {
+        Err(Error::Timeout {
+            operation: "waiting for created topics in the broker metadata".to_owned(),
+            timeout_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_are_unique_and_follow_the_mojaloop_scheme() {
+        for (index, topic) in TOPICS_ALL.iter().enumerate() {
+            assert!(topic.starts_with("topic-"), "{topic}");
+            assert!(
+                !TOPICS_ALL
+                    .iter()
+                    .skip(index + 1)
+                    .any(|other| other == topic),
+                "{topic} is listed twice"
+            );
+        }
+    }
+
+    #[test]
+    fn producer_settings_match_the_node_services() {
+        let config = BusConfig::new("127.0.0.1:9092", "test");
+        let client_config = producer_client_config(&config);
+        assert_eq!(client_config.get("partitioner"), Some("murmur2_random"));
+        assert_eq!(client_config.get("acks"), Some("all"));
+        assert_eq!(
+            client_config.get("queue.buffering.max.messages"),
+            Some("100000")
+        );
+        assert_eq!(client_config.get("delivery.timeout.ms"), Some("30000"));
+    }
+
+    #[test]
+    fn consumer_settings_never_auto_commit() {
+        let config = BusConfig::new("127.0.0.1:9092", "test");
+        let client_config = consumer_client_config(&config, "group");
+        assert_eq!(client_config.get("group.id"), Some("group"));
+        assert_eq!(client_config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(client_config.get("auto.offset.reset"), Some("earliest"));
+        assert_eq!(client_config.get("session.timeout.ms"), Some("6000"));
+        assert_eq!(client_config.get("heartbeat.interval.ms"), Some("2000"));
+    }
+
+    #[test]
+    fn validate_lists_every_problem() -> Result<(), String> {
+        let mut config = BusConfig::new("", "");
+        config.session_timeout_ms = 10;
+        config.topic_replication_factor = 0;
+        let Err(Error::InvalidConfig(message)) = config.validate() else {
+            return Err("expected InvalidConfig".to_owned());
+        };
+        for expected in [
+            "brokers",
+            "client_id",
+            "session_timeout_ms",
+            "topic_replication_factor",
+        ] {
+            assert!(message.contains(expected), "{message}");
+        }
+        assert!(BusConfig::new("127.0.0.1:9092", "test").validate().is_ok());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn clients_are_created_without_contacting_the_broker() {
+        // librdkafka connects lazily, so this works with no broker running.
+        let config = BusConfig::new("127.0.0.1:1", "test");
+        assert!(create_producer(&config).is_ok());
+        assert!(create_consumer(&config, "group").is_ok());
+        assert!(matches!(
+            create_consumer(&config, " "),
+            Err(Error::InvalidConfig(_))
+        ));
+    }
+
+    #[test]
+    fn a_consumer_outside_a_runtime_is_an_error_not_a_panic() {
+        let config = BusConfig::new("127.0.0.1:1", "test");
+        assert!(matches!(
+            create_consumer(&config, "group"),
+            Err(Error::NoRuntime)
+        ));
+    }
+}
