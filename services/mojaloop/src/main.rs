@@ -1,6 +1,7 @@
-//! `mojaloop`: the switch's front door. This build carries the protocol tools for DFSP
-//! integrators (`jws`, `ilp`) and `migrate`; the services join it as they are built.
+//! `mojaloop`: the switch's front door. It runs services (`serve`), prepares databases
+//! (`migrate`) and carries the protocol tools for DFSP integrators (`jws`, `ilp`).
 
+mod serve;
 mod tools;
 
 use std::process::ExitCode;
@@ -16,6 +17,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run one service of the switch.
+    #[command(subcommand)]
+    Serve(serve::Service),
+    /// Create the databases if missing and apply the migrations.
+    Migrate(serve::MigrateArgs),
     /// Sign and verify FSPIOP requests (the FSPIOP-Signature header), as Mojaloop's SDK does.
     #[command(subcommand)]
     Jws(tools::JwsCommand),
@@ -27,6 +33,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Serve(service) => serve::serve(service),
+        Command::Migrate(args) => serve::migrate(args),
         Command::Jws(command) => tools::run_jws(command),
         Command::Ilp(command) => tools::run_ilp(command),
     };

@@ -1,0 +1,53 @@
+//! The service's one error type and its single mapping to FSPIOP.
+
+use fspiop::{ErrorCode, FspiopError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A client-visible failure with its FSPIOP code.
+    #[error("{0}")]
+    Fspiop(#[from] FspiopError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("message bus: {0}")]
+    Bus(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn client(code: ErrorCode, detail: impl Into<String>) -> Error {
+        Error::Fspiop(FspiopError::with_detail(code, detail))
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Error {
+        Error::client(ErrorCode::IdNotFound, detail)
+    }
+
+    /// Whether this is MySQL refusing a duplicate key.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+
+    /// The FSPIOP error answered to the client. Internal failures reveal nothing but their
+    /// class; the cause goes to the log.
+    pub fn to_fspiop(&self) -> FspiopError {
+        match self {
+            Error::Fspiop(error) => error.clone(),
+            Error::Db(sqlx::Error::PoolTimedOut) => FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "database busy"),
+            Error::Db(_) | Error::Internal(_) => FspiopError::new(ErrorCode::InternalServerError),
+            Error::Bus(_) => FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "message bus unavailable"),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        if !matches!(self, Error::Fspiop(_)) {
+            tracing::error!(error = %self, "request failed");
+        }
+        service_kit::http::FspiopResponse(self.to_fspiop()).into_response()
+    }
+}

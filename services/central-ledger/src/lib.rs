@@ -1,0 +1,252 @@
+//! Central ledger: the operator's admin API (participants, hub and DFSP accounts, limits and
+//! initial positions, callback endpoints, settlement models, funds in and out) and the
+//! admin-transfer handler that applies funds movements from `topic-admin-transfer`.
+//!
+//! Entry point: [`run`], which takes its configuration, a bound listener and a shutdown
+//! future, so tests drive it on port 0.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod funds;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use fspiop::{ErrorCode, FspiopError};
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use service_kit::http::FspiopResponse;
+use service_kit::metrics::{Counter, HttpMetrics, Registry};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::{Error, Result};
+use store::Store;
+
+/// Which handlers a process runs besides the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Handlers {
+    /// The admin-transfer handler (funds in and out).
+    pub admin: bool,
+}
+
+impl Handlers {
+    /// Parses `admin` (and, as they are built, the transfer handlers) from a comma list.
+    pub fn parse(list: &str) -> std::result::Result<Handlers, String> {
+        let mut handlers = Handlers::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "admin" => handlers.admin = true,
+                other => return Err(format!("unknown handler {other:?}; this build has: admin")),
+            }
+        }
+        Ok(handlers)
+    }
+}
+
+/// The service's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub http: HttpMetrics,
+    /// Funds commands handled, by outcome and resulting state.
+    pub funds: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new("moja_cl_");
+        let http = service_kit::metrics::http_request_metrics(&registry);
+        let funds = registry.counter("admin_transfer_total", "Funds commands handled", &["outcome", "state"]);
+        Metrics { registry, http, funds }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub producer: FutureProducer,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    pub started: SystemTime,
+}
+
+/// How long a health probe waits for the broker.
+const BROKER_PROBE_TIMEOUT_MS: u64 = 2000;
+
+impl AppState {
+    /// Whether the broker answers a metadata request in time.
+    pub async fn broker_healthy(&self) -> bool {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_millis(BROKER_PROBE_TIMEOUT_MS))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    pub async fn produce_funds(&self, command: &funds::FundsCommand, body: serde_json::Value) -> Result<()> {
+        let timeout_ms = self.config.server.request_timeout_ms;
+        let topic = self.config.topic(bus::TOPIC_ADMIN_TRANSFER);
+        funds::produce(&self.producer, &topic, command, body, timeout_ms, now_ms()).await
+    }
+
+    /// Tells listeners (the notification handler) that a limit changed. Best effort: the
+    /// limit is already stored, so a bus failure is logged, not returned.
+    pub async fn notify_limit_adjustment(&self, participant: &str, currency: &str, value: ledger::Money) {
+        let id = format!("limit-{participant}-{currency}-{}", now_ms());
+        let mut message = fspiop::envelope::Message::from_request(
+            &id,
+            fspiop::envelope::HUB_NAME,
+            participant,
+            Default::default(),
+            None,
+            None,
+            fspiop::envelope::event_type::NOTIFICATION,
+            "limit-adjustment",
+            now_ms(),
+        );
+        message.content.payload = serde_json::json!({
+            "currency": currency,
+            "limit": { "type": store::LIMIT_TYPE_NET_DEBIT_CAP, "value": value.to_string() },
+        });
+        let Ok(value) = serde_json::to_vec(&message) else { return };
+        let sent = self
+            .producer
+            .send(
+                FutureRecord::<(), _>::to(&self.config.topic(bus::TOPIC_NOTIFICATION_EVENT)).payload(&value),
+                Duration::from_millis(self.config.server.request_timeout_ms),
+            )
+            .await;
+        if let Err((error, _)) = sent {
+            tracing::warn!(%error, "limit-adjustment notification not sent");
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Times each request, bounds it by the configured timeout and answers unknown routes and
+/// methods with FSPIOP errors.
+async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let timeout = Duration::from_millis(state.config.server.request_timeout_ms);
+    let response = match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => FspiopResponse(FspiopError::with_detail(ErrorCode::ServerTimedOut, "request took too long")).into_response(),
+    };
+    state.metrics.http.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+async fn unknown_route() -> Response {
+    FspiopResponse(FspiopError::new(ErrorCode::UnknownUri)).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    let mut response =
+        FspiopResponse(FspiopError::with_detail(ErrorCode::GenericClientError, "Method Not Allowed")).into_response();
+    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    response
+}
+
+/// The HTTP application (for tests that want to call it without a socket).
+pub fn app(state: AppState) -> axum::Router {
+    api::router(state.clone())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state, edge))
+}
+
+/// Connects to MySQL (creating the database when `create_database` is set and migrating when
+/// `migrate` is set).
+pub async fn connect_store(config: &Config, create_database: bool, migrate: bool) -> Result<Store> {
+    if create_database {
+        store::create_database_if_missing_for(config).await?;
+    }
+    let url = config.database_url().map_err(|e| Error::Internal(e.to_string()))?;
+    let pool = ::store::connect(&url, config.database.pool_size_max, config.database.acquire_timeout_ms)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    if migrate {
+        ::store::migrate_central_ledger(&pool).await.map_err(|e| Error::Internal(e.to_string()))?;
+    }
+    Ok(Store::new(pool))
+}
+
+/// Runs the admin API on `listener` (and the chosen handlers) until `shutdown` resolves; then
+/// stops taking requests, lets the handler finish the message in hand and returns.
+pub async fn run(
+    config: Config,
+    store: Store,
+    handlers: Handlers,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let bus = config.bus();
+    let admin_topic = config.topic(bus::TOPIC_ADMIN_TRANSFER);
+    let notification_topic = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
+    let topics = [
+        (admin_topic.as_str(), config.kafka.topic_partitions),
+        (notification_topic.as_str(), config.kafka.topic_partitions),
+    ];
+    bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms)
+        .await
+        .map_err(|e| Error::Bus(e.to_string()))?;
+    let producer = bus::create_producer(&bus).map_err(|e| Error::Bus(e.to_string()))?;
+    let metrics = Metrics::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut handler_tasks = Vec::new();
+    if handlers.admin {
+        let consumer =
+            bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_ADMIN)).map_err(|e| Error::Bus(e.to_string()))?;
+        consumer
+            .subscribe(&[admin_topic.as_str()])
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        handler_tasks.push(tokio::spawn(funds::run_handler(
+            store.clone(),
+            consumer,
+            config.funds.transfer_validity_s,
+            stop_rx.clone(),
+            metrics.clone(),
+        )));
+    }
+    let state = AppState { store, producer: producer.clone(), config: Arc::new(config), metrics, started: SystemTime::now() };
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    for task in handler_tasks {
+        let _ = task.await;
+    }
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
+    if let Ok(Err(error)) = flushed {
+        tracing::warn!(%error, "producer flush incomplete");
+    }
+    served.map_err(|e| Error::Internal(e.to_string()))
+}

@@ -1,0 +1,74 @@
+//! `mojaloop serve <service>` and `mojaloop migrate`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::tools::Verdict;
+
+#[derive(Debug, Subcommand)]
+pub enum Service {
+    /// The central ledger's admin API (port 3001) and its handlers.
+    CentralLedger(CentralLedgerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CentralLedgerArgs {
+    /// A TOML file over the built-in defaults; environment variables
+    /// CENTRAL_LEDGER__<SECTION>__<KEY> override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Handlers to run in this process, comma separated (this build: admin).
+    #[arg(long, default_value = "admin")]
+    handlers: String,
+    /// Create the database if missing and apply migrations before starting.
+    #[arg(long)]
+    migrate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// A central-ledger TOML config file to take the database settings from.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// MySQL server URL, without the database (overrides the config).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+pub fn serve(service: Service) -> Result<Verdict> {
+    service_kit::telemetry::init("info,sqlx=warn");
+    match service {
+        Service::CentralLedger(args) => {
+            let config = central_ledger::Config::load(args.config.as_deref())?;
+            let handlers = central_ledger::Handlers::parse(&args.handlers).map_err(anyhow::Error::msg)?;
+            runtime()?.block_on(async move {
+                let store = central_ledger::connect_store(&config, args.migrate, args.migrate).await?;
+                let address = format!("{}:{}", config.server.host, config.server.port);
+                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                tracing::info!(%address, ?handlers, "central-ledger listening");
+                central_ledger::run(config, store, handlers, listener, service_kit::shutdown::shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
+    }
+}
+
+pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
+    let mut config = central_ledger::Config::load(args.config.as_deref())?;
+    if let Some(url) = args.database_url {
+        config.database.url = url;
+    }
+    runtime()?.block_on(async move {
+        central_ledger::connect_store(&config, true, true).await?;
+        println!("central_ledger: migrated {} on {}", config.database.name, config.database.url);
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(Verdict::Positive)
+}
