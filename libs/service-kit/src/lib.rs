@@ -1,0 +1,24 @@
+//! Plumbing every switch service shares, so each service's `main` and router stay short and
+//! every service answers the same way:
+//!
+//! - [`config`]: one typed `Config` per service, loaded from embedded defaults, an optional
+//!   TOML file and `<PREFIX>__SECTION__FIELD` environment variables; errors name the key and
+//!   where its value came from.
+//! - [`health`]: Mojaloop's `/health` body (`status`, `uptime`, `startTime`, `versionNumber`,
+//!   `services`) and its HTTP response.
+//! - [`metrics`]: a small Prometheus registry (counters, histograms, text format 0.0.4) and the
+//!   `/metrics` response, plus the HTTP request metrics every service records.
+//! - [`http`]: FSPIOP error responses, JSON and empty responses, and the [`http::FspiopJson`]
+//!   extractor that turns a bad body into the right FSPIOP error code.
+//! - [`shutdown`]: a future that resolves on SIGINT or SIGTERM.
+//! - [`telemetry`]: the tracing subscriber (`RUST_LOG` or the service's default directives).
+//!
+//! **Invariant:** no business rules and no FSPIOP types beyond `FspiopError`; nothing here
+//! knows what a transfer or a participant is.
+
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;
