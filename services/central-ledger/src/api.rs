@@ -529,6 +529,9 @@ async fn finish_funds_out(
     if transfer.account_id != Some(account_id) {
         return Err(Error::not_found(format!("transfer {transfer_id} does not belong to account {account_id}")));
     }
+    if !transfer.is_funds_out {
+        return Err(bad(ErrorCode::GenericClientError, format!("transfer {transfer_id} is not a funds out")));
+    }
     match transfer.state.as_deref() {
         Some("RESERVED") => {}
         Some(current) if current == final_state => return Ok(empty_response(202)),

@@ -89,28 +89,34 @@ pub struct FundsTransfer {
     pub state: Option<String>,
     pub account_id: Option<u32>,
     pub amount: Option<Money>,
+    /// Whether it moves money out of the settlement account.
+    pub is_funds_out: bool,
 }
 
 impl Store {
     /// The duplicate-check hash, latest state, DFSP settlement account and amount of a funds
     /// transfer.
     pub async fn funds_transfer(&self, transfer_id: &str) -> Result<Option<FundsTransfer>> {
-        let row: Option<(String, Option<String>, Option<u32>, Option<String>)> = sqlx::query_as(
+        let row: Option<(String, Option<String>, Option<u32>, Option<String>, i64)> = sqlx::query_as(
             "SELECT d.hash,
                     (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = d.transferId
                       ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
                     (SELECT tp.participantCurrencyId FROM transferParticipant tp WHERE tp.transferId = d.transferId
                       AND tp.transferParticipantRoleTypeId = ? LIMIT 1),
-                    (SELECT CAST(t.amount AS CHAR) FROM transfer t WHERE t.transferId = d.transferId)
+                    (SELECT CAST(t.amount AS CHAR) FROM transfer t WHERE t.transferId = d.transferId),
+                    (SELECT COUNT(*) FROM transferParticipant tp WHERE tp.transferId = d.transferId
+                      AND tp.transferParticipantRoleTypeId = ? AND tp.ledgerEntryTypeId = ?)
              FROM transferDuplicateCheck d WHERE d.transferId = ?",
         )
         .bind(ROLE_DFSP_SETTLEMENT)
+        .bind(ROLE_DFSP_SETTLEMENT)
+        .bind(ENTRY_RECORD_FUNDS_OUT)
         .bind(transfer_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|(hash, state, account_id, amount)| {
+        row.map(|(hash, state, account_id, amount, out_legs)| {
             let amount = amount.map(|a| Money::parse(&a).map_err(|e| Error::Internal(e.to_string()))).transpose()?;
-            Ok(FundsTransfer { hash, state, account_id, amount })
+            Ok(FundsTransfer { hash, state, account_id, amount, is_funds_out: out_legs > 0 })
         })
         .transpose()
     }

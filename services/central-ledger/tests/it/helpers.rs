@@ -1,0 +1,203 @@
+//! Spawning the service on port 0 with a fresh database, and a client that asserts statuses.
+
+use std::time::{Duration, Instant};
+
+use central_ledger::{Config, Handlers};
+use serde_json::{json, Value};
+
+pub fn database_server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
+}
+
+pub fn kafka_brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub database: String,
+    pub pool: sqlx::MySqlPool,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the admin API and the admin-transfer handler on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let database = format!("t_{id}");
+    let mut config = Config::defaults().unwrap_or_else(|e| panic!("defaults: {e}"));
+    config.database.url = database_server_url();
+    config.database.name = database.clone();
+    config.database.pool_size_max = 10;
+    config.kafka.brokers = kafka_brokers();
+    config.kafka.topic_prefix = format!("t{}-", &id[..12]);
+    config.kafka.topic_partitions = 2;
+    config.server.hostname_url = "http://central-ledger".to_string();
+    let store = central_ledger::connect_store(&config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", config.database.url));
+    let pool = store.pool.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        if let Err(error) = central_ledger::run(config, store, Handlers { admin: true }, listener, shutdown).await {
+            panic!("central-ledger stopped with an error (is Kafka at KAFKA_BROKERS up?): {error}");
+        }
+    });
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let app = TestApp { base, client, database, pool, shutdown: Some(tx), task: Some(task) };
+    app.wait_until_up().await;
+    app
+}
+
+impl TestApp {
+    async fn wait_until_up(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(response) = self.client.get(format!("{}/health", self.base)).send().await {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("central-ledger did not answer /health within 30 s");
+    }
+
+    /// Sends a request and asserts the status; returns the JSON body (Null when empty).
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let got = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(got, status, "{method} {path} {body:?}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+        }
+    }
+
+    /// Sends a request that must fail with `code` and `status`; returns the description.
+    pub async fn fails(&self, method: &str, path: &str, body: Option<Value>, status: u16, code: &str) -> String {
+        let answer = self.call(method, path, body, status).await;
+        assert_eq!(answer["errorInformation"]["errorCode"], code, "{method} {path}: {answer}");
+        answer["errorInformation"]["errorDescription"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Hub accounts and the DEFERREDNET model for `currency`.
+    pub async fn setup_hub(&self, currency: &str) {
+        for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
+            self.call("POST", "/participants/Hub/accounts", Some(json!({"currency": currency, "type": account_type})), 201).await;
+        }
+        self.call("POST", "/settlementModels", Some(deferred_net(None)), 201).await;
+    }
+
+    /// A participant with a NET_DEBIT_CAP and an initial position, accounts active.
+    pub async fn onboard(&self, name: &str, currency: &str, limit: u64) {
+        self.call("POST", "/participants", Some(json!({"name": name, "currency": currency})), 201).await;
+        self.call(
+            "POST",
+            &format!("/participants/{name}/initialPositionAndLimits"),
+            Some(json!({"currency": currency, "limit": {"type": "NET_DEBIT_CAP", "value": limit}, "initialPosition": 0})),
+            201,
+        )
+        .await;
+    }
+
+    /// The id of the participant's account of a type in a currency.
+    pub async fn account_id(&self, name: &str, currency: &str, account_type: &str) -> u64 {
+        let participant = self.call("GET", &format!("/participants/{name}"), None, 200).await;
+        participant["accounts"]
+            .as_array()
+            .and_then(|accounts| {
+                accounts.iter().find(|a| a["currency"] == currency && a["ledgerAccountType"] == account_type)
+            })
+            .and_then(|a| a["id"].as_u64())
+            .unwrap_or_else(|| panic!("{name} has no {account_type} account in {currency}: {participant}"))
+    }
+
+    /// The value of an account's position, as a decimal string from the database.
+    pub async fn position(&self, account_id: u64) -> String {
+        let (value,): (String,) =
+            sqlx::query_as("SELECT CAST(value AS CHAR) FROM participantPosition WHERE participantCurrencyId = ?")
+                .bind(account_id)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or_else(|e| panic!("position of {account_id}: {e}"));
+        value
+    }
+
+    /// The latest state of a transfer, if it exists yet.
+    pub async fn transfer_state(&self, transfer_id: &str) -> Option<String> {
+        sqlx::query_as::<_, (String,)>(
+            "SELECT transferStateId FROM transferStateChange WHERE transferId = ? ORDER BY transferStateChangeId DESC LIMIT 1",
+        )
+        .bind(transfer_id)
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|(s,)| s)
+    }
+
+    /// Waits (bounded) until the transfer reaches `state`.
+    pub async fn wait_for_state(&self, transfer_id: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let current = self.transfer_state(transfer_id).await;
+            if current.as_deref() == Some(state) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "transfer {transfer_id} is {current:?}, never reached {state}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the service and drops its database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        self.pool.close().await;
+        let _ = store::drop_database_if_exists(&database_server_url(), &self.database).await;
+    }
+}
+
+pub fn deferred_net(currency: Option<&str>) -> Value {
+    json!({
+        "name": "DEFERREDNET", "settlementGranularity": "NET", "settlementInterchange": "MULTILATERAL",
+        "settlementDelay": "DEFERRED", "currency": currency, "requireLiquidityCheck": true,
+        "ledgerAccountType": "POSITION", "autoPositionReset": true, "settlementAccountType": "SETTLEMENT"
+    })
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub fn funds_in(transfer_id: &str, amount: &str, currency: &str) -> Value {
+    json!({
+        "transferId": transfer_id, "externalReference": "bank-ref-1", "action": "recordFundsIn",
+        "reason": "deposit", "amount": {"amount": amount, "currency": currency},
+        "extensionList": {"extension": [{"key": "channel", "value": "test"}]}
+    })
+}
+
+pub fn funds_out(transfer_id: &str, amount: &str, currency: &str) -> Value {
+    json!({
+        "transferId": transfer_id, "externalReference": "bank-ref-2", "action": "recordFundsOutPrepareReserve",
+        "reason": "withdrawal", "amount": {"amount": amount, "currency": currency}
+    })
+}
