@@ -41,8 +41,8 @@ pub struct Change {
 /// The signed leg amounts `(hub, dfsp)` of a movement of `amount` (> 0).
 pub fn legs(direction: Direction, amount: Money) -> (Money, Money) {
     match direction {
-        Direction::In => (amount, amount.neg()),
-        Direction::Out => (amount.neg(), amount),
+        Direction::In => (amount, amount.negate()),
+        Direction::Out => (amount.negate(), amount),
     }
 }
 
@@ -57,15 +57,15 @@ pub fn reserve(direction: Direction, amount: Money) -> Change {
 /// The change a commit makes: the credit leg.
 pub fn commit(direction: Direction, amount: Money) -> Change {
     match direction {
-        Direction::In => Change { side: Side::Dfsp, delta: amount.neg() },
-        Direction::Out => Change { side: Side::Hub, delta: amount.neg() },
+        Direction::In => Change { side: Side::Dfsp, delta: amount.negate() },
+        Direction::Out => Change { side: Side::Hub, delta: amount.negate() },
     }
 }
 
 /// The change an abort makes: the reservation reversed.
 pub fn abort(direction: Direction, amount: Money) -> Change {
     let reserved = reserve(direction, amount);
-    Change { side: reserved.side, delta: reserved.delta.neg() }
+    Change { side: reserved.side, delta: reserved.delta.negate() }
 }
 
 /// Why a funds-out cannot be reserved.
@@ -82,7 +82,7 @@ pub enum FundsError {
 /// Funds a DFSP holds given its SETTLEMENT account value (reservations for pending funds out
 /// already included).
 pub fn available(settlement_value: Money) -> Money {
-    settlement_value.neg()
+    settlement_value.negate()
 }
 
 /// The SETTLEMENT value after reserving a funds out of `amount`, or why it cannot be.
@@ -90,7 +90,7 @@ pub fn reserve_out(settlement_value: Money, amount: Money) -> Result<Money, Fund
     if !amount.is_positive() {
         return Err(FundsError::NotPositive);
     }
-    let after = settlement_value.add(amount)?;
+    let after = settlement_value.try_add(amount)?;
     if after.is_positive() {
         return Err(FundsError::InsufficientFunds { amount, available: available(settlement_value) });
     }
@@ -109,7 +109,7 @@ mod tests {
     fn legs_sum_to_zero() {
         for direction in [Direction::In, Direction::Out] {
             let (hub, dfsp) = legs(direction, m("10.5"));
-            assert_eq!(hub.add(dfsp), Ok(Money::ZERO));
+            assert_eq!(hub.try_add(dfsp), Ok(Money::ZERO));
         }
     }
 
@@ -120,8 +120,8 @@ mod tests {
         let mut settlement = Money::ZERO;
         for change in [reserve(Direction::In, m("100")), commit(Direction::In, m("100"))] {
             match change.side {
-                Side::Hub => hub = hub.add(change.delta).unwrap_or_default(),
-                Side::Dfsp => settlement = settlement.add(change.delta).unwrap_or_default(),
+                Side::Hub => hub = hub.try_add(change.delta).unwrap_or_default(),
+                Side::Dfsp => settlement = settlement.try_add(change.delta).unwrap_or_default(),
             }
         }
         assert_eq!((hub, settlement), (m("100"), m("-100")));

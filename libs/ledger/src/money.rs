@@ -81,15 +81,15 @@ impl Money {
         self.0.checked_sub(other.0).and_then(Money::from_units)
     }
 
-    pub fn add(self, other: Money) -> Result<Money, MoneyError> {
+    pub fn try_add(self, other: Money) -> Result<Money, MoneyError> {
         self.checked_add(other).ok_or(MoneyError::Overflow)
     }
 
-    pub fn sub(self, other: Money) -> Result<Money, MoneyError> {
+    pub fn try_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.checked_sub(other).ok_or(MoneyError::Overflow)
     }
 
-    pub fn neg(self) -> Money {
+    pub fn negate(self) -> Money {
         Money(-self.0)
     }
 
@@ -150,7 +150,7 @@ mod tests {
             assert!(matches!(Money::parse(bad), Err(MoneyError::Syntax(_))), "{bad}");
         }
         let max = Money::from_units(UNITS_MAX).unwrap_or_default();
-        assert_eq!(max.add(Money::from_units(1).unwrap_or_default()), Err(MoneyError::Overflow));
+        assert_eq!(max.try_add(Money::from_units(1).unwrap_or_default()), Err(MoneyError::Overflow));
         assert_eq!(Money::from_units(UNITS_MAX + 1), None);
     }
 }

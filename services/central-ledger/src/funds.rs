@@ -64,7 +64,7 @@ pub fn request_hash(body: &serde_json::Value) -> String {
 
 /// The settlement account a funds request names, checked: the participant exists and is
 /// active, the account is its own, active, and of type SETTLEMENT.
-pub fn settlement_account<'a>(participant: &'a Participant, account_id: u32) -> Result<&'a crate::store::Account> {
+pub fn settlement_account(participant: &Participant, account_id: u32) -> Result<&crate::store::Account> {
     if !participant.is_active {
         return Err(Error::client(ErrorCode::GenericClientError, "Participant is currently set inactive"));
     }
@@ -97,7 +97,8 @@ impl Store {
     /// The duplicate-check hash, latest state, DFSP settlement account and amount of a funds
     /// transfer.
     pub async fn funds_transfer(&self, transfer_id: &str) -> Result<Option<FundsTransfer>> {
-        let row: Option<(String, Option<String>, Option<u32>, Option<String>, i64)> = sqlx::query_as(
+        type Row = (String, Option<String>, Option<u32>, Option<String>, i64);
+        let row: Option<Row> = sqlx::query_as(
             "SELECT d.hash,
                     (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = d.transferId
                       ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
@@ -204,7 +205,7 @@ async fn lock_position(tx: &mut Tx<'_>, account_id: u32) -> Result<Position> {
 }
 
 async fn apply_change(tx: &mut Tx<'_>, position: &mut Position, delta: Money, state_change_id: u64) -> Result<()> {
-    let after = position.value.add(delta).map_err(|e| Error::Internal(e.to_string()))?;
+    let after = position.value.try_add(delta).map_err(|e| Error::Internal(e.to_string()))?;
     sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
         .bind(after.to_decimal_string())
         .bind(position.id)
@@ -427,7 +428,7 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
     .bind(&command.transfer_id)
     .fetch_all(&mut *tx)
     .await?;
-    let dfsp_ok = legs.iter().any(|l| *l == (command.account_id, ROLE_DFSP_SETTLEMENT, ENTRY_RECORD_FUNDS_OUT));
+    let dfsp_ok = legs.contains(&(command.account_id, ROLE_DFSP_SETTLEMENT, ENTRY_RECORD_FUNDS_OUT));
     let Some(hub_account) = legs.iter().find(|l| l.1 == ROLE_HUB).map(|l| l.0) else {
         return Ok(Outcome::Skipped("no hub leg".into()));
     };
