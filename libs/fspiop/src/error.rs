@@ -178,15 +178,26 @@ pub struct FspiopError {
     pub code: ErrorCode,
     pub detail: Option<String>,
     pub extensions: Vec<Extension>,
+    /// An `errorInformation` received from a participant, relayed exactly as it came.
+    pub received: Option<ErrorInformation>,
 }
 
 impl FspiopError {
     pub fn new(code: ErrorCode) -> Self {
-        FspiopError { code, detail: None, extensions: Vec::new() }
+        FspiopError { code, detail: None, extensions: Vec::new(), received: None }
     }
 
     pub fn with_detail(code: ErrorCode, detail: impl Into<String>) -> Self {
-        FspiopError { code, detail: Some(detail.into()), extensions: Vec::new() }
+        FspiopError { code, detail: Some(detail.into()), extensions: Vec::new(), received: None }
+    }
+
+    /// An error a participant sent: relayed with its own code, description and extensions.
+    /// The code must parse; an unknown scheme code stands for the generic `xx00` of its
+    /// category when the switch needs to act on it.
+    pub fn received(information: ErrorInformation) -> Option<Self> {
+        let number: u16 = information.error_code.parse().ok()?;
+        let code = ErrorCode::resolve(number)?;
+        Some(FspiopError { code, detail: None, extensions: Vec::new(), received: Some(information) })
     }
 
     /// Adds an extension; the value is cut to [`EXTENSION_VALUE_LEN_MAX`] characters.
@@ -205,6 +216,9 @@ impl FspiopError {
 
     /// `"<name> - <detail>"`, or `"<name>"`, cut to 128 characters.
     pub fn description(&self) -> String {
+        if let Some(received) = &self.received {
+            return received.error_description.clone();
+        }
         let text = match &self.detail {
             Some(detail) if !detail.is_empty() => format!("{} - {}", self.code.name(), detail),
             _ => self.code.name().to_string(),
@@ -213,6 +227,9 @@ impl FspiopError {
     }
 
     pub fn to_error_information(&self) -> ErrorInformation {
+        if let Some(received) = &self.received {
+            return received.clone();
+        }
         ErrorInformation {
             error_code: self.code.as_string(),
             error_description: self.description(),
@@ -304,6 +321,16 @@ mod tests {
         assert_eq!(FspiopError::new(ErrorCode::PartyNotFound).description(), "Party not found");
         let long = FspiopError::with_detail(ErrorCode::GenericValidationError, "é".repeat(300));
         assert_eq!(long.description().chars().count(), 128);
+        let relayed = FspiopError::received(ErrorInformation {
+            error_code: "5199".into(),
+            error_description: "Payee says no, in its own words".into(),
+            extension_list: None,
+        });
+        assert_eq!(relayed.as_ref().map(|e| e.code), Some(ErrorCode::GenericPayeeRejection));
+        assert_eq!(
+            relayed.map(|e| e.to_json()).unwrap_or_default(),
+            r#"{"errorInformation":{"errorCode":"5199","errorDescription":"Payee says no, in its own words"}}"#
+        );
         let with_ext = FspiopError::new(ErrorCode::UnacceptableVersion).extension("1", "0");
         assert_eq!(
             with_ext.to_json(),

@@ -1,0 +1,268 @@
+//! Outbound FSPIOP HTTP: requests forwarded from one participant to another, callbacks
+//! relayed back, and errors the hub originates, with Mojaloop's outbound header rules
+//! (services spec §1.5):
+//!
+//! - `content-length`, `host` and hop-by-hop headers are dropped (the client sets them);
+//! - `FSPIOP-Source` and `FSPIOP-Destination` are set to who sends and who receives;
+//! - `Date` is re-rendered as an IMF-fixdate (now, when the inbound one is missing);
+//! - `FSPIOP-URI` is kept when the sender set it (it may be signed), else set to the path
+//!   called; `FSPIOP-HTTP-Method` is set to the method used when present;
+//! - from the hub: `Content-Type`/`Accept` carry the configured default versions and any
+//!   inbound `FSPIOP-Signature` is dropped;
+//! - on `PUT`, `Accept` is dropped.
+//!
+//! Outcome: 2xx is success; an `errorInformation` body is that error, relayed verbatim; any
+//! other 404 is 3200, other 4xx 3000; 5xx, a network failure or a timeout is 1001.
+
+use std::time::Duration;
+
+use fspiop::headers::{self, media_type, ProtocolVersions};
+use fspiop::{ErrorCode, FspiopError};
+
+use crate::EdgeError;
+
+/// Settings of the outbound client.
+#[derive(Debug, Clone)]
+pub struct ForwarderConfig {
+    /// Longest time one request may take, connection included.
+    pub request_timeout_ms: u64,
+    /// Idle keep-alive connections kept per destination host.
+    pub idle_connections_per_host_max: usize,
+    /// The hub's participant name, used as `FSPIOP-Source` on messages it originates.
+    pub hub_name: String,
+    pub versions: ProtocolVersions,
+}
+
+/// One outbound request.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    pub method: &'static str,
+    pub url: String,
+    /// The FSPIOP path being called (`/quotes/{id}`), for `FSPIOP-URI`.
+    pub uri_path: String,
+    /// Inbound headers, lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub source: String,
+    pub destination: String,
+    pub body: Option<Vec<u8>>,
+}
+
+/// The outbound client; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Forwarder {
+    client: reqwest::Client,
+    config: std::sync::Arc<ForwarderConfig>,
+}
+
+/// Longest error body read from a peer.
+const ERROR_BODY_LEN_MAX_BYTES: usize = 64 * 1024;
+/// How long an idle keep-alive connection is kept.
+const IDLE_CONNECTION_TIMEOUT_MS: u64 = 30_000;
+
+const DROPPED: &[&str] = &["content-length", "host", "connection", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer"];
+
+impl Forwarder {
+    pub fn new(config: ForwarderConfig) -> Result<Forwarder, EdgeError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.request_timeout_ms))
+            .pool_max_idle_per_host(config.idle_connections_per_host_max)
+            .pool_idle_timeout(Duration::from_millis(IDLE_CONNECTION_TIMEOUT_MS))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| EdgeError::Client(e.to_string()))?;
+        Ok(Forwarder { client, config: std::sync::Arc::new(config) })
+    }
+
+    pub fn hub_name(&self) -> &str {
+        &self.config.hub_name
+    }
+
+    fn is_hub(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case(&self.config.hub_name)
+    }
+
+    /// The headers that go on the wire for `request`.
+    pub fn outbound_headers(&self, request: &OutboundRequest, now_ms: i64) -> Vec<(String, String)> {
+        let from_hub = self.is_hub(&request.source);
+        let inbound = |name: &str| request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let resource = inbound(headers::CONTENT_TYPE)
+            .and_then(|ct| ct.strip_prefix("application/vnd.interoperability."))
+            .and_then(|rest| rest.split_once("+json"))
+            .map(|(resource, _)| resource.to_string())
+            .unwrap_or_else(|| headers::resource_of_path(&request.uri_path).to_string());
+        let mut out: Vec<(String, String)> = Vec::with_capacity(request.headers.len() + 4);
+        for (name, value) in &request.headers {
+            let name = name.to_ascii_lowercase();
+            let replaced = DROPPED.contains(&name.as_str())
+                || matches!(name.as_str(), headers::FSPIOP_SOURCE | headers::FSPIOP_DESTINATION | headers::DATE)
+                || (name == headers::ACCEPT && request.method == "PUT")
+                || (from_hub && matches!(name.as_str(), headers::FSPIOP_SIGNATURE | headers::CONTENT_TYPE | headers::ACCEPT));
+            if replaced {
+                continue;
+            }
+            let value = if name == headers::FSPIOP_HTTP_METHOD { request.method.to_string() } else { value.clone() };
+            out.push((name, value));
+        }
+        let date = inbound(headers::DATE)
+            .and_then(fspiop::datetime::parse_http_date)
+            .unwrap_or(now_ms);
+        out.push((headers::DATE.to_string(), fspiop::datetime::format_http_date(date)));
+        out.push((headers::FSPIOP_SOURCE.to_string(), request.source.clone()));
+        out.push((headers::FSPIOP_DESTINATION.to_string(), request.destination.clone()));
+        if inbound(headers::FSPIOP_URI).is_none() {
+            out.push((headers::FSPIOP_URI.to_string(), request.uri_path.clone()));
+        }
+        if from_hub {
+            out.push((headers::CONTENT_TYPE.to_string(), media_type(&resource, self.config.versions.content_default)));
+            if inbound(headers::ACCEPT).is_some() && request.method != "PUT" {
+                out.push((headers::ACCEPT.to_string(), media_type(&resource, self.config.versions.accept_default)));
+            }
+        }
+        out
+    }
+
+    /// Sends `request` and maps the answer to success or an FSPIOP error.
+    pub async fn send(&self, request: OutboundRequest) -> Result<(), FspiopError> {
+        let now_ms = now_ms();
+        let headers = self.outbound_headers(&request, now_ms);
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| FspiopError::with_detail(ErrorCode::InternalServerError, "bad method"))?;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let response = builder.send().await.map_err(|error| {
+            tracing::debug!(url = %request.url, %error, "outbound request failed");
+            FspiopError::with_detail(ErrorCode::DestinationCommunicationError, "Failed to send HTTP request to host")
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = read_limited(response).await;
+        if let Some(error) = serde_json::from_slice::<fspiop::ErrorInformationObject>(&body)
+            .ok()
+            .and_then(|object| FspiopError::received(object.error_information))
+        {
+            return Err(error);
+        }
+        Err(match status.as_u16() {
+            404 => FspiopError::with_detail(ErrorCode::IdNotFound, format!("{} answered 404", request.destination)),
+            400..=499 => FspiopError::with_detail(ErrorCode::GenericClientError, format!("{} answered {}", request.destination, status.as_u16())),
+            _ => FspiopError::with_detail(ErrorCode::DestinationCommunicationError, "Failed to send HTTP request to host"),
+        })
+    }
+
+    /// A hub-originated error callback (`PUT …/error`) to participant `to`.
+    pub async fn send_error(&self, to: &str, url: &str, uri_path: &str, resource: &str, error: &FspiopError) -> Result<(), FspiopError> {
+        let body = error.to_json().into_bytes();
+        let headers = vec![
+            (headers::CONTENT_TYPE.to_string(), media_type(resource, self.config.versions.content_default)),
+            (headers::FSPIOP_HTTP_METHOD.to_string(), "PUT".to_string()),
+            (headers::FSPIOP_URI.to_string(), uri_path.to_string()),
+        ];
+        self.send(OutboundRequest {
+            method: "PUT",
+            url: url.to_string(),
+            uri_path: uri_path.to_string(),
+            headers,
+            source: self.config.hub_name.clone(),
+            destination: to.to_string(),
+            body: Some(body),
+        })
+        .await
+    }
+}
+
+async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        if body.len() + chunk.len() > ERROR_BODY_LEN_MAX_BYTES {
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    body
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarder() -> Forwarder {
+        Forwarder::new(ForwarderConfig {
+            request_timeout_ms: 1000,
+            idle_connections_per_host_max: 4,
+            hub_name: "Hub".into(),
+            versions: ProtocolVersions::default(),
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn request(method: &'static str, source: &str) -> OutboundRequest {
+        OutboundRequest {
+            method,
+            url: "http://payee/quotes".into(),
+            uri_path: "/quotes".into(),
+            headers: vec![
+                ("content-type".into(), "application/vnd.interoperability.quotes+json;version=2.0".into()),
+                ("accept".into(), "application/vnd.interoperability.quotes+json;version=2".into()),
+                ("content-length".into(), "123".into()),
+                ("host".into(), "switch".into()),
+                ("date".into(), "Tue, 15 Nov 1994 08:12:31 GMT".into()),
+                ("fspiop-source".into(), "perffsp-1".into()),
+                ("fspiop-signature".into(), "{\"signature\":\"s\",\"protectedHeader\":\"p\"}".into()),
+                ("fspiop-http-method".into(), "POST".into()),
+                ("x-forwarded-for".into(), "10.0.0.1".into()),
+            ],
+            source: source.into(),
+            destination: "perffsp-5".into(),
+            body: None,
+        }
+    }
+
+    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn forwarded_requests_keep_the_senders_headers() {
+        let out = forwarder().outbound_headers(&request("POST", "perffsp-1"), 0);
+        assert_eq!(get(&out, "content-type"), Some("application/vnd.interoperability.quotes+json;version=2.0"));
+        assert_eq!(get(&out, "accept"), Some("application/vnd.interoperability.quotes+json;version=2"));
+        assert!(get(&out, "fspiop-signature").is_some());
+        assert_eq!(get(&out, "fspiop-destination"), Some("perffsp-5"));
+        assert_eq!(get(&out, "fspiop-source"), Some("perffsp-1"));
+        assert_eq!(get(&out, "fspiop-uri"), Some("/quotes"));
+        assert_eq!(get(&out, "date"), Some("Tue, 15 Nov 1994 08:12:31 GMT"));
+        assert_eq!(get(&out, "x-forwarded-for"), Some("10.0.0.1"));
+        assert_eq!(get(&out, "content-length"), None);
+        assert_eq!(get(&out, "host"), None);
+    }
+
+    #[test]
+    fn put_drops_accept_and_sets_the_method() {
+        let out = forwarder().outbound_headers(&request("PUT", "perffsp-1"), 0);
+        assert_eq!(get(&out, "accept"), None);
+        assert_eq!(get(&out, "fspiop-http-method"), Some("PUT"));
+    }
+
+    #[test]
+    fn hub_messages_use_default_versions_and_no_inherited_signature() {
+        let out = forwarder().outbound_headers(&request("POST", "Hub"), 0);
+        assert_eq!(get(&out, "content-type"), Some("application/vnd.interoperability.quotes+json;version=1.1"));
+        assert_eq!(get(&out, "accept"), Some("application/vnd.interoperability.quotes+json;version=1"));
+        assert_eq!(get(&out, "fspiop-signature"), None);
+        assert_eq!(get(&out, "fspiop-source"), Some("Hub"));
+    }
+}
