@@ -179,7 +179,7 @@ pub struct FspiopError {
     pub detail: Option<String>,
     pub extensions: Vec<Extension>,
     /// An `errorInformation` received from a participant, relayed exactly as it came.
-    pub received: Option<ErrorInformation>,
+    pub received: Option<Box<ErrorInformation>>,
 }
 
 impl FspiopError {
@@ -197,7 +197,7 @@ impl FspiopError {
     pub fn received(information: ErrorInformation) -> Option<Self> {
         let number: u16 = information.error_code.parse().ok()?;
         let code = ErrorCode::resolve(number)?;
-        Some(FspiopError { code, detail: None, extensions: Vec::new(), received: Some(information) })
+        Some(FspiopError { code, detail: None, extensions: Vec::new(), received: Some(Box::new(information)) })
     }
 
     /// Adds an extension; the value is cut to [`EXTENSION_VALUE_LEN_MAX`] characters.
@@ -228,7 +228,7 @@ impl FspiopError {
 
     pub fn to_error_information(&self) -> ErrorInformation {
         if let Some(received) = &self.received {
-            return received.clone();
+            return (**received).clone();
         }
         ErrorInformation {
             error_code: self.code.as_string(),
