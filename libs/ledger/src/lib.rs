@@ -7,5 +7,6 @@
 pub mod funds;
 pub mod money;
 pub mod names;
+pub mod transfer;
 
 pub use money::{Money, MoneyError};

@@ -17,6 +17,7 @@
 //! knows what a transfer or a participant is.
 
 pub mod config;
+pub mod edge;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -13,15 +13,10 @@ pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use fspiop::{ErrorCode, FspiopError};
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use service_kit::http::FspiopResponse;
 use service_kit::metrics::{Counter, HttpMetrics, Registry};
 use tokio::net::TcpListener;
 
@@ -140,49 +135,13 @@ impl AppState {
     }
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Times each request, bounds it by the configured timeout and answers unknown routes and
-/// methods with FSPIOP errors.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let timeout = Duration::from_millis(state.config.server.request_timeout_ms);
-    let response = match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => FspiopResponse(FspiopError::with_detail(ErrorCode::ServerTimedOut, "request took too long")).into_response(),
-    };
-    state.metrics.http.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
-}
-
-async fn unknown_route() -> Response {
-    FspiopResponse(FspiopError::new(ErrorCode::UnknownUri)).into_response()
-}
-
-async fn method_not_allowed() -> Response {
-    let mut response =
-        FspiopResponse(FspiopError::with_detail(ErrorCode::GenericClientError, "Method Not Allowed")).into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
-}
+pub use service_kit::edge::now_ms;
 
 /// The HTTP application (for tests that want to call it without a socket).
 pub fn app(state: AppState) -> axum::Router {
-    api::router(state.clone())
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state, edge))
+    let metrics = state.metrics.http.clone();
+    let timeout_ms = state.config.server.request_timeout_ms;
+    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms)
 }
 
 /// Connects to MySQL (creating the database when `create_database` is set and migrating when
