@@ -16,6 +16,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub hub: HubConfig,
     pub funds: FundsConfig,
+    pub transfers: TransfersConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +59,14 @@ pub struct HubConfig {
 #[serde(deny_unknown_fields)]
 pub struct FundsConfig {
     pub transfer_validity_s: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersConfig {
+    pub on_us_allowed: bool,
+    pub batch_size_max: usize,
+    pub batch_wait_ms: u64,
 }
 
 impl Config {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod funds;
 pub mod store;
+pub mod transfers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ use store::Store;
 pub struct Handlers {
     /// The admin-transfer handler (funds in and out).
     pub admin: bool,
+    /// The prepare handler (with the payer's position reservation).
+    pub prepare: bool,
 }
 
 impl Handlers {
@@ -38,7 +41,8 @@ impl Handlers {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "admin" => handlers.admin = true,
-                other => return Err(format!("unknown handler {other:?}; this build has: admin")),
+                "prepare" => handlers.prepare = true,
+                other => return Err(format!("unknown handler {other:?}; this build has: admin, prepare")),
             }
         }
         Ok(handlers)
@@ -52,6 +56,8 @@ pub struct Metrics {
     pub http: HttpMetrics,
     /// Funds commands handled, by outcome and resulting state.
     pub funds: Counter,
+    /// Transfers handled, by phase and outcome.
+    pub transfers: Counter,
 }
 
 impl Metrics {
@@ -59,7 +65,8 @@ impl Metrics {
         let registry = Registry::new("moja_cl_");
         let http = service_kit::metrics::http_request_metrics(&registry);
         let funds = registry.counter("admin_transfer_total", "Funds commands handled", &["outcome", "state"]);
-        Metrics { registry, http, funds }
+        let transfers = registry.counter("transfer_total", "Transfers handled", &["phase", "outcome"]);
+        Metrics { registry, http, funds, transfers }
     }
 }
 
@@ -172,9 +179,11 @@ pub async fn run(
     let bus = config.bus();
     let admin_topic = config.topic(bus::TOPIC_ADMIN_TRANSFER);
     let notification_topic = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
+    let prepare_topic = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let topics = [
         (admin_topic.as_str(), config.kafka.topic_partitions),
         (notification_topic.as_str(), config.kafka.topic_partitions),
+        (prepare_topic.as_str(), config.kafka.topic_partitions),
     ];
     bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms)
         .await
@@ -193,6 +202,27 @@ pub async fn run(
             store.clone(),
             consumer,
             config.funds.transfer_validity_s,
+            stop_rx.clone(),
+            metrics.clone(),
+        )));
+    }
+    if handlers.prepare {
+        let consumer =
+            bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_PREPARE)).map_err(|e| Error::Bus(e.to_string()))?;
+        consumer.subscribe(&[prepare_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
+        let notifier = transfers::notify::Notifier {
+            producer: producer.clone(),
+            topic: notification_topic.clone(),
+            hub_name: config.hub.name.clone(),
+            versions: fspiop::headers::ProtocolVersions::default(),
+            timeout_ms: config.server.request_timeout_ms,
+        };
+        handler_tasks.push(tokio::spawn(transfers::prepare::run_handler(
+            store.clone(),
+            consumer,
+            notifier,
+            transfers::prepare::PrepareConfig { on_us_allowed: config.transfers.on_us_allowed },
+            transfers::batch::BatchLimits { batch_size_max: config.transfers.batch_size_max, batch_wait_ms: config.transfers.batch_wait_ms },
             stop_rx.clone(),
             metrics.clone(),
         )));

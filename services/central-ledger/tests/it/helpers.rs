@@ -15,6 +15,8 @@ pub fn kafka_brokers() -> String {
 
 pub struct TestApp {
     pub base: String,
+    /// Prefix of this app's topics and groups.
+    pub topic_prefix: String,
     pub client: reqwest::Client,
     pub database: String,
     pub pool: sqlx::MySqlPool,
@@ -24,6 +26,11 @@ pub struct TestApp {
 
 /// Starts the admin API and the admin-transfer handler on a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Handlers { admin: true, ..Handlers::default() }).await
+}
+
+/// Starts the admin API and the given handlers on a fresh database.
+pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("t_{id}");
     let mut config = Config::defaults().unwrap_or_else(|e| panic!("defaults: {e}"));
@@ -31,7 +38,8 @@ pub async fn spawn_app() -> TestApp {
     config.database.name = database.clone();
     config.database.pool_size_max = 10;
     config.kafka.brokers = kafka_brokers();
-    config.kafka.topic_prefix = format!("t{}-", &id[..12]);
+    let topic_prefix = format!("t{}-", &id[..12]);
+    config.kafka.topic_prefix = topic_prefix.clone();
     config.kafka.topic_partitions = 2;
     config.server.hostname_url = "http://central-ledger".to_string();
     let store = central_ledger::connect_store(&config, true, true)
@@ -45,12 +53,12 @@ pub async fn spawn_app() -> TestApp {
         let shutdown = async move {
             let _ = rx.await;
         };
-        if let Err(error) = central_ledger::run(config, store, Handlers { admin: true }, listener, shutdown).await {
+        if let Err(error) = central_ledger::run(config, store, handlers, listener, shutdown).await {
             panic!("central-ledger stopped with an error (is Kafka at KAFKA_BROKERS up?): {error}");
         }
     });
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
-    let app = TestApp { base, client, database, pool, shutdown: Some(tx), task: Some(task) };
+    let app = TestApp { base, topic_prefix, client, database, pool, shutdown: Some(tx), task: Some(task) };
     app.wait_until_up().await;
     app
 }

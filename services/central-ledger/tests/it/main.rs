@@ -7,3 +7,4 @@ mod errors;
 mod funds;
 mod helpers;
 mod onboarding;
+mod prepare;

@@ -1,0 +1,18 @@
+//! The transfer handlers: prepare (with the payer's position reservation in the same
+//! transaction), and the notifications they send. Each handler takes a batch of messages,
+//! applies it in one database transaction and only then produces its output and commits its
+//! offsets, so a transfer costs one durable commit per phase however many arrive together.
+
+pub mod batch;
+pub mod notify;
+pub mod prepare;
+
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// The duplicate-check hash of a request body: base64 (no padding) of SHA-256 over the
+/// canonical JSON of the body, so key order and whitespace do not make a resend look new.
+pub fn body_hash(body: &serde_json::Value) -> String {
+    STANDARD_NO_PAD.encode(Sha256::digest(fspiop::canonical::to_string(body).as_bytes()))
+}

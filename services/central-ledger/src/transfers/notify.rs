@@ -1,0 +1,83 @@
+//! Notifications on `topic-notification-event`, shaped as the ML API Adapter's notification
+//! handler expects them (services spec §5.3): `from`/`to` say who caused the event and who is
+//! told, `content.headers` are the headers the callback starts from, `content.payload` is the
+//! body (the original data URI when the original request is forwarded), `metadata.event.action`
+//! selects the callback and `state` says success or the error.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fspiop::envelope::{self, EventState, Message, UriParams};
+use fspiop::headers::{media_type, ProtocolVersions};
+use fspiop::FspiopError;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// What a hub notification carries: a success payload or an error.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    Payload(&'a Value),
+    Error(&'a FspiopError),
+}
+
+/// Where notifications go and how the hub's own messages are written.
+#[derive(Clone)]
+pub struct Notifier {
+    pub producer: FutureProducer,
+    pub topic: String,
+    pub hub_name: String,
+    pub versions: ProtocolVersions,
+    pub timeout_ms: u64,
+}
+
+impl Notifier {
+    /// The original message forwarded (e.g. a prepare to the payee): same headers and payload.
+    pub fn forward(&self, original: &Message, action: &str, event_id: &str, now_ms: i64) -> Message {
+        let mut message = original.forward(event_id, envelope::event_type::NOTIFICATION, action, EventState::success(), now_ms);
+        message.content.uri_params = Some(UriParams { id: original.id.clone() });
+        message
+    }
+
+    /// A message from the hub to `to` about transfer `id` with `payload`, success or error.
+    pub fn from_hub(&self, id: &str, to: &str, action: &str, body: Body<'_>, event_id: &str, now_ms: i64) -> Message {
+        let mut headers = BTreeMap::new();
+        headers.insert("content-type".to_string(), media_type("transfers", self.versions.content_default));
+        headers.insert("date".to_string(), fspiop::datetime::format_http_date(now_ms));
+        headers.insert("fspiop-source".to_string(), self.hub_name.clone());
+        headers.insert("fspiop-destination".to_string(), to.to_string());
+        let mut message = Message::from_request(id, &self.hub_name, to, headers, None, Some(id), envelope::event_type::NOTIFICATION, action, now_ms);
+        message.metadata.event.id = Some(event_id.to_string());
+        match body {
+            Body::Error(error) => {
+                message.content.payload = serde_json::to_value(error.to_body()).unwrap_or(Value::Null);
+                message.metadata.event.state = EventState::error(u32::from(error.code.code()), error.description());
+            }
+            Body::Payload(payload) => message.content.payload = payload.clone(),
+        }
+        message
+    }
+
+    /// Produces every message and waits for the broker to take them all.
+    pub async fn send_all(&self, messages: Vec<Message>) -> Result<()> {
+        let mut pending = Vec::with_capacity(messages.len());
+        for message in &messages {
+            let value = serde_json::to_vec(message).map_err(|e| Error::Internal(e.to_string()))?;
+            let record: FutureRecord<'_, str, Vec<u8>> = FutureRecord::to(&self.topic).key(message.id.as_str()).payload(&value);
+            // Enqueued at once; the broker's acknowledgements are awaited together below.
+            let delivery = self.producer.send_result(record).map_err(|(e, _)| Error::Bus(e.to_string()))?;
+            pending.push(delivery);
+        }
+        let deadline = Duration::from_millis(self.timeout_ms);
+        for delivery in pending {
+            match tokio::time::timeout(deadline, delivery).await {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err((error, _)))) => return Err(Error::Bus(error.to_string())),
+                Ok(Err(_)) => return Err(Error::Bus("delivery cancelled".into())),
+                Err(_) => return Err(Error::Bus("delivery timed out".into())),
+            }
+        }
+        Ok(())
+    }
+}

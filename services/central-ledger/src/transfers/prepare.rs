@@ -1,0 +1,626 @@
+//! The prepare handler, with the position step folded in: for a batch of `POST /transfers`
+//! messages from `topic-transfer-prepare` it detects duplicates, validates each transfer,
+//! records it and reserves the payer's position, all in ONE database transaction, then
+//! notifies (the payee gets the prepare; the payer any error) and commits the offsets.
+//!
+//! Mojaloop does this in two handlers with a Kafka hop and several commits between them; one
+//! transaction per batch keeps the ledger consistent with fewer durable writes. Payer
+//! positions are locked (`SELECT … FOR UPDATE`, in account-id order) for the whole batch, so
+//! concurrent handlers serialise on the accounts they share, never on the others.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use fspiop::envelope::{decode_payload, Message};
+use fspiop::types::TransfersPostRequest;
+use fspiop::validate::UnknownFields;
+use fspiop::{ErrorCode, FspiopError};
+use ledger::transfer::{reserve_prepares, PayerAccount, Prepare, PrepareRejection, State};
+use ledger::Money;
+use serde_json::{json, Value};
+use sqlx::{MySql, QueryBuilder};
+
+use super::body_hash;
+use super::notify::{Body, Notifier};
+use crate::error::{Error, Result};
+use crate::store::{Store, Tx};
+
+const ROLE_PAYER_DFSP: u32 = 1;
+const ROLE_PAYEE_DFSP: u32 = 2;
+const ENTRY_PRINCIPLE_VALUE: u32 = 1;
+
+/// Settings of the prepare handler.
+#[derive(Debug, Clone)]
+pub struct PrepareConfig {
+    /// Whether a DFSP may pay itself.
+    pub on_us_allowed: bool,
+}
+
+/// One prepare as received.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub message: Message,
+    pub transfer: TransfersPostRequest,
+    pub hash: String,
+    pub source: String,
+}
+
+/// An account of a participant as the prepare needs it.
+#[derive(Debug, Clone)]
+struct AccountRow {
+    id: u32,
+    currency: String,
+    kind: String,
+    is_active: bool,
+}
+
+#[derive(Debug, Clone)]
+struct ParticipantRow {
+    id: u32,
+    name: String,
+    is_active: bool,
+    accounts: Vec<AccountRow>,
+}
+
+impl ParticipantRow {
+    fn account(&self, currency: &str, kind: &str) -> Option<&AccountRow> {
+        self.accounts.iter().find(|a| a.currency == currency && a.kind == kind)
+    }
+}
+
+/// A prepare that passed validation.
+#[derive(Debug, Clone)]
+struct Valid {
+    index: usize,
+    amount: Money,
+    expiration_ms: i64,
+    payer_id: u32,
+    payee_id: u32,
+    payer_account: u32,
+    payer_settlement: Option<u32>,
+    payee_account: u32,
+}
+
+/// What becomes of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fate {
+    Valid,
+    Invalid(String),
+    /// The same transfer again: answered from its current state (or ignored while in flight).
+    Resend,
+    /// The same id with other content.
+    Modified,
+    /// Second copy of an id earlier in the same batch.
+    InBatchDuplicate { modified: bool },
+}
+
+/// Parses a message from `topic-transfer-prepare`; the message and why, when it is not a
+/// usable prepare.
+pub fn parse(message: Message) -> std::result::Result<Incoming, Box<(Message, FspiopError)>> {
+    let body = match decode_payload(&message.content.payload).map_err(|e| e.to_string()).and_then(|p| p.to_json().map_err(|e| e.to_string())) {
+        Ok(body) => body,
+        Err(e) => return Err(Box::new((message, FspiopError::with_detail(ErrorCode::MalformedSyntax, e)))),
+    };
+    let hash = body_hash(&body);
+    match fspiop::types::from_value::<TransfersPostRequest>(body, UnknownFields::Allow) {
+        Ok(transfer) => {
+            let source = message.content.headers.get("fspiop-source").cloned().unwrap_or_else(|| message.from.clone());
+            Ok(Incoming { message, transfer, hash, source })
+        }
+        Err(error) => Err(Box::new((message, error))),
+    }
+}
+
+fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
+    let mut separated = builder.separated(", ");
+    for value in values {
+        separated.push_bind(value.clone());
+    }
+    separated.push_unseparated(")");
+}
+
+fn db_datetime(ms: i64) -> String {
+    fspiop::datetime::format_date_time(ms).replace('T', " ").trim_end_matches('Z').to_string()
+}
+
+async fn load_participants(tx: &mut Tx<'_>, names: &[String]) -> Result<HashMap<String, ParticipantRow>> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<MySql>::new("SELECT participantId, name, isActive FROM participant WHERE name IN (");
+    in_list(&mut query, names);
+    let rows: Vec<(u32, String, bool)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let mut participants: HashMap<String, ParticipantRow> = rows
+        .into_iter()
+        .map(|(id, name, is_active)| (name.clone(), ParticipantRow { id, name, is_active, accounts: Vec::new() }))
+        .collect();
+    let ids: Vec<String> = participants.values().map(|p| p.id.to_string()).collect();
+    if ids.is_empty() {
+        return Ok(participants);
+    }
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT pc.participantCurrencyId, pc.participantId, pc.currencyId, lat.name, pc.isActive FROM participantCurrency pc
+         JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId WHERE pc.participantId IN (",
+    );
+    in_list(&mut query, &ids);
+    let accounts: Vec<(u32, u32, String, String, bool)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    for (id, participant_id, currency, kind, is_active) in accounts {
+        if let Some(p) = participants.values_mut().find(|p| p.id == participant_id) {
+            p.accounts.push(AccountRow { id, currency, kind, is_active });
+        }
+    }
+    Ok(participants)
+}
+
+/// Mojaloop's prepare validations, in its order, first failure wins.
+fn validate(incoming: &Incoming, participants: &HashMap<String, ParticipantRow>, config: &PrepareConfig, now_ms: i64, index: usize) -> std::result::Result<Valid, String> {
+    let t = &incoming.transfer;
+    if incoming.source != t.payer_fsp {
+        return Err("FSPIOP-Source header should match Payer".into());
+    }
+    let amount = Money::parse(&t.amount.amount).map_err(|e| match e {
+        ledger::MoneyError::TooManyDecimals(_) => format!("Amount {} exceeds allowed scale of 4", t.amount.amount),
+        _ => format!("Amount {} exceeds allowed precision of 18", t.amount.amount),
+    })?;
+    let party = |name: &str| -> std::result::Result<&ParticipantRow, String> {
+        let p = participants.get(name).ok_or_else(|| format!("Participant {name} not found"))?;
+        if p.is_active { Ok(p) } else { Err(format!("Participant {name} is inactive")) }
+    };
+    let payer = party(&t.payer_fsp)?;
+    let payee = party(&t.payee_fsp)?;
+    if !fspiop::ilp::is_canonical_32(&t.condition) {
+        return Err("Condition validation failed".into());
+    }
+    let expiration_ms = fspiop::datetime::parse_date_time(&t.expiration).ok_or_else(|| "Expiration is required for conditional transfer".to_string())?;
+    if expiration_ms < now_ms {
+        return Err(format!("Expiration date {} is already in the past", fspiop::datetime::format_date_time(expiration_ms)));
+    }
+    if !config.on_us_allowed && t.payer_fsp.eq_ignore_ascii_case(&t.payee_fsp) {
+        return Err("Payer FSP and Payee FSP should be different, unless on-us tranfers are allowed by the Scheme".into());
+    }
+    let currency = &t.amount.currency;
+    let position = |p: &ParticipantRow| -> std::result::Result<u32, String> {
+        let account = p.account(currency, "POSITION").ok_or_else(|| format!("Participant {} {currency} account not found", p.name))?;
+        if account.is_active { Ok(account.id) } else { Err(format!("Participant {} {currency} account is inactive", p.name)) }
+    };
+    let payer_account = position(payer)?;
+    let payee_account = position(payee)?;
+    Ok(Valid {
+        index,
+        amount,
+        expiration_ms,
+        payer_id: payer.id,
+        payee_id: payee.id,
+        payer_account,
+        payer_settlement: payer.account(currency, "SETTLEMENT").map(|a| a.id),
+        payee_account,
+    })
+}
+
+/// The state object a resend of a finished transfer is answered with.
+async fn transfer_state_payload(store: &Store, transfer_id: &str) -> Result<Option<(State, Value)>> {
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'), tf.ilpFulfilment
+         FROM transferStateChange tsc LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
+         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
+    )
+    .bind(transfer_id)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.and_then(|(state, completed, fulfilment)| {
+        let state = State::parse(&state)?;
+        let mut payload = json!({ "transferState": state.enumeration().as_str(), "completedTimestamp": completed });
+        if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
+            object.insert("fulfilment".into(), Value::String(f));
+        }
+        Some((state, payload))
+    }))
+}
+
+/// What the batch decided, for notifications.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub messages: Vec<Message>,
+    pub reserved: usize,
+    pub rejected: usize,
+    pub invalid: usize,
+    pub duplicates: usize,
+}
+
+/// Handles one batch: one transaction, then the notifications to send.
+pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, batch: Vec<Incoming>, now_ms: i64, new_event_id: &mut (dyn FnMut() -> String + Send)) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let ids: Vec<String> = batch.iter().map(|i| i.transfer.transfer_id.clone()).collect();
+    let mut tx = store.pool.begin().await?;
+
+    // Duplicates: against the database and within the batch.
+    let mut existing: HashMap<String, String> = HashMap::new();
+    if !ids.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new("SELECT transferId, hash FROM transferDuplicateCheck WHERE transferId IN (");
+        in_list(&mut query, &ids);
+        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut *tx).await?;
+        existing.extend(rows);
+    }
+    let mut first_in_batch: HashMap<&str, &str> = HashMap::new();
+    let mut fates: Vec<Fate> = Vec::with_capacity(batch.len());
+    let names: Vec<String> = batch
+        .iter()
+        .flat_map(|i| [i.transfer.payer_fsp.clone(), i.transfer.payee_fsp.clone()])
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let participants = load_participants(&mut tx, &names).await?;
+    let mut valid: Vec<Valid> = Vec::new();
+    for (index, incoming) in batch.iter().enumerate() {
+        let id = incoming.transfer.transfer_id.as_str();
+        let fate = if let Some(hash) = existing.get(id) {
+            if *hash == incoming.hash { Fate::Resend } else { Fate::Modified }
+        } else if let Some(first_hash) = first_in_batch.get(id) {
+            Fate::InBatchDuplicate { modified: *first_hash != incoming.hash }
+        } else {
+            first_in_batch.insert(id, incoming.hash.as_str());
+            match validate(incoming, &participants, config, now_ms, index) {
+                Ok(v) => {
+                    valid.push(v);
+                    Fate::Valid
+                }
+                Err(reason) => Fate::Invalid(reason),
+            }
+        };
+        fates.push(fate);
+    }
+
+    // Record every new transfer.
+    let new: Vec<usize> = fates.iter().enumerate().filter(|(_, f)| matches!(f, Fate::Valid | Fate::Invalid(_))).map(|(i, _)| i).collect();
+    let recordable: Vec<usize> = new.iter().copied().filter(|i| batch.get(*i).is_some_and(|b| fspiop::currency::is_api_currency(&b.transfer.amount.currency))).collect();
+    if !new.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferDuplicateCheck (transferId, hash) ");
+        query.push_values(new.iter().filter_map(|i| batch.get(*i)), |mut row, b| {
+            row.push_bind(b.transfer.transfer_id.clone()).push_bind(b.hash.clone());
+        });
+        query.build().execute(&mut *tx).await?;
+    }
+    if !recordable.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transfer (transferId, amount, currencyId, ilpCondition, expirationDate) ");
+        query.push_values(recordable.iter().filter_map(|i| batch.get(*i)), |mut row, b| {
+            let t = &b.transfer;
+            let amount = Money::parse(&t.amount.amount).unwrap_or(Money::ZERO);
+            let expiration = fspiop::datetime::parse_date_time(&t.expiration).unwrap_or(now_ms);
+            row.push_bind(t.transfer_id.clone())
+                .push_bind(amount.to_decimal_string())
+                .push_bind(t.amount.currency.clone())
+                .push_bind(t.condition.chars().take(256).collect::<String>())
+                .push_bind(db_datetime(expiration));
+        });
+        query.build().execute(&mut *tx).await?;
+    }
+    if !valid.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO transferParticipant (transferId, participantId, participantCurrencyId, transferParticipantRoleTypeId, ledgerEntryTypeId, amount) ",
+        );
+        query.push_values(valid.iter().flat_map(|v| [(v, true), (v, false)]), |mut row, (v, payer)| {
+            let id = batch.get(v.index).map(|b| b.transfer.transfer_id.clone()).unwrap_or_default();
+            row.push_bind(id)
+                .push_bind(if payer { v.payer_id } else { v.payee_id })
+                .push_bind(if payer { v.payer_account } else { v.payee_account })
+                .push_bind(if payer { ROLE_PAYER_DFSP } else { ROLE_PAYEE_DFSP })
+                .push_bind(ENTRY_PRINCIPLE_VALUE)
+                .push_bind(if payer { v.amount } else { v.amount.negate() }.to_decimal_string());
+        });
+        query.build().execute(&mut *tx).await?;
+        let mut query = QueryBuilder::<MySql>::new("INSERT INTO ilpPacket (transferId, value) ");
+        query.push_values(valid.iter().filter_map(|v| batch.get(v.index)), |mut row, b| {
+            row.push_bind(b.transfer.transfer_id.clone()).push_bind(b.transfer.ilp_packet.clone());
+        });
+        query.build().execute(&mut *tx).await?;
+        let extensions: Vec<(String, String, String)> = valid
+            .iter()
+            .filter_map(|v| batch.get(v.index))
+            .flat_map(|b| {
+                b.transfer.extension_list.iter().flat_map(|l| l.extension.iter()).map(|e| (b.transfer.transfer_id.clone(), e.key.clone(), e.value.clone()))
+            })
+            .collect();
+        if !extensions.is_empty() {
+            let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferExtension (transferId, `key`, value) ");
+            query.push_values(extensions, |mut row, (id, key, value)| {
+                row.push_bind(id).push_bind(key).push_bind(value);
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+    }
+    // First states: RECEIVED_PREPARE for the valid, INVALID with the reason for the others.
+    let first_states: Vec<(String, &str, Option<String>)> = recordable
+        .iter()
+        .filter_map(|i| {
+            let b = batch.get(*i)?;
+            match fates.get(*i)? {
+                Fate::Valid => Some((b.transfer.transfer_id.clone(), State::ReceivedPrepare.id(), None)),
+                Fate::Invalid(reason) => Some((b.transfer.transfer_id.clone(), State::Invalid.id(), Some(reason.clone()))),
+                _ => None,
+            }
+        })
+        .collect();
+    insert_states(&mut tx, &first_states).await?;
+
+    // Positions: per payer account, in arrival order, under lock.
+    let mut by_account: BTreeMap<u32, Vec<&Valid>> = BTreeMap::new();
+    for v in &valid {
+        by_account.entry(v.payer_account).or_default().push(v);
+    }
+    let mut lock_ids: Vec<u32> = by_account.keys().copied().collect();
+    lock_ids.extend(valid.iter().filter_map(|v| v.payer_settlement));
+    lock_ids.sort_unstable();
+    lock_ids.dedup();
+    let positions = lock_positions(&mut tx, &lock_ids).await?;
+    let limits = net_debit_caps(&mut tx, &by_account.keys().copied().collect::<Vec<_>>()).await?;
+    let mut decided: Vec<(usize, std::result::Result<Money, PrepareRejection>)> = Vec::new();
+    let mut position_updates: Vec<(u64, Money)> = Vec::new();
+    for (account, items) in &by_account {
+        let Some(&(position_id, value, reserved)) = positions.get(account) else {
+            decided.extend(items.iter().map(|v| (v.index, Err(PrepareRejection::InsufficientLiquidity))));
+            continue;
+        };
+        let settlement_value = items
+            .first()
+            .and_then(|v| v.payer_settlement)
+            .and_then(|s| positions.get(&s))
+            .map(|p| p.1)
+            .unwrap_or(Money::ZERO);
+        let payer = PayerAccount { position: value, reserved, net_debit_cap: limits.get(account).copied().unwrap_or(Money::ZERO), settlement_value };
+        let prepares: Vec<Prepare> = items.iter().map(|v| Prepare { amount: v.amount, in_prepared_state: true }).collect();
+        let (outcomes, final_position) = reserve_prepares(payer, &prepares);
+        decided.extend(items.iter().zip(outcomes).map(|(v, o)| (v.index, o)));
+        if final_position != value {
+            position_updates.push((position_id, final_position));
+        }
+    }
+    for (position_id, value) in &position_updates {
+        sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
+            .bind(value.to_decimal_string())
+            .bind(position_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let second_states: Vec<(String, &str, Option<String>)> = decided
+        .iter()
+        .filter_map(|(index, result)| {
+            let id = batch.get(*index)?.transfer.transfer_id.clone();
+            Some(match result {
+                Ok(_) => (id, State::Reserved.id(), None),
+                Err(rejection) => (id, State::AbortedRejected.id(), Some(rejection_error(*rejection).description())),
+            })
+        })
+        .collect();
+    insert_states(&mut tx, &second_states).await?;
+    let state_ids = latest_state_ids(&mut tx, &recordable.iter().filter_map(|i| batch.get(*i)).map(|b| b.transfer.transfer_id.clone()).collect::<Vec<_>>()).await?;
+
+    // Position journal, errors, expiry watch.
+    let reserved: Vec<(&Valid, Money)> = decided
+        .iter()
+        .filter_map(|(index, result)| Some((valid.iter().find(|v| v.index == *index)?, *result.as_ref().ok()?)))
+        .collect();
+    if !reserved.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue) ",
+        );
+        query.push_values(&reserved, |mut row, (v, after)| {
+            let (position_id, _, reserved_value) = positions.get(&v.payer_account).copied().unwrap_or((0, Money::ZERO, Money::ZERO));
+            let id = batch.get(v.index).map(|b| b.transfer.transfer_id.as_str()).unwrap_or("");
+            row.push_bind(position_id)
+                .push_bind(v.payer_account)
+                .push_bind(state_ids.get(id).copied())
+                .push_bind(after.to_decimal_string())
+                .push_bind(v.amount.to_decimal_string())
+                .push_bind(reserved_value.to_decimal_string());
+        });
+        query.build().execute(&mut *tx).await?;
+        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferTimeout (transferId, expirationDate) ");
+        query.push_values(&reserved, |mut row, (v, _)| {
+            let id = batch.get(v.index).map(|b| b.transfer.transfer_id.clone()).unwrap_or_default();
+            row.push_bind(id).push_bind(db_datetime(v.expiration_ms));
+        });
+        query.build().execute(&mut *tx).await?;
+    }
+    let mut errors: Vec<(String, u16, String)> = Vec::new();
+    for i in &recordable {
+        if let (Some(b), Some(Fate::Invalid(reason))) = (batch.get(*i), fates.get(*i)) {
+            errors.push((b.transfer.transfer_id.clone(), 3100, fspiop::error::truncate_chars(reason, 128)));
+        }
+    }
+    for (index, result) in &decided {
+        if let (Some(b), Err(rejection)) = (batch.get(*index), result) {
+            let error = rejection_error(*rejection);
+            errors.push((b.transfer.transfer_id.clone(), error.code.code(), error.description()));
+        }
+    }
+    if !errors.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ");
+        query.push_values(&errors, |mut row, (id, code, description)| {
+            row.push_bind(id.clone()).push_bind(state_ids.get(id.as_str()).copied().unwrap_or(0)).push_bind(*code).push_bind(description.clone());
+        });
+        query.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+
+    // Notifications.
+    for (index, incoming) in batch.iter().enumerate() {
+        let id = incoming.transfer.transfer_id.as_str();
+        let payer = incoming.transfer.payer_fsp.as_str();
+        match fates.get(index) {
+            Some(Fate::Valid) => match decided.iter().find(|(i, _)| *i == index).map(|(_, r)| r) {
+                Some(Ok(_)) => {
+                    outcome.reserved += 1;
+                    outcome.messages.push(notifier.forward(&incoming.message, "prepare", &new_event_id(), now_ms));
+                }
+                Some(Err(rejection)) => {
+                    outcome.rejected += 1;
+                    let error = rejection_error(*rejection);
+                    outcome.messages.push(notifier.from_hub(id, payer, "prepare", Body::Error(&error), &new_event_id(), now_ms));
+                }
+                None => {}
+            },
+            Some(Fate::Invalid(reason)) => {
+                outcome.invalid += 1;
+                let error = FspiopError::with_detail(ErrorCode::GenericValidationError, reason.clone());
+                outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare", Body::Error(&error), &new_event_id(), now_ms));
+            }
+            Some(Fate::Modified) | Some(Fate::InBatchDuplicate { modified: true }) => {
+                outcome.duplicates += 1;
+                let error = FspiopError::with_detail(ErrorCode::ModifiedRequest, format!("transfer {id} was sent before with different content"));
+                outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare", Body::Error(&error), &new_event_id(), now_ms));
+            }
+            Some(Fate::Resend) => {
+                outcome.duplicates += 1;
+                // Finished (or reserved) transfers are answered with their state; ones still in
+                // flight are ignored, their outcome is on its way.
+                if let Some((state, payload)) = transfer_state_payload(store, id).await? {
+                    if state.is_final() || state == State::Reserved || state.enumeration() == ledger::transfer::Enumeration::Reserved {
+                        outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare-duplicate", Body::Payload(&payload), &new_event_id(), now_ms));
+                    }
+                }
+            }
+            Some(Fate::InBatchDuplicate { modified: false }) | None => outcome.duplicates += 1,
+        }
+    }
+    Ok(outcome)
+}
+
+fn rejection_error(rejection: PrepareRejection) -> FspiopError {
+    match rejection {
+        PrepareRejection::InsufficientLiquidity => FspiopError::new(ErrorCode::PayerFspInsufficientLiquidity),
+        PrepareRejection::NetDebitCapExceeded => FspiopError::new(ErrorCode::PayerLimitError),
+        PrepareRejection::WrongState => FspiopError::with_detail(ErrorCode::InternalServerError, "Transfer in incorrect state"),
+    }
+}
+
+async fn insert_states(tx: &mut Tx<'_>, states: &[(String, &str, Option<String>)]) -> Result<()> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferStateChange (transferId, transferStateId, reason) ");
+    query.push_values(states, |mut row, (id, state, reason)| {
+        row.push_bind(id.clone()).push_bind(*state).push_bind(reason.as_ref().map(|r| r.chars().take(512).collect::<String>()));
+    });
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The id of each transfer's latest state change.
+async fn latest_state_ids(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, u64>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<MySql>::new("SELECT transferId, MAX(transferStateChangeId) FROM transferStateChange WHERE transferId IN (");
+    in_list(&mut query, ids);
+    query.push(" GROUP BY transferId");
+    let rows: Vec<(String, u64)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Locks the positions of `accounts` (sorted) and returns `(positionId, value, reserved)` per account.
+async fn lock_positions(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32, (u64, Money, Money)>> {
+    if accounts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<String> = accounts.iter().map(u32::to_string).collect();
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT participantPositionId, participantCurrencyId, CAST(value AS CHAR), CAST(reservedValue AS CHAR)
+         FROM participantPosition WHERE participantCurrencyId IN (",
+    );
+    in_list(&mut query, &ids);
+    query.push(" ORDER BY participantCurrencyId FOR UPDATE");
+    let rows: Vec<(u64, u32, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .map(|(position_id, account, value, reserved)| {
+            let parse = |t: &str| Money::parse(t).map_err(|e| Error::Internal(e.to_string()));
+            Ok((account, (position_id, parse(&value)?, parse(&reserved)?)))
+        })
+        .collect()
+}
+
+/// The active NET_DEBIT_CAP of each account.
+async fn net_debit_caps(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32, Money>> {
+    if accounts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<String> = accounts.iter().map(u32::to_string).collect();
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT pl.participantCurrencyId, CAST(pl.value AS CHAR) FROM participantLimit pl
+         JOIN participantLimitType lt ON lt.participantLimitTypeId = pl.participantLimitTypeId
+         WHERE lt.name = 'NET_DEBIT_CAP' AND pl.isActive = 1 AND pl.participantCurrencyId IN (",
+    );
+    in_list(&mut query, &ids);
+    let rows: Vec<(u32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .map(|(account, value)| Ok((account, Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?)))
+        .collect()
+}
+
+/// Attempts at a batch before its payers are told 2001.
+const BATCH_ATTEMPTS_MAX: u32 = 3;
+const BATCH_RETRY_DELAY_MS: u64 = 200;
+
+/// The prepare handler: consumes `topic-transfer-prepare` in batches until `stop` fires.
+pub async fn run_handler(
+    store: Store,
+    consumer: rdkafka::consumer::StreamConsumer,
+    notifier: Notifier,
+    config: PrepareConfig,
+    limits: super::batch::BatchLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: crate::Metrics,
+) {
+    use rdkafka::message::Message as _;
+    while let Some(batch) = super::batch::next_batch(&consumer, limits.batch_size_max, limits.batch_wait_ms, &mut stop).await {
+        let now_ms = crate::now_ms();
+        let mut incoming = Vec::with_capacity(batch.len());
+        let mut early = Vec::new();
+        for raw in &batch {
+            let Some(Ok(message)) = raw.payload().map(serde_json::from_slice::<Message>) else {
+                tracing::warn!(offset = raw.offset(), "prepare message is not an envelope; skipped");
+                continue;
+            };
+            match parse(message) {
+                Ok(prepare) => incoming.push(prepare),
+                Err(failed) => {
+                    let (message, error) = *failed;
+                    let to = message.content.headers.get("fspiop-source").cloned().unwrap_or(message.from.clone());
+                    early.push(notifier.from_hub(&message.id, &to, "prepare", Body::Error(&error), &uuid::Uuid::new_v4().to_string(), now_ms));
+                }
+            }
+        }
+        let mut new_id = || uuid::Uuid::new_v4().to_string();
+        let mut attempt = 1;
+        let result = loop {
+            match handle(&store, &notifier, &config, incoming.clone(), now_ms, &mut new_id).await {
+                Err(error) if attempt < BATCH_ATTEMPTS_MAX => {
+                    tracing::warn!(%error, attempt, "prepare batch failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(BATCH_RETRY_DELAY_MS * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        let mut messages = early;
+        match result {
+            Ok(outcome) => {
+                metrics.transfers.inc_by(&["prepare", "reserved"], outcome.reserved as u64);
+                metrics.transfers.inc_by(&["prepare", "rejected"], outcome.rejected as u64);
+                metrics.transfers.inc_by(&["prepare", "invalid"], outcome.invalid as u64);
+                metrics.transfers.inc_by(&["prepare", "duplicate"], outcome.duplicates as u64);
+                messages.extend(outcome.messages);
+            }
+            Err(error) => {
+                tracing::error!(%error, transfers = incoming.len(), "prepare batch failed; payers are told 2001");
+                let failure = FspiopError::new(ErrorCode::InternalServerError);
+                for i in &incoming {
+                    messages.push(notifier.from_hub(&i.transfer.transfer_id, &i.source, "prepare", Body::Error(&failure), &new_id(), now_ms));
+                }
+            }
+        }
+        if let Err(error) = notifier.send_all(messages).await {
+            tracing::error!(%error, "prepare notifications not delivered to the bus");
+        }
+        super::batch::commit(&consumer, &batch);
+    }
+    tracing::info!("prepare handler stopped");
+}
