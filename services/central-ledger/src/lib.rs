@@ -32,6 +32,8 @@ pub struct Handlers {
     pub admin: bool,
     /// The prepare handler (with the payer's position reservation).
     pub prepare: bool,
+    /// The fulfil handler (with the commit or reversal of positions).
+    pub fulfil: bool,
 }
 
 impl Handlers {
@@ -42,7 +44,8 @@ impl Handlers {
             match name {
                 "admin" => handlers.admin = true,
                 "prepare" => handlers.prepare = true,
-                other => return Err(format!("unknown handler {other:?}; this build has: admin, prepare")),
+                "fulfil" => handlers.fulfil = true,
+                other => return Err(format!("unknown handler {other:?}; this build has: admin, prepare, fulfil")),
             }
         }
         Ok(handlers)
@@ -180,10 +183,12 @@ pub async fn run(
     let admin_topic = config.topic(bus::TOPIC_ADMIN_TRANSFER);
     let notification_topic = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
     let prepare_topic = config.topic(bus::TOPIC_TRANSFER_PREPARE);
+    let fulfil_topic = config.topic(bus::TOPIC_TRANSFER_FULFIL);
     let topics = [
         (admin_topic.as_str(), config.kafka.topic_partitions),
         (notification_topic.as_str(), config.kafka.topic_partitions),
         (prepare_topic.as_str(), config.kafka.topic_partitions),
+        (fulfil_topic.as_str(), config.kafka.topic_partitions),
     ];
     bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms)
         .await
@@ -206,23 +211,37 @@ pub async fn run(
             metrics.clone(),
         )));
     }
+    let notifier = transfers::notify::Notifier {
+        producer: producer.clone(),
+        topic: notification_topic.clone(),
+        hub_name: config.hub.name.clone(),
+        versions: fspiop::headers::ProtocolVersions::default(),
+        timeout_ms: config.server.request_timeout_ms,
+    };
+    let limits = transfers::batch::BatchLimits { batch_size_max: config.transfers.batch_size_max, batch_wait_ms: config.transfers.batch_wait_ms };
     if handlers.prepare {
         let consumer =
             bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_PREPARE)).map_err(|e| Error::Bus(e.to_string()))?;
         consumer.subscribe(&[prepare_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
-        let notifier = transfers::notify::Notifier {
-            producer: producer.clone(),
-            topic: notification_topic.clone(),
-            hub_name: config.hub.name.clone(),
-            versions: fspiop::headers::ProtocolVersions::default(),
-            timeout_ms: config.server.request_timeout_ms,
-        };
         handler_tasks.push(tokio::spawn(transfers::prepare::run_handler(
             store.clone(),
             consumer,
-            notifier,
+            notifier.clone(),
             transfers::prepare::PrepareConfig { on_us_allowed: config.transfers.on_us_allowed },
-            transfers::batch::BatchLimits { batch_size_max: config.transfers.batch_size_max, batch_wait_ms: config.transfers.batch_wait_ms },
+            limits,
+            stop_rx.clone(),
+            metrics.clone(),
+        )));
+    }
+    if handlers.fulfil {
+        let consumer =
+            bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_FULFIL)).map_err(|e| Error::Bus(e.to_string()))?;
+        consumer.subscribe(&[fulfil_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
+        handler_tasks.push(tokio::spawn(transfers::fulfil::run_handler(
+            store.clone(),
+            consumer,
+            notifier.clone(),
+            limits,
             stop_rx.clone(),
             metrics.clone(),
         )));

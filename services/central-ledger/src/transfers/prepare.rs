@@ -119,7 +119,7 @@ fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
 }
 
 fn db_datetime(ms: i64) -> String {
-    fspiop::datetime::format_date_time(ms).replace('T', " ").trim_end_matches('Z').to_string()
+    super::DbTime(ms).to_string()
 }
 
 async fn load_participants(tx: &mut Tx<'_>, names: &[String]) -> Result<HashMap<String, ParticipantRow>> {

@@ -1,8 +1,13 @@
 //! Spawning the service on port 0 with a fresh database, and a client that asserts statuses.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use central_ledger::{Config, Handlers};
+use fspiop::envelope::Message;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{json, Value};
 
 pub fn database_server_url() -> String {
@@ -209,3 +214,86 @@ pub fn funds_out(transfer_id: &str, amount: &str, currency: &str) -> Value {
         "reason": "withdrawal", "amount": {"amount": amount, "currency": currency}
     })
 }
+
+pub struct Bus {
+    producer: FutureProducer,
+    notifications: StreamConsumer,
+    prepare_topic: String,
+    pub seen: Vec<Message>,
+    fulfil_topic: String,
+}
+
+impl Bus {
+    pub async fn new(app: &TestApp) -> Bus {
+        let config = bus::BusConfig::new(kafka_brokers(), "test");
+        let producer = bus::create_producer(&config).unwrap_or_else(|e| panic!("{e}"));
+        let notifications = bus::create_consumer(&config, &format!("{}test-listener", app.topic_prefix)).unwrap_or_else(|e| panic!("{e}"));
+        notifications
+            .subscribe(&[format!("{}{}", app.topic_prefix, bus::TOPIC_NOTIFICATION_EVENT).as_str()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        Bus {
+            producer,
+            notifications,
+            prepare_topic: format!("{}{}", app.topic_prefix, bus::TOPIC_TRANSFER_PREPARE),
+            fulfil_topic: format!("{}{}", app.topic_prefix, bus::TOPIC_TRANSFER_FULFIL),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Puts a prepare on the topic as the ML API Adapter does: the exact body bytes in a data URI.
+    pub async fn prepare(&self, body: &Value, source: &str) {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut headers = BTreeMap::new();
+        headers.insert("content-type".to_string(), "application/vnd.interoperability.transfers+json;version=1.1".to_string());
+        headers.insert("fspiop-source".to_string(), source.to_string());
+        headers.insert("fspiop-destination".to_string(), body["payeeFsp"].as_str().unwrap_or("").to_string());
+        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
+        let id = body["transferId"].as_str().unwrap_or("");
+        let message = Message::from_request(id, source, body["payeeFsp"].as_str().unwrap_or(""), headers, Some(&bytes), None, "prepare", "prepare", central_ledger::now_ms());
+        let value = serde_json::to_vec(&message).unwrap_or_default();
+        self.producer
+            .send(FutureRecord::to(&self.prepare_topic).key(id).payload(&value), Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{e}"));
+    }
+
+    /// Puts a `PUT /transfers/{id}` (action commit/reserve/reject) or `PUT …/error` (abort) on
+    /// the fulfil topic as the ML API Adapter does.
+    pub async fn fulfil(&self, id: &str, body: &Value, source: &str, destination: &str, action: &str) {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut headers = BTreeMap::new();
+        headers.insert("content-type".to_string(), "application/vnd.interoperability.transfers+json;version=1.1".to_string());
+        headers.insert("fspiop-source".to_string(), source.to_string());
+        headers.insert("fspiop-destination".to_string(), destination.to_string());
+        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
+        let message = Message::from_request(id, source, destination, headers, Some(&bytes), Some(id), "fulfil", action, central_ledger::now_ms());
+        let value = serde_json::to_vec(&message).unwrap_or_default();
+        self.producer
+            .send(FutureRecord::to(&self.fulfil_topic).key(id).payload(&value), Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{e}"));
+    }
+
+    /// Waits (bounded) for a notification about `id` with `action`.
+    pub async fn notification(&mut self, id: &str, action: &str) -> Message {
+        self.notification_where(&format!("{action} for {id}"), |m| m.id == id && m.metadata.event.action == action).await
+    }
+
+    /// Waits (bounded) for a notification that `wanted` accepts.
+    pub async fn notification_where(&mut self, what: &str, wanted: impl Fn(&Message) -> bool) -> Message {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(found) = self.seen.iter().find(|m| wanted(m)) {
+                return found.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no notification: {what}; seen {:?}", self.seen.iter().map(|m| (&m.id, &m.metadata.event.action)).collect::<Vec<_>>());
+            if let Ok(Ok(message)) = tokio::time::timeout(left, self.notifications.recv()).await {
+                if let Some(Ok(parsed)) = message.payload().map(serde_json::from_slice::<Message>) {
+                    self.seen.push(parsed);
+                }
+            }
+        }
+    }
+}
+

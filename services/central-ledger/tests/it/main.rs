@@ -4,6 +4,7 @@
 #![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
 
 mod errors;
+mod fulfil;
 mod funds;
 mod helpers;
 mod onboarding;

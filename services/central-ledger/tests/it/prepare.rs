@@ -2,92 +2,36 @@
 //! `topic-transfer-prepare`, the ledger's state and positions, and the notifications it
 //! produces for the adapter.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
-
 use central_ledger::Handlers;
-use fspiop::envelope::{self, Message};
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use fspiop::envelope;
 use serde_json::{json, Value};
 
-use crate::helpers::{funds_in, kafka_brokers, new_id, spawn_app_with, TestApp};
+use crate::helpers::{funds_in, new_id, spawn_app_with, Bus};
 
-const CONDITION: &str = "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAfM";
+pub const FULFILMENT: &str = "UNlJ98hZTY_dsw0cAqw4i_UN3v4utt7CZFB4yfLbVFA";
 
-fn prepare_body(id: &str, payer: &str, payee: &str, amount: &str) -> Value {
+pub fn condition() -> String {
+    fspiop::ilp::condition_from_fulfilment(FULFILMENT).unwrap_or_default()
+}
+
+pub fn prepare_body(id: &str, payer: &str, payee: &str, amount: &str) -> Value {
+    prepare_body_expiring(id, payer, payee, amount, 600_000)
+}
+
+pub fn prepare_body_expiring(id: &str, payer: &str, payee: &str, amount: &str, expires_in_ms: i64) -> Value {
     json!({
         "transferId": id, "payerFsp": payer, "payeeFsp": payee,
         "amount": {"amount": amount, "currency": "USD"},
         "ilpPacket": "AYIBgQAAAAAAAASwNGxldmVsb25lLmRmc3AxLm1lci45T2RTOF81MDdqUUZERmZlakgyOVc4bXFmNEpLMHlGTFGCAUBQU0svMS4wCk5vbmNlOiB1SXlweUYzY3pYSXBFdzVVc05TYWh3CkVuY3J5cHRpb246IG5vbmUKUGF5bWVudC1JZDogMTMyMzZhM2ItOGZhOC00MTYzLTg0NDctNGMzZWQzZGE5OGE3CgpDb250ZW50LUxlbmd0aDogMTM1CkNvbnRlbnQtVHlwZTogYXBwbGljYXRpb24vanNvbgpTZW5kZXItSWRlbnRpZmllcjogOTI4MDYzOTEKCiJ7XCJmZWVcIjowLFwidHJhbnNmZXJDb2RlXCI6XCJpbnZvaWNlXCIsXCJkZWJpdE5hbWVcIjpcImFsaWNlIGNvb3BlclwiLFwiY3JlZGl0TmFtZVwiOlwibWVyIGNoYW50XCIsXCJkZWJpdElkZW50aWZpZXJcIjpcIjkyODA2MzkxXCJ9IgA",
-        "condition": CONDITION,
-        "expiration": fspiop::datetime::format_date_time(central_ledger::now_ms() + 600_000),
+        "condition": condition(),
+        "expiration": fspiop::datetime::format_date_time(central_ledger::now_ms() + expires_in_ms),
         "extensionList": {"extension": [{"key": "k", "value": "v"}]}
     })
 }
 
-struct Bus {
-    producer: FutureProducer,
-    notifications: StreamConsumer,
-    prepare_topic: String,
-    seen: Vec<Message>,
-}
-
-impl Bus {
-    async fn new(app: &TestApp) -> Bus {
-        let config = bus::BusConfig::new(kafka_brokers(), "test");
-        let producer = bus::create_producer(&config).unwrap_or_else(|e| panic!("{e}"));
-        let notifications = bus::create_consumer(&config, &format!("{}test-listener", app.topic_prefix)).unwrap_or_else(|e| panic!("{e}"));
-        notifications
-            .subscribe(&[format!("{}{}", app.topic_prefix, bus::TOPIC_NOTIFICATION_EVENT).as_str()])
-            .unwrap_or_else(|e| panic!("{e}"));
-        Bus { producer, notifications, prepare_topic: format!("{}{}", app.topic_prefix, bus::TOPIC_TRANSFER_PREPARE), seen: Vec::new() }
-    }
-
-    /// Puts a prepare on the topic as the ML API Adapter does: the exact body bytes in a data URI.
-    async fn prepare(&self, body: &Value, source: &str) {
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let mut headers = BTreeMap::new();
-        headers.insert("content-type".to_string(), "application/vnd.interoperability.transfers+json;version=1.1".to_string());
-        headers.insert("fspiop-source".to_string(), source.to_string());
-        headers.insert("fspiop-destination".to_string(), body["payeeFsp"].as_str().unwrap_or("").to_string());
-        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
-        let id = body["transferId"].as_str().unwrap_or("");
-        let message = Message::from_request(id, source, body["payeeFsp"].as_str().unwrap_or(""), headers, Some(&bytes), None, "prepare", "prepare", central_ledger::now_ms());
-        let value = serde_json::to_vec(&message).unwrap_or_default();
-        self.producer
-            .send(FutureRecord::to(&self.prepare_topic).key(id).payload(&value), Duration::from_secs(10))
-            .await
-            .unwrap_or_else(|(e, _)| panic!("{e}"));
-    }
-
-    /// Waits (bounded) for a notification about `id` with `action`.
-    async fn notification(&mut self, id: &str, action: &str) -> Message {
-        self.notification_where(&format!("{action} for {id}"), |m| m.id == id && m.metadata.event.action == action).await
-    }
-
-    /// Waits (bounded) for a notification that `wanted` accepts.
-    async fn notification_where(&mut self, what: &str, wanted: impl Fn(&Message) -> bool) -> Message {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(found) = self.seen.iter().find(|m| wanted(m)) {
-                return found.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no notification: {what}; seen {:?}", self.seen.iter().map(|m| (&m.id, &m.metadata.event.action)).collect::<Vec<_>>());
-            if let Ok(Ok(message)) = tokio::time::timeout(left, self.notifications.recv()).await {
-                if let Some(Ok(parsed)) = message.payload().map(serde_json::from_slice::<Message>) {
-                    self.seen.push(parsed);
-                }
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepares_are_reserved_rejected_and_deduplicated() {
-    let app = spawn_app_with(Handlers { admin: true, prepare: true }).await;
+    let app = spawn_app_with(Handlers { admin: true, prepare: true, fulfil: false }).await;
     app.setup_hub("USD").await;
     app.onboard("payerfsp", "USD", 1000).await;
     app.onboard("payeefsp", "USD", 1000).await;

@@ -1,0 +1,441 @@
+//! The fulfil handler, with the position step folded in: for a batch of `PUT /transfers/{id}`
+//! (commit, reserve) and `PUT /transfers/{id}/error` (abort) messages from
+//! `topic-transfer-fulfil` it checks the sender, duplicates, the fulfilment, the state and the
+//! expiry, then commits (the payee's position goes down) or aborts (the payer's reservation is
+//! given back), all in ONE database transaction per batch, and then notifies.
+//!
+//! Differences from Mojaloop, on purpose: a callback whose `FSPIOP-Source`/`-Destination` do
+//! not match the transfer is refused (3100 to its sender) without aborting the transfer, as
+//! nothing authenticates the source here; an unknown transfer is answered 3208.
+
+use std::time::Duration;
+
+use fspiop::envelope::{decode_payload, Message};
+use fspiop::types::TransfersIdPutResponse;
+use fspiop::validate::UnknownFields;
+use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
+use ledger::transfer::{Enumeration, State};
+use ledger::Money;
+use serde_json::{json, Value};
+
+use super::notify::{Body, Notifier};
+use super::{body_hash, DbTime};
+use crate::error::{Error, Result};
+use crate::store::{Store, Tx};
+
+/// What a fulfil message asks for.
+#[derive(Debug, Clone, PartialEq)]
+enum Request {
+    Commit(TransfersIdPutResponse),
+    Reserve(TransfersIdPutResponse),
+    Reject,
+    Abort(ErrorInformationObject),
+}
+
+/// One fulfil message, parsed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    message: Message,
+    transfer_id: String,
+    source: String,
+    destination: String,
+    request: std::result::Result<Request, FspiopError>,
+    hash: String,
+}
+
+/// Parses a message from `topic-transfer-fulfil`.
+pub fn parse(message: Message) -> Incoming {
+    let transfer_id = message.content.uri_params.as_ref().map(|u| u.id.clone()).unwrap_or_else(|| message.id.clone());
+    let source = message.content.headers.get("fspiop-source").cloned().unwrap_or_else(|| message.from.clone());
+    let destination = message.content.headers.get("fspiop-destination").cloned().unwrap_or_else(|| message.to.clone());
+    let body = decode_payload(&message.content.payload)
+        .map_err(|e| FspiopError::with_detail(ErrorCode::MalformedSyntax, e.to_string()))
+        .and_then(|p| p.to_json().map_err(|e| FspiopError::with_detail(ErrorCode::MalformedSyntax, e.to_string())));
+    let hash = body.as_ref().map(body_hash).unwrap_or_default();
+    let request = body.and_then(|body| match message.metadata.event.action.as_str() {
+        "abort" => fspiop::types::from_value::<ErrorInformationObject>(body, UnknownFields::Allow).map(Request::Abort),
+        "reject" => Ok(Request::Reject),
+        "reserve" => fspiop::types::from_value::<TransfersIdPutResponse>(body, UnknownFields::Allow).map(Request::Reserve),
+        "commit" => fspiop::types::from_value::<TransfersIdPutResponse>(body, UnknownFields::Allow).map(Request::Commit),
+        other => Err(FspiopError::with_detail(ErrorCode::InternalServerError, format!("unknown fulfil action {other}"))),
+    });
+    Incoming { message, transfer_id, source, destination, request, hash }
+}
+
+/// A transfer as the fulfil needs it.
+#[derive(Debug, Clone)]
+struct Transfer {
+    amount: Money,
+    condition: String,
+    expiration_ms: i64,
+    state: State,
+    payer: String,
+    payer_account: u32,
+    payee: String,
+    payee_account: u32,
+}
+
+async fn load_transfer(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Option<Transfer>> {
+    type Row = (String, String, i64, String, String, u32, String, u32);
+    // Locks the transfer row: concurrent fulfils of one transfer queue here.
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT CAST(t.amount AS CHAR), t.ilpCondition, CAST(UNIX_TIMESTAMP(t.expirationDate) * 1000 AS SIGNED),
+                (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
+                  ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
+                payer.name, tpa.participantCurrencyId, payee.name, tpe.participantCurrencyId
+         FROM transfer t
+         JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
+         JOIN participant payer ON payer.participantId = tpa.participantId
+         JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
+         JOIN participant payee ON payee.participantId = tpe.participantId
+         WHERE t.transferId = ? FOR UPDATE",
+    )
+    .bind(transfer_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|(amount, condition, expiration_ms, state, payer, payer_account, payee, payee_account)| {
+        Ok(Transfer {
+            amount: Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?,
+            condition,
+            expiration_ms,
+            state: State::parse(&state).ok_or_else(|| Error::Internal(format!("unknown state {state}")))?,
+            payer,
+            payer_account,
+            payee,
+            payee_account,
+        })
+    })
+    .transpose()
+}
+
+async fn insert_state(tx: &mut Tx<'_>, transfer_id: &str, state: State, reason: Option<&str>) -> Result<u64> {
+    let result = sqlx::query("INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, ?)")
+        .bind(transfer_id)
+        .bind(state.id())
+        .bind(reason.map(|r| r.chars().take(512).collect::<String>()))
+        .execute(&mut **tx)
+        .await?;
+    Ok(result.last_insert_id())
+}
+
+/// Moves an account's position by `change` (locked first) and journals it.
+async fn move_position(tx: &mut Tx<'_>, account: u32, change: Money, state_change_id: u64) -> Result<()> {
+    let row: Option<(u64, String, String)> = sqlx::query_as(
+        "SELECT participantPositionId, CAST(value AS CHAR), CAST(reservedValue AS CHAR) FROM participantPosition
+         WHERE participantCurrencyId = ? FOR UPDATE",
+    )
+    .bind(account)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (position_id, value, reserved) = row.ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
+    let value = Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?;
+    let after = value.try_add(change).map_err(|e| Error::Internal(e.to_string()))?;
+    sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
+        .bind(after.to_decimal_string())
+        .bind(position_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(position_id)
+    .bind(account)
+    .bind(state_change_id)
+    .bind(after.to_decimal_string())
+    .bind(change.to_decimal_string())
+    .bind(reserved)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn open_window(tx: &mut Tx<'_>) -> Result<Option<u64>> {
+    let row: Option<(u64,)> = sqlx::query_as(
+        "SELECT sw.settlementWindowId FROM settlementWindow sw
+         JOIN settlementWindowStateChange swsc ON swsc.settlementWindowStateChangeId = sw.currentStateChangeId
+         WHERE swsc.settlementWindowStateId = 'OPEN' ORDER BY sw.settlementWindowId DESC LIMIT 1",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// Inserts a duplicate-check row; the hash already stored when the id was seen before.
+async fn check_duplicate(tx: &mut Tx<'_>, table: &str, transfer_id: &str, hash: &str) -> Result<Option<String>> {
+    let existing: Option<(Option<String>,)> = sqlx::query_as(&format!("SELECT hash FROM {table} WHERE transferId = ?"))
+        .bind(transfer_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some((stored,)) = existing {
+        return Ok(Some(stored.unwrap_or_default()));
+    }
+    sqlx::query(&format!("INSERT INTO {table} (transferId, hash) VALUES (?, ?)"))
+        .bind(transfer_id)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(None)
+}
+
+/// The PUT body a finished transfer is described with.
+async fn state_payload(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Value> {
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'), tf.ilpFulfilment
+         FROM transferStateChange tsc LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
+         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
+    )
+    .bind(transfer_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((state, completed, fulfilment)) = row else { return Ok(Value::Null) };
+    let enumeration = State::parse(&state).map(State::enumeration).unwrap_or(Enumeration::Aborted);
+    let mut payload = json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
+    if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
+        object.insert("fulfilment".into(), Value::String(f));
+    }
+    Ok(payload)
+}
+
+/// Counts for metrics.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub messages: Vec<Message>,
+    pub committed: usize,
+    pub aborted: usize,
+    pub refused: usize,
+}
+
+/// Handles one batch in one transaction; returns the notifications to send.
+pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_ms: i64, new_event_id: &mut (dyn FnMut() -> String + Send)) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let mut tx = store.pool.begin().await?;
+    let window = open_window(&mut tx).await?;
+    for incoming in batch {
+        let id = incoming.transfer_id.as_str();
+        let mut tell = |to: &str, action: &str, body: Body<'_>| notifier.from_hub(id, to, action, body, &new_event_id(), now_ms);
+        let request = match &incoming.request {
+            Ok(request) => request,
+            Err(error) => {
+                outcome.refused += 1;
+                outcome.messages.push(tell(&incoming.source, "commit", Body::Error(error)));
+                continue;
+            }
+        };
+        if *request == Request::Reject {
+            tracing::info!(transfer_id = id, "reject is not allowed into the fulfil handler; ignored");
+            continue;
+        }
+        let Some(transfer) = load_transfer(&mut tx, id).await? else {
+            outcome.refused += 1;
+            let error = FspiopError::with_detail(ErrorCode::TransferIdNotFound, format!("transfer {id} not found"));
+            outcome.messages.push(tell(&incoming.source, "commit", Body::Error(&error)));
+            continue;
+        };
+        let is_reserve = matches!(request, Request::Reserve(_));
+        let abort = matches!(request, Request::Abort(_));
+        if !incoming.source.eq_ignore_ascii_case(&transfer.payee) || !incoming.destination.eq_ignore_ascii_case(&transfer.payer) {
+            outcome.refused += 1;
+            let which = if incoming.source.eq_ignore_ascii_case(&transfer.payee) { "fspiop-destination does not match payer fsp" } else { "fspiop-source does not match payee fsp" };
+            let error = FspiopError::with_detail(ErrorCode::GenericValidationError, format!("{which} on the Fulfil callback response"));
+            outcome.messages.push(tell(&incoming.source, if abort { "abort" } else { "commit" }, Body::Error(&error)));
+            continue;
+        }
+        let (table, duplicate_action) = if abort { ("transferErrorDuplicateCheck", "abort-duplicate") } else { ("transferFulfilmentDuplicateCheck", "fulfil-duplicate") };
+        if let Some(stored) = check_duplicate(&mut tx, table, id, &incoming.hash).await? {
+            if stored != incoming.hash {
+                let error = FspiopError::with_detail(ErrorCode::ModifiedRequest, format!("transfer {id} fulfilment was sent before with different content"));
+                outcome.messages.push(tell(&incoming.source, duplicate_action, Body::Error(&error)));
+            } else if transfer.state.is_final() {
+                let payload = state_payload(&mut tx, id).await?;
+                let action = if is_reserve { "reserve" } else { duplicate_action };
+                outcome.messages.push(tell(&incoming.source, action, Body::Payload(&payload)));
+            }
+            continue;
+        }
+        // From here on the transfer is refused or decided; nothing is retried with this hash.
+        let refuse = |outcome: &mut Outcome, messages: Vec<Message>| {
+            outcome.refused += 1;
+            outcome.messages.extend(messages);
+        };
+        let not_reserved = !matches!(transfer.state, State::Reserved | State::ReservedForwarded);
+        match request {
+            Request::Commit(put) | Request::Reserve(put) => {
+                let fulfilment_ok = put.fulfilment.as_deref().is_some_and(|f| fspiop::ilp::fulfilment_matches(f, &transfer.condition));
+                if !fulfilment_ok && !not_reserved {
+                    // A wrong fulfilment aborts the transfer and gives the payer its money back.
+                    let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "invalid fulfilment");
+                    abort_transfer(&mut tx, id, &transfer, &error).await?;
+                    outcome.aborted += 1;
+                    let mut message = notifier.from_hub(id, &transfer.payer, "abort-validation", Body::Error(&error), &new_event_id(), now_ms);
+                    message.from = transfer.payee.clone();
+                    outcome.messages.push(message);
+                    if is_reserve {
+                        outcome.messages.push(reserved_aborted(notifier, id, &transfer.payee, &error, &new_event_id(), now_ms));
+                    }
+                    continue;
+                }
+                let refusal = if not_reserved {
+                    Some(FspiopError::with_detail(ErrorCode::GenericValidationError, "non-RESERVED transfer state"))
+                } else if transfer.expiration_ms <= now_ms {
+                    Some(FspiopError::new(ErrorCode::TransferExpired))
+                } else {
+                    None
+                };
+                if let Some(error) = refusal {
+                    let mut messages = vec![tell(&incoming.source, "commit", Body::Error(&error))];
+                    if is_reserve {
+                        messages.push(reserved_aborted(notifier, id, &transfer.payee, &error, &new_event_id(), now_ms));
+                    }
+                    refuse(&mut outcome, messages);
+                    continue;
+                }
+                let completed_ms = put.completed_timestamp.as_deref().and_then(fspiop::datetime::parse_date_time).unwrap_or(now_ms);
+                sqlx::query(
+                    "INSERT INTO transferFulfilment (transferId, ilpFulfilment, completedDate, isValid, settlementWindowId) VALUES (?, ?, ?, 1, ?)",
+                )
+                .bind(id)
+                .bind(put.fulfilment.clone())
+                .bind(DbTime(completed_ms).to_string())
+                .bind(window)
+                .execute(&mut *tx)
+                .await?;
+                for extension in put.extension_list.iter().flat_map(|l| l.extension.iter()) {
+                    sqlx::query("INSERT INTO transferExtension (transferId, `key`, value, isFulfilment) VALUES (?, ?, ?, 1)")
+                        .bind(id)
+                        .bind(&extension.key)
+                        .bind(&extension.value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                insert_state(&mut tx, id, State::ReceivedFulfil, None).await?;
+                let committed = insert_state(&mut tx, id, State::Committed, None).await?;
+                move_position(&mut tx, transfer.payee_account, transfer.amount.negate(), committed).await?;
+                sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?").bind(id).execute(&mut *tx).await?;
+                outcome.committed += 1;
+                if is_reserve {
+                    let mut payload = json!({ "completedTimestamp": fspiop::datetime::format_date_time(completed_ms), "transferState": "COMMITTED" });
+                    if let (Some(f), Some(object)) = (&put.fulfilment, payload.as_object_mut()) {
+                        object.insert("fulfilment".into(), Value::String(f.clone()));
+                    }
+                    let mut message = notifier.from_hub(id, &transfer.payer, "reserve", Body::Payload(&payload), &new_event_id(), now_ms);
+                    message.from = transfer.payee.clone();
+                    outcome.messages.push(message);
+                } else {
+                    outcome.messages.push(notifier.forward(&incoming.message, "commit", &new_event_id(), now_ms));
+                }
+            }
+            Request::Abort(object) => {
+                if not_reserved {
+                    let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "non-RESERVED transfer state");
+                    refuse(&mut outcome, vec![tell(&incoming.source, "abort", Body::Error(&error))]);
+                    continue;
+                }
+                let error = FspiopError::received(object.error_information.clone())
+                    .unwrap_or_else(|| FspiopError::with_detail(ErrorCode::GenericValidationError, "API specification undefined errorCode"));
+                for extension in object.error_information.extension_list.iter().flat_map(|l| l.extension.iter()) {
+                    sqlx::query("INSERT INTO transferExtension (transferId, `key`, value, isError) VALUES (?, ?, ?, 1)")
+                        .bind(id)
+                        .bind(&extension.key)
+                        .bind(&extension.value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                abort_transfer(&mut tx, id, &transfer, &error).await?;
+                outcome.aborted += 1;
+                outcome.messages.push(notifier.forward(&incoming.message, "abort", &new_event_id(), now_ms));
+            }
+            Request::Reject => {}
+        }
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// RECEIVED_ERROR with the error, the payer's reservation reversed, ABORTED_ERROR.
+async fn abort_transfer(tx: &mut Tx<'_>, id: &str, transfer: &Transfer, error: &FspiopError) -> Result<()> {
+    let description = error.description();
+    let received = insert_state(tx, id, State::ReceivedError, Some(&description)).await?;
+    sqlx::query("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) VALUES (?, ?, ?, ?)")
+        .bind(id)
+        .bind(received)
+        .bind(error.to_error_information().error_code.parse::<u32>().unwrap_or(u32::from(error.code.code())))
+        .bind(fspiop::error::truncate_chars(&description, 128))
+        .execute(&mut **tx)
+        .await?;
+    let aborted = insert_state(tx, id, State::AbortedError, Some(&description)).await?;
+    move_position(tx, transfer.payer_account, transfer.amount.negate(), aborted).await?;
+    sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?").bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The PATCH the payee of a `reserve` gets when the switch could not commit.
+fn reserved_aborted(notifier: &Notifier, id: &str, payee: &str, error: &FspiopError, event_id: &str, now_ms: i64) -> Message {
+    let cause = fspiop::error::truncate_chars(&format!("{}: {}", error.code.code(), error.description()), 128);
+    let payload = json!({
+        "transferId": id,
+        "completedTimestamp": fspiop::datetime::format_date_time(now_ms),
+        "transferState": "ABORTED",
+        "extensionList": { "extension": [{ "key": "cause", "value": cause }] }
+    });
+    notifier.from_hub(id, payee, "reserved-aborted", Body::Payload(&payload), event_id, now_ms)
+}
+
+/// Attempts at a batch before its senders are told 2001.
+const BATCH_ATTEMPTS_MAX: u32 = 3;
+const BATCH_RETRY_DELAY_MS: u64 = 200;
+
+/// The fulfil handler: consumes `topic-transfer-fulfil` in batches until `stop` fires.
+pub async fn run_handler(
+    store: Store,
+    consumer: rdkafka::consumer::StreamConsumer,
+    notifier: Notifier,
+    limits: super::batch::BatchLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: crate::Metrics,
+) {
+    use rdkafka::message::Message as _;
+    while let Some(batch) = super::batch::next_batch(&consumer, limits.batch_size_max, limits.batch_wait_ms, &mut stop).await {
+        let now_ms = crate::now_ms();
+        let incoming: Vec<Incoming> = batch
+            .iter()
+            .filter_map(|raw| match raw.payload().map(serde_json::from_slice::<Message>) {
+                Some(Ok(message)) => Some(parse(message)),
+                _ => {
+                    tracing::warn!(offset = raw.offset(), "fulfil message is not an envelope; skipped");
+                    None
+                }
+            })
+            .collect();
+        let mut new_id = || uuid::Uuid::new_v4().to_string();
+        let mut attempt = 1;
+        let result = loop {
+            match handle(&store, &notifier, &incoming, now_ms, &mut new_id).await {
+                Err(error) if attempt < BATCH_ATTEMPTS_MAX => {
+                    tracing::warn!(%error, attempt, "fulfil batch failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(BATCH_RETRY_DELAY_MS * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        };
+        let messages = match result {
+            Ok(outcome) => {
+                metrics.transfers.inc_by(&["fulfil", "committed"], outcome.committed as u64);
+                metrics.transfers.inc_by(&["fulfil", "aborted"], outcome.aborted as u64);
+                metrics.transfers.inc_by(&["fulfil", "refused"], outcome.refused as u64);
+                outcome.messages
+            }
+            Err(error) => {
+                tracing::error!(%error, "fulfil batch failed; senders are told 2001");
+                let failure = FspiopError::new(ErrorCode::InternalServerError);
+                incoming.iter().map(|i| notifier.from_hub(&i.transfer_id, &i.source, "commit", Body::Error(&failure), &new_id(), now_ms)).collect()
+            }
+        };
+        if let Err(error) = notifier.send_all(messages).await {
+            tracing::error!(%error, "fulfil notifications not delivered to the bus");
+        }
+        super::batch::commit(&consumer, &batch);
+    }
+    tracing::info!("fulfil handler stopped");
+}
