@@ -67,6 +67,8 @@ pub struct TransfersConfig {
     pub on_us_allowed: bool,
     pub batch_size_max: usize,
     pub batch_wait_ms: u64,
+    pub timeout_interval_ms: u64,
+    pub timeout_sweep_size_max: u32,
 }
 
 impl Config {

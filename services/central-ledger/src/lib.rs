@@ -34,6 +34,17 @@ pub struct Handlers {
     pub prepare: bool,
     /// The fulfil handler (with the commit or reversal of positions).
     pub fulfil: bool,
+    /// The get handler.
+    pub get: bool,
+    /// The timeout handler.
+    pub timeout: bool,
+}
+
+impl Handlers {
+    /// Every handler.
+    pub fn all() -> Handlers {
+        Handlers { admin: true, prepare: true, fulfil: true, get: true, timeout: true }
+    }
 }
 
 impl Handlers {
@@ -45,7 +56,11 @@ impl Handlers {
                 "admin" => handlers.admin = true,
                 "prepare" => handlers.prepare = true,
                 "fulfil" => handlers.fulfil = true,
-                other => return Err(format!("unknown handler {other:?}; this build has: admin, prepare, fulfil")),
+                "get" => handlers.get = true,
+                "timeout" => handlers.timeout = true,
+                // Mojaloop's separate position handler is folded into prepare and fulfil.
+                "position" | "none" => {}
+                other => return Err(format!("unknown handler {other:?}; the handlers are admin, prepare, position, fulfil, get, timeout")),
             }
         }
         Ok(handlers)
@@ -184,7 +199,9 @@ pub async fn run(
     let notification_topic = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
     let prepare_topic = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let fulfil_topic = config.topic(bus::TOPIC_TRANSFER_FULFIL);
+    let get_topic = config.topic(bus::TOPIC_TRANSFER_GET);
     let topics = [
+        (get_topic.as_str(), config.kafka.topic_partitions),
         (admin_topic.as_str(), config.kafka.topic_partitions),
         (notification_topic.as_str(), config.kafka.topic_partitions),
         (prepare_topic.as_str(), config.kafka.topic_partitions),
@@ -245,6 +262,18 @@ pub async fn run(
             stop_rx.clone(),
             metrics.clone(),
         )));
+    }
+    if handlers.get {
+        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_GET)).map_err(|e| Error::Bus(e.to_string()))?;
+        consumer.subscribe(&[get_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
+        handler_tasks.push(tokio::spawn(transfers::get::run_handler(store.clone(), consumer, notifier.clone(), limits, stop_rx.clone())));
+    }
+    if handlers.timeout {
+        let timeout = transfers::timeout::TimeoutConfig {
+            interval_ms: config.transfers.timeout_interval_ms,
+            sweep_size_max: config.transfers.timeout_sweep_size_max,
+        };
+        handler_tasks.push(tokio::spawn(transfers::timeout::run_handler(store.clone(), notifier.clone(), timeout, stop_rx.clone(), metrics.clone())));
     }
     let state = AppState { store, producer: producer.clone(), config: Arc::new(config), metrics, started: SystemTime::now() };
     let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;

@@ -19,8 +19,9 @@ pub struct CentralLedgerArgs {
     /// CENTRAL_LEDGER__<SECTION>__<KEY> override both.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Handlers to run in this process, comma separated (this build: admin).
-    #[arg(long, default_value = "admin")]
+    /// Handlers to run in this process, comma separated: admin, prepare, position, fulfil, get,
+    /// timeout (position is part of prepare and fulfil here), or `none` for the API alone.
+    #[arg(long, default_value = "admin,prepare,position,fulfil,get,timeout")]
     handlers: String,
     /// Create the database if missing and apply migrations before starting.
     #[arg(long)]

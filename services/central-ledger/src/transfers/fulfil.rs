@@ -119,7 +119,7 @@ async fn insert_state(tx: &mut Tx<'_>, transfer_id: &str, state: State, reason: 
 }
 
 /// Moves an account's position by `change` (locked first) and journals it.
-async fn move_position(tx: &mut Tx<'_>, account: u32, change: Money, state_change_id: u64) -> Result<()> {
+pub(crate) async fn move_position(tx: &mut Tx<'_>, account: u32, change: Money, state_change_id: u64) -> Result<()> {
     let row: Option<(u64, String, String)> = sqlx::query_as(
         "SELECT participantPositionId, CAST(value AS CHAR), CAST(reservedValue AS CHAR) FROM participantPosition
          WHERE participantCurrencyId = ? FOR UPDATE",

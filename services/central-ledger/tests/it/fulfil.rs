@@ -23,7 +23,7 @@ async fn reserved(app: &TestApp, bus: &mut Bus, amount: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_reserves_and_aborts() {
-    let app = spawn_app_with(Handlers { admin: true, prepare: true, fulfil: true }).await;
+    let app = spawn_app_with(Handlers { admin: true, prepare: true, fulfil: true, ..Handlers::default() }).await;
     app.setup_hub("USD").await;
     app.onboard("payerfsp", "USD", 10_000).await;
     app.onboard("payeefsp", "USD", 10_000).await;
@@ -123,5 +123,54 @@ async fn commits_reserves_and_aborts() {
     let notice = bus.notification_where("3303", |m| m.id == late && m.metadata.event.action == "commit").await;
     assert_eq!(notice.content.payload["errorInformation"]["errorCode"], "3303");
     assert_eq!(app.transfer_state(&late).await.as_deref(), Some("RESERVED"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gets_and_timeouts() {
+    let app = spawn_app_with(Handlers::all()).await;
+    app.setup_hub("USD").await;
+    app.onboard("payerfsp", "USD", 10_000).await;
+    app.onboard("payeefsp", "USD", 10_000).await;
+    app.onboard("otherfsp", "USD", 10_000).await;
+    let settlement = app.account_id("payerfsp", "USD", "SETTLEMENT").await;
+    let payer = app.account_id("payerfsp", "USD", "POSITION").await;
+    let deposit = new_id();
+    app.call("POST", &format!("/participants/payerfsp/accounts/{settlement}"), Some(funds_in(&deposit, "5000", "USD")), 202).await;
+    app.wait_for_state(&deposit, "COMMITTED").await;
+    let mut bus = Bus::new(&app).await;
+
+    // GET: the state for a participant, 3000 for anyone else, 3208 for an unknown id.
+    let id = reserved(&app, &mut bus, "25").await;
+    bus.get(&id, "payerfsp").await;
+    let answer = bus.notification_where("get answer", |m| m.id == id && m.metadata.event.action == "get").await;
+    assert_eq!(answer.to, "payerfsp");
+    assert_eq!(answer.content.payload["transferState"], "RESERVED");
+    assert_eq!(answer.content.payload["extensionList"]["extension"][0]["key"], "k");
+    bus.get(&id, "otherfsp").await;
+    let refused = bus.notification_where("3000", |m| m.id == id && m.to == "otherfsp").await;
+    assert_eq!(refused.content.payload["errorInformation"]["errorCode"], "3000");
+    let unknown = new_id();
+    bus.get(&unknown, "payerfsp").await;
+    let missing = bus.notification_where("3208", |m| m.id == unknown).await;
+    assert_eq!(missing.content.payload["errorInformation"]["errorCode"], "3208");
+
+    // Timeout: an expired reservation is given back and both sides are told 3303.
+    let late = new_id();
+    bus.prepare(&prepare_body_expiring(&late, "payerfsp", "payeefsp", "40", 1000), "payerfsp").await;
+    app.wait_for_state(&late, "RESERVED").await;
+    assert_eq!(app.position(payer).await, "65.0000");
+    app.wait_for_state(&late, "EXPIRED_RESERVED").await;
+    assert_eq!(app.position(payer).await, "25.0000");
+    let notice = bus.notification(&late, "timeout-reserved").await;
+    assert_eq!((notice.from.as_str(), notice.to.as_str()), ("payeefsp", "payerfsp"));
+    assert_eq!(notice.content.context, Some(json!({"payer": "payerfsp", "payee": "payeefsp"})));
+    assert_eq!(notice.content.payload["errorInformation"]["errorCode"], "3303");
+    bus.get(&late, "payeefsp").await;
+    let answer = bus.notification_where("get of the expired", |m| m.id == late && m.metadata.event.action == "get").await;
+    assert_eq!(answer.content.payload["transferState"], "ABORTED");
+    let cause = answer.content.payload["extensionList"]["extension"].as_array().and_then(|e| e.last()).cloned().unwrap_or_default();
+    assert_eq!(cause["key"], "cause");
+    assert!(cause["value"].as_str().unwrap_or("").starts_with("3303"), "{cause}");
     app.stop().await;
 }

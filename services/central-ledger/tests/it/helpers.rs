@@ -47,6 +47,7 @@ pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
     config.kafka.topic_prefix = topic_prefix.clone();
     config.kafka.topic_partitions = 2;
     config.server.hostname_url = "http://central-ledger".to_string();
+    config.transfers.timeout_interval_ms = 200;
     let store = central_ledger::connect_store(&config, true, true)
         .await
         .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", config.database.url));
@@ -221,6 +222,7 @@ pub struct Bus {
     prepare_topic: String,
     pub seen: Vec<Message>,
     fulfil_topic: String,
+    get_topic: String,
 }
 
 impl Bus {
@@ -236,6 +238,7 @@ impl Bus {
             notifications,
             prepare_topic: format!("{}{}", app.topic_prefix, bus::TOPIC_TRANSFER_PREPARE),
             fulfil_topic: format!("{}{}", app.topic_prefix, bus::TOPIC_TRANSFER_FULFIL),
+            get_topic: format!("{}{}", app.topic_prefix, bus::TOPIC_TRANSFER_GET),
             seen: Vec::new(),
         }
     }
@@ -270,6 +273,19 @@ impl Bus {
         let value = serde_json::to_vec(&message).unwrap_or_default();
         self.producer
             .send(FutureRecord::to(&self.fulfil_topic).key(id).payload(&value), Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{e}"));
+    }
+
+    /// Puts a `GET /transfers/{id}` from `source` on the get topic.
+    pub async fn get(&self, id: &str, source: &str) {
+        let mut headers = BTreeMap::new();
+        headers.insert("fspiop-source".to_string(), source.to_string());
+        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
+        let message = Message::from_request(id, source, "Hub", headers, None, Some(id), "get", "get", central_ledger::now_ms());
+        let value = serde_json::to_vec(&message).unwrap_or_default();
+        self.producer
+            .send(FutureRecord::to(&self.get_topic).key(id).payload(&value), Duration::from_secs(10))
             .await
             .unwrap_or_else(|(e, _)| panic!("{e}"));
     }

@@ -31,7 +31,7 @@ pub fn prepare_body_expiring(id: &str, payer: &str, payee: &str, amount: &str, e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepares_are_reserved_rejected_and_deduplicated() {
-    let app = spawn_app_with(Handlers { admin: true, prepare: true, fulfil: false }).await;
+    let app = spawn_app_with(Handlers { admin: true, prepare: true, ..Handlers::default() }).await;
     app.setup_hub("USD").await;
     app.onboard("payerfsp", "USD", 1000).await;
     app.onboard("payeefsp", "USD", 1000).await;
