@@ -47,11 +47,22 @@ pub struct OutboundRequest {
     pub body: Option<Vec<u8>>,
 }
 
-/// The outbound client; clones share one connection pool.
-#[derive(Debug, Clone)]
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+type Client = hyper_util::client::legacy::Client<Connector, http_body_util::Full<bytes::Bytes>>;
+
+/// The outbound client; clones share one connection pool. Built on hyper directly: higher-level
+/// clients add headers of their own (`Accept: */*` on every request), which Mojaloop's header
+/// rules refuse on callbacks.
+#[derive(Clone)]
 pub struct Forwarder {
-    client: reqwest::Client,
+    client: Client,
     config: std::sync::Arc<ForwarderConfig>,
+}
+
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder").field("config", &self.config).finish_non_exhaustive()
+    }
 }
 
 /// Longest error body read from a peer.
@@ -63,13 +74,25 @@ const DROPPED: &[&str] = &["content-length", "host", "connection", "transfer-enc
 
 impl Forwarder {
     pub fn new(config: ForwarderConfig) -> Result<Forwarder, EdgeError> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .pool_max_idle_per_host(config.idle_connections_per_host_max)
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_millis(config.request_timeout_ms)));
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| EdgeError::Client(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_millis(IDLE_CONNECTION_TIMEOUT_MS))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| EdgeError::Client(e.to_string()))?;
+            .pool_max_idle_per_host(config.idle_connections_per_host_max)
+            .build(connector);
         Ok(Forwarder { client, config: std::sync::Arc::new(config) })
     }
 
@@ -125,24 +148,33 @@ impl Forwarder {
     pub async fn send(&self, request: OutboundRequest) -> Result<(), FspiopError> {
         let now_ms = now_ms();
         let headers = self.outbound_headers(&request, now_ms);
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| FspiopError::with_detail(ErrorCode::InternalServerError, "bad method"))?;
-        let mut builder = self.client.request(method, &request.url);
+        let unreachable = || FspiopError::with_detail(ErrorCode::DestinationCommunicationError, "Failed to send HTTP request to host");
+        let mut builder = hyper::Request::builder().method(request.method).uri(&request.url);
         for (name, value) in &headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let response = builder.send().await.map_err(|error| {
-            tracing::debug!(url = %request.url, %error, "outbound request failed");
-            FspiopError::with_detail(ErrorCode::DestinationCommunicationError, "Failed to send HTTP request to host")
+        let body = http_body_util::Full::new(bytes::Bytes::from(request.body.unwrap_or_default()));
+        let outbound = builder.body(body).map_err(|error| {
+            tracing::debug!(url = %request.url, %error, "outbound request is malformed");
+            unreachable()
         })?;
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let response = match tokio::time::timeout(timeout, self.client.request(outbound)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                tracing::debug!(url = %request.url, %error, "outbound request failed");
+                return Err(unreachable());
+            }
+            Err(_) => {
+                tracing::debug!(url = %request.url, "outbound request timed out");
+                return Err(unreachable());
+            }
+        };
         let status = response.status();
         if status.is_success() {
             return Ok(());
         }
-        let body = read_limited(response).await;
+        let body = read_limited(response.into_body(), timeout).await;
         if let Some(error) = serde_json::from_slice::<fspiop::ErrorInformationObject>(&body)
             .ok()
             .and_then(|object| FspiopError::received(object.error_information))
@@ -177,15 +209,13 @@ impl Forwarder {
     }
 }
 
-async fn read_limited(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        if body.len() + chunk.len() > ERROR_BODY_LEN_MAX_BYTES {
-            break;
-        }
-        body.extend_from_slice(&chunk);
+async fn read_limited(body: hyper::body::Incoming, timeout: Duration) -> Vec<u8> {
+    use http_body_util::BodyExt as _;
+    let limited = http_body_util::Limited::new(body, ERROR_BODY_LEN_MAX_BYTES);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes().to_vec(),
+        _ => Vec::new(),
     }
-    body
 }
 
 fn now_ms() -> i64 {

@@ -120,4 +120,5 @@ async fn forwarder_outcomes() {
     let headers = seen.lock().map(|v| v[0].clone()).unwrap_or_default();
     assert_eq!(headers.get("fspiop-source").and_then(|v| v.to_str().ok()), Some("Hub"));
     assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/vnd.interoperability.quotes+json;version=1.1"));
+    assert!(headers.get("accept").is_none(), "a PUT callback carries no Accept: {headers:?}");
 }

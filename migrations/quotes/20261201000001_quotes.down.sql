@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS `quoteError`;
+DROP TABLE IF EXISTS `quoteResponse`;
+DROP TABLE IF EXISTS `quote`;

@@ -1,0 +1,276 @@
+//! The service's configuration: `config.default.toml` (which documents every key), then a
+//! file, then environment variables `ML_API_ADAPTER__SECTION__KEY`; then [`Config::validate`]
+//! reports every problem at once.
+
+use std::path::Path;
+
+use fspiop::headers::{ProtocolVersions, Version};
+use serde::Deserialize;
+
+/// The embedded defaults.
+pub const DEFAULTS_TOML: &str = include_str!("config.default.toml");
+/// Prefix of the environment variables.
+pub const ENV_PREFIX: &str = "ML_API_ADAPTER";
+
+/// Everything the service reads at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub hub: HubConfig,
+    pub transfers: TransfersConfig,
+    pub kafka: KafkaConfig,
+    pub notification: NotificationConfig,
+    pub central_ledger_database: DirectoryDatabaseConfig,
+    pub http_client: HttpClientConfig,
+    pub protocol_versions: ProtocolVersionsConfig,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    /// Base URL listed by `GET /`.
+    pub hostname_url: String,
+    /// Longest a request may take before it is answered with 2004.
+    pub request_timeout_ms: u64,
+}
+
+/// The hub operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// FSPIOP-Source of hub-originated callbacks.
+    pub name: String,
+}
+
+/// Transfer rules of the API and the notification handler.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersConfig {
+    /// Oldest accepted `completedTimestamp`, seconds before now.
+    pub max_fulfil_timeout_duration_s: u64,
+    /// Latest accepted `completedTimestamp`, milliseconds after now.
+    pub max_callback_time_lag_dilation_ms: u64,
+    /// Whether the payee also gets the outcome it caused (commit, reject, abort).
+    pub send_transfer_confirmation_to_payee: bool,
+}
+
+/// The broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub client_id: String,
+    pub session_timeout_ms: u32,
+    /// Longest wait for the broker's acknowledgement of a produced request.
+    pub produce_timeout_ms: u32,
+    pub topic_partitions: i32,
+    pub topic_create_timeout_ms: u64,
+    /// Prefix of every topic and consumer group name.
+    pub topic_prefix: String,
+}
+
+/// The notification handler.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationConfig {
+    pub enabled: bool,
+    /// Messages being delivered at once.
+    pub callback_concurrency_max: usize,
+    /// Longest wait for callbacks in flight at shutdown.
+    pub drain_timeout_ms: u64,
+}
+
+/// The central ledger database (participants' endpoints).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryDatabaseConfig {
+    /// Server URL, without the database.
+    pub url: String,
+    /// Database name.
+    pub name: String,
+    pub pool_size_max: u32,
+    pub acquire_timeout_ms: u64,
+    /// Time endpoints stay cached.
+    pub cache_ttl_ms: u64,
+}
+
+/// Outbound HTTP (callbacks).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpClientConfig {
+    pub request_timeout_ms: u64,
+    pub idle_connections_per_host_max: usize,
+}
+
+/// Accepted and default FSPIOP versions, as text (`"1.1"`, `"1"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolVersionsConfig {
+    pub content_supported: Vec<String>,
+    pub accept_supported: Vec<String>,
+    pub content_default: String,
+    pub accept_default: String,
+}
+
+/// A configuration that loaded but cannot work; lists every problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", problems.join("; "))]
+pub struct InvalidConfig {
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Loads the layered configuration and validates it.
+    pub fn load(file: Option<&Path>) -> Result<Config, crate::Error> {
+        let config: Config = service_kit::config::load(DEFAULTS_TOML, file, ENV_PREFIX)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The embedded defaults alone (validated).
+    pub fn defaults() -> Result<Config, crate::Error> {
+        let config: Config =
+            service_kit::config::load_from_env_map(DEFAULTS_TOML, None, ENV_PREFIX, Vec::<(String, String)>::new())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and formats, reporting all problems.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let mut problems = Vec::new();
+        if let Err(problem) = self.protocol_versions() {
+            problems.push(problem);
+        }
+        if self.hub.name.is_empty() {
+            problems.push("hub.name must not be empty".to_string());
+        }
+        if self.server.request_timeout_ms == 0 {
+            problems.push("server.request_timeout_ms must be at least 1".to_string());
+        }
+        if self.kafka.produce_timeout_ms == 0 {
+            problems.push("kafka.produce_timeout_ms must be at least 1".to_string());
+        }
+        if u64::from(self.kafka.produce_timeout_ms) >= self.server.request_timeout_ms {
+            problems.push("kafka.produce_timeout_ms must be below server.request_timeout_ms".to_string());
+        }
+        if self.kafka.topic_partitions < 1 {
+            problems.push("kafka.topic_partitions must be at least 1".to_string());
+        }
+        if self.notification.callback_concurrency_max == 0 {
+            problems.push("notification.callback_concurrency_max must be at least 1".to_string());
+        }
+        if self.central_ledger_database.pool_size_max == 0 {
+            problems.push("central_ledger_database.pool_size_max must be at least 1".to_string());
+        }
+        if self.http_client.request_timeout_ms == 0 {
+            problems.push("http_client.request_timeout_ms must be at least 1".to_string());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidConfig { problems })
+        }
+    }
+
+    /// The configured protocol versions, or the first problem with them.
+    pub fn protocol_versions(&self) -> Result<ProtocolVersions, String> {
+        let cfg = &self.protocol_versions;
+        let list = |key: &str, texts: &[String], minor_required: bool| {
+            if texts.is_empty() {
+                return Err(format!("protocol_versions.{key} must not be empty"));
+            }
+            texts.iter().map(|text| version(key, text, minor_required)).collect::<Result<Vec<_>, _>>()
+        };
+        Ok(ProtocolVersions {
+            content_supported: list("content_supported", &cfg.content_supported, true)?,
+            accept_supported: list("accept_supported", &cfg.accept_supported, false)?,
+            content_default: version("content_default", &cfg.content_default, true)?,
+            accept_default: version("accept_default", &cfg.accept_default, false)?,
+        })
+    }
+
+    /// The central ledger database URL with the database name.
+    pub fn central_ledger_database_url(&self) -> Result<String, store::Error> {
+        store::database_url(&self.central_ledger_database.url, &self.central_ledger_database.name)
+    }
+
+    /// A topic or consumer-group name with the configured prefix.
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.kafka.topic_prefix)
+    }
+
+    /// The Kafka client settings: delivery reports come within `produce_timeout_ms`.
+    pub fn bus(&self) -> bus::BusConfig {
+        let mut bus = bus::BusConfig::new(self.kafka.brokers.clone(), self.kafka.client_id.clone());
+        bus.session_timeout_ms = self.kafka.session_timeout_ms;
+        bus.producer_delivery_timeout_ms = self.kafka.produce_timeout_ms;
+        bus
+    }
+}
+
+fn version(key: &str, text: &str, minor_required: bool) -> Result<Version, String> {
+    match Version::parse(text) {
+        Some(v) if v.minor.is_some() || !minor_required => Ok(v),
+        _ if minor_required => Err(format!("protocol_versions.{key}: {text:?} is not a version x.y")),
+        _ => Err(format!("protocol_versions.{key}: {text:?} is not a version x or x.y")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let config = Config::defaults().unwrap();
+        assert_eq!(config.server.port, 3000);
+        assert_eq!(config.transfers.max_fulfil_timeout_duration_s, 300);
+        assert_eq!(config.transfers.max_callback_time_lag_dilation_ms, 200);
+        assert!(!config.transfers.send_transfer_confirmation_to_payee);
+        assert!(config.notification.enabled);
+        assert_eq!(config.protocol_versions().unwrap(), ProtocolVersions::default());
+        assert_eq!(config.central_ledger_database_url().unwrap(), "mysql://root@127.0.0.1:3306/central_ledger");
+        assert_eq!(config.topic(bus::TOPIC_TRANSFER_PREPARE), "topic-transfer-prepare");
+        assert_eq!(config.bus().producer_delivery_timeout_ms, 10_000);
+    }
+
+    #[test]
+    fn environment_overrides_and_unknown_keys() {
+        let config: Config = service_kit::config::load_from_env_map(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            vec![
+                ("ML_API_ADAPTER__TRANSFERS__SEND_TRANSFER_CONFIRMATION_TO_PAYEE".to_string(), "true".to_string()),
+                ("ML_API_ADAPTER__KAFKA__TOPIC_PREFIX".to_string(), "x-".to_string()),
+            ],
+        )
+        .unwrap();
+        assert!(config.transfers.send_transfer_confirmation_to_payee);
+        assert_eq!(config.topic("topic-notification-event"), "x-topic-notification-event");
+        let unknown = service_kit::config::load_from_env_map::<Config, _>(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            vec![("ML_API_ADAPTER__KAFKA__NOPE".to_string(), "1".to_string())],
+        );
+        assert!(unknown.unwrap_err().to_string().contains("kafka.nope"));
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let mut config = Config::defaults().unwrap();
+        config.notification.callback_concurrency_max = 0;
+        config.kafka.produce_timeout_ms = 40_000;
+        config.protocol_versions.content_default = "1".into();
+        config.hub.name = String::new();
+        let problems = config.validate().unwrap_err().problems;
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].contains("content_default"), "{problems:?}");
+    }
+}

@@ -1,0 +1,375 @@
+//! ML API Adapter: the FSPIOP transfers API of the switch (port 3000) and its notification
+//! handler (services spec §5).
+//!
+//! - [`api`]: `POST /transfers`, `PUT /transfers/{ID}`, `PUT /transfers/{ID}/error`,
+//!   `GET /transfers/{ID}` (and `PATCH` → 501), checked synchronously and put on
+//!   `topic-transfer-prepare` / `-fulfil` / `-get` in Mojaloop's envelope ([`messages`]) before
+//!   they are answered; `/health`, `/metrics`, `DELETE /endpointcache`, `GET /`.
+//! - [`notification`]: consumes `topic-notification-event` and makes the callbacks of the
+//!   action matrix ([`callbacks`]) to the participants' endpoints, read from the central
+//!   ledger's database (`fspiop_edge::Directory`) and sent with Mojaloop's outbound header
+//!   rules (`fspiop_edge::Forwarder`).
+//!
+//! Entry point: [`run`], which takes its configuration, a bound listener and a shutdown future,
+//! so tests drive it on port 0.
+
+pub mod api;
+pub mod callbacks;
+pub mod config;
+pub mod error;
+pub mod messages;
+pub mod notification;
+pub mod offsets;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use fspiop::headers::{ProtocolVersions, Version};
+use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use service_kit::metrics::{Histogram, HttpMetrics, Registry, DEFAULT_BUCKETS_SECONDS};
+use sqlx::MySqlPool;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use service_kit::edge::now_ms;
+
+/// The service's metrics (prefix `moja_ml_`, as Mojaloop's adapter).
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Registry,
+    pub http: HttpMetrics,
+    /// `POST /transfers` answered, by `success`.
+    pub transfer_prepare: Histogram,
+    /// `PUT /transfers/{ID}` answered.
+    pub transfer_fulfil: Histogram,
+    /// `PUT /transfers/{ID}/error` answered.
+    pub transfer_fulfil_error: Histogram,
+    /// `GET /transfers/{ID}` answered.
+    pub transfer_get: Histogram,
+    /// Notification messages handled, by `success` and `action`.
+    pub notification_process: Histogram,
+    /// Callbacks attempted, by `success`, `from`, `dest`, `action` and `status` (`ok` or the
+    /// FSPIOP error code of the failure).
+    pub notification_delivery: Histogram,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new("moja_ml_");
+        let http = service_kit::metrics::http_request_metrics(&registry);
+        let histogram = |name: &str, help: &str, labels: &[&str]| registry.histogram(name, help, labels, &DEFAULT_BUCKETS_SECONDS);
+        Metrics {
+            transfer_prepare: histogram("ml_transfer_prepare", "Produce a transfer prepare message to the prepare topic", &["success"]),
+            transfer_fulfil: histogram("ml_transfer_fulfil", "Produce a transfer fulfil message to the fulfil topic", &["success"]),
+            transfer_fulfil_error: histogram("ml_transfer_fulfil_error", "Produce a transfer error message to the fulfil topic", &["success"]),
+            transfer_get: histogram("ml_transfer_get", "Produce a transfer get message to the get topic", &["success"]),
+            notification_process: histogram(
+                "notification_event_process_msg",
+                "Consume a notification message from the kafka topic and process it accordingly",
+                &["success", "action"],
+            ),
+            notification_delivery: histogram(
+                "notification_event_delivery",
+                "Sending notification requests to FSPs",
+                &["success", "from", "dest", "action", "status"],
+            ),
+            http,
+            registry,
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// What the request handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    versions: ProtocolVersions,
+    producer: FutureProducer,
+    topic_prepare: String,
+    topic_fulfil: String,
+    topic_get: String,
+    /// Present when the notification handler runs here.
+    handler: Option<HandlerState>,
+    metrics: Metrics,
+    started: SystemTime,
+    requests: AtomicU64,
+}
+
+struct HandlerState {
+    directory: Directory,
+    pool: MySqlPool,
+    running: Arc<AtomicBool>,
+}
+
+/// How long a health probe waits for the broker or the database.
+const HEALTH_PROBE_TIMEOUT_MS: u64 = 2000;
+/// Extra time over `produce_timeout_ms` before a produce is given up locally.
+const PRODUCE_GRACE_MS: u64 = 1000;
+/// Longest wait for queued messages to leave at shutdown.
+const PRODUCER_FLUSH_TIMEOUT_MS: u64 = 5000;
+
+impl AppState {
+    fn new(config: Config, versions: ProtocolVersions, producer: FutureProducer, handler: Option<HandlerState>, metrics: Metrics) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                topic_prepare: config.topic(bus::TOPIC_TRANSFER_PREPARE),
+                topic_fulfil: config.topic(bus::TOPIC_TRANSFER_FULFIL),
+                topic_get: config.topic(bus::TOPIC_TRANSFER_GET),
+                config,
+                versions,
+                producer,
+                handler,
+                metrics,
+                started: SystemTime::now(),
+                requests: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn versions(&self) -> &ProtocolVersions {
+        &self.inner.versions
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn started(&self) -> SystemTime {
+        self.inner.started
+    }
+
+    /// An id for `content.context.originalRequestId`, unique in this process (the shape of
+    /// Hapi's request ids: `<ms>:<host>:<pid>:<counter>`).
+    pub fn next_request_id(&self) -> String {
+        let n = self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{}:{}:{n}", now_ms(), self.inner.config.kafka.client_id, std::process::id())
+    }
+
+    /// Puts `outbound` on its topic and waits for the broker's acknowledgement, at most
+    /// `kafka.produce_timeout_ms` (plus a grace second for the local delivery report).
+    pub async fn produce(&self, outbound: &messages::Outbound) -> Result<()> {
+        let topic = match outbound.topic {
+            messages::Topic::Prepare => &self.inner.topic_prepare,
+            messages::Topic::Fulfil => &self.inner.topic_fulfil,
+            messages::Topic::Get => &self.inner.topic_get,
+        };
+        let value = serde_json::to_vec(&outbound.message).map_err(|e| Error::Internal(e.to_string()))?;
+        let timeout_ms = u64::from(self.inner.config.kafka.produce_timeout_ms);
+        let record = FutureRecord::to(topic).key(&outbound.key).payload(&value);
+        let sent = self.inner.producer.send(record, Timeout::After(Duration::from_millis(timeout_ms)));
+        match tokio::time::timeout(Duration::from_millis(timeout_ms + PRODUCE_GRACE_MS), sent).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((error, _))) => {
+                tracing::error!(%topic, transfer_id = %outbound.key, error.message = %error, "produce failed");
+                Err(Error::Bus(error.to_string()))
+            }
+            Err(_) => {
+                tracing::error!(%topic, transfer_id = %outbound.key, timeout_ms, "no broker acknowledgement in time");
+                Err(Error::Bus("no acknowledgement in time".to_string()))
+            }
+        }
+    }
+
+    /// The broker answers a metadata request in time, and the notification handler (when it
+    /// runs here) is consuming.
+    pub async fn broker_healthy(&self) -> bool {
+        let handler_ok = self.inner.handler.as_ref().is_none_or(|h| h.running.load(Ordering::SeqCst));
+        let producer = self.inner.producer.clone();
+        let topic = self.inner.topic_prepare.clone();
+        let broker_ok = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_millis(HEALTH_PROBE_TIMEOUT_MS))
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        handler_ok && broker_ok
+    }
+
+    /// Whether the endpoint database answers (`None` when the handler does not run here).
+    pub async fn directory_healthy(&self) -> Option<bool> {
+        let handler = self.inner.handler.as_ref()?;
+        let probe = sqlx::query("SELECT 1").execute(&handler.pool);
+        Some(matches!(tokio::time::timeout(Duration::from_millis(HEALTH_PROBE_TIMEOUT_MS), probe).await, Ok(Ok(_))))
+    }
+
+    /// Empties the endpoint cache (`DELETE /endpointcache`).
+    pub fn invalidate_endpoints(&self) {
+        if let Some(handler) = &self.inner.handler {
+            handler.directory.invalidate();
+        }
+    }
+}
+
+/// The HTTP application: routes, FSPIOP fallbacks, metrics and the request timeout.
+pub fn app(state: AppState) -> axum::Router {
+    let metrics = state.metrics().http.clone();
+    let timeout_ms = state.config().server.request_timeout_ms;
+    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms)
+}
+
+/// Whether the hub's default content version has `PATCH /transfers/{ID}` (1.1 and later).
+fn patch_supported(version: Version) -> bool {
+    (version.major, version.minor.unwrap_or(0)) >= (1, 1)
+}
+
+/// Runs the API on `listener` (and the notification handler when `notification.enabled`)
+/// until `shutdown` resolves; then stops taking requests, lets the handler finish the
+/// callbacks in flight, flushes the producer and returns.
+pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    config.validate()?;
+    let versions = config.protocol_versions().map_err(Error::Internal)?;
+    let bus = config.bus();
+    let bus_error = |e: bus::Error| Error::Bus(e.to_string());
+    let topic_prepare = config.topic(bus::TOPIC_TRANSFER_PREPARE);
+    let topic_fulfil = config.topic(bus::TOPIC_TRANSFER_FULFIL);
+    let topic_get = config.topic(bus::TOPIC_TRANSFER_GET);
+    let topic_notification = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
+    let partitions = config.kafka.topic_partitions;
+    let topics = [
+        (topic_prepare.as_str(), partitions),
+        (topic_fulfil.as_str(), partitions),
+        (topic_get.as_str(), partitions),
+        (topic_notification.as_str(), partitions),
+    ];
+    bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms).await.map_err(bus_error)?;
+    let producer = bus::create_producer(&bus).map_err(bus_error)?;
+    let metrics = Metrics::new();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+
+    let mut handler_task = None;
+    let handler = if config.notification.enabled {
+        let db = &config.central_ledger_database;
+        let pool = store::connect(&config.central_ledger_database_url()?, db.pool_size_max, db.acquire_timeout_ms).await?;
+        let directory = Directory::new(pool.clone(), db.cache_ttl_ms);
+        let forwarder = Forwarder::new(ForwarderConfig {
+            request_timeout_ms: config.http_client.request_timeout_ms,
+            idle_connections_per_host_max: config.http_client.idle_connections_per_host_max,
+            hub_name: config.hub.name.clone(),
+            versions: versions.clone(),
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let rules = callbacks::Rules {
+            hub_name: config.hub.name.clone(),
+            send_transfer_confirmation_to_payee: config.transfers.send_transfer_confirmation_to_payee,
+            patch_supported: patch_supported(versions.content_default),
+        };
+        let consumer = bus::create_consumer(&bus, &config.topic(notification::GROUP_NOTIFICATION_EVENT)).map_err(bus_error)?;
+        consumer.subscribe(&[topic_notification.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
+        let deliverer = Arc::new(notification::Deliverer::new(directory.clone(), forwarder, rules, metrics.clone()));
+        let running = Arc::new(AtomicBool::new(true));
+        handler_task = Some(tokio::spawn(notification::run_handler(
+            consumer,
+            deliverer,
+            config.notification.callback_concurrency_max,
+            config.notification.drain_timeout_ms,
+            stop_rx.clone(),
+            running.clone(),
+        )));
+        Some(HandlerState { directory, pool, running })
+    } else {
+        None
+    };
+
+    let pool = handler.as_ref().map(|h| h.pool.clone());
+    let state = AppState::new(config, versions, producer.clone(), handler, metrics);
+    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    if let Some(task) = handler_task {
+        if let Err(error) = task.await {
+            tracing::error!(error.message = %error, "notification handler task failed");
+        }
+    }
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_millis(PRODUCER_FLUSH_TIMEOUT_MS))).await;
+    if let Ok(Err(error)) = flushed {
+        tracing::warn!(error.message = %error, "producer flush incomplete");
+    }
+    if let Some(pool) = pool {
+        pool.close().await;
+    }
+    served.map_err(|e| Error::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+    use super::*;
+
+    /// The API without a reachable broker: nothing listens on port 1 of the loopback.
+    async fn app_without_broker() -> String {
+        let mut config = Config::defaults().unwrap();
+        config.kafka.brokers = "127.0.0.1:1".to_string();
+        config.kafka.produce_timeout_ms = 300;
+        config.notification.enabled = false;
+        let versions = config.protocol_versions().unwrap();
+        let producer = bus::create_producer(&config.bus()).unwrap();
+        let state = AppState::new(config, versions, producer, None, Metrics::new());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app(state)).await });
+        base
+    }
+
+    #[tokio::test]
+    async fn an_unacknowledged_request_is_503_and_health_is_502() {
+        let base = app_without_broker().await;
+        let client = reqwest::Client::new();
+        let id = "b51ec534-ee48-4575-b6a9-ead2955b8069";
+        let body = serde_json::json!({
+            "transferId": id, "payerFsp": "payerfsp", "payeeFsp": "payeefsp",
+            "amount": {"amount": "1", "currency": "USD"}, "ilpPacket": "AYIBgQAAAAAAAASw",
+            "condition": "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA", "expiration": "2030-01-01T00:00:00.000Z"
+        });
+        let started = std::time::Instant::now();
+        let response = client
+            .post(format!("{base}/transfers"))
+            .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+            .header("content-type", "application/vnd.interoperability.transfers+json;version=1.1")
+            .header("date", fspiop::datetime::format_http_date(now_ms()))
+            .header("fspiop-source", "payerfsp")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert!(started.elapsed() < Duration::from_secs(5), "bounded by produce_timeout_ms");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["errorInformation"]["errorCode"], "2003");
+        assert_eq!(answer["errorInformation"]["errorDescription"], "Service currently unavailable - message bus unavailable");
+
+        let health = client.get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(health.status(), 502);
+        let report: serde_json::Value = health.json().await.unwrap();
+        assert_eq!(report["services"], serde_json::json!([{"name": "broker", "status": "DOWN"}]));
+        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("moja_ml_ml_transfer_prepare_count{success=\"false\"} 1"), "{metrics}");
+    }
+
+    #[test]
+    fn patch_needs_version_one_one() {
+        assert!(patch_supported(Version::new(1, 1)));
+        assert!(patch_supported(Version::new(2, 0)));
+        assert!(!patch_supported(Version::new(1, 0)));
+    }
+}

@@ -1,0 +1,223 @@
+//! The Kafka messages the API produces (services spec §5.2), built from an accepted request:
+//!
+//! | route | topic | `id` | `from` / `to` | event type / action |
+//! | --- | --- | --- | --- | --- |
+//! | `POST /transfers` | `topic-transfer-prepare` | body `transferId` | body `payerFsp` / `payeeFsp` | `prepare` / `prepare` |
+//! | `PUT /transfers/{ID}` | `topic-transfer-fulfil` | path `ID` | `FSPIOP-Source` / `FSPIOP-Destination` | `fulfil` / `commit` (COMMITTED, RECEIVED), `reserve` (RESERVED), `reject` (ABORTED) |
+//! | `PUT /transfers/{ID}/error` | `topic-transfer-fulfil` | path `ID` | headers | `fulfil` / `abort` |
+//! | `GET /transfers/{ID}` | `topic-transfer-get` | path `ID` | headers | `get` / `get` |
+//!
+//! `content.headers` are the request's headers with lower-case names, `content.uriParams.id`
+//! the transfer id, `content.payload` the data URI `data:<Content-Type>;base64,<exact body
+//! bytes>` (`{}` for GET) and `content.context` `{originalRequestPayload: <the same data URI>,
+//! originalRequestId}` (none for GET), as Mojaloop's adapter sends them with its default
+//! payload storage. A missing `FSPIOP-Destination` gives an empty `to`.
+//!
+//! Every message is keyed by the transfer id (Mojaloop's adapter produces without a key): the
+//! messages of one transfer on one topic then stay in one partition, in the order they were
+//! accepted, so a ledger handler sees a resent prepare after the original and a payee's
+//! `PUT` and `PUT …/error` for one transfer in the order they arrived.
+
+use std::collections::BTreeMap;
+
+use fspiop::envelope::{action, event_type, Message};
+use fspiop::headers;
+use fspiop::types::{TransferState, TransfersPostRequest};
+use serde_json::{json, Value};
+
+/// Which topic a message goes to (before the configured prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    Prepare,
+    Fulfil,
+    Get,
+}
+
+impl Topic {
+    /// The Mojaloop topic name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Prepare => bus::TOPIC_TRANSFER_PREPARE,
+            Topic::Fulfil => bus::TOPIC_TRANSFER_FULFIL,
+            Topic::Get => bus::TOPIC_TRANSFER_GET,
+        }
+    }
+}
+
+/// A message ready to produce: its topic, key and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub topic: Topic,
+    /// The transfer id.
+    pub key: String,
+    pub message: Message,
+}
+
+/// The fulfil action a `PUT /transfers/{ID}` stands for.
+pub fn fulfil_action(state: TransferState) -> &'static str {
+    match state {
+        TransferState::Aborted => action::REJECT,
+        TransferState::Reserved => action::RESERVE,
+        TransferState::Committed | TransferState::Received => action::COMMIT,
+    }
+}
+
+fn header(headers: &BTreeMap<String, String>, name: &str) -> String {
+    headers.get(name).cloned().unwrap_or_default()
+}
+
+/// `{originalRequestPayload, originalRequestId}`.
+fn context(payload: &Value, original_request_id: &str) -> Value {
+    json!({ "originalRequestPayload": payload, "originalRequestId": original_request_id })
+}
+
+/// `POST /transfers` → `topic-transfer-prepare`.
+pub fn prepare(
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    transfer: &TransfersPostRequest,
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    let id = transfer.transfer_id.as_str();
+    let mut message = Message::from_request(
+        id,
+        &transfer.payer_fsp,
+        &transfer.payee_fsp,
+        headers,
+        Some(body),
+        Some(id),
+        event_type::PREPARE,
+        action::PREPARE,
+        now_ms,
+    );
+    message.content.context = Some(context(&message.content.payload, original_request_id));
+    Outbound { topic: Topic::Prepare, key: id.to_string(), message }
+}
+
+/// `PUT /transfers/{ID}` → `topic-transfer-fulfil`, action by `transferState`.
+pub fn fulfil(
+    id: &str,
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    state: TransferState,
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    fulfil_with_action(id, headers, body, fulfil_action(state), original_request_id, now_ms)
+}
+
+/// `PUT /transfers/{ID}/error` → `topic-transfer-fulfil`, action `abort`.
+pub fn abort(id: &str, headers: BTreeMap<String, String>, body: &[u8], original_request_id: &str, now_ms: i64) -> Outbound {
+    fulfil_with_action(id, headers, body, action::ABORT, original_request_id, now_ms)
+}
+
+fn fulfil_with_action(
+    id: &str,
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    event_action: &str,
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    let from = header(&headers, headers::FSPIOP_SOURCE);
+    let to = header(&headers, headers::FSPIOP_DESTINATION);
+    let mut message =
+        Message::from_request(id, &from, &to, headers, Some(body), Some(id), event_type::FULFIL, event_action, now_ms);
+    message.content.context = Some(context(&message.content.payload, original_request_id));
+    Outbound { topic: Topic::Fulfil, key: id.to_string(), message }
+}
+
+/// `GET /transfers/{ID}` → `topic-transfer-get` (payload `{}`, no context).
+pub fn get(id: &str, headers: BTreeMap<String, String>, now_ms: i64) -> Outbound {
+    let from = header(&headers, headers::FSPIOP_SOURCE);
+    let to = header(&headers, headers::FSPIOP_DESTINATION);
+    let message = Message::from_request(id, &from, &to, headers, None, Some(id), event_type::GET, action::GET, now_ms);
+    Outbound { topic: Topic::Get, key: id.to_string(), message }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+    use super::*;
+    use fspiop::envelope::data_uri;
+
+    const TRANSFER_ID: &str = "b51ec534-ee48-4575-b6a9-ead2955b8069";
+    const CONTENT_TYPE: &str = "application/vnd.interoperability.transfers+json;version=1.1";
+
+    fn headers(source: &str, destination: Option<&str>) -> BTreeMap<String, String> {
+        let mut map = BTreeMap::new();
+        map.insert("content-type".to_string(), CONTENT_TYPE.to_string());
+        map.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
+        map.insert("fspiop-source".to_string(), source.to_string());
+        if let Some(destination) = destination {
+            map.insert("fspiop-destination".to_string(), destination.to_string());
+        }
+        map
+    }
+
+    fn transfer() -> TransfersPostRequest {
+        serde_json::from_value(json!({
+            "transferId": TRANSFER_ID, "payerFsp": "payerfsp", "payeeFsp": "payeefsp",
+            "amount": {"amount": "100", "currency": "USD"}, "ilpPacket": "AYIBgQAAAAAAAASw",
+            "condition": "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA", "expiration": "2030-01-01T00:00:00.000Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn prepare_has_mojaloops_shape() {
+        let body = br#"{"transferId":  "b51ec534-ee48-4575-b6a9-ead2955b8069"}"#;
+        let out = prepare(headers("payerfsp", Some("payeefsp")), body, &transfer(), "r1", 1_704_067_200_000);
+        assert_eq!(out.topic.name(), "topic-transfer-prepare");
+        assert_eq!(out.key, TRANSFER_ID);
+        let json = serde_json::to_value(&out.message).unwrap();
+        assert_eq!(json["id"], TRANSFER_ID);
+        assert_eq!(json["from"], "payerfsp");
+        assert_eq!(json["to"], "payeefsp");
+        assert_eq!(json["type"], "application/json");
+        assert_eq!(json["content"]["uriParams"]["id"], TRANSFER_ID);
+        assert_eq!(json["content"]["headers"]["fspiop-source"], "payerfsp");
+        let uri = format!("data:{CONTENT_TYPE};base64,eyJ0cmFuc2ZlcklkIjogICJiNTFlYzUzNC1lZTQ4LTQ1NzUtYjZhOS1lYWQyOTU1YjgwNjkifQ==");
+        assert_eq!(json["content"]["payload"], uri);
+        assert_eq!(json["content"]["context"]["originalRequestPayload"], uri);
+        assert_eq!(json["content"]["context"]["originalRequestId"], "r1");
+        assert_eq!(json["metadata"]["correlationId"], TRANSFER_ID);
+        assert_eq!(json["metadata"]["event"]["type"], "prepare");
+        assert_eq!(json["metadata"]["event"]["action"], "prepare");
+        assert_eq!(json["metadata"]["event"]["createdAt"], "2024-01-01T00:00:00.000Z");
+        assert_eq!(json["metadata"]["event"]["state"], json!({"status": "success", "code": 0, "description": "action successful"}));
+        assert_eq!(data_uri(CONTENT_TYPE, body), uri);
+    }
+
+    #[test]
+    fn fulfil_actions_follow_the_transfer_state() {
+        for (state, expected) in [
+            (TransferState::Committed, "commit"),
+            (TransferState::Received, "commit"),
+            (TransferState::Reserved, "reserve"),
+            (TransferState::Aborted, "reject"),
+        ] {
+            let out = fulfil(TRANSFER_ID, headers("payeefsp", Some("payerfsp")), b"{}", state, "r2", 0);
+            assert_eq!(out.topic, Topic::Fulfil);
+            assert_eq!(out.message.metadata.event.kind, "fulfil");
+            assert_eq!(out.message.metadata.event.action, expected);
+            assert_eq!(out.message.from, "payeefsp");
+            assert_eq!(out.message.to, "payerfsp");
+        }
+        let out = abort(TRANSFER_ID, headers("payeefsp", Some("payerfsp")), b"{}", "r3", 0);
+        assert_eq!((out.topic, out.message.metadata.event.action.as_str()), (Topic::Fulfil, "abort"));
+        assert!(out.message.content.context.is_some());
+    }
+
+    #[test]
+    fn get_has_an_empty_payload_and_no_context() {
+        let out = get(TRANSFER_ID, headers("payerfsp", None), 0);
+        assert_eq!(out.topic.name(), "topic-transfer-get");
+        assert_eq!(out.message.content.payload, json!({}));
+        assert_eq!(out.message.content.context, None);
+        assert_eq!(out.message.to, "");
+        assert_eq!(out.message.metadata.event.action, "get");
+        assert_eq!(out.message.content.uri_params.as_ref().map(|p| p.id.as_str()), Some(TRANSFER_ID));
+    }
+}

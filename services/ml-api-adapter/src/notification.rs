@@ -1,0 +1,278 @@
+//! The notification handler: consumes `topic-notification-event` (group
+//! `ml-group-notification-event`) and makes the callbacks of [`crate::callbacks::plan`] to the
+//! participants' registered endpoints through `fspiop_edge::Forwarder`.
+//!
+//! - Up to `callback_concurrency_max` messages are delivered at once; the consumer stops
+//!   reading while all are busy. Callbacks of one message go out one after the other; messages
+//!   of one transfer are not ordered with each other (Mojaloop's handler does not order them
+//!   across consumers either).
+//! - A message's offset is committed once its callbacks have been attempted, whatever their
+//!   outcome (`crate::offsets` keeps commits from passing a message still in flight).
+//! - Each callback is attempted once, as Mojaloop does: a missing endpoint, an unreachable
+//!   participant or an error answer is logged and counted in
+//!   `moja_ml_notification_event_delivery{success="false",…}`; nothing is sent to anyone else.
+//! - A message that cannot be read (not JSON, not an envelope, no payload, unknown action) is
+//!   logged, counted in `moja_ml_notification_event_process_msg` and committed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fspiop::envelope::Message;
+use fspiop::{ErrorCode, FspiopError};
+use fspiop_edge::{render_endpoint, Directory, Forwarder, OutboundRequest};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::callbacks::{self, Callback, Notification, Plan, Rules};
+use crate::offsets::{OffsetTracker, Partition};
+use crate::Metrics;
+
+/// Mojaloop's consumer group of the adapter's notification handler.
+pub const GROUP_NOTIFICATION_EVENT: &str = "ml-group-notification-event";
+
+/// Why one callback could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("no {endpoint_type} endpoint for DFSP {fsp}")]
+    NoEndpoint { fsp: String, endpoint_type: &'static str },
+    #[error("endpoint lookup failed: {0}")]
+    Directory(#[from] fspiop_edge::EdgeError),
+    #[error("{0}")]
+    Peer(FspiopError),
+}
+
+impl DeliveryError {
+    /// The FSPIOP code Mojaloop would record for this failure (`status` label).
+    pub fn code(&self) -> u16 {
+        match self {
+            DeliveryError::NoEndpoint { .. } => ErrorCode::DestinationCommunicationError.code(),
+            DeliveryError::Directory(_) => ErrorCode::InternalServerError.code(),
+            DeliveryError::Peer(error) => error.code.code(),
+        }
+    }
+}
+
+/// What handling one message came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    /// The (lower-cased) action, or `invalid`.
+    pub action: String,
+    /// Callbacks attempted.
+    pub attempted: usize,
+    /// Callbacks that failed.
+    pub failed: usize,
+}
+
+/// Reads notifications and makes their callbacks; shared by the handler's tasks.
+pub struct Deliverer {
+    directory: Directory,
+    forwarder: Forwarder,
+    rules: Rules,
+    metrics: Metrics,
+}
+
+impl Deliverer {
+    pub fn new(directory: Directory, forwarder: Forwarder, rules: Rules, metrics: Metrics) -> Deliverer {
+        Deliverer { directory, forwarder, rules, metrics }
+    }
+
+    /// Handles one message value: reads it, plans its callbacks and attempts each once.
+    pub async fn handle(&self, payload: Option<&[u8]>) -> Handled {
+        let started = Instant::now();
+        let handled = self.handle_inner(payload).await;
+        let success = if handled.failed == 0 && handled.action != "invalid" && handled.action != "unknown" { "true" } else { "false" };
+        self.metrics
+            .notification_process
+            .observe(&[success, &handled.action], started.elapsed().as_secs_f64());
+        handled
+    }
+
+    async fn handle_inner(&self, payload: Option<&[u8]>) -> Handled {
+        let invalid = |why: &str| {
+            tracing::warn!(why, "notification message skipped");
+            Handled { action: "invalid".to_string(), attempted: 0, failed: 0 }
+        };
+        let Some(payload) = payload else { return invalid("empty message") };
+        let message: Message = match serde_json::from_slice(payload) {
+            Ok(message) => message,
+            Err(error) => return invalid(&format!("not an envelope: {error}")),
+        };
+        let notification = match Notification::from_message(&message, &self.rules.hub_name) {
+            Ok(notification) => notification,
+            Err(error) => return invalid(&error.to_string()),
+        };
+        let action = notification.action.clone();
+        let callbacks = match callbacks::plan(&notification, &self.rules) {
+            Plan::Send(callbacks) => callbacks,
+            Plan::Skip(why) => {
+                tracing::info!(%action, transfer_id = %notification.id, why, "no callback");
+                return Handled { action, attempted: 0, failed: 0 };
+            }
+            Plan::Unknown => {
+                tracing::warn!(%action, transfer_id = %notification.id, "unknown notification action; no callback");
+                return Handled { action: "unknown".to_string(), attempted: 0, failed: 0 };
+            }
+        };
+        let mut failed = 0;
+        let attempted = callbacks.len();
+        for callback in callbacks {
+            if !self.deliver(&notification, callback).await {
+                failed += 1;
+            }
+        }
+        Handled { action, attempted, failed }
+    }
+
+    /// Attempts one callback; logs and counts the outcome. Returns whether it succeeded.
+    async fn deliver(&self, notification: &Notification, callback: Callback) -> bool {
+        let started = Instant::now();
+        let source = callback.source.clone();
+        let destination = callback.destination.clone();
+        let method = callback.method;
+        let outcome = self.send(notification, callback).await;
+        let status = match &outcome {
+            Ok(()) => "ok".to_string(),
+            Err(error) => error.code().to_string(),
+        };
+        let success = if outcome.is_ok() { "true" } else { "false" };
+        self.metrics.notification_delivery.observe(
+            &[success, &source, &destination, &notification.action, &status],
+            started.elapsed().as_secs_f64(),
+        );
+        match outcome {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(
+                    transfer_id = %notification.id,
+                    action = %notification.action,
+                    %method,
+                    %destination,
+                    error.message = %error,
+                    "callback not delivered"
+                );
+                false
+            }
+        }
+    }
+
+    async fn send(&self, notification: &Notification, callback: Callback) -> Result<(), DeliveryError> {
+        let endpoint_type = callback.endpoint.type_name();
+        let template = self
+            .directory
+            .endpoint(&callback.destination, endpoint_type)
+            .await?
+            .ok_or_else(|| DeliveryError::NoEndpoint { fsp: callback.destination.clone(), endpoint_type })?;
+        let url = render_endpoint(&template, &[("transferId", notification.id.as_str())]);
+        let headers = callbacks::callback_headers(&notification.headers, &callback, &notification.id);
+        let request = OutboundRequest {
+            method: callback.method,
+            url,
+            uri_path: callback.endpoint.uri_path(&notification.id),
+            headers,
+            source: callback.source,
+            destination: callback.destination,
+            body: callback.body,
+        };
+        self.forwarder.send(request).await.map_err(DeliveryError::Peer)
+    }
+}
+
+/// Pause after a consumer error (a broker that is down reports one per attempt).
+const CONSUMER_ERROR_PAUSE_MS: u64 = 100;
+
+/// A message whose callbacks were attempted, by its place in the topic.
+struct Done {
+    partition: Partition,
+    offset: i64,
+}
+
+/// Consumes notifications until `stop` turns true (or its sender goes), delivering up to
+/// `concurrency_max` at once; then waits up to `drain_timeout_ms` for deliveries in flight,
+/// commits and returns. `running` is true while the loop runs (for `/health`).
+pub async fn run_handler(
+    consumer: StreamConsumer,
+    deliverer: Arc<Deliverer>,
+    concurrency_max: usize,
+    drain_timeout_ms: u64,
+    mut stop: watch::Receiver<bool>,
+    running: Arc<AtomicBool>,
+) {
+    running.store(true, Ordering::SeqCst);
+    let concurrency_max = concurrency_max.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency_max));
+    let (done_tx, mut done_rx) = mpsc::channel::<Done>(concurrency_max);
+    let mut tracker = OffsetTracker::default();
+    loop {
+        tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
+            Some(done) = done_rx.recv() => {
+                tracker.finish(done.partition, done.offset);
+                while let Ok(done) = done_rx.try_recv() {
+                    tracker.finish(done.partition, done.offset);
+                }
+                commit(&consumer, &mut tracker, CommitMode::Async);
+            }
+            received = consumer.recv(), if permits.available_permits() > 0 => {
+                let message = match received {
+                    Ok(message) => message,
+                    Err(error) => {
+                        tracing::warn!(error.message = %error, "notification consumer error");
+                        tokio::time::sleep(Duration::from_millis(CONSUMER_ERROR_PAUSE_MS)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = permits.clone().try_acquire_owned() else { continue };
+                let partition = (message.topic().to_string(), message.partition());
+                let offset = message.offset();
+                let payload = message.payload().map(<[u8]>::to_vec);
+                drop(message);
+                tracker.start(partition.clone(), offset);
+                let deliverer = deliverer.clone();
+                let done_tx = done_tx.clone();
+                tokio::spawn(async move {
+                    deliverer.handle(payload.as_deref()).await;
+                    drop(permit);
+                    let _ = done_tx.send(Done { partition, offset }).await;
+                });
+            }
+        }
+    }
+    drop(done_tx);
+    let deadline = Instant::now() + Duration::from_millis(drain_timeout_ms);
+    while tracker.in_flight() > 0 {
+        match tokio::time::timeout_at(deadline.into(), done_rx.recv()).await {
+            Ok(Some(done)) => tracker.finish(done.partition, done.offset),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if tracker.in_flight() > 0 {
+        tracing::warn!(in_flight = tracker.in_flight(), "notification handler stopped with callbacks in flight");
+    }
+    commit(&consumer, &mut tracker, CommitMode::Sync);
+    running.store(false, Ordering::SeqCst);
+    tracing::info!("notification handler stopped");
+}
+
+fn commit(consumer: &StreamConsumer, tracker: &mut OffsetTracker, mode: CommitMode) {
+    let commits = tracker.take_commits();
+    if commits.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in &commits {
+        if let Err(error) = list.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+            tracing::warn!(error.message = %error, "offset not committable");
+        }
+    }
+    if let Err(error) = consumer.commit(&list, mode) {
+        tracing::warn!(error.message = %error, "offset commit failed");
+    }
+}

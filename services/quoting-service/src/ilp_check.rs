@@ -1,0 +1,265 @@
+//! Does the ILP packet in a quote response agree with the response it travels in?
+//!
+//! The payee DFSP builds `ilpPacket` and `condition` from the quote; the payer later sends the
+//! packet back in `POST /transfers` and the ledger moves the packet's terms. A packet that
+//! says something else than the quote the payer accepted is caught here, before the payer
+//! sees it. Checked (every failure is 3100 Generic validation error, naming the member):
+//!
+//! 1. the packet decodes in the configured version and carries a Transaction object;
+//! 2. the Transaction object's `quoteId` is the quote being answered;
+//! 3. amount: the packet's amount is `transferAmount` in minor units of its currency (the
+//!    ILP scale table), and the Transaction object's `amount` is the same amount and currency;
+//! 4. expiry: the Transaction object's `expiration` (and, in ILPv4, the packet's `expiresAt`)
+//!    is the response's `expiration`;
+//! 5. ILPv4: the packet's execution condition is the response's `condition`.
+//!
+//! Pure: no IO, no clock.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use fspiop::ilp::{self, IlpVersion, Packet};
+use fspiop::types::{Money, QuotesIdPutResponse};
+use fspiop::{amount, currency, datetime, ErrorCode, FspiopError};
+use serde_json::Value;
+
+/// What the packet told us beyond agreement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedPacket {
+    /// The Transaction object's `transactionId` (persistent mode compares it with the stored
+    /// quote's).
+    pub transaction_id: Option<String>,
+}
+
+fn invalid(detail: impl Into<String>) -> FspiopError {
+    FspiopError::with_detail(ErrorCode::GenericValidationError, detail)
+}
+
+/// `money` in minor units of its currency's ILP scale.
+pub fn minor_units(money: &Money) -> Result<u64, String> {
+    let scale = currency::ilp_scale(&money.currency)
+        .ok_or_else(|| format!("currency {} has no ILP scale", money.currency))?;
+    amount::to_minor_units(&money.amount, scale).map_err(|e| e.to_string())
+}
+
+fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(value, |v, key| v.get(key))?.as_str()
+}
+
+/// Checks `response` (answering quote `quote_id`) against its own packet.
+pub fn check_response(
+    quote_id: &str,
+    response: &QuotesIdPutResponse,
+    version: IlpVersion,
+) -> Result<CheckedPacket, FspiopError> {
+    let packet = ilp::decode_packet(&response.ilp_packet, version)
+        .map_err(|e| invalid(format!("ilpPacket does not decode: {e}")))?;
+    let tx = packet
+        .transaction_object()
+        .map_err(|e| invalid(format!("ilpPacket data: {e}")))?;
+
+    match text_at(&tx, &["quoteId"]) {
+        Some(id) if id == quote_id => {}
+        Some(id) => return Err(invalid(format!("ilpPacket is for quote {id}"))),
+        None => return Err(invalid("ilpPacket transaction has no quoteId")),
+    }
+
+    let transfer = &response.transfer_amount;
+    let expected = minor_units(transfer)
+        .map_err(|e| invalid(format!("/transferAmount cannot be carried in ILP: {e}")))?;
+    if packet.amount() != expected {
+        return Err(invalid(format!(
+            "ilpPacket amount {} is not transferAmount {} {} ({expected})",
+            packet.amount(),
+            transfer.amount,
+            transfer.currency
+        )));
+    }
+    let tx_currency = text_at(&tx, &["amount", "currency"]).unwrap_or_default();
+    if tx_currency != transfer.currency {
+        return Err(invalid(format!(
+            "ilpPacket currency {tx_currency:?} is not transferAmount currency {}",
+            transfer.currency
+        )));
+    }
+    let tx_amount = text_at(&tx, &["amount", "amount"]).unwrap_or_default();
+    let tx_minor = minor_units(&Money {
+        currency: tx_currency.to_string(),
+        amount: tx_amount.to_string(),
+    });
+    if tx_minor != Ok(expected) {
+        return Err(invalid(format!(
+            "ilpPacket transaction amount {tx_amount:?} is not transferAmount {}",
+            transfer.amount
+        )));
+    }
+
+    let expiration_ms = datetime::parse_date_time(&response.expiration)
+        .ok_or_else(|| invalid("/expiration is not a DateTime"))?;
+    let tx_expiration = text_at(&tx, &["expiration"]).unwrap_or_default();
+    if datetime::parse_iso8601_lenient(tx_expiration) != Some(expiration_ms) {
+        return Err(invalid(format!(
+            "ilpPacket expiration {tx_expiration:?} is not the quote's {}",
+            response.expiration
+        )));
+    }
+    if let Packet::V4(prepare) = &packet {
+        if prepare.expires_at_ms != expiration_ms {
+            return Err(invalid(format!(
+                "ilpPacket expiresAt {} is not the quote's {}",
+                datetime::format_date_time(prepare.expires_at_ms),
+                response.expiration
+            )));
+        }
+        let condition = URL_SAFE_NO_PAD.decode(response.condition.as_bytes()).ok();
+        if condition.as_deref() != Some(prepare.execution_condition.as_slice()) {
+            return Err(invalid(
+                "ilpPacket execution condition is not the quote's condition",
+            ));
+        }
+    }
+    Ok(CheckedPacket {
+        transaction_id: text_at(&tx, &["transactionId"]).map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fspiop::ilp::Ilp;
+    use serde_json::json;
+
+    const QUOTE_ID: &str = "b51ec534-ee48-4575-b6a9-ead2955b8069";
+
+    fn request() -> Value {
+        json!({
+            "quoteId": QUOTE_ID,
+            "transactionId": "a8323bc6-c228-4df2-ae82-e5a997baf899",
+            "payee": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "123", "fspId": "payeefsp"}},
+            "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "456", "fspId": "payerfsp"}},
+            "amountType": "SEND",
+            "amount": {"amount": "100", "currency": "USD"},
+            "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"}
+        })
+    }
+
+    /// A response with a packet made from `packet_terms` but carrying `shown` terms.
+    fn response(version: IlpVersion, packet_terms: Value, shown: Value) -> QuotesIdPutResponse {
+        let terms = Ilp::new(version, "secret")
+            .quote_response_terms(&request(), &packet_terms)
+            .unwrap();
+        let mut body = shown;
+        body["ilpPacket"] = json!(terms.ilp_packet);
+        body["condition"] = json!(terms.condition);
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn terms(amount: &str, currency: &str, expiration: &str) -> Value {
+        json!({"transferAmount": {"amount": amount, "currency": currency}, "expiration": expiration})
+    }
+
+    const EXPIRY: &str = "2030-01-24T10:00:00.000Z";
+
+    #[test]
+    fn agreeing_packets_pass_in_both_versions() {
+        for version in [IlpVersion::V4, IlpVersion::V1] {
+            let r = response(
+                version,
+                terms("100.5", "USD", EXPIRY),
+                terms("100.50", "USD", EXPIRY),
+            );
+            let checked = check_response(QUOTE_ID, &r, version).unwrap();
+            assert_eq!(
+                checked.transaction_id.as_deref(),
+                Some("a8323bc6-c228-4df2-ae82-e5a997baf899")
+            );
+        }
+        // The same instant in another zone agrees.
+        let r = response(
+            IlpVersion::V4,
+            terms("100", "USD", EXPIRY),
+            terms("100", "USD", "2030-01-24T12:00:00.000+02:00"),
+        );
+        assert!(check_response(QUOTE_ID, &r, IlpVersion::V4).is_ok());
+    }
+
+    fn fails(r: &QuotesIdPutResponse, version: IlpVersion, quote_id: &str, needle: &str) {
+        let error = check_response(quote_id, r, version).unwrap_err();
+        assert_eq!(error.code, ErrorCode::GenericValidationError);
+        assert!(error.description().contains(needle), "{error}");
+    }
+
+    #[test]
+    fn disagreements_are_3100() {
+        for version in [IlpVersion::V4, IlpVersion::V1] {
+            let r = response(
+                version,
+                terms("100", "USD", EXPIRY),
+                terms("101", "USD", EXPIRY),
+            );
+            fails(
+                &r,
+                version,
+                QUOTE_ID,
+                "ilpPacket amount 10000 is not transferAmount 101 USD",
+            );
+            // Same minor units (100 JPY vs 1.00 USD) but another currency.
+            let r = response(
+                version,
+                terms("1", "USD", EXPIRY),
+                terms("100", "JPY", EXPIRY),
+            );
+            fails(
+                &r,
+                version,
+                QUOTE_ID,
+                "ilpPacket currency \"USD\" is not transferAmount currency JPY",
+            );
+            let r = response(
+                version,
+                terms("100", "USD", EXPIRY),
+                terms("100", "USD", "2030-01-24T10:00:01.000Z"),
+            );
+            fails(&r, version, QUOTE_ID, "expiration");
+            let r = response(
+                version,
+                terms("100", "USD", EXPIRY),
+                terms("100", "USD", EXPIRY),
+            );
+            fails(
+                &r,
+                version,
+                "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                "ilpPacket is for quote b51ec534",
+            );
+        }
+        let mut r = response(
+            IlpVersion::V4,
+            terms("100", "USD", EXPIRY),
+            terms("100", "USD", EXPIRY),
+        );
+        r.condition = "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA".into();
+        fails(&r, IlpVersion::V4, QUOTE_ID, "condition");
+        // A v1 packet is not a v4 packet.
+        let r = response(
+            IlpVersion::V1,
+            terms("100", "USD", EXPIRY),
+            terms("100", "USD", EXPIRY),
+        );
+        fails(&r, IlpVersion::V4, QUOTE_ID, "ilpPacket does not decode");
+    }
+
+    #[test]
+    fn amounts_that_do_not_scale_are_refused() {
+        let r = response(
+            IlpVersion::V4,
+            terms("100", "USD", EXPIRY),
+            terms("100.001", "USD", EXPIRY),
+        );
+        fails(
+            &r,
+            IlpVersion::V4,
+            QUOTE_ID,
+            "/transferAmount cannot be carried in ILP",
+        );
+    }
+}

@@ -1,0 +1,492 @@
+//! The asynchronous half of every request: after the synchronous 202/200, a spawned task
+//! validates what needs the directory or the database, stores (persistent mode), forwards to
+//! the other DFSP, and on any failure sends a hub error callback to the requester.
+//!
+//! | request | checks | forwarded to |
+//! | --- | --- | --- |
+//! | `POST /quotes` | payer (FSPIOP-Source) and payee (FSPIOP-Destination) exist, are active and hold an active POSITION account in the currency (3202 / 3203); so do `payer/payee.partyIdInfo.fspId` when they name another DFSP; persistent: duplicate (3106) | payee `{FSPIOP_CALLBACK_URL_QUOTES}/quotes` |
+//! | `PUT /quotes/{ID}` | no `Accept` header (3100); payee (FSPIOP-Source) as above (3203); ILP packet agrees (3100); persistent: quote exists (3205) between these DFSPs (3100), same transaction (3100), duplicate (3106) | payer `{…}/quotes/{ID}` |
+//! | `PUT /quotes/{ID}/error` | persistent: stored | `{…}/quotes/{ID}/error` of FSPIOP-Destination |
+//! | `GET /quotes/{ID}` | – | `{…}/quotes/{ID}` of FSPIOP-Destination |
+//!
+//! A destination without a quotes endpoint is 3201; a failed delivery is the error the
+//! forwarder reports (1001 unreachable or 5xx, the peer's own `errorInformation`, 3000 for
+//! other 4xx). Error callbacks go to the requester's `{…}/quotes/{ID}/error` from the hub; a
+//! requester without a quotes endpoint cannot be told and the failure is only logged.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use fspiop::types::{Money, QuotesIdPutResponse, QuotesPostRequest};
+use fspiop::{ErrorCode, ErrorInformation, FspiopError};
+use fspiop_edge::OutboundRequest;
+
+use crate::ilp_check;
+use crate::persistence::{
+    datetime_literal, ErrorRow, QuoteOutcome, QuoteRow, ResponseOutcome, ResponseRow,
+};
+use crate::AppState;
+
+/// Endpoint type of the quotes callbacks (a base URL).
+pub const QUOTES_ENDPOINT_TYPE: &str = "FSPIOP_CALLBACK_URL_QUOTES";
+
+/// The inbound headers forwarded (Mojaloop's Quoting Service forwards this subset only,
+/// services spec §4.4; `FSPIOP-Encryption` is kept as well so end-to-end encryption works).
+pub const FORWARDED_HEADERS: [&str; 9] = [
+    "accept",
+    "content-type",
+    "date",
+    "fspiop-source",
+    "fspiop-destination",
+    "fspiop-http-method",
+    "fspiop-signature",
+    "fspiop-uri",
+    "fspiop-encryption",
+];
+
+/// What every accepted request carries into its task.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The quote id (from the path, or the body of a POST).
+    pub id: String,
+    /// Inbound headers, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// FSPIOP-Source.
+    pub source: String,
+    /// FSPIOP-Destination.
+    pub destination: String,
+    /// The body exactly as received (empty for GET).
+    pub body: Vec<u8>,
+}
+
+/// An accepted request, waiting for its task.
+#[derive(Debug, Clone)]
+pub enum Job {
+    Post {
+        inbound: Inbound,
+        request: Box<QuotesPostRequest>,
+        /// Hex SHA-256 of the canonical body (persistent mode).
+        hash: Option<String>,
+    },
+    Put {
+        inbound: Inbound,
+        response: Box<QuotesIdPutResponse>,
+        hash: Option<String>,
+        /// The callback carried an `Accept` header.
+        had_accept: bool,
+    },
+    PutError {
+        inbound: Inbound,
+        error: ErrorInformation,
+    },
+    Get {
+        inbound: Inbound,
+    },
+}
+
+impl Job {
+    fn parts(&self) -> (&'static str, &Inbound) {
+        match self {
+            Job::Post { inbound, .. } => ("post", inbound),
+            Job::Put { inbound, .. } => ("put", inbound),
+            Job::PutError { inbound, .. } => ("error", inbound),
+            Job::Get { inbound } => ("get", inbound),
+        }
+    }
+}
+
+/// Runs a job to the end: forwarded, or an error callback sent (or logged).
+pub async fn process(state: &AppState, job: Job) {
+    let (action, inbound) = job.parts();
+    let (action, requester, id) = (action, inbound.source.clone(), inbound.id.clone());
+    let result = match job {
+        Job::Post {
+            inbound,
+            request,
+            hash,
+        } => post(state, inbound, &request, hash).await,
+        Job::Put {
+            inbound,
+            response,
+            hash,
+            had_accept,
+        } => put(state, inbound, &response, hash, had_accept).await,
+        Job::PutError { inbound, error } => put_error(state, inbound, error).await,
+        Job::Get { inbound } => get(state, inbound).await,
+    };
+    let metrics = &state.inner.metrics;
+    match result {
+        Ok(()) => metrics.record_quote(action, "forwarded"),
+        Err(error) => {
+            tracing::info!(quote_id = %id, %requester, action, error = %error, "quote request rejected");
+            let sent = send_error_callback(state, &requester, &id, &error).await;
+            metrics.record_quote(action, if sent { "rejected" } else { "failed" });
+        }
+    }
+}
+
+async fn post(
+    state: &AppState,
+    inbound: Inbound,
+    request: &QuotesPostRequest,
+    hash: Option<String>,
+) -> Result<(), FspiopError> {
+    let currency = request.amount.currency.as_str();
+    let supported: Vec<&str> = request
+        .payer
+        .supported_currencies
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    // A v2.0 payer listing the currencies it holds (currency conversion) must hold each of
+    // them; the payee then need not hold the amount's currency, which may be the payer's.
+    let conversion = !supported.is_empty()
+        || request.converter.is_some()
+        || request.currency_conversion.is_some();
+    let payer_currencies = if supported.is_empty() {
+        vec![currency]
+    } else {
+        supported
+    };
+    let payee_currencies = if conversion { vec![] } else { vec![currency] };
+    let payer_code = ErrorCode::PayerFspIdNotFound;
+    let payee_code = ErrorCode::PayeeFspIdNotFound;
+    require_participant(state, &inbound.source, &payer_currencies, payer_code).await?;
+    require_participant(state, &inbound.destination, &payee_currencies, payee_code).await?;
+    if let Some(fsp) = request.payer.party_id_info.fsp_id.as_deref() {
+        if fsp != inbound.source {
+            require_participant(state, fsp, &payer_currencies, payer_code).await?;
+        }
+    }
+    if let Some(fsp) = request.payee.party_id_info.fsp_id.as_deref() {
+        if fsp != inbound.destination {
+            require_participant(state, fsp, &payee_currencies, payee_code).await?;
+        }
+    }
+
+    if let (Some(writer), Some(hash)) = (&state.inner.writer, hash) {
+        let row = quote_row(&inbound, request, hash);
+        match writer.quote(row).await {
+            Ok(QuoteOutcome::Accepted) => {}
+            Ok(QuoteOutcome::Modified) => {
+                return Err(FspiopError::with_detail(
+                    ErrorCode::ModifiedRequest,
+                    format!("Quote {} is a duplicate but hashes dont match", inbound.id),
+                ))
+            }
+            Err(error) => return Err(storage_failed(&inbound.id, &error)),
+        }
+    }
+    forward(state, "post", "POST", "/quotes".to_string(), inbound, true).await
+}
+
+async fn put(
+    state: &AppState,
+    inbound: Inbound,
+    response: &QuotesIdPutResponse,
+    hash: Option<String>,
+    had_accept: bool,
+) -> Result<(), FspiopError> {
+    let id = &inbound.id;
+    if had_accept {
+        return Err(FspiopError::with_detail(
+            ErrorCode::GenericValidationError,
+            format!(
+                "Update for quote {id} failed: \"accept\" header should not be sent in callbacks."
+            ),
+        ));
+    }
+    let currency = response
+        .payee_receive_amount
+        .as_ref()
+        .unwrap_or(&response.transfer_amount)
+        .currency
+        .as_str();
+    require_participant(
+        state,
+        &inbound.source,
+        &[currency],
+        ErrorCode::PayeeFspIdNotFound,
+    )
+    .await?;
+    let checked = match state.inner.ilp_version {
+        Some(version) => Some(ilp_check::check_response(id, response, version)?),
+        None => None,
+    };
+
+    if let (Some(writer), Some(hash)) = (&state.inner.writer, hash) {
+        let row = response_row(
+            &inbound,
+            response,
+            checked.and_then(|c| c.transaction_id),
+            hash,
+        )?;
+        let refused = |code: ErrorCode, detail: String| Err(FspiopError::with_detail(code, detail));
+        match writer.response(row).await {
+            Ok(ResponseOutcome::Accepted) => {}
+            Ok(ResponseOutcome::Modified) => {
+                return refused(
+                    ErrorCode::ModifiedRequest,
+                    format!("Update for quote {id} is a duplicate but hashes dont match"),
+                )
+            }
+            Ok(ResponseOutcome::UnknownQuote) => {
+                return refused(
+                    ErrorCode::QuoteIdNotFound,
+                    format!("quote {id} was not requested through this switch"),
+                )
+            }
+            Ok(ResponseOutcome::WrongParties {
+                payer_fsp,
+                payee_fsp,
+            }) => {
+                return refused(
+                    ErrorCode::GenericValidationError,
+                    format!("quote {id} was requested by {payer_fsp} from {payee_fsp}"),
+                )
+            }
+            Ok(ResponseOutcome::TransactionMismatch { stored }) => {
+                return refused(
+                    ErrorCode::GenericValidationError,
+                    format!("ilpPacket transactionId is not the quote's {stored}"),
+                )
+            }
+            Err(error) => return Err(storage_failed(id, &error)),
+        }
+    }
+    let path = format!("/quotes/{id}");
+    forward(state, "put", "PUT", path, inbound, true).await
+}
+
+async fn put_error(
+    state: &AppState,
+    inbound: Inbound,
+    error: ErrorInformation,
+) -> Result<(), FspiopError> {
+    if let Some(writer) = &state.inner.writer {
+        let row = ErrorRow {
+            quote_id: inbound.id.clone(),
+            source_fsp: inbound.source.clone(),
+            destination_fsp: inbound.destination.clone(),
+            error_code: error.error_code,
+            error_description: error.error_description,
+        };
+        // The error is relayed even if it cannot be recorded: the payer must hear of it.
+        if let Err(failure) = writer.error(row).await {
+            tracing::error!(quote_id = %inbound.id, error = %failure, "error callback not recorded");
+        }
+    }
+    let path = format!("/quotes/{}/error", inbound.id);
+    forward(state, "error", "PUT", path, inbound, true).await
+}
+
+async fn get(state: &AppState, inbound: Inbound) -> Result<(), FspiopError> {
+    let path = format!("/quotes/{}", inbound.id);
+    forward(state, "get", "GET", path, inbound, false).await
+}
+
+/// A storage failure as the requester sees it (the cause goes to the log only).
+fn storage_failed(id: &str, error: &crate::persistence::WriteError) -> FspiopError {
+    tracing::error!(quote_id = %id, %error, "quote not stored");
+    FspiopError::with_detail(ErrorCode::InternalServerError, "quote could not be stored")
+}
+
+/// The participant exists, is active, and holds an active POSITION account in each
+/// currency; else `code` naming what is missing.
+async fn require_participant(
+    state: &AppState,
+    name: &str,
+    currencies: &[&str],
+    code: ErrorCode,
+) -> Result<(), FspiopError> {
+    let participant = state
+        .inner
+        .directory
+        .participant(name)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, participant = name, "participant lookup failed");
+            FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "participant lookup failed",
+            )
+        })?;
+    let refuse = |why: String| Err(FspiopError::with_detail(code, why));
+    match participant {
+        None => refuse(format!("participant '{name}' does not exist")),
+        Some(p) if !p.is_active => refuse(format!("participant '{name}' is not active")),
+        Some(p) => match currencies
+            .iter()
+            .find(|c| !p.has_active_position_account(c))
+        {
+            Some(currency) => refuse(format!(
+                "participant '{name}' has no active POSITION account in {currency}"
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
+/// The participant's quotes base URL, without a trailing `/`.
+async fn quotes_base(state: &AppState, fsp: &str) -> Result<Option<String>, FspiopError> {
+    let template = state
+        .inner
+        .directory
+        .endpoint(fsp, QUOTES_ENDPOINT_TYPE)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, fsp, "endpoint lookup failed");
+            FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "endpoint lookup failed",
+            )
+        })?;
+    Ok(template.map(|t| {
+        fspiop_edge::render_endpoint(&t, &[])
+            .trim_end_matches('/')
+            .to_string()
+    }))
+}
+
+/// Delivers the inbound message to FSPIOP-Destination at `{base}{path}`.
+async fn forward(
+    state: &AppState,
+    action: &'static str,
+    method: &'static str,
+    path: String,
+    inbound: Inbound,
+    with_body: bool,
+) -> Result<(), FspiopError> {
+    let Some(base) = quotes_base(state, &inbound.destination).await? else {
+        return Err(FspiopError::with_detail(
+            ErrorCode::DestinationFspError,
+            format!(
+                "No {QUOTES_ENDPOINT_TYPE} found for quote {} party {}",
+                inbound.id, inbound.destination
+            ),
+        ));
+    };
+    let headers = inbound
+        .headers
+        .into_iter()
+        .filter(|(name, _)| FORWARDED_HEADERS.contains(&name.as_str()))
+        .collect();
+    let request = OutboundRequest {
+        method,
+        url: format!("{base}{path}"),
+        uri_path: path,
+        headers,
+        source: inbound.source,
+        destination: inbound.destination,
+        body: with_body.then_some(inbound.body),
+    };
+    let started = Instant::now();
+    let result = state.inner.forwarder.send(request).await;
+    state
+        .inner
+        .metrics
+        .record_forward(action, started.elapsed().as_secs_f64());
+    result
+}
+
+/// Sends `error` from the hub to `to`'s `/quotes/{id}/error`. Whether it was delivered.
+async fn send_error_callback(state: &AppState, to: &str, id: &str, error: &FspiopError) -> bool {
+    state
+        .inner
+        .metrics
+        .record_error_callback(&error.to_error_information().error_code);
+    if to.eq_ignore_ascii_case(&state.inner.config.hub.name) {
+        return false;
+    }
+    let base = match quotes_base(state, to).await {
+        Ok(Some(base)) => base,
+        Ok(None) => {
+            tracing::warn!(
+                quote_id = %id, fsp = to, code = 3204,
+                "no {QUOTES_ENDPOINT_TYPE} for the requester; unable to make error callback"
+            );
+            return false;
+        }
+        Err(_) => return false,
+    };
+    let path = format!("/quotes/{id}/error");
+    let url = format!("{base}{path}");
+    match state
+        .inner
+        .forwarder
+        .send_error(to, &url, &path, "quotes", error)
+        .await
+    {
+        Ok(()) => true,
+        Err(failure) => {
+            tracing::warn!(quote_id = %id, fsp = to, error = %failure, "error callback not delivered");
+            false
+        }
+    }
+}
+
+fn money(value: &Option<Money>) -> Option<(String, String)> {
+    value
+        .as_ref()
+        .map(|m| (m.amount.clone(), m.currency.clone()))
+}
+
+fn quote_row(inbound: &Inbound, request: &QuotesPostRequest, hash: String) -> QuoteRow {
+    let transaction_type = &request.transaction_type;
+    QuoteRow {
+        quote_id: request.quote_id.clone(),
+        transaction_id: request.transaction_id.clone(),
+        transaction_request_id: request.transaction_request_id.clone(),
+        payer_fsp: inbound.source.clone(),
+        payee_fsp: inbound.destination.clone(),
+        amount_type: request.amount_type.as_str().to_string(),
+        amount: request.amount.amount.clone(),
+        currency: request.amount.currency.clone(),
+        fees: money(&request.fees),
+        scenario: transaction_type.scenario.as_str().to_string(),
+        initiator: transaction_type.initiator.as_str().to_string(),
+        initiator_type: transaction_type.initiator_type.as_str().to_string(),
+        expiration: request
+            .expiration
+            .as_deref()
+            .and_then(fspiop::datetime::parse_date_time)
+            .map(datetime_literal),
+        hash,
+        body: String::from_utf8_lossy(&inbound.body).into_owned(),
+    }
+}
+
+fn response_row(
+    inbound: &Inbound,
+    response: &QuotesIdPutResponse,
+    transaction_id: Option<String>,
+    hash: String,
+) -> Result<ResponseRow, FspiopError> {
+    let expiration = fspiop::datetime::parse_date_time(&response.expiration)
+        .map(datetime_literal)
+        .ok_or_else(|| {
+            FspiopError::with_detail(
+                ErrorCode::GenericValidationError,
+                "/expiration is not a DateTime",
+            )
+        })?;
+    Ok(ResponseRow {
+        quote_id: inbound.id.clone(),
+        payee_fsp: inbound.source.clone(),
+        payer_fsp: inbound.destination.clone(),
+        transfer_amount: (
+            response.transfer_amount.amount.clone(),
+            response.transfer_amount.currency.clone(),
+        ),
+        payee_receive_amount: money(&response.payee_receive_amount),
+        payee_fsp_fee: money(&response.payee_fsp_fee),
+        payee_fsp_commission: money(&response.payee_fsp_commission),
+        expiration,
+        condition: response.condition.clone(),
+        ilp_packet: response.ilp_packet.clone(),
+        transaction_id,
+        hash,
+        body: String::from_utf8_lossy(&inbound.body).into_owned(),
+    })
+}
