@@ -11,6 +11,32 @@ use crate::tools::Verdict;
 pub enum Service {
     /// The central ledger's admin API (port 3001) and its handlers.
     CentralLedger(CentralLedgerArgs),
+    /// The ML API Adapter (port 3000): the transfers API and its notification handler.
+    MlApiAdapter(MlApiAdapterArgs),
+    /// The Quoting Service (port 3002).
+    QuotingService(QuotingServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MlApiAdapterArgs {
+    /// A TOML file over the built-in defaults; environment variables
+    /// ML_API_ADAPTER__<SECTION>__<KEY> override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Serve the API only, without the notification handler.
+    #[arg(long)]
+    no_notification: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotingServiceArgs {
+    /// A TOML file over the built-in defaults; environment variables
+    /// QUOTING_SERVICE__<SECTION>__<KEY> override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Persistent mode: create the quotes database if missing and apply its migrations.
+    #[arg(long)]
+    migrate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -33,7 +59,8 @@ pub struct MigrateArgs {
     /// A central-ledger TOML config file to take the database settings from.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// MySQL server URL, without the database (overrides the config).
+    /// MySQL server URL, without the database (overrides the config). The quoting service's
+    /// `quotes` database is created and migrated on the same server.
     #[arg(long)]
     database_url: Option<String>,
 }
@@ -58,6 +85,32 @@ pub fn serve(service: Service) -> Result<Verdict> {
             })?;
             Ok(Verdict::Positive)
         }
+        Service::MlApiAdapter(args) => {
+            let mut config = ml_api_adapter::Config::load(args.config.as_deref())?;
+            if args.no_notification {
+                config.notification.enabled = false;
+            }
+            runtime()?.block_on(async move {
+                let address = format!("{}:{}", config.server.host, config.server.port);
+                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                tracing::info!(%address, notification = config.notification.enabled, "ml-api-adapter listening");
+                ml_api_adapter::run(config, listener, service_kit::shutdown::shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
+        Service::QuotingService(args) => {
+            let config = quoting_service::Config::load(args.config.as_deref())?;
+            runtime()?.block_on(async move {
+                let stores = quoting_service::connect(&config, args.migrate, args.migrate).await?;
+                let address = format!("{}:{}", config.server.host, config.server.port);
+                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                tracing::info!(%address, mode = ?config.quotes.mode, "quoting-service listening");
+                quoting_service::run(config, stores, listener, service_kit::shutdown::shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
     }
 }
 
@@ -66,9 +119,16 @@ pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
     if let Some(url) = args.database_url {
         config.database.url = url;
     }
+    // The quoting service's own settings (QUOTING_SERVICE__* variables), on the same server.
+    let mut quoting = quoting_service::Config::load(None)?;
+    quoting.central_ledger_database.url = config.database.url.clone();
+    quoting.central_ledger_database.name = config.database.name.clone();
+    quoting.quotes_database.url = config.database.url.clone();
     runtime()?.block_on(async move {
         central_ledger::connect_store(&config, true, true).await?;
         println!("central_ledger: migrated {} on {}", config.database.name, config.database.url);
+        quoting_service::connect(&quoting, true, true).await?;
+        println!("quotes: migrated {} on {}", quoting.quotes_database.name, quoting.quotes_database.url);
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Verdict::Positive)

@@ -38,6 +38,7 @@ fn migrate_then_serve_central_ledger() {
         ("CENTRAL_LEDGER__DATABASE__NAME", database.clone()),
         ("CENTRAL_LEDGER__KAFKA__BROKERS", std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())),
         ("CENTRAL_LEDGER__KAFKA__TOPIC_PREFIX", prefix),
+        ("QUOTING_SERVICE__QUOTES_DATABASE__NAME", format!("{database}_q")),
     ];
     let migrate = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
         .arg("migrate")
@@ -88,7 +89,7 @@ fn migrate_then_serve_central_ledger() {
     assert!(status.success(), "exit status {status}");
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
-    runtime
-        .block_on(store::drop_database_if_exists(&database_server_url(), &database))
-        .unwrap_or_else(|e| panic!("{e}"));
+    for name in [database.clone(), format!("{database}_q")] {
+        runtime.block_on(store::drop_database_if_exists(&database_server_url(), &name)).unwrap_or_else(|e| panic!("{e}"));
+    }
 }
