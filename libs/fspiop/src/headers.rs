@@ -229,8 +229,11 @@ pub fn validate_request_headers(
     versions: &ProtocolVersions,
     rules: HeaderRules,
 ) -> Result<ValidatedHeaders, FspiopError> {
-    let accept = headers.header(ACCEPT);
-    let is_request = matches!(method.to_ascii_uppercase().as_str(), "GET" | "POST" | "DELETE");
+    let upper_method = method.to_ascii_uppercase();
+    let is_request = matches!(upper_method.as_str(), "GET" | "POST" | "DELETE");
+    // A callback carries no Accept; a generic client's default `*/*` says nothing either, so
+    // on PUT and PATCH it is treated as absent rather than refused as malformed.
+    let accept = headers.header(ACCEPT).filter(|value| is_request || value.trim() != "*/*");
     if is_request || accept.is_some() {
         let accept = accept.ok_or_else(|| header_error(ErrorCode::MissingElement, "Accept is required"))?;
         let listed = parse_accept(accept, resource)
@@ -353,6 +356,8 @@ mod tests {
     fn valid_requests_pass() {
         check("POST", &[], None);
         check("PUT", &[(ACCEPT, None)], None);
+        check("PUT", &[(ACCEPT, Some("*/*"))], None);
+        check("PATCH", &[(ACCEPT, Some("*/*"))], None);
         check("GET", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json"))], None);
         check("GET", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=9,application/vnd.interoperability.quotes+json;version=2.0"))], None);
         check("POST", &[(CONTENT_TYPE, Some("application/vnd.interoperability.quotes+json ; version=2.0"))], None);
@@ -365,6 +370,7 @@ mod tests {
         check("GET", &[(ACCEPT, None)], Some((3102, 400, "Missing mandatory element - Accept is required")));
         check("DELETE", &[(ACCEPT, None)], Some((3102, 400, "Missing mandatory element - Accept is required")));
         check("POST", &[(ACCEPT, Some("application/json"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
+        check("POST", &[(ACCEPT, Some("*/*"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
         check("POST", &[(ACCEPT, Some("application/vnd.interoperability.parties+json;version=1"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
         check("POST", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=a"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
         check("PUT", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=1;x"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));

@@ -19,7 +19,7 @@ struct Cli {
 enum Command {
     /// Run one service of the switch.
     #[command(subcommand)]
-    Serve(serve::Service),
+    Serve(serve::ServiceCommand),
     /// Create the databases if missing and apply the migrations.
     Migrate(serve::MigrateArgs),
     /// Sign and verify FSPIOP requests (the FSPIOP-Signature header), as Mojaloop's SDK does.

@@ -8,13 +8,39 @@ use clap::{Args, Subcommand};
 use crate::tools::Verdict;
 
 #[derive(Debug, Subcommand)]
-pub enum Service {
+pub enum ServiceCommand {
     /// The central ledger's admin API (port 3001) and its handlers.
     CentralLedger(CentralLedgerArgs),
     /// The ML API Adapter (port 3000): the transfers API and its notification handler.
     MlApiAdapter(MlApiAdapterArgs),
-    /// The Quoting Service (port 3002).
+    /// The Quoting ServiceCommand (port 3002).
     QuotingService(QuotingServiceArgs),
+    /// The Account Lookup ServiceCommand: FSPIOP API (port 4002) and admin API (port 4001).
+    AccountLookupService(AccountLookupArgs),
+    /// The MSISDN oracle (Mojaloop's oracle API).
+    Oracle(OracleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountLookupArgs {
+    /// A TOML file over the built-in defaults; environment variables ALS__<SECTION>__<KEY>
+    /// override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Create the ALS database if missing and apply its migrations before starting.
+    #[arg(long)]
+    migrate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OracleArgs {
+    /// A TOML file over the built-in defaults; environment variables ORACLE__<SECTION>__<KEY>
+    /// override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Create the oracle database if missing and apply its migrations before starting.
+    #[arg(long)]
+    migrate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -69,10 +95,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-pub fn serve(service: Service) -> Result<Verdict> {
+pub fn serve(service: ServiceCommand) -> Result<Verdict> {
     service_kit::telemetry::init("info,sqlx=warn");
     match service {
-        Service::CentralLedger(args) => {
+        ServiceCommand::CentralLedger(args) => {
             let config = central_ledger::Config::load(args.config.as_deref())?;
             let handlers = central_ledger::Handlers::parse(&args.handlers).map_err(anyhow::Error::msg)?;
             runtime()?.block_on(async move {
@@ -85,7 +111,7 @@ pub fn serve(service: Service) -> Result<Verdict> {
             })?;
             Ok(Verdict::Positive)
         }
-        Service::MlApiAdapter(args) => {
+        ServiceCommand::MlApiAdapter(args) => {
             let mut config = ml_api_adapter::Config::load(args.config.as_deref())?;
             if args.no_notification {
                 config.notification.enabled = false;
@@ -99,7 +125,7 @@ pub fn serve(service: Service) -> Result<Verdict> {
             })?;
             Ok(Verdict::Positive)
         }
-        Service::QuotingService(args) => {
+        ServiceCommand::QuotingService(args) => {
             let config = quoting_service::Config::load(args.config.as_deref())?;
             runtime()?.block_on(async move {
                 let stores = quoting_service::connect(&config, args.migrate, args.migrate).await?;
@@ -107,6 +133,32 @@ pub fn serve(service: Service) -> Result<Verdict> {
                 let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
                 tracing::info!(%address, mode = ?config.quotes.mode, "quoting-service listening");
                 quoting_service::run(config, stores, listener, service_kit::shutdown::shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
+        ServiceCommand::AccountLookupService(args) => {
+            let config = account_lookup_service::Config::load(args.config.as_deref())?;
+            runtime()?.block_on(async move {
+                let stores = account_lookup_service::connect(&config, args.migrate, args.migrate).await?;
+                let api_address = format!("{}:{}", config.server.host, config.server.port);
+                let admin_address = format!("{}:{}", config.server.host, config.server.admin_port);
+                let api = tokio::net::TcpListener::bind(&api_address).await.with_context(|| format!("binding {api_address}"))?;
+                let admin = tokio::net::TcpListener::bind(&admin_address).await.with_context(|| format!("binding {admin_address}"))?;
+                tracing::info!(%api_address, %admin_address, "account-lookup-service listening");
+                account_lookup_service::run(config, stores, api, admin, service_kit::shutdown::shutdown_signal()).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
+        ServiceCommand::Oracle(args) => {
+            let config = msisdn_oracle::Config::load(args.config.as_deref())?;
+            runtime()?.block_on(async move {
+                let store = msisdn_oracle::connect_store(&config, args.migrate, args.migrate).await?;
+                let address = format!("{}:{}", config.server.host, config.server.port);
+                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                tracing::info!(%address, "msisdn oracle listening");
+                msisdn_oracle::run(config, store, listener, service_kit::shutdown::shutdown_signal()).await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(Verdict::Positive)

@@ -1,0 +1,350 @@
+//! Transfers end to end in one process: a payer DFSP posts a transfer to the ML API Adapter,
+//! the central ledger reserves, the payee DFSP is called and answers with the fulfilment, the
+//! ledger commits and the payer is called back, all through the real broker and database.
+
+#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Request};
+use axum::http::StatusCode;
+use axum::routing::{post, put};
+use fspiop::ilp::{Ilp, IlpVersion};
+use serde_json::{json, Value};
+
+const TRANSFERS: &str = "application/vnd.interoperability.transfers+json;version=1.1";
+
+fn database_server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
+}
+
+fn kafka_brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
+}
+
+fn now_ms() -> i64 {
+    central_ledger::now_ms()
+}
+
+/// What a DFSP server received: method, path, headers, body.
+type Received = Arc<Mutex<Vec<(String, String, Vec<(String, String)>, Vec<u8>)>>>;
+
+struct Switch {
+    ledger: String,
+    api: String,
+    pool: sqlx::MySqlPool,
+    database: String,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+async fn start_switch() -> Switch {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let database = format!("t_{id}");
+    let prefix = format!("t{}-", &id[..12]);
+    let mut ledger_config = central_ledger::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
+    ledger_config.database.url = database_server_url();
+    ledger_config.database.name = database.clone();
+    ledger_config.kafka.brokers = kafka_brokers();
+    ledger_config.kafka.topic_prefix = prefix.clone();
+    ledger_config.kafka.topic_partitions = 2;
+    ledger_config.transfers.timeout_interval_ms = 500;
+    let store = central_ledger::connect_store(&ledger_config, true, true).await.unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
+    let pool = store.pool.clone();
+    let mut stops = Vec::new();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let ledger = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    stops.push(tx);
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        if let Err(e) = central_ledger::run(ledger_config, store, central_ledger::Handlers::all(), listener, shutdown).await {
+            panic!("central-ledger (Kafka at KAFKA_BROKERS?): {e}");
+        }
+    });
+
+    let mut api_config = ml_api_adapter::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
+    api_config.server.host = "127.0.0.1".into();
+    api_config.kafka.brokers = kafka_brokers();
+    api_config.kafka.topic_prefix = prefix;
+    api_config.kafka.topic_partitions = 2;
+    api_config.central_ledger_database.url = database_server_url();
+    api_config.central_ledger_database.name = database.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let api = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    stops.push(tx);
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = rx.await;
+        };
+        if let Err(e) = ml_api_adapter::run(api_config, listener, shutdown).await {
+            panic!("ml-api-adapter: {e}");
+        }
+    });
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for base in [&ledger, &api] {
+        while !client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+            assert!(Instant::now() < deadline, "{base} not healthy within 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Switch { ledger, api, pool, database, stops }
+}
+
+impl Switch {
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) {
+        let response = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.ledger))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(response.status().is_success(), "{path}: {}", response.text().await.unwrap_or_default());
+    }
+
+    async fn position(&self, name: &str) -> String {
+        let (value,): (String,) = sqlx::query_as(
+            "SELECT CAST(pp.value AS CHAR) FROM participantPosition pp
+             JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
+             JOIN participant p ON p.participantId = pc.participantId
+             WHERE p.name = ? AND pc.ledgerAccountTypeId = 1",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        value
+    }
+
+    async fn state(&self, transfer_id: &str) -> Option<String> {
+        sqlx::query_as::<_, (String,)>("SELECT transferStateId FROM transferStateChange WHERE transferId = ? ORDER BY transferStateChangeId DESC LIMIT 1")
+            .bind(transfer_id)
+            .fetch_optional(&self.pool)
+            .await
+            .ok()
+            .flatten()
+            .map(|(s,)| s)
+    }
+
+    async fn onboard(&self, name: &str, base: &str) {
+        self.admin(reqwest::Method::POST, "/participants", json!({"name": name, "currency": "USD"})).await;
+        self.admin(
+            reqwest::Method::POST,
+            &format!("/participants/{name}/initialPositionAndLimits"),
+            json!({"currency": "USD", "limit": {"type": "NET_DEBIT_CAP", "value": 10000}, "initialPosition": 0}),
+        )
+        .await;
+        for (kind, value) in [
+            ("FSPIOP_CALLBACK_URL_TRANSFER_POST", format!("{base}/transfers")),
+            ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", format!("{base}/transfers/{{{{transferId}}}}")),
+            ("FSPIOP_CALLBACK_URL_TRANSFER_ERROR", format!("{base}/transfers/{{{{transferId}}}}/error")),
+        ] {
+            self.admin(reqwest::Method::POST, &format!("/participants/{name}/endpoints"), json!({"type": kind, "value": value})).await;
+        }
+    }
+
+    async fn stop(self) {
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        self.pool.close().await;
+        let _ = store::drop_database_if_exists(&database_server_url(), &self.database).await;
+    }
+}
+
+fn recorder(received: Received) -> impl Fn(Request) -> std::pin::Pin<Box<dyn std::future::Future<Output = StatusCode> + Send>> + Clone {
+    move |request: Request| {
+        let received = received.clone();
+        Box::pin(async move {
+            let method = request.method().to_string();
+            let path = request.uri().path().to_string();
+            let headers = request.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.map(|b| b.to_vec()).unwrap_or_default();
+            received.lock().map(|mut r| r.push((method, path, headers, body))).unwrap_or(());
+            StatusCode::OK
+        })
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+async fn wait_for(received: &Received, what: &str, found: impl Fn(&(String, String, Vec<(String, String)>, Vec<u8>)) -> bool) -> (String, String, Vec<(String, String)>, Vec<u8>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(hit) = received.lock().ok().and_then(|r| r.iter().find(|x| found(x)).cloned()) {
+            return hit;
+        }
+        assert!(Instant::now() < deadline, "never received: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_moves_money_exactly_once() {
+    service_kit::telemetry::init_for_tests("info,sqlx=warn,rdkafka=warn");
+    let switch = start_switch().await;
+    let switch_api = switch.api.clone();
+
+    // The payer's server records callbacks; the payee's records and answers each prepare with
+    // its fulfilment (or, for amounts of 13, an error).
+    let payer_received: Received = Arc::default();
+    let payer = serve(axum::Router::new().fallback(recorder(payer_received.clone()))).await;
+    let payee_received: Received = Arc::default();
+    let engine = Ilp::new(IlpVersion::V4, "payee-secret");
+    let payee_router = {
+        let received = payee_received.clone();
+        let engine = engine.clone();
+        axum::Router::new()
+            .route(
+                "/transfers",
+                post(move |request: Request| {
+                    let received = received.clone();
+                    let engine = engine.clone();
+                    let api = switch_api.clone();
+                    async move {
+                        let headers: Vec<(String, String)> = request.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
+                        let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.map(|b| b.to_vec()).unwrap_or_default();
+                        received.lock().map(|mut r| r.push(("POST".into(), "/transfers".into(), headers, body.clone()))).unwrap_or(());
+                        let transfer: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let id = transfer["transferId"].as_str().unwrap_or("").to_string();
+                        tokio::spawn(async move {
+                            let refuse = transfer["amount"]["amount"] == "13";
+                            let (path, body) = if refuse {
+                                (format!("/transfers/{id}/error"), json!({"errorInformation": {"errorCode": "5104", "errorDescription": "Payee rejected transaction"}}))
+                            } else {
+                                let fulfilment = engine.fulfilment_for_packet(transfer["ilpPacket"].as_str().unwrap_or("")).unwrap_or_default();
+                                (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}))
+                            };
+                            let _ = reqwest::Client::new()
+                                .put(format!("{api}{path}"))
+                                .header("content-type", TRANSFERS)
+                                .header("date", fspiop::datetime::format_http_date(now_ms()))
+                                .header("fspiop-source", "payee-dfsp")
+                                .header("fspiop-destination", "payer-dfsp")
+                                .json(&body)
+                                .send()
+                                .await;
+                        });
+                        StatusCode::ACCEPTED
+                    }
+                }),
+            )
+            .route("/transfers/{id}", put(|Path(_id): Path<String>| async { StatusCode::OK }))
+    };
+    let payee = serve(payee_router).await;
+
+    // Onboarding: hub accounts, a settlement model, two DFSPs, the payer funded with 1000.
+    for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
+        switch.admin(reqwest::Method::POST, "/participants/Hub/accounts", json!({"currency": "USD", "type": account_type})).await;
+    }
+    switch
+        .admin(
+            reqwest::Method::POST,
+            "/settlementModels",
+            json!({"name": "DEFERREDNET", "settlementGranularity": "NET", "settlementInterchange": "MULTILATERAL", "settlementDelay": "DEFERRED",
+                   "requireLiquidityCheck": true, "ledgerAccountType": "POSITION", "autoPositionReset": true, "settlementAccountType": "SETTLEMENT"}),
+        )
+        .await;
+    switch.onboard("payer-dfsp", &payer).await;
+    switch.onboard("payee-dfsp", &payee).await;
+    let (settlement,): (u32,) = sqlx::query_as(
+        "SELECT pc.participantCurrencyId FROM participantCurrency pc JOIN participant p ON p.participantId = pc.participantId WHERE p.name = 'payer-dfsp' AND pc.ledgerAccountTypeId = 2",
+    )
+    .fetch_one(&switch.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let deposit = uuid::Uuid::new_v4().to_string();
+    switch
+        .admin(
+            reqwest::Method::POST,
+            &format!("/participants/payer-dfsp/accounts/{settlement}"),
+            json!({"transferId": deposit, "externalReference": "r", "action": "recordFundsIn", "reason": "deposit", "amount": {"amount": "1000", "currency": "USD"}}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while switch.state(&deposit).await.as_deref() != Some("COMMITTED") {
+        assert!(Instant::now() < deadline, "deposit not committed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let send = |id: &str, amount: &str| {
+        let quote = json!({"quoteId": uuid::Uuid::new_v4().to_string(), "transactionId": uuid::Uuid::new_v4().to_string(),
+            "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "19012345001", "fspId": "payer-dfsp"}},
+            "payee": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "fspId": "payee-dfsp"}},
+            "amountType": "SEND", "amount": {"amount": amount, "currency": "USD"},
+            "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"}});
+        let expiration = fspiop::datetime::format_date_time(now_ms() + 60_000);
+        let terms = engine
+            .quote_response_terms(&quote, &json!({"transferAmount": {"amount": amount, "currency": "USD"}, "expiration": expiration}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body = json!({"transferId": id, "payerFsp": "payer-dfsp", "payeeFsp": "payee-dfsp", "amount": {"amount": amount, "currency": "USD"},
+            "ilpPacket": terms.ilp_packet, "condition": terms.condition, "expiration": expiration});
+        let api = switch.api.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{api}/transfers"))
+                .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+                .header("content-type", TRANSFERS)
+                .header("date", fspiop::datetime::format_http_date(now_ms()))
+                .header("fspiop-source", "payer-dfsp")
+                .header("fspiop-destination", "payee-dfsp")
+                .json(&body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(response.status().as_u16(), 202, "{}", response.text().await.unwrap_or_default());
+        }
+    };
+
+    // A payment of 100: the payer is told COMMITTED with the payee's own PUT body.
+    let paid = uuid::Uuid::new_v4().to_string();
+    send(&paid, "100").await;
+    let (_, _, headers, body) = wait_for(&payer_received, "PUT /transfers/{id} to the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{paid}")).await;
+    let callback: Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(callback["transferState"], "COMMITTED");
+    assert_eq!(header(&headers, "fspiop-source"), Some("payee-dfsp"));
+    assert_eq!(header(&headers, "fspiop-destination"), Some("payer-dfsp"));
+    assert_eq!(header(&headers, "accept"), None);
+    assert_eq!(switch.state(&paid).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(switch.position("payer-dfsp").await, "100.0000");
+    assert_eq!(switch.position("payee-dfsp").await, "-100.0000");
+    let (_, _, prepare_headers, _) = wait_for(&payee_received, "the prepare at the payee", |(_, _, h, b)| {
+        header(h, "fspiop-source") == Some("payer-dfsp") && String::from_utf8_lossy(b).contains(&paid)
+    })
+    .await;
+    assert_eq!(header(&prepare_headers, "fspiop-destination"), Some("payee-dfsp"));
+
+    // The payee refuses 13: the payer gets the payee's error and its reservation back.
+    let refused = uuid::Uuid::new_v4().to_string();
+    send(&refused, "13").await;
+    let (_, _, _, body) = wait_for(&payer_received, "the payee's error at the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{refused}/error")).await;
+    let error: Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(error["errorInformation"]["errorCode"], "5104");
+    assert_eq!(switch.state(&refused).await.as_deref(), Some("ABORTED_ERROR"));
+    assert_eq!(switch.position("payer-dfsp").await, "100.0000");
+
+    // More than the payer holds (1000 − 100): the hub answers 4001 and nothing moves.
+    let too_much = uuid::Uuid::new_v4().to_string();
+    send(&too_much, "950").await;
+    let (_, _, headers, body) = wait_for(&payer_received, "4001 at the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{too_much}/error")).await;
+    let error: Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(error["errorInformation"]["errorCode"], "4001");
+    assert_eq!(header(&headers, "fspiop-source"), Some("Hub"));
+    assert_eq!(switch.position("payer-dfsp").await, "100.0000");
+    assert_eq!(switch.position("payee-dfsp").await, "-100.0000");
+    switch.stop().await;
+}
