@@ -13,9 +13,9 @@ pub enum ServiceCommand {
     CentralLedger(CentralLedgerArgs),
     /// The ML API Adapter (port 3000): the transfers API and its notification handler.
     MlApiAdapter(MlApiAdapterArgs),
-    /// The Quoting ServiceCommand (port 3002).
+    /// The Quoting Service (port 3002).
     QuotingService(QuotingServiceArgs),
-    /// The Account Lookup ServiceCommand: FSPIOP API (port 4002) and admin API (port 4001).
+    /// The Account Lookup Service: FSPIOP API (port 4002) and admin API (port 4001).
     AccountLookupService(AccountLookupArgs),
     /// The MSISDN oracle (Mojaloop's oracle API).
     Oracle(OracleArgs),
