@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, Request};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::routing::{post, put};
+use axum::routing::post;
 use fspiop::ilp::{Ilp, IlpVersion};
 use serde_json::{json, Value};
 
@@ -194,7 +194,7 @@ async fn wait_for(received: &Received, what: &str, found: impl Fn(&(String, Stri
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_payment_moves_money_exactly_once() {
+async fn payments_end_to_end_in_every_outcome() {
     service_kit::telemetry::init_for_tests("info,sqlx=warn,rdkafka=warn");
     let switch = start_switch().await;
     let switch_api = switch.api.clone();
@@ -222,12 +222,17 @@ async fn a_payment_moves_money_exactly_once() {
                         let transfer: Value = serde_json::from_slice(&body).unwrap_or_default();
                         let id = transfer["transferId"].as_str().unwrap_or("").to_string();
                         tokio::spawn(async move {
-                            let refuse = transfer["amount"]["amount"] == "13";
-                            let (path, body) = if refuse {
-                                (format!("/transfers/{id}/error"), json!({"errorInformation": {"errorCode": "5104", "errorDescription": "Payee rejected transaction"}}))
-                            } else {
-                                let fulfilment = engine.fulfilment_for_packet(transfer["ilpPacket"].as_str().unwrap_or("")).unwrap_or_default();
-                                (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}))
+                            // The amount says how this payee behaves: 13 refuses, 14 answers
+                            // RESERVED, 15 sends a wrong fulfilment, 16 never answers.
+                            let amount = transfer["amount"]["amount"].as_str().unwrap_or("").to_string();
+                            let fulfilment = engine.fulfilment_for_packet(transfer["ilpPacket"].as_str().unwrap_or("")).unwrap_or_default();
+                            let completed = fspiop::datetime::format_date_time(now_ms());
+                            let (path, body) = match amount.as_str() {
+                                "13" => (format!("/transfers/{id}/error"), json!({"errorInformation": {"errorCode": "5104", "errorDescription": "Payee rejected transaction"}})),
+                                "14" => (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": completed, "transferState": "RESERVED"})),
+                                "15" => (format!("/transfers/{id}"), json!({"fulfilment": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "completedTimestamp": completed, "transferState": "COMMITTED"})),
+                                "16" => return,
+                                _ => (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": completed, "transferState": "COMMITTED"})),
                             };
                             let _ = reqwest::Client::new()
                                 .put(format!("{api}{path}"))
@@ -243,7 +248,7 @@ async fn a_payment_moves_money_exactly_once() {
                     }
                 }),
             )
-            .route("/transfers/{id}", put(|Path(_id): Path<String>| async { StatusCode::OK }))
+            .fallback(recorder(payee_received.clone()))
     };
     let payee = serve(payee_router).await;
 
@@ -281,18 +286,38 @@ async fn a_payment_moves_money_exactly_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let send = |id: &str, amount: &str| {
+    let send_expiring = |id: &str, payer: &str, payee: &str, amount: &str, expires_in_ms: i64| {
         let quote = json!({"quoteId": uuid::Uuid::new_v4().to_string(), "transactionId": uuid::Uuid::new_v4().to_string(),
             "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "19012345001", "fspId": "payer-dfsp"}},
             "payee": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "fspId": "payee-dfsp"}},
             "amountType": "SEND", "amount": {"amount": amount, "currency": "USD"},
             "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"}});
-        let expiration = fspiop::datetime::format_date_time(now_ms() + 60_000);
+        let expiration = fspiop::datetime::format_date_time(now_ms() + expires_in_ms);
         let terms = engine
             .quote_response_terms(&quote, &json!({"transferAmount": {"amount": amount, "currency": "USD"}, "expiration": expiration}))
             .unwrap_or_else(|e| panic!("{e}"));
-        let body = json!({"transferId": id, "payerFsp": "payer-dfsp", "payeeFsp": "payee-dfsp", "amount": {"amount": amount, "currency": "USD"},
+        let body = json!({"transferId": id, "payerFsp": payer, "payeeFsp": payee, "amount": {"amount": amount, "currency": "USD"},
             "ilpPacket": terms.ilp_packet, "condition": terms.condition, "expiration": expiration});
+        let api = switch.api.clone();
+        let payee = payee.to_string();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{api}/transfers"))
+                .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+                .header("content-type", TRANSFERS)
+                .header("date", fspiop::datetime::format_http_date(now_ms()))
+                .header("fspiop-source", "payer-dfsp")
+                .header("fspiop-destination", payee)
+                .json(&body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(response.status().as_u16(), 202, "{}", response.text().await.unwrap_or_default());
+            body
+        }
+    };
+    let send = |id: &str, amount: &str| send_expiring(id, "payer-dfsp", "payee-dfsp", amount, 60_000);
+    let resend = |body: Value| {
         let api = switch.api.clone();
         async move {
             let response = reqwest::Client::new()
@@ -306,13 +331,18 @@ async fn a_payment_moves_money_exactly_once() {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(response.status().as_u16(), 202, "{}", response.text().await.unwrap_or_default());
+            assert_eq!(response.status().as_u16(), 202);
         }
     };
+    let callback_to = |received: &Received, path: String| {
+        let received = received.clone();
+        async move { wait_for(&received, &path.clone(), move |(m, p, _, _)| m == "PUT" && *p == path).await }
+    };
+    let error_code = |body: &[u8]| serde_json::from_slice::<Value>(body).unwrap_or_default()["errorInformation"]["errorCode"].as_str().unwrap_or("").to_string();
 
     // A payment of 100: the payer is told COMMITTED with the payee's own PUT body.
     let paid = uuid::Uuid::new_v4().to_string();
-    send(&paid, "100").await;
+    let paid_body = send(&paid, "100").await;
     let (_, _, headers, body) = wait_for(&payer_received, "PUT /transfers/{id} to the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{paid}")).await;
     let callback: Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(callback["transferState"], "COMMITTED");
@@ -346,5 +376,97 @@ async fn a_payment_moves_money_exactly_once() {
     assert_eq!(header(&headers, "fspiop-source"), Some("Hub"));
     assert_eq!(switch.position("payer-dfsp").await, "100.0000");
     assert_eq!(switch.position("payee-dfsp").await, "-100.0000");
+
+    // RESERVED from the payee: the payer gets COMMITTED with the fulfilment, the payee a PATCH.
+    let reserved = uuid::Uuid::new_v4().to_string();
+    send(&reserved, "14").await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{reserved}")).await;
+    let callback: Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(callback["transferState"], "COMMITTED");
+    assert!(callback["fulfilment"].is_string());
+    let (_, _, _, patch) = wait_for(&payee_received, "PATCH to the payee", |(m, p, _, _)| m == "PATCH" && *p == format!("/transfers/{reserved}")).await;
+    let patch: Value = serde_json::from_slice(&patch).unwrap_or_default();
+    assert_eq!(patch["transferState"], "COMMITTED");
+    assert!(patch.get("fulfilment").is_none());
+    assert_eq!(switch.position("payee-dfsp").await, "-114.0000");
+
+    // A wrong fulfilment: the payer is told 3100 and gets its reservation back.
+    let wrong = uuid::Uuid::new_v4().to_string();
+    send(&wrong, "15").await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{wrong}/error")).await;
+    assert_eq!(error_code(&body), "3100");
+    assert_eq!(switch.state(&wrong).await.as_deref(), Some("ABORTED_ERROR"));
+    assert_eq!(switch.position("payer-dfsp").await, "114.0000");
+
+    // The payee never answers: at expiry both sides are told 3303 and the payer is made whole.
+    let late = uuid::Uuid::new_v4().to_string();
+    send_expiring(&late, "payer-dfsp", "payee-dfsp", "16", 1500).await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{late}/error")).await;
+    assert_eq!(error_code(&body), "3303");
+    let (_, _, _, body) = callback_to(&payee_received, format!("/transfers/{late}/error")).await;
+    assert_eq!(error_code(&body), "3303");
+    assert_eq!(switch.state(&late).await.as_deref(), Some("EXPIRED_RESERVED"));
+    assert_eq!(switch.position("payer-dfsp").await, "114.0000");
+
+    // The first payment sent again: the payer gets its outcome again; changed: 3106.
+    let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);
+    resend(paid_body.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let again = payer_received.lock().map(|r| r.iter().skip(before).any(|(m, p, _, b)| {
+            m == "PUT" && *p == format!("/transfers/{paid}") && serde_json::from_slice::<Value>(b).unwrap_or_default()["transferState"] == "COMMITTED"
+        })).unwrap_or(false);
+        if again {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the resent prepare got no answer");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut changed = paid_body.clone();
+    changed["amount"]["amount"] = json!("101");
+    resend(changed).await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{paid}/error")).await;
+    assert_eq!(error_code(&body), "3106");
+    assert_eq!(switch.position("payee-dfsp").await, "-114.0000", "nothing is applied twice");
+
+    // GET of a committed and of an aborted transfer.
+    for (id, state) in [(&paid, "COMMITTED"), (&refused, "ABORTED")] {
+        let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);
+        let response = reqwest::Client::new()
+            .get(format!("{}/transfers/{id}", switch.api))
+            .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+            .header("content-type", TRANSFERS)
+            .header("date", fspiop::datetime::format_http_date(now_ms()))
+            .header("fspiop-source", "payer-dfsp")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status().as_u16(), 202);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answered = payer_received.lock().map(|r| r.iter().skip(before).any(|(m, p, _, b)| {
+                m == "PUT" && *p == format!("/transfers/{id}") && serde_json::from_slice::<Value>(b).unwrap_or_default()["transferState"] == state
+            })).unwrap_or(false);
+            if answered {
+                break;
+            }
+            assert!(Instant::now() < deadline, "GET {id} got no {state} answer");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // An unknown payee, and an inactive one: 3100 from the hub.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    send_expiring(&unknown, "payer-dfsp", "nobody-dfsp", "1", 60_000).await;
+    let (_, _, headers, body) = callback_to(&payer_received, format!("/transfers/{unknown}/error")).await;
+    assert_eq!(error_code(&body), "3100");
+    assert_eq!(header(&headers, "fspiop-source"), Some("Hub"));
+    switch.admin(reqwest::Method::PUT, "/participants/payee-dfsp", json!({"isActive": false})).await;
+    let inactive = uuid::Uuid::new_v4().to_string();
+    send(&inactive, "1").await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{inactive}/error")).await;
+    assert_eq!(error_code(&body), "3100");
+    assert!(String::from_utf8_lossy(&body).contains("inactive"));
+    assert_eq!(switch.position("payer-dfsp").await, "114.0000");
     switch.stop().await;
 }
