@@ -468,5 +468,58 @@ async fn payments_end_to_end_in_every_outcome() {
     assert_eq!(error_code(&body), "3100");
     assert!(String::from_utf8_lossy(&body).contains("inactive"));
     assert_eq!(switch.position("payer-dfsp").await, "114.0000");
+    switch.admin(reqwest::Method::PUT, "/participants/payee-dfsp", json!({"isActive": true})).await;
+
+    // Statements and commits per transfer, counted by the server (its general log, filtered to
+    // the connections of this test's database): a burst of payments, each to COMMITTED with the
+    // payer called back.
+    const BURST: usize = 200;
+    sqlx::query("TRUNCATE TABLE mysql.general_log").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL log_output = 'TABLE'").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL general_log = 1").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    // Connections opened before the log was on are named by their thread ids.
+    let (threads_before,): (String,) = sqlx::query_as(
+        "SELECT COALESCE(GROUP_CONCAT(ID), '') FROM information_schema.PROCESSLIST WHERE DB = ?",
+    )
+    .bind(&switch.database)
+    .fetch_one(&switch.pool)
+    .await
+    .unwrap_or_default();
+    let ids: Vec<String> = (0..BURST).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let sends: Vec<_> = ids.iter().map(|id| tokio::spawn(send(id, "1"))).collect();
+    for sent in sends {
+        sent.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    for id in &ids {
+        callback_to(&payer_received, format!("/transfers/{id}")).await;
+    }
+    sqlx::query("SET GLOBAL general_log = 0").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    let (statements, commits, writes): (i64, i64, i64) = sqlx::query_as(&format!(
+        "SELECT COUNT(*),
+                CAST(COALESCE(SUM(UPPER(LEFT(TRIM(CONVERT(argument USING utf8mb4)), 6)) = 'COMMIT'), 0) AS SIGNED),
+                CAST(COALESCE(SUM(UPPER(LEFT(TRIM(CONVERT(argument USING utf8mb4)), 6)) IN ('INSERT', 'UPDATE', 'DELETE')), 0) AS SIGNED)
+         FROM mysql.general_log
+         WHERE command_type IN ('Query', 'Execute')
+           AND (thread_id IN ({}) OR thread_id IN (SELECT thread_id FROM mysql.general_log
+                WHERE command_type = 'Connect' AND CONVERT(argument USING utf8mb4) LIKE ?))",
+        if threads_before.is_empty() { "0".to_string() } else { threads_before }
+    ))
+    .bind(format!("% on {}%", switch.database))
+    .fetch_one(&switch.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL log_output = 'FILE'").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("TRUNCATE TABLE mysql.general_log").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    let per = |n: i64| n as f64 / BURST as f64;
+    println!(
+        "per transfer, ledger and adapter together: {:.2} statements, {:.2} writes, {:.3} commits ({} transfers)",
+        per(statements),
+        per(writes),
+        per(commits),
+        BURST
+    );
+    // Prepare and fulfil are one transaction per batch each: never more than two commits a transfer.
+    assert!(per(commits) <= 2.0, "{} commits for {BURST} transfers", commits);
+    assert!(commits > 0, "the general log saw no commit: the count is not measuring anything");
     switch.stop().await;
 }
