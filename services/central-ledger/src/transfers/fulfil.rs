@@ -250,6 +250,16 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
                 let payload = state_payload(&mut tx, id).await?;
                 let action = if is_reserve { "reserve" } else { duplicate_action };
                 outcome.messages.push(tell(&incoming.source, action, Body::Payload(&payload)));
+                // The payer is told the outcome again: after a crash between the commit and the
+                // notification this is the only way it hears of it (a duplicate PUT is harmless).
+                let repeat = match (request, transfer.state) {
+                    (Request::Commit(_), State::Committed) => Some("commit"),
+                    (Request::Abort(_), State::AbortedError) => Some("abort"),
+                    _ => None,
+                };
+                if let Some(action) = repeat {
+                    outcome.messages.push(notifier.forward(&incoming.message, action, &new_event_id(), now_ms));
+                }
             }
             continue;
         }

@@ -471,10 +471,16 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
             Some(Fate::Resend) => {
                 outcome.duplicates += 1;
                 // Finished (or reserved) transfers are answered with their state; ones still in
-                // flight are ignored, their outcome is on its way.
+                // flight are ignored, their outcome is on its way. A transfer still RESERVED is
+                // also forwarded to the payee again: if this is a redelivery after a crash
+                // between the commit and the notification, the payee never had it (a payee
+                // receiving a prepare twice answers it the same way twice).
                 if let Some((state, payload)) = transfer_state_payload(store, id).await? {
-                    if state.is_final() || state == State::Reserved || state.enumeration() == ledger::transfer::Enumeration::Reserved {
+                    if state.is_final() || state.enumeration() == ledger::transfer::Enumeration::Reserved {
                         outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare-duplicate", Body::Payload(&payload), &new_event_id(), now_ms));
+                    }
+                    if state == State::Reserved {
+                        outcome.messages.push(notifier.forward(&incoming.message, "prepare", &new_event_id(), now_ms));
                     }
                 }
             }
