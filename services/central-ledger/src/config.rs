@@ -65,6 +65,8 @@ pub struct FundsConfig {
 #[serde(deny_unknown_fields)]
 pub struct TransfersConfig {
     pub on_us_allowed: bool,
+    pub ilp_check: bool,
+    pub ilp_version: String,
     pub batch_size_max: usize,
     pub batch_wait_ms: u64,
     pub timeout_interval_ms: u64,

@@ -236,6 +236,8 @@ pub async fn run(
         timeout_ms: config.server.request_timeout_ms,
     };
     let limits = transfers::batch::BatchLimits { batch_size_max: config.transfers.batch_size_max, batch_wait_ms: config.transfers.batch_wait_ms };
+    let ilp_version = fspiop::ilp::IlpVersion::from_name(&config.transfers.ilp_version)
+        .ok_or_else(|| Error::Internal(format!("transfers.ilp_version {:?} is not v4 or v1", config.transfers.ilp_version)))?;
     if handlers.prepare {
         let consumer =
             bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_PREPARE)).map_err(|e| Error::Bus(e.to_string()))?;
@@ -244,7 +246,10 @@ pub async fn run(
             store.clone(),
             consumer,
             notifier.clone(),
-            transfers::prepare::PrepareConfig { on_us_allowed: config.transfers.on_us_allowed },
+            transfers::prepare::PrepareConfig {
+                on_us_allowed: config.transfers.on_us_allowed,
+                ilp_check: if config.transfers.ilp_check { Some(ilp_version) } else { None },
+            },
             limits,
             stop_rx.clone(),
             metrics.clone(),

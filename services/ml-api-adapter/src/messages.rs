@@ -13,10 +13,10 @@
 //! originalRequestId}` (none for GET), as Mojaloop's adapter sends them with its default
 //! payload storage. A missing `FSPIOP-Destination` gives an empty `to`.
 //!
-//! Every message is keyed by the transfer id (Mojaloop's adapter produces without a key): the
-//! messages of one transfer on one topic then stay in one partition, in the order they were
-//! accepted, so a ledger handler sees a resent prepare after the original and a payee's
-//! `PUT` and `PUT …/error` for one transfer in the order they arrived.
+//! Prepares are keyed by the payer (Mojaloop's adapter produces without a key): all of one
+//! payer's prepares land in one partition, so one prepare handler owns that payer's position
+//! at a time and sees a resent prepare after the original. Fulfils and gets are keyed by the
+//! transfer id, so a payee's `PUT` and `PUT …/error` for one transfer stay in arrival order.
 
 use std::collections::BTreeMap;
 
@@ -92,7 +92,7 @@ pub fn prepare(
         now_ms,
     );
     message.content.context = Some(context(&message.content.payload, original_request_id));
-    Outbound { topic: Topic::Prepare, key: id.to_string(), message }
+    Outbound { topic: Topic::Prepare, key: transfer.payer_fsp.clone(), message }
 }
 
 /// `PUT /transfers/{ID}` → `topic-transfer-fulfil`, action by `transferState`.
@@ -170,7 +170,7 @@ mod tests {
         let body = br#"{"transferId":  "b51ec534-ee48-4575-b6a9-ead2955b8069"}"#;
         let out = prepare(headers("payerfsp", Some("payeefsp")), body, &transfer(), "r1", 1_704_067_200_000);
         assert_eq!(out.topic.name(), "topic-transfer-prepare");
-        assert_eq!(out.key, TRANSFER_ID);
+        assert_eq!(out.key, "payerfsp", "prepares are keyed by the payer");
         let json = serde_json::to_value(&out.message).unwrap();
         assert_eq!(json["id"], TRANSFER_ID);
         assert_eq!(json["from"], "payerfsp");

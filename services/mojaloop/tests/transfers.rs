@@ -429,6 +429,17 @@ async fn payments_end_to_end_in_every_outcome() {
     assert_eq!(error_code(&body), "3106");
     assert_eq!(switch.position("payee-dfsp").await, "-114.0000", "nothing is applied twice");
 
+    // A transfer that does not agree with its ILP packet: 3100 from the hub, nothing reserved.
+    let mismatched = uuid::Uuid::new_v4().to_string();
+    let mut body = paid_body.clone();
+    body["transferId"] = json!(mismatched);
+    body["amount"]["amount"] = json!("101");
+    resend(body).await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{mismatched}/error")).await;
+    assert_eq!(error_code(&body), "3100");
+    assert!(String::from_utf8_lossy(&body).contains("ILP packet amount"), "{}", String::from_utf8_lossy(&body));
+    assert_eq!(switch.state(&mismatched).await.as_deref(), Some("INVALID"));
+
     // GET of a committed and of an aborted transfer.
     for (id, state) in [(&paid, "COMMITTED"), (&refused, "ABORTED")] {
         let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);

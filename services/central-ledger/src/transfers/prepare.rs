@@ -33,6 +33,9 @@ const ENTRY_PRINCIPLE_VALUE: u32 = 1;
 pub struct PrepareConfig {
     /// Whether a DFSP may pay itself.
     pub on_us_allowed: bool,
+    /// The ILP version packets must decode as, to be checked against the transfer; `None`
+    /// leaves packets unchecked.
+    pub ilp_check: Option<fspiop::ilp::IlpVersion>,
 }
 
 /// One prepare as received.
@@ -170,6 +173,9 @@ fn validate(incoming: &Incoming, participants: &HashMap<String, ParticipantRow>,
     if !fspiop::ilp::is_canonical_32(&t.condition) {
         return Err("Condition validation failed".into());
     }
+    if let Some(version) = config.ilp_check {
+        check_packet(t, amount, version)?;
+    }
     let expiration_ms = fspiop::datetime::parse_date_time(&t.expiration).ok_or_else(|| "Expiration is required for conditional transfer".to_string())?;
     if expiration_ms < now_ms {
         return Err(format!("Expiration date {} is already in the past", fspiop::datetime::format_date_time(expiration_ms)));
@@ -194,6 +200,40 @@ fn validate(incoming: &Incoming, participants: &HashMap<String, ParticipantRow>,
         payer_settlement: payer.account(currency, "SETTLEMENT").map(|a| a.id),
         payee_account,
     })
+}
+
+/// The ILP packet agrees with the transfer: it decodes, carries the transfer's amount in the
+/// currency's minor units and (v4) its condition, and its Transaction object names the same
+/// payer, payee, currency and amount. Amounts are compared as numbers (the SDK compares
+/// strings, so "100.00" would not match "100").
+fn check_packet(t: &TransfersPostRequest, amount: Money, version: fspiop::ilp::IlpVersion) -> std::result::Result<(), String> {
+    use base64::Engine as _;
+    let packet = fspiop::ilp::decode_packet(&t.ilp_packet, version).map_err(|e| format!("ILP packet could not be decoded: {e}"))?;
+    let scale = fspiop::currency::ilp_scale(&t.amount.currency).ok_or_else(|| format!("no ILP scale for currency {}", t.amount.currency))?;
+    let minor = fspiop::amount::to_minor_units(&amount.to_string(), scale)
+        .map_err(|_| format!("Amount {} does not fit the ILP scale of {}", t.amount.amount, t.amount.currency))?;
+    if packet.amount() != minor {
+        return Err(format!("ILP packet amount {} does not match the transfer amount {}", packet.amount(), t.amount.amount));
+    }
+    if let fspiop::ilp::Packet::V4(prepare) = &packet {
+        if base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(prepare.execution_condition) != t.condition {
+            return Err("ILP packet condition does not match the transfer condition".into());
+        }
+    }
+    let tx = packet.transaction_object().map_err(|e| format!("ILP packet data: {e}"))?;
+    let field = |path: &[&str]| path.iter().try_fold(&tx, |v, k| v.get(*k)).and_then(Value::as_str).map(str::to_string);
+    if field(&["payer", "partyIdInfo", "fspId"]).is_some_and(|f| f != t.payer_fsp) {
+        return Err("ILP transaction payer does not match payerFsp".into());
+    }
+    if field(&["payee", "partyIdInfo", "fspId"]).is_some_and(|f| f != t.payee_fsp) {
+        return Err("ILP transaction payee does not match payeeFsp".into());
+    }
+    if field(&["amount", "currency"]).as_deref() != Some(t.amount.currency.as_str())
+        || field(&["amount", "amount"]).and_then(|a| Money::parse(&a).ok()) != Some(amount)
+    {
+        return Err("ILP transaction amount does not match the transfer amount".into());
+    }
+    Ok(())
 }
 
 /// The state object a resend of a finished transfer is answered with.

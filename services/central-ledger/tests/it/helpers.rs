@@ -48,6 +48,9 @@ pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
     config.kafka.topic_partitions = 2;
     config.server.hostname_url = "http://central-ledger".to_string();
     config.transfers.timeout_interval_ms = 200;
+    // These tests carry a fixed sample packet; the ILP check is exercised end to end with real
+    // packets in services/mojaloop/tests/transfers.rs.
+    config.transfers.ilp_check = false;
     let store = central_ledger::connect_store(&config, true, true)
         .await
         .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", config.database.url));

@@ -24,7 +24,7 @@ async fn post_transfer_puts_the_exact_bytes_on_the_prepare_topic() {
     app.send("POST", "/transfers", &headers, Some(body.as_bytes())).await.empty(202);
 
     let read = app.reader(bus::TOPIC_TRANSFER_PREPARE).find(&id).await;
-    assert_eq!(read.key.as_deref(), Some(id.as_str()), "keyed by transfer id");
+    assert_eq!(read.key.as_deref(), Some("payerfsp"), "prepares are keyed by the payer");
     let m = &read.message;
     assert_eq!((m.from.as_str(), m.to.as_str(), m.kind.as_str()), ("payerfsp", "payeefsp", "application/json"));
     let uri = data_uri(TRANSFERS_V11, body.as_bytes());
