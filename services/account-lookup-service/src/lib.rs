@@ -32,16 +32,15 @@ pub mod tasks;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use fspiop::headers::ProtocolVersions;
 use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
-use service_kit::http::{empty_response, FspiopResponse};
+use service_kit::http::empty_response;
 use service_kit::metrics::{Counter, Histogram, HttpMetrics, Registry as MetricsRegistry, DEFAULT_BUCKETS_SECONDS};
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
@@ -220,42 +219,11 @@ async fn reset_caches(State(state): State<AppState>) -> Response {
     empty_response(202)
 }
 
-/// Times each request, bounds its synchronous part by the configured timeout.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let timeout = Duration::from_millis(state.config.server.request_timeout_ms);
-    let response = match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => FspiopResponse(FspiopError::with_detail(ErrorCode::ServerTimedOut, "request took too long")).into_response(),
-    };
-    state.metrics.http.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
-}
-
-async fn unknown_route() -> Response {
-    FspiopResponse(FspiopError::new(ErrorCode::UnknownUri)).into_response()
-}
-
-async fn method_not_allowed() -> Response {
-    let mut response =
-        FspiopResponse(FspiopError::with_detail(ErrorCode::GenericClientError, "Method Not Allowed")).into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
-}
-
 fn finish(router: axum::Router<AppState>, state: AppState) -> axum::Router {
-    router
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(inbound::BODY_LEN_MAX_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge))
-        .with_state(state)
+    let metrics = state.metrics.http.clone();
+    let timeout_ms = state.config.server.request_timeout_ms;
+    let router = router.layer(DefaultBodyLimit::max(inbound::BODY_LEN_MAX_BYTES)).with_state(state);
+    service_kit::edge::with_edges(router, metrics, timeout_ms)
 }
 
 /// The FSPIOP API application.

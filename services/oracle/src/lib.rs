@@ -13,13 +13,9 @@ pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use fspiop::{ErrorCode, FspiopError};
-use service_kit::http::FspiopResponse;
+use axum::extract::DefaultBodyLimit;
 use service_kit::metrics::{Counter, HttpMetrics, Registry};
 use tokio::net::TcpListener;
 
@@ -68,42 +64,11 @@ pub struct AppState {
     pub started: SystemTime,
 }
 
-/// Times each request, bounds it by the configured timeout.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let timeout = Duration::from_millis(state.config.server.request_timeout_ms);
-    let response = match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => FspiopResponse(FspiopError::with_detail(ErrorCode::ServerTimedOut, "request took too long")).into_response(),
-    };
-    state.metrics.http.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
-    response
-}
-
-async fn unknown_route() -> Response {
-    FspiopResponse(FspiopError::new(ErrorCode::UnknownUri)).into_response()
-}
-
-async fn method_not_allowed() -> Response {
-    let mut response =
-        FspiopResponse(FspiopError::with_detail(ErrorCode::GenericClientError, "Method Not Allowed")).into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
-}
-
 /// The HTTP application.
 pub fn app(state: AppState) -> axum::Router {
-    api::router(state.clone())
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LEN_MAX_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state, edge))
+    let metrics = state.metrics.http.clone();
+    let timeout_ms = state.config.server.request_timeout_ms;
+    service_kit::edge::with_edges(api::router(state).layer(DefaultBodyLimit::max(BODY_LEN_MAX_BYTES)), metrics, timeout_ms)
 }
 
 /// Connects to MySQL, creating the database when `create_database` is set and applying the

@@ -27,16 +27,11 @@ pub mod process;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use fspiop::headers::ProtocolVersions;
 use fspiop::ilp::IlpVersion;
-use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
-use service_kit::http::FspiopResponse;
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -125,45 +120,11 @@ struct Inner {
     stores: Stores,
 }
 
-/// Times each request and records it in the HTTP metrics.
-async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let response = next.run(request).await;
-    state.inner.metrics.http.record(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
-}
-
-async fn unknown_route() -> Response {
-    FspiopResponse(FspiopError::new(ErrorCode::UnknownUri)).into_response()
-}
-
-async fn method_not_allowed() -> Response {
-    let mut response = FspiopResponse(FspiopError::with_detail(
-        ErrorCode::GenericClientError,
-        "Method Not Allowed",
-    ))
-    .into_response();
-    *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
-}
-
 /// The HTTP application.
 fn app(state: AppState) -> axum::Router {
-    api::router(state.clone())
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state, edge))
+    let metrics = state.inner.metrics.http.clone();
+    let timeout_ms = state.inner.config.server.request_timeout_ms;
+    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms)
 }
 
 /// Serves the Quoting Service on `listener` until `shutdown` resolves; then stops taking
