@@ -690,3 +690,59 @@ mod tests {
         assert_eq!(config.server.port, 3001);
     }
 }
+
+/// The `[protocol_versions]` section services share: accepted and default FSPIOP versions as
+/// text (`"1.1"`, `"1"`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolVersionsConfig {
+    pub content_supported: Vec<String>,
+    pub accept_supported: Vec<String>,
+    pub content_default: String,
+    pub accept_default: String,
+}
+
+impl ProtocolVersionsConfig {
+    /// The versions as `fspiop` uses them, or the first problem (naming the key).
+    pub fn to_versions(&self) -> Result<fspiop::headers::ProtocolVersions, String> {
+        fn version(key: &str, text: &str, minor_required: bool) -> Result<fspiop::headers::Version, String> {
+            match fspiop::headers::Version::parse(text) {
+                Some(v) if v.minor.is_some() || !minor_required => Ok(v),
+                _ if minor_required => Err(format!("protocol_versions.{key}: {text:?} is not a version x.y")),
+                _ => Err(format!("protocol_versions.{key}: {text:?} is not a version x or x.y")),
+            }
+        }
+        let list = |key: &str, texts: &[String], minor_required: bool| {
+            if texts.is_empty() {
+                return Err(format!("protocol_versions.{key} must not be empty"));
+            }
+            texts.iter().map(|text| version(key, text, minor_required)).collect::<Result<Vec<_>, _>>()
+        };
+        Ok(fspiop::headers::ProtocolVersions {
+            content_supported: list("content_supported", &self.content_supported, true)?,
+            accept_supported: list("accept_supported", &self.accept_supported, false)?,
+            content_default: version("content_default", &self.content_default, true)?,
+            accept_default: version("accept_default", &self.accept_default, false)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod protocol_versions_tests {
+    use super::ProtocolVersionsConfig;
+
+    #[test]
+    fn versions_parse_and_refuse_bad_text() {
+        let good = ProtocolVersionsConfig {
+            content_supported: vec!["1.1".into(), "2.0".into()],
+            accept_supported: vec!["1".into()],
+            content_default: "1.1".into(),
+            accept_default: "1".into(),
+        };
+        assert_eq!(good.to_versions().map(|v| v.content_supported.len()), Ok(2));
+        let bad = ProtocolVersionsConfig { content_default: "1".into(), ..good.clone() };
+        assert_eq!(bad.to_versions().err().as_deref(), Some("protocol_versions.content_default: \"1\" is not a version x.y"));
+        let empty = ProtocolVersionsConfig { accept_supported: vec![], ..good };
+        assert!(empty.to_versions().is_err());
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use fspiop::headers::{ProtocolVersions, Version};
+use fspiop::headers::ProtocolVersions;
 use serde::Deserialize;
 
 /// The embedded defaults.
@@ -23,7 +23,7 @@ pub struct Config {
     pub notification: NotificationConfig,
     pub central_ledger_database: DirectoryDatabaseConfig,
     pub http_client: HttpClientConfig,
-    pub protocol_versions: ProtocolVersionsConfig,
+    pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
 }
 
 /// The HTTP server.
@@ -106,16 +106,6 @@ pub struct HttpClientConfig {
     pub idle_connections_per_host_max: usize,
 }
 
-/// Accepted and default FSPIOP versions, as text (`"1.1"`, `"1"`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProtocolVersionsConfig {
-    pub content_supported: Vec<String>,
-    pub accept_supported: Vec<String>,
-    pub content_default: String,
-    pub accept_default: String,
-}
-
 /// A configuration that loaded but cannot work; lists every problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", problems.join("; "))]
@@ -178,19 +168,7 @@ impl Config {
 
     /// The configured protocol versions, or the first problem with them.
     pub fn protocol_versions(&self) -> Result<ProtocolVersions, String> {
-        let cfg = &self.protocol_versions;
-        let list = |key: &str, texts: &[String], minor_required: bool| {
-            if texts.is_empty() {
-                return Err(format!("protocol_versions.{key} must not be empty"));
-            }
-            texts.iter().map(|text| version(key, text, minor_required)).collect::<Result<Vec<_>, _>>()
-        };
-        Ok(ProtocolVersions {
-            content_supported: list("content_supported", &cfg.content_supported, true)?,
-            accept_supported: list("accept_supported", &cfg.accept_supported, false)?,
-            content_default: version("content_default", &cfg.content_default, true)?,
-            accept_default: version("accept_default", &cfg.accept_default, false)?,
-        })
+        self.protocol_versions.to_versions()
     }
 
     /// The central ledger database URL with the database name.
@@ -212,13 +190,6 @@ impl Config {
     }
 }
 
-fn version(key: &str, text: &str, minor_required: bool) -> Result<Version, String> {
-    match Version::parse(text) {
-        Some(v) if v.minor.is_some() || !minor_required => Ok(v),
-        _ if minor_required => Err(format!("protocol_versions.{key}: {text:?} is not a version x.y")),
-        _ => Err(format!("protocol_versions.{key}: {text:?} is not a version x or x.y")),
-    }
-}
 
 #[cfg(test)]
 mod tests {
