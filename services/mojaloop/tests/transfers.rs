@@ -466,6 +466,26 @@ async fn payments_end_to_end_in_every_outcome() {
         }
     }
 
+    // Already expired when it arrives: refused (3100), nothing reserved.
+    let expired = uuid::Uuid::new_v4().to_string();
+    send_expiring(&expired, "payer-dfsp", "payee-dfsp", "1", -1000).await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{expired}/error")).await;
+    assert_eq!(error_code(&body), "3100");
+    assert!(String::from_utf8_lossy(&body).contains("already in the past"));
+
+    // Over the net debit cap (lowered to 150 with 114 used): 4200 from the hub.
+    switch
+        .admin(reqwest::Method::PUT, "/participants/payer-dfsp/limits", json!({"currency": "USD", "limit": {"type": "NET_DEBIT_CAP", "value": 150, "alarmPercentage": 10}}))
+        .await;
+    let capped = uuid::Uuid::new_v4().to_string();
+    send(&capped, "40").await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{capped}/error")).await;
+    assert_eq!(error_code(&body), "4200");
+    assert_eq!(switch.position("payer-dfsp").await, "114.0000");
+    switch
+        .admin(reqwest::Method::PUT, "/participants/payer-dfsp/limits", json!({"currency": "USD", "limit": {"type": "NET_DEBIT_CAP", "value": 10000, "alarmPercentage": 10}}))
+        .await;
+
     // An unknown payee, and an inactive one: 3100 from the hub.
     let unknown = uuid::Uuid::new_v4().to_string();
     send_expiring(&unknown, "payer-dfsp", "nobody-dfsp", "1", 60_000).await;
