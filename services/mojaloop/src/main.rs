@@ -3,6 +3,7 @@
 
 mod serve;
 mod tools;
+mod up;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole switch in one process (every service on its usual port).
+    Up(up::UpArgs),
     /// Run one service of the switch.
     #[command(subcommand)]
     Serve(serve::ServiceCommand),
@@ -33,6 +36,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Up(args) => up::up(args),
         Command::Serve(service) => serve::serve(service),
         Command::Migrate(args) => serve::migrate(args),
         Command::Jws(command) => tools::run_jws(command),

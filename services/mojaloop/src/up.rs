@@ -1,0 +1,156 @@
+//! `mojaloop up`: the whole switch in one process — central ledger (admin API and every
+//! handler), ML API Adapter with its notification handler, Quoting Service, Account Lookup
+//! Service and the MSISDN oracle — each on its usual port, against one MySQL server (databases
+//! created and migrated when missing) and a Kafka broker. Ctrl-C stops every service cleanly.
+//!
+//! This build needs a Kafka-protocol broker (`--kafka`); the embedded in-process bus is not
+//! built yet.
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use crate::tools::Verdict;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// MySQL server URL, without a database.
+    #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
+    database_url: String,
+    /// Kafka broker(s), `HOST:PORT[,HOST:PORT]`.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka: String,
+    /// Address every service listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port of the MSISDN oracle (Mojaloop's oracle also defaults to 3000, the ML API Adapter's).
+    #[arg(long, default_value_t = 4003)]
+    oracle_port: u16,
+}
+
+/// Ports of the services, as Mojaloop's deployments use them.
+pub struct Ports {
+    pub ml_api_adapter: u16,
+    pub central_ledger: u16,
+    pub quoting_service: u16,
+    pub als_api: u16,
+    pub als_admin: u16,
+    pub oracle: u16,
+}
+
+pub fn up(args: UpArgs) -> Result<Verdict> {
+    service_kit::telemetry::init("info,sqlx=warn,rdkafka=warn");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let ports = Ports { ml_api_adapter: 3000, central_ledger: 3001, quoting_service: 3002, als_api: 4002, als_admin: 4001, oracle: args.oracle_port };
+        run_switch(&args.database_url, &args.kafka, &args.host, &ports, service_kit::shutdown::shutdown_signal()).await
+    })?;
+    Ok(Verdict::Positive)
+}
+
+async fn bind(host: &str, port: u16) -> Result<tokio::net::TcpListener> {
+    let address = format!("{host}:{port}");
+    tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))
+}
+
+/// Runs every service until `shutdown` resolves.
+pub async fn run_switch(
+    database_url: &str,
+    kafka: &str,
+    host: &str,
+    ports: &Ports,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let mut ledger = central_ledger::Config::load(None)?;
+    ledger.database.url = database_url.to_string();
+    ledger.kafka.brokers = kafka.to_string();
+    let ledger_url = ledger.database_url()?;
+    let mut api = ml_api_adapter::Config::load(None)?;
+    api.kafka.brokers = kafka.to_string();
+    api.central_ledger_database.url = database_url.to_string();
+    api.central_ledger_database.name = ledger.database.name.clone();
+    let mut quoting = quoting_service::Config::load(None)?;
+    quoting.central_ledger_database.url = database_url.to_string();
+    quoting.central_ledger_database.name = ledger.database.name.clone();
+    quoting.quotes_database.url = database_url.to_string();
+    let mut als = account_lookup_service::Config::load(None)?;
+    als.database.url = database_url.to_string();
+    als.directory.central_ledger_database_url = ledger_url;
+    let mut oracle = msisdn_oracle::Config::load(None)?;
+    oracle.database.url = database_url.to_string();
+
+    let ledger_store = central_ledger::connect_store(&ledger, true, true).await.context("central ledger database")?;
+    let quoting_stores = quoting_service::connect(&quoting, true, true).await.context("quotes database")?;
+    let als_stores = account_lookup_service::connect(&als, true, true).await.context("account lookup database")?;
+    let oracle_store = msisdn_oracle::connect_store(&oracle, true, true).await.context("oracle database")?;
+
+    let listeners = (
+        bind(host, ports.central_ledger).await?,
+        bind(host, ports.ml_api_adapter).await?,
+        bind(host, ports.quoting_service).await?,
+        bind(host, ports.als_api).await?,
+        bind(host, ports.als_admin).await?,
+        bind(host, ports.oracle).await?,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("stopping every service");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tracing::info!(
+        central_ledger = ports.central_ledger,
+        ml_api_adapter = ports.ml_api_adapter,
+        quoting_service = ports.quoting_service,
+        als = ports.als_api,
+        als_admin = ports.als_admin,
+        oracle = ports.oracle,
+        "the switch is starting"
+    );
+    let oracle_url = format!("http://{}:{}", if host == "0.0.0.0" { "127.0.0.1" } else { host }, ports.oracle);
+    let als_admin = format!("http://{}:{}", if host == "0.0.0.0" { "127.0.0.1" } else { host }, ports.als_admin);
+    let register = async move {
+        register_oracle(&als_admin, &oracle_url).await;
+        Ok::<(), anyhow::Error>(())
+    };
+    let (ledger_result, api_result, quoting_result, als_result, oracle_result, _) = tokio::join!(
+        central_ledger::run(ledger, ledger_store, central_ledger::Handlers::all(), listeners.0, stopped(stop_rx.clone())),
+        ml_api_adapter::run(api, listeners.1, stopped(stop_rx.clone())),
+        quoting_service::run(quoting, quoting_stores, listeners.2, stopped(stop_rx.clone())),
+        account_lookup_service::run(als, als_stores, listeners.3, listeners.4, stopped(stop_rx.clone())),
+        msisdn_oracle::run(oracle, oracle_store, listeners.5, stopped(stop_rx.clone())),
+        register,
+    );
+    ledger_result.context("central ledger")?;
+    api_result.context("ML API Adapter")?;
+    quoting_result.context("quoting service")?;
+    als_result.context("account lookup service")?;
+    oracle_result.context("oracle")?;
+    Ok(())
+}
+
+/// Registers the MSISDN oracle with the ALS as the default, unless an MSISDN oracle is there.
+async fn register_oracle(als_admin: &str, oracle_url: &str) {
+    let client = reqwest::Client::new();
+    for _attempt in 0..50 {
+        match client.get(format!("{als_admin}/oracles?type=MSISDN")).send().await {
+            Ok(response) if response.status().is_success() => {
+                let existing: serde_json::Value = response.json().await.unwrap_or_default();
+                if existing.as_array().is_some_and(|list| !list.is_empty()) {
+                    return;
+                }
+                let body = serde_json::json!({"oracleIdType": "MSISDN", "endpoint": {"value": oracle_url, "endpointType": "URL"}, "isDefault": true});
+                match client.post(format!("{als_admin}/oracles")).json(&body).send().await {
+                    Ok(r) if r.status().is_success() => tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS"),
+                    Ok(r) => tracing::warn!(status = %r.status(), "the ALS refused the MSISDN oracle"),
+                    Err(error) => tracing::warn!(%error, "registering the MSISDN oracle failed"),
+                }
+                return;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    tracing::warn!("the ALS admin API did not answer; the MSISDN oracle is not registered");
+}
