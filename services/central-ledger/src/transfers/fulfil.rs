@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use fspiop::envelope::{decode_payload, Message};
 use fspiop::types::TransfersIdPutResponse;
 use fspiop::validate::UnknownFields;
@@ -17,6 +19,7 @@ use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use ledger::transfer::{Enumeration, State};
 use ledger::Money;
 use serde_json::{json, Value};
+use sqlx::{MySql, QueryBuilder};
 
 use super::notify::{Body, Notifier};
 use super::{body_hash, DbTime};
@@ -75,11 +78,15 @@ struct Transfer {
     payee_account: u32,
 }
 
-async fn load_transfer(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Option<Transfer>> {
-    type Row = (String, String, i64, String, String, u32, String, u32);
-    // Locks the transfer row: concurrent fulfils of one transfer queue here.
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT CAST(t.amount AS CHAR), t.ilpCondition, CAST(UNIX_TIMESTAMP(t.expirationDate) * 1000 AS SIGNED),
+/// The batch's transfers, locked (concurrent fulfils of one transfer queue here), with their
+/// latest states, in one query.
+async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, Transfer>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    type Row = (String, String, String, i64, String, String, u32, String, u32);
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT t.transferId, CAST(t.amount AS CHAR), t.ilpCondition, CAST(UNIX_TIMESTAMP(t.expirationDate) * 1000 AS SIGNED),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
                   ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
                 payer.name, tpa.participantCurrencyId, payee.name, tpe.participantCurrencyId
@@ -88,34 +95,182 @@ async fn load_transfer(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Option<Tran
          JOIN participant payer ON payer.participantId = tpa.participantId
          JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
          JOIN participant payee ON payee.participantId = tpe.participantId
-         WHERE t.transferId = ? FOR UPDATE",
-    )
-    .bind(transfer_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(|(amount, condition, expiration_ms, state, payer, payer_account, payee, payee_account)| {
-        Ok(Transfer {
-            amount: Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?,
-            condition,
-            expiration_ms,
-            state: State::parse(&state).ok_or_else(|| Error::Internal(format!("unknown state {state}")))?,
-            payer,
-            payer_account,
-            payee,
-            payee_account,
+         WHERE t.transferId IN (",
+    );
+    in_list(&mut query, ids);
+    query.push(" ORDER BY t.transferId FOR UPDATE");
+    let rows: Vec<Row> = query.build_query_as().fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .map(|(id, amount, condition, expiration_ms, state, payer, payer_account, payee, payee_account)| {
+            let transfer = Transfer {
+                amount: Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?,
+                condition,
+                expiration_ms,
+                state: State::parse(&state).ok_or_else(|| Error::Internal(format!("unknown state {state}")))?,
+                payer,
+                payer_account,
+                payee,
+                payee_account,
+            };
+            Ok((id, transfer))
         })
-    })
-    .transpose()
+        .collect()
 }
 
-async fn insert_state(tx: &mut Tx<'_>, transfer_id: &str, state: State, reason: Option<&str>) -> Result<u64> {
-    let result = sqlx::query("INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, ?)")
-        .bind(transfer_id)
-        .bind(state.id())
-        .bind(reason.map(|r| r.chars().take(512).collect::<String>()))
-        .execute(&mut **tx)
-        .await?;
-    Ok(result.last_insert_id())
+fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
+    let mut separated = builder.separated(", ");
+    for value in values {
+        separated.push_bind(value.clone());
+    }
+    separated.push_unseparated(")");
+}
+
+/// Stored duplicate-check hashes of `ids` in `table`.
+async fn stored_hashes(tx: &mut Tx<'_>, table: &str, ids: &[String]) -> Result<HashMap<String, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<MySql>::new(format!("SELECT transferId, COALESCE(hash, '') FROM {table} WHERE transferId IN ("));
+    in_list(&mut query, ids);
+    let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Everything a batch writes, collected while deciding and written in a few multi-row
+/// statements at the end.
+#[derive(Default)]
+struct Writes {
+    fulfil_hashes: Vec<(String, String)>,
+    error_hashes: Vec<(String, String)>,
+    /// (id, fulfilment, completed ms)
+    fulfilments: Vec<(String, Option<String>, i64)>,
+    /// (id, key, value, isFulfilment, isError)
+    extensions: Vec<(String, String, String, bool, bool)>,
+    /// (id, state, reason), in order.
+    states: Vec<(String, State, Option<String>)>,
+    /// (id, code, description): linked to the transfer's RECEIVED_ERROR.
+    errors: Vec<(String, u32, String)>,
+    /// (account, change, id, the state the change belongs to), in order.
+    moves: Vec<(u32, Money, String, State)>,
+    finished: Vec<String>,
+}
+
+impl Writes {
+    fn commit(&mut self, id: &str, transfer: &Transfer, fulfilment: Option<String>, completed_ms: i64) {
+        self.fulfilments.push((id.to_string(), fulfilment, completed_ms));
+        self.states.push((id.to_string(), State::ReceivedFulfil, None));
+        self.states.push((id.to_string(), State::Committed, None));
+        self.moves.push((transfer.payee_account, transfer.amount.negate(), id.to_string(), State::Committed));
+        self.finished.push(id.to_string());
+    }
+
+    /// RECEIVED_ERROR with the error, the payer's reservation reversed, ABORTED_ERROR.
+    fn abort(&mut self, id: &str, transfer: &Transfer, error: &FspiopError) {
+        let description = error.description();
+        let code = error.to_error_information().error_code.parse::<u32>().unwrap_or(u32::from(error.code.code()));
+        self.states.push((id.to_string(), State::ReceivedError, Some(description.clone())));
+        self.errors.push((id.to_string(), code, fspiop::error::truncate_chars(&description, 128)));
+        self.states.push((id.to_string(), State::AbortedError, Some(description)));
+        self.moves.push((transfer.payer_account, transfer.amount.negate(), id.to_string(), State::AbortedError));
+        self.finished.push(id.to_string());
+    }
+
+    async fn flush(self, tx: &mut Tx<'_>, window: Option<u64>) -> Result<()> {
+        for (table, rows) in [("transferFulfilmentDuplicateCheck", &self.fulfil_hashes), ("transferErrorDuplicateCheck", &self.error_hashes)] {
+            if !rows.is_empty() {
+                let mut query = QueryBuilder::<MySql>::new(format!("INSERT INTO {table} (transferId, hash) "));
+                query.push_values(rows, |mut row, (id, hash)| {
+                    row.push_bind(id.clone()).push_bind(hash.clone());
+                });
+                query.build().execute(&mut **tx).await?;
+            }
+        }
+        if !self.fulfilments.is_empty() {
+            let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferFulfilment (transferId, ilpFulfilment, completedDate, isValid, settlementWindowId) ");
+            query.push_values(&self.fulfilments, |mut row, (id, fulfilment, completed)| {
+                row.push_bind(id.clone()).push_bind(fulfilment.clone()).push_bind(DbTime(*completed).to_string()).push_bind(1).push_bind(window);
+            });
+            query.build().execute(&mut **tx).await?;
+        }
+        if !self.extensions.is_empty() {
+            let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferExtension (transferId, `key`, value, isFulfilment, isError) ");
+            query.push_values(&self.extensions, |mut row, (id, key, value, fulfilment, error)| {
+                row.push_bind(id.clone()).push_bind(key.clone()).push_bind(value.clone()).push_bind(*fulfilment).push_bind(*error);
+            });
+            query.build().execute(&mut **tx).await?;
+        }
+        if self.states.is_empty() {
+            return Ok(());
+        }
+        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferStateChange (transferId, transferStateId, reason) ");
+        query.push_values(&self.states, |mut row, (id, state, reason)| {
+            row.push_bind(id.clone()).push_bind(state.id()).push_bind(reason.as_ref().map(|r| r.chars().take(512).collect::<String>()));
+        });
+        query.build().execute(&mut **tx).await?;
+        // The ids of the state changes just written, for the journal and the errors.
+        let ids: Vec<String> = self.finished.clone();
+        let mut query = QueryBuilder::<MySql>::new(
+            "SELECT transferId, transferStateId, MAX(transferStateChangeId) FROM transferStateChange
+             WHERE transferStateId IN ('COMMITTED', 'ABORTED_ERROR', 'RECEIVED_ERROR') AND transferId IN (",
+        );
+        in_list(&mut query, &ids);
+        query.push(" GROUP BY transferId, transferStateId");
+        let rows: Vec<(String, String, u64)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let state_id = |id: &str, state: State| rows.iter().find(|(t, s, _)| t == id && s == state.id()).map(|(_, _, n)| *n);
+        if !self.errors.is_empty() {
+            let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ");
+            query.push_values(&self.errors, |mut row, (id, code, description)| {
+                row.push_bind(id.clone()).push_bind(state_id(id, State::ReceivedError).unwrap_or(0)).push_bind(*code).push_bind(description.clone());
+            });
+            query.build().execute(&mut **tx).await?;
+        }
+        // Positions: each account locked once (in id order), moved through its changes in
+        // order, written once, every change journaled.
+        let mut accounts: Vec<u32> = self.moves.iter().map(|m| m.0).collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let account_ids: Vec<String> = accounts.iter().map(u32::to_string).collect();
+        let mut query = QueryBuilder::<MySql>::new(
+            "SELECT participantPositionId, participantCurrencyId, CAST(value AS CHAR), CAST(reservedValue AS CHAR)
+             FROM participantPosition WHERE participantCurrencyId IN (",
+        );
+        in_list(&mut query, &account_ids);
+        query.push(" ORDER BY participantCurrencyId FOR UPDATE");
+        let positions: Vec<(u64, u32, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let mut running: HashMap<u32, (u64, Money, String)> = HashMap::new();
+        for (position_id, account, value, reserved) in positions {
+            running.insert(account, (position_id, Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?, reserved));
+        }
+        let mut journal: Vec<(u64, u32, Option<u64>, Money, Money, String)> = Vec::with_capacity(self.moves.len());
+        for (account, change, id, state) in &self.moves {
+            let entry = running.get_mut(account).ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
+            entry.1 = entry.1.try_add(*change).map_err(|e| Error::Internal(e.to_string()))?;
+            journal.push((entry.0, *account, state_id(id, *state), entry.1, *change, entry.2.clone()));
+        }
+        for (position_id, value, _) in running.values() {
+            sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
+                .bind(value.to_decimal_string())
+                .bind(position_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue) ",
+        );
+        query.push_values(&journal, |mut row, (position_id, account, state_change, value, change, reserved)| {
+            row.push_bind(*position_id)
+                .push_bind(*account)
+                .push_bind(*state_change)
+                .push_bind(value.to_decimal_string())
+                .push_bind(change.to_decimal_string())
+                .push_bind(reserved.clone());
+        });
+        query.build().execute(&mut **tx).await?;
+        let mut query = QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
+        in_list(&mut query, &ids);
+        query.build().execute(&mut **tx).await?;
+        Ok(())
+    }
 }
 
 /// Moves an account's position by `change` (locked first) and journals it.
@@ -161,23 +316,6 @@ async fn open_window(tx: &mut Tx<'_>) -> Result<Option<u64>> {
     Ok(row.map(|(id,)| id))
 }
 
-/// Inserts a duplicate-check row; the hash already stored when the id was seen before.
-async fn check_duplicate(tx: &mut Tx<'_>, table: &str, transfer_id: &str, hash: &str) -> Result<Option<String>> {
-    let existing: Option<(Option<String>,)> = sqlx::query_as(&format!("SELECT hash FROM {table} WHERE transferId = ?"))
-        .bind(transfer_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some((stored,)) = existing {
-        return Ok(Some(stored.unwrap_or_default()));
-    }
-    sqlx::query(&format!("INSERT INTO {table} (transferId, hash) VALUES (?, ?)"))
-        .bind(transfer_id)
-        .bind(hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(None)
-}
-
 /// The PUT body a finished transfer is described with.
 async fn state_payload(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Value> {
     let row: Option<(String, String, Option<String>)> = sqlx::query_as(
@@ -206,11 +344,21 @@ pub struct Outcome {
     pub refused: usize,
 }
 
-/// Handles one batch in one transaction; returns the notifications to send.
+/// Handles one batch in one transaction; returns the notifications to send. The batch's
+/// transfers and duplicate-check rows are read in three queries, decisions are made in
+/// memory (a later message in the batch sees what an earlier one did), and the writes go out
+/// as a few multi-row statements.
 pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_ms: i64, new_event_id: &mut (dyn FnMut() -> String + Send)) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut tx = store.pool.begin().await?;
     let window = open_window(&mut tx).await?;
+    let mut ids: Vec<String> = batch.iter().map(|i| i.transfer_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut transfers = load_transfers(&mut tx, &ids).await?;
+    let mut fulfil_hashes = stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
+    let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;
+    let mut writes = Writes::default();
     for incoming in batch {
         let id = incoming.transfer_id.as_str();
         let mut tell = |to: &str, action: &str, body: Body<'_>| notifier.from_hub(id, to, action, body, &new_event_id(), now_ms);
@@ -226,7 +374,7 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
             tracing::info!(transfer_id = id, "reject is not allowed into the fulfil handler; ignored");
             continue;
         }
-        let Some(transfer) = load_transfer(&mut tx, id).await? else {
+        let Some(transfer) = transfers.get(id).cloned() else {
             outcome.refused += 1;
             let error = FspiopError::with_detail(ErrorCode::TransferIdNotFound, format!("transfer {id} not found"));
             outcome.messages.push(tell(&incoming.source, "commit", Body::Error(&error)));
@@ -241,9 +389,13 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
             outcome.messages.push(tell(&incoming.source, if abort { "abort" } else { "commit" }, Body::Error(&error)));
             continue;
         }
-        let (table, duplicate_action) = if abort { ("transferErrorDuplicateCheck", "abort-duplicate") } else { ("transferFulfilmentDuplicateCheck", "fulfil-duplicate") };
-        if let Some(stored) = check_duplicate(&mut tx, table, id, &incoming.hash).await? {
-            if stored != incoming.hash {
+        let (hashes, new_hashes, duplicate_action) = if abort {
+            (&mut error_hashes, &mut writes.error_hashes, "abort-duplicate")
+        } else {
+            (&mut fulfil_hashes, &mut writes.fulfil_hashes, "fulfil-duplicate")
+        };
+        if let Some(stored) = hashes.get(id) {
+            if *stored != incoming.hash {
                 let error = FspiopError::with_detail(ErrorCode::ModifiedRequest, format!("transfer {id} fulfilment was sent before with different content"));
                 outcome.messages.push(tell(&incoming.source, duplicate_action, Body::Error(&error)));
             } else if transfer.state.is_final() {
@@ -263,19 +415,23 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
             }
             continue;
         }
+        hashes.insert(id.to_string(), incoming.hash.clone());
+        new_hashes.push((id.to_string(), incoming.hash.clone()));
         // From here on the transfer is refused or decided; nothing is retried with this hash.
-        let refuse = |outcome: &mut Outcome, messages: Vec<Message>| {
-            outcome.refused += 1;
-            outcome.messages.extend(messages);
-        };
         let not_reserved = !matches!(transfer.state, State::Reserved | State::ReservedForwarded);
+        let mut decided = |state: State| {
+            if let Some(t) = transfers.get_mut(id) {
+                t.state = state;
+            }
+        };
         match request {
             Request::Commit(put) | Request::Reserve(put) => {
                 let fulfilment_ok = put.fulfilment.as_deref().is_some_and(|f| fspiop::ilp::fulfilment_matches(f, &transfer.condition));
                 if !fulfilment_ok && !not_reserved {
                     // A wrong fulfilment aborts the transfer and gives the payer its money back.
                     let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "invalid fulfilment");
-                    abort_transfer(&mut tx, id, &transfer, &error).await?;
+                    writes.abort(id, &transfer, &error);
+                    decided(State::AbortedError);
                     outcome.aborted += 1;
                     let mut message = notifier.from_hub(id, &transfer.payer, "abort-validation", Body::Error(&error), &new_event_id(), now_ms);
                     message.from = transfer.payee.clone();
@@ -293,35 +449,19 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
                     None
                 };
                 if let Some(error) = refusal {
-                    let mut messages = vec![tell(&incoming.source, "commit", Body::Error(&error))];
+                    outcome.refused += 1;
+                    outcome.messages.push(tell(&incoming.source, "commit", Body::Error(&error)));
                     if is_reserve {
-                        messages.push(reserved_aborted(notifier, id, &transfer.payee, &error, &new_event_id(), now_ms));
+                        outcome.messages.push(reserved_aborted(notifier, id, &transfer.payee, &error, &new_event_id(), now_ms));
                     }
-                    refuse(&mut outcome, messages);
                     continue;
                 }
                 let completed_ms = put.completed_timestamp.as_deref().and_then(fspiop::datetime::parse_date_time).unwrap_or(now_ms);
-                sqlx::query(
-                    "INSERT INTO transferFulfilment (transferId, ilpFulfilment, completedDate, isValid, settlementWindowId) VALUES (?, ?, ?, 1, ?)",
-                )
-                .bind(id)
-                .bind(put.fulfilment.clone())
-                .bind(DbTime(completed_ms).to_string())
-                .bind(window)
-                .execute(&mut *tx)
-                .await?;
-                for extension in put.extension_list.iter().flat_map(|l| l.extension.iter()) {
-                    sqlx::query("INSERT INTO transferExtension (transferId, `key`, value, isFulfilment) VALUES (?, ?, ?, 1)")
-                        .bind(id)
-                        .bind(&extension.key)
-                        .bind(&extension.value)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                insert_state(&mut tx, id, State::ReceivedFulfil, None).await?;
-                let committed = insert_state(&mut tx, id, State::Committed, None).await?;
-                move_position(&mut tx, transfer.payee_account, transfer.amount.negate(), committed).await?;
-                sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?").bind(id).execute(&mut *tx).await?;
+                writes.commit(id, &transfer, put.fulfilment.clone(), completed_ms);
+                writes.extensions.extend(
+                    put.extension_list.iter().flat_map(|l| l.extension.iter()).map(|e| (id.to_string(), e.key.clone(), e.value.clone(), true, false)),
+                );
+                decided(State::Committed);
                 outcome.committed += 1;
                 if is_reserve {
                     let mut payload = json!({ "completedTimestamp": fspiop::datetime::format_date_time(completed_ms), "transferState": "COMMITTED" });
@@ -337,46 +477,27 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
             }
             Request::Abort(object) => {
                 if not_reserved {
+                    outcome.refused += 1;
                     let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "non-RESERVED transfer state");
-                    refuse(&mut outcome, vec![tell(&incoming.source, "abort", Body::Error(&error))]);
+                    outcome.messages.push(tell(&incoming.source, "abort", Body::Error(&error)));
                     continue;
                 }
                 let error = FspiopError::received(object.error_information.clone())
                     .unwrap_or_else(|| FspiopError::with_detail(ErrorCode::GenericValidationError, "API specification undefined errorCode"));
-                for extension in object.error_information.extension_list.iter().flat_map(|l| l.extension.iter()) {
-                    sqlx::query("INSERT INTO transferExtension (transferId, `key`, value, isError) VALUES (?, ?, ?, 1)")
-                        .bind(id)
-                        .bind(&extension.key)
-                        .bind(&extension.value)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                abort_transfer(&mut tx, id, &transfer, &error).await?;
+                writes.extensions.extend(
+                    object.error_information.extension_list.iter().flat_map(|l| l.extension.iter()).map(|e| (id.to_string(), e.key.clone(), e.value.clone(), false, true)),
+                );
+                writes.abort(id, &transfer, &error);
+                decided(State::AbortedError);
                 outcome.aborted += 1;
                 outcome.messages.push(notifier.forward(&incoming.message, "abort", &new_event_id(), now_ms));
             }
             Request::Reject => {}
         }
     }
+    writes.flush(&mut tx, window).await?;
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// RECEIVED_ERROR with the error, the payer's reservation reversed, ABORTED_ERROR.
-async fn abort_transfer(tx: &mut Tx<'_>, id: &str, transfer: &Transfer, error: &FspiopError) -> Result<()> {
-    let description = error.description();
-    let received = insert_state(tx, id, State::ReceivedError, Some(&description)).await?;
-    sqlx::query("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) VALUES (?, ?, ?, ?)")
-        .bind(id)
-        .bind(received)
-        .bind(error.to_error_information().error_code.parse::<u32>().unwrap_or(u32::from(error.code.code())))
-        .bind(fspiop::error::truncate_chars(&description, 128))
-        .execute(&mut **tx)
-        .await?;
-    let aborted = insert_state(tx, id, State::AbortedError, Some(&description)).await?;
-    move_position(tx, transfer.payer_account, transfer.amount.negate(), aborted).await?;
-    sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?").bind(id).execute(&mut **tx).await?;
-    Ok(())
 }
 
 /// The PATCH the payee of a `reserve` gets when the switch could not commit.
