@@ -1,0 +1,765 @@
+//! Simulated DFSPs that answer the switch like real ones, for `mojaloop sim` and the perf
+//! harness.
+//!
+//! One axum server hosts every simulated DFSP under its own path prefix (`{base}/{dfsp}/…`).
+//! As a **payee** a DFSP answers `GET /parties/{Type}/{ID}`, `POST /quotes` and
+//! `POST /transfers` with 202 and then makes the callback to the switch (`PUT /parties/…` for
+//! its own MSISDNs, `PUT /quotes/{id}` with a real ILPv4 packet and condition made with its own
+//! secret, `PUT /transfers/{id}` with the fulfilment re-derived from the packet). As a
+//! **payer**, [`Simulator::pay`] drives lookup → quote → transfer and waits for each callback,
+//! which the same server receives (and answers 200).
+//!
+//! Everything sent carries FSPIOP headers (`Content-Type` at version 1.1, `Date`,
+//! `FSPIOP-Source`, `FSPIOP-Destination` when known, `FSPIOP-URI`); `Accept` only on requests,
+//! never on `PUT` callbacks. The outbound client is hyper directly, because higher-level clients
+//! add an `Accept` of their own. It speaks plain HTTP: the simulator talks to a local switch.
+//!
+//! Per-phase timings (payer phases and the payee's answers) are kept and readable through
+//! [`Simulator::timings`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::Router;
+use fspiop::ilp::{Ilp, IlpVersion};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// Where the switch's FSPIOP APIs are.
+#[derive(Debug, Clone)]
+pub struct SwitchUrls {
+    /// Account Lookup Service API base (`/parties`).
+    pub als: String,
+    /// Quoting Service base (`/quotes`).
+    pub quotes: String,
+    /// ML API Adapter base (`/transfers`).
+    pub transfers: String,
+}
+
+/// One simulated DFSP.
+#[derive(Debug, Clone)]
+pub struct DfspSpec {
+    /// Participant name, as registered with the central ledger.
+    pub name: String,
+    /// The MSISDNs it owns (it answers lookups for these, 3204 for any other).
+    pub msisdns: Vec<String>,
+    /// The local secret its ILP conditions and fulfilments are made with.
+    pub ilp_secret: String,
+    /// The currency it quotes and pays in.
+    pub currency: String,
+}
+
+impl DfspSpec {
+    /// A DFSP owning `count` MSISDNs `{prefix}{n}`, `n` zero-padded to the width of `count - 1`
+    /// (prefix `190123454`, count 100 → `19012345400` … `19012345499`).
+    pub fn with_range(name: &str, prefix: &str, count: usize, ilp_secret: &str, currency: &str) -> DfspSpec {
+        let width = count.saturating_sub(1).to_string().len();
+        let msisdns = (0..count).map(|n| format!("{prefix}{n:0width$}")).collect();
+        DfspSpec { name: name.to_string(), msisdns, ilp_secret: ilp_secret.to_string(), currency: currency.to_string() }
+    }
+}
+
+/// What the simulator needs.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub dfsps: Vec<DfspSpec>,
+    pub switch: SwitchUrls,
+    /// Longest time one outbound HTTP request may take, connection included.
+    pub request_timeout_ms: u64,
+    /// Longest time the payer waits for each callback.
+    pub callback_timeout_ms: u64,
+}
+
+/// A phase whose timings are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    /// Payer: `GET /parties` until its `PUT` callback.
+    Lookup,
+    /// Payer: `POST /quotes` until its `PUT` callback.
+    Quote,
+    /// Payer: `POST /transfers` until its `PUT` callback.
+    Transfer,
+    /// Payee: a `GET /parties` received until its callback was accepted by the switch.
+    AnswerParty,
+    /// Payee: a `POST /quotes` received until its callback was accepted.
+    AnswerQuote,
+    /// Payee: a `POST /transfers` received until its callback was accepted.
+    AnswerTransfer,
+}
+
+/// Counts and durations of one phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseStats {
+    /// Completed successfully.
+    pub count: u64,
+    /// Ended in an error or timeout.
+    pub failures: u64,
+    /// Sum of the successful durations.
+    pub total: Duration,
+    /// Longest successful duration.
+    pub max: Duration,
+}
+
+impl PhaseStats {
+    /// Mean successful duration (zero when none).
+    pub fn mean(&self) -> Duration {
+        match u32::try_from(self.count) {
+            Ok(n) if n > 0 => self.total / n,
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// A payment that went through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentReport {
+    pub transfer_id: String,
+    pub quote_id: String,
+    /// The payee DFSP the lookup found.
+    pub payee_fsp: String,
+    /// The amount transferred, as quoted.
+    pub transfer_amount: String,
+    pub currency: String,
+    /// Final state reported to the payer (`COMMITTED`).
+    pub transfer_state: String,
+    pub lookup: Duration,
+    pub quote: Duration,
+    pub transfer: Duration,
+}
+
+impl PaymentReport {
+    pub fn total(&self) -> Duration {
+        self.lookup + self.quote + self.transfer
+    }
+}
+
+/// Why a payment stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PaymentError {
+    /// No simulated DFSP of that name.
+    #[error("unknown payer DFSP {0}")]
+    UnknownPayer(String),
+    /// The switch (or the payee through it) answered with an FSPIOP error, synchronously or
+    /// as an error callback.
+    #[error("{phase:?}: FSPIOP error {code}: {description}")]
+    Fspiop { phase: Phase, code: String, description: String },
+    /// The request could not be sent or was answered with a non-FSPIOP failure.
+    #[error("{phase:?}: request failed: {detail}")]
+    Request { phase: Phase, detail: String },
+    /// No callback within `callback_timeout_ms`.
+    #[error("{phase:?}: no callback within {timeout_ms} ms")]
+    Timeout { phase: Phase, timeout_ms: u64 },
+    /// The callback arrived but is not what the protocol requires.
+    #[error("{phase:?}: invalid callback: {detail}")]
+    InvalidCallback { phase: Phase, detail: String },
+}
+
+impl PaymentError {
+    /// The FSPIOP error code received, when there was one.
+    pub fn fspiop_code(&self) -> Option<&str> {
+        match self {
+            PaymentError::Fspiop { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Could not start the simulator.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("listener: {0}")]
+    Listener(String),
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// A callback as the payer receives it.
+#[derive(Debug, Clone)]
+enum Callback {
+    Ok(Value),
+    Error { code: String, description: String },
+}
+
+type Connector = hyper_util::client::legacy::connect::HttpConnector;
+type Client = hyper_util::client::legacy::Client<Connector, http_body_util::Full<bytes::Bytes>>;
+
+struct Dfsp {
+    spec: DfspSpec,
+    ilp: Ilp,
+    msisdns: HashSet<String>,
+}
+
+struct Inner {
+    config: SimConfig,
+    base: String,
+    dfsps: HashMap<String, Dfsp>,
+    client: Client,
+    waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Callback>>>>,
+    stats: Mutex<BTreeMap<Phase, PhaseStats>>,
+}
+
+/// The running simulator. Dropping it stops the server.
+pub struct Simulator {
+    inner: Arc<Inner>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator").field("base", &self.inner.base).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Longest body read from a peer.
+const BODY_LEN_MAX_BYTES: usize = 1 << 20;
+/// Idle keep-alive connections kept per host.
+const IDLE_CONNECTIONS_PER_HOST_MAX: usize = 64;
+/// Placeholder payer MSISDN when the payer DFSP owns none.
+const PAYER_MSISDN_FALLBACK: &str = "19000000000";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn content_type(resource: &str) -> String {
+    format!("application/vnd.interoperability.{resource}+json;version=1.1")
+}
+
+fn error_body(code: &str, description: &str) -> Value {
+    json!({"errorInformation": {"errorCode": code, "errorDescription": description}})
+}
+
+/// An outbound FSPIOP message's outcome: success, an FSPIOP error, or another failure.
+enum Sent {
+    Ok,
+    Fspiop { code: String, description: String },
+    Failed(String),
+}
+
+impl Simulator {
+    /// Starts serving every DFSP of `config` on `listener`.
+    pub async fn start(config: SimConfig, listener: tokio::net::TcpListener) -> Result<Simulator, SimError> {
+        let address = listener.local_addr().map_err(|e| SimError::Listener(e.to_string()))?;
+        let base = format!("http://{address}");
+        let mut dfsps = HashMap::new();
+        for spec in &config.dfsps {
+            if spec.name.is_empty() || spec.name.contains('/') {
+                return Err(SimError::Config(format!("DFSP name {:?} cannot be a path segment", spec.name)));
+            }
+            let dfsp = Dfsp { ilp: Ilp::new(IlpVersion::V4, &spec.ilp_secret), msisdns: spec.msisdns.iter().cloned().collect(), spec: spec.clone() };
+            if dfsps.insert(spec.name.clone(), dfsp).is_some() {
+                return Err(SimError::Config(format!("DFSP {} given twice", spec.name)));
+            }
+        }
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_millis(config.request_timeout_ms)));
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST_MAX)
+            .build(connector);
+        let inner = Arc::new(Inner { config, base, dfsps, client, waiters: Mutex::default(), stats: Mutex::default() });
+        let router = Router::new()
+            .route("/{dfsp}/parties/{*rest}", any(parties))
+            .route("/{dfsp}/quotes", post(quotes_post))
+            .route("/{dfsp}/quotes/{*rest}", any(quotes_callback))
+            .route("/{dfsp}/transfers", post(transfers_post))
+            .route("/{dfsp}/transfers/{*rest}", any(transfers_callback))
+            .route("/health", any(|| async { axum::Json(json!({"status": "OK"})) }))
+            .with_state(inner.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+                tracing::warn!(%error, "the DFSP simulator's server stopped");
+            }
+        });
+        Ok(Simulator { inner, stop: Some(stop) })
+    }
+
+    /// The server's base URL (`http://host:port`).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The DFSPs simulated.
+    pub fn dfsps(&self) -> Vec<&DfspSpec> {
+        self.inner.config.dfsps.iter().collect()
+    }
+
+    /// The callback endpoints to register for `dfsp` with the central ledger, as
+    /// `(endpoint type, URL template)`.
+    pub fn endpoints(&self, dfsp: &str) -> Vec<(String, String)> {
+        let base = format!("{}/{dfsp}", self.inner.base);
+        let parties = format!("{base}/parties/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
+        let sub = format!("{parties}/{{{{partySubIdOrType}}}}");
+        let transfer = format!("{base}/transfers/{{{{transferId}}}}");
+        [
+            ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
+            ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
+            ("FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR", format!("{parties}/error")),
+            ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_GET", sub.clone()),
+            ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT", sub.clone()),
+            ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR", format!("{sub}/error")),
+            ("FSPIOP_CALLBACK_URL_QUOTES", base.clone()),
+            ("FSPIOP_CALLBACK_URL_TRANSFER_POST", format!("{base}/transfers")),
+            ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", transfer.clone()),
+            ("FSPIOP_CALLBACK_URL_TRANSFER_ERROR", format!("{transfer}/error")),
+        ]
+        .into_iter()
+        .map(|(kind, url)| (kind.to_string(), url))
+        .collect()
+    }
+
+    /// A snapshot of the timings recorded so far.
+    pub fn timings(&self) -> BTreeMap<Phase, PhaseStats> {
+        self.inner.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Pays `amount` (in the payer's currency) from DFSP `payer` to the owner of MSISDN
+    /// `payee_msisdn`: lookup, quote and transfer, each waiting for its callback.
+    pub async fn pay(&self, payer: &str, payee_msisdn: &str, amount: &str) -> Result<PaymentReport, PaymentError> {
+        let inner = &self.inner;
+        let dfsp = inner.dfsps.get(payer).ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
+
+        // Lookup.
+        let started = Instant::now();
+        let party_path = format!("/parties/MSISDN/{payee_msisdn}");
+        let party = inner
+            .request(Phase::Lookup, format!("parties:{payer}:MSISDN/{payee_msisdn}"), "GET", &inner.config.switch.als, &party_path, payer, None, None)
+            .await;
+        let party = inner.record(Phase::Lookup, started, party)?;
+        let lookup = started.elapsed();
+        let payee_info = at(&party, "/party/partyIdInfo");
+        let payee_fsp = at(payee_info, "/fspId").as_str().unwrap_or_default().to_string();
+        if payee_fsp.is_empty() {
+            return Err(PaymentError::InvalidCallback { phase: Phase::Lookup, detail: "no party.partyIdInfo.fspId".into() });
+        }
+
+        // Quote.
+        let started = Instant::now();
+        let quote_id = uuid::Uuid::new_v4().to_string();
+        let payer_msisdn = dfsp.spec.msisdns.first().map(String::as_str).unwrap_or(PAYER_MSISDN_FALLBACK);
+        let quote_request = json!({
+            "quoteId": quote_id,
+            "transactionId": uuid::Uuid::new_v4().to_string(),
+            "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": payer_msisdn, "fspId": payer}},
+            "payee": {"partyIdInfo": payee_info.clone()},
+            "amountType": "SEND",
+            "amount": {"amount": amount, "currency": dfsp.spec.currency},
+            "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"},
+        });
+        let quote = inner
+            .request(Phase::Quote, format!("quotes:{payer}:{quote_id}"), "POST", &inner.config.switch.quotes, "/quotes", payer, Some(&payee_fsp), Some(&quote_request))
+            .await;
+        let quote = inner.record(Phase::Quote, started, quote)?;
+        let quote_elapsed = started.elapsed();
+        let field = |name: &str| at(&quote, &format!("/{name}")).as_str().map(str::to_string).ok_or_else(|| PaymentError::InvalidCallback { phase: Phase::Quote, detail: format!("no {name}") });
+        let (ilp_packet, condition, expiration) = (field("ilpPacket")?, field("condition")?, field("expiration")?);
+        let transfer_amount = at(&quote, "/transferAmount").clone();
+        let (Some(quoted), Some(currency)) = (at(&transfer_amount, "/amount").as_str(), at(&transfer_amount, "/currency").as_str()) else {
+            return Err(PaymentError::InvalidCallback { phase: Phase::Quote, detail: "no transferAmount".into() });
+        };
+        let (quoted, currency) = (quoted.to_string(), currency.to_string());
+
+        // Transfer.
+        let started = Instant::now();
+        let transfer_id = uuid::Uuid::new_v4().to_string();
+        let prepare = json!({
+            "transferId": transfer_id,
+            "payerFsp": payer,
+            "payeeFsp": payee_fsp,
+            "amount": transfer_amount,
+            "ilpPacket": ilp_packet,
+            "condition": condition,
+            "expiration": expiration,
+        });
+        let transfer = inner
+            .request(Phase::Transfer, format!("transfers:{payer}:{transfer_id}"), "POST", &inner.config.switch.transfers, "/transfers", payer, Some(&payee_fsp), Some(&prepare))
+            .await;
+        let checked = transfer.and_then(|body| {
+            let state = at(&body, "/transferState").as_str().unwrap_or_default().to_string();
+            if state != "COMMITTED" {
+                return Err(PaymentError::InvalidCallback { phase: Phase::Transfer, detail: format!("transferState {state:?}") });
+            }
+            let fulfilment = at(&body, "/fulfilment").as_str().unwrap_or_default();
+            if !fspiop::ilp::fulfilment_matches(fulfilment, &condition) {
+                return Err(PaymentError::InvalidCallback { phase: Phase::Transfer, detail: "the fulfilment does not match the condition".into() });
+            }
+            Ok(state)
+        });
+        let transfer_state = inner.record(Phase::Transfer, started, checked)?;
+        Ok(PaymentReport {
+            transfer_id,
+            quote_id,
+            payee_fsp,
+            transfer_amount: quoted,
+            currency,
+            transfer_state,
+            lookup,
+            quote: quote_elapsed,
+            transfer: started.elapsed(),
+        })
+    }
+}
+
+impl Inner {
+    fn record<T>(&self, phase: Phase, started: Instant, outcome: Result<T, PaymentError>) -> Result<T, PaymentError> {
+        self.record_outcome(phase, started.elapsed(), outcome.is_ok());
+        outcome
+    }
+
+    fn record_outcome(&self, phase: Phase, elapsed: Duration, ok: bool) {
+        if let Ok(mut stats) = self.stats.lock() {
+            let entry = stats.entry(phase).or_default();
+            if ok {
+                entry.count += 1;
+                entry.total += elapsed;
+                entry.max = entry.max.max(elapsed);
+            } else {
+                entry.failures += 1;
+            }
+        }
+    }
+
+    /// Registers a waiter for `key`, sends the request, waits for the callback.
+    #[allow(clippy::too_many_arguments)]
+    async fn request(
+        &self,
+        phase: Phase,
+        key: String,
+        method: &'static str,
+        base: &str,
+        path: &str,
+        source: &str,
+        destination: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Value, PaymentError> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut waiters) = self.waiters.lock() {
+            waiters.entry(key.clone()).or_default().push(tx);
+        }
+        let sent = self.send(method, &format!("{base}{path}"), path, source, destination, body).await;
+        let outcome = match sent {
+            Sent::Ok => match tokio::time::timeout(Duration::from_millis(self.config.callback_timeout_ms), rx).await {
+                Ok(Ok(Callback::Ok(body))) => Ok(body),
+                Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop { phase, code, description }),
+                Ok(Err(_)) | Err(_) => Err(PaymentError::Timeout { phase, timeout_ms: self.config.callback_timeout_ms }),
+            },
+            Sent::Fspiop { code, description } => Err(PaymentError::Fspiop { phase, code, description }),
+            Sent::Failed(detail) => Err(PaymentError::Request { phase, detail }),
+        };
+        if let Ok(mut waiters) = self.waiters.lock() {
+            if let Some(list) = waiters.get_mut(&key) {
+                list.retain(|sender| !sender.is_closed());
+                if list.is_empty() {
+                    waiters.remove(&key);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Wakes every payer waiting for `key`.
+    fn wake(&self, key: &str, callback: Callback) {
+        let senders = self.waiters.lock().ok().and_then(|mut w| w.remove(key)).unwrap_or_default();
+        if senders.is_empty() {
+            tracing::debug!(key, "callback nobody waits for");
+        }
+        for sender in senders {
+            let _ = sender.send(callback.clone());
+        }
+    }
+
+    /// Sends one FSPIOP message with the DFSP's headers.
+    async fn send(&self, method: &'static str, url: &str, uri_path: &str, source: &str, destination: Option<&str>, body: Option<&Value>) -> Sent {
+        let resource = uri_path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        let mut builder = hyper::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", content_type(resource))
+            .header("date", fspiop::datetime::format_http_date(now_ms()))
+            .header("fspiop-source", source)
+            .header("fspiop-uri", uri_path)
+            .header("fspiop-http-method", method);
+        if method != "PUT" && method != "PATCH" {
+            builder = builder.header("accept", format!("application/vnd.interoperability.{resource}+json;version=1"));
+        }
+        if let Some(destination) = destination {
+            builder = builder.header("fspiop-destination", destination);
+        }
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let request = match builder.body(http_body_util::Full::new(bytes::Bytes::from(bytes))) {
+            Ok(request) => request,
+            Err(error) => return Sent::Failed(format!("{method} {url}: {error}")),
+        };
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let response = match tokio::time::timeout(timeout, self.client.request(request)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => return Sent::Failed(format!("{method} {url}: {error}")),
+            Err(_) => return Sent::Failed(format!("{method} {url}: no answer within {} ms", self.config.request_timeout_ms)),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Sent::Ok;
+        }
+        let body = match tokio::time::timeout(timeout, http_body_util::BodyExt::collect(http_body_util::Limited::new(response.into_body(), BODY_LEN_MAX_BYTES))).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            _ => bytes::Bytes::new(),
+        };
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or_default();
+        match at(&parsed, "/errorInformation/errorCode").as_str() {
+            Some(code) => Sent::Fspiop {
+                code: code.to_string(),
+                description: at(&parsed, "/errorInformation/errorDescription").as_str().unwrap_or_default().to_string(),
+            },
+            None => Sent::Failed(format!("{method} {url}: HTTP {}", status.as_u16())),
+        }
+    }
+
+    /// A payee's callback, timed from when its request arrived.
+    #[allow(clippy::too_many_arguments)]
+    async fn answer(&self, phase: Phase, started: Instant, base: &str, path: String, source: &str, destination: &str, body: Value) {
+        let ok = match self.send("PUT", &format!("{base}{path}"), &path, source, Some(destination), Some(&body)).await {
+            Sent::Ok => true,
+            Sent::Fspiop { code, description } => {
+                tracing::warn!(%path, %code, %description, "the switch refused a simulated DFSP's callback");
+                false
+            }
+            Sent::Failed(detail) => {
+                tracing::warn!(%path, %detail, "a simulated DFSP's callback failed");
+                false
+            }
+        };
+        self.record_outcome(phase, started.elapsed(), ok);
+    }
+}
+
+/// The value at JSON `pointer`, Null when absent.
+fn at<'a>(value: &'a Value, pointer: &str) -> &'a Value {
+    value.pointer(pointer).unwrap_or(&Value::Null)
+}
+
+fn set(value: &mut Value, key: &str, field: Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(key.to_string(), field);
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn fspiop_error(status: StatusCode, code: &str, description: &str) -> Response {
+    (status, axum::Json(error_body(code, description))).into_response()
+}
+
+fn callback_from(path_is_error: bool, body: &[u8]) -> Callback {
+    let value: Value = serde_json::from_slice(body).unwrap_or_default();
+    if path_is_error {
+        let information = at(&value, "/errorInformation");
+        Callback::Error {
+            code: at(information, "/errorCode").as_str().unwrap_or_default().to_string(),
+            description: at(information, "/errorDescription").as_str().unwrap_or_default().to_string(),
+        }
+    } else {
+        Callback::Ok(value)
+    }
+}
+
+type Shared = State<Arc<Inner>>;
+
+/// `/{dfsp}/parties/{Type}/{ID}[/{SubId}][/error]`: GET as the payee, PUT as the payer.
+async fn parties(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)>, method: Method, headers: HeaderMap, body: bytes::Bytes) -> Response {
+    let started = Instant::now();
+    let Some(sim) = inner.dfsps.get(&dfsp) else {
+        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let (is_error, party) = match segments.split_last() {
+        Some((&"error", party)) => (true, party.to_vec()),
+        _ => (false, segments.clone()),
+    };
+    if !(2..=3).contains(&party.len()) || party.iter().any(|s| s.is_empty()) {
+        return fspiop_error(StatusCode::NOT_FOUND, "3002", "Unknown URI");
+    }
+    if method == Method::PUT {
+        inner.wake(&format!("parties:{dfsp}:{}", party.join("/")), callback_from(is_error, &body));
+        return StatusCode::OK.into_response();
+    }
+    if method != Method::GET || is_error {
+        return fspiop_error(StatusCode::METHOD_NOT_ALLOWED, "3000", "Generic client error - method not allowed");
+    }
+    let Some(requester) = header(&headers, "fspiop-source") else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - fspiop-source");
+    };
+    let (id_type, id) = match party.as_slice() {
+        [t, i, ..] => ((*t).to_string(), (*i).to_string()),
+        _ => return fspiop_error(StatusCode::NOT_FOUND, "3002", "Unknown URI"),
+    };
+    let sub_id = party.get(2).map(|s| (*s).to_string());
+    let path = format!("/parties/{}", party.join("/"));
+    let found = id_type == "MSISDN" && sim.msisdns.contains(&id);
+    let name = sim.spec.name.clone();
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let als = inner.config.switch.als.clone();
+        if found {
+            let mut id_info = json!({"partyIdType": id_type, "partyIdentifier": id, "fspId": name});
+            if let Some(sub_id) = sub_id {
+                set(&mut id_info, "partySubIdOrType", json!(sub_id));
+            }
+            let body = json!({"party": {
+                "partyIdInfo": id_info,
+                "name": "Simulated Customer",
+                "personalInfo": {"complexName": {"firstName": "Simulated", "lastName": "Customer"}},
+            }});
+            inner.answer(Phase::AnswerParty, started, &als, path, &name, &requester, body).await;
+        } else {
+            let body = error_body("3204", "Party not found");
+            inner.answer(Phase::AnswerParty, started, &als, format!("{path}/error"), &name, &requester, body).await;
+        }
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `POST /{dfsp}/quotes`: the payee's quote, with ILP terms made with its secret.
+async fn quotes_post(State(inner): Shared, Path(dfsp): Path<String>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+    let started = Instant::now();
+    let Some(sim) = inner.dfsps.get(&dfsp) else {
+        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+    };
+    let Some(requester) = header(&headers, "fspiop-source") else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - fspiop-source");
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3101", "Malformed syntax - body is not JSON");
+    };
+    let Some(quote_id) = at(&request, "/quoteId").as_str().map(str::to_string) else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - quoteId");
+    };
+    let name = sim.spec.name.clone();
+    let ilp = sim.ilp.clone();
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let base = inner.config.switch.quotes.clone();
+        let expiration = fspiop::datetime::format_date_time(now_ms() + i64::try_from(inner.config.callback_timeout_ms).unwrap_or(60_000).max(60_000));
+        let mut response = json!({"transferAmount": at(&request, "/amount").clone(), "expiration": expiration});
+        let (path, body) = match ilp.quote_response_terms(&request, &response) {
+            Ok(terms) => {
+                set(&mut response, "ilpPacket", json!(terms.ilp_packet));
+                set(&mut response, "condition", json!(terms.condition));
+                (format!("/quotes/{quote_id}"), response)
+            }
+            Err(error) => (format!("/quotes/{quote_id}/error"), error_body("5101", &format!("Payee rejected quote - {error}"))),
+        };
+        inner.answer(Phase::AnswerQuote, started, &base, path, &name, &requester, body).await;
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `PUT /{dfsp}/quotes/{id}[/error]`: the payer's callback.
+async fn quotes_callback(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)>, method: Method, body: bytes::Bytes) -> Response {
+    callback(&inner, "quotes", &dfsp, &rest, &method, &body)
+}
+
+/// `PUT|PATCH /{dfsp}/transfers/{id}[/error]`: the payer's callback (PATCH is only
+/// acknowledged).
+async fn transfers_callback(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)>, method: Method, body: bytes::Bytes) -> Response {
+    callback(&inner, "transfers", &dfsp, &rest, &method, &body)
+}
+
+fn callback(inner: &Inner, resource: &str, dfsp: &str, rest: &str, method: &Method, body: &[u8]) -> Response {
+    if !inner.dfsps.contains_key(dfsp) {
+        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+    }
+    let (id, is_error) = match rest.strip_suffix("/error") {
+        Some(id) => (id, true),
+        None => (rest, false),
+    };
+    if id.is_empty() || id.contains('/') {
+        return fspiop_error(StatusCode::NOT_FOUND, "3002", "Unknown URI");
+    }
+    if *method == Method::PATCH && !is_error {
+        return StatusCode::OK.into_response();
+    }
+    if *method != Method::PUT {
+        return fspiop_error(StatusCode::METHOD_NOT_ALLOWED, "3000", "Generic client error - method not allowed");
+    }
+    inner.wake(&format!("{resource}:{dfsp}:{id}"), callback_from(is_error, body));
+    StatusCode::OK.into_response()
+}
+
+/// `POST /{dfsp}/transfers`: the payee fulfils with the fulfilment its secret gives the packet.
+async fn transfers_post(State(inner): Shared, Path(dfsp): Path<String>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+    let started = Instant::now();
+    let Some(sim) = inner.dfsps.get(&dfsp) else {
+        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+    };
+    let Some(requester) = header(&headers, "fspiop-source") else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - fspiop-source");
+    };
+    let Ok(prepare) = serde_json::from_slice::<Value>(&body) else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3101", "Malformed syntax - body is not JSON");
+    };
+    let Some(transfer_id) = at(&prepare, "/transferId").as_str().map(str::to_string) else {
+        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - transferId");
+    };
+    let name = sim.spec.name.clone();
+    let ilp = sim.ilp.clone();
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let base = inner.config.switch.transfers.clone();
+        let condition = at(&prepare, "/condition").as_str().unwrap_or_default();
+        let (path, body) = match ilp.fulfilment_for_packet(at(&prepare, "/ilpPacket").as_str().unwrap_or_default()) {
+            Ok(fulfilment) if fspiop::ilp::fulfilment_matches(&fulfilment, condition) => (
+                format!("/transfers/{transfer_id}"),
+                json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
+            ),
+            Ok(_) => (format!("/transfers/{transfer_id}/error"), error_body("5105", "Payee FSP rejected transaction - the condition is not this payee's")),
+            Err(error) => (format!("/transfers/{transfer_id}/error"), error_body("5105", &format!("Payee FSP rejected transaction - {error}"))),
+        };
+        inner.answer(Phase::AnswerTransfer, started, &base, path, &name, &requester, body).await;
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_zero_padded() {
+        let spec = DfspSpec::with_range("perffsp-5", "190123454", 100, "s", "USD");
+        assert_eq!(spec.msisdns.len(), 100);
+        assert_eq!(spec.msisdns.first().map(String::as_str), Some("19012345400"));
+        assert_eq!(spec.msisdns.last().map(String::as_str), Some("19012345499"));
+        let ten = DfspSpec::with_range("perffsp-1", "1901234500", 10, "s", "USD");
+        assert_eq!(ten.msisdns.first().map(String::as_str), Some("19012345000"));
+        assert_eq!(ten.msisdns.last().map(String::as_str), Some("19012345009"));
+    }
+
+    #[test]
+    fn mean_of_nothing_is_zero() {
+        assert_eq!(PhaseStats::default().mean(), Duration::ZERO);
+        let stats = PhaseStats { count: 2, failures: 0, total: Duration::from_millis(10), max: Duration::from_millis(6) };
+        assert_eq!(stats.mean(), Duration::from_millis(5));
+    }
+}
