@@ -17,6 +17,8 @@
 //! Per-phase timings (payer phases and the payee's answers) are kept and readable through
 //! [`Simulator::timings`].
 
+pub mod provision;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,10 +59,21 @@ pub struct DfspSpec {
 impl DfspSpec {
     /// A DFSP owning `count` MSISDNs `{prefix}{n}`, `n` zero-padded to the width of `count - 1`
     /// (prefix `190123454`, count 100 → `19012345400` … `19012345499`).
-    pub fn with_range(name: &str, prefix: &str, count: usize, ilp_secret: &str, currency: &str) -> DfspSpec {
+    pub fn with_range(
+        name: &str,
+        prefix: &str,
+        count: usize,
+        ilp_secret: &str,
+        currency: &str,
+    ) -> DfspSpec {
         let width = count.saturating_sub(1).to_string().len();
         let msisdns = (0..count).map(|n| format!("{prefix}{n:0width$}")).collect();
-        DfspSpec { name: name.to_string(), msisdns, ilp_secret: ilp_secret.to_string(), currency: currency.to_string() }
+        DfspSpec {
+            name: name.to_string(),
+            msisdns,
+            ilp_secret: ilp_secret.to_string(),
+            currency: currency.to_string(),
+        }
     }
 }
 
@@ -147,7 +160,11 @@ pub enum PaymentError {
     /// The switch (or the payee through it) answered with an FSPIOP error, synchronously or
     /// as an error callback.
     #[error("{phase:?}: FSPIOP error {code}: {description}")]
-    Fspiop { phase: Phase, code: String, description: String },
+    Fspiop {
+        phase: Phase,
+        code: String,
+        description: String,
+    },
     /// The request could not be sent or was answered with a non-FSPIOP failure.
     #[error("{phase:?}: request failed: {detail}")]
     Request { phase: Phase, detail: String },
@@ -211,7 +228,9 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("base", &self.inner.base).finish_non_exhaustive()
+        f.debug_struct("Simulator")
+            .field("base", &self.inner.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -254,15 +273,27 @@ enum Sent {
 
 impl Simulator {
     /// Starts serving every DFSP of `config` on `listener`.
-    pub async fn start(config: SimConfig, listener: tokio::net::TcpListener) -> Result<Simulator, SimError> {
-        let address = listener.local_addr().map_err(|e| SimError::Listener(e.to_string()))?;
+    pub async fn start(
+        config: SimConfig,
+        listener: tokio::net::TcpListener,
+    ) -> Result<Simulator, SimError> {
+        let address = listener
+            .local_addr()
+            .map_err(|e| SimError::Listener(e.to_string()))?;
         let base = format!("http://{address}");
         let mut dfsps = HashMap::new();
         for spec in &config.dfsps {
             if spec.name.is_empty() || spec.name.contains('/') {
-                return Err(SimError::Config(format!("DFSP name {:?} cannot be a path segment", spec.name)));
+                return Err(SimError::Config(format!(
+                    "DFSP name {:?} cannot be a path segment",
+                    spec.name
+                )));
             }
-            let dfsp = Dfsp { ilp: Ilp::new(IlpVersion::V4, &spec.ilp_secret), msisdns: spec.msisdns.iter().cloned().collect(), spec: spec.clone() };
+            let dfsp = Dfsp {
+                ilp: Ilp::new(IlpVersion::V4, &spec.ilp_secret),
+                msisdns: spec.msisdns.iter().cloned().collect(),
+                spec: spec.clone(),
+            };
             if dfsps.insert(spec.name.clone(), dfsp).is_some() {
                 return Err(SimError::Config(format!("DFSP {} given twice", spec.name)));
             }
@@ -270,28 +301,45 @@ impl Simulator {
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_millis(config.request_timeout_ms)));
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST_MAX)
-            .build(connector);
-        let inner = Arc::new(Inner { config, base, dfsps, client, waiters: Mutex::default(), stats: Mutex::default() });
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST_MAX)
+                .build(connector);
+        let inner = Arc::new(Inner {
+            config,
+            base,
+            dfsps,
+            client,
+            waiters: Mutex::default(),
+            stats: Mutex::default(),
+        });
         let router = Router::new()
             .route("/{dfsp}/parties/{*rest}", any(parties))
             .route("/{dfsp}/quotes", post(quotes_post))
             .route("/{dfsp}/quotes/{*rest}", any(quotes_callback))
             .route("/{dfsp}/transfers", post(transfers_post))
             .route("/{dfsp}/transfers/{*rest}", any(transfers_callback))
-            .route("/health", any(|| async { axum::Json(json!({"status": "OK"})) }))
+            .route(
+                "/health",
+                any(|| async { axum::Json(json!({"status": "OK"})) }),
+            )
             .with_state(inner.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            if let Err(error) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::warn!(%error, "the DFSP simulator's server stopped");
             }
         });
-        Ok(Simulator { inner, stop: Some(stop) })
+        Ok(Simulator {
+            inner,
+            stop: Some(stop),
+        })
     }
 
     /// The server's base URL (`http://host:port`).
@@ -314,14 +362,26 @@ impl Simulator {
         [
             ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
             ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
-            ("FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR", format!("{parties}/error")),
+            (
+                "FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR",
+                format!("{parties}/error"),
+            ),
             ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_GET", sub.clone()),
             ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT", sub.clone()),
-            ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR", format!("{sub}/error")),
+            (
+                "FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR",
+                format!("{sub}/error"),
+            ),
             ("FSPIOP_CALLBACK_URL_QUOTES", base.clone()),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_POST", format!("{base}/transfers")),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_POST",
+                format!("{base}/transfers"),
+            ),
             ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", transfer.clone()),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_ERROR", format!("{transfer}/error")),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
+                format!("{transfer}/error"),
+            ),
         ]
         .into_iter()
         .map(|(kind, url)| (kind.to_string(), url))
@@ -330,33 +390,65 @@ impl Simulator {
 
     /// A snapshot of the timings recorded so far.
     pub fn timings(&self) -> BTreeMap<Phase, PhaseStats> {
-        self.inner.stats.lock().map(|s| s.clone()).unwrap_or_default()
+        self.inner
+            .stats
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// Pays `amount` (in the payer's currency) from DFSP `payer` to the owner of MSISDN
     /// `payee_msisdn`: lookup, quote and transfer, each waiting for its callback.
-    pub async fn pay(&self, payer: &str, payee_msisdn: &str, amount: &str) -> Result<PaymentReport, PaymentError> {
+    pub async fn pay(
+        &self,
+        payer: &str,
+        payee_msisdn: &str,
+        amount: &str,
+    ) -> Result<PaymentReport, PaymentError> {
         let inner = &self.inner;
-        let dfsp = inner.dfsps.get(payer).ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
+        let dfsp = inner
+            .dfsps
+            .get(payer)
+            .ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
 
         // Lookup.
         let started = Instant::now();
         let party_path = format!("/parties/MSISDN/{payee_msisdn}");
         let party = inner
-            .request(Phase::Lookup, format!("parties:{payer}:MSISDN/{payee_msisdn}"), "GET", &inner.config.switch.als, &party_path, payer, None, None)
+            .request(
+                Phase::Lookup,
+                format!("parties:{payer}:MSISDN/{payee_msisdn}"),
+                "GET",
+                &inner.config.switch.als,
+                &party_path,
+                payer,
+                None,
+                None,
+            )
             .await;
         let party = inner.record(Phase::Lookup, started, party)?;
         let lookup = started.elapsed();
         let payee_info = at(&party, "/party/partyIdInfo");
-        let payee_fsp = at(payee_info, "/fspId").as_str().unwrap_or_default().to_string();
+        let payee_fsp = at(payee_info, "/fspId")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         if payee_fsp.is_empty() {
-            return Err(PaymentError::InvalidCallback { phase: Phase::Lookup, detail: "no party.partyIdInfo.fspId".into() });
+            return Err(PaymentError::InvalidCallback {
+                phase: Phase::Lookup,
+                detail: "no party.partyIdInfo.fspId".into(),
+            });
         }
 
         // Quote.
         let started = Instant::now();
         let quote_id = uuid::Uuid::new_v4().to_string();
-        let payer_msisdn = dfsp.spec.msisdns.first().map(String::as_str).unwrap_or(PAYER_MSISDN_FALLBACK);
+        let payer_msisdn = dfsp
+            .spec
+            .msisdns
+            .first()
+            .map(String::as_str)
+            .unwrap_or(PAYER_MSISDN_FALLBACK);
         let quote_request = json!({
             "quoteId": quote_id,
             "transactionId": uuid::Uuid::new_v4().to_string(),
@@ -367,15 +459,42 @@ impl Simulator {
             "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"},
         });
         let quote = inner
-            .request(Phase::Quote, format!("quotes:{payer}:{quote_id}"), "POST", &inner.config.switch.quotes, "/quotes", payer, Some(&payee_fsp), Some(&quote_request))
+            .request(
+                Phase::Quote,
+                format!("quotes:{payer}:{quote_id}"),
+                "POST",
+                &inner.config.switch.quotes,
+                "/quotes",
+                payer,
+                Some(&payee_fsp),
+                Some(&quote_request),
+            )
             .await;
         let quote = inner.record(Phase::Quote, started, quote)?;
         let quote_elapsed = started.elapsed();
-        let field = |name: &str| at(&quote, &format!("/{name}")).as_str().map(str::to_string).ok_or_else(|| PaymentError::InvalidCallback { phase: Phase::Quote, detail: format!("no {name}") });
-        let (ilp_packet, condition, expiration) = (field("ilpPacket")?, field("condition")?, field("expiration")?);
+        let field = |name: &str| {
+            at(&quote, &format!("/{name}"))
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| PaymentError::InvalidCallback {
+                    phase: Phase::Quote,
+                    detail: format!("no {name}"),
+                })
+        };
+        let (ilp_packet, condition, expiration) = (
+            field("ilpPacket")?,
+            field("condition")?,
+            field("expiration")?,
+        );
         let transfer_amount = at(&quote, "/transferAmount").clone();
-        let (Some(quoted), Some(currency)) = (at(&transfer_amount, "/amount").as_str(), at(&transfer_amount, "/currency").as_str()) else {
-            return Err(PaymentError::InvalidCallback { phase: Phase::Quote, detail: "no transferAmount".into() });
+        let (Some(quoted), Some(currency)) = (
+            at(&transfer_amount, "/amount").as_str(),
+            at(&transfer_amount, "/currency").as_str(),
+        ) else {
+            return Err(PaymentError::InvalidCallback {
+                phase: Phase::Quote,
+                detail: "no transferAmount".into(),
+            });
         };
         let (quoted, currency) = (quoted.to_string(), currency.to_string());
 
@@ -392,16 +511,34 @@ impl Simulator {
             "expiration": expiration,
         });
         let transfer = inner
-            .request(Phase::Transfer, format!("transfers:{payer}:{transfer_id}"), "POST", &inner.config.switch.transfers, "/transfers", payer, Some(&payee_fsp), Some(&prepare))
+            .request(
+                Phase::Transfer,
+                format!("transfers:{payer}:{transfer_id}"),
+                "POST",
+                &inner.config.switch.transfers,
+                "/transfers",
+                payer,
+                Some(&payee_fsp),
+                Some(&prepare),
+            )
             .await;
         let checked = transfer.and_then(|body| {
-            let state = at(&body, "/transferState").as_str().unwrap_or_default().to_string();
+            let state = at(&body, "/transferState")
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if state != "COMMITTED" {
-                return Err(PaymentError::InvalidCallback { phase: Phase::Transfer, detail: format!("transferState {state:?}") });
+                return Err(PaymentError::InvalidCallback {
+                    phase: Phase::Transfer,
+                    detail: format!("transferState {state:?}"),
+                });
             }
             let fulfilment = at(&body, "/fulfilment").as_str().unwrap_or_default();
             if !fspiop::ilp::fulfilment_matches(fulfilment, &condition) {
-                return Err(PaymentError::InvalidCallback { phase: Phase::Transfer, detail: "the fulfilment does not match the condition".into() });
+                return Err(PaymentError::InvalidCallback {
+                    phase: Phase::Transfer,
+                    detail: "the fulfilment does not match the condition".into(),
+                });
             }
             Ok(state)
         });
@@ -421,7 +558,12 @@ impl Simulator {
 }
 
 impl Inner {
-    fn record<T>(&self, phase: Phase, started: Instant, outcome: Result<T, PaymentError>) -> Result<T, PaymentError> {
+    fn record<T>(
+        &self,
+        phase: Phase,
+        started: Instant,
+        outcome: Result<T, PaymentError>,
+    ) -> Result<T, PaymentError> {
         self.record_outcome(phase, started.elapsed(), outcome.is_ok());
         outcome
     }
@@ -456,14 +598,39 @@ impl Inner {
         if let Ok(mut waiters) = self.waiters.lock() {
             waiters.entry(key.clone()).or_default().push(tx);
         }
-        let sent = self.send(method, &format!("{base}{path}"), path, source, destination, body).await;
+        let sent = self
+            .send(
+                method,
+                &format!("{base}{path}"),
+                path,
+                source,
+                destination,
+                body,
+            )
+            .await;
         let outcome = match sent {
-            Sent::Ok => match tokio::time::timeout(Duration::from_millis(self.config.callback_timeout_ms), rx).await {
+            Sent::Ok => match tokio::time::timeout(
+                Duration::from_millis(self.config.callback_timeout_ms),
+                rx,
+            )
+            .await
+            {
                 Ok(Ok(Callback::Ok(body))) => Ok(body),
-                Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop { phase, code, description }),
-                Ok(Err(_)) | Err(_) => Err(PaymentError::Timeout { phase, timeout_ms: self.config.callback_timeout_ms }),
+                Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop {
+                    phase,
+                    code,
+                    description,
+                }),
+                Ok(Err(_)) | Err(_) => Err(PaymentError::Timeout {
+                    phase,
+                    timeout_ms: self.config.callback_timeout_ms,
+                }),
             },
-            Sent::Fspiop { code, description } => Err(PaymentError::Fspiop { phase, code, description }),
+            Sent::Fspiop { code, description } => Err(PaymentError::Fspiop {
+                phase,
+                code,
+                description,
+            }),
             Sent::Failed(detail) => Err(PaymentError::Request { phase, detail }),
         };
         if let Ok(mut waiters) = self.waiters.lock() {
@@ -479,7 +646,12 @@ impl Inner {
 
     /// Wakes every payer waiting for `key`.
     fn wake(&self, key: &str, callback: Callback) {
-        let senders = self.waiters.lock().ok().and_then(|mut w| w.remove(key)).unwrap_or_default();
+        let senders = self
+            .waiters
+            .lock()
+            .ok()
+            .and_then(|mut w| w.remove(key))
+            .unwrap_or_default();
         if senders.is_empty() {
             tracing::debug!(key, "callback nobody waits for");
         }
@@ -489,8 +661,20 @@ impl Inner {
     }
 
     /// Sends one FSPIOP message with the DFSP's headers.
-    async fn send(&self, method: &'static str, url: &str, uri_path: &str, source: &str, destination: Option<&str>, body: Option<&Value>) -> Sent {
-        let resource = uri_path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    async fn send(
+        &self,
+        method: &'static str,
+        url: &str,
+        uri_path: &str,
+        source: &str,
+        destination: Option<&str>,
+        body: Option<&Value>,
+    ) -> Sent {
+        let resource = uri_path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
         let mut builder = hyper::Request::builder()
             .method(method)
             .uri(url)
@@ -500,7 +684,10 @@ impl Inner {
             .header("fspiop-uri", uri_path)
             .header("fspiop-http-method", method);
         if method != "PUT" && method != "PATCH" {
-            builder = builder.header("accept", format!("application/vnd.interoperability.{resource}+json;version=1"));
+            builder = builder.header(
+                "accept",
+                format!("application/vnd.interoperability.{resource}+json;version=1"),
+            );
         }
         if let Some(destination) = destination {
             builder = builder.header("fspiop-destination", destination);
@@ -514,13 +701,26 @@ impl Inner {
         let response = match tokio::time::timeout(timeout, self.client.request(request)).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Sent::Failed(format!("{method} {url}: {error}")),
-            Err(_) => return Sent::Failed(format!("{method} {url}: no answer within {} ms", self.config.request_timeout_ms)),
+            Err(_) => {
+                return Sent::Failed(format!(
+                    "{method} {url}: no answer within {} ms",
+                    self.config.request_timeout_ms
+                ))
+            }
         };
         let status = response.status();
         if status.is_success() {
             return Sent::Ok;
         }
-        let body = match tokio::time::timeout(timeout, http_body_util::BodyExt::collect(http_body_util::Limited::new(response.into_body(), BODY_LEN_MAX_BYTES))).await {
+        let body = match tokio::time::timeout(
+            timeout,
+            http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                response.into_body(),
+                BODY_LEN_MAX_BYTES,
+            )),
+        )
+        .await
+        {
             Ok(Ok(collected)) => collected.to_bytes(),
             _ => bytes::Bytes::new(),
         };
@@ -528,7 +728,10 @@ impl Inner {
         match at(&parsed, "/errorInformation/errorCode").as_str() {
             Some(code) => Sent::Fspiop {
                 code: code.to_string(),
-                description: at(&parsed, "/errorInformation/errorDescription").as_str().unwrap_or_default().to_string(),
+                description: at(&parsed, "/errorInformation/errorDescription")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             },
             None => Sent::Failed(format!("{method} {url}: HTTP {}", status.as_u16())),
         }
@@ -536,8 +739,27 @@ impl Inner {
 
     /// A payee's callback, timed from when its request arrived.
     #[allow(clippy::too_many_arguments)]
-    async fn answer(&self, phase: Phase, started: Instant, base: &str, path: String, source: &str, destination: &str, body: Value) {
-        let ok = match self.send("PUT", &format!("{base}{path}"), &path, source, Some(destination), Some(&body)).await {
+    async fn answer(
+        &self,
+        phase: Phase,
+        started: Instant,
+        base: &str,
+        path: String,
+        source: &str,
+        destination: &str,
+        body: Value,
+    ) {
+        let ok = match self
+            .send(
+                "PUT",
+                &format!("{base}{path}"),
+                &path,
+                source,
+                Some(destination),
+                Some(&body),
+            )
+            .await
+        {
             Sent::Ok => true,
             Sent::Fspiop { code, description } => {
                 tracing::warn!(%path, %code, %description, "the switch refused a simulated DFSP's callback");
@@ -564,7 +786,10 @@ fn set(value: &mut Value, key: &str, field: Value) {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn fspiop_error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -576,8 +801,14 @@ fn callback_from(path_is_error: bool, body: &[u8]) -> Callback {
     if path_is_error {
         let information = at(&value, "/errorInformation");
         Callback::Error {
-            code: at(information, "/errorCode").as_str().unwrap_or_default().to_string(),
-            description: at(information, "/errorDescription").as_str().unwrap_or_default().to_string(),
+            code: at(information, "/errorCode")
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            description: at(information, "/errorDescription")
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         }
     } else {
         Callback::Ok(value)
@@ -587,10 +818,20 @@ fn callback_from(path_is_error: bool, body: &[u8]) -> Callback {
 type Shared = State<Arc<Inner>>;
 
 /// `/{dfsp}/parties/{Type}/{ID}[/{SubId}][/error]`: GET as the payee, PUT as the payer.
-async fn parties(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)>, method: Method, headers: HeaderMap, body: bytes::Bytes) -> Response {
+async fn parties(
+    State(inner): Shared,
+    Path((dfsp, rest)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
     let started = Instant::now();
     let Some(sim) = inner.dfsps.get(&dfsp) else {
-        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
     };
     let segments: Vec<&str> = rest.split('/').collect();
     let (is_error, party) = match segments.split_last() {
@@ -601,14 +842,25 @@ async fn parties(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)
         return fspiop_error(StatusCode::NOT_FOUND, "3002", "Unknown URI");
     }
     if method == Method::PUT {
-        inner.wake(&format!("parties:{dfsp}:{}", party.join("/")), callback_from(is_error, &body));
+        inner.wake(
+            &format!("parties:{dfsp}:{}", party.join("/")),
+            callback_from(is_error, &body),
+        );
         return StatusCode::OK.into_response();
     }
     if method != Method::GET || is_error {
-        return fspiop_error(StatusCode::METHOD_NOT_ALLOWED, "3000", "Generic client error - method not allowed");
+        return fspiop_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "3000",
+            "Generic client error - method not allowed",
+        );
     }
     let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - fspiop-source");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        );
     };
     let (id_type, id) = match party.as_slice() {
         [t, i, ..] => ((*t).to_string(), (*i).to_string()),
@@ -631,64 +883,145 @@ async fn parties(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)
                 "name": "Simulated Customer",
                 "personalInfo": {"complexName": {"firstName": "Simulated", "lastName": "Customer"}},
             }});
-            inner.answer(Phase::AnswerParty, started, &als, path, &name, &requester, body).await;
+            inner
+                .answer(
+                    Phase::AnswerParty,
+                    started,
+                    &als,
+                    path,
+                    &name,
+                    &requester,
+                    body,
+                )
+                .await;
         } else {
             let body = error_body("3204", "Party not found");
-            inner.answer(Phase::AnswerParty, started, &als, format!("{path}/error"), &name, &requester, body).await;
+            inner
+                .answer(
+                    Phase::AnswerParty,
+                    started,
+                    &als,
+                    format!("{path}/error"),
+                    &name,
+                    &requester,
+                    body,
+                )
+                .await;
         }
     });
     StatusCode::ACCEPTED.into_response()
 }
 
 /// `POST /{dfsp}/quotes`: the payee's quote, with ILP terms made with its secret.
-async fn quotes_post(State(inner): Shared, Path(dfsp): Path<String>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+async fn quotes_post(
+    State(inner): Shared,
+    Path(dfsp): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
     let started = Instant::now();
     let Some(sim) = inner.dfsps.get(&dfsp) else {
-        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
     };
     let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - fspiop-source");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        );
     };
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3101", "Malformed syntax - body is not JSON");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3101",
+            "Malformed syntax - body is not JSON",
+        );
     };
     let Some(quote_id) = at(&request, "/quoteId").as_str().map(str::to_string) else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - quoteId");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - quoteId",
+        );
     };
     let name = sim.spec.name.clone();
     let ilp = sim.ilp.clone();
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.quotes.clone();
-        let expiration = fspiop::datetime::format_date_time(now_ms() + i64::try_from(inner.config.callback_timeout_ms).unwrap_or(60_000).max(60_000));
-        let mut response = json!({"transferAmount": at(&request, "/amount").clone(), "expiration": expiration});
+        let expiration = fspiop::datetime::format_date_time(
+            now_ms()
+                + i64::try_from(inner.config.callback_timeout_ms)
+                    .unwrap_or(60_000)
+                    .max(60_000),
+        );
+        let mut response =
+            json!({"transferAmount": at(&request, "/amount").clone(), "expiration": expiration});
         let (path, body) = match ilp.quote_response_terms(&request, &response) {
             Ok(terms) => {
                 set(&mut response, "ilpPacket", json!(terms.ilp_packet));
                 set(&mut response, "condition", json!(terms.condition));
                 (format!("/quotes/{quote_id}"), response)
             }
-            Err(error) => (format!("/quotes/{quote_id}/error"), error_body("5101", &format!("Payee rejected quote - {error}"))),
+            Err(error) => (
+                format!("/quotes/{quote_id}/error"),
+                error_body("5101", &format!("Payee rejected quote - {error}")),
+            ),
         };
-        inner.answer(Phase::AnswerQuote, started, &base, path, &name, &requester, body).await;
+        inner
+            .answer(
+                Phase::AnswerQuote,
+                started,
+                &base,
+                path,
+                &name,
+                &requester,
+                body,
+            )
+            .await;
     });
     StatusCode::ACCEPTED.into_response()
 }
 
 /// `PUT /{dfsp}/quotes/{id}[/error]`: the payer's callback.
-async fn quotes_callback(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)>, method: Method, body: bytes::Bytes) -> Response {
+async fn quotes_callback(
+    State(inner): Shared,
+    Path((dfsp, rest)): Path<(String, String)>,
+    method: Method,
+    body: bytes::Bytes,
+) -> Response {
     callback(&inner, "quotes", &dfsp, &rest, &method, &body)
 }
 
 /// `PUT|PATCH /{dfsp}/transfers/{id}[/error]`: the payer's callback (PATCH is only
 /// acknowledged).
-async fn transfers_callback(State(inner): Shared, Path((dfsp, rest)): Path<(String, String)>, method: Method, body: bytes::Bytes) -> Response {
+async fn transfers_callback(
+    State(inner): Shared,
+    Path((dfsp, rest)): Path<(String, String)>,
+    method: Method,
+    body: bytes::Bytes,
+) -> Response {
     callback(&inner, "transfers", &dfsp, &rest, &method, &body)
 }
 
-fn callback(inner: &Inner, resource: &str, dfsp: &str, rest: &str, method: &Method, body: &[u8]) -> Response {
+fn callback(
+    inner: &Inner,
+    resource: &str,
+    dfsp: &str,
+    rest: &str,
+    method: &Method,
+    body: &[u8],
+) -> Response {
     if !inner.dfsps.contains_key(dfsp) {
-        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
     }
     let (id, is_error) = match rest.strip_suffix("/error") {
         Some(id) => (id, true),
@@ -701,26 +1034,54 @@ fn callback(inner: &Inner, resource: &str, dfsp: &str, rest: &str, method: &Meth
         return StatusCode::OK.into_response();
     }
     if *method != Method::PUT {
-        return fspiop_error(StatusCode::METHOD_NOT_ALLOWED, "3000", "Generic client error - method not allowed");
+        return fspiop_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "3000",
+            "Generic client error - method not allowed",
+        );
     }
-    inner.wake(&format!("{resource}:{dfsp}:{id}"), callback_from(is_error, body));
+    inner.wake(
+        &format!("{resource}:{dfsp}:{id}"),
+        callback_from(is_error, body),
+    );
     StatusCode::OK.into_response()
 }
 
 /// `POST /{dfsp}/transfers`: the payee fulfils with the fulfilment its secret gives the packet.
-async fn transfers_post(State(inner): Shared, Path(dfsp): Path<String>, headers: HeaderMap, body: bytes::Bytes) -> Response {
+async fn transfers_post(
+    State(inner): Shared,
+    Path(dfsp): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
     let started = Instant::now();
     let Some(sim) = inner.dfsps.get(&dfsp) else {
-        return fspiop_error(StatusCode::NOT_FOUND, "3200", "Generic ID not found - unknown DFSP");
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
     };
     let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - fspiop-source");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        );
     };
     let Ok(prepare) = serde_json::from_slice::<Value>(&body) else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3101", "Malformed syntax - body is not JSON");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3101",
+            "Malformed syntax - body is not JSON",
+        );
     };
     let Some(transfer_id) = at(&prepare, "/transferId").as_str().map(str::to_string) else {
-        return fspiop_error(StatusCode::BAD_REQUEST, "3102", "Missing mandatory element - transferId");
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - transferId",
+        );
     };
     let name = sim.spec.name.clone();
     let ilp = sim.ilp.clone();
@@ -728,15 +1089,36 @@ async fn transfers_post(State(inner): Shared, Path(dfsp): Path<String>, headers:
     tokio::spawn(async move {
         let base = inner.config.switch.transfers.clone();
         let condition = at(&prepare, "/condition").as_str().unwrap_or_default();
-        let (path, body) = match ilp.fulfilment_for_packet(at(&prepare, "/ilpPacket").as_str().unwrap_or_default()) {
+        let (path, body) = match ilp
+            .fulfilment_for_packet(at(&prepare, "/ilpPacket").as_str().unwrap_or_default())
+        {
             Ok(fulfilment) if fspiop::ilp::fulfilment_matches(&fulfilment, condition) => (
                 format!("/transfers/{transfer_id}"),
                 json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
             ),
-            Ok(_) => (format!("/transfers/{transfer_id}/error"), error_body("5105", "Payee FSP rejected transaction - the condition is not this payee's")),
-            Err(error) => (format!("/transfers/{transfer_id}/error"), error_body("5105", &format!("Payee FSP rejected transaction - {error}"))),
+            Ok(_) => (
+                format!("/transfers/{transfer_id}/error"),
+                error_body(
+                    "5105",
+                    "Payee FSP rejected transaction - the condition is not this payee's",
+                ),
+            ),
+            Err(error) => (
+                format!("/transfers/{transfer_id}/error"),
+                error_body("5105", &format!("Payee FSP rejected transaction - {error}")),
+            ),
         };
-        inner.answer(Phase::AnswerTransfer, started, &base, path, &name, &requester, body).await;
+        inner
+            .answer(
+                Phase::AnswerTransfer,
+                started,
+                &base,
+                path,
+                &name,
+                &requester,
+                body,
+            )
+            .await;
     });
     StatusCode::ACCEPTED.into_response()
 }
@@ -749,7 +1131,10 @@ mod tests {
     fn ranges_are_zero_padded() {
         let spec = DfspSpec::with_range("perffsp-5", "190123454", 100, "s", "USD");
         assert_eq!(spec.msisdns.len(), 100);
-        assert_eq!(spec.msisdns.first().map(String::as_str), Some("19012345400"));
+        assert_eq!(
+            spec.msisdns.first().map(String::as_str),
+            Some("19012345400")
+        );
         assert_eq!(spec.msisdns.last().map(String::as_str), Some("19012345499"));
         let ten = DfspSpec::with_range("perffsp-1", "1901234500", 10, "s", "USD");
         assert_eq!(ten.msisdns.first().map(String::as_str), Some("19012345000"));
@@ -759,7 +1144,12 @@ mod tests {
     #[test]
     fn mean_of_nothing_is_zero() {
         assert_eq!(PhaseStats::default().mean(), Duration::ZERO);
-        let stats = PhaseStats { count: 2, failures: 0, total: Duration::from_millis(10), max: Duration::from_millis(6) };
+        let stats = PhaseStats {
+            count: 2,
+            failures: 0,
+            total: Duration::from_millis(10),
+            max: Duration::from_millis(6),
+        };
         assert_eq!(stats.mean(), Duration::from_millis(5));
     }
 }

@@ -4,7 +4,11 @@
 //! the admin APIs; one payment goes through lookup → quote → transfer and commits, one to an
 //! MSISDN no oracle knows and one to an MSISDN the payee does not own both stop with 3204.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::time::{Duration, Instant};
 
@@ -20,12 +24,19 @@ fn kafka_brokers() -> String {
 }
 
 async fn listen() -> (tokio::net::TcpListener, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     (listener, base)
 }
 
-fn stopper(stops: &mut Vec<tokio::sync::oneshot::Sender<()>>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn stopper(
+    stops: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     stops.push(tx);
     async move {
@@ -49,7 +60,12 @@ struct Switch {
 async fn start_switch() -> Switch {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let server = database_server_url();
-    let (ledger_db, quotes_db, als_db, oracle_db) = (format!("t_sim_cl_{id}"), format!("t_sim_q_{id}"), format!("t_sim_als_{id}"), format!("t_sim_orc_{id}"));
+    let (ledger_db, quotes_db, als_db, oracle_db) = (
+        format!("t_sim_cl_{id}"),
+        format!("t_sim_q_{id}"),
+        format!("t_sim_als_{id}"),
+        format!("t_sim_orc_{id}"),
+    );
     let prefix = format!("s{}-", &id[..12]);
     let mut stops = Vec::new();
 
@@ -59,13 +75,25 @@ async fn start_switch() -> Switch {
     ledger_config.kafka.brokers = kafka_brokers();
     ledger_config.kafka.topic_prefix = prefix.clone();
     ledger_config.kafka.topic_partitions = 2;
-    let ledger_url = ledger_config.database_url().unwrap_or_else(|e| panic!("{e}"));
-    let store = central_ledger::connect_store(&ledger_config, true, true).await.unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
+    let ledger_url = ledger_config
+        .database_url()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let store = central_ledger::connect_store(&ledger_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
     let pool = store.pool.clone();
     let (listener, ledger) = listen().await;
     let stop = stopper(&mut stops);
     tokio::spawn(async move {
-        if let Err(e) = central_ledger::run(ledger_config, store, central_ledger::Handlers::all(), listener, stop).await {
+        if let Err(e) = central_ledger::run(
+            ledger_config,
+            store,
+            central_ledger::Handlers::all(),
+            listener,
+            stop,
+        )
+        .await
+        {
             panic!("central-ledger (Kafka at KAFKA_BROKERS?): {e}");
         }
     });
@@ -90,7 +118,9 @@ async fn start_switch() -> Switch {
     quoting_config.central_ledger_database.name = ledger_db.clone();
     quoting_config.quotes_database.url = server.clone();
     quoting_config.quotes_database.name = quotes_db.clone();
-    let quoting_stores = quoting_service::connect(&quoting_config, true, true).await.unwrap_or_else(|e| panic!("quotes database: {e}"));
+    let quoting_stores = quoting_service::connect(&quoting_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("quotes database: {e}"));
     let (listener, quotes) = listen().await;
     let stop = stopper(&mut stops);
     tokio::spawn(async move {
@@ -102,7 +132,9 @@ async fn start_switch() -> Switch {
     let mut oracle_config = msisdn_oracle::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
     oracle_config.database.url = server.clone();
     oracle_config.database.name = oracle_db.clone();
-    let oracle_store = msisdn_oracle::connect_store(&oracle_config, true, true).await.unwrap_or_else(|e| panic!("oracle database: {e}"));
+    let oracle_store = msisdn_oracle::connect_store(&oracle_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("oracle database: {e}"));
     let (listener, oracle) = listen().await;
     let stop = stopper(&mut stops);
     tokio::spawn(async move {
@@ -111,35 +143,70 @@ async fn start_switch() -> Switch {
         }
     });
 
-    let mut als_config = account_lookup_service::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
+    let mut als_config =
+        account_lookup_service::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
     als_config.database.url = server.clone();
     als_config.database.name = als_db.clone();
     als_config.directory.central_ledger_database_url = ledger_url;
-    let als_stores = account_lookup_service::connect(&als_config, true, true).await.unwrap_or_else(|e| panic!("ALS database: {e}"));
+    let als_stores = account_lookup_service::connect(&als_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("ALS database: {e}"));
     let (api_listener, als) = listen().await;
     let (admin_listener, als_admin) = listen().await;
     let stop = stopper(&mut stops);
     tokio::spawn(async move {
-        if let Err(e) = account_lookup_service::run(als_config, als_stores, api_listener, admin_listener, stop).await {
+        if let Err(e) =
+            account_lookup_service::run(als_config, als_stores, api_listener, admin_listener, stop)
+                .await
+        {
             panic!("account-lookup-service: {e}");
         }
     });
 
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     for base in [&ledger, &transfers, &quotes, &als, &als_admin, &oracle] {
-        while !client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+        while !client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             assert!(Instant::now() < deadline, "{base} not healthy within 60 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    Switch { ledger, transfers, quotes, als, als_admin, oracle, pool, databases: vec![ledger_db, quotes_db, als_db, oracle_db], stops, client }
+    Switch {
+        ledger,
+        transfers,
+        quotes,
+        als,
+        als_admin,
+        oracle,
+        pool,
+        databases: vec![ledger_db, quotes_db, als_db, oracle_db],
+        stops,
+        client,
+    }
 }
 
 impl Switch {
     async fn admin(&self, path: &str, body: Value) {
-        let response = self.client.post(format!("{}{path}", self.ledger)).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"));
-        assert!(response.status().is_success(), "{path}: {}", response.text().await.unwrap_or_default());
+        let response = self
+            .client
+            .post(format!("{}{path}", self.ledger))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     async fn state(&self, transfer_id: &str) -> Option<String> {
@@ -169,14 +236,22 @@ impl Switch {
     /// A DFSP with its limits, endpoints and, when `funds` is given, that much deposited.
     async fn provision(&self, sim: &Simulator, spec: &DfspSpec, funds: Option<&str>) {
         let name = &spec.name;
-        self.admin("/participants", json!({"name": name, "currency": spec.currency})).await;
+        self.admin(
+            "/participants",
+            json!({"name": name, "currency": spec.currency}),
+        )
+        .await;
         self.admin(
             &format!("/participants/{name}/initialPositionAndLimits"),
             json!({"currency": spec.currency, "limit": {"type": "NET_DEBIT_CAP", "value": 1_000_000}, "initialPosition": 0}),
         )
         .await;
         for (kind, value) in sim.endpoints(name) {
-            self.admin(&format!("/participants/{name}/endpoints"), json!({"type": kind, "value": value})).await;
+            self.admin(
+                &format!("/participants/{name}/endpoints"),
+                json!({"type": kind, "value": value}),
+            )
+            .await;
         }
         if let Some(amount) = funds {
             let (settlement,): (u32,) = sqlx::query_as(
@@ -194,7 +269,10 @@ impl Switch {
             .await;
             let deadline = Instant::now() + Duration::from_secs(60);
             while self.state(&deposit).await.as_deref() != Some("COMMITTED") {
-                assert!(Instant::now() < deadline, "deposit for {name} not committed");
+                assert!(
+                    Instant::now() < deadline,
+                    "deposit for {name} not committed"
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -207,7 +285,12 @@ impl Switch {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(response.status().as_u16(), 201, "registering {msisdn}: {}", response.text().await.unwrap_or_default());
+            assert_eq!(
+                response.status().as_u16(),
+                201,
+                "registering {msisdn}: {}",
+                response.text().await.unwrap_or_default()
+            );
         }
     }
 
@@ -231,16 +314,27 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     let payee = DfspSpec::with_range("simfsp-5", "1901234540", 10, "payee-secret", "USD");
     let config = SimConfig {
         dfsps: vec![payer.clone(), payee.clone()],
-        switch: SwitchUrls { als: switch.als.clone(), quotes: switch.quotes.clone(), transfers: switch.transfers.clone() },
+        switch: SwitchUrls {
+            als: switch.als.clone(),
+            quotes: switch.quotes.clone(),
+            transfers: switch.transfers.clone(),
+        },
         request_timeout_ms: 10_000,
         callback_timeout_ms: 30_000,
     };
     let (listener, _) = listen().await;
-    let sim = Simulator::start(config, listener).await.unwrap_or_else(|e| panic!("{e}"));
+    let sim = Simulator::start(config, listener)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     // Hub accounts, the settlement model, both DFSPs, the MSISDN oracle and its numbers.
     for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
-        switch.admin("/participants/Hub/accounts", json!({"currency": "USD", "type": account_type})).await;
+        switch
+            .admin(
+                "/participants/Hub/accounts",
+                json!({"currency": "USD", "type": account_type}),
+            )
+            .await;
     }
     switch
         .admin(
@@ -253,24 +347,52 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     let response = switch
         .client
         .post(format!("{}/oracles", switch.als_admin))
-        .header("accept", "application/vnd.interoperability.participants+json;version=1")
-        .header("content-type", "application/vnd.interoperability.participants+json;version=1.0")
-        .header("date", fspiop::datetime::format_http_date(central_ledger::now_ms()))
+        .header(
+            "accept",
+            "application/vnd.interoperability.participants+json;version=1",
+        )
+        .header(
+            "content-type",
+            "application/vnd.interoperability.participants+json;version=1.0",
+        )
+        .header(
+            "date",
+            fspiop::datetime::format_http_date(central_ledger::now_ms()),
+        )
         .body(oracle.to_string())
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(response.status().as_u16(), 201, "{}", response.text().await.unwrap_or_default());
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
     switch.provision(&sim, &payer, Some("1000")).await;
     switch.provision(&sim, &payee, None).await;
 
     // A payment of 100 goes through every phase and commits.
-    let report = sim.pay("simfsp-1", "19012345403", "100").await.unwrap_or_else(|e| panic!("payment failed: {e}"));
+    let report = sim
+        .pay("simfsp-1", "19012345403", "100")
+        .await
+        .unwrap_or_else(|e| panic!("payment failed: {e}"));
     assert_eq!(report.transfer_state, "COMMITTED");
     assert_eq!(report.payee_fsp, "simfsp-5");
-    assert_eq!((report.transfer_amount.as_str(), report.currency.as_str()), ("100", "USD"));
-    assert!(report.lookup > Duration::ZERO && report.quote > Duration::ZERO && report.transfer > Duration::ZERO, "{report:?}");
-    assert_eq!(switch.state(&report.transfer_id).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        (report.transfer_amount.as_str(), report.currency.as_str()),
+        ("100", "USD")
+    );
+    assert!(
+        report.lookup > Duration::ZERO
+            && report.quote > Duration::ZERO
+            && report.transfer > Duration::ZERO,
+        "{report:?}"
+    );
+    assert_eq!(
+        switch.state(&report.transfer_id).await.as_deref(),
+        Some("COMMITTED")
+    );
     assert_eq!(switch.position("simfsp-1").await, "100.0000");
     assert_eq!(switch.position("simfsp-5").await, "-100.0000");
     eprintln!(
@@ -283,9 +405,22 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     );
 
     // An MSISDN nobody owns: the switch answers 3204 and nothing else happens.
-    let error = sim.pay("simfsp-1", "19099999999", "5").await.err().unwrap_or_else(|| panic!("an unknown MSISDN was paid"));
+    let error = sim
+        .pay("simfsp-1", "19099999999", "5")
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("an unknown MSISDN was paid"));
     assert_eq!(error.fspiop_code(), Some("3204"), "{error}");
-    assert!(matches!(error, dfsp_sim::PaymentError::Fspiop { phase: Phase::Lookup, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            dfsp_sim::PaymentError::Fspiop {
+                phase: Phase::Lookup,
+                ..
+            }
+        ),
+        "{error}"
+    );
 
     // An MSISDN the oracle maps to the payee DFSP but that it does not own: the payee itself
     // answers `PUT /parties/…/error` 3204 and the switch relays it to the payer.
@@ -298,16 +433,30 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.status().as_u16(), 201);
-    let error = sim.pay("simfsp-1", "19012345499", "5").await.err().unwrap_or_else(|| panic!("an MSISDN nobody owns was paid"));
+    let error = sim
+        .pay("simfsp-1", "19012345499", "5")
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("an MSISDN nobody owns was paid"));
     assert_eq!(error.fspiop_code(), Some("3204"), "{error}");
 
     // The timings: one of each payer phase succeeded, the lookup failed twice; the payee
     // answered two lookups (one with its error), one quote and one transfer.
     let timings = sim.timings();
-    for (phase, count) in [(Phase::Lookup, 1), (Phase::Quote, 1), (Phase::Transfer, 1), (Phase::AnswerParty, 2), (Phase::AnswerQuote, 1), (Phase::AnswerTransfer, 1)] {
+    for (phase, count) in [
+        (Phase::Lookup, 1),
+        (Phase::Quote, 1),
+        (Phase::Transfer, 1),
+        (Phase::AnswerParty, 2),
+        (Phase::AnswerQuote, 1),
+        (Phase::AnswerTransfer, 1),
+    ] {
         let stats = timings.get(&phase).copied().unwrap_or_default();
         assert_eq!(stats.count, count, "{phase:?}: {stats:?}");
-        assert!(stats.max > Duration::ZERO && stats.mean() <= stats.max, "{phase:?}: {stats:?}");
+        assert!(
+            stats.max > Duration::ZERO && stats.mean() <= stats.max,
+            "{phase:?}: {stats:?}"
+        );
     }
     assert_eq!(timings.get(&Phase::Lookup).map(|s| s.failures), Some(2));
     assert_eq!(switch.position("simfsp-1").await, "100.0000");

@@ -55,7 +55,11 @@ const CACHE_ENTRIES_MAX: usize = 10_000;
 
 impl Directory {
     pub fn new(pool: MySqlPool, ttl_ms: u64) -> Directory {
-        Directory { pool, ttl: Duration::from_millis(ttl_ms), cache: Arc::new(Mutex::new(HashMap::new())) }
+        Directory {
+            pool,
+            ttl: Duration::from_millis(ttl_ms),
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Forgets everything (the `DELETE /endpointcache` of Mojaloop's services).
@@ -84,13 +88,18 @@ impl Directory {
     }
 
     async fn fetch(&self, name: &str) -> Result<Entry, EdgeError> {
-        let participant: Option<(u32, bool)> = sqlx::query_as("SELECT participantId, isActive FROM participant WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let participant: Option<(u32, bool)> =
+            sqlx::query_as("SELECT participantId, isActive FROM participant WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         let fetched = Instant::now();
         let Some((id, is_active)) = participant else {
-            return Ok(Entry { fetched, participant: None, endpoints: HashMap::new() });
+            return Ok(Entry {
+                fetched,
+                participant: None,
+                endpoints: HashMap::new(),
+            });
         };
         let accounts: Vec<(String, String, bool)> = sqlx::query_as(
             "SELECT pc.currencyId, lat.name, pc.isActive FROM participantCurrency pc
@@ -115,7 +124,11 @@ impl Directory {
                 is_active,
                 accounts: accounts
                     .into_iter()
-                    .map(|(currency, ledger_account_type, is_active)| AccountInfo { currency, ledger_account_type, is_active })
+                    .map(|(currency, ledger_account_type, is_active)| AccountInfo {
+                        currency,
+                        ledger_account_type,
+                        is_active,
+                    })
                     .collect(),
             }),
             endpoints: endpoints.into_iter().collect(),
@@ -128,7 +141,11 @@ impl Directory {
     }
 
     /// The participant's active endpoint of `endpoint_type` (a template), if registered.
-    pub async fn endpoint(&self, fsp: &str, endpoint_type: &str) -> Result<Option<String>, EdgeError> {
+    pub async fn endpoint(
+        &self,
+        fsp: &str,
+        endpoint_type: &str,
+    ) -> Result<Option<String>, EdgeError> {
         Ok(self.entry(fsp).await?.endpoints.get(endpoint_type).cloned())
     }
 }

@@ -61,7 +61,9 @@ pub struct Forwarder {
 
 impl std::fmt::Debug for Forwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Forwarder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Forwarder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +72,16 @@ const ERROR_BODY_LEN_MAX_BYTES: usize = 64 * 1024;
 /// How long an idle keep-alive connection is kept.
 const IDLE_CONNECTION_TIMEOUT_MS: u64 = 30_000;
 
-const DROPPED: &[&str] = &["content-length", "host", "connection", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer"];
+const DROPPED: &[&str] = &[
+    "content-length",
+    "host",
+    "connection",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+];
 
 impl Forwarder {
     pub fn new(config: ForwarderConfig) -> Result<Forwarder, EdgeError> {
@@ -78,22 +89,30 @@ impl Forwarder {
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_millis(config.request_timeout_ms)));
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| EdgeError::Client(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| EdgeError::Client(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_millis(IDLE_CONNECTION_TIMEOUT_MS))
-            .pool_max_idle_per_host(config.idle_connections_per_host_max)
-            .build(connector);
-        Ok(Forwarder { client, config: std::sync::Arc::new(config) })
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_millis(IDLE_CONNECTION_TIMEOUT_MS))
+                .pool_max_idle_per_host(config.idle_connections_per_host_max)
+                .build(connector);
+        Ok(Forwarder {
+            client,
+            config: std::sync::Arc::new(config),
+        })
     }
 
     pub fn hub_name(&self) -> &str {
@@ -105,9 +124,19 @@ impl Forwarder {
     }
 
     /// The headers that go on the wire for `request`.
-    pub fn outbound_headers(&self, request: &OutboundRequest, now_ms: i64) -> Vec<(String, String)> {
+    pub fn outbound_headers(
+        &self,
+        request: &OutboundRequest,
+        now_ms: i64,
+    ) -> Vec<(String, String)> {
         let from_hub = self.is_hub(&request.source);
-        let inbound = |name: &str| request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        let inbound = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
         let resource = inbound(headers::CONTENT_TYPE)
             .and_then(|ct| ct.strip_prefix("application/vnd.interoperability."))
             .and_then(|rest| rest.split_once("+json"))
@@ -117,28 +146,51 @@ impl Forwarder {
         for (name, value) in &request.headers {
             let name = name.to_ascii_lowercase();
             let replaced = DROPPED.contains(&name.as_str())
-                || matches!(name.as_str(), headers::FSPIOP_SOURCE | headers::FSPIOP_DESTINATION | headers::DATE)
+                || matches!(
+                    name.as_str(),
+                    headers::FSPIOP_SOURCE | headers::FSPIOP_DESTINATION | headers::DATE
+                )
                 || (name == headers::ACCEPT && request.method == "PUT")
-                || (from_hub && matches!(name.as_str(), headers::FSPIOP_SIGNATURE | headers::CONTENT_TYPE | headers::ACCEPT));
+                || (from_hub
+                    && matches!(
+                        name.as_str(),
+                        headers::FSPIOP_SIGNATURE | headers::CONTENT_TYPE | headers::ACCEPT
+                    ));
             if replaced {
                 continue;
             }
-            let value = if name == headers::FSPIOP_HTTP_METHOD { request.method.to_string() } else { value.clone() };
+            let value = if name == headers::FSPIOP_HTTP_METHOD {
+                request.method.to_string()
+            } else {
+                value.clone()
+            };
             out.push((name, value));
         }
         let date = inbound(headers::DATE)
             .and_then(fspiop::datetime::parse_http_date)
             .unwrap_or(now_ms);
-        out.push((headers::DATE.to_string(), fspiop::datetime::format_http_date(date)));
+        out.push((
+            headers::DATE.to_string(),
+            fspiop::datetime::format_http_date(date),
+        ));
         out.push((headers::FSPIOP_SOURCE.to_string(), request.source.clone()));
-        out.push((headers::FSPIOP_DESTINATION.to_string(), request.destination.clone()));
+        out.push((
+            headers::FSPIOP_DESTINATION.to_string(),
+            request.destination.clone(),
+        ));
         if inbound(headers::FSPIOP_URI).is_none() {
             out.push((headers::FSPIOP_URI.to_string(), request.uri_path.clone()));
         }
         if from_hub {
-            out.push((headers::CONTENT_TYPE.to_string(), media_type(&resource, self.config.versions.content_default)));
+            out.push((
+                headers::CONTENT_TYPE.to_string(),
+                media_type(&resource, self.config.versions.content_default),
+            ));
             if inbound(headers::ACCEPT).is_some() && request.method != "PUT" {
-                out.push((headers::ACCEPT.to_string(), media_type(&resource, self.config.versions.accept_default)));
+                out.push((
+                    headers::ACCEPT.to_string(),
+                    media_type(&resource, self.config.versions.accept_default),
+                ));
             }
         }
         out
@@ -148,8 +200,15 @@ impl Forwarder {
     pub async fn send(&self, request: OutboundRequest) -> Result<(), FspiopError> {
         let now_ms = now_ms();
         let headers = self.outbound_headers(&request, now_ms);
-        let unreachable = || FspiopError::with_detail(ErrorCode::DestinationCommunicationError, "Failed to send HTTP request to host");
-        let mut builder = hyper::Request::builder().method(request.method).uri(&request.url);
+        let unreachable = || {
+            FspiopError::with_detail(
+                ErrorCode::DestinationCommunicationError,
+                "Failed to send HTTP request to host",
+            )
+        };
+        let mut builder = hyper::Request::builder()
+            .method(request.method)
+            .uri(&request.url);
         for (name, value) in &headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
@@ -182,17 +241,36 @@ impl Forwarder {
             return Err(error);
         }
         Err(match status.as_u16() {
-            404 => FspiopError::with_detail(ErrorCode::IdNotFound, format!("{} answered 404", request.destination)),
-            400..=499 => FspiopError::with_detail(ErrorCode::GenericClientError, format!("{} answered {}", request.destination, status.as_u16())),
-            _ => FspiopError::with_detail(ErrorCode::DestinationCommunicationError, "Failed to send HTTP request to host"),
+            404 => FspiopError::with_detail(
+                ErrorCode::IdNotFound,
+                format!("{} answered 404", request.destination),
+            ),
+            400..=499 => FspiopError::with_detail(
+                ErrorCode::GenericClientError,
+                format!("{} answered {}", request.destination, status.as_u16()),
+            ),
+            _ => FspiopError::with_detail(
+                ErrorCode::DestinationCommunicationError,
+                "Failed to send HTTP request to host",
+            ),
         })
     }
 
     /// A hub-originated error callback (`PUT …/error`) to participant `to`.
-    pub async fn send_error(&self, to: &str, url: &str, uri_path: &str, resource: &str, error: &FspiopError) -> Result<(), FspiopError> {
+    pub async fn send_error(
+        &self,
+        to: &str,
+        url: &str,
+        uri_path: &str,
+        resource: &str,
+        error: &FspiopError,
+    ) -> Result<(), FspiopError> {
         let body = error.to_json().into_bytes();
         let headers = vec![
-            (headers::CONTENT_TYPE.to_string(), media_type(resource, self.config.versions.content_default)),
+            (
+                headers::CONTENT_TYPE.to_string(),
+                media_type(resource, self.config.versions.content_default),
+            ),
             (headers::FSPIOP_HTTP_METHOD.to_string(), "PUT".to_string()),
             (headers::FSPIOP_URI.to_string(), uri_path.to_string()),
         ];
@@ -245,13 +323,22 @@ mod tests {
             url: "http://payee/quotes".into(),
             uri_path: "/quotes".into(),
             headers: vec![
-                ("content-type".into(), "application/vnd.interoperability.quotes+json;version=2.0".into()),
-                ("accept".into(), "application/vnd.interoperability.quotes+json;version=2".into()),
+                (
+                    "content-type".into(),
+                    "application/vnd.interoperability.quotes+json;version=2.0".into(),
+                ),
+                (
+                    "accept".into(),
+                    "application/vnd.interoperability.quotes+json;version=2".into(),
+                ),
                 ("content-length".into(), "123".into()),
                 ("host".into(), "switch".into()),
                 ("date".into(), "Tue, 15 Nov 1994 08:12:31 GMT".into()),
                 ("fspiop-source".into(), "perffsp-1".into()),
-                ("fspiop-signature".into(), "{\"signature\":\"s\",\"protectedHeader\":\"p\"}".into()),
+                (
+                    "fspiop-signature".into(),
+                    "{\"signature\":\"s\",\"protectedHeader\":\"p\"}".into(),
+                ),
                 ("fspiop-http-method".into(), "POST".into()),
                 ("x-forwarded-for".into(), "10.0.0.1".into()),
             ],
@@ -262,14 +349,23 @@ mod tests {
     }
 
     fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn forwarded_requests_keep_the_senders_headers() {
         let out = forwarder().outbound_headers(&request("POST", "perffsp-1"), 0);
-        assert_eq!(get(&out, "content-type"), Some("application/vnd.interoperability.quotes+json;version=2.0"));
-        assert_eq!(get(&out, "accept"), Some("application/vnd.interoperability.quotes+json;version=2"));
+        assert_eq!(
+            get(&out, "content-type"),
+            Some("application/vnd.interoperability.quotes+json;version=2.0")
+        );
+        assert_eq!(
+            get(&out, "accept"),
+            Some("application/vnd.interoperability.quotes+json;version=2")
+        );
         assert!(get(&out, "fspiop-signature").is_some());
         assert_eq!(get(&out, "fspiop-destination"), Some("perffsp-5"));
         assert_eq!(get(&out, "fspiop-source"), Some("perffsp-1"));
@@ -290,8 +386,14 @@ mod tests {
     #[test]
     fn hub_messages_use_default_versions_and_no_inherited_signature() {
         let out = forwarder().outbound_headers(&request("POST", "Hub"), 0);
-        assert_eq!(get(&out, "content-type"), Some("application/vnd.interoperability.quotes+json;version=1.1"));
-        assert_eq!(get(&out, "accept"), Some("application/vnd.interoperability.quotes+json;version=1"));
+        assert_eq!(
+            get(&out, "content-type"),
+            Some("application/vnd.interoperability.quotes+json;version=1.1")
+        );
+        assert_eq!(
+            get(&out, "accept"),
+            Some("application/vnd.interoperability.quotes+json;version=1")
+        );
         assert_eq!(get(&out, "fspiop-signature"), None);
         assert_eq!(get(&out, "fspiop-source"), Some("Hub"));
     }

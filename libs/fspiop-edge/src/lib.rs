@@ -53,7 +53,12 @@ pub fn render_endpoint(template: &str, vars: &[(&str, &str)]) -> String {
 /// Request headers with lower-case names (values that are not text are skipped).
 pub fn headers_of(map: &axum::http::HeaderMap) -> BTreeMap<String, String> {
     map.iter()
-        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_ascii_lowercase(), v.to_string())))
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|v| (name.as_str().to_ascii_lowercase(), v.to_string()))
+        })
         .collect()
 }
 
@@ -63,21 +68,45 @@ mod tests {
 
     #[test]
     fn templates() {
-        let vars = [("partyIdType", "MSISDN"), ("partyIdentifier", "19012345401")];
+        let vars = [
+            ("partyIdType", "MSISDN"),
+            ("partyIdentifier", "19012345401"),
+        ];
         assert_eq!(
-            render_endpoint("http://fsp/parties/{{partyIdType}}/{{partyIdentifier}}", &vars),
+            render_endpoint(
+                "http://fsp/parties/{{partyIdType}}/{{partyIdentifier}}",
+                &vars
+            ),
             "http://fsp/parties/MSISDN/19012345401"
         );
-        assert_eq!(render_endpoint("http://fsp/x/{{partySubIdOrType}}/y", &vars), "http://fsp/x//y");
-        assert_eq!(render_endpoint("http://fsp/{{ transferId }}", &[("transferId", "t1")]), "http://fsp/t1");
-        assert_eq!(render_endpoint("http://fsp/{{open", &vars), "http://fsp/{{open");
-        assert_eq!(render_endpoint("http://fsp/plain", &vars), "http://fsp/plain");
+        assert_eq!(
+            render_endpoint("http://fsp/x/{{partySubIdOrType}}/y", &vars),
+            "http://fsp/x//y"
+        );
+        assert_eq!(
+            render_endpoint("http://fsp/{{ transferId }}", &[("transferId", "t1")]),
+            "http://fsp/t1"
+        );
+        assert_eq!(
+            render_endpoint("http://fsp/{{open", &vars),
+            "http://fsp/{{open"
+        );
+        assert_eq!(
+            render_endpoint("http://fsp/plain", &vars),
+            "http://fsp/plain"
+        );
     }
 
     #[test]
     fn header_names_are_lower_case() {
         let mut map = axum::http::HeaderMap::new();
-        map.insert("FSPIOP-Source", axum::http::HeaderValue::from_static("perffsp-1"));
-        assert_eq!(headers_of(&map).get("fspiop-source").map(String::as_str), Some("perffsp-1"));
+        map.insert(
+            "FSPIOP-Source",
+            axum::http::HeaderValue::from_static("perffsp-1"),
+        );
+        assert_eq!(
+            headers_of(&map).get("fspiop-source").map(String::as_str),
+            Some("perffsp-1")
+        );
     }
 }

@@ -1,7 +1,11 @@
 //! The directory against a real central-ledger database, the forwarder against a real HTTP
 //! peer.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::sync::{Arc, Mutex};
 
@@ -18,10 +22,16 @@ fn server_url() -> String {
 #[tokio::test]
 async fn directory_reads_and_caches_participants_and_endpoints() {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    store::create_database_if_missing(&server_url(), &name).await.unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
+    store::create_database_if_missing(&server_url(), &name)
+        .await
+        .unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
     let url = store::database_url(&server_url(), &name).unwrap_or_else(|e| panic!("{e}"));
-    let pool = store::connect(&url, 4, 5000).await.unwrap_or_else(|e| panic!("{e}"));
-    store::migrate_central_ledger(&pool).await.unwrap_or_else(|e| panic!("{e}"));
+    let pool = store::connect(&url, 4, 5000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store::migrate_central_ledger(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     for sql in [
         "INSERT INTO participant (participantId, name, createdBy) VALUES (2, 'perffsp-1', 't')",
         "INSERT INTO participantCurrency (participantId, currencyId, ledgerAccountTypeId, isActive, createdBy) VALUES (2, 'USD', 1, 1, 't'), (2, 'USD', 2, 1, 't'), (2, 'EUR', 1, 0, 't')",
@@ -31,22 +41,56 @@ async fn directory_reads_and_caches_participants_and_endpoints() {
         sqlx::query(sql).execute(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     let directory = Directory::new(pool.clone(), 60_000);
-    let participant = directory.participant("perffsp-1").await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("missing"));
+    let participant = directory
+        .participant("perffsp-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("missing"));
     assert!(participant.is_active);
     assert!(participant.has_active_position_account("USD"));
     assert!(!participant.has_active_position_account("EUR"));
     assert!(!participant.has_active_position_account("KES"));
-    assert_eq!(directory.endpoint("perffsp-1", "FSPIOP_CALLBACK_URL_QUOTES").await.ok().flatten().as_deref(), Some("http://perffsp-1/quotes"));
-    assert_eq!(directory.endpoint("perffsp-1", "FSPIOP_CALLBACK_URL_TRANSFER_POST").await.ok().flatten(), None);
+    assert_eq!(
+        directory
+            .endpoint("perffsp-1", "FSPIOP_CALLBACK_URL_QUOTES")
+            .await
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("http://perffsp-1/quotes")
+    );
+    assert_eq!(
+        directory
+            .endpoint("perffsp-1", "FSPIOP_CALLBACK_URL_TRANSFER_POST")
+            .await
+            .ok()
+            .flatten(),
+        None
+    );
     assert_eq!(directory.participant("nobody").await.ok().flatten(), None);
 
     // Cached until invalidated.
-    sqlx::query("UPDATE participant SET isActive = 0 WHERE participantId = 2").execute(&pool).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(directory.participant("perffsp-1").await.ok().flatten().is_some_and(|p| p.is_active));
+    sqlx::query("UPDATE participant SET isActive = 0 WHERE participantId = 2")
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(directory
+        .participant("perffsp-1")
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|p| p.is_active));
     directory.invalidate();
-    assert!(directory.participant("perffsp-1").await.ok().flatten().is_some_and(|p| !p.is_active));
+    assert!(directory
+        .participant("perffsp-1")
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|p| !p.is_active));
     pool.close().await;
-    store::drop_database_if_exists(&server_url(), &name).await.unwrap_or_else(|e| panic!("{e}"));
+    store::drop_database_if_exists(&server_url(), &name)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 type Seen = Arc<Mutex<Vec<HeaderMap>>>;
@@ -64,15 +108,25 @@ async fn peer(status: StatusCode, body: &'static str) -> (String, Seen) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, seen)
 }
 
 fn forwarder() -> Forwarder {
-    Forwarder::new(ForwarderConfig { request_timeout_ms: 2000, idle_connections_per_host_max: 8, hub_name: "Hub".into(), versions: ProtocolVersions::default() })
-        .unwrap_or_else(|e| panic!("{e}"))
+    Forwarder::new(ForwarderConfig {
+        request_timeout_ms: 2000,
+        idle_connections_per_host_max: 8,
+        hub_name: "Hub".into(),
+        versions: ProtocolVersions::default(),
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn request(url: String) -> OutboundRequest {
@@ -80,7 +134,10 @@ fn request(url: String) -> OutboundRequest {
         method: "POST",
         url,
         uri_path: "/quotes".into(),
-        headers: vec![("content-type".into(), "application/vnd.interoperability.quotes+json;version=1.1".into())],
+        headers: vec![(
+            "content-type".into(),
+            "application/vnd.interoperability.quotes+json;version=1.1".into(),
+        )],
         source: "perffsp-1".into(),
         destination: "perffsp-5".into(),
         body: Some(b"{}".to_vec()),
@@ -90,35 +147,77 @@ fn request(url: String) -> OutboundRequest {
 #[tokio::test]
 async fn forwarder_outcomes() {
     let (ok, seen) = peer(StatusCode::ACCEPTED, "").await;
-    forwarder().send(request(format!("{ok}/quotes"))).await.unwrap_or_else(|e| panic!("{e}"));
+    forwarder()
+        .send(request(format!("{ok}/quotes")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let headers = seen.lock().map(|v| v[0].clone()).unwrap_or_default();
-    assert_eq!(headers.get("fspiop-destination").and_then(|v| v.to_str().ok()), Some("perffsp-5"));
-    assert_eq!(headers.get("fspiop-uri").and_then(|v| v.to_str().ok()), Some("/quotes"));
+    assert_eq!(
+        headers
+            .get("fspiop-destination")
+            .and_then(|v| v.to_str().ok()),
+        Some("perffsp-5")
+    );
+    assert_eq!(
+        headers.get("fspiop-uri").and_then(|v| v.to_str().ok()),
+        Some("/quotes")
+    );
 
     let (refusing, _) = peer(StatusCode::BAD_REQUEST, r#"{"errorInformation":{"errorCode":"5101","errorDescription":"Payee rejected quote - no"}}"#).await;
-    let error = forwarder().send(request(format!("{refusing}/quotes"))).await.err().unwrap_or_else(|| panic!("accepted"));
+    let error = forwarder()
+        .send(request(format!("{refusing}/quotes")))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
     assert_eq!(error.code, ErrorCode::PayeeRejectedQuote);
     assert_eq!(error.description(), "Payee rejected quote - no");
 
     let (failing, _) = peer(StatusCode::INTERNAL_SERVER_ERROR, "boom").await;
-    let error = forwarder().send(request(format!("{failing}/quotes"))).await.err().unwrap_or_else(|| panic!("accepted"));
+    let error = forwarder()
+        .send(request(format!("{failing}/quotes")))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
     assert_eq!(error.code, ErrorCode::DestinationCommunicationError);
 
     let (missing, _) = peer(StatusCode::NOT_FOUND, "").await;
-    let error = forwarder().send(request(format!("{missing}/quotes"))).await.err().unwrap_or_else(|| panic!("accepted"));
+    let error = forwarder()
+        .send(request(format!("{missing}/quotes")))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
     assert_eq!(error.code, ErrorCode::IdNotFound);
 
     // Nothing listens on port 9 of the loopback.
-    let error = forwarder().send(request("http://127.0.0.1:9/quotes".into())).await.err().unwrap_or_else(|| panic!("accepted"));
+    let error = forwarder()
+        .send(request("http://127.0.0.1:9/quotes".into()))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
     assert_eq!(error.code, ErrorCode::DestinationCommunicationError);
 
     let (errors, seen) = peer(StatusCode::OK, "").await;
     forwarder()
-        .send_error("perffsp-1", &format!("{errors}/quotes/q1/error"), "/quotes/q1/error", "quotes", &FspiopError::new(ErrorCode::PartyNotFound))
+        .send_error(
+            "perffsp-1",
+            &format!("{errors}/quotes/q1/error"),
+            "/quotes/q1/error",
+            "quotes",
+            &FspiopError::new(ErrorCode::PartyNotFound),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let headers = seen.lock().map(|v| v[0].clone()).unwrap_or_default();
-    assert_eq!(headers.get("fspiop-source").and_then(|v| v.to_str().ok()), Some("Hub"));
-    assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("application/vnd.interoperability.quotes+json;version=1.1"));
-    assert!(headers.get("accept").is_none(), "a PUT callback carries no Accept: {headers:?}");
+    assert_eq!(
+        headers.get("fspiop-source").and_then(|v| v.to_str().ok()),
+        Some("Hub")
+    );
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/vnd.interoperability.quotes+json;version=1.1")
+    );
+    assert!(
+        headers.get("accept").is_none(),
+        "a PUT callback carries no Accept: {headers:?}"
+    );
 }

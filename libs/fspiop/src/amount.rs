@@ -85,7 +85,11 @@ pub fn from_minor_units(minor: u128, scale: u32) -> String {
         return text;
     }
     let scale = scale as usize;
-    let padded = if text.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - text.len()), text) } else { text };
+    let padded = if text.len() <= scale {
+        format!("{}{}", "0".repeat(scale + 1 - text.len()), text)
+    } else {
+        text
+    };
     let split = padded.len() - scale;
     let (int, frac) = padded.split_at(split);
     let frac = frac.trim_end_matches('0');
@@ -102,10 +106,34 @@ mod tests {
 
     #[test]
     fn pattern() {
-        for ok in ["5", "5.5", "5.5555", "0", "0.5", "123456789012345678", "0.0001", "10"] {
+        for ok in [
+            "5",
+            "5.5",
+            "5.5555",
+            "0",
+            "0.5",
+            "123456789012345678",
+            "0.0001",
+            "10",
+        ] {
             assert!(is_valid_amount(ok), "{ok}");
         }
-        for bad in ["5.0", "5.", "5.50", ".5", "00.5", "-5.5", "5.55555", "1234567890123456789", "", "1e3", "+1", " 1", "01", "0.00"] {
+        for bad in [
+            "5.0",
+            "5.",
+            "5.50",
+            ".5",
+            "00.5",
+            "-5.5",
+            "5.55555",
+            "1234567890123456789",
+            "",
+            "1e3",
+            "+1",
+            " 1",
+            "01",
+            "0.00",
+        ] {
             assert!(!is_valid_amount(bad), "{bad}");
         }
     }
@@ -117,9 +145,15 @@ mod tests {
         assert_eq!(to_minor_units("5000", 0), Ok(5000));
         assert_eq!(to_minor_units("1.234", 3), Ok(1234));
         assert_eq!(to_minor_units("1.50", 1), Ok(15));
-        assert_eq!(to_minor_units("1.234", 2), Err(AmountError::TooManyDecimals { scale: 2 }));
+        assert_eq!(
+            to_minor_units("1.234", 2),
+            Err(AmountError::TooManyDecimals { scale: 2 })
+        );
         assert_eq!(to_minor_units("184467440737095516.15", 2), Ok(u64::MAX));
-        assert_eq!(to_minor_units("184467440737095516.16", 2), Err(AmountError::Overflow));
+        assert_eq!(
+            to_minor_units("184467440737095516.16", 2),
+            Err(AmountError::Overflow)
+        );
         assert_eq!(to_minor_units("-1", 2), Err(AmountError::Syntax));
         assert_eq!(to_minor_units("1e3", 2), Err(AmountError::Syntax));
         assert_eq!(to_minor_units("1.", 2), Err(AmountError::Syntax));

@@ -152,6 +152,9 @@ mod tests {
     fn utf16_order_differs_from_utf8_for_astral_keys() {
         // U+E000 sorts after U+1F600 in UTF-16 (0xE000 > 0xD83D) but before it in UTF-8.
         let text = "{\"\u{E000}\":1,\"\u{1F600}\":2}";
-        assert_eq!(canonicalize(text).ok().as_deref(), Some("{\"\u{1F600}\":2,\"\u{E000}\":1}"));
+        assert_eq!(
+            canonicalize(text).ok().as_deref(),
+            Some("{\"\u{1F600}\":2,\"\u{E000}\":1}")
+        );
     }
 }

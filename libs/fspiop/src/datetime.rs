@@ -7,8 +7,9 @@
 
 const MS_PER_DAY: i64 = 86_400_000;
 const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]; // 1970-01-01 was a Thursday
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// A calendar date and time of day, UTC unless stated otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,7 +140,16 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let local = Civil { year, month, day, hour, minute, second, milli }.to_millis();
+    let local = Civil {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        milli,
+    }
+    .to_millis();
     match (b.len(), b.get(23)) {
         (24, Some(b'Z')) => Some(local),
         (29, Some(sign @ (b'+' | b'-'))) => {
@@ -150,7 +160,11 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
                 return None;
             }
             let offset = i64::from(off_hour * 60 + off_minute) * 60_000;
-            Some(if *sign == b'+' { local - offset } else { local + offset })
+            Some(if *sign == b'+' {
+                local - offset
+            } else {
+                local + offset
+            })
         }
         _ => None,
     }
@@ -210,21 +224,41 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
     if text.get(25..29)? != " GMT" {
         return None;
     }
-    if year < 1000 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if year < 1000
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);
     if WEEKDAYS.get(days.rem_euclid(7) as usize) != Some(&weekday) {
         return None;
     }
-    Some(Civil { year, month, day, hour, minute, second, milli: 0 }.to_millis())
+    Some(
+        Civil {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            milli: 0,
+        }
+        .to_millis(),
+    )
 }
 
 /// `Tue, 15 Nov 1994 08:12:31 GMT` (milliseconds are dropped).
 pub fn format_http_date(ms: i64) -> String {
     let c = Civil::from_millis(ms);
     let days = ms.div_euclid(MS_PER_DAY);
-    let weekday = WEEKDAYS.get(days.rem_euclid(7) as usize).copied().unwrap_or("Thu");
+    let weekday = WEEKDAYS
+        .get(days.rem_euclid(7) as usize)
+        .copied()
+        .unwrap_or("Thu");
     let month = MONTHS.get(c.month as usize - 1).copied().unwrap_or("Jan");
     format!(
         "{weekday}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
@@ -256,10 +290,27 @@ pub fn parse_ilp_timestamp(text: &str) -> Option<i64> {
     let minute = digits(b, 10, 2)?;
     let second = digits(b, 12, 2)?;
     let milli = digits(b, 14, 3)?;
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
-    Some(Civil { year, month, day, hour, minute, second, milli }.to_millis())
+    Some(
+        Civil {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            milli,
+        }
+        .to_millis(),
+    )
 }
 
 #[cfg(test)]
@@ -269,9 +320,15 @@ mod tests {
     #[test]
     fn date_time_round_trip_and_offsets() {
         let ms = parse_date_time("2016-05-24T08:38:08.699-04:00");
-        assert_eq!(ms.map(format_date_time).as_deref(), Some("2016-05-24T12:38:08.699Z"));
+        assert_eq!(
+            ms.map(format_date_time).as_deref(),
+            Some("2016-05-24T12:38:08.699Z")
+        );
         assert_eq!(parse_date_time("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_date_time("2030-01-01T02:00:00.000+02:00"), parse_date_time("2030-01-01T00:00:00.000Z"));
+        assert_eq!(
+            parse_date_time("2030-01-01T02:00:00.000+02:00"),
+            parse_date_time("2030-01-01T00:00:00.000Z")
+        );
         assert!(parse_date_time("2024-02-29T00:00:00.000Z").is_some());
         assert!(parse_date_time("2000-02-29T00:00:00.000Z").is_some());
     }
@@ -300,15 +357,27 @@ mod tests {
 
     #[test]
     fn lenient_iso() {
-        assert_eq!(parse_iso8601_lenient("2030-01-01T00:00:00Z"), parse_date_time("2030-01-01T00:00:00.000Z"));
-        assert_eq!(parse_iso8601_lenient("2030-01-01T00:00:00.123456+01:00"), parse_date_time("2030-01-01T00:00:00.123+01:00"));
-        assert_eq!(parse_iso8601_lenient("2030-01-01T00:00:00.5Z"), parse_date_time("2030-01-01T00:00:00.500Z"));
+        assert_eq!(
+            parse_iso8601_lenient("2030-01-01T00:00:00Z"),
+            parse_date_time("2030-01-01T00:00:00.000Z")
+        );
+        assert_eq!(
+            parse_iso8601_lenient("2030-01-01T00:00:00.123456+01:00"),
+            parse_date_time("2030-01-01T00:00:00.123+01:00")
+        );
+        assert_eq!(
+            parse_iso8601_lenient("2030-01-01T00:00:00.5Z"),
+            parse_date_time("2030-01-01T00:00:00.500Z")
+        );
         assert_eq!(parse_iso8601_lenient("2030-01-01T00:00:00"), None);
     }
 
     #[test]
     fn dates() {
-        assert_eq!(parse_date("1984-01-01").map(format_date_time).as_deref(), Some("1984-01-01T00:00:00.000Z"));
+        assert_eq!(
+            parse_date("1984-01-01").map(format_date_time).as_deref(),
+            Some("1984-01-01T00:00:00.000Z")
+        );
         assert_eq!(parse_date("1984-02-30"), None);
         assert_eq!(parse_date("84-01-01"), None);
     }
@@ -316,7 +385,10 @@ mod tests {
     #[test]
     fn http_dates() {
         let ms = parse_http_date("Tue, 15 Nov 1994 08:12:31 GMT");
-        assert_eq!(ms.map(format_http_date).as_deref(), Some("Tue, 15 Nov 1994 08:12:31 GMT"));
+        assert_eq!(
+            ms.map(format_http_date).as_deref(),
+            Some("Tue, 15 Nov 1994 08:12:31 GMT")
+        );
         assert_eq!(parse_http_date("Wed, 15 Nov 1994 08:12:31 GMT"), None); // wrong weekday
         assert_eq!(parse_http_date("Tue, 15 Nov 1994 08:12:31 UTC"), None);
         assert_eq!(parse_http_date("Tue, 15-Nov-1994 08:12:31 GMT"), None);
@@ -328,7 +400,10 @@ mod tests {
     #[test]
     fn ilp_timestamps() {
         let ms = parse_date_time("2030-11-15T13:17:09.663Z");
-        assert_eq!(ms.and_then(format_ilp_timestamp).as_deref(), Some("20301115131709663"));
+        assert_eq!(
+            ms.and_then(format_ilp_timestamp).as_deref(),
+            Some("20301115131709663")
+        );
         assert_eq!(parse_ilp_timestamp("20301115131709663"), ms);
         assert_eq!(parse_ilp_timestamp("2030111513170966"), None);
     }

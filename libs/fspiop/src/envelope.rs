@@ -91,7 +91,11 @@ pub struct Metadata {
     pub event: Event,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<Value>,
-    #[serde(rename = "protocol.createdAt", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "protocol.createdAt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub protocol_created_at: Option<i64>,
 }
 
@@ -99,7 +103,11 @@ pub struct Metadata {
 pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(rename = "responseTo", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "responseTo",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_to: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
@@ -121,7 +129,10 @@ pub struct EventState {
 
 fn code_from_number_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     match Value::deserialize(deserializer)? {
-        Value::Number(n) => n.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| serde::de::Error::custom("bad code")),
+        Value::Number(n) => n
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| serde::de::Error::custom("bad code")),
         Value::String(s) => s.parse().map_err(serde::de::Error::custom),
         _ => Err(serde::de::Error::custom("code must be a number")),
     }
@@ -129,11 +140,19 @@ fn code_from_number_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Res
 
 impl EventState {
     pub fn success() -> EventState {
-        EventState { status: "success".to_string(), code: 0, description: "action successful".to_string() }
+        EventState {
+            status: "success".to_string(),
+            code: 0,
+            description: "action successful".to_string(),
+        }
     }
 
     pub fn error(code: u32, description: impl Into<String>) -> EventState {
-        EventState { status: "error".to_string(), code, description: description.into() }
+        EventState {
+            status: "error".to_string(),
+            code,
+            description: description.into(),
+        }
     }
 
     pub fn is_success(&self) -> bool {
@@ -168,7 +187,12 @@ pub fn data_uri(media_type: &str, bytes: &[u8]) -> String {
 pub fn parse_data_uri(text: &str) -> Option<Result<(String, Vec<u8>), PayloadError>> {
     let rest = text.strip_prefix("data:")?;
     let (media_type, encoded) = rest.rsplit_once(";base64,")?;
-    Some(STANDARD.decode(encoded).map(|bytes| (media_type.to_string(), bytes)).map_err(|_| PayloadError::Base64))
+    Some(
+        STANDARD
+            .decode(encoded)
+            .map(|bytes| (media_type.to_string(), bytes))
+            .map_err(|_| PayloadError::Base64),
+    )
 }
 
 /// Decodes `content.payload` as Mojaloop's consumers do: a data URI is base64-decoded, any
@@ -180,7 +204,9 @@ pub fn decode_payload(payload: &Value) -> Result<PayloadBody, PayloadError> {
                 let (media_type, bytes) = decoded?;
                 Ok(PayloadBody::Raw { media_type, bytes })
             }
-            None => serde_json::from_str(text).map(PayloadBody::Json).map_err(|e| PayloadError::Json(e.to_string())),
+            None => serde_json::from_str(text)
+                .map(PayloadBody::Json)
+                .map_err(|e| PayloadError::Json(e.to_string())),
         },
         other => Ok(PayloadBody::Json(other.clone())),
     }
@@ -194,7 +220,9 @@ impl PayloadBody {
             PayloadBody::Raw { media_type, bytes } if media_type.starts_with("text/plain") => {
                 Ok(Value::String(String::from_utf8_lossy(bytes).into_owned()))
             }
-            PayloadBody::Raw { bytes, .. } => serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string())),
+            PayloadBody::Raw { bytes, .. } => {
+                serde_json::from_slice(bytes).map_err(|e| PayloadError::Json(e.to_string()))
+            }
         }
     }
 
@@ -222,7 +250,10 @@ impl Message {
         event_action: &str,
         now_ms: i64,
     ) -> Message {
-        let media_type = headers.get("content-type").cloned().unwrap_or_else(|| "application/json".to_string());
+        let media_type = headers
+            .get("content-type")
+            .cloned()
+            .unwrap_or_else(|| "application/json".to_string());
         let payload = match body {
             Some(bytes) => Value::String(data_uri(&media_type, bytes)),
             None => Value::Object(serde_json::Map::new()),
@@ -257,7 +288,14 @@ impl Message {
 
     /// The same message re-emitted by a handler: new event id, `responseTo` the previous one,
     /// new type, action and state.
-    pub fn forward(&self, new_event_id: &str, event_type: &str, event_action: &str, state: EventState, now_ms: i64) -> Message {
+    pub fn forward(
+        &self,
+        new_event_id: &str,
+        event_type: &str,
+        event_action: &str,
+        state: EventState,
+        now_ms: i64,
+    ) -> Message {
         let mut next = self.clone();
         next.metadata.event = Event {
             id: Some(new_event_id.to_string()),
@@ -278,11 +316,19 @@ mod tests {
     #[test]
     fn data_uri_round_trip_keeps_exact_bytes() {
         let body = br#"{"b":1,  "a":"\u00e9"}"#;
-        let uri = data_uri("application/vnd.interoperability.transfers+json;version=1.1", body);
-        assert!(uri.starts_with("data:application/vnd.interoperability.transfers+json;version=1.1;base64,"));
+        let uri = data_uri(
+            "application/vnd.interoperability.transfers+json;version=1.1",
+            body,
+        );
+        assert!(uri.starts_with(
+            "data:application/vnd.interoperability.transfers+json;version=1.1;base64,"
+        ));
         match decode_payload(&Value::String(uri)) {
             Ok(PayloadBody::Raw { media_type, bytes }) => {
-                assert_eq!(media_type, "application/vnd.interoperability.transfers+json;version=1.1");
+                assert_eq!(
+                    media_type,
+                    "application/vnd.interoperability.transfers+json;version=1.1"
+                );
                 assert_eq!(bytes, body.to_vec());
             }
             other => panic!("{other:?}"),
@@ -295,7 +341,10 @@ mod tests {
             decode_payload(&Value::String("{\"a\":1}".into())).and_then(|p| p.to_json()),
             Ok(serde_json::json!({"a": 1}))
         );
-        assert_eq!(decode_payload(&serde_json::json!({"a": 1})), Ok(PayloadBody::Json(serde_json::json!({"a": 1}))));
+        assert_eq!(
+            decode_payload(&serde_json::json!({"a": 1})),
+            Ok(PayloadBody::Json(serde_json::json!({"a": 1})))
+        );
         assert!(decode_payload(&Value::String("data:application/json;base64,@@".into())).is_err());
     }
 
@@ -308,8 +357,13 @@ mod tests {
           "metadata":{"correlationId":"b51ec534-ee48-4575-b6a9-ead2955b8069","event":{"type":"prepare","action":"prepare","createdAt":"2024-01-01T00:00:00.000Z","state":{"status":"error","code":"3100","description":"x"}},"trace":{"traceId":"t"},"protocol.createdAt":1704067200000},"pp":""}"#;
         let message: Message = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(message.metadata.event.state.code, 3100);
-        assert_eq!(message.metadata.protocol_created_at, Some(1_704_067_200_000));
-        let again: Message = serde_json::from_str(&serde_json::to_string(&message).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            message.metadata.protocol_created_at,
+            Some(1_704_067_200_000)
+        );
+        let again: Message =
+            serde_json::from_str(&serde_json::to_string(&message).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again, message);
         let forwarded = message.forward("e2", "position", "prepare", EventState::success(), 0);
         assert_eq!(forwarded.metadata.event.id.as_deref(), Some("e2"));
@@ -319,12 +373,31 @@ mod tests {
     #[test]
     fn from_request_builds_the_ml_api_shape() {
         let mut headers = BTreeMap::new();
-        headers.insert("content-type".to_string(), "application/vnd.interoperability.transfers+json;version=1.1".to_string());
-        let message = Message::from_request("t1", "a", "b", headers, Some(b"{}"), None, event_type::PREPARE, action::PREPARE, 0);
+        headers.insert(
+            "content-type".to_string(),
+            "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
+        );
+        let message = Message::from_request(
+            "t1",
+            "a",
+            "b",
+            headers,
+            Some(b"{}"),
+            None,
+            event_type::PREPARE,
+            action::PREPARE,
+            0,
+        );
         let json = serde_json::to_value(&message).unwrap_or_default();
         assert_eq!(json["metadata"]["event"]["state"]["status"], "success");
-        assert_eq!(json["metadata"]["event"]["createdAt"], "1970-01-01T00:00:00.000Z");
-        assert_eq!(json["content"]["payload"], "data:application/vnd.interoperability.transfers+json;version=1.1;base64,e30=");
+        assert_eq!(
+            json["metadata"]["event"]["createdAt"],
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            json["content"]["payload"],
+            "data:application/vnd.interoperability.transfers+json;version=1.1;base64,e30="
+        );
         assert!(json["content"].get("uriParams").is_none());
     }
 }

@@ -184,11 +184,21 @@ pub struct FspiopError {
 
 impl FspiopError {
     pub fn new(code: ErrorCode) -> Self {
-        FspiopError { code, detail: None, extensions: Vec::new(), received: None }
+        FspiopError {
+            code,
+            detail: None,
+            extensions: Vec::new(),
+            received: None,
+        }
     }
 
     pub fn with_detail(code: ErrorCode, detail: impl Into<String>) -> Self {
-        FspiopError { code, detail: Some(detail.into()), extensions: Vec::new(), received: None }
+        FspiopError {
+            code,
+            detail: Some(detail.into()),
+            extensions: Vec::new(),
+            received: None,
+        }
     }
 
     /// An error a participant sent: relayed with its own code, description and extensions.
@@ -197,7 +207,12 @@ impl FspiopError {
     pub fn received(information: ErrorInformation) -> Option<Self> {
         let number: u16 = information.error_code.parse().ok()?;
         let code = ErrorCode::resolve(number)?;
-        Some(FspiopError { code, detail: None, extensions: Vec::new(), received: Some(Box::new(information)) })
+        Some(FspiopError {
+            code,
+            detail: None,
+            extensions: Vec::new(),
+            received: Some(Box::new(information)),
+        })
     }
 
     /// Adds an extension; the value is cut to [`EXTENSION_VALUE_LEN_MAX`] characters.
@@ -236,14 +251,18 @@ impl FspiopError {
             extension_list: if self.extensions.is_empty() {
                 None
             } else {
-                Some(ExtensionList { extension: self.extensions.clone() })
+                Some(ExtensionList {
+                    extension: self.extensions.clone(),
+                })
             },
         }
     }
 
     /// The `{"errorInformation": ...}` body.
     pub fn to_body(&self) -> ErrorInformationObject {
-        ErrorInformationObject { error_information: self.to_error_information() }
+        ErrorInformationObject {
+            error_information: self.to_error_information(),
+        }
     }
 
     /// The body as JSON text.
@@ -277,7 +296,11 @@ mod tests {
     fn table_is_consistent() {
         let mut previous = 0;
         for code in ErrorCode::ALL {
-            assert!(code.code() > previous, "table out of order at {}", code.code());
+            assert!(
+                code.code() > previous,
+                "table out of order at {}",
+                code.code()
+            );
             previous = code.code();
             assert_eq!(ErrorCode::from_code(code.code()), Some(*code));
             assert!(!code.name().is_empty());
@@ -298,15 +321,26 @@ mod tests {
         for code in ErrorCode::ALL {
             let own = code.http_status();
             if ![406, 404, 501].contains(&own) && code.code() != 2003 && code.code() != 2006 {
-                assert_eq!(own, ErrorCode::family_http_status(code.code()), "{}", code.code());
+                assert_eq!(
+                    own,
+                    ErrorCode::family_http_status(code.code()),
+                    "{}",
+                    code.code()
+                );
             }
         }
     }
 
     #[test]
     fn unknown_scheme_codes_fall_back_to_generic() {
-        assert_eq!(ErrorCode::resolve(4150), Some(ErrorCode::GenericPayerRejection));
-        assert_eq!(ErrorCode::resolve(5199), Some(ErrorCode::GenericPayeeRejection));
+        assert_eq!(
+            ErrorCode::resolve(4150),
+            Some(ErrorCode::GenericPayerRejection)
+        );
+        assert_eq!(
+            ErrorCode::resolve(5199),
+            Some(ErrorCode::GenericPayeeRejection)
+        );
         assert_eq!(ErrorCode::resolve(3204), Some(ErrorCode::PartyNotFound));
         assert_eq!(ErrorCode::resolve(7001), None);
     }
@@ -318,7 +352,10 @@ mod tests {
             error.to_json(),
             r#"{"errorInformation":{"errorCode":"3102","errorDescription":"Missing mandatory element - Accept is required"}}"#
         );
-        assert_eq!(FspiopError::new(ErrorCode::PartyNotFound).description(), "Party not found");
+        assert_eq!(
+            FspiopError::new(ErrorCode::PartyNotFound).description(),
+            "Party not found"
+        );
         let long = FspiopError::with_detail(ErrorCode::GenericValidationError, "é".repeat(300));
         assert_eq!(long.description().chars().count(), 128);
         let relayed = FspiopError::received(ErrorInformation {
@@ -326,7 +363,10 @@ mod tests {
             error_description: "Payee says no, in its own words".into(),
             extension_list: None,
         });
-        assert_eq!(relayed.as_ref().map(|e| e.code), Some(ErrorCode::GenericPayeeRejection));
+        assert_eq!(
+            relayed.as_ref().map(|e| e.code),
+            Some(ErrorCode::GenericPayeeRejection)
+        );
         assert_eq!(
             relayed.map(|e| e.to_json()).unwrap_or_default(),
             r#"{"errorInformation":{"errorCode":"5199","errorDescription":"Payee says no, in its own words"}}"#

@@ -31,14 +31,20 @@ pub trait Headers {
 impl Headers for BTreeMap<String, String> {
     fn header(&self, lower_name: &str) -> Option<&str> {
         self.get(lower_name)
-            .or_else(|| self.iter().find(|(k, _)| k.eq_ignore_ascii_case(lower_name)).map(|(_, v)| v))
+            .or_else(|| {
+                self.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(lower_name))
+                    .map(|(_, v)| v)
+            })
             .map(String::as_str)
     }
 }
 
 impl Headers for [(&str, &str)] {
     fn header(&self, lower_name: &str) -> Option<&str> {
-        self.iter().find(|(k, _)| k.eq_ignore_ascii_case(lower_name)).map(|(_, v)| *v)
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(lower_name))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -51,7 +57,10 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u32, minor: u32) -> Version {
-        Version { major, minor: Some(minor) }
+        Version {
+            major,
+            minor: Some(minor),
+        }
     }
 
     pub const fn major_only(major: u32) -> Version {
@@ -60,10 +69,20 @@ impl Version {
 
     /// Parses `1` or `1.1`.
     pub fn parse(text: &str) -> Option<Version> {
-        let number = |s: &str| (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten();
+        let number = |s: &str| {
+            (!s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| s.parse().ok())
+                .flatten()
+        };
         match text.split_once('.') {
-            Some((major, minor)) => Some(Version { major: number(major)?, minor: Some(number(minor)?) }),
-            None => Some(Version { major: number(text)?, minor: None }),
+            Some((major, minor)) => Some(Version {
+                major: number(major)?,
+                minor: Some(number(minor)?),
+            }),
+            None => Some(Version {
+                major: number(text)?,
+                minor: None,
+            }),
         }
     }
 }
@@ -119,7 +138,9 @@ fn version_extensions(error: FspiopError, versions: &[Version]) -> FspiopError {
             seen.push(pair);
         }
     }
-    seen.into_iter().fold(error, |e, (major, minor)| e.extension(major.to_string(), minor.to_string()))
+    seen.into_iter().fold(error, |e, (major, minor)| {
+        e.extension(major.to_string(), minor.to_string())
+    })
 }
 
 /// The 406 / 3001 error for an `Accept` header that names no supported version.
@@ -233,9 +254,12 @@ pub fn validate_request_headers(
     let is_request = matches!(upper_method.as_str(), "GET" | "POST" | "DELETE");
     // A callback carries no Accept; a generic client's default `*/*` says nothing either, so
     // on PUT and PATCH it is treated as absent rather than refused as malformed.
-    let accept = headers.header(ACCEPT).filter(|value| is_request || value.trim() != "*/*");
+    let accept = headers
+        .header(ACCEPT)
+        .filter(|value| is_request || value.trim() != "*/*");
     if is_request || accept.is_some() {
-        let accept = accept.ok_or_else(|| header_error(ErrorCode::MissingElement, "Accept is required"))?;
+        let accept =
+            accept.ok_or_else(|| header_error(ErrorCode::MissingElement, "Accept is required"))?;
         let listed = parse_accept(accept, resource)
             .ok_or_else(|| header_error(ErrorCode::MalformedSyntax, "Invalid accept header"))?;
         let acceptable = listed.iter().any(|version| match version {
@@ -247,8 +271,11 @@ pub fn validate_request_headers(
         }
     }
 
-    let date = headers.header(DATE).ok_or_else(|| header_error(ErrorCode::MissingElement, "Missing required date header"))?;
-    let date_ms = datetime::parse_http_date(date).ok_or_else(|| header_error(ErrorCode::MalformedSyntax, "Invalid date header"))?;
+    let date = headers
+        .header(DATE)
+        .ok_or_else(|| header_error(ErrorCode::MissingElement, "Missing required date header"))?;
+    let date_ms = datetime::parse_http_date(date)
+        .ok_or_else(|| header_error(ErrorCode::MalformedSyntax, "Invalid date header"))?;
 
     let content_type = headers
         .header(CONTENT_TYPE)
@@ -259,39 +286,61 @@ pub fn validate_request_headers(
         return Err(unsupported_content_version(versions));
     }
 
-    let source = headers
-        .header(FSPIOP_SOURCE)
-        .ok_or_else(|| header_error(ErrorCode::MissingElement, "Missing required fspiop-source header"))?;
+    let source = headers.header(FSPIOP_SOURCE).ok_or_else(|| {
+        header_error(
+            ErrorCode::MissingElement,
+            "Missing required fspiop-source header",
+        )
+    })?;
     if !is_valid_fsp_id(source) {
-        return Err(header_error(ErrorCode::MalformedSyntax, "Invalid fspiop-source header"));
+        return Err(header_error(
+            ErrorCode::MalformedSyntax,
+            "Invalid fspiop-source header",
+        ));
     }
     let destination = headers.header(FSPIOP_DESTINATION);
     match destination {
         Some(value) if !is_valid_fsp_id(value) => {
-            return Err(header_error(ErrorCode::MalformedSyntax, "Invalid fspiop-destination header"));
+            return Err(header_error(
+                ErrorCode::MalformedSyntax,
+                "Invalid fspiop-destination header",
+            ));
         }
         None if rules.destination_required => {
-            return Err(header_error(ErrorCode::MissingElement, "Missing required fspiop-destination header"));
+            return Err(header_error(
+                ErrorCode::MissingElement,
+                "Missing required fspiop-destination header",
+            ));
         }
         _ => {}
     }
     if let Some(method_header) = headers.header(FSPIOP_HTTP_METHOD) {
         if !matches!(method_header, "GET" | "POST" | "PUT" | "PATCH" | "DELETE") {
-            return Err(header_error(ErrorCode::MalformedSyntax, "Invalid fspiop-http-method header"));
+            return Err(header_error(
+                ErrorCode::MalformedSyntax,
+                "Invalid fspiop-http-method header",
+            ));
         }
     }
     if let Some(uri) = headers.header(FSPIOP_URI) {
         if !uri.starts_with('/') || uri.chars().any(char::is_whitespace) {
-            return Err(header_error(ErrorCode::MalformedSyntax, "Invalid fspiop-uri header"));
+            return Err(header_error(
+                ErrorCode::MalformedSyntax,
+                "Invalid fspiop-uri header",
+            ));
         }
     }
     if let Some(signature) = headers.header(FSPIOP_SIGNATURE) {
         let well_formed = serde_json::from_str::<serde_json::Value>(signature).is_ok_and(|v| {
-            v.get("protectedHeader").is_some_and(serde_json::Value::is_string)
+            v.get("protectedHeader")
+                .is_some_and(serde_json::Value::is_string)
                 && v.get("signature").is_some_and(serde_json::Value::is_string)
         });
         if !well_formed {
-            return Err(header_error(ErrorCode::MalformedSyntax, "Invalid fspiop-signature header"));
+            return Err(header_error(
+                ErrorCode::MalformedSyntax,
+                "Invalid fspiop-signature header",
+            ));
         }
     }
     Ok(ValidatedHeaders {
@@ -317,8 +366,14 @@ mod tests {
 
     fn request<'a>(overrides: &[(&'a str, Option<&'a str>)]) -> Vec<(&'a str, &'a str)> {
         let mut headers = vec![
-            (ACCEPT, "application/vnd.interoperability.quotes+json;version=1"),
-            (CONTENT_TYPE, "application/vnd.interoperability.quotes+json;version=1.1"),
+            (
+                ACCEPT,
+                "application/vnd.interoperability.quotes+json;version=1",
+            ),
+            (
+                CONTENT_TYPE,
+                "application/vnd.interoperability.quotes+json;version=1.1",
+            ),
             (DATE, DATE_OK),
             (FSPIOP_SOURCE, "perffsp-1"),
             (FSPIOP_DESTINATION, "perffsp-5"),
@@ -339,7 +394,9 @@ mod tests {
             "quotes",
             headers.as_slice(),
             &ProtocolVersions::default(),
-            HeaderRules { destination_required: true },
+            HeaderRules {
+                destination_required: true,
+            },
         );
         match (result, want) {
             (Ok(_), None) => {}
@@ -358,22 +415,81 @@ mod tests {
         check("PUT", &[(ACCEPT, None)], None);
         check("PUT", &[(ACCEPT, Some("*/*"))], None);
         check("PATCH", &[(ACCEPT, Some("*/*"))], None);
-        check("GET", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json"))], None);
+        check(
+            "GET",
+            &[(ACCEPT, Some("application/vnd.interoperability.quotes+json"))],
+            None,
+        );
         check("GET", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=9,application/vnd.interoperability.quotes+json;version=2.0"))], None);
-        check("POST", &[(CONTENT_TYPE, Some("application/vnd.interoperability.quotes+json ; version=2.0"))], None);
-        check("POST", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json; version=1.1"))], None);
+        check(
+            "POST",
+            &[(
+                CONTENT_TYPE,
+                Some("application/vnd.interoperability.quotes+json ; version=2.0"),
+            )],
+            None,
+        );
+        check(
+            "POST",
+            &[(
+                ACCEPT,
+                Some("application/vnd.interoperability.quotes+json; version=1.1"),
+            )],
+            None,
+        );
     }
 
     #[test]
     fn accept_rules() {
-        check("POST", &[(ACCEPT, None)], Some((3102, 400, "Missing mandatory element - Accept is required")));
-        check("GET", &[(ACCEPT, None)], Some((3102, 400, "Missing mandatory element - Accept is required")));
-        check("DELETE", &[(ACCEPT, None)], Some((3102, 400, "Missing mandatory element - Accept is required")));
-        check("POST", &[(ACCEPT, Some("application/json"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
-        check("POST", &[(ACCEPT, Some("*/*"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
-        check("POST", &[(ACCEPT, Some("application/vnd.interoperability.parties+json;version=1"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
-        check("POST", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=a"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
-        check("PUT", &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=1;x"))], Some((3101, 400, "Malformed syntax - Invalid accept header")));
+        check(
+            "POST",
+            &[(ACCEPT, None)],
+            Some((3102, 400, "Missing mandatory element - Accept is required")),
+        );
+        check(
+            "GET",
+            &[(ACCEPT, None)],
+            Some((3102, 400, "Missing mandatory element - Accept is required")),
+        );
+        check(
+            "DELETE",
+            &[(ACCEPT, None)],
+            Some((3102, 400, "Missing mandatory element - Accept is required")),
+        );
+        check(
+            "POST",
+            &[(ACCEPT, Some("application/json"))],
+            Some((3101, 400, "Malformed syntax - Invalid accept header")),
+        );
+        check(
+            "POST",
+            &[(ACCEPT, Some("*/*"))],
+            Some((3101, 400, "Malformed syntax - Invalid accept header")),
+        );
+        check(
+            "POST",
+            &[(
+                ACCEPT,
+                Some("application/vnd.interoperability.parties+json;version=1"),
+            )],
+            Some((3101, 400, "Malformed syntax - Invalid accept header")),
+        );
+        check(
+            "POST",
+            &[(
+                ACCEPT,
+                Some("application/vnd.interoperability.quotes+json;version=a"),
+            )],
+            Some((3101, 400, "Malformed syntax - Invalid accept header")),
+        );
+        check(
+            "PUT",
+            &[(
+                ACCEPT,
+                Some("application/vnd.interoperability.quotes+json;version=1;x"),
+            )],
+            Some((3101, 400, "Malformed syntax - Invalid accept header")),
+        );
         check(
             "POST",
             &[(ACCEPT, Some("application/vnd.interoperability.quotes+json;version=9.9"))],
@@ -383,18 +499,67 @@ mod tests {
 
     #[test]
     fn date_rules() {
-        check("POST", &[(DATE, None)], Some((3102, 400, "Missing mandatory element - Missing required date header")));
-        check("POST", &[(DATE, Some("2016-05-24T08:38:08.699Z"))], Some((3101, 400, "Malformed syntax - Invalid date header")));
-        check("PUT", &[(DATE, Some("Tue, 15 Nov 1994 08:12:31 UTC"))], Some((3101, 400, "Malformed syntax - Invalid date header")));
+        check(
+            "POST",
+            &[(DATE, None)],
+            Some((
+                3102,
+                400,
+                "Missing mandatory element - Missing required date header",
+            )),
+        );
+        check(
+            "POST",
+            &[(DATE, Some("2016-05-24T08:38:08.699Z"))],
+            Some((3101, 400, "Malformed syntax - Invalid date header")),
+        );
+        check(
+            "PUT",
+            &[(DATE, Some("Tue, 15 Nov 1994 08:12:31 UTC"))],
+            Some((3101, 400, "Malformed syntax - Invalid date header")),
+        );
     }
 
     #[test]
     fn content_type_rules() {
-        check("GET", &[(CONTENT_TYPE, None)], Some((3102, 400, "Missing mandatory element - Content-type is required")));
-        check("POST", &[(CONTENT_TYPE, Some("application/json"))], Some((3101, 400, "Malformed syntax - Invalid content-type header")));
-        check("POST", &[(CONTENT_TYPE, Some("application/vnd.interoperability.quotes+json;version=1"))], Some((3101, 400, "Malformed syntax - Invalid content-type header")));
-        check("POST", &[(CONTENT_TYPE, Some("application/vnd.interoperability.quotes+json"))], Some((3101, 400, "Malformed syntax - Invalid content-type header")));
-        check("POST", &[(CONTENT_TYPE, Some("application/vnd.interoperability.quotes+json;  version=1.1"))], Some((3101, 400, "Malformed syntax - Invalid content-type header")));
+        check(
+            "GET",
+            &[(CONTENT_TYPE, None)],
+            Some((
+                3102,
+                400,
+                "Missing mandatory element - Content-type is required",
+            )),
+        );
+        check(
+            "POST",
+            &[(CONTENT_TYPE, Some("application/json"))],
+            Some((3101, 400, "Malformed syntax - Invalid content-type header")),
+        );
+        check(
+            "POST",
+            &[(
+                CONTENT_TYPE,
+                Some("application/vnd.interoperability.quotes+json;version=1"),
+            )],
+            Some((3101, 400, "Malformed syntax - Invalid content-type header")),
+        );
+        check(
+            "POST",
+            &[(
+                CONTENT_TYPE,
+                Some("application/vnd.interoperability.quotes+json"),
+            )],
+            Some((3101, 400, "Malformed syntax - Invalid content-type header")),
+        );
+        check(
+            "POST",
+            &[(
+                CONTENT_TYPE,
+                Some("application/vnd.interoperability.quotes+json;  version=1.1"),
+            )],
+            Some((3101, 400, "Malformed syntax - Invalid content-type header")),
+        );
         check(
             "POST",
             &[(CONTENT_TYPE, Some("application/vnd.interoperability.quotes+json;version=3.9"))],
@@ -404,15 +569,74 @@ mod tests {
 
     #[test]
     fn source_and_destination_rules() {
-        check("POST", &[(FSPIOP_SOURCE, None)], Some((3102, 400, "Missing mandatory element - Missing required fspiop-source header")));
-        check("POST", &[(FSPIOP_SOURCE, Some(""))], Some((3101, 400, "Malformed syntax - Invalid fspiop-source header")));
-        check("POST", &[(FSPIOP_SOURCE, Some(&"x".repeat(33)))], Some((3101, 400, "Malformed syntax - Invalid fspiop-source header")));
-        check("POST", &[(FSPIOP_DESTINATION, None)], Some((3102, 400, "Missing mandatory element - Missing required fspiop-destination header")));
-        check("POST", &[(FSPIOP_DESTINATION, Some(""))], Some((3101, 400, "Malformed syntax - Invalid fspiop-destination header")));
-        check("POST", &[(FSPIOP_HTTP_METHOD, Some("post"))], Some((3101, 400, "Malformed syntax - Invalid fspiop-http-method header")));
-        check("POST", &[(FSPIOP_URI, Some("quotes"))], Some((3101, 400, "Malformed syntax - Invalid fspiop-uri header")));
-        check("POST", &[(FSPIOP_SIGNATURE, Some("abc"))], Some((3101, 400, "Malformed syntax - Invalid fspiop-signature header")));
-        check("POST", &[(FSPIOP_SIGNATURE, Some(r#"{"protectedHeader":"a","signature":"b"}"#))], None);
+        check(
+            "POST",
+            &[(FSPIOP_SOURCE, None)],
+            Some((
+                3102,
+                400,
+                "Missing mandatory element - Missing required fspiop-source header",
+            )),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_SOURCE, Some(""))],
+            Some((3101, 400, "Malformed syntax - Invalid fspiop-source header")),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_SOURCE, Some(&"x".repeat(33)))],
+            Some((3101, 400, "Malformed syntax - Invalid fspiop-source header")),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_DESTINATION, None)],
+            Some((
+                3102,
+                400,
+                "Missing mandatory element - Missing required fspiop-destination header",
+            )),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_DESTINATION, Some(""))],
+            Some((
+                3101,
+                400,
+                "Malformed syntax - Invalid fspiop-destination header",
+            )),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_HTTP_METHOD, Some("post"))],
+            Some((
+                3101,
+                400,
+                "Malformed syntax - Invalid fspiop-http-method header",
+            )),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_URI, Some("quotes"))],
+            Some((3101, 400, "Malformed syntax - Invalid fspiop-uri header")),
+        );
+        check(
+            "POST",
+            &[(FSPIOP_SIGNATURE, Some("abc"))],
+            Some((
+                3101,
+                400,
+                "Malformed syntax - Invalid fspiop-signature header",
+            )),
+        );
+        check(
+            "POST",
+            &[(
+                FSPIOP_SIGNATURE,
+                Some(r#"{"protectedHeader":"a","signature":"b"}"#),
+            )],
+            None,
+        );
     }
 
     #[test]
@@ -426,9 +650,15 @@ mod tests {
 
     #[test]
     fn media_types_and_resources() {
-        assert_eq!(media_type("parties", Version::new(1, 1)), "application/vnd.interoperability.parties+json;version=1.1");
+        assert_eq!(
+            media_type("parties", Version::new(1, 1)),
+            "application/vnd.interoperability.parties+json;version=1.1"
+        );
         assert_eq!(resource_of_path("/parties/MSISDN/1"), "parties");
         assert_eq!(resource_of_path("/transfers?x"), "transfers");
-        assert_eq!(parse_accept("application/vnd.interoperability.parties+json", "parties"), Some(vec![None]));
+        assert_eq!(
+            parse_accept("application/vnd.interoperability.parties+json", "parties"),
+            Some(vec![None])
+        );
     }
 }

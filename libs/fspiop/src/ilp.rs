@@ -6,7 +6,9 @@
 //! amount past `u64::MAX` wrapped to 0, a negative amount) this module returns an error.
 
 use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
+};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -59,7 +61,11 @@ pub enum IlpError {
     #[error("no decimal place data available for currency {0}")]
     UnknownCurrency(String),
     #[error("amount {amount} {currency}: {reason}")]
-    BadAmount { amount: String, currency: String, reason: String },
+    BadAmount {
+        amount: String,
+        currency: String,
+        reason: String,
+    },
     #[error("invalid ILP expiration date {0:?}")]
     BadExpiration(String),
     #[error("packet data is not a base64url JSON transaction object")]
@@ -113,7 +119,9 @@ impl Packet {
 
     /// The Transaction object carried in `data` (base64url text of its JSON).
     pub fn transaction_object(&self) -> Result<Value, IlpError> {
-        let json = lenient_base64().decode(self.data()).map_err(|_| IlpError::BadData)?;
+        let json = lenient_base64()
+            .decode(self.data())
+            .map_err(|_| IlpError::BadData)?;
         let value: Value = serde_json::from_slice(&json).map_err(|_| IlpError::BadData)?;
         value.is_object().then_some(value).ok_or(IlpError::BadData)
     }
@@ -212,20 +220,33 @@ pub fn is_valid_address(address: &str) -> bool {
     let mut parts = address.split('.');
     let scheme_ok = matches!(
         parts.next(),
-        Some("g" | "private" | "example" | "peer" | "self" | "test" | "test1" | "test2" | "test3" | "local")
+        Some(
+            "g" | "private"
+                | "example"
+                | "peer"
+                | "self"
+                | "test"
+                | "test1"
+                | "test2"
+                | "test3"
+                | "local"
+        )
     );
     let mut segments = 0;
     let segments_ok = parts.all(|segment| {
         segments += 1;
         !segment.is_empty()
-            && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'~' | b'-'))
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'~' | b'-'))
     });
     scheme_ok && segments_ok && segments > 0
 }
 
 impl Prepare {
     pub fn encode(&self) -> Result<Vec<u8>, IlpError> {
-        let timestamp = datetime::format_ilp_timestamp(self.expires_at_ms).ok_or(IlpError::BadExpiry)?;
+        let timestamp =
+            datetime::format_ilp_timestamp(self.expires_at_ms).ok_or(IlpError::BadExpiry)?;
         if !is_valid_address(&self.destination) {
             return Err(IlpError::BadAddress);
         }
@@ -253,7 +274,13 @@ impl Prepare {
             return Err(IlpError::BadAddress);
         }
         let data = r.var_octets()?.to_vec();
-        Ok(Prepare { amount, expires_at_ms, execution_condition, destination: destination.to_string(), data })
+        Ok(Prepare {
+            amount,
+            expires_at_ms,
+            execution_condition,
+            destination: destination.to_string(),
+            data,
+        })
     }
 }
 
@@ -273,9 +300,14 @@ impl PaymentV1 {
     pub fn decode(bytes: &[u8]) -> Result<PaymentV1, IlpError> {
         let mut r = Reader::envelope(bytes, TYPE_PAYMENT_V1)?;
         let amount = r.u64()?;
-        let account = String::from_utf8(r.var_octets()?.to_vec()).map_err(|_| IlpError::BadAddress)?;
+        let account =
+            String::from_utf8(r.var_octets()?.to_vec()).map_err(|_| IlpError::BadAddress)?;
         let data = r.var_octets()?.to_vec();
-        Ok(PaymentV1 { amount, account, data })
+        Ok(PaymentV1 {
+            amount,
+            account,
+            data,
+        })
     }
 }
 
@@ -300,7 +332,9 @@ fn decode_base64_lenient(text: &str) -> Result<Vec<u8>, IlpError> {
             c => c,
         })
         .collect();
-    lenient_base64().decode(normalized.as_bytes()).map_err(|_| IlpError::Base64)
+    lenient_base64()
+        .decode(normalized.as_bytes())
+        .map_err(|_| IlpError::Base64)
 }
 
 /// Decodes an `ilpPacket` field (base64url or base64, padding optional).
@@ -333,7 +367,9 @@ pub fn fulfilment_matches(fulfilment: &str, condition: &str) -> bool {
 /// encode 32 bytes canonically.
 pub fn is_canonical_32(text: &str) -> bool {
     text.len() == 43
-        && URL_SAFE_NO_PAD.decode(text.as_bytes()).is_ok_and(|bytes| bytes.len() == 32)
+        && URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .is_ok_and(|bytes| bytes.len() == 32)
 }
 
 /// What the payee makes for a quote: the packet, the condition it sends and the fulfilment it
@@ -371,7 +407,10 @@ fn str_at<'a>(value: &'a Value, path: &[&'static str]) -> Option<&'a str> {
 impl Ilp {
     /// As the SDK does, the HMAC key is the text of standard base64 of the secret.
     pub fn new(version: IlpVersion, secret: &str) -> Ilp {
-        Ilp { version, key_ascii: STANDARD.encode(secret.as_bytes()) }
+        Ilp {
+            version,
+            key_ascii: STANDARD.encode(secret.as_bytes()),
+        }
     }
 
     pub fn version(&self) -> IlpVersion {
@@ -381,16 +420,35 @@ impl Ilp {
     /// The Transaction object of a quote: `quoteId`, `transactionId`, `transactionType`,
     /// `payee`, `payer` from the request; `expiration`, `amount` (= `transferAmount`) and a
     /// non-empty `note` from the response.
-    pub fn transaction_object(quote_request: &Value, quote_response: &Value) -> Result<Value, IlpError> {
-        let request = quote_request.as_object().ok_or(IlpError::MissingField("quoteRequest"))?;
-        let response = quote_response.as_object().ok_or(IlpError::MissingField("quoteResponse"))?;
+    pub fn transaction_object(
+        quote_request: &Value,
+        quote_response: &Value,
+    ) -> Result<Value, IlpError> {
+        let request = quote_request
+            .as_object()
+            .ok_or(IlpError::MissingField("quoteRequest"))?;
+        let response = quote_response
+            .as_object()
+            .ok_or(IlpError::MissingField("quoteResponse"))?;
         let mut tx = Map::new();
-        for name in ["quoteId", "transactionId", "transactionType", "payee", "payer"] {
+        for name in [
+            "quoteId",
+            "transactionId",
+            "transactionType",
+            "payee",
+            "payer",
+        ] {
             let name: &'static str = name;
             tx.insert(name.to_string(), field(request, name)?.clone());
         }
-        tx.insert("expiration".to_string(), field(response, "expiration")?.clone());
-        tx.insert("amount".to_string(), field(response, "transferAmount")?.clone());
+        tx.insert(
+            "expiration".to_string(),
+            field(response, "expiration")?.clone(),
+        );
+        tx.insert(
+            "amount".to_string(),
+            field(response, "transferAmount")?.clone(),
+        );
         if let Some(note) = response.get("note").filter(|n| js_truthy(n)) {
             tx.insert("note".to_string(), note.clone());
         }
@@ -398,24 +456,33 @@ impl Ilp {
     }
 
     /// Packet, condition and fulfilment for a quote request and the payee's response.
-    pub fn quote_response_terms(&self, quote_request: &Value, quote_response: &Value) -> Result<IlpTerms, IlpError> {
+    pub fn quote_response_terms(
+        &self,
+        quote_request: &Value,
+        quote_response: &Value,
+    ) -> Result<IlpTerms, IlpError> {
         self.terms_for_transaction(Ilp::transaction_object(quote_request, quote_response)?)
     }
 
     /// Packet, condition and fulfilment for a Transaction object.
     pub fn terms_for_transaction(&self, tx: Value) -> Result<IlpTerms, IlpError> {
-        let currency_code = str_at(&tx, &["amount", "currency"]).ok_or(IlpError::MissingField("amount.currency"))?;
-        let amount_text = str_at(&tx, &["amount", "amount"]).ok_or(IlpError::MissingField("amount.amount"))?;
-        let scale = currency::ilp_scale(currency_code).ok_or_else(|| IlpError::UnknownCurrency(currency_code.to_string()))?;
+        let currency_code = str_at(&tx, &["amount", "currency"])
+            .ok_or(IlpError::MissingField("amount.currency"))?;
+        let amount_text =
+            str_at(&tx, &["amount", "amount"]).ok_or(IlpError::MissingField("amount.amount"))?;
+        let scale = currency::ilp_scale(currency_code)
+            .ok_or_else(|| IlpError::UnknownCurrency(currency_code.to_string()))?;
         let bad_amount = |reason: String| IlpError::BadAmount {
             amount: amount_text.to_string(),
             currency: currency_code.to_string(),
             reason,
         };
-        let amount = amount::to_minor_units(amount_text, scale).map_err(|e| bad_amount(e.to_string()))?;
+        let amount =
+            amount::to_minor_units(amount_text, scale).map_err(|e| bad_amount(e.to_string()))?;
         // v1 carries no expiry, but the SDK's laxity (any string, or none) is not copied: the
         // transaction object must say when it expires.
-        let expiration = str_at(&tx, &["expiration"]).ok_or(IlpError::MissingField("expiration"))?;
+        let expiration =
+            str_at(&tx, &["expiration"]).ok_or(IlpError::MissingField("expiration"))?;
         let expires_at_ms = datetime::parse_iso8601_lenient(expiration)
             .ok_or_else(|| IlpError::BadExpiration(expiration.to_string()))?;
         let tx_json = canonical::to_string(&tx);
@@ -439,7 +506,11 @@ impl Ilp {
                 })
             }
             IlpVersion::V1 => {
-                let packet = PaymentV1 { amount, account: v1_address(&tx)?, data };
+                let packet = PaymentV1 {
+                    amount,
+                    account: v1_address(&tx)?,
+                    data,
+                };
                 let ilp_packet = URL_SAFE_NO_PAD.encode(packet.encode());
                 let fulfilment = self.hmac(ilp_packet.as_bytes());
                 Ok(IlpTerms {
@@ -459,7 +530,10 @@ impl Ilp {
 
     /// The HMAC key and message texts for a packet.
     pub fn hmac_inputs(&self, ilp_packet: &str) -> Result<HmacInputs, IlpError> {
-        Ok(HmacInputs { key_ascii: self.key_ascii.clone(), message_ascii: self.hmac_message(ilp_packet)? })
+        Ok(HmacInputs {
+            key_ascii: self.key_ascii.clone(),
+            message_ascii: self.hmac_message(ilp_packet)?,
+        })
     }
 
     fn hmac_message(&self, ilp_packet: &str) -> Result<String, IlpError> {
@@ -499,8 +573,10 @@ fn js_truthy(value: &Value) -> bool {
 fn v1_address(tx: &Value) -> Result<String, IlpError> {
     let info = |name: &'static str| str_at(tx, &["payee", "partyIdInfo", name]);
     let fsp = info("fspId").ok_or(IlpError::MissingField("payee.partyIdInfo.fspId"))?;
-    let kind = info("partyIdType").ok_or(IlpError::MissingField("payee.partyIdInfo.partyIdType"))?;
-    let id = info("partyIdentifier").ok_or(IlpError::MissingField("payee.partyIdInfo.partyIdentifier"))?;
+    let kind =
+        info("partyIdType").ok_or(IlpError::MissingField("payee.partyIdInfo.partyIdType"))?;
+    let id = info("partyIdentifier")
+        .ok_or(IlpError::MissingField("payee.partyIdInfo.partyIdentifier"))?;
     let mut address = format!("g.{fsp}.{}.{}", kind.to_lowercase(), id.to_lowercase());
     if let Some(sub) = info("partySubIdOrType") {
         address.push('.');
@@ -520,10 +596,22 @@ mod tests {
             write_length(&mut out, len);
             assert_eq!(Reader::new(&out).length(), Ok(len));
         }
-        assert_eq!(Reader::new(&[0x81, 0x48]).length(), Err(IlpError::NonCanonicalLength));
-        assert_eq!(Reader::new(&[0x82, 0x00, 0xff]).length(), Err(IlpError::NonCanonicalLength));
-        assert_eq!(Reader::new(&[0x80]).length(), Err(IlpError::NonCanonicalLength));
-        assert_eq!(Reader::new(&[0x82, 0x01]).length(), Err(IlpError::Truncated));
+        assert_eq!(
+            Reader::new(&[0x81, 0x48]).length(),
+            Err(IlpError::NonCanonicalLength)
+        );
+        assert_eq!(
+            Reader::new(&[0x82, 0x00, 0xff]).length(),
+            Err(IlpError::NonCanonicalLength)
+        );
+        assert_eq!(
+            Reader::new(&[0x80]).length(),
+            Err(IlpError::NonCanonicalLength)
+        );
+        assert_eq!(
+            Reader::new(&[0x82, 0x01]).length(),
+            Err(IlpError::Truncated)
+        );
     }
 
     #[test]

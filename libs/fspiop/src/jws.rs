@@ -71,7 +71,10 @@ pub enum KeyError {
     #[error("the PEM is neither an RSA nor a P-256 EC public key: {0}")]
     BadPublicKey(String),
     #[error("a {key} key cannot sign with {alg}")]
-    AlgorithmMismatch { key: &'static str, alg: &'static str },
+    AlgorithmMismatch {
+        key: &'static str,
+        alg: &'static str,
+    },
     #[error("cannot sign: {0}")]
     Sign(String),
     #[error("header {0} has a non-ASCII value; FSPIOP headers must be ASCII")]
@@ -90,7 +93,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,18 +107,22 @@ impl SigningKey {
         let rsa = RS256.signer_from_pem(pem);
         let ec = ES256.signer_from_pem(pem);
         match (alg, rsa, ec) {
-            (None | Some(Algorithm::RS256), Ok(signer), _) => {
-                Ok(SigningKey { alg: Algorithm::RS256, signer: Box::new(signer) })
-            }
-            (None | Some(Algorithm::ES256), _, Ok(signer)) => {
-                Ok(SigningKey { alg: Algorithm::ES256, signer: Box::new(signer) })
-            }
-            (Some(Algorithm::RS256), Err(_), Ok(_)) => {
-                Err(KeyError::AlgorithmMismatch { key: "EC", alg: "RS256" })
-            }
-            (Some(Algorithm::ES256), Ok(_), Err(_)) => {
-                Err(KeyError::AlgorithmMismatch { key: "RSA", alg: "ES256" })
-            }
+            (None | Some(Algorithm::RS256), Ok(signer), _) => Ok(SigningKey {
+                alg: Algorithm::RS256,
+                signer: Box::new(signer),
+            }),
+            (None | Some(Algorithm::ES256), _, Ok(signer)) => Ok(SigningKey {
+                alg: Algorithm::ES256,
+                signer: Box::new(signer),
+            }),
+            (Some(Algorithm::RS256), Err(_), Ok(_)) => Err(KeyError::AlgorithmMismatch {
+                key: "EC",
+                alg: "RS256",
+            }),
+            (Some(Algorithm::ES256), Ok(_), Err(_)) => Err(KeyError::AlgorithmMismatch {
+                key: "RSA",
+                alg: "ES256",
+            }),
             (_, Err(rsa_error), Err(_)) => Err(KeyError::BadPrivateKey(rsa_error.to_string())),
         }
     }
@@ -131,7 +140,9 @@ pub struct VerifyingKey {
 
 impl std::fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyingKey").field("alg", &self.alg).finish_non_exhaustive()
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -140,9 +151,15 @@ impl VerifyingKey {
     /// verifies RS256 only, a P-256 key ES256 only.
     pub fn from_pem(pem: &[u8]) -> Result<VerifyingKey, KeyError> {
         match RS256.verifier_from_pem(pem) {
-            Ok(verifier) => Ok(VerifyingKey { alg: Algorithm::RS256, verifier: Box::new(verifier) }),
+            Ok(verifier) => Ok(VerifyingKey {
+                alg: Algorithm::RS256,
+                verifier: Box::new(verifier),
+            }),
             Err(rsa_error) => match ES256.verifier_from_pem(pem) {
-                Ok(verifier) => Ok(VerifyingKey { alg: Algorithm::ES256, verifier: Box::new(verifier) }),
+                Ok(verifier) => Ok(VerifyingKey {
+                    alg: Algorithm::ES256,
+                    verifier: Box::new(verifier),
+                }),
                 Err(_) => Err(KeyError::BadPublicKey(rsa_error.to_string())),
             },
         }
@@ -236,7 +253,9 @@ pub fn sign(
 ) -> Result<Signed, KeyError> {
     let uri = fspiop_uri(url)?;
     let method = method.to_ascii_uppercase();
-    let source = headers.header("fspiop-source").ok_or(KeyError::MissingHeader("FSPIOP-Source"))?;
+    let source = headers
+        .header("fspiop-source")
+        .ok_or(KeyError::MissingHeader("FSPIOP-Source"))?;
     let mut protected = String::with_capacity(256);
     protected.push('{');
     let mut member = |name: &str, value: &str, first: bool| {
@@ -272,14 +291,22 @@ pub fn sign(
     }
     let protected_b64 = URL_SAFE_NO_PAD.encode(protected.as_bytes());
     let signing_input = format!("{protected_b64}.{}", URL_SAFE_NO_PAD.encode(body));
-    let signature = key.signer.sign(signing_input.as_bytes()).map_err(|e| KeyError::Sign(e.to_string()))?;
+    let signature = key
+        .signer
+        .sign(signing_input.as_bytes())
+        .map_err(|e| KeyError::Sign(e.to_string()))?;
     let mut header = String::with_capacity(protected_b64.len() + signature.len() * 2 + 40);
     header.push_str("{\"protectedHeader\":\"");
     header.push_str(&protected_b64);
     header.push_str("\",\"signature\":\"");
     header.push_str(&URL_SAFE_NO_PAD.encode(signature));
     header.push_str("\"}");
-    Ok(Signed { signature_header: header, fspiop_uri: uri, fspiop_http_method: method, protected_header_json: protected })
+    Ok(Signed {
+        signature_header: header,
+        fspiop_uri: uri,
+        fspiop_http_method: method,
+        protected_header_json: protected,
+    })
 }
 
 /// How strictly to validate.
@@ -295,7 +322,10 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { accept_canonical_body: true, check_request_line: true }
+        VerifyOptions {
+            accept_canonical_body: true,
+            check_request_line: true,
+        }
     }
 }
 
@@ -333,15 +363,21 @@ pub fn verify(
     if body.is_empty() {
         return Err(invalid("Cannot validate JWS without a body"));
     }
-    let source = headers.header("fspiop-source").ok_or_else(|| invalid("FSPIOP-Source header missing"))?;
+    let source = headers
+        .header("fspiop-source")
+        .ok_or_else(|| invalid("FSPIOP-Source header missing"))?;
     let key = keys
         .key_for(source)
         .ok_or_else(|| invalid(format!("JWS public key for '{source}' not available")))?;
-    let uri_header = headers.header("fspiop-uri").ok_or_else(|| invalid("FSPIOP-URI header missing"))?;
-    let method_header =
-        headers.header("fspiop-http-method").ok_or_else(|| invalid("FSPIOP-HTTP-Method header missing"))?;
-    let signature_header =
-        headers.header("fspiop-signature").ok_or_else(|| invalid("FSPIOP-Signature header missing"))?;
+    let uri_header = headers
+        .header("fspiop-uri")
+        .ok_or_else(|| invalid("FSPIOP-URI header missing"))?;
+    let method_header = headers
+        .header("fspiop-http-method")
+        .ok_or_else(|| invalid("FSPIOP-HTTP-Method header missing"))?;
+    let signature_header = headers
+        .header("fspiop-signature")
+        .ok_or_else(|| invalid("FSPIOP-Signature header missing"))?;
 
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -349,50 +385,68 @@ pub fn verify(
         protected_header: String,
         signature: String,
     }
-    let parsed: SignatureHeader = serde_json::from_str(signature_header)
-        .map_err(|_| invalid("FSPIOP-Signature is not a JSON object with protectedHeader and signature"))?;
+    let parsed: SignatureHeader = serde_json::from_str(signature_header).map_err(|_| {
+        invalid("FSPIOP-Signature is not a JSON object with protectedHeader and signature")
+    })?;
     let protected_bytes = URL_SAFE_NO_PAD
         .decode(parsed.protected_header.as_bytes())
         .map_err(|_| invalid("protectedHeader is not unpadded base64url"))?;
     let signature = URL_SAFE_NO_PAD
         .decode(parsed.signature.as_bytes())
         .map_err(|_| invalid("signature is not unpadded base64url"))?;
-    let protected: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&protected_bytes)
-        .map_err(|_| invalid("protectedHeader is not a JSON object"))?;
+    let protected: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&protected_bytes)
+            .map_err(|_| invalid("protectedHeader is not a JSON object"))?;
     let member = |name: &str| protected.get(name).and_then(serde_json::Value::as_str);
 
     let alg = member("alg").ok_or_else(|| invalid("protected header has no alg"))?;
-    let alg = Algorithm::from_name(alg).ok_or_else(|| invalid(format!("algorithm {alg} is not allowed")))?;
+    let alg = Algorithm::from_name(alg)
+        .ok_or_else(|| invalid(format!("algorithm {alg} is not allowed")))?;
     if alg != key.alg {
-        return Err(invalid(format!("algorithm {} does not match the {}'s key", alg.name(), source)));
+        return Err(invalid(format!(
+            "algorithm {} does not match the {}'s key",
+            alg.name(),
+            source
+        )));
     }
 
     let body_b64 = URL_SAFE_NO_PAD.encode(body);
     let signing_input = format!("{}.{body_b64}", parsed.protected_header);
-    let raw_ok = key.verifier.verify(signing_input.as_bytes(), &signature).is_ok();
+    let raw_ok = key
+        .verifier
+        .verify(signing_input.as_bytes(), &signature)
+        .is_ok();
     let ok = raw_ok
         || (options.accept_canonical_body
             && std::str::from_utf8(body)
                 .ok()
                 .and_then(|text| canonical::canonicalize(text).ok())
                 .is_some_and(|canonical_body| {
-                    let input = format!("{}.{}", parsed.protected_header, URL_SAFE_NO_PAD.encode(canonical_body));
+                    let input = format!(
+                        "{}.{}",
+                        parsed.protected_header,
+                        URL_SAFE_NO_PAD.encode(canonical_body)
+                    );
                     key.verifier.verify(input.as_bytes(), &signature).is_ok()
                 }));
     if !ok {
         return Err(invalid("signature does not verify"));
     }
 
-    let protected_uri = member("FSPIOP-URI").ok_or_else(|| invalid("FSPIOP-URI is not protected"))?;
+    let protected_uri =
+        member("FSPIOP-URI").ok_or_else(|| invalid("FSPIOP-URI is not protected"))?;
     if protected_uri != uri_header {
         return Err(invalid("FSPIOP-URI header differs from the signed one"));
     }
-    let protected_method =
-        member("FSPIOP-HTTP-Method").ok_or_else(|| invalid("FSPIOP-HTTP-Method is not protected"))?;
+    let protected_method = member("FSPIOP-HTTP-Method")
+        .ok_or_else(|| invalid("FSPIOP-HTTP-Method is not protected"))?;
     if protected_method != method_header {
-        return Err(invalid("FSPIOP-HTTP-Method header differs from the signed one"));
+        return Err(invalid(
+            "FSPIOP-HTTP-Method header differs from the signed one",
+        ));
     }
-    let protected_source = member("FSPIOP-Source").ok_or_else(|| invalid("FSPIOP-Source is not protected"))?;
+    let protected_source =
+        member("FSPIOP-Source").ok_or_else(|| invalid("FSPIOP-Source is not protected"))?;
     if protected_source != source {
         return Err(invalid("FSPIOP-Source header differs from the signed one"));
     }
@@ -403,17 +457,25 @@ pub fn verify(
     }
     let protected_destination = member("FSPIOP-Destination");
     let destination = headers.header("fspiop-destination");
-    if (protected_destination.is_some() || destination.is_some()) && protected_destination != destination {
-        return Err(invalid("FSPIOP-Destination header differs from the signed one"));
+    if (protected_destination.is_some() || destination.is_some())
+        && protected_destination != destination
+    {
+        return Err(invalid(
+            "FSPIOP-Destination header differs from the signed one",
+        ));
     }
     if options.check_request_line {
         if !protected_method.eq_ignore_ascii_case(method) {
-            return Err(invalid(format!("signed for method {protected_method}, received {method}")));
+            return Err(invalid(format!(
+                "signed for method {protected_method}, received {method}"
+            )));
         }
         let ours = fspiop_uri(path).ok();
         let sdk = sdk_fspiop_uri(path);
         if ours.as_deref() != Some(protected_uri) && sdk.as_deref() != Some(protected_uri) {
-            return Err(invalid(format!("signed for {protected_uri}, received {path}")));
+            return Err(invalid(format!(
+                "signed for {protected_uri}, received {path}"
+            )));
         }
     }
     Ok(())
@@ -426,12 +488,21 @@ mod tests {
     #[test]
     fn fspiop_uri_is_the_service_path() {
         let cases = [
-            ("https://switch.example:443/prefix/fspiop/parties/ACCOUNT_ID/5551234/savings", "/parties/ACCOUNT_ID/5551234/savings"),
-            ("http://host/payerfsp/participants/MSISDN/123", "/participants/MSISDN/123"),
+            (
+                "https://switch.example:443/prefix/fspiop/parties/ACCOUNT_ID/5551234/savings",
+                "/parties/ACCOUNT_ID/5551234/savings",
+            ),
+            (
+                "http://host/payerfsp/participants/MSISDN/123",
+                "/participants/MSISDN/123",
+            ),
             ("/transfers", "/transfers"),
             ("/transfers/abc/error", "/transfers/abc/error"),
             ("http://h/quotes?x=1", "/quotes?x=1"),
-            ("/parties/ACCOUNT_ID/transfers", "/parties/ACCOUNT_ID/transfers"),
+            (
+                "/parties/ACCOUNT_ID/transfers",
+                "/parties/ACCOUNT_ID/transfers",
+            ),
             ("/transfers/abc/", "/transfers/abc/"),
         ];
         for (url, want) in cases {
@@ -444,10 +515,19 @@ mod tests {
 
     #[test]
     fn sdk_fspiop_uri_quirks() {
-        assert_eq!(sdk_fspiop_uri("/parties/ACCOUNT_ID/transfers").as_deref(), Some("/transfers"));
+        assert_eq!(
+            sdk_fspiop_uri("/parties/ACCOUNT_ID/transfers").as_deref(),
+            Some("/transfers")
+        );
         assert_eq!(sdk_fspiop_uri("/transfers/abc/").as_deref(), Some("/"));
-        assert_eq!(sdk_fspiop_uri("http://switch.local:3000/ping").as_deref(), Some("//switch.local:3000/ping"));
+        assert_eq!(
+            sdk_fspiop_uri("http://switch.local:3000/ping").as_deref(),
+            Some("//switch.local:3000/ping")
+        );
         assert_eq!(sdk_fspiop_uri("/ping"), None);
-        assert_eq!(sdk_fspiop_uri("https://sw/prefix/quotes/1").as_deref(), Some("/quotes/1"));
+        assert_eq!(
+            sdk_fspiop_uri("https://sw/prefix/quotes/1").as_deref(),
+            Some("/quotes/1")
+        );
     }
 }

@@ -81,16 +81,29 @@ const fn fmt(format: Format) -> Rule {
 }
 
 pub static EXTENSION: Object = Object {
-    fields: &[required("key", text(1, 32)), required("value", text(1, 128))],
+    fields: &[
+        required("key", text(1, 32)),
+        required("value", text(1, 128)),
+    ],
 };
 static EXTENSION_ITEM: Rule = Rule::Object(&EXTENSION);
 pub static EXTENSION_LIST: Object = Object {
-    fields: &[required("extension", Rule::Array { item: &EXTENSION_ITEM, min: 1, max: 16 })],
+    fields: &[required(
+        "extension",
+        Rule::Array {
+            item: &EXTENSION_ITEM,
+            min: 1,
+            max: 16,
+        },
+    )],
 };
 const EXTENSIONS: Rule = Rule::Object(&EXTENSION_LIST);
 
 pub static MONEY: Object = Object {
-    fields: &[required("currency", fmt(Format::Currency)), required("amount", fmt(Format::Amount))],
+    fields: &[
+        required("currency", fmt(Format::Currency)),
+        required("amount", fmt(Format::Amount)),
+    ],
 };
 
 pub static PARTY_ID_INFO: Object = Object {
@@ -120,13 +133,25 @@ static CURRENCY_ITEM: Rule = fmt(Format::Currency);
 pub static PARTY: Object = Object {
     fields: &[
         required("partyIdInfo", Rule::Object(&PARTY_ID_INFO)),
-        optional("merchantClassificationCode", fmt(Format::MerchantClassificationCode)),
+        optional(
+            "merchantClassificationCode",
+            fmt(Format::MerchantClassificationCode),
+        ),
         optional("name", text(1, 128)),
         optional("personalInfo", Rule::Object(&PARTY_PERSONAL_INFO)),
-        optional("supportedCurrencies", Rule::Array { item: &CURRENCY_ITEM, min: 0, max: 16 }),
+        optional(
+            "supportedCurrencies",
+            Rule::Array {
+                item: &CURRENCY_ITEM,
+                min: 0,
+                max: 16,
+            },
+        ),
     ],
 };
-pub static PARTIES_TYPE_ID_PUT: Object = Object { fields: &[required("party", Rule::Object(&PARTY))] };
+pub static PARTIES_TYPE_ID_PUT: Object = Object {
+    fields: &[required("party", Rule::Object(&PARTY))],
+};
 
 pub static PARTICIPANTS_TYPE_ID_SUB_ID_POST: Object = Object {
     fields: &[
@@ -135,12 +160,21 @@ pub static PARTICIPANTS_TYPE_ID_SUB_ID_POST: Object = Object {
         optional("extensionList", EXTENSIONS),
     ],
 };
-pub static PARTICIPANTS_TYPE_ID_PUT: Object = Object { fields: &[optional("fspId", fmt(Format::FspId))] };
+pub static PARTICIPANTS_TYPE_ID_PUT: Object = Object {
+    fields: &[optional("fspId", fmt(Format::FspId))],
+};
 static PARTY_ID_INFO_ITEM: Rule = Rule::Object(&PARTY_ID_INFO);
 pub static PARTICIPANTS_POST: Object = Object {
     fields: &[
         required("requestId", fmt(Format::CorrelationId)),
-        required("partyList", Rule::Array { item: &PARTY_ID_INFO_ITEM, min: 1, max: 10_000 }),
+        required(
+            "partyList",
+            Rule::Array {
+                item: &PARTY_ID_INFO_ITEM,
+                min: 1,
+                max: 10_000,
+            },
+        ),
         optional("currency", fmt(Format::Currency)),
     ],
 };
@@ -160,16 +194,29 @@ pub static PARTY_RESULT: Object = Object {
 static PARTY_RESULT_ITEM: Rule = Rule::Object(&PARTY_RESULT);
 pub static PARTICIPANTS_ID_PUT: Object = Object {
     fields: &[
-        required("partyList", Rule::Array { item: &PARTY_RESULT_ITEM, min: 1, max: 10_000 }),
+        required(
+            "partyList",
+            Rule::Array {
+                item: &PARTY_RESULT_ITEM,
+                min: 1,
+                max: 10_000,
+            },
+        ),
         optional("currency", fmt(Format::Currency)),
     ],
 };
 pub static ERROR_INFORMATION_OBJECT: Object = Object {
-    fields: &[required("errorInformation", Rule::Object(&ERROR_INFORMATION))],
+    fields: &[required(
+        "errorInformation",
+        Rule::Object(&ERROR_INFORMATION),
+    )],
 };
 
 pub static REFUND: Object = Object {
-    fields: &[required("originalTransactionId", fmt(Format::CorrelationId)), optional("refundReason", text(1, 128))],
+    fields: &[
+        required("originalTransactionId", fmt(Format::CorrelationId)),
+        optional("refundReason", text(1, 128)),
+    ],
 };
 pub static TRANSACTION_TYPE: Object = Object {
     fields: &[
@@ -182,10 +229,16 @@ pub static TRANSACTION_TYPE: Object = Object {
     ],
 };
 pub static GEO_CODE: Object = Object {
-    fields: &[required("latitude", fmt(Format::Latitude)), required("longitude", fmt(Format::Longitude))],
+    fields: &[
+        required("latitude", fmt(Format::Latitude)),
+        required("longitude", fmt(Format::Longitude)),
+    ],
 };
 pub static FX_RATE: Object = Object {
-    fields: &[required("sourceAmount", Rule::Object(&MONEY)), required("targetAmount", Rule::Object(&MONEY))],
+    fields: &[
+        required("sourceAmount", Rule::Object(&MONEY)),
+        required("targetAmount", Rule::Object(&MONEY)),
+    ],
 };
 pub static QUOTES_POST: Object = Object {
     fields: &[
@@ -264,7 +317,10 @@ pub static TRANSFERS_ID_PATCH: Object = Object {
 
 // v2.0 foreign exchange.
 pub static FX_MONEY: Object = Object {
-    fields: &[required("currency", fmt(Format::Currency)), optional("amount", fmt(Format::Amount))],
+    fields: &[
+        required("currency", fmt(Format::Currency)),
+        optional("amount", fmt(Format::Amount)),
+    ],
 };
 pub static FX_CHARGE: Object = Object {
     fields: &[
@@ -284,7 +340,14 @@ pub static FX_CONVERSION: Object = Object {
         required("sourceAmount", Rule::Object(&FX_MONEY)),
         required("targetAmount", Rule::Object(&FX_MONEY)),
         required("expiration", fmt(Format::DateTime)),
-        optional("charges", Rule::Array { item: &FX_CHARGE_ITEM, min: 0, max: 16 }),
+        optional(
+            "charges",
+            Rule::Array {
+                item: &FX_CHARGE_ITEM,
+                min: 0,
+                max: 16,
+            },
+        ),
         optional("extensionList", EXTENSIONS),
     ],
 };
@@ -295,7 +358,10 @@ pub static FX_QUOTES_POST: Object = Object {
     ],
 };
 pub static FX_QUOTES_ID_PUT: Object = Object {
-    fields: &[optional("condition", fmt(Format::Binary32)), required("conversionTerms", Rule::Object(&FX_CONVERSION))],
+    fields: &[
+        optional("condition", fmt(Format::Binary32)),
+        required("conversionTerms", Rule::Object(&FX_CONVERSION)),
+    ],
 };
 pub static FX_TRANSFERS_POST: Object = Object {
     fields: &[
@@ -431,7 +497,10 @@ pub struct ParticipantsTypeIdSubIdPostRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension_list: Option<ExtensionList>,
 }
-body!(ParticipantsTypeIdSubIdPostRequest, PARTICIPANTS_TYPE_ID_SUB_ID_POST);
+body!(
+    ParticipantsTypeIdSubIdPostRequest,
+    PARTICIPANTS_TYPE_ID_SUB_ID_POST
+);
 
 /// Body of `PUT /participants/{Type}/{ID}[/{SubId}]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,7 +27,11 @@ pub enum Rule {
     /// An object.
     Object(&'static Object),
     /// An array of `min..=max` items.
-    Array { item: &'static Rule, min: usize, max: usize },
+    Array {
+        item: &'static Rule,
+        min: usize,
+        max: usize,
+    },
 }
 
 /// The string formats of the API.
@@ -79,11 +83,19 @@ pub enum UnknownFields {
 }
 
 pub const fn required(name: &'static str, rule: Rule) -> Field {
-    Field { name, required: true, rule }
+    Field {
+        name,
+        required: true,
+        rule,
+    }
 }
 
 pub const fn optional(name: &'static str, rule: Rule) -> Field {
-    Field { name, required: false, rule }
+    Field {
+        name,
+        required: false,
+        rule,
+    }
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -110,22 +122,46 @@ fn fail(code: ErrorCode, path: &str, message: impl std::fmt::Display) -> FspiopE
 }
 
 /// Validates `value` against `schema`.
-pub fn validate_object(value: &Value, schema: &Object, unknown: UnknownFields) -> Result<(), FspiopError> {
+pub fn validate_object(
+    value: &Value,
+    schema: &Object,
+    unknown: UnknownFields,
+) -> Result<(), FspiopError> {
     check_object(value, schema, unknown, &mut String::new())
 }
 
-fn check_object(value: &Value, schema: &Object, unknown: UnknownFields, path: &mut String) -> Result<(), FspiopError> {
+fn check_object(
+    value: &Value,
+    schema: &Object,
+    unknown: UnknownFields,
+    path: &mut String,
+) -> Result<(), FspiopError> {
     let Value::Object(map) = value else {
-        return Err(fail(ErrorCode::MalformedSyntax, path, format_args!("must be object, not {}", json_type(value))));
+        return Err(fail(
+            ErrorCode::MalformedSyntax,
+            path,
+            format_args!("must be object, not {}", json_type(value)),
+        ));
     };
     for field in schema.fields.iter().filter(|f| f.required) {
         if !map.contains_key(field.name) {
-            return Err(fail(ErrorCode::MissingElement, path, format_args!("must have required property '{}'", field.name)));
+            return Err(fail(
+                ErrorCode::MissingElement,
+                path,
+                format_args!("must have required property '{}'", field.name),
+            ));
         }
     }
     if unknown == UnknownFields::Reject {
-        if let Some(extra) = map.keys().find(|k| !schema.fields.iter().any(|f| f.name == k.as_str())) {
-            return Err(fail(ErrorCode::TooManyElements, path, format_args!("must NOT have additional property '{extra}'")));
+        if let Some(extra) = map
+            .keys()
+            .find(|k| !schema.fields.iter().any(|f| f.name == k.as_str()))
+        {
+            return Err(fail(
+                ErrorCode::TooManyElements,
+                path,
+                format_args!("must NOT have additional property '{extra}'"),
+            ));
         }
     }
     for field in schema.fields {
@@ -140,18 +176,35 @@ fn check_object(value: &Value, schema: &Object, unknown: UnknownFields, path: &m
     Ok(())
 }
 
-fn check(value: &Value, rule: &Rule, unknown: UnknownFields, path: &mut String) -> Result<(), FspiopError> {
+fn check(
+    value: &Value,
+    rule: &Rule,
+    unknown: UnknownFields,
+    path: &mut String,
+) -> Result<(), FspiopError> {
     match rule {
         Rule::Object(schema) => check_object(value, schema, unknown, path),
         Rule::Array { item, min, max } => {
             let Value::Array(items) = value else {
-                return Err(fail(ErrorCode::MalformedSyntax, path, format_args!("must be array, not {}", json_type(value))));
+                return Err(fail(
+                    ErrorCode::MalformedSyntax,
+                    path,
+                    format_args!("must be array, not {}", json_type(value)),
+                ));
             };
             if items.len() < *min {
-                return Err(fail(ErrorCode::GenericValidationError, path, format_args!("must NOT have fewer than {min} items")));
+                return Err(fail(
+                    ErrorCode::GenericValidationError,
+                    path,
+                    format_args!("must NOT have fewer than {min} items"),
+                ));
             }
             if items.len() > *max {
-                return Err(fail(ErrorCode::GenericValidationError, path, format_args!("must NOT have more than {max} items")));
+                return Err(fail(
+                    ErrorCode::GenericValidationError,
+                    path,
+                    format_args!("must NOT have more than {max} items"),
+                ));
             }
             for (index, member) in items.iter().enumerate() {
                 let len = path.len();
@@ -166,10 +219,18 @@ fn check(value: &Value, rule: &Rule, unknown: UnknownFields, path: &mut String) 
             let text = expect_string(value, path)?;
             let count = text.chars().count();
             if count < *min {
-                return Err(fail(ErrorCode::GenericValidationError, path, format_args!("must NOT have fewer than {min} characters")));
+                return Err(fail(
+                    ErrorCode::GenericValidationError,
+                    path,
+                    format_args!("must NOT have fewer than {min} characters"),
+                ));
             }
             if count > *max {
-                return Err(fail(ErrorCode::GenericValidationError, path, format_args!("must NOT have more than {max} characters")));
+                return Err(fail(
+                    ErrorCode::GenericValidationError,
+                    path,
+                    format_args!("must NOT have more than {max} characters"),
+                ));
             }
             Ok(())
         }
@@ -178,7 +239,11 @@ fn check(value: &Value, rule: &Rule, unknown: UnknownFields, path: &mut String) 
             if allowed.contains(&text) {
                 Ok(())
             } else {
-                Err(fail(ErrorCode::GenericValidationError, path, format_args!("must be a {type_name}: {}", allowed.join(", "))))
+                Err(fail(
+                    ErrorCode::GenericValidationError,
+                    path,
+                    format_args!("must be a {type_name}: {}", allowed.join(", ")),
+                ))
             }
         }
         Rule::Format(format) => {
@@ -186,21 +251,31 @@ fn check(value: &Value, rule: &Rule, unknown: UnknownFields, path: &mut String) 
             if check_format(*format, text) {
                 Ok(())
             } else {
-                Err(fail(ErrorCode::GenericValidationError, path, format_args!("must be {}", describe(*format))))
+                Err(fail(
+                    ErrorCode::GenericValidationError,
+                    path,
+                    format_args!("must be {}", describe(*format)),
+                ))
             }
         }
     }
 }
 
 fn expect_string<'a>(value: &'a Value, path: &str) -> Result<&'a str, FspiopError> {
-    value
-        .as_str()
-        .ok_or_else(|| fail(ErrorCode::MalformedSyntax, path, format_args!("must be string, not {}", json_type(value))))
+    value.as_str().ok_or_else(|| {
+        fail(
+            ErrorCode::MalformedSyntax,
+            path,
+            format_args!("must be string, not {}", json_type(value)),
+        )
+    })
 }
 
 fn describe(format: Format) -> &'static str {
     match format {
-        Format::Amount => "an Amount (18 digits, 4 decimals, no sign, no leading or trailing zeros)",
+        Format::Amount => {
+            "an Amount (18 digits, 4 decimals, no sign, no leading or trailing zeros)"
+        }
         Format::Currency => "a supported ISO 4217 currency code",
         Format::CorrelationId => "a UUID (lower case) or ULID",
         Format::DateTime => "a DateTime like 2016-05-24T08:38:08.699-04:00",
@@ -235,7 +310,9 @@ pub fn check_format(format: Format, text: &str) -> bool {
         Format::Name => {
             !text.trim().is_empty() && NAME.as_ref().is_some_and(|re| re.is_match(text))
         }
-        Format::MerchantClassificationCode => (1..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()),
+        Format::MerchantClassificationCode => {
+            (1..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+        }
         Format::Latitude => is_coordinate(text, 90),
         Format::Longitude => is_coordinate(text, 180),
         Format::IlpPacket => is_ilp_packet_text(text),
@@ -243,13 +320,18 @@ pub fn check_format(format: Format, text: &str) -> bool {
         Format::ErrorCode => {
             text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0')
         }
-        Format::SubScenario => (1..=32).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+        Format::SubScenario => {
+            (1..=32).contains(&text.len())
+                && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')
+        }
         Format::BalanceOfPayments => {
             text.len() == 3 && text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0')
         }
         Format::PartyIdentifierPath => {
             (1..=128).contains(&text.chars().count())
-                && !text.chars().any(|c| c.is_whitespace() || c == '{' || c == '}')
+                && !text
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '{' || c == '}')
         }
     }
 }
@@ -270,7 +352,10 @@ fn is_ilp_packet_text(text: &str) -> bool {
 pub fn is_correlation_id(text: &str) -> bool {
     let b = text.as_bytes();
     if b.len() == 26 {
-        return b.iter().all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !matches!(c, b'I' | b'L' | b'O' | b'U')));
+        return b.iter().all(|c| {
+            c.is_ascii_digit()
+                || (c.is_ascii_uppercase() && !matches!(c, b'I' | b'L' | b'O' | b'U'))
+        });
     }
     if b.len() != 36 {
         return false;
@@ -309,8 +394,12 @@ fn is_coordinate(text: &str, limit: u32) -> bool {
 
 /// Parses a JSON body: malformed JSON is 3101.
 pub fn parse_json(body: &[u8]) -> Result<Value, FspiopError> {
-    serde_json::from_slice(body)
-        .map_err(|e| FspiopError::with_detail(ErrorCode::MalformedSyntax, format!("body is not valid JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        FspiopError::with_detail(
+            ErrorCode::MalformedSyntax,
+            format!("body is not valid JSON: {e}"),
+        )
+    })
 }
 
 /// A path parameter that must be a CorrelationId (transfer, quote ids): 3101 otherwise.
@@ -318,7 +407,10 @@ pub fn correlation_id_param(name: &str, value: &str) -> Result<(), FspiopError> 
     if is_correlation_id(value) {
         Ok(())
     } else {
-        Err(FspiopError::with_detail(ErrorCode::MalformedSyntax, format!("{name} {value:?} is not a UUID or ULID")))
+        Err(FspiopError::with_detail(
+            ErrorCode::MalformedSyntax,
+            format!("{name} {value:?} is not a UUID or ULID"),
+        ))
     }
 }
 
@@ -369,7 +461,15 @@ mod tests {
 
     #[test]
     fn names() {
-        for ok in ["Élodie", "Ngʼang'a", "李小龙", "Mary-Jane O'Neil", "José María", "Dvořák", "A.B."] {
+        for ok in [
+            "Élodie",
+            "Ngʼang'a",
+            "李小龙",
+            "Mary-Jane O'Neil",
+            "José María",
+            "Dvořák",
+            "A.B.",
+        ] {
             assert!(check_format(Format::Name, ok), "{ok}");
         }
         for bad in ["", "   ", "Bob!", "a<b", &"x".repeat(129), "😀"] {
@@ -384,9 +484,18 @@ mod tests {
         assert!(!check_format(Format::IlpPacket, "AYIBgQAAAAAAAASw==="));
         assert!(!check_format(Format::IlpPacket, "AYIB+gQ"));
         assert!(!check_format(Format::IlpPacket, ""));
-        assert!(check_format(Format::Binary32, "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAfM"));
-        assert!(!check_format(Format::Binary32, "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAf="));
-        assert!(!check_format(Format::Binary32, "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAfMx"));
+        assert!(check_format(
+            Format::Binary32,
+            "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAfM"
+        ));
+        assert!(!check_format(
+            Format::Binary32,
+            "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAf="
+        ));
+        assert!(!check_format(
+            Format::Binary32,
+            "GRzLaTP7DJ9t4P-a_BA0WA9wzzlsugf00-Tn6kESAfMx"
+        ));
         assert!(check_format(Format::ErrorCode, "3204"));
         assert!(!check_format(Format::ErrorCode, "0204"));
         assert!(!check_format(Format::ErrorCode, "32045"));

@@ -4,7 +4,11 @@
 //! Where this crate deliberately differs from the SDK (the SDK's quirks listed in
 //! ARCHITECTURE.md), the expected verdict is spelled out per case with the reason.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,13 +36,19 @@ fn key_pem(file: &str) -> Vec<u8> {
 }
 
 fn s<'a>(case: &'a Value, field: &str) -> &'a str {
-    case[field].as_str().unwrap_or_else(|| panic!("{}: {field} missing", case["name"]))
+    case[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: {field} missing", case["name"]))
 }
 
 fn headers_of(case: &Value) -> BTreeMap<String, String> {
     case["headers"]
         .as_object()
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -49,35 +59,66 @@ fn jws_signatures_match_the_sdk_signer() {
     for case in &cases {
         let name = s(case, "name");
         let alg = jws::Algorithm::from_name(s(case, "alg"));
-        let key = SigningKey::from_pem(&key_pem(s(case, "key")), alg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let key = SigningKey::from_pem(&key_pem(s(case, "key")), alg)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let body = match (&case["body"], case.get("body_source_json")) {
-            (_, Some(Value::String(source))) => canonical::canonicalize(source).unwrap_or_else(|e| panic!("{name}: {e}")),
+            (_, Some(Value::String(source))) => {
+                canonical::canonicalize(source).unwrap_or_else(|e| panic!("{name}: {e}"))
+            }
             (Value::String(text), _) => text.clone(),
             (value, _) => canonical::to_string(value),
         };
         let expected = &case["expected"];
         assert_eq!(body, s(expected, "body"), "{name}: signed body");
         let headers = headers_of(case);
-        let signed = jws::sign(&key, s(case, "method"), s(case, "url"), &headers, body.as_bytes())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let signed = jws::sign(
+            &key,
+            s(case, "method"),
+            s(case, "url"),
+            &headers,
+            body.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(signed.fspiop_uri, s(expected, "fspiop-uri"), "{name}");
-        assert_eq!(signed.fspiop_http_method, s(expected, "fspiop-http-method"), "{name}");
-        assert_eq!(signed.protected_header_json, s(expected, "protectedHeader_json"), "{name}");
+        assert_eq!(
+            signed.fspiop_http_method,
+            s(expected, "fspiop-http-method"),
+            "{name}"
+        );
+        assert_eq!(
+            signed.protected_header_json,
+            s(expected, "protectedHeader_json"),
+            "{name}"
+        );
         let sdk_signature = s(expected, "fspiop-signature");
         if key.algorithm() == jws::Algorithm::RS256 {
-            assert_eq!(signed.signature_header, sdk_signature, "{name}: RS256 must be byte-identical");
+            assert_eq!(
+                signed.signature_header, sdk_signature,
+                "{name}: RS256 must be byte-identical"
+            );
         } else {
             // ECDSA is randomised: both signatures must verify under the public key.
-            let public = VerifyingKey::from_pem(&key_pem("ec-public.pem")).unwrap_or_else(|e| panic!("{e}"));
+            let public =
+                VerifyingKey::from_pem(&key_pem("ec-public.pem")).unwrap_or_else(|e| panic!("{e}"));
             let keys = BTreeMap::from([(headers["fspiop-source"].clone(), public)]);
             for signature in [signed.signature_header.as_str(), sdk_signature] {
                 let mut received = headers.clone();
                 received.insert("fspiop-signature".into(), signature.to_string());
                 received.insert("fspiop-uri".into(), signed.fspiop_uri.clone());
-                received.insert("fspiop-http-method".into(), signed.fspiop_http_method.clone());
+                received.insert(
+                    "fspiop-http-method".into(),
+                    signed.fspiop_http_method.clone(),
+                );
                 let path = signed.fspiop_uri.clone();
-                jws::verify(&keys, s(case, "method"), &path, &received, body.as_bytes(), VerifyOptions::default())
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                jws::verify(
+                    &keys,
+                    s(case, "method"),
+                    &path,
+                    &received,
+                    body.as_bytes(),
+                    VerifyOptions::default(),
+                )
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             }
         }
     }
@@ -86,7 +127,13 @@ fn jws_signatures_match_the_sdk_signer() {
 /// Cases where our verdict differs from the SDK validator's, and why.
 fn deliberate_difference(name: &str, strict: bool) -> Option<bool> {
     // The SDK treats the body as JWT claims; an FSPIOP body is not a JWT.
-    if ["body_top_level_exp_in_past", "body_top_level_exp_string", "body_top_level_nbf_far_future"].contains(&name) {
+    if [
+        "body_top_level_exp_in_past",
+        "body_top_level_exp_string",
+        "body_top_level_nbf_far_future",
+    ]
+    .contains(&name)
+    {
         return Some(true);
     }
     // We verify over the raw bytes received, as the specification defines; the SDK only
@@ -116,19 +163,37 @@ fn jws_verdicts_match_the_sdk_validator() {
         let mut keys = BTreeMap::new();
         for (fsp, file) in case["keys"].as_object().into_iter().flatten() {
             let pem = key_pem(file.as_str().unwrap_or_default());
-            keys.insert(fsp.clone(), VerifyingKey::from_pem(&pem).unwrap_or_else(|e| panic!("{name}: {e}")));
+            keys.insert(
+                fsp.clone(),
+                VerifyingKey::from_pem(&pem).unwrap_or_else(|e| panic!("{name}: {e}")),
+            );
         }
         let headers = headers_of(case);
-        let js_valid = case["js_valid"].as_bool().unwrap_or_else(|| panic!("{name}: js_valid"));
+        let js_valid = case["js_valid"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("{name}: js_valid"));
         for strict in [false, true] {
-            let options = VerifyOptions { accept_canonical_body: true, check_request_line: strict };
-            let verdict = jws::verify(&keys, s(case, "method"), s(case, "path"), &headers, s(case, "body").as_bytes(), options);
+            let options = VerifyOptions {
+                accept_canonical_body: true,
+                check_request_line: strict,
+            };
+            let verdict = jws::verify(
+                &keys,
+                s(case, "method"),
+                s(case, "path"),
+                &headers,
+                s(case, "body").as_bytes(),
+                options,
+            );
             let want = deliberate_difference(name, strict).unwrap_or(js_valid);
             if want != js_valid {
                 differences += 1;
             }
             match verdict {
-                Ok(()) => assert!(want, "{name} (strict {strict}): accepted, the expected verdict is reject"),
+                Ok(()) => assert!(
+                    want,
+                    "{name} (strict {strict}): accepted, the expected verdict is reject"
+                ),
                 Err(error) => {
                     assert!(!want, "{name} (strict {strict}): rejected ({error}), the expected verdict is accept");
                     assert_eq!(error.code, ErrorCode::InvalidSignature, "{name}");
@@ -137,7 +202,10 @@ fn jws_verdicts_match_the_sdk_validator() {
             }
         }
     }
-    assert_eq!(differences, 13, "the list of deliberate differences changed");
+    assert_eq!(
+        differences, 13,
+        "the list of deliberate differences changed"
+    );
 }
 
 fn decoded_json(packet: &Packet) -> Value {
@@ -178,19 +246,56 @@ fn ilp_packets_conditions_and_fulfilments_match_the_sdk() {
             .quote_response_terms(&case["quoteRequest"], &case["quoteResponse"])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let expected = &case["expected"];
-        assert_eq!(terms.transaction_object, expected["transactionObject"], "{name}: transaction object");
+        assert_eq!(
+            terms.transaction_object, expected["transactionObject"],
+            "{name}: transaction object"
+        );
         assert_eq!(terms.ilp_packet, s(expected, "ilpPacket"), "{name}: packet");
-        assert_eq!(terms.condition, s(expected, "condition"), "{name}: condition");
-        assert_eq!(terms.fulfilment, s(expected, "fulfilment"), "{name}: fulfilment");
-        let hmac = engine.hmac_inputs(&terms.ilp_packet).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            terms.condition,
+            s(expected, "condition"),
+            "{name}: condition"
+        );
+        assert_eq!(
+            terms.fulfilment,
+            s(expected, "fulfilment"),
+            "{name}: fulfilment"
+        );
+        let hmac = engine
+            .hmac_inputs(&terms.ilp_packet)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(hmac.key_ascii, s(&expected["hmac"], "key_ascii"), "{name}");
-        assert_eq!(hmac.message_ascii, s(&expected["hmac"], "message_ascii"), "{name}");
-        assert_eq!(engine.fulfilment_for_packet(&terms.ilp_packet).as_deref(), Ok(s(expected, "fulfilment")), "{name}");
-        assert_eq!(ilp::condition_from_fulfilment(&terms.fulfilment).as_deref(), Ok(terms.condition.as_str()));
-        let packet = ilp::decode_packet(&terms.ilp_packet, version).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(decoded_json(&packet), expected["decoded"], "{name}: decoded");
-        assert_eq!(String::from_utf8_lossy(packet.data()), s(expected, "data"), "{name}: data");
-        assert_eq!(packet.transaction_object().as_ref(), Ok(&expected["transactionObject"]), "{name}");
+        assert_eq!(
+            hmac.message_ascii,
+            s(&expected["hmac"], "message_ascii"),
+            "{name}"
+        );
+        assert_eq!(
+            engine.fulfilment_for_packet(&terms.ilp_packet).as_deref(),
+            Ok(s(expected, "fulfilment")),
+            "{name}"
+        );
+        assert_eq!(
+            ilp::condition_from_fulfilment(&terms.fulfilment).as_deref(),
+            Ok(terms.condition.as_str())
+        );
+        let packet = ilp::decode_packet(&terms.ilp_packet, version)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            decoded_json(&packet),
+            expected["decoded"],
+            "{name}: decoded"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(packet.data()),
+            s(expected, "data"),
+            "{name}: data"
+        );
+        assert_eq!(
+            packet.transaction_object().as_ref(),
+            Ok(&expected["transactionObject"]),
+            "{name}"
+        );
     }
 }
 
@@ -198,7 +303,8 @@ fn ilp_packets_conditions_and_fulfilments_match_the_sdk() {
 fn ilp_inputs_the_sdk_mangles_are_rejected() {
     for case in load("ilp_errors.json") {
         let name = s(&case, "name");
-        let result = Ilp::new(version_of(&case), "secret").quote_response_terms(&case["quoteRequest"], &case["quoteResponse"]);
+        let result = Ilp::new(version_of(&case), "secret")
+            .quote_response_terms(&case["quoteRequest"], &case["quoteResponse"]);
         if name.starts_with("zero_amount") {
             // Zero is a valid Amount, and the SDK encodes it as 0 too.
             let terms = result.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -208,7 +314,12 @@ fn ilp_inputs_the_sdk_mangles_are_rejected() {
             // Fractions after scaling (v1 truncates), u64 overflow (wraps), negative amounts,
             // exponent notation, stray spaces, unknown currencies and missing, unparseable or
             // zone-less expirations are all refused rather than mangled.
-            assert!(result.is_err(), "{name}: accepted {:?}, the SDK gave {}", result.map(|t| t.ilp_packet), case["js_result"]);
+            assert!(
+                result.is_err(),
+                "{name}: accepted {:?}, the SDK gave {}",
+                result.map(|t| t.ilp_packet),
+                case["js_result"]
+            );
         }
     }
 }
@@ -221,7 +332,11 @@ fn ilp_decoding_matches_the_sdk() {
         let js_ok = case["js_ok"].as_bool().unwrap_or_default();
         match result {
             Ok(packet) => {
-                assert!(js_ok, "{name}: decoded, the SDK refused ({})", case["js_error"]);
+                assert!(
+                    js_ok,
+                    "{name}: decoded, the SDK refused ({})",
+                    case["js_error"]
+                );
                 assert_eq!(decoded_json(&packet), case["decoded"], "{name}");
             }
             Err(error) => assert!(!js_ok, "{name}: refused ({error}), the SDK decoded it"),
@@ -234,7 +349,11 @@ fn fulfilment_checks_match_the_sdk() {
     for case in load("fulfil_check.json") {
         let name = s(&case, "name");
         let want = case["js_valid"].as_bool().unwrap_or_default();
-        assert_eq!(ilp::fulfilment_matches(s(&case, "fulfilment"), s(&case, "condition")), want, "{name}");
+        assert_eq!(
+            ilp::fulfilment_matches(s(&case, "fulfilment"), s(&case, "condition")),
+            want,
+            "{name}"
+        );
     }
 }
 
@@ -247,17 +366,22 @@ fn canonical_json_matches_safe_stable_stringify() {
         if name.starts_with("lone_") {
             // A lone surrogate is not Unicode: such a body is refused as malformed JSON
             // rather than re-escaped as JavaScript does.
-            assert!(canonical::canonicalize(s(case, "input_json")).is_err(), "{name}");
+            assert!(
+                canonical::canonicalize(s(case, "input_json")).is_err(),
+                "{name}"
+            );
             continue;
         }
-        let ours = canonical::canonicalize(s(case, "input_json")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ours = canonical::canonicalize(s(case, "input_json"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(ours, s(case, "canonical"), "{name}");
     }
 }
 
 #[test]
 fn currency_scales_are_the_sdk_table() {
-    let text = std::fs::read_to_string(vectors_dir().join("currency_scales.json")).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(vectors_dir().join("currency_scales.json")).unwrap_or_default();
     let table: BTreeMap<String, u32> = serde_json::from_str(&text).unwrap_or_default();
     assert_eq!(table.len(), 168);
     for (code, scale) in &table {

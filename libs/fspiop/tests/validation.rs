@@ -5,7 +5,11 @@
 //! JSON type gives 3101, breaking its rule gives 3100, and that an unknown member gives 3103
 //! where unknown members are rejected. The description names the member's JSON pointer.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use fspiop::types::{self, Body};
 use fspiop::validate::{Format, Object, Rule, UnknownFields};
@@ -44,76 +48,144 @@ fn transaction_type() -> Value {
 
 fn examples() -> Vec<(&'static str, &'static Object, Value)> {
     vec![
-        ("QuotesPostRequest", types::QuotesPostRequest::SCHEMA, json!({
-            "quoteId": ID1, "transactionId": ID2, "transactionRequestId": ID1,
-            "payee": party("perffsp-5", "19012345401"), "payer": party("perffsp-1", "19012345001"),
-            "amountType": "SEND", "amount": money("100"), "fees": money("0.5"),
-            "transactionType": transaction_type(), "converter": "PAYER",
-            "currencyConversion": {"sourceAmount": money("1"), "targetAmount": money("2")},
-            "geoCode": {"latitude": "+45.4215", "longitude": "-75.6972"},
-            "note": "rent", "expiration": "2030-01-01T00:00:00.000Z", "extensionList": extensions()
-        })),
-        ("QuotesIdPutResponse", types::QuotesIdPutResponse::SCHEMA, json!({
-            "transferAmount": money("100"), "payeeReceiveAmount": money("99"), "payeeFspFee": money("1"),
-            "payeeFspCommission": money("0.01"), "expiration": "2030-01-01T00:00:00.000+02:00",
-            "geoCode": {"latitude": "0", "longitude": "180"}, "ilpPacket": "AYIBgQAAAAAAAASw",
-            "condition": CONDITION, "extensionList": extensions()
-        })),
-        ("TransfersPostRequest", types::TransfersPostRequest::SCHEMA, json!({
-            "transferId": ID1, "payeeFsp": "perffsp-5", "payerFsp": "perffsp-1", "amount": money("100"),
-            "ilpPacket": "AYIBgQAAAAAAAASw", "condition": CONDITION, "expiration": "2030-01-01T00:00:00.000Z",
-            "extensionList": extensions()
-        })),
-        ("TransfersIdPutResponse", types::TransfersIdPutResponse::SCHEMA, json!({
-            "fulfilment": FULFILMENT, "completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "COMMITTED",
-            "extensionList": extensions()
-        })),
-        ("TransfersIdPatchResponse", types::TransfersIdPatchResponse::SCHEMA, json!({
-            "completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "ABORTED", "extensionList": extensions()
-        })),
-        ("PartiesTypeIdPutResponse", types::PartiesTypeIdPutResponse::SCHEMA, json!({"party": party("perffsp-5", "19012345401")})),
-        ("ParticipantsTypeIdSubIdPostRequest", types::ParticipantsTypeIdSubIdPostRequest::SCHEMA, json!({
-            "fspId": "perffsp-5", "currency": "USD", "extensionList": extensions()
-        })),
-        ("ParticipantsTypeIdPutResponse", types::ParticipantsTypeIdPutResponse::SCHEMA, json!({"fspId": "perffsp-5"})),
-        ("ParticipantsPostRequest", types::ParticipantsPostRequest::SCHEMA, json!({
-            "requestId": ID1, "currency": "USD",
-            "partyList": [{"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "partySubIdOrType": "x", "fspId": "perffsp-5",
-                           "extensionList": extensions()},
-                          {"partyIdType": "IBAN", "partyIdentifier": "GB33BUKB20201555555555"}]
-        })),
-        ("ParticipantsIdPutResponse", types::ParticipantsIdPutResponse::SCHEMA, json!({
-            "currency": "USD",
-            "partyList": [{"partyId": {"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "partySubIdOrType": "x", "fspId": "perffsp-5", "extensionList": extensions()},
-                           "errorInformation": {"errorCode": "3204", "errorDescription": "Party not found", "extensionList": extensions()}}]
-        })),
-        ("ErrorInformationObject", types::ErrorInformationObject::SCHEMA, json!({
-            "errorInformation": {"errorCode": "5100", "errorDescription": "Generic Payee rejection", "extensionList": extensions()}
-        })),
-        ("Transaction", types::Transaction::SCHEMA, json!({
-            "transactionId": ID2, "quoteId": ID1, "payee": party("perffsp-5", "19012345401"),
-            "payer": party("perffsp-1", "19012345001"), "amount": money("100"), "payeeReceiveAmount": money("99"),
-            "converter": "PAYEE", "currencyConversion": {"sourceAmount": money("1"), "targetAmount": money("2")},
-            "transactionType": transaction_type(), "note": "x", "extensionList": extensions()
-        })),
-        ("FxQuotesPostRequest", types::FxQuotesPostRequest::SCHEMA, json!({
-            "conversionRequestId": ID1, "conversionTerms": fx_conversion()
-        })),
-        ("FxQuotesIdPutResponse", types::FxQuotesIdPutResponse::SCHEMA, json!({
-            "condition": CONDITION, "conversionTerms": fx_conversion()
-        })),
-        ("FxTransfersPostRequest", types::FxTransfersPostRequest::SCHEMA, json!({
-            "commitRequestId": ID1, "determiningTransferId": ID2, "initiatingFsp": "perffsp-1", "counterPartyFsp": "fxp-1",
-            "sourceAmount": money("100"), "targetAmount": {"currency": "KES", "amount": "12900"}, "condition": CONDITION,
-            "expiration": "2030-01-01T00:00:00.000Z"
-        })),
-        ("FxTransfersIdPutResponse", types::FxTransfersIdPutResponse::SCHEMA, json!({
-            "fulfilment": FULFILMENT, "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "RESERVED",
-            "extensionList": extensions()
-        })),
-        ("FxTransfersIdPatchResponse", types::FxTransfersIdPatchResponse::SCHEMA, json!({
-            "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "COMMITTED", "extensionList": extensions()
-        })),
+        (
+            "QuotesPostRequest",
+            types::QuotesPostRequest::SCHEMA,
+            json!({
+                "quoteId": ID1, "transactionId": ID2, "transactionRequestId": ID1,
+                "payee": party("perffsp-5", "19012345401"), "payer": party("perffsp-1", "19012345001"),
+                "amountType": "SEND", "amount": money("100"), "fees": money("0.5"),
+                "transactionType": transaction_type(), "converter": "PAYER",
+                "currencyConversion": {"sourceAmount": money("1"), "targetAmount": money("2")},
+                "geoCode": {"latitude": "+45.4215", "longitude": "-75.6972"},
+                "note": "rent", "expiration": "2030-01-01T00:00:00.000Z", "extensionList": extensions()
+            }),
+        ),
+        (
+            "QuotesIdPutResponse",
+            types::QuotesIdPutResponse::SCHEMA,
+            json!({
+                "transferAmount": money("100"), "payeeReceiveAmount": money("99"), "payeeFspFee": money("1"),
+                "payeeFspCommission": money("0.01"), "expiration": "2030-01-01T00:00:00.000+02:00",
+                "geoCode": {"latitude": "0", "longitude": "180"}, "ilpPacket": "AYIBgQAAAAAAAASw",
+                "condition": CONDITION, "extensionList": extensions()
+            }),
+        ),
+        (
+            "TransfersPostRequest",
+            types::TransfersPostRequest::SCHEMA,
+            json!({
+                "transferId": ID1, "payeeFsp": "perffsp-5", "payerFsp": "perffsp-1", "amount": money("100"),
+                "ilpPacket": "AYIBgQAAAAAAAASw", "condition": CONDITION, "expiration": "2030-01-01T00:00:00.000Z",
+                "extensionList": extensions()
+            }),
+        ),
+        (
+            "TransfersIdPutResponse",
+            types::TransfersIdPutResponse::SCHEMA,
+            json!({
+                "fulfilment": FULFILMENT, "completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "COMMITTED",
+                "extensionList": extensions()
+            }),
+        ),
+        (
+            "TransfersIdPatchResponse",
+            types::TransfersIdPatchResponse::SCHEMA,
+            json!({
+                "completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "ABORTED", "extensionList": extensions()
+            }),
+        ),
+        (
+            "PartiesTypeIdPutResponse",
+            types::PartiesTypeIdPutResponse::SCHEMA,
+            json!({"party": party("perffsp-5", "19012345401")}),
+        ),
+        (
+            "ParticipantsTypeIdSubIdPostRequest",
+            types::ParticipantsTypeIdSubIdPostRequest::SCHEMA,
+            json!({
+                "fspId": "perffsp-5", "currency": "USD", "extensionList": extensions()
+            }),
+        ),
+        (
+            "ParticipantsTypeIdPutResponse",
+            types::ParticipantsTypeIdPutResponse::SCHEMA,
+            json!({"fspId": "perffsp-5"}),
+        ),
+        (
+            "ParticipantsPostRequest",
+            types::ParticipantsPostRequest::SCHEMA,
+            json!({
+                "requestId": ID1, "currency": "USD",
+                "partyList": [{"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "partySubIdOrType": "x", "fspId": "perffsp-5",
+                               "extensionList": extensions()},
+                              {"partyIdType": "IBAN", "partyIdentifier": "GB33BUKB20201555555555"}]
+            }),
+        ),
+        (
+            "ParticipantsIdPutResponse",
+            types::ParticipantsIdPutResponse::SCHEMA,
+            json!({
+                "currency": "USD",
+                "partyList": [{"partyId": {"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "partySubIdOrType": "x", "fspId": "perffsp-5", "extensionList": extensions()},
+                               "errorInformation": {"errorCode": "3204", "errorDescription": "Party not found", "extensionList": extensions()}}]
+            }),
+        ),
+        (
+            "ErrorInformationObject",
+            types::ErrorInformationObject::SCHEMA,
+            json!({
+                "errorInformation": {"errorCode": "5100", "errorDescription": "Generic Payee rejection", "extensionList": extensions()}
+            }),
+        ),
+        (
+            "Transaction",
+            types::Transaction::SCHEMA,
+            json!({
+                "transactionId": ID2, "quoteId": ID1, "payee": party("perffsp-5", "19012345401"),
+                "payer": party("perffsp-1", "19012345001"), "amount": money("100"), "payeeReceiveAmount": money("99"),
+                "converter": "PAYEE", "currencyConversion": {"sourceAmount": money("1"), "targetAmount": money("2")},
+                "transactionType": transaction_type(), "note": "x", "extensionList": extensions()
+            }),
+        ),
+        (
+            "FxQuotesPostRequest",
+            types::FxQuotesPostRequest::SCHEMA,
+            json!({
+                "conversionRequestId": ID1, "conversionTerms": fx_conversion()
+            }),
+        ),
+        (
+            "FxQuotesIdPutResponse",
+            types::FxQuotesIdPutResponse::SCHEMA,
+            json!({
+                "condition": CONDITION, "conversionTerms": fx_conversion()
+            }),
+        ),
+        (
+            "FxTransfersPostRequest",
+            types::FxTransfersPostRequest::SCHEMA,
+            json!({
+                "commitRequestId": ID1, "determiningTransferId": ID2, "initiatingFsp": "perffsp-1", "counterPartyFsp": "fxp-1",
+                "sourceAmount": money("100"), "targetAmount": {"currency": "KES", "amount": "12900"}, "condition": CONDITION,
+                "expiration": "2030-01-01T00:00:00.000Z"
+            }),
+        ),
+        (
+            "FxTransfersIdPutResponse",
+            types::FxTransfersIdPutResponse::SCHEMA,
+            json!({
+                "fulfilment": FULFILMENT, "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "RESERVED",
+                "extensionList": extensions()
+            }),
+        ),
+        (
+            "FxTransfersIdPatchResponse",
+            types::FxTransfersIdPatchResponse::SCHEMA,
+            json!({
+                "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "COMMITTED", "extensionList": extensions()
+            }),
+        ),
     ]
 }
 
@@ -169,24 +241,52 @@ struct Checker {
 }
 
 impl Checker {
-    fn expect(&mut self, body: &Value, unknown: UnknownFields, code: ErrorCode, pointer: &str, what: &str) {
+    fn expect(
+        &mut self,
+        body: &Value,
+        unknown: UnknownFields,
+        code: ErrorCode,
+        pointer: &str,
+        what: &str,
+    ) {
         let error = fspiop::validate::validate_object(body, self.schema, unknown)
             .err()
             .unwrap_or_else(|| panic!("{} {pointer}: {what} was accepted", self.name));
-        assert_eq!(error.code, code, "{} {pointer} {what}: {}", self.name, error.description());
+        assert_eq!(
+            error.code,
+            code,
+            "{} {pointer} {what}: {}",
+            self.name,
+            error.description()
+        );
         let named = if pointer.is_empty() { "body" } else { pointer };
-        assert!(error.description().contains(named), "{} {what}: description {:?} does not name {named}", self.name, error.description());
+        assert!(
+            error.description().contains(named),
+            "{} {what}: description {:?} does not name {named}",
+            self.name,
+            error.description()
+        );
         self.checked += 1;
     }
 
     fn with(&self, pointer: &str, value: Option<Value>) -> Value {
         let mut body = self.root.clone();
         let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
-        let target = body.pointer_mut(parent).unwrap_or_else(|| panic!("{parent}"));
+        let target = body
+            .pointer_mut(parent)
+            .unwrap_or_else(|| panic!("{parent}"));
         match (target, value) {
-            (Value::Object(map), Some(v)) => { map.insert(key.to_string(), v); }
-            (Value::Object(map), None) => { map.remove(key); }
-            (Value::Array(items), Some(v)) => { if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) { *slot = v; } }
+            (Value::Object(map), Some(v)) => {
+                map.insert(key.to_string(), v);
+            }
+            (Value::Object(map), None) => {
+                map.remove(key);
+            }
+            (Value::Array(items), Some(v)) => {
+                if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    *slot = v;
+                }
+            }
             (other, _) => panic!("{pointer}: parent is {other}"),
         }
         body
@@ -197,14 +297,35 @@ impl Checker {
         // An unknown member: allowed in v1.1, 3103 when rejected.
         let extra_pointer = format!("{pointer}/unexpectedMember");
         let with_extra = self.with(&extra_pointer, Some(json!("x")));
-        assert!(fspiop::validate::validate_object(&with_extra, self.schema, UnknownFields::Allow).is_ok(), "{} {pointer}", self.name);
-        self.expect(&with_extra, UnknownFields::Reject, ErrorCode::TooManyElements, pointer, "an unknown member");
+        assert!(
+            fspiop::validate::validate_object(&with_extra, self.schema, UnknownFields::Allow)
+                .is_ok(),
+            "{} {pointer}",
+            self.name
+        );
+        self.expect(
+            &with_extra,
+            UnknownFields::Reject,
+            ErrorCode::TooManyElements,
+            pointer,
+            "an unknown member",
+        );
         for field in schema.fields {
             let member = format!("{pointer}/{}", field.name);
-            assert!(value.get(field.name).is_some(), "{}: the example lacks {member}", self.name);
+            assert!(
+                value.get(field.name).is_some(),
+                "{}: the example lacks {member}",
+                self.name
+            );
             if field.required {
                 let body = self.with(&member, None);
-                self.expect(&body, UnknownFields::Allow, ErrorCode::MissingElement, pointer, &format!("missing {}", field.name));
+                self.expect(
+                    &body,
+                    UnknownFields::Allow,
+                    ErrorCode::MissingElement,
+                    pointer,
+                    &format!("missing {}", field.name),
+                );
             }
             self.walk_rule(&field.rule, &member);
         }
@@ -212,22 +333,54 @@ impl Checker {
 
     fn walk_rule(&mut self, rule: &'static Rule, pointer: &str) {
         let body = self.with(pointer, Some(wrong_type(rule)));
-        self.expect(&body, UnknownFields::Allow, ErrorCode::MalformedSyntax, pointer, "a wrong type");
+        self.expect(
+            &body,
+            UnknownFields::Allow,
+            ErrorCode::MalformedSyntax,
+            pointer,
+            "a wrong type",
+        );
         if let Some(bad) = broken_string(rule) {
             let body = self.with(pointer, Some(Value::String(bad.clone())));
-            self.expect(&body, UnknownFields::Allow, ErrorCode::GenericValidationError, pointer, &format!("{bad:?}"));
+            self.expect(
+                &body,
+                UnknownFields::Allow,
+                ErrorCode::GenericValidationError,
+                pointer,
+                &format!("{bad:?}"),
+            );
         }
         match rule {
             Rule::Object(schema) => self.walk_object(schema, pointer),
             Rule::Array { item, min, max } => {
-                let items = self.root.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
-                let first = items.first().cloned().unwrap_or_else(|| panic!("{pointer}: empty example array"));
+                let items = self
+                    .root
+                    .pointer(pointer)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let first = items
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{pointer}: empty example array"));
                 let too_many = Value::Array(vec![first; max + 1]);
                 let body = self.with(pointer, Some(too_many));
-                self.expect(&body, UnknownFields::Allow, ErrorCode::GenericValidationError, pointer, "too many items");
+                self.expect(
+                    &body,
+                    UnknownFields::Allow,
+                    ErrorCode::GenericValidationError,
+                    pointer,
+                    "too many items",
+                );
                 if *min > 0 {
                     let body = self.with(pointer, Some(json!([])));
-                    self.expect(&body, UnknownFields::Allow, ErrorCode::GenericValidationError, pointer, "too few items");
+                    self.expect(
+                        &body,
+                        UnknownFields::Allow,
+                        ErrorCode::GenericValidationError,
+                        pointer,
+                        "too few items",
+                    );
                 }
                 self.walk_rule(item, &format!("{pointer}/0"));
             }
@@ -242,8 +395,19 @@ fn every_member_of_every_body_has_its_error_code() {
     for (name, schema, example) in examples() {
         fspiop::validate::validate_object(&example, schema, UnknownFields::Reject)
             .unwrap_or_else(|e| panic!("{name}: the example is invalid: {e}"));
-        let mut checker = Checker { name, schema, root: example, checked: 0 };
-        checker.expect(&json!([]), UnknownFields::Allow, ErrorCode::MalformedSyntax, "", "an array body");
+        let mut checker = Checker {
+            name,
+            schema,
+            root: example,
+            checked: 0,
+        };
+        checker.expect(
+            &json!([]),
+            UnknownFields::Allow,
+            ErrorCode::MalformedSyntax,
+            "",
+            "an array body",
+        );
         checker.walk_object(schema, "");
         total += checker.checked;
     }
@@ -253,27 +417,52 @@ fn every_member_of_every_body_has_its_error_code() {
 #[test]
 fn examples_type_into_their_structs() {
     let body = serde_json::to_vec(&examples()[0].2).unwrap_or_default();
-    let quote: types::QuotesPostRequest = types::parse_body(&body, UnknownFields::Reject).unwrap_or_else(|e| panic!("{e}"));
+    let quote: types::QuotesPostRequest =
+        types::parse_body(&body, UnknownFields::Reject).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(quote.amount.amount, "100");
-    assert_eq!(quote.payee.party_id_info.party_id_type, types::PartyIdType::Msisdn);
-    let transfer: types::TransfersPostRequest =
-        types::parse_body(&serde_json::to_vec(&examples()[2].2).unwrap_or_default(), UnknownFields::Allow).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        quote.payee.party_id_info.party_id_type,
+        types::PartyIdType::Msisdn
+    );
+    let transfer: types::TransfersPostRequest = types::parse_body(
+        &serde_json::to_vec(&examples()[2].2).unwrap_or_default(),
+        UnknownFields::Allow,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(transfer.condition, CONDITION);
 }
 
 #[test]
 fn parse_body_errors() {
     let check = |body: &[u8], code: u16, description: &str| {
-        let error = types::parse_body::<types::TransfersPostRequest>(body, UnknownFields::Allow).err().unwrap_or_else(|| panic!("accepted"));
+        let error = types::parse_body::<types::TransfersPostRequest>(body, UnknownFields::Allow)
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
         assert_eq!(error.code.code(), code, "{}", error.description());
         assert_eq!(error.description(), description);
     };
-    check(b"{not json", 3101, "Malformed syntax - body is not valid JSON: key must be a string at line 1 column 2");
-    check(b"[]", 3101, "Malformed syntax - body must be object, not array");
-    check(br#"{"transferId":"b51ec534-ee48-4575-b6a9-ead2955b8069"}"#, 3102, "Missing mandatory element - body must have required property 'payeeFsp'");
+    check(
+        b"{not json",
+        3101,
+        "Malformed syntax - body is not valid JSON: key must be a string at line 1 column 2",
+    );
+    check(
+        b"[]",
+        3101,
+        "Malformed syntax - body must be object, not array",
+    );
+    check(
+        br#"{"transferId":"b51ec534-ee48-4575-b6a9-ead2955b8069"}"#,
+        3102,
+        "Missing mandatory element - body must have required property 'payeeFsp'",
+    );
     let mut transfer = examples()[2].2.clone();
     transfer["amount"]["amount"] = json!(100);
-    check(&serde_json::to_vec(&transfer).unwrap_or_default(), 3101, "Malformed syntax - /amount/amount must be string, not number");
+    check(
+        &serde_json::to_vec(&transfer).unwrap_or_default(),
+        3101,
+        "Malformed syntax - /amount/amount must be string, not number",
+    );
     transfer["amount"]["amount"] = json!("100.10");
     check(
         &serde_json::to_vec(&transfer).unwrap_or_default(),

@@ -49,23 +49,38 @@ pub fn legs(direction: Direction, amount: Money) -> (Money, Money) {
 /// The change a reservation makes: the debit leg.
 pub fn reserve(direction: Direction, amount: Money) -> Change {
     match direction {
-        Direction::In => Change { side: Side::Hub, delta: amount },
-        Direction::Out => Change { side: Side::Dfsp, delta: amount },
+        Direction::In => Change {
+            side: Side::Hub,
+            delta: amount,
+        },
+        Direction::Out => Change {
+            side: Side::Dfsp,
+            delta: amount,
+        },
     }
 }
 
 /// The change a commit makes: the credit leg.
 pub fn commit(direction: Direction, amount: Money) -> Change {
     match direction {
-        Direction::In => Change { side: Side::Dfsp, delta: amount.negate() },
-        Direction::Out => Change { side: Side::Hub, delta: amount.negate() },
+        Direction::In => Change {
+            side: Side::Dfsp,
+            delta: amount.negate(),
+        },
+        Direction::Out => Change {
+            side: Side::Hub,
+            delta: amount.negate(),
+        },
     }
 }
 
 /// The change an abort makes: the reservation reversed.
 pub fn abort(direction: Direction, amount: Money) -> Change {
     let reserved = reserve(direction, amount);
-    Change { side: reserved.side, delta: reserved.delta.negate() }
+    Change {
+        side: reserved.side,
+        delta: reserved.delta.negate(),
+    }
 }
 
 /// Why a funds-out cannot be reserved.
@@ -92,7 +107,10 @@ pub fn reserve_out(settlement_value: Money, amount: Money) -> Result<Money, Fund
     }
     let after = settlement_value.try_add(amount)?;
     if after.is_positive() {
-        return Err(FundsError::InsufficientFunds { amount, available: available(settlement_value) });
+        return Err(FundsError::InsufficientFunds {
+            amount,
+            available: available(settlement_value),
+        });
     }
     Ok(after)
 }
@@ -118,7 +136,10 @@ mod tests {
         // Funds in 100: reserve debits the hub, commit credits the DFSP settlement account.
         let mut hub = Money::ZERO;
         let mut settlement = Money::ZERO;
-        for change in [reserve(Direction::In, m("100")), commit(Direction::In, m("100"))] {
+        for change in [
+            reserve(Direction::In, m("100")),
+            commit(Direction::In, m("100")),
+        ] {
             match change.side {
                 Side::Hub => hub = hub.try_add(change.delta).unwrap_or_default(),
                 Side::Dfsp => settlement = settlement.try_add(change.delta).unwrap_or_default(),
@@ -130,9 +151,21 @@ mod tests {
         settlement = reserve_out(settlement, m("40")).unwrap_or_default();
         assert_eq!(settlement, m("-60"));
         let committed = commit(Direction::Out, m("40"));
-        assert_eq!(committed, Change { side: Side::Hub, delta: m("-40") });
+        assert_eq!(
+            committed,
+            Change {
+                side: Side::Hub,
+                delta: m("-40")
+            }
+        );
         // An abort gives the reservation back.
-        assert_eq!(abort(Direction::Out, m("40")), Change { side: Side::Dfsp, delta: m("-40") });
+        assert_eq!(
+            abort(Direction::Out, m("40")),
+            Change {
+                side: Side::Dfsp,
+                delta: m("-40")
+            }
+        );
     }
 
     #[test]
@@ -140,8 +173,14 @@ mod tests {
         assert_eq!(reserve_out(m("-100"), m("100")), Ok(Money::ZERO));
         assert_eq!(
             reserve_out(m("-100"), m("100.0001")),
-            Err(FundsError::InsufficientFunds { amount: m("100.0001"), available: m("100") })
+            Err(FundsError::InsufficientFunds {
+                amount: m("100.0001"),
+                available: m("100")
+            })
         );
-        assert_eq!(reserve_out(m("-100"), Money::ZERO), Err(FundsError::NotPositive));
+        assert_eq!(
+            reserve_out(m("-100"), Money::ZERO),
+            Err(FundsError::NotPositive)
+        );
     }
 }

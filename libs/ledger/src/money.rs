@@ -54,7 +54,10 @@ impl Money {
             Some(_) => return Err(syntax()),
             None => (unsigned, ""),
         };
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        if int.is_empty()
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(syntax());
         }
         let frac = frac.trim_end_matches('0');
@@ -105,7 +108,11 @@ impl Money {
     pub fn to_decimal_string(self) -> String {
         let sign = if self.0 < 0 { "-" } else { "" };
         let abs = self.0.unsigned_abs();
-        format!("{sign}{}.{:04}", abs / UNITS_PER_ONE as u64, abs % UNITS_PER_ONE as u64)
+        format!(
+            "{sign}{}.{:04}",
+            abs / UNITS_PER_ONE as u64,
+            abs % UNITS_PER_ONE as u64
+        )
     }
 }
 
@@ -138,19 +145,37 @@ mod tests {
             assert_eq!(money.units(), units, "{text}");
             assert_eq!(money.to_string(), shown, "{text}");
         }
-        assert_eq!(Money::parse("1.2345").map(|m| m.to_decimal_string()), Ok("1.2345".to_string()));
-        assert_eq!(Money::parse("-12").map(|m| m.to_decimal_string()), Ok("-12.0000".to_string()));
+        assert_eq!(
+            Money::parse("1.2345").map(|m| m.to_decimal_string()),
+            Ok("1.2345".to_string())
+        );
+        assert_eq!(
+            Money::parse("-12").map(|m| m.to_decimal_string()),
+            Ok("-12.0000".to_string())
+        );
     }
 
     #[test]
     fn refusals() {
-        assert!(matches!(Money::parse("1.23456"), Err(MoneyError::TooManyDecimals(_))));
-        assert!(matches!(Money::parse("100000000000000"), Err(MoneyError::TooLarge(_))));
+        assert!(matches!(
+            Money::parse("1.23456"),
+            Err(MoneyError::TooManyDecimals(_))
+        ));
+        assert!(matches!(
+            Money::parse("100000000000000"),
+            Err(MoneyError::TooLarge(_))
+        ));
         for bad in ["", "-", "1.", ".5", "1e3", " 1", "1,5", "+1", "--1", "0x10"] {
-            assert!(matches!(Money::parse(bad), Err(MoneyError::Syntax(_))), "{bad}");
+            assert!(
+                matches!(Money::parse(bad), Err(MoneyError::Syntax(_))),
+                "{bad}"
+            );
         }
         let max = Money::from_units(UNITS_MAX).unwrap_or_default();
-        assert_eq!(max.try_add(Money::from_units(1).unwrap_or_default()), Err(MoneyError::Overflow));
+        assert_eq!(
+            max.try_add(Money::from_units(1).unwrap_or_default()),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(Money::from_units(UNITS_MAX + 1), None);
     }
 }

@@ -4,7 +4,9 @@
 /// admin API accepts for `name`, without characters that break URL paths).
 pub fn is_valid_participant_name(name: &str) -> bool {
     (2..=30).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A settlement model name: 2 to 30 letters and digits.

@@ -54,19 +54,59 @@ impl Enumeration {
 }
 
 const ALL: [(State, &str, Enumeration); 16] = [
-    (State::ReceivedPrepare, "RECEIVED_PREPARE", Enumeration::Received),
+    (
+        State::ReceivedPrepare,
+        "RECEIVED_PREPARE",
+        Enumeration::Received,
+    ),
     (State::Reserved, "RESERVED", Enumeration::Reserved),
-    (State::ReceivedFulfil, "RECEIVED_FULFIL", Enumeration::Reserved),
-    (State::ReceivedFulfilDependent, "RECEIVED_FULFIL_DEPENDENT", Enumeration::Reserved),
-    (State::ReservedForwarded, "RESERVED_FORWARDED", Enumeration::Reserved),
-    (State::ReservedTimeout, "RESERVED_TIMEOUT", Enumeration::Reserved),
-    (State::ReceivedReject, "RECEIVED_REJECT", Enumeration::Reserved),
-    (State::ReceivedError, "RECEIVED_ERROR", Enumeration::Reserved),
+    (
+        State::ReceivedFulfil,
+        "RECEIVED_FULFIL",
+        Enumeration::Reserved,
+    ),
+    (
+        State::ReceivedFulfilDependent,
+        "RECEIVED_FULFIL_DEPENDENT",
+        Enumeration::Reserved,
+    ),
+    (
+        State::ReservedForwarded,
+        "RESERVED_FORWARDED",
+        Enumeration::Reserved,
+    ),
+    (
+        State::ReservedTimeout,
+        "RESERVED_TIMEOUT",
+        Enumeration::Reserved,
+    ),
+    (
+        State::ReceivedReject,
+        "RECEIVED_REJECT",
+        Enumeration::Reserved,
+    ),
+    (
+        State::ReceivedError,
+        "RECEIVED_ERROR",
+        Enumeration::Reserved,
+    ),
     (State::Committed, "COMMITTED", Enumeration::Committed),
-    (State::AbortedRejected, "ABORTED_REJECTED", Enumeration::Aborted),
+    (
+        State::AbortedRejected,
+        "ABORTED_REJECTED",
+        Enumeration::Aborted,
+    ),
     (State::AbortedError, "ABORTED_ERROR", Enumeration::Aborted),
-    (State::ExpiredPrepared, "EXPIRED_PREPARED", Enumeration::Aborted),
-    (State::ExpiredReserved, "EXPIRED_RESERVED", Enumeration::Aborted),
+    (
+        State::ExpiredPrepared,
+        "EXPIRED_PREPARED",
+        Enumeration::Aborted,
+    ),
+    (
+        State::ExpiredReserved,
+        "EXPIRED_RESERVED",
+        Enumeration::Aborted,
+    ),
     (State::Invalid, "INVALID", Enumeration::Aborted),
     (State::Failed, "FAILED", Enumeration::Aborted),
     (State::Settled, "SETTLED", Enumeration::Settled),
@@ -75,7 +115,10 @@ const ALL: [(State, &str, Enumeration); 16] = [
 impl State {
     /// The `transferStateId` stored in the database.
     pub fn id(self) -> &'static str {
-        ALL.iter().find(|(s, _, _)| *s == self).map(|(_, id, _)| *id).unwrap_or("FAILED")
+        ALL.iter()
+            .find(|(s, _, _)| *s == self)
+            .map(|(_, id, _)| *id)
+            .unwrap_or("FAILED")
     }
 
     pub fn parse(id: &str) -> Option<State> {
@@ -83,12 +126,18 @@ impl State {
     }
 
     pub fn enumeration(self) -> Enumeration {
-        ALL.iter().find(|(s, _, _)| *s == self).map(|(_, _, e)| *e).unwrap_or(Enumeration::Aborted)
+        ALL.iter()
+            .find(|(s, _, _)| *s == self)
+            .map(|(_, _, e)| *e)
+            .unwrap_or(Enumeration::Aborted)
     }
 
     /// Whether nothing more can happen to the transfer (apart from settlement).
     pub fn is_final(self) -> bool {
-        matches!(self.enumeration(), Enumeration::Committed | Enumeration::Aborted | Enumeration::Settled)
+        matches!(
+            self.enumeration(),
+            Enumeration::Committed | Enumeration::Aborted | Enumeration::Settled
+        )
     }
 }
 
@@ -100,16 +149,27 @@ pub fn can_transition(from: Option<State>, to: State) -> bool {
         Some(ReceivedPrepare) => matches!(to, Reserved | AbortedRejected | ExpiredPrepared),
         Some(Reserved) => matches!(
             to,
-            ReceivedFulfil | ReceivedError | ReservedTimeout | ReceivedFulfilDependent | ReservedForwarded | ReceivedReject
+            ReceivedFulfil
+                | ReceivedError
+                | ReservedTimeout
+                | ReceivedFulfilDependent
+                | ReservedForwarded
+                | ReceivedReject
         ),
-        Some(ReservedForwarded) => matches!(to, ReceivedFulfil | ReceivedError | ReservedTimeout | ReceivedFulfilDependent),
+        Some(ReservedForwarded) => matches!(
+            to,
+            ReceivedFulfil | ReceivedError | ReservedTimeout | ReceivedFulfilDependent
+        ),
         Some(ReceivedFulfil) => matches!(to, Committed),
         Some(ReceivedFulfilDependent) => matches!(to, Committed | ReservedTimeout),
         Some(ReceivedError) => matches!(to, AbortedError),
         Some(ReservedTimeout) => matches!(to, ExpiredReserved),
         Some(ReceivedReject) => matches!(to, AbortedRejected),
         Some(Committed) => matches!(to, Settled),
-        Some(AbortedRejected | AbortedError | ExpiredPrepared | ExpiredReserved | Invalid | Failed | Settled) => false,
+        Some(
+            AbortedRejected | AbortedError | ExpiredPrepared | ExpiredReserved | Invalid | Failed
+            | Settled,
+        ) => false,
     }
 }
 
@@ -159,7 +219,10 @@ pub type PrepareOutcome = Result<Money, PrepareRejection>;
 /// Applies a batch of prepares to one payer account in order. Each reservation uses up
 /// headroom for the ones after it (Mojaloop's batch handler adds it back instead, a bug).
 /// Returns each outcome and the final position.
-pub fn reserve_prepares(account: PayerAccount, prepares: &[Prepare]) -> (Vec<PrepareOutcome>, Money) {
+pub fn reserve_prepares(
+    account: PayerAccount,
+    prepares: &[Prepare],
+) -> (Vec<PrepareOutcome>, Money) {
     let mut position = account.position;
     let headroom = |position: Money| {
         let effective = position.try_add(account.reserved).ok()?;
@@ -173,14 +236,17 @@ pub fn reserve_prepares(account: PayerAccount, prepares: &[Prepare]) -> (Vec<Pre
             if !prepare.in_prepared_state {
                 return Err(PrepareRejection::WrongState);
             }
-            let (by_liquidity, by_limit) = headroom(position).ok_or(PrepareRejection::NetDebitCapExceeded)?;
+            let (by_liquidity, by_limit) =
+                headroom(position).ok_or(PrepareRejection::NetDebitCapExceeded)?;
             if prepare.amount > by_liquidity {
                 return Err(PrepareRejection::InsufficientLiquidity);
             }
             if prepare.amount > by_limit {
                 return Err(PrepareRejection::NetDebitCapExceeded);
             }
-            position = position.try_add(prepare.amount).map_err(|_| PrepareRejection::NetDebitCapExceeded)?;
+            position = position
+                .try_add(prepare.amount)
+                .map_err(|_| PrepareRejection::NetDebitCapExceeded)?;
             Ok(position)
         })
         .collect();
@@ -196,7 +262,10 @@ mod tests {
     }
 
     fn prepare(amount: &str) -> Prepare {
-        Prepare { amount: m(amount), in_prepared_state: true }
+        Prepare {
+            amount: m(amount),
+            in_prepared_state: true,
+        }
     }
 
     #[test]
@@ -214,13 +283,23 @@ mod tests {
     #[test]
     fn transitions() {
         use State::*;
-        let happy = [ReceivedPrepare, Reserved, ReceivedFulfil, Committed, Settled];
+        let happy = [
+            ReceivedPrepare,
+            Reserved,
+            ReceivedFulfil,
+            Committed,
+            Settled,
+        ];
         let mut from = None;
         for to in happy {
             assert!(can_transition(from, to), "{from:?} -> {to:?}");
             from = Some(to);
         }
-        for path in [[Reserved, ReceivedError, AbortedError], [Reserved, ReservedTimeout, ExpiredReserved], [Reserved, ReceivedReject, AbortedRejected]] {
+        for path in [
+            [Reserved, ReceivedError, AbortedError],
+            [Reserved, ReservedTimeout, ExpiredReserved],
+            [Reserved, ReceivedReject, AbortedRejected],
+        ] {
             let mut from = Some(ReceivedPrepare);
             for to in path {
                 assert!(can_transition(from, to), "{from:?} -> {to:?}");
@@ -237,31 +316,78 @@ mod tests {
     #[test]
     fn liquidity_is_checked_before_the_limit() {
         // Holds 100, cap 1000: 150 fails on liquidity even though the cap allows it.
-        let account = PayerAccount { position: m("0"), reserved: m("0"), net_debit_cap: m("1000"), settlement_value: m("-100") };
-        assert_eq!(reserve_prepares(account, &[prepare("150")]).0, vec![Err(PrepareRejection::InsufficientLiquidity)]);
+        let account = PayerAccount {
+            position: m("0"),
+            reserved: m("0"),
+            net_debit_cap: m("1000"),
+            settlement_value: m("-100"),
+        };
+        assert_eq!(
+            reserve_prepares(account, &[prepare("150")]).0,
+            vec![Err(PrepareRejection::InsufficientLiquidity)]
+        );
         // Holds 1000, cap 100: 150 fails on the limit.
-        let account = PayerAccount { position: m("0"), reserved: m("0"), net_debit_cap: m("100"), settlement_value: m("-1000") };
-        assert_eq!(reserve_prepares(account, &[prepare("150")]).0, vec![Err(PrepareRejection::NetDebitCapExceeded)]);
+        let account = PayerAccount {
+            position: m("0"),
+            reserved: m("0"),
+            net_debit_cap: m("100"),
+            settlement_value: m("-1000"),
+        };
+        assert_eq!(
+            reserve_prepares(account, &[prepare("150")]).0,
+            vec![Err(PrepareRejection::NetDebitCapExceeded)]
+        );
         assert_eq!(PrepareRejection::InsufficientLiquidity.error_code(), 4001);
         assert_eq!(PrepareRejection::NetDebitCapExceeded.error_code(), 4200);
     }
 
     #[test]
     fn a_batch_uses_up_headroom_in_order() {
-        let account = PayerAccount { position: m("20"), reserved: m("0"), net_debit_cap: m("100"), settlement_value: m("-1000") };
-        let batch = [prepare("50"), prepare("40"), Prepare { amount: m("1"), in_prepared_state: false }, prepare("30"), prepare("10")];
+        let account = PayerAccount {
+            position: m("20"),
+            reserved: m("0"),
+            net_debit_cap: m("100"),
+            settlement_value: m("-1000"),
+        };
+        let batch = [
+            prepare("50"),
+            prepare("40"),
+            Prepare {
+                amount: m("1"),
+                in_prepared_state: false,
+            },
+            prepare("30"),
+            prepare("10"),
+        ];
         let (outcomes, position) = reserve_prepares(account, &batch);
         assert_eq!(
             outcomes,
-            vec![Ok(m("70")), Err(PrepareRejection::NetDebitCapExceeded), Err(PrepareRejection::WrongState), Ok(m("100")), Err(PrepareRejection::NetDebitCapExceeded)]
+            vec![
+                Ok(m("70")),
+                Err(PrepareRejection::NetDebitCapExceeded),
+                Err(PrepareRejection::WrongState),
+                Ok(m("100")),
+                Err(PrepareRejection::NetDebitCapExceeded)
+            ]
         );
         assert_eq!(position, m("100"));
     }
 
     #[test]
     fn exact_fit_is_accepted_and_reserved_value_counts() {
-        let account = PayerAccount { position: m("0"), reserved: m("25"), net_debit_cap: m("100"), settlement_value: m("-100") };
-        assert_eq!(reserve_prepares(account, &[prepare("75")]).0, vec![Ok(m("75"))]);
-        assert_eq!(reserve_prepares(account, &[prepare("75.0001")]).0, vec![Err(PrepareRejection::InsufficientLiquidity)]);
+        let account = PayerAccount {
+            position: m("0"),
+            reserved: m("25"),
+            net_debit_cap: m("100"),
+            settlement_value: m("-100"),
+        };
+        assert_eq!(
+            reserve_prepares(account, &[prepare("75")]).0,
+            vec![Ok(m("75"))]
+        );
+        assert_eq!(
+            reserve_prepares(account, &[prepare("75.0001")]).0,
+            vec![Err(PrepareRejection::InsufficientLiquidity)]
+        );
     }
 }

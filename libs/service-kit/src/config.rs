@@ -705,18 +705,29 @@ pub struct ProtocolVersionsConfig {
 impl ProtocolVersionsConfig {
     /// The versions as `fspiop` uses them, or the first problem (naming the key).
     pub fn to_versions(&self) -> Result<fspiop::headers::ProtocolVersions, String> {
-        fn version(key: &str, text: &str, minor_required: bool) -> Result<fspiop::headers::Version, String> {
+        fn version(
+            key: &str,
+            text: &str,
+            minor_required: bool,
+        ) -> Result<fspiop::headers::Version, String> {
             match fspiop::headers::Version::parse(text) {
                 Some(v) if v.minor.is_some() || !minor_required => Ok(v),
-                _ if minor_required => Err(format!("protocol_versions.{key}: {text:?} is not a version x.y")),
-                _ => Err(format!("protocol_versions.{key}: {text:?} is not a version x or x.y")),
+                _ if minor_required => Err(format!(
+                    "protocol_versions.{key}: {text:?} is not a version x.y"
+                )),
+                _ => Err(format!(
+                    "protocol_versions.{key}: {text:?} is not a version x or x.y"
+                )),
             }
         }
         let list = |key: &str, texts: &[String], minor_required: bool| {
             if texts.is_empty() {
                 return Err(format!("protocol_versions.{key} must not be empty"));
             }
-            texts.iter().map(|text| version(key, text, minor_required)).collect::<Result<Vec<_>, _>>()
+            texts
+                .iter()
+                .map(|text| version(key, text, minor_required))
+                .collect::<Result<Vec<_>, _>>()
         };
         Ok(fspiop::headers::ProtocolVersions {
             content_supported: list("content_supported", &self.content_supported, true)?,
@@ -740,9 +751,18 @@ mod protocol_versions_tests {
             accept_default: "1".into(),
         };
         assert_eq!(good.to_versions().map(|v| v.content_supported.len()), Ok(2));
-        let bad = ProtocolVersionsConfig { content_default: "1".into(), ..good.clone() };
-        assert_eq!(bad.to_versions().err().as_deref(), Some("protocol_versions.content_default: \"1\" is not a version x.y"));
-        let empty = ProtocolVersionsConfig { accept_supported: vec![], ..good };
+        let bad = ProtocolVersionsConfig {
+            content_default: "1".into(),
+            ..good.clone()
+        };
+        assert_eq!(
+            bad.to_versions().err().as_deref(),
+            Some("protocol_versions.content_default: \"1\" is not a version x.y")
+        );
+        let empty = ProtocolVersionsConfig {
+            accept_supported: vec![],
+            ..good
+        };
         assert!(empty.to_versions().is_err());
     }
 }

@@ -29,9 +29,18 @@ async fn edge(State(state): State<EdgeState>, request: Request, next: Next) -> R
         .unwrap_or_else(|| "unmatched".to_string());
     let response = match tokio::time::timeout(state.timeout, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => FspiopResponse(FspiopError::with_detail(ErrorCode::ServerTimedOut, "request took too long")).into_response(),
+        Err(_) => FspiopResponse(FspiopError::with_detail(
+            ErrorCode::ServerTimedOut,
+            "request took too long",
+        ))
+        .into_response(),
     };
-    state.metrics.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -42,15 +51,21 @@ pub async fn unknown_route() -> Response {
 
 /// 3000 "Generic client error - Method Not Allowed", HTTP 405.
 pub async fn method_not_allowed() -> Response {
-    let mut response =
-        FspiopResponse(FspiopError::with_detail(ErrorCode::GenericClientError, "Method Not Allowed")).into_response();
+    let mut response = FspiopResponse(FspiopError::with_detail(
+        ErrorCode::GenericClientError,
+        "Method Not Allowed",
+    ))
+    .into_response();
     *response.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     response
 }
 
 /// Wraps a service's routes with the FSPIOP fallbacks, metrics and the request timeout.
 pub fn with_edges(router: Router, metrics: HttpMetrics, request_timeout_ms: u64) -> Router {
-    let state = EdgeState { metrics, timeout: Duration::from_millis(request_timeout_ms) };
+    let state = EdgeState {
+        metrics,
+        timeout: Duration::from_millis(request_timeout_ms),
+    };
     router
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
@@ -73,10 +88,16 @@ mod tests {
 
     async fn call(router: Router, method: &str, path: &str) -> (u16, String) {
         use tower::ServiceExt as _;
-        let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap_or_default();
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap_or_default();
         let response = router.oneshot(request).await.unwrap_or_else(|e| match e {});
         let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap_or_default();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -84,14 +105,27 @@ mod tests {
     async fn fallbacks_and_metrics() {
         let registry = crate::metrics::Registry::new("t_");
         let metrics = crate::metrics::http_request_metrics(&registry);
-        let router = with_edges(Router::new().route("/ok", get(|| async { "fine" })), metrics, 1000);
-        assert_eq!(call(router.clone(), "GET", "/ok").await, (200, "fine".to_string()));
+        let router = with_edges(
+            Router::new().route("/ok", get(|| async { "fine" })),
+            metrics,
+            1000,
+        );
+        assert_eq!(
+            call(router.clone(), "GET", "/ok").await,
+            (200, "fine".to_string())
+        );
         let (status, body) = call(router.clone(), "GET", "/nope").await;
         assert_eq!(status, 404);
         assert!(body.contains("\"3002\""), "{body}");
         let (status, body) = call(router, "POST", "/ok").await;
         assert_eq!(status, 405);
         assert!(body.contains("Method Not Allowed"), "{body}");
-        assert!(registry.render().contains("t_http_requests_total{method=\"GET\",path=\"/ok\",status_code=\"200\"} 1"), "{}", registry.render());
+        assert!(
+            registry.render().contains(
+                "t_http_requests_total{method=\"GET\",path=\"/ok\",status_code=\"200\"} 1"
+            ),
+            "{}",
+            registry.render()
+        );
     }
 }

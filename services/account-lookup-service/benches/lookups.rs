@@ -10,7 +10,13 @@
 //! Run: `cargo bench -p account-lookup-service --bench lookups` (options by environment:
 //! `LOOKUPS` total, default 5000; `CONCURRENCY`, default 64).
 
-#![allow(clippy::panic, clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, reason = "benchmark driver: a failure aborts the run")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark driver: a failure aborts the run"
+)]
 
 #[path = "../tests/it/helpers.rs"]
 #[allow(dead_code, reason = "the benchmark uses part of the test helpers")]
@@ -27,7 +33,10 @@ use helpers::{endpoint_templates, fspiop_headers, party_body, spawn_switch_with}
 type Waiters = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<()>>>>;
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The payee: answers 202 to `GET /parties/MSISDN/{id}` and then sends its `PUT` to the ALS.
@@ -41,8 +50,12 @@ async fn spawn_payee(als: String, client: reqwest::Client) -> String {
             if request.method() == axum::http::Method::GET {
                 tokio::spawn(async move {
                     let id = path.rsplit('/').next().unwrap_or_default().to_string();
-                    let mut put = client.put(format!("{als}{path}")).body(party_body("MSISDN", &id, "payeefsp").to_string());
-                    for (name, value) in fspiop_headers("PUT", "parties", "payeefsp", Some("payerfsp")) {
+                    let mut put = client
+                        .put(format!("{als}{path}"))
+                        .body(party_body("MSISDN", &id, "payeefsp").to_string());
+                    for (name, value) in
+                        fspiop_headers("PUT", "parties", "payeefsp", Some("payerfsp"))
+                    {
                         put = put.header(name, value);
                     }
                     let answer = put.send().await.expect("payee PUT");
@@ -99,7 +112,11 @@ fn report(what: &str, count: usize, elapsed: Duration, mut latencies: Vec<Durati
 
 /// Runs `total` operations with `concurrency` workers; worker `w` does operations
 /// `w, w + concurrency, …` and gets their index.
-async fn closed_loop<F, Fut>(total: usize, concurrency: usize, operation: F) -> (Duration, Vec<Duration>)
+async fn closed_loop<F, Fut>(
+    total: usize,
+    concurrency: usize,
+    operation: F,
+) -> (Duration, Vec<Duration>)
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
@@ -128,7 +145,10 @@ where
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }
 
@@ -141,16 +161,27 @@ async fn run() {
         config.directory.pool_size_max = 10;
     })
     .await;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1024).tcp_nodelay(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
     let waiters: Waiters = Arc::new(Mutex::new(HashMap::new()));
     let payee = spawn_payee(switch.api.clone(), client.clone()).await;
     let payer = spawn_payer(waiters.clone()).await;
-    switch.onboard_with("payeefsp", &endpoint_templates(&payee)).await;
-    switch.onboard_with("payerfsp", &endpoint_templates(&payer)).await;
+    switch
+        .onboard_with("payeefsp", &endpoint_templates(&payee))
+        .await;
+    switch
+        .onboard_with("payerfsp", &endpoint_templates(&payer))
+        .await;
 
     // The payee's parties, registered in one batch (straight into the oracle).
     let ids: Vec<String> = (0..parties).map(|n| format!("2557{n:08}")).collect();
-    let party_list: Vec<_> = ids.iter().map(|id| json!({"partyIdType": "MSISDN", "partyIdentifier": id, "fspId": "payeefsp"})).collect();
+    let party_list: Vec<_> = ids
+        .iter()
+        .map(|id| json!({"partyIdType": "MSISDN", "partyIdentifier": id, "fspId": "payeefsp"}))
+        .collect();
     let registered = client
         .post(format!("{}/participants", switch.oracle))
         .header("fspiop-source", "payeefsp")
@@ -164,9 +195,15 @@ async fn run() {
     let ids_used = concurrency * (parties / concurrency);
     let ids = Arc::new(ids);
     let lookup = {
-        let (client, api, ids, waiters) = (client.clone(), switch.api.clone(), ids.clone(), waiters.clone());
+        let (client, api, ids, waiters) = (
+            client.clone(),
+            switch.api.clone(),
+            ids.clone(),
+            waiters.clone(),
+        );
         move |index: usize| {
-            let (client, api, ids, waiters) = (client.clone(), api.clone(), ids.clone(), waiters.clone());
+            let (client, api, ids, waiters) =
+                (client.clone(), api.clone(), ids.clone(), waiters.clone());
             async move {
                 let id = ids[index % ids_used].clone();
                 let (tx, rx) = tokio::sync::oneshot::channel();
@@ -177,14 +214,22 @@ async fn run() {
                 }
                 let answer = get.send().await.unwrap();
                 assert_eq!(answer.status(), 202);
-                tokio::time::timeout(Duration::from_secs(30), rx).await.expect("lookup answered in time").unwrap();
+                tokio::time::timeout(Duration::from_secs(30), rx)
+                    .await
+                    .expect("lookup answered in time")
+                    .unwrap();
             }
         }
     };
     // Warm up: connections, caches, JIT-free but pools fill.
     closed_loop(concurrency * 4, concurrency, lookup.clone()).await;
     let (elapsed, latencies) = closed_loop(total, concurrency, lookup).await;
-    report(&format!("end-to-end lookups (concurrency {concurrency})"), total, elapsed, latencies);
+    report(
+        &format!("end-to-end lookups (concurrency {concurrency})"),
+        total,
+        elapsed,
+        latencies,
+    );
 
     let oracle_get = {
         let (client, oracle, ids) = (client.clone(), switch.oracle.clone(), ids.clone());
@@ -192,7 +237,11 @@ async fn run() {
             let (client, oracle, ids) = (client.clone(), oracle.clone(), ids.clone());
             async move {
                 let id = &ids[index % ids.len()];
-                let answer = client.get(format!("{oracle}/participants/MSISDN/{id}")).send().await.unwrap();
+                let answer = client
+                    .get(format!("{oracle}/participants/MSISDN/{id}"))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(answer.status(), 200);
                 let _ = answer.bytes().await;
             }
@@ -200,6 +249,11 @@ async fn run() {
     };
     closed_loop(concurrency * 4, concurrency, oracle_get.clone()).await;
     let (elapsed, latencies) = closed_loop(total, concurrency, oracle_get).await;
-    report(&format!("oracle GET /participants alone (concurrency {concurrency})"), total, elapsed, latencies);
+    report(
+        &format!("oracle GET /participants alone (concurrency {concurrency})"),
+        total,
+        elapsed,
+        latencies,
+    );
     switch.stop().await;
 }

@@ -84,9 +84,15 @@ async fn list_oracles(
     let rows = state
         .oracles
         .registry()
-        .list(query.get("type").map(String::as_str), query.get("currency").map(String::as_str))
+        .list(
+            query.get("type").map(String::as_str),
+            query.get("currency").map(String::as_str),
+        )
         .await?;
-    Ok(json_response(200, &rows.iter().map(oracle_json).collect::<Vec<_>>()))
+    Ok(json_response(
+        200,
+        &rows.iter().map(oracle_json).collect::<Vec<_>>(),
+    ))
 }
 
 /// Checks an OracleInfo and resolves its type names to ids.
@@ -95,15 +101,28 @@ async fn resolve(state: &AppState, info: OracleInfo) -> Result<OracleWrite> {
     let party_id_type_id = registry
         .party_id_type_id(&info.oracle_id_type)
         .await?
-        .ok_or_else(|| invalid(format!("oracleIdType {:?} is not a party identifier type", info.oracle_id_type)))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "oracleIdType {:?} is not a party identifier type",
+                info.oracle_id_type
+            ))
+        })?;
     let endpoint_type_id = registry
         .endpoint_type_id(&info.endpoint.endpoint_type)
         .await?
-        .ok_or_else(|| invalid(format!("endpoint.endpointType {:?} is not an endpoint type", info.endpoint.endpoint_type)))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "endpoint.endpointType {:?} is not an endpoint type",
+                info.endpoint.endpoint_type
+            ))
+        })?;
     let value = info.endpoint.value.trim().to_string();
-    let is_url = (value.starts_with("http://") || value.starts_with("https://")) && value.len() > "https://".len();
+    let is_url = (value.starts_with("http://") || value.starts_with("https://"))
+        && value.len() > "https://".len();
     if !is_url || value.len() > ENDPOINT_LEN_MAX || value.chars().any(char::is_whitespace) {
-        return Err(invalid(format!("endpoint.value must be an http(s) URL of at most {ENDPOINT_LEN_MAX} characters")));
+        return Err(invalid(format!(
+            "endpoint.value must be an http(s) URL of at most {ENDPOINT_LEN_MAX} characters"
+        )));
     }
     if let Some(currency) = &info.currency {
         if !fspiop::currency::is_api_currency(currency) {
@@ -126,7 +145,10 @@ fn duplicate() -> Error {
     ))
 }
 
-async fn create_oracle(State(state): State<AppState>, FspiopJson(info): FspiopJson<OracleInfo>) -> Result<Response> {
+async fn create_oracle(
+    State(state): State<AppState>,
+    FspiopJson(info): FspiopJson<OracleInfo>,
+) -> Result<Response> {
     let write = resolve(&state, info).await?;
     let registry = state.oracles.registry();
     if registry.has_active_duplicate(&write, None).await? {
@@ -140,14 +162,26 @@ async fn create_oracle(State(state): State<AppState>, FspiopJson(info): FspiopJs
 
 fn oracle_id(params: &PathParams) -> Result<u32> {
     let text = params.get("id").unwrap_or_default();
-    text.parse().map_err(|_| Error::client(ErrorCode::MalformedSyntax, format!("oracle id {text:?} is not a number")))
+    text.parse().map_err(|_| {
+        Error::client(
+            ErrorCode::MalformedSyntax,
+            format!("oracle id {text:?} is not a number"),
+        )
+    })
 }
 
-async fn update_oracle(State(state): State<AppState>, params: PathParams, FspiopJson(info): FspiopJson<OracleInfo>) -> Result<Response> {
+async fn update_oracle(
+    State(state): State<AppState>,
+    params: PathParams,
+    FspiopJson(info): FspiopJson<OracleInfo>,
+) -> Result<Response> {
     let id = oracle_id(&params)?;
     let registry = state.oracles.registry();
     if registry.find(id).await?.is_none() {
-        return Err(Error::client(ErrorCode::AddPartyInfoError, "Oracle not found"));
+        return Err(Error::client(
+            ErrorCode::AddPartyInfoError,
+            "Oracle not found",
+        ));
     }
     let write = resolve(&state, info).await?;
     if registry.has_active_duplicate(&write, Some(id)).await? {

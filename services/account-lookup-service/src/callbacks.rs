@@ -38,7 +38,9 @@ pub fn pick(sub_id: bool, with: &'static str, without: &'static str) -> &'static
 /// so an identifier such as `acc/1` stays one segment. Identifiers made of digits, letters,
 /// `+` and `@` are unchanged.
 pub fn encode_path_segment(text: &str) -> String {
-    encode(text, |b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b))
+    encode(text, |b| {
+        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
+    })
 }
 
 /// Percent-encodes a query parameter value.
@@ -60,15 +62,27 @@ fn encode(text: &str, keep: impl Fn(u8) -> bool) -> String {
 
 /// The rendered URL of `fsp`'s `endpoint_type` endpoint: 1001 when it has none, 2003 when the
 /// directory cannot be read.
-pub async fn endpoint_url(state: &AppState, fsp: &str, endpoint_type: &str, vars: &[(&str, String)]) -> Result<String, FspiopError> {
-    let template = state.directory.endpoint(fsp, endpoint_type).await.map_err(|e| FspiopError::from(Error::from(e)))?;
+pub async fn endpoint_url(
+    state: &AppState,
+    fsp: &str,
+    endpoint_type: &str,
+    vars: &[(&str, String)],
+) -> Result<String, FspiopError> {
+    let template = state
+        .directory
+        .endpoint(fsp, endpoint_type)
+        .await
+        .map_err(|e| FspiopError::from(Error::from(e)))?;
     let template = template.ok_or_else(|| {
         FspiopError::with_detail(
             ErrorCode::DestinationCommunicationError,
             format!("no {endpoint_type} endpoint for DFSP {fsp}"),
         )
     })?;
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(name, value)| (*name, value.as_str())).collect();
+    let vars: Vec<(&str, &str)> = vars
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
     Ok(fspiop_edge::render_endpoint(&template, &vars))
 }
 
@@ -80,7 +94,10 @@ pub fn hub_headers(inbound: &[(String, String)]) -> Vec<(String, String)> {
         .filter(|(name, _)| {
             !matches!(
                 name.as_str(),
-                fspiop::headers::FSPIOP_SIGNATURE | fspiop::headers::FSPIOP_URI | fspiop::headers::FSPIOP_HTTP_METHOD | "fspiop-proxy"
+                fspiop::headers::FSPIOP_SIGNATURE
+                    | fspiop::headers::FSPIOP_URI
+                    | fspiop::headers::FSPIOP_HTTP_METHOD
+                    | "fspiop-proxy"
             )
         })
         .cloned()
@@ -98,7 +115,8 @@ pub async fn send_hub_put(
     body: &serde_json::Value,
 ) -> Result<(), FspiopError> {
     let url = endpoint_url(state, to, endpoint_type, vars).await?;
-    let body = serde_json::to_vec(body).map_err(|e| FspiopError::with_detail(ErrorCode::InternalServerError, e.to_string()))?;
+    let body = serde_json::to_vec(body)
+        .map_err(|e| FspiopError::with_detail(ErrorCode::InternalServerError, e.to_string()))?;
     let result = state
         .forwarder
         .send(OutboundRequest {
@@ -127,7 +145,12 @@ pub async fn send_error(
 ) {
     let resource = fspiop::headers::resource_of_path(uri_path);
     let result = match endpoint_url(state, to, endpoint_type, vars).await {
-        Ok(url) => state.forwarder.send_error(to, &url, uri_path, resource, error).await,
+        Ok(url) => {
+            state
+                .forwarder
+                .send_error(to, &url, uri_path, resource, error)
+                .await
+        }
         Err(problem) => Err(problem),
     };
     state.metrics.callback(endpoint_type, &result);
@@ -156,6 +179,9 @@ mod tests {
             ("fspiop-uri".to_string(), "/parties/MSISDN/1".to_string()),
             ("date".to_string(), "d".to_string()),
         ];
-        assert_eq!(hub_headers(&inbound), vec![("date".to_string(), "d".to_string())]);
+        assert_eq!(
+            hub_headers(&inbound),
+            vec![("date".to_string(), "d".to_string())]
+        );
     }
 }

@@ -115,9 +115,13 @@ impl Config {
 
     /// The embedded defaults alone.
     pub fn defaults() -> Result<Config, crate::Error> {
-        let config: Config =
-            service_kit::config::load_from_env_map(DEFAULTS_TOML, None, ENV_PREFIX, Vec::<(String, String)>::new())
-                .map_err(|e| crate::Error::Config(e.to_string()))?;
+        let config: Config = service_kit::config::load_from_env_map(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            Vec::<(String, String)>::new(),
+        )
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -130,13 +134,31 @@ impl Config {
         }
         let positive = [
             ("server.request_timeout_ms", self.server.request_timeout_ms),
-            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
-            ("directory.acquire_timeout_ms", self.directory.acquire_timeout_ms),
-            ("callbacks.request_timeout_ms", self.callbacks.request_timeout_ms),
+            (
+                "database.acquire_timeout_ms",
+                self.database.acquire_timeout_ms,
+            ),
+            (
+                "directory.acquire_timeout_ms",
+                self.directory.acquire_timeout_ms,
+            ),
+            (
+                "callbacks.request_timeout_ms",
+                self.callbacks.request_timeout_ms,
+            ),
             ("oracle.request_timeout_ms", self.oracle.request_timeout_ms),
-            ("database.pool_size_max", u64::from(self.database.pool_size_max)),
-            ("directory.pool_size_max", u64::from(self.directory.pool_size_max)),
-            ("limits.async_tasks_max", u64::from(self.limits.async_tasks_max)),
+            (
+                "database.pool_size_max",
+                u64::from(self.database.pool_size_max),
+            ),
+            (
+                "directory.pool_size_max",
+                u64::from(self.directory.pool_size_max),
+            ),
+            (
+                "limits.async_tasks_max",
+                u64::from(self.limits.async_tasks_max),
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -144,7 +166,10 @@ impl Config {
             }
         }
         if self.oracle.lookup_cache_enabled && self.oracle.lookup_cache_entries_max == 0 {
-            problems.push("oracle.lookup_cache_entries_max must be positive when the cache is enabled".to_string());
+            problems.push(
+                "oracle.lookup_cache_entries_max must be positive when the cache is enabled"
+                    .to_string(),
+            );
         }
         if !fspiop::headers::is_valid_fsp_id(&self.hub.name) {
             problems.push("hub.name must be an FspId (1 to 32 characters)".to_string());
@@ -164,13 +189,21 @@ impl Config {
         let parse = |key: &str, text: &str, minor_required: bool| {
             Version::parse(text)
                 .filter(|v| !minor_required || v.minor.is_some())
-                .ok_or_else(|| format!("protocol.{key}: {text:?} is not a version{}", if minor_required { " x.y" } else { "" }))
+                .ok_or_else(|| {
+                    format!(
+                        "protocol.{key}: {text:?} is not a version{}",
+                        if minor_required { " x.y" } else { "" }
+                    )
+                })
         };
         let list = |key: &str, texts: &[String], minor_required: bool| {
             if texts.is_empty() {
                 return Err(format!("protocol.{key} must list at least one version"));
             }
-            texts.iter().map(|t| parse(key, t, minor_required)).collect::<Result<Vec<_>, _>>()
+            texts
+                .iter()
+                .map(|t| parse(key, t, minor_required))
+                .collect::<Result<Vec<_>, _>>()
         };
         Ok(ProtocolVersions {
             content_supported: list("content_versions", &self.protocol.content_versions, true)?,
@@ -182,7 +215,8 @@ impl Config {
 
     /// The ALS database URL with the database name.
     pub fn database_url(&self) -> Result<String, crate::Error> {
-        store::database_url(&self.database.url, &self.database.name).map_err(|e| crate::Error::Config(e.to_string()))
+        store::database_url(&self.database.url, &self.database.name)
+            .map_err(|e| crate::Error::Config(e.to_string()))
     }
 }
 
@@ -194,7 +228,10 @@ mod tests {
     fn defaults_load_and_validate() {
         let config = Config::defaults().unwrap();
         assert_eq!((config.server.port, config.server.admin_port), (4002, 4001));
-        assert_eq!(config.protocol_versions().unwrap(), ProtocolVersions::default());
+        assert_eq!(
+            config.protocol_versions().unwrap(),
+            ProtocolVersions::default()
+        );
         assert!(!config.oracle.lookup_cache_enabled);
     }
 
@@ -204,7 +241,11 @@ mod tests {
         config.protocol.content_default = "2".to_string();
         config.limits.async_tasks_max = 0;
         config.hub.name = String::new();
-        let message = config.validate().err().map(|e| e.to_string()).unwrap_or_default();
+        let message = config
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         for expected in ["content_default", "async_tasks_max", "hub.name"] {
             assert!(message.contains(expected), "{message}");
         }

@@ -33,15 +33,18 @@ impl Error {
     pub fn to_fspiop(&self) -> FspiopError {
         match self {
             Error::Fspiop(error) => error.clone(),
-            Error::Db(error) if is_unavailable(error) => {
-                FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "database unavailable")
-            }
-            Error::Edge(EdgeError::Db(_)) => {
-                FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "participant directory unavailable")
-            }
-            Error::Db(_) | Error::Edge(EdgeError::Client(_)) | Error::Config(_) | Error::Internal(_) => {
-                FspiopError::new(ErrorCode::InternalServerError)
-            }
+            Error::Db(error) if is_unavailable(error) => FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "database unavailable",
+            ),
+            Error::Edge(EdgeError::Db(_)) => FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "participant directory unavailable",
+            ),
+            Error::Db(_)
+            | Error::Edge(EdgeError::Client(_))
+            | Error::Config(_)
+            | Error::Internal(_) => FspiopError::new(ErrorCode::InternalServerError),
         }
     }
 }
@@ -80,9 +83,20 @@ mod tests {
 
     #[test]
     fn mapping() {
-        assert_eq!(Error::Db(sqlx::Error::PoolTimedOut).to_fspiop().code, ErrorCode::ServiceCurrentlyUnavailable);
-        assert_eq!(Error::Db(sqlx::Error::RowNotFound).to_fspiop().code, ErrorCode::InternalServerError);
-        assert_eq!(Error::Edge(EdgeError::Db(sqlx::Error::PoolClosed)).to_fspiop().code, ErrorCode::ServiceCurrentlyUnavailable);
+        assert_eq!(
+            Error::Db(sqlx::Error::PoolTimedOut).to_fspiop().code,
+            ErrorCode::ServiceCurrentlyUnavailable
+        );
+        assert_eq!(
+            Error::Db(sqlx::Error::RowNotFound).to_fspiop().code,
+            ErrorCode::InternalServerError
+        );
+        assert_eq!(
+            Error::Edge(EdgeError::Db(sqlx::Error::PoolClosed))
+                .to_fspiop()
+                .code,
+            ErrorCode::ServiceCurrentlyUnavailable
+        );
         let client = Error::client(ErrorCode::PartyNotFound, "x").to_fspiop();
         assert_eq!(client.description(), "Party not found - x");
     }

@@ -59,16 +59,28 @@ pub struct FspiopHeaders(pub Inbound);
 impl FromRequestParts<AppState> for FspiopHeaders {
     type Rejection = FspiopResponse;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let mut map = fspiop_edge::headers_of(&parts.headers);
         // A callback must not ask for versions; the `*/*` HTTP client libraries add by
         // default is not such a request, so it is not held against the sender.
-        if parts.method == axum::http::Method::PUT && map.get(headers::ACCEPT).is_some_and(|accept| accept.trim() == "*/*") {
+        if parts.method == axum::http::Method::PUT
+            && map
+                .get(headers::ACCEPT)
+                .is_some_and(|accept| accept.trim() == "*/*")
+        {
             map.remove(headers::ACCEPT);
         }
         let resource = headers::resource_of_path(parts.uri.path());
-        let validated =
-            headers::validate_request_headers(parts.method.as_str(), resource, &map, &state.versions, HeaderRules::default())?;
+        let validated = headers::validate_request_headers(
+            parts.method.as_str(),
+            resource,
+            &map,
+            &state.versions,
+            HeaderRules::default(),
+        )?;
         Ok(FspiopHeaders(Inbound {
             headers: map.into_iter().collect(),
             source: validated.source,
@@ -85,12 +97,15 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = FspiopResponse;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
-        axum::body::to_bytes(request.into_body(), BODY_LEN_MAX_BYTES).await.map(RawBody).map_err(|_| {
-            FspiopResponse(FspiopError::with_detail(
-                ErrorCode::TooLargePayload,
-                format!("body is larger than {BODY_LEN_MAX_BYTES} bytes or could not be read"),
-            ))
-        })
+        axum::body::to_bytes(request.into_body(), BODY_LEN_MAX_BYTES)
+            .await
+            .map(RawBody)
+            .map_err(|_| {
+                FspiopResponse(FspiopError::with_detail(
+                    ErrorCode::TooLargePayload,
+                    format!("body is larger than {BODY_LEN_MAX_BYTES} bytes or could not be read"),
+                ))
+            })
     }
 }
 
@@ -104,21 +119,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
         Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map(|Path(params)| PathParams(params))
-            .map_err(|rejection| FspiopResponse(FspiopError::with_detail(ErrorCode::MalformedSyntax, rejection.body_text())))
+            .map_err(|rejection| {
+                FspiopResponse(FspiopError::with_detail(
+                    ErrorCode::MalformedSyntax,
+                    rejection.body_text(),
+                ))
+            })
     }
 }
 
 impl PathParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 }
 
 /// Query parameters (3101 when malformed).
-pub fn query_params(result: Result<Query<HashMap<String, String>>, QueryRejection>) -> Result<HashMap<String, String>, FspiopError> {
-    result
-        .map(|Query(map)| map)
-        .map_err(|rejection| FspiopError::with_detail(ErrorCode::MalformedSyntax, rejection.body_text()))
+pub fn query_params(
+    result: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, FspiopError> {
+    result.map(|Query(map)| map).map_err(|rejection| {
+        FspiopError::with_detail(ErrorCode::MalformedSyntax, rejection.body_text())
+    })
 }
 
 /// An optional `currency` query parameter, which must be an API currency (3100).
@@ -152,7 +177,10 @@ impl PartyRef {
         if PartyIdType::parse(party_type).is_none() {
             return Err(FspiopError::with_detail(
                 ErrorCode::GenericValidationError,
-                format!("/Type must be a PartyIdType: {}", PartyIdType::ALL.join(", ")),
+                format!(
+                    "/Type must be a PartyIdType: {}",
+                    PartyIdType::ALL.join(", ")
+                ),
             ));
         }
         let id = params.get("id").unwrap_or_default();
@@ -165,10 +193,17 @@ impl PartyRef {
         let sub_id = params.get("sub_id");
         if let Some(sub_id) = sub_id {
             if sub_id.is_empty() || sub_id.chars().count() > PARTY_IDENTIFIER_LEN_MAX {
-                return Err(FspiopError::with_detail(ErrorCode::GenericValidationError, "/SubId must be 1 to 128 characters"));
+                return Err(FspiopError::with_detail(
+                    ErrorCode::GenericValidationError,
+                    "/SubId must be 1 to 128 characters",
+                ));
             }
         }
-        Ok(PartyRef { party_type: party_type.to_string(), id: id.to_string(), sub_id: sub_id.map(str::to_string) })
+        Ok(PartyRef {
+            party_type: party_type.to_string(),
+            id: id.to_string(),
+            sub_id: sub_id.map(str::to_string),
+        })
     }
 
     /// `/{resource}/{Type}/{ID}[/{SubId}]`, the FSPIOP path of the party.
@@ -183,10 +218,16 @@ impl PartyRef {
     pub fn vars(&self) -> Vec<(&'static str, String)> {
         let mut vars = vec![
             ("partyIdType", self.party_type.clone()),
-            ("partyIdentifier", crate::callbacks::encode_path_segment(&self.id)),
+            (
+                "partyIdentifier",
+                crate::callbacks::encode_path_segment(&self.id),
+            ),
         ];
         if let Some(sub_id) = &self.sub_id {
-            vars.push(("partySubIdOrType", crate::callbacks::encode_path_segment(sub_id)));
+            vars.push((
+                "partySubIdOrType",
+                crate::callbacks::encode_path_segment(sub_id),
+            ));
         }
         vars
     }
@@ -196,7 +237,8 @@ impl PartyRef {
     /// `^\+?\d{1,30}$`; EMAIL `^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$`; IBAN
     /// `^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$`.
     pub fn check_format(&self) -> Result<(), FspiopError> {
-        let malformed = |what: &str| FspiopError::with_detail(ErrorCode::MalformedSyntax, what.to_string());
+        let malformed =
+            |what: &str| FspiopError::with_detail(ErrorCode::MalformedSyntax, what.to_string());
         if !is_general_identifier(&self.id) {
             return Err(malformed("invalid party identifier"));
         }
@@ -207,7 +249,10 @@ impl PartyRef {
             _ => true,
         };
         if !specific {
-            return Err(malformed(&format!("invalid {} party identifier", self.party_type)));
+            return Err(malformed(&format!(
+                "invalid {} party identifier",
+                self.party_type
+            )));
         }
         if let Some(sub_id) = &self.sub_id {
             if !is_general_identifier(sub_id) {
@@ -222,7 +267,9 @@ impl PartyRef {
 fn is_general_identifier(text: &str) -> bool {
     let count = text.chars().count();
     (1..=PARTY_IDENTIFIER_LEN_MAX).contains(&count)
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '<' | '>' | '`' | '\\'))
+        && !text.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '{' | '}' | '<' | '>' | '`' | '\\')
+        })
 }
 
 /// `^\+?\d{1,30}$`.
@@ -233,12 +280,20 @@ fn is_msisdn(text: &str) -> bool {
 
 /// `^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$`.
 fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else { return false };
-    let Some((host, tld)) = domain.rsplit_once('.') else { return false };
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    let Some((host, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
     !local.is_empty()
-        && local.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-'))
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-'))
         && !host.is_empty()
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
         && tld.len() >= 2
         && tld.bytes().all(|b| b.is_ascii_alphabetic())
 }
@@ -259,12 +314,22 @@ mod tests {
     use super::*;
 
     fn party(party_type: &str, id: &str, sub_id: Option<&str>) -> PartyRef {
-        PartyRef { party_type: party_type.into(), id: id.into(), sub_id: sub_id.map(Into::into) }
+        PartyRef {
+            party_type: party_type.into(),
+            id: id.into(),
+            sub_id: sub_id.map(Into::into),
+        }
     }
 
     #[test]
     fn identifier_formats() {
-        for ok in [("MSISDN", "19012345401"), ("MSISDN", "+27713803912"), ("EMAIL", "a.b+c@x-y.example.org"), ("IBAN", "DE89370400440532013000"), ("ACCOUNT_ID", "acc/1:2")] {
+        for ok in [
+            ("MSISDN", "19012345401"),
+            ("MSISDN", "+27713803912"),
+            ("EMAIL", "a.b+c@x-y.example.org"),
+            ("IBAN", "DE89370400440532013000"),
+            ("ACCOUNT_ID", "acc/1:2"),
+        ] {
             assert!(party(ok.0, ok.1, None).check_format().is_ok(), "{ok:?}");
         }
         for bad in [
@@ -281,16 +346,27 @@ mod tests {
             ("ALIAS", "a`b"),
             ("ALIAS", "a\\b"),
         ] {
-            let error = party(bad.0, bad.1, None).check_format().err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            let error = party(bad.0, bad.1, None)
+                .check_format()
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} accepted"));
             assert_eq!(error.code, ErrorCode::MalformedSyntax);
         }
         assert!(party("MSISDN", "1", Some("a b")).check_format().is_err());
-        assert!(party("MSISDN", "1", Some("PASSPORT")).check_format().is_ok());
+        assert!(party("MSISDN", "1", Some("PASSPORT"))
+            .check_format()
+            .is_ok());
     }
 
     #[test]
     fn paths() {
-        assert_eq!(party("MSISDN", "1", None).path("parties"), "/parties/MSISDN/1");
-        assert_eq!(party("MSISDN", "1", Some("S")).path("participants"), "/participants/MSISDN/1/S");
+        assert_eq!(
+            party("MSISDN", "1", None).path("parties"),
+            "/parties/MSISDN/1"
+        );
+        assert_eq!(
+            party("MSISDN", "1", Some("S")).path("participants"),
+            "/participants/MSISDN/1/S"
+        );
     }
 }

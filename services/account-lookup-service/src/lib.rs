@@ -41,7 +41,9 @@ use fspiop::headers::ProtocolVersions;
 use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
 use service_kit::http::empty_response;
-use service_kit::metrics::{Counter, Histogram, HttpMetrics, Registry as MetricsRegistry, DEFAULT_BUCKETS_SECONDS};
+use service_kit::metrics::{
+    Counter, Histogram, HttpMetrics, Registry as MetricsRegistry, DEFAULT_BUCKETS_SECONDS,
+};
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 
@@ -70,7 +72,11 @@ impl Metrics {
         let registry = MetricsRegistry::new("moja_als_");
         let http = service_kit::metrics::http_request_metrics(&registry);
         Metrics {
-            tasks: registry.counter("flows_total", "Asynchronous flows finished", &["flow", "outcome"]),
+            tasks: registry.counter(
+                "flows_total",
+                "Asynchronous flows finished",
+                &["flow", "outcome"],
+            ),
             task_duration: registry.histogram(
                 "flow_duration_seconds",
                 "Time an asynchronous flow took",
@@ -83,8 +89,16 @@ impl Metrics {
                 &["operation", "outcome"],
                 &DEFAULT_BUCKETS_SECONDS,
             ),
-            oracle_cache_hits: registry.counter("oracle_lookup_cache_hits_total", "Oracle lookups answered from the cache", &[]),
-            callbacks: registry.counter("egress_requests_total", "Requests and callbacks sent to DFSPs", &["endpoint_type", "outcome"]),
+            oracle_cache_hits: registry.counter(
+                "oracle_lookup_cache_hits_total",
+                "Oracle lookups answered from the cache",
+                &[],
+            ),
+            callbacks: registry.counter(
+                "egress_requests_total",
+                "Requests and callbacks sent to DFSPs",
+                &["endpoint_type", "outcome"],
+            ),
             registry,
             http,
         }
@@ -142,15 +156,18 @@ impl AppState {
     pub fn new(config: Config, stores: Stores) -> Result<AppState> {
         let versions = config.protocol_versions().map_err(Error::Config)?;
         let metrics = Metrics::new();
-        let directory = Directory::new(stores.central_ledger.clone(), config.directory.cache_ttl_ms);
+        let directory =
+            Directory::new(stores.central_ledger.clone(), config.directory.cache_ttl_ms);
         let forwarder = Forwarder::new(ForwarderConfig {
             request_timeout_ms: config.callbacks.request_timeout_ms,
             idle_connections_per_host_max: config.callbacks.idle_connections_per_host_max,
             hub_name: config.hub.name.clone(),
             versions: versions.clone(),
         })?;
-        let registry = registry::Registry::new(stores.als.clone(), config.oracle.registry_cache_ttl_ms);
-        let oracles = oracle::Oracles::new(registry, &config.oracle, &config.hub.name, metrics.clone())?;
+        let registry =
+            registry::Registry::new(stores.als.clone(), config.oracle.registry_cache_ttl_ms);
+        let oracles =
+            oracle::Oracles::new(registry, &config.oracle, &config.hub.name, metrics.clone())?;
         let tasks = tasks::Tasks::new(config.limits.async_tasks_max, metrics.clone());
         Ok(AppState {
             config: Arc::new(config),
@@ -167,7 +184,10 @@ impl AppState {
 }
 
 /// Whether `name` is a participant of the switch (2003 when the directory cannot be read).
-pub async fn is_participant(state: &AppState, name: &str) -> std::result::Result<bool, FspiopError> {
+pub async fn is_participant(
+    state: &AppState,
+    name: &str,
+) -> std::result::Result<bool, FspiopError> {
     state
         .directory
         .participant(name)
@@ -195,7 +215,12 @@ pub async fn require_participant(
 pub async fn health(State(state): State<AppState>) -> Response {
     use service_kit::health::{HealthReport, Status, SubServiceHealth};
     let datastore = Status::from_healthy(state.oracles.registry().healthy().await);
-    let ledger = Status::from_healthy(sqlx::query("SELECT 1").execute(&state.stores.central_ledger).await.is_ok());
+    let ledger = Status::from_healthy(
+        sqlx::query("SELECT 1")
+            .execute(&state.stores.central_ledger)
+            .await
+            .is_ok(),
+    );
     let report = HealthReport::new(
         state.started,
         env!("CARGO_PKG_VERSION"),
@@ -222,7 +247,9 @@ async fn reset_caches(State(state): State<AppState>) -> Response {
 fn finish(router: axum::Router<AppState>, state: AppState) -> axum::Router {
     let metrics = state.metrics.http.clone();
     let timeout_ms = state.config.server.request_timeout_ms;
-    let router = router.layer(DefaultBodyLimit::max(inbound::BODY_LEN_MAX_BYTES)).with_state(state);
+    let router = router
+        .layer(DefaultBodyLimit::max(inbound::BODY_LEN_MAX_BYTES))
+        .with_state(state);
     service_kit::edge::with_edges(router, metrics, timeout_ms)
 }
 
@@ -248,14 +275,23 @@ pub async fn connect(config: &Config, create_database: bool, migrate: bool) -> R
     if create_database {
         store::create_database_if_missing(&config.database.url, &config.database.name)
             .await
-            .map_err(|e| Error::Internal(format!("creating database {}: {e}", config.database.name)))?;
+            .map_err(|e| {
+                Error::Internal(format!("creating database {}: {e}", config.database.name))
+            })?;
     }
     let url = config.database_url()?;
-    let als = store::connect(&url, config.database.pool_size_max, config.database.acquire_timeout_ms)
-        .await
-        .map_err(|e| Error::Internal(format!("connecting to {}: {e}", config.database.name)))?;
+    let als = store::connect(
+        &url,
+        config.database.pool_size_max,
+        config.database.acquire_timeout_ms,
+    )
+    .await
+    .map_err(|e| Error::Internal(format!("connecting to {}: {e}", config.database.name)))?;
     if migrate {
-        registry::MIGRATIONS.run(&als).await.map_err(|e| Error::Internal(format!("migrating: {e}")))?;
+        registry::MIGRATIONS
+            .run(&als)
+            .await
+            .map_err(|e| Error::Internal(format!("migrating: {e}")))?;
     }
     let central_ledger = store::connect(
         &config.directory.central_ledger_database_url,
@@ -264,7 +300,10 @@ pub async fn connect(config: &Config, create_database: bool, migrate: bool) -> R
     )
     .await
     .map_err(|e| Error::Internal(format!("connecting to the central ledger database: {e}")))?;
-    Ok(Stores { als, central_ledger })
+    Ok(Stores {
+        als,
+        central_ledger,
+    })
 }
 
 /// Serves the FSPIOP API on `api_listener` and the admin API on `admin_listener` until
@@ -287,8 +326,10 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api = axum::serve(api_listener, api_app(state.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let admin = axum::serve(admin_listener, admin_app(state.clone())).with_graceful_shutdown(stopped(stop_rx));
+    let api = axum::serve(api_listener, api_app(state.clone()))
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let admin = axum::serve(admin_listener, admin_app(state.clone()))
+        .with_graceful_shutdown(stopped(stop_rx));
     let (api, admin) = tokio::join!(api, admin);
     state.tasks.drain(drain_timeout_ms).await;
     api.map_err(|e| Error::Internal(format!("API server: {e}")))?;

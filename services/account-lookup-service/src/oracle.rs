@@ -99,16 +99,20 @@ impl LookupCache {
     }
 
     fn put(&self, key: PartyKey, url: String, parties: Arc<Vec<OracleParty>>) {
-        let Ok(mut entries) = self.entries.lock() else { return };
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
         if entries.len() >= self.parties_max && !entries.contains_key(&key) {
             let ttl = self.ttl;
-            entries.retain(|_, cached| cached.iter().any(|(_, fetched, _)| fetched.elapsed() < ttl));
+            entries
+                .retain(|_, cached| cached.iter().any(|(_, fetched, _)| fetched.elapsed() < ttl));
             if entries.len() >= self.parties_max {
                 return;
             }
         }
         let cached = entries.entry(key).or_default();
-        cached.retain(|(cached_url, fetched, _)| cached_url != &url && fetched.elapsed() < self.ttl);
+        cached
+            .retain(|(cached_url, fetched, _)| cached_url != &url && fetched.elapsed() < self.ttl);
         cached.push((url, Instant::now(), parties));
     }
 
@@ -137,7 +141,12 @@ pub struct Oracles {
 }
 
 impl Oracles {
-    pub fn new(registry: Registry, config: &OracleConfig, hub_name: &str, metrics: Metrics) -> Result<Oracles, Error> {
+    pub fn new(
+        registry: Registry,
+        config: &OracleConfig,
+        hub_name: &str,
+        metrics: Metrics,
+    ) -> Result<Oracles, Error> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.request_timeout_ms))
             .pool_max_idle_per_host(config.idle_connections_per_host_max)
@@ -151,7 +160,13 @@ impl Oracles {
                 entries: Mutex::new(HashMap::new()),
             })
         });
-        Ok(Oracles { registry, client, hub_name: Arc::from(hub_name), cache, metrics })
+        Ok(Oracles {
+            registry,
+            client,
+            hub_name: Arc::from(hub_name),
+            cache,
+            metrics,
+        })
     }
 
     pub fn registry(&self) -> &Registry {
@@ -167,11 +182,17 @@ impl Oracles {
     }
 
     /// The base URL of the oracle for `party_type` (and `currency`, for lookups).
-    async fn base_url(&self, party_type: &str, currency: Option<&str>) -> Result<String, FspiopError> {
+    async fn base_url(
+        &self,
+        party_type: &str,
+        currency: Option<&str>,
+    ) -> Result<String, FspiopError> {
         let rows = self.registry.active().await.map_err(FspiopError::from)?;
         let row = registry::select(&rows, party_type, currency).ok_or_else(|| {
             let detail = match currency {
-                Some(currency) => format!("Oracle type:{party_type} and currency:{currency} not found"),
+                Some(currency) => {
+                    format!("Oracle type:{party_type} and currency:{currency} not found")
+                }
                 None => format!("Oracle type:{party_type} not found"),
             };
             FspiopError::with_detail(ErrorCode::AddPartyInfoError, detail)
@@ -180,30 +201,50 @@ impl Oracles {
     }
 
     fn party_url(base: &str, party: &PartyRef) -> String {
-        format!("{base}/participants/{}/{}", encode_path_segment(&party.party_type), encode_path_segment(&party.id))
+        format!(
+            "{base}/participants/{}/{}",
+            encode_path_segment(&party.party_type),
+            encode_path_segment(&party.id)
+        )
     }
 
     /// The oracle's mappings for the party; with a sub-id only that sub-id's (the oracle is
     /// asked with `?partySubIdOrType=`).
-    pub async fn lookup(&self, caller: &Caller<'_>, party: &PartyRef, currency: Option<&str>) -> Result<Arc<Vec<OracleParty>>, FspiopError> {
+    pub async fn lookup(
+        &self,
+        caller: &Caller<'_>,
+        party: &PartyRef,
+        currency: Option<&str>,
+    ) -> Result<Arc<Vec<OracleParty>>, FspiopError> {
         let base = self.base_url(&party.party_type, currency).await?;
         let mut url = Self::party_url(&base, party);
         let mut separator = '?';
         if let Some(currency) = currency {
-            url.push_str(&format!("{separator}currency={}", encode_query_value(currency)));
+            url.push_str(&format!(
+                "{separator}currency={}",
+                encode_query_value(currency)
+            ));
             separator = '&';
         }
         if let Some(sub_id) = &party.sub_id {
-            url.push_str(&format!("{separator}partySubIdOrType={}", encode_query_value(sub_id)));
+            url.push_str(&format!(
+                "{separator}partySubIdOrType={}",
+                encode_query_value(sub_id)
+            ));
         }
         let key = (party.party_type.clone(), party.id.clone());
         if let Some(parties) = self.cache.as_ref().and_then(|cache| cache.get(&key, &url)) {
             self.metrics.oracle_cache_hits.inc(&[]);
             return Ok(parties);
         }
-        let body = self.call("lookup", reqwest::Method::GET, &url, caller, None).await?;
+        let body = self
+            .call("lookup", reqwest::Method::GET, &url, caller, None)
+            .await?;
         let answer: LookupAnswer = serde_json::from_slice(&body).map_err(|e| {
-            FspiopError::with_detail(ErrorCode::InternalServerError, format!("oracle answered an unreadable partyList: {e}"))
+            FspiopError::with_detail(
+                ErrorCode::InternalServerError,
+                format!("oracle answered an unreadable partyList: {e}"),
+            )
         })?;
         let parties = Arc::new(answer.party_list);
         if let Some(cache) = &self.cache {
@@ -213,13 +254,26 @@ impl Oracles {
     }
 
     /// `POST` (create) or `PUT` (update) of the party's mapping with `body`.
-    pub async fn write(&self, caller: &Caller<'_>, party: &PartyRef, update: bool, body: &Value) -> Result<(), FspiopError> {
+    pub async fn write(
+        &self,
+        caller: &Caller<'_>,
+        party: &PartyRef,
+        update: bool,
+        body: &Value,
+    ) -> Result<(), FspiopError> {
         let base = self.base_url(&party.party_type, None).await?;
         let url = Self::party_url(&base, party);
         self.forget(party);
-        let body = serde_json::to_vec(body).map_err(|e| FspiopError::with_detail(ErrorCode::InternalServerError, e.to_string()))?;
-        let (operation, method) = if update { ("update", reqwest::Method::PUT) } else { ("create", reqwest::Method::POST) };
-        self.call(operation, method, &url, caller, Some(body)).await.map(|_| ())
+        let body = serde_json::to_vec(body)
+            .map_err(|e| FspiopError::with_detail(ErrorCode::InternalServerError, e.to_string()))?;
+        let (operation, method) = if update {
+            ("update", reqwest::Method::PUT)
+        } else {
+            ("create", reqwest::Method::POST)
+        };
+        self.call(operation, method, &url, caller, Some(body))
+            .await
+            .map(|_| ())
     }
 
     /// `DELETE` of the party's mapping (only the sub-id's when there is one).
@@ -231,20 +285,33 @@ impl Oracles {
             url.push_str(&encode_path_segment(sub_id));
         }
         self.forget(party);
-        self.call("delete", reqwest::Method::DELETE, &url, caller, None).await.map(|_| ())
+        self.call("delete", reqwest::Method::DELETE, &url, caller, None)
+            .await
+            .map(|_| ())
     }
 
     /// The batch registration of parties of one type; returns the oracle's `partyList`.
-    pub async fn batch(&self, caller: &Caller<'_>, party_type: &str, body: &Value) -> Result<Vec<Value>, FspiopError> {
+    pub async fn batch(
+        &self,
+        caller: &Caller<'_>,
+        party_type: &str,
+        body: &Value,
+    ) -> Result<Vec<Value>, FspiopError> {
         let base = self.base_url(party_type, None).await?;
         let url = format!("{base}/participants");
         if let Some(cache) = &self.cache {
             cache.clear();
         }
-        let body = serde_json::to_vec(body).map_err(|e| FspiopError::with_detail(ErrorCode::InternalServerError, e.to_string()))?;
-        let answer = self.call("batch", reqwest::Method::POST, &url, caller, Some(body)).await?;
+        let body = serde_json::to_vec(body)
+            .map_err(|e| FspiopError::with_detail(ErrorCode::InternalServerError, e.to_string()))?;
+        let answer = self
+            .call("batch", reqwest::Method::POST, &url, caller, Some(body))
+            .await?;
         let answer: BatchAnswer = serde_json::from_slice(&answer).map_err(|e| {
-            FspiopError::with_detail(ErrorCode::InternalServerError, format!("oracle answered an unreadable partyList: {e}"))
+            FspiopError::with_detail(
+                ErrorCode::InternalServerError,
+                format!("oracle answered an unreadable partyList: {e}"),
+            )
         })?;
         Ok(answer.party_list)
     }
@@ -270,7 +337,9 @@ impl Oracles {
             Ok(_) => "ok",
             Err(_) => "error",
         };
-        self.metrics.oracle_requests.observe(&[operation, outcome], started.elapsed().as_secs_f64());
+        self.metrics
+            .oracle_requests
+            .observe(&[operation, outcome], started.elapsed().as_secs_f64());
         result
     }
 
@@ -284,7 +353,9 @@ impl Oracles {
         let mut request = self.client.request(method.clone(), url);
         let mut has_content_type = false;
         for (name, value) in caller.headers {
-            if DROPPED.contains(&name.as_str()) || (name == "accept" && method == reqwest::Method::PUT) {
+            if DROPPED.contains(&name.as_str())
+                || (name == "accept" && method == reqwest::Method::PUT)
+            {
                 continue;
             }
             has_content_type |= name == "content-type";
@@ -292,14 +363,19 @@ impl Oracles {
         }
         request = request
             .header(fspiop::headers::FSPIOP_SOURCE, caller.source)
-            .header(fspiop::headers::FSPIOP_DESTINATION, caller.destination.unwrap_or(&self.hub_name));
+            .header(
+                fspiop::headers::FSPIOP_DESTINATION,
+                caller.destination.unwrap_or(&self.hub_name),
+            );
         if let Some(body) = body {
             if !has_content_type {
                 request = request.header("content-type", "application/json");
             }
             request = request.body(body);
         }
-        let unreachable = |detail: String| FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, detail);
+        let unreachable = |detail: String| {
+            FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, detail)
+        };
         let response = request.send().await.map_err(|error| {
             tracing::warn!(%url, %error, "oracle unreachable");
             unreachable("oracle unreachable".to_string())
@@ -320,7 +396,10 @@ impl Oracles {
         }
         Err(match status.as_u16() {
             404 => FspiopError::with_detail(ErrorCode::IdNotFound, "oracle answered 404"),
-            400..=499 => FspiopError::with_detail(ErrorCode::GenericClientError, format!("oracle answered {}", status.as_u16())),
+            400..=499 => FspiopError::with_detail(
+                ErrorCode::GenericClientError,
+                format!("oracle answered {}", status.as_u16()),
+            ),
             _ => unreachable(format!("oracle answered {}", status.as_u16())),
         })
     }

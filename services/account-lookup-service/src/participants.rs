@@ -33,7 +33,9 @@ use serde_json::{json, Map, Value};
 use service_kit::http::{empty_response, FspiopResponse};
 
 use crate::callbacks::{self, pick};
-use crate::inbound::{currency_param, query_params, FspiopHeaders, Inbound, PartyRef, PathParams, RawBody};
+use crate::inbound::{
+    currency_param, query_params, FspiopHeaders, Inbound, PartyRef, PathParams, RawBody,
+};
 use crate::oracle::Caller;
 use crate::{is_participant, require_participant, AppState};
 
@@ -44,14 +46,26 @@ pub fn router() -> Router<AppState> {
         .route("/participants/{type}/error", put(not_implemented))
         .route(
             "/participants/{type}/{id}",
-            axum::routing::get(get_participant).post(post_participant).put(put_participant).delete(delete_participant),
+            axum::routing::get(get_participant)
+                .post(post_participant)
+                .put(put_participant)
+                .delete(delete_participant),
         )
-        .route("/participants/{type}/{id}/error", put(put_participant_error))
+        .route(
+            "/participants/{type}/{id}/error",
+            put(put_participant_error),
+        )
         .route(
             "/participants/{type}/{id}/{sub_id}",
-            axum::routing::get(get_participant).post(post_participant).put(put_participant).delete(delete_participant),
+            axum::routing::get(get_participant)
+                .post(post_participant)
+                .put(put_participant)
+                .delete(delete_participant),
         )
-        .route("/participants/{type}/{id}/{sub_id}/error", put(put_participant_error))
+        .route(
+            "/participants/{type}/{id}/{sub_id}/error",
+            put(put_participant_error),
+        )
 }
 
 /// `PUT /participants/{ID}` and `PUT /participants/{ID}/error`: 501 / 2002, as in Mojaloop.
@@ -102,10 +116,24 @@ fn caller(request: &Request) -> Caller<'_> {
     }
 }
 
-async fn accept(state: &AppState, flow: Flow, request: Request, status: u16) -> Result<Response, FspiopResponse> {
-    require_participant(state, &request.inbound.source, ErrorCode::IdNotFound, REQUESTER_NOT_FOUND).await?;
+async fn accept(
+    state: &AppState,
+    flow: Flow,
+    request: Request,
+    status: u16,
+) -> Result<Response, FspiopResponse> {
+    require_participant(
+        state,
+        &request.inbound.source,
+        ErrorCode::IdNotFound,
+        REQUESTER_NOT_FOUND,
+    )
+    .await?;
     let task_state = state.clone();
-    state.tasks.spawn(flow.name(), run(task_state, flow, request)).await?;
+    state
+        .tasks
+        .spawn(flow.name(), run(task_state, flow, request))
+        .await?;
     Ok(empty_response(status))
 }
 
@@ -117,7 +145,13 @@ async fn get_participant(
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
     let currency = currency_param(&query_params(query)?)?;
-    let request = Request { inbound, party, currency, body: Value::Null, raw: Default::default() };
+    let request = Request {
+        inbound,
+        party,
+        currency,
+        body: Value::Null,
+        raw: Default::default(),
+    };
     accept(&state, Flow::Get, request, 202).await
 }
 
@@ -135,12 +169,21 @@ async fn post_participant(
         oracle_body.insert("currency".into(), Value::String(currency.clone()));
     }
     if let Some(extensions) = &body.extension_list {
-        oracle_body.insert("extensionList".into(), serde_json::to_value(extensions).unwrap_or(Value::Null));
+        oracle_body.insert(
+            "extensionList".into(),
+            serde_json::to_value(extensions).unwrap_or(Value::Null),
+        );
     }
     if let Some(sub_id) = &party.sub_id {
         oracle_body.insert("partySubIdOrType".into(), Value::String(sub_id.clone()));
     }
-    let request = Request { inbound, party, currency: body.currency, body: Value::Object(oracle_body), raw };
+    let request = Request {
+        inbound,
+        party,
+        currency: body.currency,
+        body: Value::Object(oracle_body),
+        raw,
+    };
     accept(&state, Flow::Post, request, 202).await
 }
 
@@ -153,11 +196,20 @@ async fn put_participant(
     let party = PartyRef::from_params(&params)?;
     let body: ParticipantsTypeIdPutResponse = parse_body(&raw, inbound.unknown_fields())?;
     let mut oracle_body = Map::new();
-    oracle_body.insert("fspId".into(), Value::String(body.fsp_id.unwrap_or_else(|| inbound.source.clone())));
+    oracle_body.insert(
+        "fspId".into(),
+        Value::String(body.fsp_id.unwrap_or_else(|| inbound.source.clone())),
+    );
     if let Some(sub_id) = &party.sub_id {
         oracle_body.insert("partySubIdOrType".into(), Value::String(sub_id.clone()));
     }
-    let request = Request { inbound, party, currency: None, body: Value::Object(oracle_body), raw };
+    let request = Request {
+        inbound,
+        party,
+        currency: None,
+        body: Value::Object(oracle_body),
+        raw,
+    };
     accept(&state, Flow::Put, request, 200).await
 }
 
@@ -170,7 +222,13 @@ async fn delete_participant(
     let party = PartyRef::from_params(&params)?;
     // Checked, but (as in Mojaloop) not passed on: the oracle deletes the party's mapping.
     let currency = currency_param(&query_params(query)?)?;
-    let request = Request { inbound, party, currency, body: Value::Null, raw: Default::default() };
+    let request = Request {
+        inbound,
+        party,
+        currency,
+        body: Value::Null,
+        raw: Default::default(),
+    };
     accept(&state, Flow::Delete, request, 202).await
 }
 
@@ -182,7 +240,13 @@ async fn put_participant_error(
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
     parse_body::<ErrorInformationObject>(&raw, inbound.unknown_fields())?;
-    let request = Request { inbound, party, currency: None, body: Value::Null, raw };
+    let request = Request {
+        inbound,
+        party,
+        currency: None,
+        body: Value::Null,
+        raw,
+    };
     accept(&state, Flow::PutError, request, 200).await
 }
 
@@ -199,33 +263,86 @@ async fn run(state: AppState, flow: Flow, request: Request) {
     state.metrics.task(flow.name(), &result);
     if let Err(error) = result {
         let party = &request.party;
-        let endpoint = pick(party.sub_id.is_some(), callbacks::PARTICIPANT_SUB_ID_PUT_ERROR, callbacks::PARTICIPANT_PUT_ERROR);
+        let endpoint = pick(
+            party.sub_id.is_some(),
+            callbacks::PARTICIPANT_SUB_ID_PUT_ERROR,
+            callbacks::PARTICIPANT_PUT_ERROR,
+        );
         let uri = format!("{}/error", party.path("participants"));
-        callbacks::send_error(&state, &request.inbound.source, endpoint, &party.vars(), &uri, &error).await;
+        callbacks::send_error(
+            &state,
+            &request.inbound.source,
+            endpoint,
+            &party.vars(),
+            &uri,
+            &error,
+        )
+        .await;
     }
 }
 
 /// An oracle refusal that is not the oracle's own FSPIOP error nor its unavailability becomes
 /// `code` (3003 for create and update, 3040 for delete), keeping the detail.
 fn oracle_refusal(error: FspiopError, code: ErrorCode) -> FspiopError {
-    if error.received.is_some() || error.code == ErrorCode::ServiceCurrentlyUnavailable || error.code == ErrorCode::AddPartyInfoError {
+    if error.received.is_some()
+        || error.code == ErrorCode::ServiceCurrentlyUnavailable
+        || error.code == ErrorCode::AddPartyInfoError
+    {
         return error;
     }
-    FspiopError::with_detail(code, error.detail.unwrap_or_else(|| error.code.name().to_string()))
+    FspiopError::with_detail(
+        code,
+        error
+            .detail
+            .unwrap_or_else(|| error.code.name().to_string()),
+    )
 }
 
 /// The hub's `PUT …PARTICIPANT[_SUB_ID]_PUT` to `to` with `body`.
-async fn send_result(state: &AppState, request: &Request, to: &str, body: &Value) -> Result<(), FspiopError> {
+async fn send_result(
+    state: &AppState,
+    request: &Request,
+    to: &str,
+    body: &Value,
+) -> Result<(), FspiopError> {
     let party = &request.party;
-    let endpoint = pick(party.sub_id.is_some(), callbacks::PARTICIPANT_SUB_ID_PUT, callbacks::PARTICIPANT_PUT);
-    callbacks::send_hub_put(state, to, endpoint, &party.vars(), party.path("participants"), &request.inbound.headers, body).await
+    let endpoint = pick(
+        party.sub_id.is_some(),
+        callbacks::PARTICIPANT_SUB_ID_PUT,
+        callbacks::PARTICIPANT_PUT,
+    );
+    callbacks::send_hub_put(
+        state,
+        to,
+        endpoint,
+        &party.vars(),
+        party.path("participants"),
+        &request.inbound.headers,
+        body,
+    )
+    .await
 }
 
 async fn lookup(state: &AppState, request: &Request) -> Result<(), FspiopError> {
     request.party.check_format()?;
-    let parties = state.oracles.lookup(&caller(request), &request.party, request.currency.as_deref()).await?;
-    let first = parties.first().ok_or_else(|| FspiopError::new(ErrorCode::PartyNotFound))?;
-    send_result(state, request, &request.inbound.source, &json!({ "fspId": first.fsp_id })).await
+    let parties = state
+        .oracles
+        .lookup(
+            &caller(request),
+            &request.party,
+            request.currency.as_deref(),
+        )
+        .await?;
+    let first = parties
+        .first()
+        .ok_or_else(|| FspiopError::new(ErrorCode::PartyNotFound))?;
+    send_result(
+        state,
+        request,
+        &request.inbound.source,
+        &json!({ "fspId": first.fsp_id }),
+    )
+    .await
 }
 
 async fn register(state: &AppState, request: &Request, update: bool) -> Result<(), FspiopError> {
@@ -235,10 +352,21 @@ async fn register(state: &AppState, request: &Request, update: bool) -> Result<(
         .write(&caller(request), &request.party, update, &request.body)
         .await
         .map_err(|error| oracle_refusal(error, ErrorCode::AddPartyInfoError))?;
-    let fsp_id = request.body.get("fspId").and_then(Value::as_str).unwrap_or(&request.inbound.source).to_string();
+    let fsp_id = request
+        .body
+        .get("fspId")
+        .and_then(Value::as_str)
+        .unwrap_or(&request.inbound.source)
+        .to_string();
     let mut party = Map::new();
-    party.insert("partyIdType".into(), Value::String(request.party.party_type.clone()));
-    party.insert("partyIdentifier".into(), Value::String(request.party.id.clone()));
+    party.insert(
+        "partyIdType".into(),
+        Value::String(request.party.party_type.clone()),
+    );
+    party.insert(
+        "partyIdentifier".into(),
+        Value::String(request.party.id.clone()),
+    );
     party.insert("fspId".into(), Value::String(fsp_id.clone()));
     if let Some(sub_id) = &request.party.sub_id {
         party.insert("partySubIdOrType".into(), Value::String(sub_id.clone()));
@@ -258,12 +386,18 @@ async fn delete(state: &AppState, request: &Request) -> Result<(), FspiopError> 
     if state.config.oracle.delete_validation_enabled {
         let parties = state.oracles.lookup(&caller, &request.party, None).await?;
         let owner = parties.first().ok_or_else(|| {
-            FspiopError::with_detail(ErrorCode::DeletePartyInfoError, "No participant found for the party")
+            FspiopError::with_detail(
+                ErrorCode::DeletePartyInfoError,
+                "No participant found for the party",
+            )
         })?;
         if owner.fsp_id != request.inbound.source {
             return Err(FspiopError::with_detail(
                 ErrorCode::DeletePartyInfoError,
-                format!("The party {}:{} does not belong to the requesting FSP", request.party.party_type, request.party.id),
+                format!(
+                    "The party {}:{} does not belong to the requesting FSP",
+                    request.party.party_type, request.party.id
+                ),
             ));
         }
     }
@@ -272,16 +406,31 @@ async fn delete(state: &AppState, request: &Request) -> Result<(), FspiopError> 
         .delete(&caller, &request.party)
         .await
         .map_err(|error| oracle_refusal(error, ErrorCode::DeletePartyInfoError))?;
-    send_result(state, request, &request.inbound.source, &json!({ "fspId": request.inbound.source })).await
+    send_result(
+        state,
+        request,
+        &request.inbound.source,
+        &json!({ "fspId": request.inbound.source }),
+    )
+    .await
 }
 
 async fn relay_error(state: &AppState, request: &Request) -> Result<(), FspiopError> {
     let destination = match &request.inbound.destination {
         Some(destination) if is_participant(state, destination).await? => destination.clone(),
-        _ => return Err(FspiopError::with_detail(ErrorCode::DestinationFspError, "Destination FSP not found")),
+        _ => {
+            return Err(FspiopError::with_detail(
+                ErrorCode::DestinationFspError,
+                "Destination FSP not found",
+            ))
+        }
     };
     let party = &request.party;
-    let endpoint = pick(party.sub_id.is_some(), callbacks::PARTICIPANT_SUB_ID_PUT_ERROR, callbacks::PARTICIPANT_PUT_ERROR);
+    let endpoint = pick(
+        party.sub_id.is_some(),
+        callbacks::PARTICIPANT_SUB_ID_PUT_ERROR,
+        callbacks::PARTICIPANT_PUT_ERROR,
+    );
     let url = callbacks::endpoint_url(state, &destination, endpoint, &party.vars()).await?;
     let result = state
         .forwarder
@@ -316,17 +465,43 @@ async fn post_batch(
     RawBody(raw): RawBody,
 ) -> Result<Response, FspiopResponse> {
     let value = fspiop::validate::parse_json(&raw)?;
-    let body: ParticipantsPostRequest = fspiop::types::from_value(value.clone(), inbound.unknown_fields())?;
-    require_participant(&state, &inbound.source, ErrorCode::IdNotFound, REQUESTER_NOT_FOUND).await?;
-    let raw_items = value.get("partyList").and_then(Value::as_array).cloned().unwrap_or_default();
+    let body: ParticipantsPostRequest =
+        fspiop::types::from_value(value.clone(), inbound.unknown_fields())?;
+    require_participant(
+        &state,
+        &inbound.source,
+        ErrorCode::IdNotFound,
+        REQUESTER_NOT_FOUND,
+    )
+    .await?;
+    let raw_items = value
+        .get("partyList")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let items = raw_items
         .into_iter()
         .zip(body.party_list)
-        .map(|(raw, typed)| (raw, typed.party_id_type.as_str().to_string(), typed.party_identifier, typed.fsp_id))
+        .map(|(raw, typed)| {
+            (
+                raw,
+                typed.party_id_type.as_str().to_string(),
+                typed.party_identifier,
+                typed.fsp_id,
+            )
+        })
         .collect();
-    let batch = Batch { inbound, request_id: body.request_id, currency: body.currency, items };
+    let batch = Batch {
+        inbound,
+        request_id: body.request_id,
+        currency: body.currency,
+        items,
+    };
     let task_state = state.clone();
-    state.tasks.spawn("participants_batch", run_batch(task_state, batch)).await?;
+    state
+        .tasks
+        .spawn("participants_batch", run_batch(task_state, batch))
+        .await?;
     Ok(empty_response(200))
 }
 
@@ -341,35 +516,62 @@ fn item_failure(mut item: Value, party_type: &str, id: &str, error: FspiopError)
 }
 
 async fn run_batch(state: AppState, batch: Batch) {
-    let vars = vec![("requestId", callbacks::encode_path_segment(&batch.request_id))];
+    let vars = vec![(
+        "requestId",
+        callbacks::encode_path_segment(&batch.request_id),
+    )];
     let result = register_batch(&state, &batch, &vars).await;
     state.metrics.task("participants_batch", &result);
     if let Err(error) = result {
         let uri = format!("/participants/{}/error", batch.request_id);
-        callbacks::send_error(&state, &batch.inbound.source, callbacks::PARTICIPANT_BATCH_PUT_ERROR, &vars, &uri, &error).await;
+        callbacks::send_error(
+            &state,
+            &batch.inbound.source,
+            callbacks::PARTICIPANT_BATCH_PUT_ERROR,
+            &vars,
+            &uri,
+            &error,
+        )
+        .await;
     }
 }
 
-async fn register_batch(state: &AppState, batch: &Batch, vars: &[(&str, String)]) -> Result<(), FspiopError> {
+async fn register_batch(
+    state: &AppState,
+    batch: &Batch,
+    vars: &[(&str, String)],
+) -> Result<(), FspiopError> {
     let source = &batch.inbound.source;
     let mut results = Vec::with_capacity(batch.items.len());
     // Items by type, in the order the types first appear.
     let mut groups: Vec<(String, Vec<(Value, String)>)> = Vec::new();
     for (raw, party_type, id, fsp_id) in &batch.items {
         if fsp_id.as_deref() != Some(source.as_str()) {
-            results.push(item_failure(raw.clone(), party_type, id, FspiopError::new(ErrorCode::PartyNotFound)));
+            results.push(item_failure(
+                raw.clone(),
+                party_type,
+                id,
+                FspiopError::new(ErrorCode::PartyNotFound),
+            ));
             continue;
         }
         let mut item = raw.clone();
         if let (Some(object), Some(currency)) = (item.as_object_mut(), &batch.currency) {
             object.insert("currency".into(), Value::String(currency.clone()));
         }
-        match groups.iter_mut().find(|(group_type, _)| group_type == party_type) {
+        match groups
+            .iter_mut()
+            .find(|(group_type, _)| group_type == party_type)
+        {
             Some((_, items)) => items.push((item, id.clone())),
             None => groups.push((party_type.clone(), vec![(item, id.clone())])),
         }
     }
-    let caller = Caller { headers: &batch.inbound.headers, source, destination: batch.inbound.destination.as_deref() };
+    let caller = Caller {
+        headers: &batch.inbound.headers,
+        source,
+        destination: batch.inbound.destination.as_deref(),
+    };
     for (party_type, items) in groups {
         let body = json!({
             "requestId": batch.request_id,
@@ -378,7 +580,8 @@ async fn register_batch(state: &AppState, batch: &Batch, vars: &[(&str, String)]
         match state.oracles.batch(&caller, &party_type, &body).await {
             Ok(answers) if !answers.is_empty() => {
                 for mut answer in answers {
-                    if let Some(party_id) = answer.get_mut("partyId").and_then(Value::as_object_mut) {
+                    if let Some(party_id) = answer.get_mut("partyId").and_then(Value::as_object_mut)
+                    {
                         party_id.remove("currency");
                     }
                     results.push(answer);
@@ -386,7 +589,12 @@ async fn register_batch(state: &AppState, batch: &Batch, vars: &[(&str, String)]
             }
             Ok(_) => {
                 for (item, id) in items {
-                    results.push(item_failure(item, &party_type, &id, FspiopError::new(ErrorCode::AddPartyInfoError)));
+                    results.push(item_failure(
+                        item,
+                        &party_type,
+                        &id,
+                        FspiopError::new(ErrorCode::AddPartyInfoError),
+                    ));
                 }
             }
             Err(error) => {

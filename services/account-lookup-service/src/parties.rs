@@ -27,7 +27,9 @@ use fspiop_edge::OutboundRequest;
 use service_kit::http::{empty_response, FspiopResponse};
 
 use crate::callbacks::{self, pick};
-use crate::inbound::{currency_param, query_params, FspiopHeaders, Inbound, PartyRef, PathParams, RawBody};
+use crate::inbound::{
+    currency_param, query_params, FspiopHeaders, Inbound, PartyRef, PathParams, RawBody,
+};
 use crate::oracle::Caller;
 use crate::{is_participant, require_participant, AppState};
 
@@ -35,8 +37,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/parties/{type}/{id}", get(get_parties).put(put_parties))
         .route("/parties/{type}/{id}/error", put(put_parties_error))
-        .route("/parties/{type}/{id}/{sub_id}", get(get_parties).put(put_parties))
-        .route("/parties/{type}/{id}/{sub_id}/error", put(put_parties_error))
+        .route(
+            "/parties/{type}/{id}/{sub_id}",
+            get(get_parties).put(put_parties),
+        )
+        .route(
+            "/parties/{type}/{id}/{sub_id}/error",
+            put(put_parties_error),
+        )
 }
 
 /// An accepted `GET /parties`.
@@ -62,9 +70,22 @@ async fn get_parties(
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
     let currency = currency_param(&query_params(query)?)?;
-    require_participant(&state, &inbound.source, ErrorCode::MalformedSyntax, "invalid fspiop-source header").await?;
-    let lookup = Arc::new(Lookup { inbound, party, currency });
-    state.tasks.spawn("parties_get", run_lookup(state.clone(), lookup)).await?;
+    require_participant(
+        &state,
+        &inbound.source,
+        ErrorCode::MalformedSyntax,
+        "invalid fspiop-source header",
+    )
+    .await?;
+    let lookup = Arc::new(Lookup {
+        inbound,
+        party,
+        currency,
+    });
+    state
+        .tasks
+        .spawn("parties_get", run_lookup(state.clone(), lookup))
+        .await?;
     Ok(empty_response(202))
 }
 
@@ -76,7 +97,16 @@ async fn put_parties(
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
     parse_body::<PartiesTypeIdPutResponse>(&body, inbound.unknown_fields())?;
-    accept_relay(state, Relay { inbound, party, body, error: false }).await
+    accept_relay(
+        state,
+        Relay {
+            inbound,
+            party,
+            body,
+            error: false,
+        },
+    )
+    .await
 }
 
 async fn put_parties_error(
@@ -87,13 +117,35 @@ async fn put_parties_error(
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
     parse_body::<ErrorInformationObject>(&body, inbound.unknown_fields())?;
-    accept_relay(state, Relay { inbound, party, body, error: true }).await
+    accept_relay(
+        state,
+        Relay {
+            inbound,
+            party,
+            body,
+            error: true,
+        },
+    )
+    .await
 }
 
 async fn accept_relay(state: AppState, relay: Relay) -> Result<Response, FspiopResponse> {
-    require_participant(&state, &relay.inbound.source, ErrorCode::IdNotFound, "Requester FSP not found").await?;
-    let flow = if relay.error { "parties_put_error" } else { "parties_put" };
-    state.tasks.spawn(flow, run_relay(state.clone(), relay)).await?;
+    require_participant(
+        &state,
+        &relay.inbound.source,
+        ErrorCode::IdNotFound,
+        "Requester FSP not found",
+    )
+    .await?;
+    let flow = if relay.error {
+        "parties_put_error"
+    } else {
+        "parties_put"
+    };
+    state
+        .tasks
+        .spawn(flow, run_relay(state.clone(), relay))
+        .await?;
     Ok(empty_response(200))
 }
 
@@ -101,13 +153,20 @@ async fn accept_relay(state: AppState, relay: Relay) -> Result<Response, FspiopR
 
 /// The error callback of a parties flow, to `to`'s `…PARTIES[_SUB_ID]_PUT_ERROR` endpoint.
 async fn send_parties_error(state: &AppState, to: &str, party: &PartyRef, error: &FspiopError) {
-    let endpoint = pick(party.sub_id.is_some(), callbacks::PARTIES_SUB_ID_PUT_ERROR, callbacks::PARTIES_PUT_ERROR);
+    let endpoint = pick(
+        party.sub_id.is_some(),
+        callbacks::PARTIES_SUB_ID_PUT_ERROR,
+        callbacks::PARTIES_PUT_ERROR,
+    );
     let uri = format!("{}/error", party.path("parties"));
     callbacks::send_error(state, to, endpoint, &party.vars(), &uri, error).await;
 }
 
 fn party_not_found() -> FspiopError {
-    FspiopError::with_detail(ErrorCode::PartyNotFound, "No proxy found to start inter-scheme discovery flow")
+    FspiopError::with_detail(
+        ErrorCode::PartyNotFound,
+        "No proxy found to start inter-scheme discovery flow",
+    )
 }
 
 async fn run_lookup(state: AppState, lookup: Arc<Lookup>) {
@@ -127,15 +186,28 @@ async fn discover(state: &AppState, lookup: &Arc<Lookup>) -> Result<(), FspiopEr
         }
         return forward_lookup(state.clone(), lookup.clone(), destination.clone()).await;
     }
-    let caller = Caller { headers: &lookup.inbound.headers, source: &lookup.inbound.source, destination: None };
-    let parties = state.oracles.lookup(&caller, &lookup.party, lookup.currency.as_deref()).await?;
+    let caller = Caller {
+        headers: &lookup.inbound.headers,
+        source: &lookup.inbound.source,
+        destination: None,
+    };
+    let parties = state
+        .oracles
+        .lookup(&caller, &lookup.party, lookup.currency.as_deref())
+        .await?;
     if parties.is_empty() {
         return Err(party_not_found());
     }
     // Without a sub-id only mappings without one count; with one, only that sub-id's.
     let mut payees: Vec<String> = Vec::new();
     let wanted = lookup.party.sub_id.as_deref();
-    for party in parties.iter().filter(|party| party.party_sub_id_or_type.as_deref().filter(|s| !s.is_empty()) == wanted) {
+    for party in parties.iter().filter(|party| {
+        party
+            .party_sub_id_or_type
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            == wanted
+    }) {
         if !payees.contains(&party.fsp_id) {
             payees.push(party.fsp_id.clone());
         }
@@ -185,9 +257,17 @@ async fn discover(state: &AppState, lookup: &Arc<Lookup>) -> Result<(), FspiopEr
 }
 
 /// Forwards the requester's GET to `payee`'s `…PARTIES[_SUB_ID]_GET` endpoint.
-async fn forward_lookup(state: AppState, lookup: Arc<Lookup>, payee: String) -> Result<(), FspiopError> {
+async fn forward_lookup(
+    state: AppState,
+    lookup: Arc<Lookup>,
+    payee: String,
+) -> Result<(), FspiopError> {
     let party = &lookup.party;
-    let endpoint = pick(party.sub_id.is_some(), callbacks::PARTIES_SUB_ID_GET, callbacks::PARTIES_GET);
+    let endpoint = pick(
+        party.sub_id.is_some(),
+        callbacks::PARTIES_SUB_ID_GET,
+        callbacks::PARTIES_GET,
+    );
     let url = callbacks::endpoint_url(&state, &payee, endpoint, &party.vars()).await?;
     let result = state
         .forwarder
@@ -206,7 +286,11 @@ async fn forward_lookup(state: AppState, lookup: Arc<Lookup>, payee: String) -> 
 }
 
 async fn run_relay(state: AppState, relay: Relay) {
-    let flow = if relay.error { "parties_put_error" } else { "parties_put" };
+    let flow = if relay.error {
+        "parties_put_error"
+    } else {
+        "parties_put"
+    };
     let result = relay_to_destination(&state, &relay).await;
     state.metrics.task(flow, &result);
     if let Err(error) = result {
@@ -217,14 +301,29 @@ async fn run_relay(state: AppState, relay: Relay) {
 async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), FspiopError> {
     let destination = match &relay.inbound.destination {
         Some(destination) if is_participant(state, destination).await? => destination.clone(),
-        _ => return Err(FspiopError::with_detail(ErrorCode::DestinationFspError, "Destination FSP not found")),
+        _ => {
+            return Err(FspiopError::with_detail(
+                ErrorCode::DestinationFspError,
+                "Destination FSP not found",
+            ))
+        }
     };
     let party = &relay.party;
     let sub = party.sub_id.is_some();
     let (endpoint, uri_path) = if relay.error {
-        (pick(sub, callbacks::PARTIES_SUB_ID_PUT_ERROR, callbacks::PARTIES_PUT_ERROR), format!("{}/error", party.path("parties")))
+        (
+            pick(
+                sub,
+                callbacks::PARTIES_SUB_ID_PUT_ERROR,
+                callbacks::PARTIES_PUT_ERROR,
+            ),
+            format!("{}/error", party.path("parties")),
+        )
     } else {
-        (pick(sub, callbacks::PARTIES_SUB_ID_PUT, callbacks::PARTIES_PUT), party.path("parties"))
+        (
+            pick(sub, callbacks::PARTIES_SUB_ID_PUT, callbacks::PARTIES_PUT),
+            party.path("parties"),
+        )
     };
     let url = callbacks::endpoint_url(state, &destination, endpoint, &party.vars()).await?;
     let result = state

@@ -61,7 +61,11 @@ const SELECT_ROWS: &str = "SELECT oe.oracleEndpointId, pt.name AS partyIdType, e
 
 impl Registry {
     pub fn new(pool: MySqlPool, ttl_ms: u64) -> Registry {
-        Registry { pool, ttl: Duration::from_millis(ttl_ms), cache: Arc::new(Mutex::new(None)) }
+        Registry {
+            pool,
+            ttl: Duration::from_millis(ttl_ms),
+            cache: Arc::new(Mutex::new(None)),
+        }
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -92,7 +96,11 @@ impl Registry {
     }
 
     /// Active rows, optionally of one type and one currency, by id.
-    pub async fn list(&self, party_id_type: Option<&str>, currency: Option<&str>) -> Result<Vec<OracleRow>> {
+    pub async fn list(
+        &self,
+        party_id_type: Option<&str>,
+        currency: Option<&str>,
+    ) -> Result<Vec<OracleRow>> {
         let mut query = QueryBuilder::new(SELECT_ROWS);
         if let Some(party_id_type) = party_id_type {
             query.push(" AND pt.name = ").push_bind(party_id_type);
@@ -115,25 +123,32 @@ impl Registry {
 
     /// The id of an active party identifier type.
     pub async fn party_id_type_id(&self, name: &str) -> Result<Option<u32>> {
-        let row: Option<(u32,)> = sqlx::query_as("SELECT partyIdTypeId FROM partyIdType WHERE name = ? AND isActive = 1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(u32,)> =
+            sqlx::query_as("SELECT partyIdTypeId FROM partyIdType WHERE name = ? AND isActive = 1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|(id,)| id))
     }
 
     /// The id of an active endpoint type.
     pub async fn endpoint_type_id(&self, name: &str) -> Result<Option<u32>> {
-        let row: Option<(u32,)> = sqlx::query_as("SELECT endpointTypeId FROM endpointType WHERE type = ? AND isActive = 1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(u32,)> = sqlx::query_as(
+            "SELECT endpointTypeId FROM endpointType WHERE type = ? AND isActive = 1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|(id,)| id))
     }
 
     /// Whether an active row other than `except` has the same type, endpoint type and
     /// currency (a missing currency matching a missing one).
-    pub async fn has_active_duplicate(&self, write: &OracleWrite, except: Option<u32>) -> Result<bool> {
+    pub async fn has_active_duplicate(
+        &self,
+        write: &OracleWrite,
+        except: Option<u32>,
+    ) -> Result<bool> {
         let row: Option<(u32,)> = sqlx::query_as(
             "SELECT oracleEndpointId FROM oracleEndpoint
              WHERE isActive = 1 AND partyIdTypeId = ? AND endpointTypeId = ? AND currencyId <=> ? AND oracleEndpointId <> ?
@@ -212,11 +227,20 @@ fn row_of(row: &sqlx::mysql::MySqlRow) -> Result<OracleRow> {
 
 /// The oracle serving `party_id_type` (and `currency`, for lookups that name one), per the
 /// rules in the module documentation.
-pub fn select<'a>(rows: &'a [OracleRow], party_id_type: &str, currency: Option<&str>) -> Option<&'a OracleRow> {
-    let of_type = || rows.iter().filter(move |row| row.party_id_type == party_id_type);
+pub fn select<'a>(
+    rows: &'a [OracleRow],
+    party_id_type: &str,
+    currency: Option<&str>,
+) -> Option<&'a OracleRow> {
+    let of_type = || {
+        rows.iter()
+            .filter(move |row| row.party_id_type == party_id_type)
+    };
     let candidates: Vec<&OracleRow> = match currency {
         Some(currency) => {
-            let for_currency: Vec<&OracleRow> = of_type().filter(|row| row.currency.as_deref() == Some(currency)).collect();
+            let for_currency: Vec<&OracleRow> = of_type()
+                .filter(|row| row.currency.as_deref() == Some(currency))
+                .collect();
             if for_currency.is_empty() {
                 of_type().filter(|row| row.currency.is_none()).collect()
             } else {
@@ -228,7 +252,12 @@ pub fn select<'a>(rows: &'a [OracleRow], party_id_type: &str, currency: Option<&
     match candidates.as_slice() {
         [] => None,
         [only] => Some(*only),
-        several => several.iter().rev().find(|row| row.is_default).or(several.first()).copied(),
+        several => several
+            .iter()
+            .rev()
+            .find(|row| row.is_default)
+            .or(several.first())
+            .copied(),
     }
 }
 
@@ -260,14 +289,33 @@ mod tests {
             row(4, "EMAIL", None, false),
             row(5, "MSISDN", Some("USD"), true),
         ];
-        assert_eq!(selected(&rows, "EMAIL", None), Some(4), "one row is used as is");
-        assert_eq!(selected(&rows, "MSISDN", None), Some(5), "the last default wins");
+        assert_eq!(
+            selected(&rows, "EMAIL", None),
+            Some(4),
+            "one row is used as is"
+        );
+        assert_eq!(
+            selected(&rows, "MSISDN", None),
+            Some(5),
+            "the last default wins"
+        );
         assert_eq!(selected(&rows, "MSISDN", Some("USD")), Some(5));
         assert_eq!(selected(&rows, "MSISDN", Some("EUR")), Some(3));
-        assert_eq!(selected(&rows, "MSISDN", Some("XOF")), Some(1), "no row for the currency: the type's row without one");
+        assert_eq!(
+            selected(&rows, "MSISDN", Some("XOF")),
+            Some(1),
+            "no row for the currency: the type's row without one"
+        );
         assert_eq!(selected(&rows, "IBAN", None), None);
         assert_eq!(selected(&rows, "EMAIL", Some("USD")), Some(4));
-        let no_default = vec![row(7, "ALIAS", None, false), row(8, "ALIAS", Some("USD"), false)];
-        assert_eq!(selected(&no_default, "ALIAS", None), Some(7), "no default: the first");
+        let no_default = vec![
+            row(7, "ALIAS", None, false),
+            row(8, "ALIAS", Some("USD"), false),
+        ];
+        assert_eq!(
+            selected(&no_default, "ALIAS", None),
+            Some(7),
+            "no default: the first"
+        );
     }
 }

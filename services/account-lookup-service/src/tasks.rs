@@ -24,7 +24,11 @@ pub struct Tasks {
 
 impl Tasks {
     pub fn new(slots_max: u32, metrics: Metrics) -> Tasks {
-        Tasks { slots: Arc::new(Semaphore::new(slots_max as usize)), slots_max, metrics }
+        Tasks {
+            slots: Arc::new(Semaphore::new(slots_max as usize)),
+            slots_max,
+            metrics,
+        }
     }
 
     /// Waits for a free slot, then runs `work` in a task named `flow` (for the metrics). Fails
@@ -34,13 +38,18 @@ impl Tasks {
         F: Future<Output = ()> + Send + 'static,
     {
         let slot = self.slots.clone().acquire_owned().await.map_err(|_| {
-            FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "the service is shutting down")
+            FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "the service is shutting down",
+            )
         })?;
         let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let started = Instant::now();
             work.await;
-            metrics.task_duration.observe(&[flow], started.elapsed().as_secs_f64());
+            metrics
+                .task_duration
+                .observe(&[flow], started.elapsed().as_secs_f64());
             drop(slot);
         });
         Ok(())
@@ -53,11 +62,18 @@ impl Tasks {
 
     /// Stops accepting work and waits up to `timeout_ms` for the tasks in flight.
     pub async fn drain(&self, timeout_ms: u64) {
-        let all = tokio::time::timeout(Duration::from_millis(timeout_ms), self.slots.acquire_many(self.slots_max)).await;
+        let all = tokio::time::timeout(
+            Duration::from_millis(timeout_ms),
+            self.slots.acquire_many(self.slots_max),
+        )
+        .await;
         match all {
             Ok(Ok(_permits)) => {}
             Ok(Err(_)) => {}
-            Err(_) => tracing::warn!(in_flight = self.in_flight(), "shutdown: tasks still running after the drain timeout"),
+            Err(_) => tracing::warn!(
+                in_flight = self.in_flight(),
+                "shutdown: tasks still running after the drain timeout"
+            ),
         }
         self.slots.close();
     }
@@ -71,11 +87,12 @@ mod tests {
     async fn a_full_set_makes_the_next_request_wait_and_drain_waits_for_the_rest() {
         let tasks = Tasks::new(1, Metrics::new());
         let (release_first, first_released) = tokio::sync::oneshot::channel::<()>();
-        tasks.spawn("first", async move {
-            let _ = first_released.await;
-        })
-        .await
-        .unwrap();
+        tasks
+            .spawn("first", async move {
+                let _ = first_released.await;
+            })
+            .await
+            .unwrap();
         assert_eq!(tasks.in_flight(), 1);
 
         // The second request cannot get a slot while the first task runs.
@@ -83,10 +100,11 @@ mod tests {
         let waiting = {
             let tasks = tasks.clone();
             tokio::spawn(async move {
-                tasks.spawn("second", async move {
-                    let _ = second_done.send(());
-                })
-                .await
+                tasks
+                    .spawn("second", async move {
+                        let _ = second_done.send(());
+                    })
+                    .await
             })
         };
         tokio::task::yield_now().await;

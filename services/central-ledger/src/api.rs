@@ -13,26 +13,62 @@ use service_kit::http::{empty_response, json_response, FspiopJson};
 
 use crate::error::{Error, Result};
 use crate::funds::{self, FundsCommand};
-use crate::store::{Account, AccountPosition, NewSettlementModel, Participant, ACCOUNT_POSITION, ACCOUNT_SETTLEMENT, LIMIT_TYPE_NET_DEBIT_CAP};
+use crate::store::{
+    Account, AccountPosition, NewSettlementModel, Participant, ACCOUNT_POSITION,
+    ACCOUNT_SETTLEMENT, LIMIT_TYPE_NET_DEBIT_CAP,
+};
 use crate::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .route("/participants", get(list_participants).post(create_participant))
+        .route(
+            "/participants",
+            get(list_participants).post(create_participant),
+        )
         .route("/participants/limits", get(all_limits))
-        .route("/participants/{name}", get(get_participant).put(update_participant))
-        .route("/participants/{name}/accounts", get(accounts).post(create_hub_account))
-        .route("/participants/{name}/accounts/{id}", put(update_account).post(record_funds))
-        .route("/participants/{name}/accounts/{id}/transfers/{transfer_id}", put(finish_funds_out))
+        .route(
+            "/participants/{name}",
+            get(get_participant).put(update_participant),
+        )
+        .route(
+            "/participants/{name}/accounts",
+            get(accounts).post(create_hub_account),
+        )
+        .route(
+            "/participants/{name}/accounts/{id}",
+            put(update_account).post(record_funds),
+        )
+        .route(
+            "/participants/{name}/accounts/{id}/transfers/{transfer_id}",
+            put(finish_funds_out),
+        )
         .route("/participants/{name}/positions", get(positions))
-        .route("/participants/{name}/initialPositionAndLimits", post(initial_position_and_limits))
-        .route("/participants/{name}/limits", get(participant_limits).put(adjust_limit))
-        .route("/participants/{name}/endpoints", get(endpoints).post(add_endpoint))
-        .route("/settlementModels", get(settlement_models).post(create_settlement_model))
-        .route("/settlementModels/{name}", get(settlement_model).put(update_settlement_model))
-        .route("/ledgerAccountTypes", get(ledger_account_types).post(create_ledger_account_type))
+        .route(
+            "/participants/{name}/initialPositionAndLimits",
+            post(initial_position_and_limits),
+        )
+        .route(
+            "/participants/{name}/limits",
+            get(participant_limits).put(adjust_limit),
+        )
+        .route(
+            "/participants/{name}/endpoints",
+            get(endpoints).post(add_endpoint),
+        )
+        .route(
+            "/settlementModels",
+            get(settlement_models).post(create_settlement_model),
+        )
+        .route(
+            "/settlementModels/{name}",
+            get(settlement_model).put(update_settlement_model),
+        )
+        .route(
+            "/ledgerAccountTypes",
+            get(ledger_account_types).post(create_ledger_account_type),
+        )
         .with_state(state)
 }
 
@@ -46,7 +82,10 @@ fn check_name(name: &str) -> Result<()> {
     if ledger::names::is_valid_participant_name(name) {
         Ok(())
     } else {
-        Err(bad(ErrorCode::MalformedSyntax, format!("name {name:?} must be 2 to 30 letters, digits, '-', '_' or '.'")))
+        Err(bad(
+            ErrorCode::MalformedSyntax,
+            format!("name {name:?} must be 2 to 30 letters, digits, '-', '_' or '.'"),
+        ))
     }
 }
 
@@ -54,12 +93,20 @@ fn check_currency(currency: &str) -> Result<()> {
     if fspiop::currency::is_api_currency(currency) {
         Ok(())
     } else {
-        Err(bad(ErrorCode::MalformedSyntax, format!("currency {currency:?} is not a supported ISO 4217 code")))
+        Err(bad(
+            ErrorCode::MalformedSyntax,
+            format!("currency {currency:?} is not a supported ISO 4217 code"),
+        ))
     }
 }
 
 fn parse_id(id: &str) -> Result<u32> {
-    id.parse().map_err(|_| bad(ErrorCode::MalformedSyntax, format!("account id {id:?} is not a number")))
+    id.parse().map_err(|_| {
+        bad(
+            ErrorCode::MalformedSyntax,
+            format!("account id {id:?} is not a number"),
+        )
+    })
 }
 
 /// An amount given as a JSON number or a decimal string.
@@ -67,14 +114,22 @@ fn money_field(value: &Value, field: &str) -> Result<Money> {
     let text = match value {
         Value::String(text) => text.clone(),
         Value::Number(number) => number.to_string(),
-        _ => return Err(bad(ErrorCode::MalformedSyntax, format!("{field} must be a number"))),
+        _ => {
+            return Err(bad(
+                ErrorCode::MalformedSyntax,
+                format!("{field} must be a number"),
+            ))
+        }
     };
     Money::parse(&text).map_err(|e| bad(ErrorCode::MalformedSyntax, format!("{field}: {e}")))
 }
 
 fn non_negative(money: Money, field: &str) -> Result<Money> {
     if money.is_negative() {
-        Err(bad(ErrorCode::GenericValidationError, format!("{field} must not be negative")))
+        Err(bad(
+            ErrorCode::GenericValidationError,
+            format!("{field} must not be negative"),
+        ))
     } else {
         Ok(money)
     }
@@ -85,7 +140,11 @@ fn json_money(money: Money) -> Value {
     if units % ledger::money::UNITS_PER_ONE == 0 {
         json!(units / ledger::money::UNITS_PER_ONE)
     } else {
-        money.to_string().parse::<f64>().map(|f| json!(f)).unwrap_or(Value::Null)
+        money
+            .to_string()
+            .parse::<f64>()
+            .map(|f| json!(f))
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -107,7 +166,11 @@ fn account_json(account: &Account) -> Value {
 }
 
 fn participant_json(state: &AppState, participant: &Participant) -> Value {
-    let url = format!("{}/participants/{}", state.config.server.hostname_url.trim_end_matches('/'), participant.name);
+    let url = format!(
+        "{}/participants/{}",
+        state.config.server.hostname_url.trim_end_matches('/'),
+        participant.name
+    );
     json!({
         "name": participant.name,
         "id": url,
@@ -140,7 +203,10 @@ async fn health(State(state): State<AppState>) -> Response {
     let report = HealthReport::new(
         state.started,
         env!("CARGO_PKG_VERSION"),
-        vec![SubServiceHealth::new("datastore", datastore), SubServiceHealth::new("broker", broker)],
+        vec![
+            SubServiceHealth::new("datastore", datastore),
+            SubServiceHealth::new("broker", broker),
+        ],
     );
     service_kit::health::health_response(report, 502)
 }
@@ -167,15 +233,29 @@ fn bool_like(value: &Value, field: &str) -> Result<bool> {
         Value::Number(n) if n.as_u64() == Some(1) => Ok(true),
         Value::String(s) if s == "0" || s == "false" => Ok(false),
         Value::String(s) if s == "1" || s == "true" => Ok(true),
-        _ => Err(bad(ErrorCode::MalformedSyntax, format!("{field} must be a boolean"))),
+        _ => Err(bad(
+            ErrorCode::MalformedSyntax,
+            format!("{field} must be a boolean"),
+        )),
     }
 }
 
-async fn create_participant(State(state): State<AppState>, FspiopJson(body): FspiopJson<CreateParticipant>) -> Result<Response> {
+async fn create_participant(
+    State(state): State<AppState>,
+    FspiopJson(body): FspiopJson<CreateParticipant>,
+) -> Result<Response> {
     check_name(&body.name)?;
     check_currency(&body.currency)?;
-    let is_proxy = body.is_proxy.as_ref().map(|v| bool_like(v, "isProxy")).transpose()?.unwrap_or(false);
-    let participant = state.store.create_participant(&body.name, &body.currency, is_proxy).await?;
+    let is_proxy = body
+        .is_proxy
+        .as_ref()
+        .map(|v| bool_like(v, "isProxy"))
+        .transpose()?
+        .unwrap_or(false);
+    let participant = state
+        .store
+        .create_participant(&body.name, &body.currency, is_proxy)
+        .await?;
     Ok(json_response(201, &participant_json(&state, &participant)))
 }
 
@@ -185,14 +265,26 @@ struct ParticipantsQuery {
     is_proxy: Option<String>,
 }
 
-async fn list_participants(State(state): State<AppState>, Query(query): Query<ParticipantsQuery>) -> Result<Response> {
-    let is_proxy = query.is_proxy.map(|v| bool_like(&Value::String(v), "isProxy")).transpose()?;
+async fn list_participants(
+    State(state): State<AppState>,
+    Query(query): Query<ParticipantsQuery>,
+) -> Result<Response> {
+    let is_proxy = query
+        .is_proxy
+        .map(|v| bool_like(&Value::String(v), "isProxy"))
+        .transpose()?;
     let participants = state.store.list_participants(is_proxy).await?;
-    let body: Vec<Value> = participants.iter().map(|p| participant_json(&state, p)).collect();
+    let body: Vec<Value> = participants
+        .iter()
+        .map(|p| participant_json(&state, p))
+        .collect();
     Ok(json_response(200, &body))
 }
 
-async fn get_participant(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response> {
+async fn get_participant(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
     Ok(json_response(200, &participant_json(&state, &participant)))
 }
@@ -231,7 +323,12 @@ async fn create_hub_account(
     check_currency(&body.currency)?;
     let hub = state
         .store
-        .create_hub_account(&name, &body.currency, &body.account_type, &state.config.hub.account_types)
+        .create_hub_account(
+            &name,
+            &body.currency,
+            &body.account_type,
+            &state.config.hub.account_types,
+        )
         .await?;
     Ok(json_response(201, &participant_json(&state, &hub)))
 }
@@ -239,7 +336,10 @@ async fn create_hub_account(
 async fn accounts(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
     let positions = state.store.accounts_with_positions(participant.id).await?;
-    Ok(json_response(200, &positions.iter().map(position_json).collect::<Vec<_>>()))
+    Ok(json_response(
+        200,
+        &positions.iter().map(position_json).collect::<Vec<_>>(),
+    ))
 }
 
 async fn update_account(
@@ -250,7 +350,10 @@ async fn update_account(
     let account_id = parse_id(&id)?;
     let active = bool_like(&body.is_active, "isActive")?;
     let participant = state.store.participant(&name).await?;
-    state.store.set_account_active(&participant, account_id, active).await?;
+    state
+        .store
+        .set_account_active(&participant, account_id, active)
+        .await?;
     Ok(empty_response(200))
 }
 
@@ -259,7 +362,11 @@ struct CurrencyQuery {
     currency: Option<String>,
 }
 
-async fn positions(State(state): State<AppState>, Path(name): Path<String>, Query(query): Query<CurrencyQuery>) -> Result<Response> {
+async fn positions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<CurrencyQuery>,
+) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
     let positions: Vec<Value> = if participant.is_active {
         state
@@ -275,7 +382,10 @@ async fn positions(State(state): State<AppState>, Path(name): Path<String>, Quer
         Vec::new()
     };
     Ok(match query.currency {
-        Some(_) => json_response(200, &positions.into_iter().next().unwrap_or_else(|| json!({}))),
+        Some(_) => json_response(
+            200,
+            &positions.into_iter().next().unwrap_or_else(|| json!({})),
+        ),
         None => json_response(200, &positions),
     })
 }
@@ -305,7 +415,10 @@ fn check_limit_type(limit_type: &str) -> Result<()> {
     if limit_type == LIMIT_TYPE_NET_DEBIT_CAP {
         Ok(())
     } else {
-        Err(bad(ErrorCode::GenericValidationError, format!("limit type {limit_type:?} is not NET_DEBIT_CAP")))
+        Err(bad(
+            ErrorCode::GenericValidationError,
+            format!("limit type {limit_type:?} is not NET_DEBIT_CAP"),
+        ))
     }
 }
 
@@ -316,14 +429,22 @@ async fn initial_position_and_limits(
 ) -> Result<Response> {
     check_currency(&body.currency)?;
     check_limit_type(&body.limit.limit_type)?;
-    let limit = non_negative(money_field(&body.limit.value, "limit.value")?, "limit.value")?;
+    let limit = non_negative(
+        money_field(&body.limit.value, "limit.value")?,
+        "limit.value",
+    )?;
     let initial = match &body.initial_position {
         Some(Value::Null) | None => Money::ZERO,
         Some(value) => money_field(value, "initialPosition")?,
     };
     let participant = state.store.participant(&name).await?;
-    state.store.initial_position_and_limits(&participant, &body.currency, limit, initial).await?;
-    state.notify_limit_adjustment(&participant.name, &body.currency, limit).await;
+    state
+        .store
+        .initial_position_and_limits(&participant, &body.currency, limit, initial)
+        .await?;
+    state
+        .notify_limit_adjustment(&participant.name, &body.currency, limit)
+        .await;
     Ok(empty_response(201))
 }
 
@@ -334,9 +455,20 @@ struct LimitsQuery {
     limit_type: Option<String>,
 }
 
-async fn participant_limits(State(state): State<AppState>, Path(name): Path<String>, Query(query): Query<LimitsQuery>) -> Result<Response> {
+async fn participant_limits(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<LimitsQuery>,
+) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
-    let limits = state.store.limits(Some(&participant.name), query.currency.as_deref(), query.limit_type.as_deref()).await?;
+    let limits = state
+        .store
+        .limits(
+            Some(&participant.name),
+            query.currency.as_deref(),
+            query.limit_type.as_deref(),
+        )
+        .await?;
     let body: Vec<Value> = limits
         .iter()
         .map(|l| json!({ "currency": l.currency, "limit": { "type": l.limit_type, "value": json_money(l.value), "alarmPercentage": json_money(l.alarm_percentage) } }))
@@ -344,8 +476,14 @@ async fn participant_limits(State(state): State<AppState>, Path(name): Path<Stri
     Ok(json_response(200, &body))
 }
 
-async fn all_limits(State(state): State<AppState>, Query(query): Query<LimitsQuery>) -> Result<Response> {
-    let limits = state.store.limits(None, query.currency.as_deref(), query.limit_type.as_deref()).await?;
+async fn all_limits(
+    State(state): State<AppState>,
+    Query(query): Query<LimitsQuery>,
+) -> Result<Response> {
+    let limits = state
+        .store
+        .limits(None, query.currency.as_deref(), query.limit_type.as_deref())
+        .await?;
     let body: Vec<Value> = limits
         .iter()
         .map(|l| json!({ "name": l.participant, "currency": l.currency, "limit": { "type": l.limit_type, "value": json_money(l.value), "alarmPercentage": json_money(l.alarm_percentage) } }))
@@ -360,20 +498,46 @@ struct AdjustLimit {
     limit: LimitBody,
 }
 
-async fn adjust_limit(State(state): State<AppState>, Path(name): Path<String>, FspiopJson(body): FspiopJson<AdjustLimit>) -> Result<Response> {
+async fn adjust_limit(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    FspiopJson(body): FspiopJson<AdjustLimit>,
+) -> Result<Response> {
     check_currency(&body.currency)?;
     check_limit_type(&body.limit.limit_type)?;
-    let value = non_negative(money_field(&body.limit.value, "limit.value")?, "limit.value")?;
+    let value = non_negative(
+        money_field(&body.limit.value, "limit.value")?,
+        "limit.value",
+    )?;
     let alarm = match &body.limit.alarm_percentage {
         Some(value) => money_field(value, "limit.alarmPercentage")?,
-        None => return Err(bad(ErrorCode::MissingElement, "limit must have required property 'alarmPercentage'")),
+        None => {
+            return Err(bad(
+                ErrorCode::MissingElement,
+                "limit must have required property 'alarmPercentage'",
+            ))
+        }
     };
     if alarm.is_negative() || alarm > Money::parse("100").unwrap_or(Money::ZERO) {
-        return Err(bad(ErrorCode::GenericValidationError, "limit.alarmPercentage must be between 0 and 100"));
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            "limit.alarmPercentage must be between 0 and 100",
+        ));
     }
     let participant = state.store.participant(&name).await?;
-    state.store.adjust_limit(&participant, &body.currency, &body.limit.limit_type, value, alarm).await?;
-    state.notify_limit_adjustment(&participant.name, &body.currency, value).await;
+    state
+        .store
+        .adjust_limit(
+            &participant,
+            &body.currency,
+            &body.limit.limit_type,
+            value,
+            alarm,
+        )
+        .await?;
+    state
+        .notify_limit_adjustment(&participant.name, &body.currency, value)
+        .await;
     Ok(json_response(
         200,
         &json!({ "currency": body.currency, "limit": { "type": body.limit.limit_type, "value": json_money(value), "alarmPercentage": json_money(alarm) } }),
@@ -393,15 +557,32 @@ struct EndpointBody {
 /// Longest endpoint value (`participantEndpoint.value` is VARCHAR(512)).
 const ENDPOINT_VALUE_LEN_MAX: usize = 512;
 
-async fn add_endpoint(State(state): State<AppState>, Path(name): Path<String>, FspiopJson(body): FspiopJson<EndpointBody>) -> Result<Response> {
+async fn add_endpoint(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    FspiopJson(body): FspiopJson<EndpointBody>,
+) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
     if body.value.is_empty() || body.value.chars().count() > ENDPOINT_VALUE_LEN_MAX {
-        return Err(bad(ErrorCode::GenericValidationError, "value must be 1 to 512 characters"));
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            "value must be 1 to 512 characters",
+        ));
     }
-    if !state.store.endpoint_type_exists(&body.endpoint_type).await? {
-        return Err(bad(ErrorCode::GenericValidationError, format!("endpoint type {:?} does not exist", body.endpoint_type)));
+    if !state
+        .store
+        .endpoint_type_exists(&body.endpoint_type)
+        .await?
+    {
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            format!("endpoint type {:?} does not exist", body.endpoint_type),
+        ));
     }
-    state.store.upsert_endpoint(participant.id, &body.endpoint_type, &body.value).await?;
+    state
+        .store
+        .upsert_endpoint(participant.id, &body.endpoint_type, &body.value)
+        .await?;
     Ok(empty_response(201))
 }
 
@@ -411,10 +592,20 @@ struct TypeQuery {
     endpoint_type: Option<String>,
 }
 
-async fn endpoints(State(state): State<AppState>, Path(name): Path<String>, Query(query): Query<TypeQuery>) -> Result<Response> {
+async fn endpoints(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<TypeQuery>,
+) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
-    let found = state.store.endpoints(participant.id, query.endpoint_type.as_deref()).await?;
-    let items: Vec<Value> = found.iter().map(|(t, v)| json!({ "type": t, "value": v })).collect();
+    let found = state
+        .store
+        .endpoints(participant.id, query.endpoint_type.as_deref())
+        .await?;
+    let items: Vec<Value> = found
+        .iter()
+        .map(|(t, v)| json!({ "type": t, "value": v }))
+        .collect();
     Ok(match query.endpoint_type {
         Some(_) => json_response(200, &items.into_iter().next().unwrap_or_else(|| json!({}))),
         None => json_response(200, &items),
@@ -447,30 +638,58 @@ async fn record_funds(
     Path((name, id)): Path<(String, String)>,
     FspiopJson(raw): FspiopJson<Value>,
 ) -> Result<Response> {
-    let body: FundsBody = service_kit::http::parse_json_body(&serde_json::to_vec(&raw).unwrap_or_default())?;
+    let body: FundsBody =
+        service_kit::http::parse_json_body(&serde_json::to_vec(&raw).unwrap_or_default())?;
     let account_id = parse_id(&id)?;
-    if body.action != funds::ACTION_FUNDS_IN && body.action != funds::ACTION_FUNDS_OUT_PREPARE_RESERVE {
-        return Err(bad(ErrorCode::GenericValidationError, format!("action must be {} or {}", funds::ACTION_FUNDS_IN, funds::ACTION_FUNDS_OUT_PREPARE_RESERVE)));
+    if body.action != funds::ACTION_FUNDS_IN
+        && body.action != funds::ACTION_FUNDS_OUT_PREPARE_RESERVE
+    {
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            format!(
+                "action must be {} or {}",
+                funds::ACTION_FUNDS_IN,
+                funds::ACTION_FUNDS_OUT_PREPARE_RESERVE
+            ),
+        ));
     }
     if !fspiop::validate::is_correlation_id(&body.transfer_id) {
-        return Err(bad(ErrorCode::MalformedSyntax, "transferId must be a UUID or ULID"));
+        return Err(bad(
+            ErrorCode::MalformedSyntax,
+            "transferId must be a UUID or ULID",
+        ));
     }
     check_currency(&body.amount.currency)?;
     let amount = money_field(&body.amount.amount, "amount.amount")?;
     if !amount.is_positive() {
-        return Err(bad(ErrorCode::GenericValidationError, "amount.amount must be greater than zero"));
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            "amount.amount must be greater than zero",
+        ));
     }
     let participant = state.store.participant(&name).await?;
     let account = funds::settlement_account(&participant, account_id)?;
     if account.currency != body.amount.currency {
-        return Err(bad(ErrorCode::GenericValidationError, format!("currency {} does not match the account's {}", body.amount.currency, account.currency)));
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            format!(
+                "currency {} does not match the account's {}",
+                body.amount.currency, account.currency
+            ),
+        ));
     }
     let hash = funds::request_hash(&raw);
     if let Some(existing) = state.store.funds_transfer(&body.transfer_id).await? {
         return if existing.hash == hash {
             Ok(empty_response(202))
         } else {
-            Err(bad(ErrorCode::ModifiedRequest, format!("transfer {} was recorded with different content", body.transfer_id)))
+            Err(bad(
+                ErrorCode::ModifiedRequest,
+                format!(
+                    "transfer {} was recorded with different content",
+                    body.transfer_id
+                ),
+            ))
         };
     }
     if body.action == funds::ACTION_FUNDS_OUT_PREPARE_RESERVE {
@@ -510,13 +729,21 @@ async fn finish_funds_out(
     Path((name, id, transfer_id)): Path<(String, String, String)>,
     FspiopJson(raw): FspiopJson<Value>,
 ) -> Result<Response> {
-    let body: FinishBody = service_kit::http::parse_json_body(&serde_json::to_vec(&raw).unwrap_or_default())?;
+    let body: FinishBody =
+        service_kit::http::parse_json_body(&serde_json::to_vec(&raw).unwrap_or_default())?;
     let account_id = parse_id(&id)?;
     let final_state = match body.action.as_str() {
         funds::ACTION_FUNDS_OUT_COMMIT => "COMMITTED",
         funds::ACTION_FUNDS_OUT_ABORT => "ABORTED_REJECTED",
         _ => {
-            return Err(bad(ErrorCode::GenericValidationError, format!("action must be {} or {}", funds::ACTION_FUNDS_OUT_COMMIT, funds::ACTION_FUNDS_OUT_ABORT)))
+            return Err(bad(
+                ErrorCode::GenericValidationError,
+                format!(
+                    "action must be {} or {}",
+                    funds::ACTION_FUNDS_OUT_COMMIT,
+                    funds::ACTION_FUNDS_OUT_ABORT
+                ),
+            ))
         }
     };
     let participant = state.store.participant(&name).await?;
@@ -525,18 +752,38 @@ async fn finish_funds_out(
         .store
         .funds_transfer(&transfer_id)
         .await?
-        .ok_or_else(|| bad(ErrorCode::TransferIdNotFound, format!("transfer {transfer_id} not found")))?;
+        .ok_or_else(|| {
+            bad(
+                ErrorCode::TransferIdNotFound,
+                format!("transfer {transfer_id} not found"),
+            )
+        })?;
     if transfer.account_id != Some(account_id) {
-        return Err(Error::not_found(format!("transfer {transfer_id} does not belong to account {account_id}")));
+        return Err(Error::not_found(format!(
+            "transfer {transfer_id} does not belong to account {account_id}"
+        )));
     }
     if !transfer.is_funds_out {
-        return Err(bad(ErrorCode::GenericClientError, format!("transfer {transfer_id} is not a funds out")));
+        return Err(bad(
+            ErrorCode::GenericClientError,
+            format!("transfer {transfer_id} is not a funds out"),
+        ));
     }
     match transfer.state.as_deref() {
         Some("RESERVED") => {}
         Some(current) if current == final_state => return Ok(empty_response(202)),
-        Some(current) => return Err(bad(ErrorCode::GenericClientError, format!("transfer {transfer_id} is {current}, not RESERVED"))),
-        None => return Err(bad(ErrorCode::GenericClientError, format!("transfer {transfer_id} is still being recorded"))),
+        Some(current) => {
+            return Err(bad(
+                ErrorCode::GenericClientError,
+                format!("transfer {transfer_id} is {current}, not RESERVED"),
+            ))
+        }
+        None => {
+            return Err(bad(
+                ErrorCode::GenericClientError,
+                format!("transfer {transfer_id} is still being recorded"),
+            ))
+        }
     }
     let command = FundsCommand {
         action: body.action,
@@ -578,28 +825,58 @@ const MODEL_COMBINATIONS: &[(&str, &str, &str)] = &[
     ("DEFERRED", "NET", "MULTILATERAL"),
 ];
 
-async fn create_settlement_model(State(state): State<AppState>, FspiopJson(body): FspiopJson<CreateSettlementModel>) -> Result<Response> {
+async fn create_settlement_model(
+    State(state): State<AppState>,
+    FspiopJson(body): FspiopJson<CreateSettlementModel>,
+) -> Result<Response> {
     if !ledger::names::is_valid_settlement_model_name(&body.name) {
-        return Err(bad(ErrorCode::MalformedSyntax, "name must be 2 to 30 letters and digits"));
+        return Err(bad(
+            ErrorCode::MalformedSyntax,
+            "name must be 2 to 30 letters and digits",
+        ));
     }
     for (field, value, allowed) in [
-        ("settlementGranularity", &body.settlement_granularity, ["GROSS", "NET"].as_slice()),
-        ("settlementInterchange", &body.settlement_interchange, ["BILATERAL", "MULTILATERAL"].as_slice()),
-        ("settlementDelay", &body.settlement_delay, ["IMMEDIATE", "DEFERRED"].as_slice()),
+        (
+            "settlementGranularity",
+            &body.settlement_granularity,
+            ["GROSS", "NET"].as_slice(),
+        ),
+        (
+            "settlementInterchange",
+            &body.settlement_interchange,
+            ["BILATERAL", "MULTILATERAL"].as_slice(),
+        ),
+        (
+            "settlementDelay",
+            &body.settlement_delay,
+            ["IMMEDIATE", "DEFERRED"].as_slice(),
+        ),
     ] {
         if !allowed.contains(&value.as_str()) {
-            return Err(bad(ErrorCode::GenericClientError, format!("Invalid {field} value {value:?}")));
+            return Err(bad(
+                ErrorCode::GenericClientError,
+                format!("Invalid {field} value {value:?}"),
+            ));
         }
     }
-    let triple = (body.settlement_delay.as_str(), body.settlement_granularity.as_str(), body.settlement_interchange.as_str());
+    let triple = (
+        body.settlement_delay.as_str(),
+        body.settlement_granularity.as_str(),
+        body.settlement_interchange.as_str(),
+    );
     if !MODEL_COMBINATIONS.contains(&triple) {
         return Err(bad(ErrorCode::GenericClientError, "Invalid settlement model definition: this delay, granularity and interchange combination is not supported"));
     }
     if let Some(currency) = &body.currency {
         check_currency(currency)?;
     }
-    if body.settlement_account_type != ACCOUNT_SETTLEMENT && body.settlement_account_type != "INTERCHANGE_FEE_SETTLEMENT" {
-        return Err(bad(ErrorCode::GenericValidationError, "settlementAccountType must be SETTLEMENT or INTERCHANGE_FEE_SETTLEMENT"));
+    if body.settlement_account_type != ACCOUNT_SETTLEMENT
+        && body.settlement_account_type != "INTERCHANGE_FEE_SETTLEMENT"
+    {
+        return Err(bad(
+            ErrorCode::GenericValidationError,
+            "settlementAccountType must be SETTLEMENT or INTERCHANGE_FEE_SETTLEMENT",
+        ));
     }
     let model = NewSettlementModel {
         name: body.name,
@@ -634,12 +911,20 @@ fn model_json(model: &crate::store::SettlementModel) -> Value {
 
 async fn settlement_models(State(state): State<AppState>) -> Result<Response> {
     let models = state.store.settlement_models(None).await?;
-    Ok(json_response(200, &models.iter().map(model_json).collect::<Vec<_>>()))
+    Ok(json_response(
+        200,
+        &models.iter().map(model_json).collect::<Vec<_>>(),
+    ))
 }
 
-async fn settlement_model(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response> {
+async fn settlement_model(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response> {
     let models = state.store.settlement_models(Some(&name)).await?;
-    let model = models.first().ok_or_else(|| Error::not_found(format!("settlement model {name} not found")))?;
+    let model = models
+        .first()
+        .ok_or_else(|| Error::not_found(format!("settlement model {name} not found")))?;
     Ok(json_response(200, &model_json(model)))
 }
 
@@ -649,7 +934,10 @@ async fn update_settlement_model(
     FspiopJson(body): FspiopJson<IsActive>,
 ) -> Result<Response> {
     let active = bool_like(&body.is_active, "isActive")?;
-    state.store.set_settlement_model_active(&name, active).await?;
+    state
+        .store
+        .set_settlement_model_active(&name, active)
+        .await?;
     settlement_model(State(state), Path(name)).await
 }
 
@@ -671,12 +959,30 @@ struct CreateLedgerAccountType {
     is_settleable: bool,
 }
 
-async fn create_ledger_account_type(State(state): State<AppState>, FspiopJson(body): FspiopJson<CreateLedgerAccountType>) -> Result<Response> {
-    let name_ok = (2..=30).contains(&body.name.len()) && body.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+async fn create_ledger_account_type(
+    State(state): State<AppState>,
+    FspiopJson(body): FspiopJson<CreateLedgerAccountType>,
+) -> Result<Response> {
+    let name_ok = (2..=30).contains(&body.name.len())
+        && body
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !name_ok {
-        return Err(bad(ErrorCode::MalformedSyntax, "name must be 2 to 30 letters, digits or '_'"));
+        return Err(bad(
+            ErrorCode::MalformedSyntax,
+            "name must be 2 to 30 letters, digits or '_'",
+        ));
     }
-    state.store.create_ledger_account_type(&body.name, &body.description, body.is_active, body.is_settleable).await?;
+    state
+        .store
+        .create_ledger_account_type(
+            &body.name,
+            &body.description,
+            body.is_active,
+            body.is_settleable,
+        )
+        .await?;
     Ok(empty_response(201))
 }
 
@@ -695,8 +1001,20 @@ mod tests {
 
     #[test]
     fn amounts_come_as_numbers_or_strings() {
-        assert_eq!(money_field(&json!(10.25), "a").map(|m| m.to_string()).ok().as_deref(), Some("10.25"));
-        assert_eq!(money_field(&json!("10.25"), "a").map(|m| m.to_string()).ok().as_deref(), Some("10.25"));
+        assert_eq!(
+            money_field(&json!(10.25), "a")
+                .map(|m| m.to_string())
+                .ok()
+                .as_deref(),
+            Some("10.25")
+        );
+        assert_eq!(
+            money_field(&json!("10.25"), "a")
+                .map(|m| m.to_string())
+                .ok()
+                .as_deref(),
+            Some("10.25")
+        );
         assert!(money_field(&json!(1.23456), "a").is_err());
         assert!(money_field(&json!(true), "a").is_err());
     }

@@ -81,7 +81,12 @@ impl Config {
 
     /// The embedded defaults alone.
     pub fn defaults() -> Result<Config, service_kit::config::ConfigError> {
-        service_kit::config::load_from_env_map(DEFAULTS_TOML, None, ENV_PREFIX, Vec::<(String, String)>::new())
+        service_kit::config::load_from_env_map(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            Vec::<(String, String)>::new(),
+        )
     }
 
     /// The database URL with the database name.

@@ -36,9 +36,14 @@ impl Error {
     pub fn to_fspiop(&self) -> FspiopError {
         match self {
             Error::Fspiop(error) => error.clone(),
-            Error::Db(sqlx::Error::PoolTimedOut) => FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "database busy"),
+            Error::Db(sqlx::Error::PoolTimedOut) => {
+                FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "database busy")
+            }
             Error::Db(_) | Error::Internal(_) => FspiopError::new(ErrorCode::InternalServerError),
-            Error::Bus(_) => FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "message bus unavailable"),
+            Error::Bus(_) => FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "message bus unavailable",
+            ),
         }
     }
 }

@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::store::{Participant, Store, Tx, ACCOUNT_HUB_RECONCILIATION, ACCOUNT_SETTLEMENT, HUB_PARTICIPANT_ID};
+use crate::store::{
+    Participant, Store, Tx, ACCOUNT_HUB_RECONCILIATION, ACCOUNT_SETTLEMENT, HUB_PARTICIPANT_ID,
+};
 
 pub const ACTION_FUNDS_IN: &str = "recordFundsIn";
 pub const ACTION_FUNDS_OUT_PREPARE_RESERVE: &str = "recordFundsOutPrepareReserve";
@@ -59,25 +61,44 @@ pub struct FundsCommand {
 
 /// base64url(SHA-256(canonical JSON of `body`)).
 pub fn request_hash(body: &serde_json::Value) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(fspiop::canonical::to_string(body).as_bytes()))
+    URL_SAFE_NO_PAD.encode(Sha256::digest(
+        fspiop::canonical::to_string(body).as_bytes(),
+    ))
 }
 
 /// The settlement account a funds request names, checked: the participant exists and is
 /// active, the account is its own, active, and of type SETTLEMENT.
-pub fn settlement_account(participant: &Participant, account_id: u32) -> Result<&crate::store::Account> {
+pub fn settlement_account(
+    participant: &Participant,
+    account_id: u32,
+) -> Result<&crate::store::Account> {
     if !participant.is_active {
-        return Err(Error::client(ErrorCode::GenericClientError, "Participant is currently set inactive"));
+        return Err(Error::client(
+            ErrorCode::GenericClientError,
+            "Participant is currently set inactive",
+        ));
     }
     let account = participant
         .accounts
         .iter()
         .find(|a| a.id == account_id)
-        .ok_or_else(|| Error::not_found(format!("account {account_id} of participant {} not found", participant.name)))?;
+        .ok_or_else(|| {
+            Error::not_found(format!(
+                "account {account_id} of participant {} not found",
+                participant.name
+            ))
+        })?;
     if !account.is_active {
-        return Err(Error::client(ErrorCode::GenericClientError, "Account is currently set inactive"));
+        return Err(Error::client(
+            ErrorCode::GenericClientError,
+            "Account is currently set inactive",
+        ));
     }
     if account.ledger_account_type != ACCOUNT_SETTLEMENT {
-        return Err(Error::client(ErrorCode::GenericValidationError, "Account is not SETTLEMENT type"));
+        return Err(Error::client(
+            ErrorCode::GenericValidationError,
+            "Account is not SETTLEMENT type",
+        ));
     }
     Ok(account)
 }
@@ -116,19 +137,31 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|(hash, state, account_id, amount, out_legs)| {
-            let amount = amount.map(|a| Money::parse(&a).map_err(|e| Error::Internal(e.to_string()))).transpose()?;
-            Ok(FundsTransfer { hash, state, account_id, amount, is_funds_out: out_legs > 0 })
+            let amount = amount
+                .map(|a| Money::parse(&a).map_err(|e| Error::Internal(e.to_string())))
+                .transpose()?;
+            Ok(FundsTransfer {
+                hash,
+                state,
+                account_id,
+                amount,
+                is_funds_out: out_legs > 0,
+            })
         })
         .transpose()
     }
 
     /// The current value of a position (0 when the account has none yet).
     pub async fn position_value(&self, account_id: u32) -> Result<Money> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT CAST(value AS CHAR) FROM participantPosition WHERE participantCurrencyId = ?")
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map_or(Ok(Money::ZERO), |(v,)| Money::parse(&v).map_err(|e| Error::Internal(e.to_string())))
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT CAST(value AS CHAR) FROM participantPosition WHERE participantCurrencyId = ?",
+        )
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map_or(Ok(Money::ZERO), |(v,)| {
+            Money::parse(&v).map_err(|e| Error::Internal(e.to_string()))
+        })
     }
 }
 
@@ -157,7 +190,8 @@ pub async fn produce(
         "transfer",
         now_ms,
     );
-    message.content.payload = serde_json::to_value(command).map_err(|e| Error::Internal(e.to_string()))?;
+    message.content.payload =
+        serde_json::to_value(command).map_err(|e| Error::Internal(e.to_string()))?;
     message.content.context = Some(serde_json::json!({ "originalRequest": body }));
     let value = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
     let key = command.account_id.to_string();
@@ -199,13 +233,27 @@ async fn lock_position(tx: &mut Tx<'_>, account_id: u32) -> Result<Position> {
     .bind(account_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let (id, value, reserved) = row.ok_or_else(|| Error::Internal(format!("account {account_id} has no position")))?;
+    let (id, value, reserved) =
+        row.ok_or_else(|| Error::Internal(format!("account {account_id} has no position")))?;
     let parse = |text: &str| Money::parse(text).map_err(|e| Error::Internal(e.to_string()));
-    Ok(Position { id, account_id, value: parse(&value)?, reserved: parse(&reserved)? })
+    Ok(Position {
+        id,
+        account_id,
+        value: parse(&value)?,
+        reserved: parse(&reserved)?,
+    })
 }
 
-async fn apply_change(tx: &mut Tx<'_>, position: &mut Position, delta: Money, state_change_id: u64) -> Result<()> {
-    let after = position.value.try_add(delta).map_err(|e| Error::Internal(e.to_string()))?;
+async fn apply_change(
+    tx: &mut Tx<'_>,
+    position: &mut Position,
+    delta: Money,
+    state_change_id: u64,
+) -> Result<()> {
+    let after = position
+        .value
+        .try_add(delta)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
         .bind(after.to_decimal_string())
         .bind(position.id)
@@ -228,13 +276,20 @@ async fn apply_change(tx: &mut Tx<'_>, position: &mut Position, delta: Money, st
     Ok(())
 }
 
-async fn insert_state(tx: &mut Tx<'_>, transfer_id: &str, state: &str, reason: &str) -> Result<u64> {
-    let result = sqlx::query("INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, ?)")
-        .bind(transfer_id)
-        .bind(state)
-        .bind(reason)
-        .execute(&mut **tx)
-        .await?;
+async fn insert_state(
+    tx: &mut Tx<'_>,
+    transfer_id: &str,
+    state: &str,
+    reason: &str,
+) -> Result<u64> {
+    let result = sqlx::query(
+        "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, ?)",
+    )
+    .bind(transfer_id)
+    .bind(state)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
     Ok(result.last_insert_id())
 }
 
@@ -249,8 +304,11 @@ async fn hub_reconciliation_account(tx: &mut Tx<'_>, currency: &str) -> Result<u
     .bind(ACCOUNT_HUB_RECONCILIATION)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|(id,)| id)
-        .ok_or_else(|| Error::Internal(format!("the hub has no {ACCOUNT_HUB_RECONCILIATION} account in {currency}")))
+    row.map(|(id,)| id).ok_or_else(|| {
+        Error::Internal(format!(
+            "the hub has no {ACCOUNT_HUB_RECONCILIATION} account in {currency}"
+        ))
+    })
 }
 
 /// Locks both positions in account-id order, so concurrent movements cannot deadlock.
@@ -270,25 +328,33 @@ async fn lock_pair(tx: &mut Tx<'_>, hub: u32, dfsp: u32) -> Result<(Position, Po
 pub async fn apply(store: &Store, command: &FundsCommand, validity_s: u64) -> Result<Outcome> {
     match command.action.as_str() {
         ACTION_FUNDS_IN => prepare(store, command, Direction::In, validity_s).await,
-        ACTION_FUNDS_OUT_PREPARE_RESERVE => prepare(store, command, Direction::Out, validity_s).await,
+        ACTION_FUNDS_OUT_PREPARE_RESERVE => {
+            prepare(store, command, Direction::Out, validity_s).await
+        }
         ACTION_FUNDS_OUT_COMMIT => finish(store, command, true).await,
         ACTION_FUNDS_OUT_ABORT => finish(store, command, false).await,
         other => Ok(Outcome::Skipped(format!("unknown action {other}"))),
     }
 }
 
-async fn prepare(store: &Store, command: &FundsCommand, direction: Direction, validity_s: u64) -> Result<Outcome> {
+async fn prepare(
+    store: &Store,
+    command: &FundsCommand,
+    direction: Direction,
+    validity_s: u64,
+) -> Result<Outcome> {
     let (Some(amount), Some(currency)) = (&command.amount, &command.currency) else {
         return Ok(Outcome::Skipped("no amount".into()));
     };
     let amount = Money::parse(amount).map_err(|e| Error::Internal(e.to_string()))?;
     let mut tx = store.pool.begin().await?;
-    let inserted = sqlx::query("INSERT INTO transferDuplicateCheck (transferId, hash) VALUES (?, ?)")
-        .bind(&command.transfer_id)
-        .bind(&command.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::from);
+    let inserted =
+        sqlx::query("INSERT INTO transferDuplicateCheck (transferId, hash) VALUES (?, ?)")
+            .bind(&command.transfer_id)
+            .bind(&command.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from);
     match inserted {
         Ok(_) => {}
         Err(e) if e.is_unique_violation() => {
@@ -318,10 +384,12 @@ async fn prepare(store: &Store, command: &FundsCommand, direction: Direction, va
         Direction::Out => ENTRY_RECORD_FUNDS_OUT,
     };
     let (hub_leg, dfsp_leg) = funds::legs(direction, amount);
-    let dfsp_participant: (u32,) = sqlx::query_as("SELECT participantId FROM participantCurrency WHERE participantCurrencyId = ?")
-        .bind(command.account_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let dfsp_participant: (u32,) = sqlx::query_as(
+        "SELECT participantId FROM participantCurrency WHERE participantCurrencyId = ?",
+    )
+    .bind(command.account_id)
+    .fetch_one(&mut *tx)
+    .await?;
     sqlx::query(
         "INSERT INTO transferParticipant
            (transferId, participantId, participantCurrencyId, transferParticipantRoleTypeId, ledgerEntryTypeId, amount)
@@ -346,7 +414,11 @@ async fn prepare(store: &Store, command: &FundsCommand, direction: Direction, va
         extensions.push(("externalReference".into(), reference.clone()));
     }
     if let Some(list) = &command.extension_list {
-        extensions.extend(list.extension.iter().map(|e| (e.key.clone(), e.value.clone())));
+        extensions.extend(
+            list.extension
+                .iter()
+                .map(|e| (e.key.clone(), e.value.clone())),
+        );
     }
     for (key, value) in extensions {
         sqlx::query("INSERT INTO transferExtension (transferId, `key`, value) VALUES (?, ?, ?)")
@@ -356,25 +428,65 @@ async fn prepare(store: &Store, command: &FundsCommand, direction: Direction, va
             .execute(&mut *tx)
             .await?;
     }
-    insert_state(&mut tx, &command.transfer_id, "RECEIVED_PREPARE", &command.reason).await?;
+    insert_state(
+        &mut tx,
+        &command.transfer_id,
+        "RECEIVED_PREPARE",
+        &command.reason,
+    )
+    .await?;
     let outcome = match direction {
         Direction::In => {
-            let reserved = insert_state(&mut tx, &command.transfer_id, "RESERVED", &command.reason).await?;
-            apply_change(&mut tx, &mut hub, funds::reserve(direction, amount).delta, reserved).await?;
+            let reserved =
+                insert_state(&mut tx, &command.transfer_id, "RESERVED", &command.reason).await?;
+            apply_change(
+                &mut tx,
+                &mut hub,
+                funds::reserve(direction, amount).delta,
+                reserved,
+            )
+            .await?;
             commit_rows(&mut tx, &command.transfer_id, &command.hash).await?;
-            insert_state(&mut tx, &command.transfer_id, "RECEIVED_FULFIL", &command.reason).await?;
-            let committed = insert_state(&mut tx, &command.transfer_id, "COMMITTED", &command.reason).await?;
-            apply_change(&mut tx, &mut dfsp, funds::commit(direction, amount).delta, committed).await?;
+            insert_state(
+                &mut tx,
+                &command.transfer_id,
+                "RECEIVED_FULFIL",
+                &command.reason,
+            )
+            .await?;
+            let committed =
+                insert_state(&mut tx, &command.transfer_id, "COMMITTED", &command.reason).await?;
+            apply_change(
+                &mut tx,
+                &mut dfsp,
+                funds::commit(direction, amount).delta,
+                committed,
+            )
+            .await?;
             Outcome::Applied("COMMITTED")
         }
         Direction::Out => match funds::reserve_out(dfsp.value, amount) {
             Ok(_) => {
-                let reserved = insert_state(&mut tx, &command.transfer_id, "RESERVED", &command.reason).await?;
-                apply_change(&mut tx, &mut dfsp, funds::reserve(direction, amount).delta, reserved).await?;
+                let reserved =
+                    insert_state(&mut tx, &command.transfer_id, "RESERVED", &command.reason)
+                        .await?;
+                apply_change(
+                    &mut tx,
+                    &mut dfsp,
+                    funds::reserve(direction, amount).delta,
+                    reserved,
+                )
+                .await?;
                 Outcome::Applied("RESERVED")
             }
             Err(_) => {
-                insert_state(&mut tx, &command.transfer_id, "ABORTED_REJECTED", REASON_INSUFFICIENT_FUNDS).await?;
+                insert_state(
+                    &mut tx,
+                    &command.transfer_id,
+                    "ABORTED_REJECTED",
+                    REASON_INSUFFICIENT_FUNDS,
+                )
+                .await?;
                 Outcome::Applied("ABORTED_REJECTED")
             }
         },
@@ -410,7 +522,10 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
     .fetch_optional(&mut *tx)
     .await?;
     let Some((amount, live)) = row else {
-        return Ok(Outcome::Skipped(format!("transfer {} does not exist", command.transfer_id)));
+        return Ok(Outcome::Skipped(format!(
+            "transfer {} does not exist",
+            command.transfer_id
+        )));
     };
     let amount = Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?;
     let (state,): (String,) = sqlx::query_as(
@@ -420,7 +535,10 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
     .fetch_one(&mut *tx)
     .await?;
     if state != "RESERVED" {
-        return Ok(Outcome::Skipped(format!("transfer {} is {state}, not RESERVED", command.transfer_id)));
+        return Ok(Outcome::Skipped(format!(
+            "transfer {} is {state}, not RESERVED",
+            command.transfer_id
+        )));
     }
     let legs: Vec<(u32, u32, u32)> = sqlx::query_as(
         "SELECT participantCurrencyId, transferParticipantRoleTypeId, ledgerEntryTypeId FROM transferParticipant WHERE transferId = ?",
@@ -428,31 +546,52 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
     .bind(&command.transfer_id)
     .fetch_all(&mut *tx)
     .await?;
-    let dfsp_ok = legs.contains(&(command.account_id, ROLE_DFSP_SETTLEMENT, ENTRY_RECORD_FUNDS_OUT));
+    let dfsp_ok = legs.contains(&(
+        command.account_id,
+        ROLE_DFSP_SETTLEMENT,
+        ENTRY_RECORD_FUNDS_OUT,
+    ));
     let Some(hub_account) = legs.iter().find(|l| l.1 == ROLE_HUB).map(|l| l.0) else {
         return Ok(Outcome::Skipped("no hub leg".into()));
     };
     if !dfsp_ok {
-        return Ok(Outcome::Skipped(format!("transfer {} is not a funds out of account {}", command.transfer_id, command.account_id)));
+        return Ok(Outcome::Skipped(format!(
+            "transfer {} is not a funds out of account {}",
+            command.transfer_id, command.account_id
+        )));
     }
     let (mut hub, mut dfsp) = lock_pair(&mut tx, hub_account, command.account_id).await?;
     let outcome = if commit && live != 0 {
         commit_rows(&mut tx, &command.transfer_id, &command.hash).await?;
-        insert_state(&mut tx, &command.transfer_id, "RECEIVED_FULFIL", &command.reason).await?;
-        let committed = insert_state(&mut tx, &command.transfer_id, "COMMITTED", &command.reason).await?;
+        insert_state(
+            &mut tx,
+            &command.transfer_id,
+            "RECEIVED_FULFIL",
+            &command.reason,
+        )
+        .await?;
+        let committed =
+            insert_state(&mut tx, &command.transfer_id, "COMMITTED", &command.reason).await?;
         let change = funds::commit(Direction::Out, amount);
         debug_assert_eq!(change.side, Side::Hub);
         apply_change(&mut tx, &mut hub, change.delta, committed).await?;
         Outcome::Applied("COMMITTED")
     } else {
-        let reason = if commit { "Transfer expired before it was committed" } else { command.reason.as_str() };
-        sqlx::query("INSERT INTO transferFulfilmentDuplicateCheck (transferId, hash) VALUES (?, ?)")
-            .bind(&command.transfer_id)
-            .bind(&command.hash)
-            .execute(&mut *tx)
-            .await?;
+        let reason = if commit {
+            "Transfer expired before it was committed"
+        } else {
+            command.reason.as_str()
+        };
+        sqlx::query(
+            "INSERT INTO transferFulfilmentDuplicateCheck (transferId, hash) VALUES (?, ?)",
+        )
+        .bind(&command.transfer_id)
+        .bind(&command.hash)
+        .execute(&mut *tx)
+        .await?;
         insert_state(&mut tx, &command.transfer_id, "RECEIVED_REJECT", reason).await?;
-        let aborted = insert_state(&mut tx, &command.transfer_id, "ABORTED_REJECTED", reason).await?;
+        let aborted =
+            insert_state(&mut tx, &command.transfer_id, "ABORTED_REJECTED", reason).await?;
         let change = funds::abort(Direction::Out, amount);
         debug_assert_eq!(change.side, Side::Dfsp);
         apply_change(&mut tx, &mut dfsp, change.delta, aborted).await?;
@@ -465,7 +604,13 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
 /// The admin-transfer handler: consumes `topic-admin-transfer`, applies each command, then
 /// commits its offset (at-least-once; `apply` is idempotent). Stops when `stop` turns true,
 /// after finishing the message in hand.
-pub async fn run_handler(store: Store, consumer: StreamConsumer, validity_s: u64, mut stop: tokio::sync::watch::Receiver<bool>, metrics: crate::Metrics) {
+pub async fn run_handler(
+    store: Store,
+    consumer: StreamConsumer,
+    validity_s: u64,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: crate::Metrics,
+) {
     loop {
         let received = tokio::select! {
             _ = stop.changed() => break,
@@ -479,18 +624,26 @@ pub async fn run_handler(store: Store, consumer: StreamConsumer, validity_s: u64
             }
         };
         let outcome = match message.payload().map(serde_json::from_slice::<Message>) {
-            Some(Ok(envelope)) => match serde_json::from_value::<FundsCommand>(envelope.content.payload.clone()) {
-                Ok(command) => apply_with_retry(&store, &command, validity_s).await,
-                Err(error) => Ok(Outcome::Skipped(format!("payload is not a funds command: {error}"))),
-            },
-            Some(Err(error)) => Ok(Outcome::Skipped(format!("message is not an envelope: {error}"))),
+            Some(Ok(envelope)) => {
+                match serde_json::from_value::<FundsCommand>(envelope.content.payload.clone()) {
+                    Ok(command) => apply_with_retry(&store, &command, validity_s).await,
+                    Err(error) => Ok(Outcome::Skipped(format!(
+                        "payload is not a funds command: {error}"
+                    ))),
+                }
+            }
+            Some(Err(error)) => Ok(Outcome::Skipped(format!(
+                "message is not an envelope: {error}"
+            ))),
             None => Ok(Outcome::Skipped("empty message".into())),
         };
         match &outcome {
             Ok(Outcome::Applied(state)) => metrics.funds.inc(&["applied", state]),
             Ok(Outcome::Duplicate) => metrics.funds.inc(&["duplicate", ""]),
             Ok(Outcome::ModifiedDuplicate) => {
-                tracing::warn!("funds command reused a transfer id with different content; ignored");
+                tracing::warn!(
+                    "funds command reused a transfer id with different content; ignored"
+                );
                 metrics.funds.inc(&["modified", ""]);
             }
             Ok(Outcome::Skipped(why)) => {
@@ -513,13 +666,20 @@ pub async fn run_handler(store: Store, consumer: StreamConsumer, validity_s: u64
 const APPLY_ATTEMPTS_MAX: u32 = 5;
 const APPLY_RETRY_DELAY_MS: u64 = 200;
 
-async fn apply_with_retry(store: &Store, command: &FundsCommand, validity_s: u64) -> Result<Outcome> {
+async fn apply_with_retry(
+    store: &Store,
+    command: &FundsCommand,
+    validity_s: u64,
+) -> Result<Outcome> {
     let mut attempt = 1;
     loop {
         match apply(store, command, validity_s).await {
             Err(Error::Db(error)) if attempt < APPLY_ATTEMPTS_MAX => {
                 tracing::warn!(%error, attempt, "retrying funds command");
-                tokio::time::sleep(Duration::from_millis(APPLY_RETRY_DELAY_MS * u64::from(attempt))).await;
+                tokio::time::sleep(Duration::from_millis(
+                    APPLY_RETRY_DELAY_MS * u64::from(attempt),
+                ))
+                .await;
                 attempt += 1;
             }
             other => return other,

@@ -43,7 +43,13 @@ pub struct Handlers {
 impl Handlers {
     /// Every handler.
     pub fn all() -> Handlers {
-        Handlers { admin: true, prepare: true, fulfil: true, get: true, timeout: true }
+        Handlers {
+            admin: true,
+            prepare: true,
+            fulfil: true,
+            get: true,
+            timeout: true,
+        }
     }
 }
 
@@ -82,9 +88,19 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new("moja_cl_");
         let http = service_kit::metrics::http_request_metrics(&registry);
-        let funds = registry.counter("admin_transfer_total", "Funds commands handled", &["outcome", "state"]);
-        let transfers = registry.counter("transfer_total", "Transfers handled", &["phase", "outcome"]);
-        Metrics { registry, http, funds, transfers }
+        let funds = registry.counter(
+            "admin_transfer_total",
+            "Funds commands handled",
+            &["outcome", "state"],
+        );
+        let transfers =
+            registry.counter("transfer_total", "Transfers handled", &["phase", "outcome"]);
+        Metrics {
+            registry,
+            http,
+            funds,
+            transfers,
+        }
     }
 }
 
@@ -121,7 +137,11 @@ impl AppState {
         .unwrap_or(false)
     }
 
-    pub async fn produce_funds(&self, command: &funds::FundsCommand, body: serde_json::Value) -> Result<()> {
+    pub async fn produce_funds(
+        &self,
+        command: &funds::FundsCommand,
+        body: serde_json::Value,
+    ) -> Result<()> {
         let timeout_ms = self.config.server.request_timeout_ms;
         let topic = self.config.topic(bus::TOPIC_ADMIN_TRANSFER);
         funds::produce(&self.producer, &topic, command, body, timeout_ms, now_ms()).await
@@ -129,7 +149,12 @@ impl AppState {
 
     /// Tells listeners (the notification handler) that a limit changed. Best effort: the
     /// limit is already stored, so a bus failure is logged, not returned.
-    pub async fn notify_limit_adjustment(&self, participant: &str, currency: &str, value: ledger::Money) {
+    pub async fn notify_limit_adjustment(
+        &self,
+        participant: &str,
+        currency: &str,
+        value: ledger::Money,
+    ) {
         let id = format!("limit-{participant}-{currency}-{}", now_ms());
         let mut message = fspiop::envelope::Message::from_request(
             &id,
@@ -146,11 +171,14 @@ impl AppState {
             "currency": currency,
             "limit": { "type": store::LIMIT_TYPE_NET_DEBIT_CAP, "value": value.to_string() },
         });
-        let Ok(value) = serde_json::to_vec(&message) else { return };
+        let Ok(value) = serde_json::to_vec(&message) else {
+            return;
+        };
         let sent = self
             .producer
             .send(
-                FutureRecord::<(), _>::to(&self.config.topic(bus::TOPIC_NOTIFICATION_EVENT)).payload(&value),
+                FutureRecord::<(), _>::to(&self.config.topic(bus::TOPIC_NOTIFICATION_EVENT))
+                    .payload(&value),
                 Duration::from_millis(self.config.server.request_timeout_ms),
             )
             .await;
@@ -175,12 +203,20 @@ pub async fn connect_store(config: &Config, create_database: bool, migrate: bool
     if create_database {
         store::create_database_if_missing_for(config).await?;
     }
-    let url = config.database_url().map_err(|e| Error::Internal(e.to_string()))?;
-    let pool = ::store::connect(&url, config.database.pool_size_max, config.database.acquire_timeout_ms)
-        .await
+    let url = config
+        .database_url()
         .map_err(|e| Error::Internal(e.to_string()))?;
+    let pool = ::store::connect(
+        &url,
+        config.database.pool_size_max,
+        config.database.acquire_timeout_ms,
+    )
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
     if migrate {
-        ::store::migrate_central_ledger(&pool).await.map_err(|e| Error::Internal(e.to_string()))?;
+        ::store::migrate_central_ledger(&pool)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
     }
     Ok(Store::new(pool))
 }
@@ -215,8 +251,8 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handler_tasks = Vec::new();
     if handlers.admin {
-        let consumer =
-            bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_ADMIN)).map_err(|e| Error::Bus(e.to_string()))?;
+        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_ADMIN))
+            .map_err(|e| Error::Bus(e.to_string()))?;
         consumer
             .subscribe(&[admin_topic.as_str()])
             .map_err(|e| Error::Bus(e.to_string()))?;
@@ -235,20 +271,34 @@ pub async fn run(
         versions: fspiop::headers::ProtocolVersions::default(),
         timeout_ms: config.server.request_timeout_ms,
     };
-    let limits = transfers::batch::BatchLimits { batch_size_max: config.transfers.batch_size_max, batch_wait_ms: config.transfers.batch_wait_ms };
+    let limits = transfers::batch::BatchLimits {
+        batch_size_max: config.transfers.batch_size_max,
+        batch_wait_ms: config.transfers.batch_wait_ms,
+    };
     let ilp_version = fspiop::ilp::IlpVersion::from_name(&config.transfers.ilp_version)
-        .ok_or_else(|| Error::Internal(format!("transfers.ilp_version {:?} is not v4 or v1", config.transfers.ilp_version)))?;
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "transfers.ilp_version {:?} is not v4 or v1",
+                config.transfers.ilp_version
+            ))
+        })?;
     if handlers.prepare {
-        let consumer =
-            bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_PREPARE)).map_err(|e| Error::Bus(e.to_string()))?;
-        consumer.subscribe(&[prepare_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
+        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_PREPARE))
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        consumer
+            .subscribe(&[prepare_topic.as_str()])
+            .map_err(|e| Error::Bus(e.to_string()))?;
         handler_tasks.push(tokio::spawn(transfers::prepare::run_handler(
             store.clone(),
             consumer,
             notifier.clone(),
             transfers::prepare::PrepareConfig {
                 on_us_allowed: config.transfers.on_us_allowed,
-                ilp_check: if config.transfers.ilp_check { Some(ilp_version) } else { None },
+                ilp_check: if config.transfers.ilp_check {
+                    Some(ilp_version)
+                } else {
+                    None
+                },
             },
             limits,
             stop_rx.clone(),
@@ -256,9 +306,11 @@ pub async fn run(
         )));
     }
     if handlers.fulfil {
-        let consumer =
-            bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_FULFIL)).map_err(|e| Error::Bus(e.to_string()))?;
-        consumer.subscribe(&[fulfil_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
+        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_FULFIL))
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        consumer
+            .subscribe(&[fulfil_topic.as_str()])
+            .map_err(|e| Error::Bus(e.to_string()))?;
         handler_tasks.push(tokio::spawn(transfers::fulfil::run_handler(
             store.clone(),
             consumer,
@@ -269,19 +321,42 @@ pub async fn run(
         )));
     }
     if handlers.get {
-        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_GET)).map_err(|e| Error::Bus(e.to_string()))?;
-        consumer.subscribe(&[get_topic.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
-        handler_tasks.push(tokio::spawn(transfers::get::run_handler(store.clone(), consumer, notifier.clone(), limits, stop_rx.clone())));
+        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_GET))
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        consumer
+            .subscribe(&[get_topic.as_str()])
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        handler_tasks.push(tokio::spawn(transfers::get::run_handler(
+            store.clone(),
+            consumer,
+            notifier.clone(),
+            limits,
+            stop_rx.clone(),
+        )));
     }
     if handlers.timeout {
         let timeout = transfers::timeout::TimeoutConfig {
             interval_ms: config.transfers.timeout_interval_ms,
             sweep_size_max: config.transfers.timeout_sweep_size_max,
         };
-        handler_tasks.push(tokio::spawn(transfers::timeout::run_handler(store.clone(), notifier.clone(), timeout, stop_rx.clone(), metrics.clone())));
+        handler_tasks.push(tokio::spawn(transfers::timeout::run_handler(
+            store.clone(),
+            notifier.clone(),
+            timeout,
+            stop_rx.clone(),
+            metrics.clone(),
+        )));
     }
-    let state = AppState { store, producer: producer.clone(), config: Arc::new(config), metrics, started: SystemTime::now() };
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let state = AppState {
+        store,
+        producer: producer.clone(),
+        config: Arc::new(config),
+        metrics,
+        started: SystemTime::now(),
+    };
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     let _ = stop_tx.send(true);
     for task in handler_tasks {
         let _ = task.await;

@@ -12,7 +12,11 @@ use crate::error::{Error, Result};
 /// `DATETIME(3)` as ISO-8601 UTC with milliseconds (the session time zone is UTC).
 macro_rules! iso {
     ($column:literal) => {
-        concat!("CONCAT(LEFT(DATE_FORMAT(", $column, ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')")
+        concat!(
+            "CONCAT(LEFT(DATE_FORMAT(",
+            $column,
+            ", '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z')"
+        )
     };
 }
 
@@ -126,10 +130,11 @@ impl Store {
     }
 
     pub async fn currency_exists(&self, currency: &str) -> Result<bool> {
-        let found: Option<(String,)> = sqlx::query_as("SELECT currencyId FROM currency WHERE currencyId = ? AND isActive = 1")
-            .bind(currency)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT currencyId FROM currency WHERE currencyId = ? AND isActive = 1")
+                .bind(currency)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 
@@ -154,9 +159,29 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .into_iter()
-            .map(|(id, participant_id, ledger_account_type, currency, is_active, created_date, created_by)| {
-                (participant_id, Account { id, ledger_account_type, currency, is_active, created_date, created_by })
-            })
+            .map(
+                |(
+                    id,
+                    participant_id,
+                    ledger_account_type,
+                    currency,
+                    is_active,
+                    created_date,
+                    created_by,
+                )| {
+                    (
+                        participant_id,
+                        Account {
+                            id,
+                            ledger_account_type,
+                            currency,
+                            is_active,
+                            created_date,
+                            created_by,
+                        },
+                    )
+                },
+            )
             .collect())
     }
 
@@ -168,7 +193,11 @@ impl Store {
                 is_active,
                 created,
                 is_proxy,
-                accounts: accounts.iter().filter(|(pid, _)| *pid == id).map(|(_, a)| a.clone()).collect(),
+                accounts: accounts
+                    .iter()
+                    .filter(|(pid, _)| *pid == id)
+                    .map(|(_, a)| a.clone())
+                    .collect(),
             })
             .collect()
     }
@@ -178,7 +207,11 @@ impl Store {
             "SELECT participantId, name, isActive, {}, isProxy FROM participant WHERE name = ?",
             iso!("createdDate")
         );
-        let Some(row) = sqlx::query_as::<_, ParticipantRow>(&sql).bind(name).fetch_optional(&self.pool).await? else {
+        let Some(row) = sqlx::query_as::<_, ParticipantRow>(&sql)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
             return Ok(None);
         };
         let accounts = self.accounts_of(&[row.0]).await?;
@@ -212,11 +245,22 @@ impl Store {
     /// Creates a participant (or adds a currency to an existing one): one pair of inactive
     /// accounts per settlement model of the currency. Requires the hub's accounts in the
     /// currency and a settlement model.
-    pub async fn create_participant(&self, name: &str, currency: &str, is_proxy: bool) -> Result<Participant> {
+    pub async fn create_participant(
+        &self,
+        name: &str,
+        currency: &str,
+        is_proxy: bool,
+    ) -> Result<Participant> {
         let mut tx = self.pool.begin().await?;
         for (account_type, missing) in [
-            (ACCOUNT_HUB_RECONCILIATION, "Hub reconciliation account for the specified currency does not exist"),
-            (ACCOUNT_HUB_MULTILATERAL_SETTLEMENT, "Hub multilateral net settlement account for the specified currency does not exist"),
+            (
+                ACCOUNT_HUB_RECONCILIATION,
+                "Hub reconciliation account for the specified currency does not exist",
+            ),
+            (
+                ACCOUNT_HUB_MULTILATERAL_SETTLEMENT,
+                "Hub multilateral net settlement account for the specified currency does not exist",
+            ),
         ] {
             let found: Option<(u32,)> = sqlx::query_as(
                 "SELECT pc.participantCurrencyId FROM participantCurrency pc
@@ -232,10 +276,11 @@ impl Store {
                 return Err(Error::client(ErrorCode::AddPartyInfoError, missing));
             }
         }
-        let existing: Option<(u32,)> = sqlx::query_as("SELECT participantId FROM participant WHERE name = ? FOR UPDATE")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let existing: Option<(u32,)> =
+            sqlx::query_as("SELECT participantId FROM participant WHERE name = ? FOR UPDATE")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
         let participant_id = match existing {
             Some((id,)) => {
                 let (count,): (i64,) =
@@ -245,21 +290,30 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                 if count > 0 {
-                    return Err(Error::client(ErrorCode::GenericClientError, "Participant currency has already been registered"));
+                    return Err(Error::client(
+                        ErrorCode::GenericClientError,
+                        "Participant currency has already been registered",
+                    ));
                 }
                 id
             }
             None => {
-                let inserted = sqlx::query("INSERT INTO participant (name, createdBy, isProxy) VALUES (?, 'admin-api', ?)")
-                    .bind(name)
-                    .bind(is_proxy)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(Error::from);
+                let inserted = sqlx::query(
+                    "INSERT INTO participant (name, createdBy, isProxy) VALUES (?, 'admin-api', ?)",
+                )
+                .bind(name)
+                .bind(is_proxy)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::from);
                 match inserted {
-                    Ok(result) => u32::try_from(result.last_insert_id()).map_err(|e| Error::Internal(e.to_string()))?,
+                    Ok(result) => u32::try_from(result.last_insert_id())
+                        .map_err(|e| Error::Internal(e.to_string()))?,
                     Err(e) if e.is_unique_violation() => {
-                        return Err(Error::client(ErrorCode::GenericClientError, "Participant currency has already been registered"))
+                        return Err(Error::client(
+                            ErrorCode::GenericClientError,
+                            "Participant currency has already been registered",
+                        ))
                     }
                     Err(e) => return Err(e),
                 }
@@ -273,9 +327,16 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let specific: Vec<_> = models.iter().filter(|m| m.2.is_some()).collect();
-        let chosen: Vec<_> = if specific.is_empty() { models.iter().collect() } else { specific };
+        let chosen: Vec<_> = if specific.is_empty() {
+            models.iter().collect()
+        } else {
+            specific
+        };
         if chosen.is_empty() {
-            return Err(Error::client(ErrorCode::GenericSettlementError, "Unable to find a matching or default, Settlement Model"));
+            return Err(Error::client(
+                ErrorCode::GenericSettlementError,
+                "Unable to find a matching or default, Settlement Model",
+            ));
         }
         let mut account_types: Vec<u32> = Vec::new();
         for (ledger_type, settlement_type, _) in chosen {
@@ -299,7 +360,10 @@ impl Store {
             match inserted {
                 Ok(_) => {}
                 Err(e) if e.is_unique_violation() => {
-                    return Err(Error::client(ErrorCode::GenericClientError, "Participant currency has already been registered"))
+                    return Err(Error::client(
+                        ErrorCode::GenericClientError,
+                        "Participant currency has already been registered",
+                    ))
                 }
                 Err(e) => return Err(e),
             }
@@ -323,26 +387,48 @@ impl Store {
     // ---- hub accounts --------------------------------------------------------------------
 
     /// Creates an active hub account with a zero position.
-    pub async fn create_hub_account(&self, name: &str, currency: &str, account_type: &str, allowed: &[String]) -> Result<Participant> {
-        let participant = self
-            .find_participant(name)
-            .await?
-            .ok_or_else(|| Error::client(ErrorCode::AddPartyInfoError, "Participant was not found."))?;
-        let type_id: Option<(u32,)> = sqlx::query_as("SELECT ledgerAccountTypeId FROM ledgerAccountType WHERE name = ?")
-            .bind(account_type)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn create_hub_account(
+        &self,
+        name: &str,
+        currency: &str,
+        account_type: &str,
+        allowed: &[String],
+    ) -> Result<Participant> {
+        let participant = self.find_participant(name).await?.ok_or_else(|| {
+            Error::client(ErrorCode::AddPartyInfoError, "Participant was not found.")
+        })?;
+        let type_id: Option<(u32,)> =
+            sqlx::query_as("SELECT ledgerAccountTypeId FROM ledgerAccountType WHERE name = ?")
+                .bind(account_type)
+                .fetch_optional(&self.pool)
+                .await?;
         let Some((type_id,)) = type_id else {
-            return Err(Error::client(ErrorCode::AddPartyInfoError, "Ledger account type was not found."));
+            return Err(Error::client(
+                ErrorCode::AddPartyInfoError,
+                "Ledger account type was not found.",
+            ));
         };
-        if participant.accounts.iter().any(|a| a.currency == currency && a.ledger_account_type == account_type) {
-            return Err(Error::client(ErrorCode::AddPartyInfoError, "Hub account has already been registered."));
+        if participant
+            .accounts
+            .iter()
+            .any(|a| a.currency == currency && a.ledger_account_type == account_type)
+        {
+            return Err(Error::client(
+                ErrorCode::AddPartyInfoError,
+                "Hub account has already been registered.",
+            ));
         }
         if participant.id != HUB_PARTICIPANT_ID {
-            return Err(Error::client(ErrorCode::AddPartyInfoError, "Endpoint is reserved for creation of Hub account types only."));
+            return Err(Error::client(
+                ErrorCode::AddPartyInfoError,
+                "Endpoint is reserved for creation of Hub account types only.",
+            ));
         }
         if !allowed.iter().any(|t| t == account_type) {
-            return Err(Error::client(ErrorCode::AddPartyInfoError, "The requested hub operator account type is not allowed."));
+            return Err(Error::client(
+                ErrorCode::AddPartyInfoError,
+                "The requested hub operator account type is not allowed.",
+            ));
         }
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
@@ -358,7 +444,10 @@ impl Store {
         let account_id = match inserted {
             Ok(result) => result.last_insert_id(),
             Err(e) if e.is_unique_violation() => {
-                return Err(Error::client(ErrorCode::AddPartyInfoError, "Hub account has already been registered."))
+                return Err(Error::client(
+                    ErrorCode::AddPartyInfoError,
+                    "Hub account has already been registered.",
+                ))
             }
             Err(e) => return Err(e),
         };
@@ -372,7 +461,10 @@ impl Store {
 
     // ---- accounts and positions ----------------------------------------------------------
 
-    pub async fn accounts_with_positions(&self, participant_id: u32) -> Result<Vec<AccountPosition>> {
+    pub async fn accounts_with_positions(
+        &self,
+        participant_id: u32,
+    ) -> Result<Vec<AccountPosition>> {
         let sql = format!(
             "SELECT pc.participantCurrencyId, lat.name, pc.currencyId, pc.isActive, CAST(pp.value AS CHAR),
                     CAST(pp.reservedValue AS CHAR), {}
@@ -382,32 +474,49 @@ impl Store {
              WHERE pc.participantId = ? ORDER BY pc.participantCurrencyId",
             iso!("pp.changedDate")
         );
-        let rows: Vec<(u32, String, String, bool, String, String, String)> =
-            sqlx::query_as(&sql).bind(participant_id).fetch_all(&self.pool).await?;
+        let rows: Vec<(u32, String, String, bool, String, String, String)> = sqlx::query_as(&sql)
+            .bind(participant_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter()
-            .map(|(id, ledger_account_type, currency, is_active, value, reserved, changed_date)| {
-                Ok(AccountPosition {
-                    id,
-                    ledger_account_type,
-                    currency,
-                    is_active,
-                    value: money(&value)?,
-                    reserved_value: money(&reserved)?,
-                    changed_date,
-                })
-            })
+            .map(
+                |(id, ledger_account_type, currency, is_active, value, reserved, changed_date)| {
+                    Ok(AccountPosition {
+                        id,
+                        ledger_account_type,
+                        currency,
+                        is_active,
+                        value: money(&value)?,
+                        reserved_value: money(&reserved)?,
+                        changed_date,
+                    })
+                },
+            )
             .collect()
     }
 
     /// Activates or deactivates a participant's POSITION account.
-    pub async fn set_account_active(&self, participant: &Participant, account_id: u32, active: bool) -> Result<()> {
+    pub async fn set_account_active(
+        &self,
+        participant: &Participant,
+        account_id: u32,
+        active: bool,
+    ) -> Result<()> {
         let account = participant
             .accounts
             .iter()
             .find(|a| a.id == account_id)
-            .ok_or_else(|| Error::not_found(format!("account {account_id} of participant {} not found", participant.name)))?;
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "account {account_id} of participant {} not found",
+                    participant.name
+                ))
+            })?;
         if account.ledger_account_type != ACCOUNT_POSITION {
-            return Err(Error::client(ErrorCode::GenericValidationError, "Only position account update is permitted"));
+            return Err(Error::client(
+                ErrorCode::GenericValidationError,
+                "Only position account update is permitted",
+            ));
         }
         sqlx::query("UPDATE participantCurrency SET isActive = ? WHERE participantCurrencyId = ?")
             .bind(active)
@@ -428,11 +537,20 @@ impl Store {
         limit_value: Money,
         initial_position: Money,
     ) -> Result<()> {
-        let accounts: Vec<&Account> = participant.accounts.iter().filter(|a| a.currency == currency).collect();
+        let accounts: Vec<&Account> = participant
+            .accounts
+            .iter()
+            .filter(|a| a.currency == currency)
+            .collect();
         let position = accounts
             .iter()
             .find(|a| a.ledger_account_type == ACCOUNT_POSITION)
-            .ok_or_else(|| Error::not_found(format!("participant {} has no POSITION account in {currency}", participant.name)))?;
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "participant {} has no POSITION account in {currency}",
+                    participant.name
+                ))
+            })?;
         let mut tx = self.pool.begin().await?;
         // Lock the accounts so two concurrent calls cannot both pass the check below.
         for account in &accounts {
@@ -451,7 +569,10 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         if existing > 0 {
-            return Err(Error::client(ErrorCode::GenericClientError, "Participant Limit or Initial Position already set"));
+            return Err(Error::client(
+                ErrorCode::GenericClientError,
+                "Participant Limit or Initial Position already set",
+            ));
         }
         sqlx::query(
             "INSERT INTO participantLimit (participantCurrencyId, participantLimitTypeId, value, isActive, createdBy)
@@ -463,22 +584,33 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for account in &accounts {
-            let value = if account.id == position.id { initial_position } else { Money::ZERO };
+            let value = if account.id == position.id {
+                initial_position
+            } else {
+                Money::ZERO
+            };
             sqlx::query("INSERT INTO participantPosition (participantCurrencyId, value, reservedValue) VALUES (?, ?, 0)")
                 .bind(account.id)
                 .bind(value.to_decimal_string())
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(&format!("UPDATE participantCurrency SET isActive = 1 WHERE participantCurrencyId IN ({list})"))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE participantCurrency SET isActive = 1 WHERE participantCurrencyId IN ({list})"
+        ))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Active limits of active POSITION accounts of active participants.
-    pub async fn limits(&self, participant: Option<&str>, currency: Option<&str>, limit_type: Option<&str>) -> Result<Vec<Limit>> {
+    pub async fn limits(
+        &self,
+        participant: Option<&str>,
+        currency: Option<&str>,
+        limit_type: Option<&str>,
+    ) -> Result<Vec<Limit>> {
         let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
             "SELECT p.name, pc.currencyId, lt.name, CAST(pl.value AS CHAR), CAST(pl.thresholdAlarmPercentage AS CHAR)
              FROM participantLimit pl
@@ -500,7 +632,13 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(|(participant, currency, limit_type, value, alarm)| {
-                Ok(Limit { participant, currency, limit_type, value: money(&value)?, alarm_percentage: money(&alarm)? })
+                Ok(Limit {
+                    participant,
+                    currency,
+                    limit_type,
+                    value: money(&value)?,
+                    alarm_percentage: money(&alarm)?,
+                })
             })
             .collect()
     }
@@ -518,7 +656,12 @@ impl Store {
             .accounts
             .iter()
             .find(|a| a.currency == currency && a.ledger_account_type == ACCOUNT_POSITION)
-            .ok_or_else(|| Error::not_found(format!("participant {} has no POSITION account in {currency}", participant.name)))?;
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "participant {} has no POSITION account in {currency}",
+                    participant.name
+                ))
+            })?;
         let mut tx = self.pool.begin().await?;
         let current: Option<(u32, u32)> = sqlx::query_as(
             "SELECT pl.participantLimitId, pl.participantLimitTypeId FROM participantLimit pl
@@ -553,15 +696,22 @@ impl Store {
     // ---- endpoints -----------------------------------------------------------------------
 
     pub async fn endpoint_type_exists(&self, name: &str) -> Result<bool> {
-        let found: Option<(u32,)> = sqlx::query_as("SELECT endpointTypeId FROM endpointType WHERE name = ? AND isActive = 1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<(u32,)> = sqlx::query_as(
+            "SELECT endpointTypeId FROM endpointType WHERE name = ? AND isActive = 1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 
     /// Sets the participant's endpoint of a type (replacing the current one).
-    pub async fn upsert_endpoint(&self, participant_id: u32, endpoint_type: &str, value: &str) -> Result<()> {
+    pub async fn upsert_endpoint(
+        &self,
+        participant_id: u32,
+        endpoint_type: &str,
+        value: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO participantEndpoint (participantId, endpointTypeId, value, isActive, createdBy)
              SELECT ?, endpointTypeId, ?, 1, 'admin-api' FROM endpointType WHERE name = ?
@@ -575,7 +725,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn endpoints(&self, participant_id: u32, endpoint_type: Option<&str>) -> Result<Vec<(String, String)>> {
+    pub async fn endpoints(
+        &self,
+        participant_id: u32,
+        endpoint_type: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
         Ok(sqlx::query_as(
             "SELECT et.name, pe.value FROM participantEndpoint pe
              JOIN endpointType et ON et.endpointTypeId = pe.endpointTypeId
@@ -594,11 +748,17 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut type_ids = Vec::new();
         for name in [&model.ledger_account_type, &model.settlement_account_type] {
-            let found: Option<(u32,)> = sqlx::query_as("SELECT ledgerAccountTypeId FROM ledgerAccountType WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (id,) = found.ok_or_else(|| Error::client(ErrorCode::AddPartyInfoError, format!("Ledger account type {name} was not found")))?;
+            let found: Option<(u32,)> =
+                sqlx::query_as("SELECT ledgerAccountTypeId FROM ledgerAccountType WHERE name = ?")
+                    .bind(name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (id,) = found.ok_or_else(|| {
+                Error::client(
+                    ErrorCode::AddPartyInfoError,
+                    format!("Ledger account type {name} was not found"),
+                )
+            })?;
             type_ids.push(id);
         }
         let (ledger_type_id, settlement_type_id) = match type_ids.as_slice() {
@@ -642,9 +802,17 @@ impl Store {
         .map_err(Error::from);
         match inserted {
             Ok(result) if result.rows_affected() == 1 => {}
-            Ok(_) => return Err(Error::client(ErrorCode::GenericClientError, "Invalid settlement model values")),
+            Ok(_) => {
+                return Err(Error::client(
+                    ErrorCode::GenericClientError,
+                    "Invalid settlement model values",
+                ))
+            }
             Err(e) if e.is_unique_violation() => {
-                return Err(Error::client(ErrorCode::GenericClientError, "Settlement Model already exists"))
+                return Err(Error::client(
+                    ErrorCode::GenericClientError,
+                    "Settlement Model already exists",
+                ))
             }
             Err(e) => return Err(e),
         }
@@ -653,7 +821,19 @@ impl Store {
     }
 
     pub async fn settlement_models(&self, name: Option<&str>) -> Result<Vec<SettlementModel>> {
-        type Row = (u32, String, bool, String, String, String, Option<String>, bool, String, String, bool);
+        type Row = (
+            u32,
+            String,
+            bool,
+            String,
+            String,
+            String,
+            Option<String>,
+            bool,
+            String,
+            String,
+            bool,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT sm.settlementModelId, sm.name, sm.isActive, g.name, i.name, d.name, sm.currencyId,
                     sm.requireLiquidityCheck, la.name, sa.name, sm.autoPositionReset
@@ -694,7 +874,9 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if result.rows_affected() == 0 && self.settlement_models(Some(name)).await?.is_empty() {
-            return Err(Error::not_found(format!("settlement model {name} not found")));
+            return Err(Error::not_found(format!(
+                "settlement model {name} not found"
+            )));
         }
         Ok(())
     }
@@ -704,21 +886,32 @@ impl Store {
             "SELECT ledgerAccountTypeId, name, description, isActive, isSettleable, {} FROM ledgerAccountType ORDER BY ledgerAccountTypeId",
             iso!("createdDate")
         );
-        let rows: Vec<(u32, String, Option<String>, bool, bool, String)> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+        let rows: Vec<(u32, String, Option<String>, bool, bool, String)> =
+            sqlx::query_as(&sql).fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
-            .map(|(id, name, description, is_active, is_settleable, created_date)| LedgerAccountType {
-                id,
-                name,
-                description,
-                is_active,
-                is_settleable,
-                created_date,
-            })
+            .map(
+                |(id, name, description, is_active, is_settleable, created_date)| {
+                    LedgerAccountType {
+                        id,
+                        name,
+                        description,
+                        is_active,
+                        is_settleable,
+                        created_date,
+                    }
+                },
+            )
             .collect())
     }
 
-    pub async fn create_ledger_account_type(&self, name: &str, description: &str, is_active: bool, is_settleable: bool) -> Result<()> {
+    pub async fn create_ledger_account_type(
+        &self,
+        name: &str,
+        description: &str,
+        is_active: bool,
+        is_settleable: bool,
+    ) -> Result<()> {
         let inserted = sqlx::query("INSERT INTO ledgerAccountType (name, description, isActive, isSettleable) VALUES (?, ?, ?, ?)")
             .bind(name)
             .bind(description)
@@ -729,7 +922,10 @@ impl Store {
             .map_err(Error::from);
         match inserted {
             Ok(_) => Ok(()),
-            Err(e) if e.is_unique_violation() => Err(Error::client(ErrorCode::GenericClientError, "Ledger account type already exists")),
+            Err(e) if e.is_unique_violation() => Err(Error::client(
+                ErrorCode::GenericClientError,
+                "Ledger account type already exists",
+            )),
             Err(e) => Err(e),
         }
     }

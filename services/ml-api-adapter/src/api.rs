@@ -48,7 +48,10 @@ pub const HEALTH_DOWN_STATUS: u16 = 502;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/transfers", post(post_transfer))
-        .route("/transfers/{id}", put(put_transfer).get(get_transfer).patch(patch_transfer))
+        .route(
+            "/transfers/{id}",
+            put(put_transfer).get(get_transfer).patch(patch_transfer),
+        )
         .route("/transfers/{id}/error", put(put_transfer_error))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -58,21 +61,37 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Validates the FSPIOP headers; returns them with lower-case names.
-fn check_headers(state: &AppState, method: &str, headers: &HeaderMap) -> Result<BTreeMap<String, String>, FspiopError> {
+fn check_headers(
+    state: &AppState,
+    method: &str,
+    headers: &HeaderMap,
+) -> Result<BTreeMap<String, String>, FspiopError> {
     let map = fspiop_edge::headers_of(headers);
-    headers::validate_request_headers(method, RESOURCE, &map, state.versions(), HeaderRules::default())?;
+    headers::validate_request_headers(
+        method,
+        RESOURCE,
+        &map,
+        state.versions(),
+        HeaderRules::default(),
+    )?;
     Ok(map)
 }
 
 async fn read_body(body: Body) -> Result<Bytes, FspiopError> {
-    axum::body::to_bytes(body, BODY_LEN_MAX_BYTES).await.map_err(|error| {
-        let too_large = std::error::Error::source(&error).is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            FspiopError::with_detail(ErrorCode::TooLargePayload, format!("body is larger than {BODY_LEN_MAX_BYTES} bytes"))
-        } else {
-            FspiopError::with_detail(ErrorCode::MalformedSyntax, "body could not be read")
-        }
-    })
+    axum::body::to_bytes(body, BODY_LEN_MAX_BYTES)
+        .await
+        .map_err(|error| {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                FspiopError::with_detail(
+                    ErrorCode::TooLargePayload,
+                    format!("body is larger than {BODY_LEN_MAX_BYTES} bytes"),
+                )
+            } else {
+                FspiopError::with_detail(ErrorCode::MalformedSyntax, "body could not be read")
+            }
+        })
 }
 
 /// Mojaloop's completedTimestamp window on `PUT /transfers/{ID}`.
@@ -85,8 +104,11 @@ pub fn check_completed_timestamp(
     let Some(completed_ms) = completed_timestamp.and_then(fspiop::datetime::parse_date_time) else {
         return Ok(());
     };
-    let latest_ms = now_ms.saturating_add(i64::try_from(max_callback_time_lag_dilation_ms).unwrap_or(i64::MAX));
-    let oldest_ms = now_ms.saturating_sub(i64::try_from(max_fulfil_timeout_duration_s.saturating_mul(1000)).unwrap_or(i64::MAX));
+    let latest_ms =
+        now_ms.saturating_add(i64::try_from(max_callback_time_lag_dilation_ms).unwrap_or(i64::MAX));
+    let oldest_ms = now_ms.saturating_sub(
+        i64::try_from(max_fulfil_timeout_duration_s.saturating_mul(1000)).unwrap_or(i64::MAX),
+    );
     if completed_ms > latest_ms {
         return Err(FspiopError::with_detail(
             ErrorCode::GenericValidationError,
@@ -103,7 +125,13 @@ pub fn check_completed_timestamp(
 }
 
 /// Answers `status` once `checked` produced its message; records the route's metric.
-async fn accept(state: &AppState, metric: &service_kit::metrics::Histogram, started: Instant, checked: Result<Outbound>, status: u16) -> Response {
+async fn accept(
+    state: &AppState,
+    metric: &service_kit::metrics::Histogram,
+    started: Instant,
+    checked: Result<Outbound>,
+    status: u16,
+) -> Response {
     let result = match checked {
         Ok(outbound) => state.produce(&outbound).await,
         Err(error) => Err(error),
@@ -122,13 +150,31 @@ async fn post_transfer(State(state): State<AppState>, headers: HeaderMap, body: 
         let map = check_headers(&state, "POST", &headers)?;
         let bytes = read_body(body).await?;
         let transfer: TransfersPostRequest = types::parse_body(&bytes, UnknownFields::Allow)?;
-        Ok(messages::prepare(map, &bytes, &transfer, &state.next_request_id(), now_ms()))
+        Ok(messages::prepare(
+            map,
+            &bytes,
+            &transfer,
+            &state.next_request_id(),
+            now_ms(),
+        ))
     }
     .await;
-    accept(&state, &state.metrics().transfer_prepare, started, checked, 202).await
+    accept(
+        &state,
+        &state.metrics().transfer_prepare,
+        started,
+        checked,
+        202,
+    )
+    .await
 }
 
-async fn put_transfer(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn put_transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let checked = async {
         let map = check_headers(&state, "PUT", &headers)?;
@@ -144,26 +190,62 @@ async fn put_transfer(State(state): State<AppState>, Path(id): Path<String>, hea
                 rules.max_callback_time_lag_dilation_ms,
             )?;
         }
-        Ok(messages::fulfil(&id, map, &bytes, fulfil.transfer_state, &state.next_request_id(), now_ms()))
+        Ok(messages::fulfil(
+            &id,
+            map,
+            &bytes,
+            fulfil.transfer_state,
+            &state.next_request_id(),
+            now_ms(),
+        ))
     }
     .await;
-    accept(&state, &state.metrics().transfer_fulfil, started, checked, 200).await
+    accept(
+        &state,
+        &state.metrics().transfer_fulfil,
+        started,
+        checked,
+        200,
+    )
+    .await
 }
 
-async fn put_transfer_error(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, body: Body) -> Response {
+async fn put_transfer_error(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let checked = async {
         let map = check_headers(&state, "PUT", &headers)?;
         validate::correlation_id_param("ID", &id)?;
         let bytes = read_body(body).await?;
         let _: ErrorInformationObject = types::parse_body(&bytes, UnknownFields::Allow)?;
-        Ok(messages::abort(&id, map, &bytes, &state.next_request_id(), now_ms()))
+        Ok(messages::abort(
+            &id,
+            map,
+            &bytes,
+            &state.next_request_id(),
+            now_ms(),
+        ))
     }
     .await;
-    accept(&state, &state.metrics().transfer_fulfil_error, started, checked, 200).await
+    accept(
+        &state,
+        &state.metrics().transfer_fulfil_error,
+        started,
+        checked,
+        200,
+    )
+    .await
 }
 
-async fn get_transfer(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+async fn get_transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let started = Instant::now();
     let checked = (|| {
         let map = check_headers(&state, "GET", &headers)?;
@@ -173,8 +255,13 @@ async fn get_transfer(State(state): State<AppState>, Path(id): Path<String>, hea
     accept(&state, &state.metrics().transfer_get, started, checked, 202).await
 }
 
-async fn patch_transfer(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    let checked = check_headers(&state, "PATCH", &headers).and_then(|_| validate::correlation_id_param("ID", &id));
+async fn patch_transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let checked = check_headers(&state, "PATCH", &headers)
+        .and_then(|_| validate::correlation_id_param("ID", &id));
     let error = match checked {
         Ok(()) => FspiopError::new(ErrorCode::NotImplemented),
         Err(error) => error,
@@ -183,9 +270,15 @@ async fn patch_transfer(State(state): State<AppState>, Path(id): Path<String>, h
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    let mut services = vec![SubServiceHealth::new("broker", Status::from_healthy(state.broker_healthy().await))];
+    let mut services = vec![SubServiceHealth::new(
+        "broker",
+        Status::from_healthy(state.broker_healthy().await),
+    )];
     if let Some(healthy) = state.directory_healthy().await {
-        services.push(SubServiceHealth::new("participantEndpointService", Status::from_healthy(healthy)));
+        services.push(SubServiceHealth::new(
+            "participantEndpointService",
+            Status::from_healthy(healthy),
+        ));
     }
     let report = HealthReport::new(state.started(), env!("CARGO_PKG_VERSION"), services);
     health_response(report, HEALTH_DOWN_STATUS)
@@ -202,7 +295,12 @@ async fn delete_endpoint_cache(State(state): State<AppState>) -> Response {
 
 /// `GET /`: the service's routes, as Mojaloop's adapter lists them.
 async fn metadata(State(state): State<AppState>) -> Response {
-    let base = state.config().server.hostname_url.trim_end_matches('/').to_string();
+    let base = state
+        .config()
+        .server
+        .hostname_url
+        .trim_end_matches('/')
+        .to_string();
     let url = |path: &str| format!("{base}{path}");
     let body = json!({
         "directory": base,

@@ -127,7 +127,11 @@ pub enum InvalidNotification {
 }
 
 fn context_text(context: Option<&Value>, name: &str) -> Option<String> {
-    context?.get(name)?.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+    context?
+        .get(name)?
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// The bytes of a payload-like value: a data URI's exact bytes, another string as is, JSON
@@ -145,7 +149,8 @@ fn payload_bytes(value: &Value) -> Vec<u8> {
 /// An `errorInformation` from the hub as Mojaloop's error library re-renders it: code and
 /// description kept, `cause` extensions removed, extension values cut to 128 characters.
 fn normalised_error(object: &Value) -> Option<Vec<u8>> {
-    let information: ErrorInformation = serde_json::from_value(object.get("errorInformation")?.clone()).ok()?;
+    let information: ErrorInformation =
+        serde_json::from_value(object.get("errorInformation")?.clone()).ok()?;
     let extension: Vec<_> = information
         .extension_list
         .map(|list| list.extension)
@@ -169,16 +174,27 @@ fn normalised_error(object: &Value) -> Option<Vec<u8>> {
 
 impl Notification {
     /// Reads `message`; `hub_name` decides whether it comes from the hub.
-    pub fn from_message(message: &Message, hub_name: &str) -> Result<Notification, InvalidNotification> {
+    pub fn from_message(
+        message: &Message,
+        hub_name: &str,
+    ) -> Result<Notification, InvalidNotification> {
         let content = &message.content;
         if content.payload.is_null() {
             return Err(InvalidNotification::NoPayload);
         }
-        let ledger_object = decode_payload(&content.payload).ok().and_then(|body| body.to_json().ok());
+        let ledger_object = decode_payload(&content.payload)
+            .ok()
+            .and_then(|body| body.to_json().ok());
         let context = content.context.as_ref();
-        let original = context.and_then(|c| c.get("originalRequestPayload")).filter(|v| !v.is_null());
+        let original = context
+            .and_then(|c| c.get("originalRequestPayload"))
+            .filter(|v| !v.is_null());
         let from_hub = message.from == hub_name;
-        let hub_error = if from_hub { ledger_object.as_ref().and_then(normalised_error) } else { None };
+        let hub_error = if from_hub {
+            ledger_object.as_ref().and_then(normalised_error)
+        } else {
+            None
+        };
         let callback_body = match (hub_error, original) {
             (Some(error), _) => error,
             (None, Some(original)) => payload_bytes(original),
@@ -189,7 +205,13 @@ impl Notification {
             .as_ref()
             .map(|p| p.id.clone())
             .filter(|id| !id.is_empty())
-            .or_else(|| ledger_object.as_ref()?.get("transferId")?.as_str().map(str::to_string))
+            .or_else(|| {
+                ledger_object
+                    .as_ref()?
+                    .get("transferId")?
+                    .as_str()
+                    .map(str::to_string)
+            })
             .or_else(|| Some(message.id.clone()).filter(|id| !id.is_empty()))
             .ok_or(InvalidNotification::NoId)?;
         Ok(Notification {
@@ -197,10 +219,22 @@ impl Notification {
             from: message.from.clone(),
             to: message.to.clone(),
             action: message.metadata.event.action.to_ascii_lowercase(),
-            success: message.metadata.event.state.status.eq_ignore_ascii_case("success"),
-            headers: content.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect(),
+            success: message
+                .metadata
+                .event
+                .state
+                .status
+                .eq_ignore_ascii_case("success"),
+            headers: content
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
             callback_body,
-            payload_empty: content.payload.as_object().is_some_and(serde_json::Map::is_empty),
+            payload_empty: content
+                .payload
+                .as_object()
+                .is_some_and(serde_json::Map::is_empty),
             ledger_object,
             context_payer: context_text(context, "payer"),
             context_payee: context_text(context, "payee"),
@@ -236,7 +270,15 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn push(&mut self, method: &'static str, endpoint: Endpoint, destination: &str, source: &str, hub_headers: bool, body: Option<Vec<u8>>) {
+    fn push(
+        &mut self,
+        method: &'static str,
+        endpoint: Endpoint,
+        destination: &str,
+        source: &str,
+        hub_headers: bool,
+        body: Option<Vec<u8>>,
+    ) {
         self.out.push(Callback {
             method,
             endpoint,
@@ -270,7 +312,11 @@ fn object_body(object: &Value, without_fulfilment: bool) -> Vec<u8> {
 /// The callbacks for `n` (see the module documentation for the matrix).
 pub fn plan(n: &Notification, rules: &Rules) -> Plan {
     use Endpoint::{TransferError, TransferPost, TransferPut};
-    let mut b = Builder { n, rules, out: Vec::new() };
+    let mut b = Builder {
+        n,
+        rules,
+        out: Vec::new(),
+    };
     let (from, to) = (n.from.as_str(), n.to.as_str());
     let confirm = rules.send_transfer_confirmation_to_payee && from != to;
     let hub = b.hub().to_string();
@@ -278,7 +324,14 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
         action::PREPARE if n.success => b.push("POST", TransferPost, to, from, false, b.relayed()),
         action::PREPARE => b.push("PUT", TransferError, to, from, true, b.relayed()),
         action::PREPARE_DUPLICATE if n.success => match &n.ledger_object {
-            Some(object) => b.push("PUT", TransferPut, to, from, true, Some(object_body(object, false))),
+            Some(object) => b.push(
+                "PUT",
+                TransferPut,
+                to,
+                from,
+                true,
+                Some(object_body(object, false)),
+            ),
             None => return Plan::Skip("prepare-duplicate without a JSON payload"),
         },
         action::PREPARE_DUPLICATE => b.push("PUT", TransferError, to, from, true, b.relayed()),
@@ -292,10 +345,26 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
             let Some(object) = &n.ledger_object else {
                 return Plan::Skip("reserve without a JSON payload");
             };
-            b.push("PUT", TransferPut, to, &hub, true, Some(object_body(object, false)));
-            b.push("PATCH", TransferPut, from, &hub, true, Some(object_body(object, true)));
+            b.push(
+                "PUT",
+                TransferPut,
+                to,
+                &hub,
+                true,
+                Some(object_body(object, false)),
+            );
+            b.push(
+                "PATCH",
+                TransferPut,
+                from,
+                &hub,
+                true,
+                Some(object_body(object, true)),
+            );
         }
-        action::COMMIT | action::RESERVE => b.push("PUT", TransferError, to, from, true, b.relayed()),
+        action::COMMIT | action::RESERVE => {
+            b.push("PUT", TransferError, to, from, true, b.relayed())
+        }
         action::REJECT => {
             b.push("PUT", TransferPut, to, from, false, b.relayed());
             if confirm {
@@ -321,13 +390,26 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
             let Some(object) = &n.ledger_object else {
                 return Plan::Skip("reserved-aborted without a JSON payload");
             };
-            b.push("PATCH", TransferPut, to, &hub, true, Some(object_body(object, false)));
+            b.push(
+                "PATCH",
+                TransferPut,
+                to,
+                &hub,
+                true,
+                Some(object_body(object, false)),
+            );
         }
         action::FULFIL_DUPLICATE => {
-            let endpoint = if n.success { TransferPut } else { TransferError };
+            let endpoint = if n.success {
+                TransferPut
+            } else {
+                TransferError
+            };
             b.push("PUT", endpoint, to, from, true, b.relayed());
         }
-        action::ABORT_DUPLICATE if n.success => b.push("PUT", TransferPut, to, from, false, b.relayed()),
+        action::ABORT_DUPLICATE if n.success => {
+            b.push("PUT", TransferPut, to, from, false, b.relayed())
+        }
         action::ABORT_DUPLICATE => b.push("PUT", TransferError, to, from, true, b.relayed()),
         action::TIMEOUT_RECEIVED => b.push("PUT", TransferError, to, &hub, true, b.relayed()),
         action::TIMEOUT_RESERVED | ACTION_FORWARDED => {
@@ -338,7 +420,11 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
         }
         action::GET if n.payload_empty => b.push("GET", TransferPut, to, from, false, None),
         action::GET => {
-            let endpoint = if n.success { TransferPut } else { TransferError };
+            let endpoint = if n.success {
+                TransferPut
+            } else {
+                TransferError
+            };
             b.push("PUT", endpoint, to, from, true, b.relayed());
         }
         _ => return Plan::Unknown,
@@ -352,24 +438,42 @@ pub const ACTION_FORWARDED: &str = "forwarded";
 /// The headers of `callback` for transfer `id`: the message's headers with
 /// `FSPIOP-HTTP-Method` and `FSPIOP-URI` set, and without the inbound signature for hub
 /// headers. `fspiop_edge::Forwarder` applies the remaining outbound rules.
-pub fn callback_headers(message_headers: &BTreeMap<String, String>, callback: &Callback, id: &str) -> Vec<(String, String)> {
+pub fn callback_headers(
+    message_headers: &BTreeMap<String, String>,
+    callback: &Callback,
+    id: &str,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = message_headers
         .iter()
         .filter(|(name, _)| {
-            let replaced = matches!(name.as_str(), headers::FSPIOP_HTTP_METHOD | headers::FSPIOP_URI);
+            let replaced = matches!(
+                name.as_str(),
+                headers::FSPIOP_HTTP_METHOD | headers::FSPIOP_URI
+            );
             let dropped = callback.hub_headers && name.as_str() == headers::FSPIOP_SIGNATURE;
             !replaced && !dropped
         })
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
-    out.push((headers::FSPIOP_HTTP_METHOD.to_string(), callback.method.to_string()));
-    out.push((headers::FSPIOP_URI.to_string(), callback.endpoint.uri_path(id)));
+    out.push((
+        headers::FSPIOP_HTTP_METHOD.to_string(),
+        callback.method.to_string(),
+    ));
+    out.push((
+        headers::FSPIOP_URI.to_string(),
+        callback.endpoint.uri_path(id),
+    ));
     out
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, reason = "test code")]
+    #![allow(
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        reason = "test code"
+    )]
     use super::*;
     use fspiop::envelope::{data_uri, EventState};
     use serde_json::json;
@@ -378,14 +482,35 @@ mod tests {
     const CT: &str = "application/vnd.interoperability.transfers+json;version=1.1";
 
     fn rules(confirm: bool) -> Rules {
-        Rules { hub_name: "Hub".into(), send_transfer_confirmation_to_payee: confirm, patch_supported: true }
+        Rules {
+            hub_name: "Hub".into(),
+            send_transfer_confirmation_to_payee: confirm,
+            patch_supported: true,
+        }
     }
 
-    fn message(from: &str, to: &str, action: &str, state: EventState, payload: Value, context: Option<Value>) -> Message {
+    fn message(
+        from: &str,
+        to: &str,
+        action: &str,
+        state: EventState,
+        payload: Value,
+        context: Option<Value>,
+    ) -> Message {
         let mut headers = BTreeMap::new();
         headers.insert("content-type".to_string(), CT.to_string());
         headers.insert("FSPIOP-Signature".to_string(), "sig".to_string());
-        let mut message = Message::from_request(ID, from, to, headers, None, Some(ID), "notification", action, 0);
+        let mut message = Message::from_request(
+            ID,
+            from,
+            to,
+            headers,
+            None,
+            Some(ID),
+            "notification",
+            action,
+            0,
+        );
         message.content.payload = payload;
         message.content.context = context;
         message.metadata.event.state = state;
@@ -402,7 +527,14 @@ mod tests {
                 .into_iter()
                 .map(|c| {
                     let body = String::from_utf8(c.body.unwrap_or_default()).unwrap();
-                    (c.method, c.endpoint, c.destination, c.source, c.hub_headers, body)
+                    (
+                        c.method,
+                        c.endpoint,
+                        c.destination,
+                        c.source,
+                        c.hub_headers,
+                        body,
+                    )
                 })
                 .collect(),
             other => panic!("{other:?}"),
@@ -413,15 +545,42 @@ mod tests {
     fn original_bytes_are_relayed_exactly() {
         let bytes = br#"{"transferId" : "x",  "z":1}"#;
         let uri = Value::String(data_uri(CT, bytes));
-        let m = message("payer", "payee", "prepare", EventState::success(), uri.clone(), Some(json!({"originalRequestPayload": uri})));
+        let m = message(
+            "payer",
+            "payee",
+            "prepare",
+            EventState::success(),
+            uri.clone(),
+            Some(json!({"originalRequestPayload": uri})),
+        );
         let n = read(&m);
         assert_eq!(n.callback_body, bytes.to_vec());
-        assert_eq!(n.headers.get("fspiop-signature").map(String::as_str), Some("sig"));
+        assert_eq!(
+            n.headers.get("fspiop-signature").map(String::as_str),
+            Some("sig")
+        );
         let got = sent(plan(&n, &rules(false)));
-        assert_eq!(got, vec![("POST", Endpoint::TransferPost, "payee".into(), "payer".into(), false, String::from_utf8_lossy(bytes).into_owned())]);
+        assert_eq!(
+            got,
+            vec![(
+                "POST",
+                Endpoint::TransferPost,
+                "payee".into(),
+                "payer".into(),
+                false,
+                String::from_utf8_lossy(bytes).into_owned()
+            )]
+        );
 
         // Without a context the payload's own bytes are used.
-        let m = message("payer", "payee", "prepare", EventState::success(), uri, None);
+        let m = message(
+            "payer",
+            "payee",
+            "prepare",
+            EventState::success(),
+            uri,
+            None,
+        );
         assert_eq!(read(&m).callback_body, bytes.to_vec());
     }
 
@@ -429,120 +588,342 @@ mod tests {
     fn hub_errors_are_normalised() {
         let payload = json!({"errorInformation": {"errorCode": "3100", "errorDescription": "Generic validation error - x",
             "extensionList": {"extension": [{"key": "cause", "value": "stack"}, {"key": "k", "value": "v"}]}}});
-        let m = message("Hub", "payer", "prepare", EventState::error(3100, "x"), payload.clone(), None);
+        let m = message(
+            "Hub",
+            "payer",
+            "prepare",
+            EventState::error(3100, "x"),
+            payload.clone(),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
         assert_eq!(got.len(), 1);
         let (method, endpoint, destination, source, hub_headers, body) = &got[0];
-        assert_eq!((*method, *endpoint, destination.as_str(), source.as_str(), *hub_headers), ("PUT", Endpoint::TransferError, "payer", "Hub", true));
-        assert_eq!(body, r#"{"errorInformation":{"errorCode":"3100","errorDescription":"Generic validation error - x","extensionList":{"extension":[{"key":"k","value":"v"}]}}}"#);
+        assert_eq!(
+            (
+                *method,
+                *endpoint,
+                destination.as_str(),
+                source.as_str(),
+                *hub_headers
+            ),
+            ("PUT", Endpoint::TransferError, "payer", "Hub", true)
+        );
+        assert_eq!(
+            body,
+            r#"{"errorInformation":{"errorCode":"3100","errorDescription":"Generic validation error - x","extensionList":{"extension":[{"key":"k","value":"v"}]}}}"#
+        );
 
         // Only a cause: the list goes.
         let payload = json!({"errorInformation": {"errorCode": "3303", "errorDescription": "Transfer expired",
             "extensionList": {"extension": [{"key": "cause", "value": "stack"}]}}});
-        let m = message("Hub", "payer", "timeout-received", EventState::error(3303, "x"), payload, None);
-        assert_eq!(read(&m).callback_body, br#"{"errorInformation":{"errorCode":"3303","errorDescription":"Transfer expired"}}"#.to_vec());
+        let m = message(
+            "Hub",
+            "payer",
+            "timeout-received",
+            EventState::error(3303, "x"),
+            payload,
+            None,
+        );
+        assert_eq!(
+            read(&m).callback_body,
+            br#"{"errorInformation":{"errorCode":"3303","errorDescription":"Transfer expired"}}"#
+                .to_vec()
+        );
 
         // From a participant: relayed as sent.
         let bytes = br#"{"errorInformation":{"errorCode":"5100","errorDescription":"no","extensionList":{"extension":[{"key":"cause","value":"c"}]}}}"#;
         let uri = Value::String(data_uri(CT, bytes));
-        let m = message("payee", "payer", "abort", EventState::error(5100, "no"), uri.clone(), Some(json!({"originalRequestPayload": uri})));
+        let m = message(
+            "payee",
+            "payer",
+            "abort",
+            EventState::error(5100, "no"),
+            uri.clone(),
+            Some(json!({"originalRequestPayload": uri})),
+        );
         assert_eq!(read(&m).callback_body, bytes.to_vec());
     }
 
     #[test]
     fn commit_and_confirmation() {
-        let m = message("payee", "payer", "commit", EventState::success(), json!({"transferState": "COMMITTED"}), None);
+        let m = message(
+            "payee",
+            "payer",
+            "commit",
+            EventState::success(),
+            json!({"transferState": "COMMITTED"}),
+            None,
+        );
         let n = read(&m);
         assert_eq!(sent(plan(&n, &rules(false))).len(), 1);
         let got = sent(plan(&n, &rules(true)));
         assert_eq!(got[0].0, "PUT");
-        assert_eq!((got[0].2.as_str(), got[0].3.as_str(), got[0].4), ("payer", "payee", false));
-        assert_eq!((got[1].1, got[1].2.as_str(), got[1].3.as_str(), got[1].4), (Endpoint::TransferPut, "payee", "Hub", true));
+        assert_eq!(
+            (got[0].2.as_str(), got[0].3.as_str(), got[0].4),
+            ("payer", "payee", false)
+        );
+        assert_eq!(
+            (got[1].1, got[1].2.as_str(), got[1].3.as_str(), got[1].4),
+            (Endpoint::TransferPut, "payee", "Hub", true)
+        );
         // On-us: no confirmation.
-        let m = message("payee", "payee", "commit", EventState::success(), json!({}), None);
+        let m = message(
+            "payee",
+            "payee",
+            "commit",
+            EventState::success(),
+            json!({}),
+            None,
+        );
         assert_eq!(sent(plan(&read(&m), &rules(true))).len(), 1);
         // Error: to the error endpoint of `to`.
-        let m = message("Hub", "payee", "commit", EventState::error(3100, "x"), json!({"errorInformation": {"errorCode": "3100", "errorDescription": "d"}}), None);
+        let m = message(
+            "Hub",
+            "payee",
+            "commit",
+            EventState::error(3100, "x"),
+            json!({"errorInformation": {"errorCode": "3100", "errorDescription": "d"}}),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(true)));
-        assert_eq!((got.len(), got[0].1, got[0].2.as_str(), got[0].3.as_str()), (1, Endpoint::TransferError, "payee", "Hub"));
+        assert_eq!(
+            (got.len(), got[0].1, got[0].2.as_str(), got[0].3.as_str()),
+            (1, Endpoint::TransferError, "payee", "Hub")
+        );
     }
 
     #[test]
     fn reserve_puts_to_the_payer_and_patches_the_payee() {
         let object = json!({"completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "COMMITTED", "fulfilment": "f"});
-        let m = message("payee", "payer", "reserve", EventState::success(), object, None);
+        let m = message(
+            "payee",
+            "payer",
+            "reserve",
+            EventState::success(),
+            object,
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
         assert_eq!(got.len(), 2);
-        assert_eq!((got[0].0, got[0].1, got[0].2.as_str(), got[0].3.as_str(), got[0].4), ("PUT", Endpoint::TransferPut, "payer", "Hub", true));
+        assert_eq!(
+            (
+                got[0].0,
+                got[0].1,
+                got[0].2.as_str(),
+                got[0].3.as_str(),
+                got[0].4
+            ),
+            ("PUT", Endpoint::TransferPut, "payer", "Hub", true)
+        );
         // Key order is the ledger's (serde_json keeps it: josekit enables `preserve_order`).
-        assert_eq!(got[0].5, r#"{"completedTimestamp":"2024-01-01T00:00:00.000Z","transferState":"COMMITTED","fulfilment":"f"}"#);
-        assert_eq!((got[1].0, got[1].1, got[1].2.as_str(), got[1].3.as_str()), ("PATCH", Endpoint::TransferPut, "payee", "Hub"));
-        assert_eq!(got[1].5, r#"{"completedTimestamp":"2024-01-01T00:00:00.000Z","transferState":"COMMITTED"}"#);
+        assert_eq!(
+            got[0].5,
+            r#"{"completedTimestamp":"2024-01-01T00:00:00.000Z","transferState":"COMMITTED","fulfilment":"f"}"#
+        );
+        assert_eq!(
+            (got[1].0, got[1].1, got[1].2.as_str(), got[1].3.as_str()),
+            ("PATCH", Endpoint::TransferPut, "payee", "Hub")
+        );
+        assert_eq!(
+            got[1].5,
+            r#"{"completedTimestamp":"2024-01-01T00:00:00.000Z","transferState":"COMMITTED"}"#
+        );
     }
 
     #[test]
     fn aborts_timeouts_and_duplicates() {
         let error = json!({"errorInformation": {"errorCode": "3303", "errorDescription": "Transfer expired"}});
-        let m = message("payee", "payer", "abort", EventState::error(5100, "x"), error.clone(), None);
+        let m = message(
+            "payee",
+            "payer",
+            "abort",
+            EventState::error(5100, "x"),
+            error.clone(),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(true)));
-        assert_eq!((got[0].1, got[0].2.as_str(), got[0].3.as_str(), got[0].4), (Endpoint::TransferError, "payer", "payee", false));
-        assert_eq!((got[1].1, got[1].2.as_str(), got[1].3.as_str(), got[1].4), (Endpoint::TransferError, "payee", "Hub", true));
+        assert_eq!(
+            (got[0].1, got[0].2.as_str(), got[0].3.as_str(), got[0].4),
+            (Endpoint::TransferError, "payer", "payee", false)
+        );
+        assert_eq!(
+            (got[1].1, got[1].2.as_str(), got[1].3.as_str(), got[1].4),
+            (Endpoint::TransferError, "payee", "Hub", true)
+        );
 
-        let m = message("Hub", "payer", "abort-validation", EventState::error(3100, "x"), error.clone(), None);
+        let m = message(
+            "Hub",
+            "payer",
+            "abort-validation",
+            EventState::error(3100, "x"),
+            error.clone(),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(true)));
-        assert_eq!((got.len(), got[0].2.as_str(), got[0].3.as_str()), (1, "payer", "Hub"));
+        assert_eq!(
+            (got.len(), got[0].2.as_str(), got[0].3.as_str()),
+            (1, "payer", "Hub")
+        );
 
-        let m = message("Hub", "payer", "timeout-reserved", EventState::error(3303, "x"), error.clone(), Some(json!({"payer": "p1", "payee": "p2"})));
+        let m = message(
+            "Hub",
+            "payer",
+            "timeout-reserved",
+            EventState::error(3303, "x"),
+            error.clone(),
+            Some(json!({"payer": "p1", "payee": "p2"})),
+        );
         let got = sent(plan(&read(&m), &rules(false)));
-        assert_eq!(got.iter().map(|c| (c.1, c.2.as_str(), c.3.as_str())).collect::<Vec<_>>(), vec![(Endpoint::TransferError, "p1", "Hub"), (Endpoint::TransferError, "p2", "Hub")]);
-        let m = message("payee", "payer", "timeout-reserved", EventState::error(3303, "x"), error.clone(), None);
+        assert_eq!(
+            got.iter()
+                .map(|c| (c.1, c.2.as_str(), c.3.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (Endpoint::TransferError, "p1", "Hub"),
+                (Endpoint::TransferError, "p2", "Hub")
+            ]
+        );
+        let m = message(
+            "payee",
+            "payer",
+            "timeout-reserved",
+            EventState::error(3303, "x"),
+            error.clone(),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
-        assert_eq!(got.iter().map(|c| c.2.as_str()).collect::<Vec<_>>(), vec!["payer", "payee"]);
+        assert_eq!(
+            got.iter().map(|c| c.2.as_str()).collect::<Vec<_>>(),
+            vec!["payer", "payee"]
+        );
 
-        let state = json!({"transferState": "COMMITTED", "completedTimestamp": "2024-01-01T00:00:00.000Z"});
-        let m = message("Hub", "payer", "prepare-duplicate", EventState::success(), state.clone(), None);
+        let state =
+            json!({"transferState": "COMMITTED", "completedTimestamp": "2024-01-01T00:00:00.000Z"});
+        let m = message(
+            "Hub",
+            "payer",
+            "prepare-duplicate",
+            EventState::success(),
+            state.clone(),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
-        assert_eq!((got[0].0, got[0].1, got[0].2.as_str(), got[0].4), ("PUT", Endpoint::TransferPut, "payer", true));
+        assert_eq!(
+            (got[0].0, got[0].1, got[0].2.as_str(), got[0].4),
+            ("PUT", Endpoint::TransferPut, "payer", true)
+        );
         assert_eq!(serde_json::from_str::<Value>(&got[0].5).unwrap(), state);
 
-        let m = message("Hub", "payee", "fulfil-duplicate", EventState::error(3106, "x"), error.clone(), None);
-        assert_eq!(sent(plan(&read(&m), &rules(false)))[0].1, Endpoint::TransferError);
-        let m = message("Hub", "payee", "abort-duplicate", EventState::success(), state, None);
-        assert_eq!(sent(plan(&read(&m), &rules(false)))[0].1, Endpoint::TransferPut);
+        let m = message(
+            "Hub",
+            "payee",
+            "fulfil-duplicate",
+            EventState::error(3106, "x"),
+            error.clone(),
+            None,
+        );
+        assert_eq!(
+            sent(plan(&read(&m), &rules(false)))[0].1,
+            Endpoint::TransferError
+        );
+        let m = message(
+            "Hub",
+            "payee",
+            "abort-duplicate",
+            EventState::success(),
+            state,
+            None,
+        );
+        assert_eq!(
+            sent(plan(&read(&m), &rules(false)))[0].1,
+            Endpoint::TransferPut
+        );
     }
 
     #[test]
     fn reserved_aborted_get_and_unknown() {
-        let object = json!({"completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "ABORTED"});
-        let m = message("Hub", "payee", "reserved-aborted", EventState::success(), object, None);
+        let object =
+            json!({"completedTimestamp": "2024-01-01T00:00:00.000Z", "transferState": "ABORTED"});
+        let m = message(
+            "Hub",
+            "payee",
+            "reserved-aborted",
+            EventState::success(),
+            object,
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
-        assert_eq!((got[0].0, got[0].1, got[0].2.as_str()), ("PATCH", Endpoint::TransferPut, "payee"));
+        assert_eq!(
+            (got[0].0, got[0].1, got[0].2.as_str()),
+            ("PATCH", Endpoint::TransferPut, "payee")
+        );
         let mut old = rules(false);
         old.patch_supported = false;
         assert!(matches!(plan(&read(&m), &old), Plan::Skip(_)));
 
-        let m = message("Hub", "payer", "GET", EventState::success(), json!({"transferState": "RESERVED"}), None);
+        let m = message(
+            "Hub",
+            "payer",
+            "GET",
+            EventState::success(),
+            json!({"transferState": "RESERVED"}),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
-        assert_eq!((got[0].0, got[0].1, got[0].2.as_str(), got[0].3.as_str()), ("PUT", Endpoint::TransferPut, "payer", "Hub"));
-        let m = message("payer", "payee", "get", EventState::success(), json!({}), None);
+        assert_eq!(
+            (got[0].0, got[0].1, got[0].2.as_str(), got[0].3.as_str()),
+            ("PUT", Endpoint::TransferPut, "payer", "Hub")
+        );
+        let m = message(
+            "payer",
+            "payee",
+            "get",
+            EventState::success(),
+            json!({}),
+            None,
+        );
         let got = sent(plan(&read(&m), &rules(false)));
-        assert_eq!((got[0].0, got[0].1, got[0].2.as_str(), got[0].5.as_str()), ("GET", Endpoint::TransferPut, "payee", ""));
+        assert_eq!(
+            (got[0].0, got[0].1, got[0].2.as_str(), got[0].5.as_str()),
+            ("GET", Endpoint::TransferPut, "payee", "")
+        );
 
-        let m = message("Hub", "payer", "limit-adjustment", EventState::success(), json!({"a": 1}), None);
+        let m = message(
+            "Hub",
+            "payer",
+            "limit-adjustment",
+            EventState::success(),
+            json!({"a": 1}),
+            None,
+        );
         assert_eq!(plan(&read(&m), &rules(false)), Plan::Unknown);
     }
 
     #[test]
     fn ids_and_invalid_messages() {
-        let mut m = message("Hub", "payer", "get", EventState::success(), json!({"transferId": "t-payload"}), None);
+        let mut m = message(
+            "Hub",
+            "payer",
+            "get",
+            EventState::success(),
+            json!({"transferId": "t-payload"}),
+            None,
+        );
         m.content.uri_params = None;
         assert_eq!(read(&m).id, "t-payload");
         m.content.payload = json!({});
         assert_eq!(read(&m).id, ID);
         m.id = String::new();
-        assert_eq!(Notification::from_message(&m, "Hub"), Err(InvalidNotification::NoId));
+        assert_eq!(
+            Notification::from_message(&m, "Hub"),
+            Err(InvalidNotification::NoId)
+        );
         m.content.payload = Value::Null;
-        assert_eq!(Notification::from_message(&m, "Hub"), Err(InvalidNotification::NoPayload));
+        assert_eq!(
+            Notification::from_message(&m, "Hub"),
+            Err(InvalidNotification::NoPayload)
+        );
     }
 
     #[test]
@@ -560,8 +941,19 @@ mod tests {
             body: None,
         };
         let out = callback_headers(&inbound, &callback, ID);
-        assert_eq!(out, vec![("fspiop-http-method".to_string(), "PUT".to_string()), ("fspiop-uri".to_string(), format!("/transfers/{ID}/error"))]);
-        let relayed = Callback { hub_headers: false, ..callback };
-        assert!(callback_headers(&inbound, &relayed, ID).iter().any(|(n, v)| n == "fspiop-signature" && v == "s"));
+        assert_eq!(
+            out,
+            vec![
+                ("fspiop-http-method".to_string(), "PUT".to_string()),
+                ("fspiop-uri".to_string(), format!("/transfers/{ID}/error"))
+            ]
+        );
+        let relayed = Callback {
+            hub_headers: false,
+            ..callback
+        };
+        assert!(callback_headers(&inbound, &relayed, ID)
+            .iter()
+            .any(|(n, v)| n == "fspiop-signature" && v == "s"));
     }
 }

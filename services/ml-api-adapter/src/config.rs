@@ -123,8 +123,12 @@ impl Config {
 
     /// The embedded defaults alone (validated).
     pub fn defaults() -> Result<Config, crate::Error> {
-        let config: Config =
-            service_kit::config::load_from_env_map(DEFAULTS_TOML, None, ENV_PREFIX, Vec::<(String, String)>::new())?;
+        let config: Config = service_kit::config::load_from_env_map(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            Vec::<(String, String)>::new(),
+        )?;
         config.validate()?;
         Ok(config)
     }
@@ -145,7 +149,9 @@ impl Config {
             problems.push("kafka.produce_timeout_ms must be at least 1".to_string());
         }
         if u64::from(self.kafka.produce_timeout_ms) >= self.server.request_timeout_ms {
-            problems.push("kafka.produce_timeout_ms must be below server.request_timeout_ms".to_string());
+            problems.push(
+                "kafka.produce_timeout_ms must be below server.request_timeout_ms".to_string(),
+            );
         }
         if self.kafka.topic_partitions < 1 {
             problems.push("kafka.topic_partitions must be at least 1".to_string());
@@ -173,7 +179,10 @@ impl Config {
 
     /// The central ledger database URL with the database name.
     pub fn central_ledger_database_url(&self) -> Result<String, store::Error> {
-        store::database_url(&self.central_ledger_database.url, &self.central_ledger_database.name)
+        store::database_url(
+            &self.central_ledger_database.url,
+            &self.central_ledger_database.name,
+        )
     }
 
     /// A topic or consumer-group name with the configured prefix.
@@ -190,7 +199,6 @@ impl Config {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
@@ -204,9 +212,18 @@ mod tests {
         assert_eq!(config.transfers.max_callback_time_lag_dilation_ms, 200);
         assert!(!config.transfers.send_transfer_confirmation_to_payee);
         assert!(config.notification.enabled);
-        assert_eq!(config.protocol_versions().unwrap(), ProtocolVersions::default());
-        assert_eq!(config.central_ledger_database_url().unwrap(), "mysql://root@127.0.0.1:3306/central_ledger");
-        assert_eq!(config.topic(bus::TOPIC_TRANSFER_PREPARE), "topic-transfer-prepare");
+        assert_eq!(
+            config.protocol_versions().unwrap(),
+            ProtocolVersions::default()
+        );
+        assert_eq!(
+            config.central_ledger_database_url().unwrap(),
+            "mysql://root@127.0.0.1:3306/central_ledger"
+        );
+        assert_eq!(
+            config.topic(bus::TOPIC_TRANSFER_PREPARE),
+            "topic-transfer-prepare"
+        );
         assert_eq!(config.bus().producer_delivery_timeout_ms, 10_000);
     }
 
@@ -217,13 +234,22 @@ mod tests {
             None,
             ENV_PREFIX,
             vec![
-                ("ML_API_ADAPTER__TRANSFERS__SEND_TRANSFER_CONFIRMATION_TO_PAYEE".to_string(), "true".to_string()),
-                ("ML_API_ADAPTER__KAFKA__TOPIC_PREFIX".to_string(), "x-".to_string()),
+                (
+                    "ML_API_ADAPTER__TRANSFERS__SEND_TRANSFER_CONFIRMATION_TO_PAYEE".to_string(),
+                    "true".to_string(),
+                ),
+                (
+                    "ML_API_ADAPTER__KAFKA__TOPIC_PREFIX".to_string(),
+                    "x-".to_string(),
+                ),
             ],
         )
         .unwrap();
         assert!(config.transfers.send_transfer_confirmation_to_payee);
-        assert_eq!(config.topic("topic-notification-event"), "x-topic-notification-event");
+        assert_eq!(
+            config.topic("topic-notification-event"),
+            "x-topic-notification-event"
+        );
         let unknown = service_kit::config::load_from_env_map::<Config, _>(
             DEFAULTS_TOML,
             None,

@@ -34,9 +34,17 @@ impl Error {
     pub fn to_fspiop(&self) -> FspiopError {
         match self {
             Error::Fspiop(error) => error.clone(),
-            Error::Bus(_) => FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "message bus unavailable"),
-            Error::Store(_) => FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "database unavailable"),
-            Error::Config(_) | Error::InvalidConfig(_) | Error::Internal(_) => FspiopError::new(ErrorCode::InternalServerError),
+            Error::Bus(_) => FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "message bus unavailable",
+            ),
+            Error::Store(_) => FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "database unavailable",
+            ),
+            Error::Config(_) | Error::InvalidConfig(_) | Error::Internal(_) => {
+                FspiopError::new(ErrorCode::InternalServerError)
+            }
         }
     }
 }
@@ -56,10 +64,21 @@ mod tests {
 
     #[test]
     fn internal_errors_reveal_only_their_class() {
-        assert_eq!(Error::Bus("broker down at 10.0.0.1".into()).to_fspiop().description(), "Service currently unavailable - message bus unavailable");
+        assert_eq!(
+            Error::Bus("broker down at 10.0.0.1".into())
+                .to_fspiop()
+                .description(),
+            "Service currently unavailable - message bus unavailable"
+        );
         assert_eq!(Error::Bus(String::new()).to_fspiop().http_status(), 503);
-        assert_eq!(Error::Internal("secret".into()).to_fspiop().description(), "Internal server error");
-        let client = Error::from(FspiopError::with_detail(ErrorCode::GenericValidationError, "x"));
+        assert_eq!(
+            Error::Internal("secret".into()).to_fspiop().description(),
+            "Internal server error"
+        );
+        let client = Error::from(FspiopError::with_detail(
+            ErrorCode::GenericValidationError,
+            "x",
+        ));
         assert_eq!(client.to_fspiop().code, ErrorCode::GenericValidationError);
     }
 }

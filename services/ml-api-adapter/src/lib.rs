@@ -63,12 +63,30 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new("moja_ml_");
         let http = service_kit::metrics::http_request_metrics(&registry);
-        let histogram = |name: &str, help: &str, labels: &[&str]| registry.histogram(name, help, labels, &DEFAULT_BUCKETS_SECONDS);
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            registry.histogram(name, help, labels, &DEFAULT_BUCKETS_SECONDS)
+        };
         Metrics {
-            transfer_prepare: histogram("ml_transfer_prepare", "Produce a transfer prepare message to the prepare topic", &["success"]),
-            transfer_fulfil: histogram("ml_transfer_fulfil", "Produce a transfer fulfil message to the fulfil topic", &["success"]),
-            transfer_fulfil_error: histogram("ml_transfer_fulfil_error", "Produce a transfer error message to the fulfil topic", &["success"]),
-            transfer_get: histogram("ml_transfer_get", "Produce a transfer get message to the get topic", &["success"]),
+            transfer_prepare: histogram(
+                "ml_transfer_prepare",
+                "Produce a transfer prepare message to the prepare topic",
+                &["success"],
+            ),
+            transfer_fulfil: histogram(
+                "ml_transfer_fulfil",
+                "Produce a transfer fulfil message to the fulfil topic",
+                &["success"],
+            ),
+            transfer_fulfil_error: histogram(
+                "ml_transfer_fulfil_error",
+                "Produce a transfer error message to the fulfil topic",
+                &["success"],
+            ),
+            transfer_get: histogram(
+                "ml_transfer_get",
+                "Produce a transfer get message to the get topic",
+                &["success"],
+            ),
             notification_process: histogram(
                 "notification_event_process_msg",
                 "Consume a notification message from the kafka topic and process it accordingly",
@@ -125,7 +143,13 @@ const PRODUCE_GRACE_MS: u64 = 1000;
 const PRODUCER_FLUSH_TIMEOUT_MS: u64 = 5000;
 
 impl AppState {
-    fn new(config: Config, versions: ProtocolVersions, producer: FutureProducer, handler: Option<HandlerState>, metrics: Metrics) -> AppState {
+    fn new(
+        config: Config,
+        versions: ProtocolVersions,
+        producer: FutureProducer,
+        handler: Option<HandlerState>,
+        metrics: Metrics,
+    ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 topic_prepare: config.topic(bus::TOPIC_TRANSFER_PREPARE),
@@ -162,7 +186,12 @@ impl AppState {
     /// Hapi's request ids: `<ms>:<host>:<pid>:<counter>`).
     pub fn next_request_id(&self) -> String {
         let n = self.inner.requests.fetch_add(1, Ordering::Relaxed);
-        format!("{}:{}:{}:{n}", now_ms(), self.inner.config.kafka.client_id, std::process::id())
+        format!(
+            "{}:{}:{}:{n}",
+            now_ms(),
+            self.inner.config.kafka.client_id,
+            std::process::id()
+        )
     }
 
     /// Puts `outbound` on its topic and waits for the broker's acknowledgement, at most
@@ -173,11 +202,16 @@ impl AppState {
             messages::Topic::Fulfil => &self.inner.topic_fulfil,
             messages::Topic::Get => &self.inner.topic_get,
         };
-        let value = serde_json::to_vec(&outbound.message).map_err(|e| Error::Internal(e.to_string()))?;
+        let value =
+            serde_json::to_vec(&outbound.message).map_err(|e| Error::Internal(e.to_string()))?;
         let timeout_ms = u64::from(self.inner.config.kafka.produce_timeout_ms);
         let record = FutureRecord::to(topic).key(&outbound.key).payload(&value);
-        let sent = self.inner.producer.send(record, Timeout::After(Duration::from_millis(timeout_ms)));
-        match tokio::time::timeout(Duration::from_millis(timeout_ms + PRODUCE_GRACE_MS), sent).await {
+        let sent = self
+            .inner
+            .producer
+            .send(record, Timeout::After(Duration::from_millis(timeout_ms)));
+        match tokio::time::timeout(Duration::from_millis(timeout_ms + PRODUCE_GRACE_MS), sent).await
+        {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((error, _))) => {
                 tracing::error!(%topic, transfer_id = %outbound.key, error.message = %error, "produce failed");
@@ -193,7 +227,11 @@ impl AppState {
     /// The broker answers a metadata request in time, and the notification handler (when it
     /// runs here) is consuming.
     pub async fn broker_healthy(&self) -> bool {
-        let handler_ok = self.inner.handler.as_ref().is_none_or(|h| h.running.load(Ordering::SeqCst));
+        let handler_ok = self
+            .inner
+            .handler
+            .as_ref()
+            .is_none_or(|h| h.running.load(Ordering::SeqCst));
         let producer = self.inner.producer.clone();
         let topic = self.inner.topic_prepare.clone();
         let broker_ok = tokio::task::spawn_blocking(move || {
@@ -211,7 +249,10 @@ impl AppState {
     pub async fn directory_healthy(&self) -> Option<bool> {
         let handler = self.inner.handler.as_ref()?;
         let probe = sqlx::query("SELECT 1").execute(&handler.pool);
-        Some(matches!(tokio::time::timeout(Duration::from_millis(HEALTH_PROBE_TIMEOUT_MS), probe).await, Ok(Ok(_))))
+        Some(matches!(
+            tokio::time::timeout(Duration::from_millis(HEALTH_PROBE_TIMEOUT_MS), probe).await,
+            Ok(Ok(_))
+        ))
     }
 
     /// Empties the endpoint cache (`DELETE /endpointcache`).
@@ -237,7 +278,11 @@ fn patch_supported(version: Version) -> bool {
 /// Runs the API on `listener` (and the notification handler when `notification.enabled`)
 /// until `shutdown` resolves; then stops taking requests, lets the handler finish the
 /// callbacks in flight, flushes the producer and returns.
-pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     config.validate()?;
     let versions = config.protocol_versions().map_err(Error::Internal)?;
     let bus = config.bus();
@@ -253,7 +298,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         (topic_get.as_str(), partitions),
         (topic_notification.as_str(), partitions),
     ];
-    bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms).await.map_err(bus_error)?;
+    bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms)
+        .await
+        .map_err(bus_error)?;
     let producer = bus::create_producer(&bus).map_err(bus_error)?;
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -261,7 +308,12 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
     let mut handler_task = None;
     let handler = if config.notification.enabled {
         let db = &config.central_ledger_database;
-        let pool = store::connect(&config.central_ledger_database_url()?, db.pool_size_max, db.acquire_timeout_ms).await?;
+        let pool = store::connect(
+            &config.central_ledger_database_url()?,
+            db.pool_size_max,
+            db.acquire_timeout_ms,
+        )
+        .await?;
         let directory = Directory::new(pool.clone(), db.cache_ttl_ms);
         let forwarder = Forwarder::new(ForwarderConfig {
             request_timeout_ms: config.http_client.request_timeout_ms,
@@ -272,12 +324,23 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
         .map_err(|e| Error::Internal(e.to_string()))?;
         let rules = callbacks::Rules {
             hub_name: config.hub.name.clone(),
-            send_transfer_confirmation_to_payee: config.transfers.send_transfer_confirmation_to_payee,
+            send_transfer_confirmation_to_payee: config
+                .transfers
+                .send_transfer_confirmation_to_payee,
             patch_supported: patch_supported(versions.content_default),
         };
-        let consumer = bus::create_consumer(&bus, &config.topic(notification::GROUP_NOTIFICATION_EVENT)).map_err(bus_error)?;
-        consumer.subscribe(&[topic_notification.as_str()]).map_err(|e| Error::Bus(e.to_string()))?;
-        let deliverer = Arc::new(notification::Deliverer::new(directory.clone(), forwarder, rules, metrics.clone()));
+        let consumer =
+            bus::create_consumer(&bus, &config.topic(notification::GROUP_NOTIFICATION_EVENT))
+                .map_err(bus_error)?;
+        consumer
+            .subscribe(&[topic_notification.as_str()])
+            .map_err(|e| Error::Bus(e.to_string()))?;
+        let deliverer = Arc::new(notification::Deliverer::new(
+            directory.clone(),
+            forwarder,
+            rules,
+            metrics.clone(),
+        ));
         let running = Arc::new(AtomicBool::new(true));
         handler_task = Some(tokio::spawn(notification::run_handler(
             consumer,
@@ -287,21 +350,30 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: impl Future<Ou
             stop_rx.clone(),
             running.clone(),
         )));
-        Some(HandlerState { directory, pool, running })
+        Some(HandlerState {
+            directory,
+            pool,
+            running,
+        })
     } else {
         None
     };
 
     let pool = handler.as_ref().map(|h| h.pool.clone());
     let state = AppState::new(config, versions, producer.clone(), handler, metrics);
-    let served = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
     let _ = stop_tx.send(true);
     if let Some(task) = handler_task {
         if let Err(error) = task.await {
             tracing::error!(error.message = %error, "notification handler task failed");
         }
     }
-    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_millis(PRODUCER_FLUSH_TIMEOUT_MS))).await;
+    let flushed = tokio::task::spawn_blocking(move || {
+        producer.flush(Duration::from_millis(PRODUCER_FLUSH_TIMEOUT_MS))
+    })
+    .await;
     if let Ok(Err(error)) = flushed {
         tracing::warn!(error.message = %error, "producer flush incomplete");
     }
@@ -344,8 +416,14 @@ mod tests {
         let started = std::time::Instant::now();
         let response = client
             .post(format!("{base}/transfers"))
-            .header("accept", "application/vnd.interoperability.transfers+json;version=1")
-            .header("content-type", "application/vnd.interoperability.transfers+json;version=1.1")
+            .header(
+                "accept",
+                "application/vnd.interoperability.transfers+json;version=1",
+            )
+            .header(
+                "content-type",
+                "application/vnd.interoperability.transfers+json;version=1.1",
+            )
             .header("date", fspiop::datetime::format_http_date(now_ms()))
             .header("fspiop-source", "payerfsp")
             .body(body.to_string())
@@ -353,17 +431,36 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.status(), 503);
-        assert!(started.elapsed() < Duration::from_secs(5), "bounded by produce_timeout_ms");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "bounded by produce_timeout_ms"
+        );
         let answer: serde_json::Value = response.json().await.unwrap();
         assert_eq!(answer["errorInformation"]["errorCode"], "2003");
-        assert_eq!(answer["errorInformation"]["errorDescription"], "Service currently unavailable - message bus unavailable");
+        assert_eq!(
+            answer["errorInformation"]["errorDescription"],
+            "Service currently unavailable - message bus unavailable"
+        );
 
         let health = client.get(format!("{base}/health")).send().await.unwrap();
         assert_eq!(health.status(), 502);
         let report: serde_json::Value = health.json().await.unwrap();
-        assert_eq!(report["services"], serde_json::json!([{"name": "broker", "status": "DOWN"}]));
-        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        assert!(metrics.contains("moja_ml_ml_transfer_prepare_count{success=\"false\"} 1"), "{metrics}");
+        assert_eq!(
+            report["services"],
+            serde_json::json!([{"name": "broker", "status": "DOWN"}])
+        );
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("moja_ml_ml_transfer_prepare_count{success=\"false\"} 1"),
+            "{metrics}"
+        );
     }
 
     #[test]

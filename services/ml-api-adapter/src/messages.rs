@@ -92,7 +92,11 @@ pub fn prepare(
         now_ms,
     );
     message.content.context = Some(context(&message.content.payload, original_request_id));
-    Outbound { topic: Topic::Prepare, key: transfer.payer_fsp.clone(), message }
+    Outbound {
+        topic: Topic::Prepare,
+        key: transfer.payer_fsp.clone(),
+        message,
+    }
 }
 
 /// `PUT /transfers/{ID}` → `topic-transfer-fulfil`, action by `transferState`.
@@ -104,12 +108,32 @@ pub fn fulfil(
     original_request_id: &str,
     now_ms: i64,
 ) -> Outbound {
-    fulfil_with_action(id, headers, body, fulfil_action(state), original_request_id, now_ms)
+    fulfil_with_action(
+        id,
+        headers,
+        body,
+        fulfil_action(state),
+        original_request_id,
+        now_ms,
+    )
 }
 
 /// `PUT /transfers/{ID}/error` → `topic-transfer-fulfil`, action `abort`.
-pub fn abort(id: &str, headers: BTreeMap<String, String>, body: &[u8], original_request_id: &str, now_ms: i64) -> Outbound {
-    fulfil_with_action(id, headers, body, action::ABORT, original_request_id, now_ms)
+pub fn abort(
+    id: &str,
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    fulfil_with_action(
+        id,
+        headers,
+        body,
+        action::ABORT,
+        original_request_id,
+        now_ms,
+    )
 }
 
 fn fulfil_with_action(
@@ -122,18 +146,45 @@ fn fulfil_with_action(
 ) -> Outbound {
     let from = header(&headers, headers::FSPIOP_SOURCE);
     let to = header(&headers, headers::FSPIOP_DESTINATION);
-    let mut message =
-        Message::from_request(id, &from, &to, headers, Some(body), Some(id), event_type::FULFIL, event_action, now_ms);
+    let mut message = Message::from_request(
+        id,
+        &from,
+        &to,
+        headers,
+        Some(body),
+        Some(id),
+        event_type::FULFIL,
+        event_action,
+        now_ms,
+    );
     message.content.context = Some(context(&message.content.payload, original_request_id));
-    Outbound { topic: Topic::Fulfil, key: id.to_string(), message }
+    Outbound {
+        topic: Topic::Fulfil,
+        key: id.to_string(),
+        message,
+    }
 }
 
 /// `GET /transfers/{ID}` → `topic-transfer-get` (payload `{}`, no context).
 pub fn get(id: &str, headers: BTreeMap<String, String>, now_ms: i64) -> Outbound {
     let from = header(&headers, headers::FSPIOP_SOURCE);
     let to = header(&headers, headers::FSPIOP_DESTINATION);
-    let message = Message::from_request(id, &from, &to, headers, None, Some(id), event_type::GET, action::GET, now_ms);
-    Outbound { topic: Topic::Get, key: id.to_string(), message }
+    let message = Message::from_request(
+        id,
+        &from,
+        &to,
+        headers,
+        None,
+        Some(id),
+        event_type::GET,
+        action::GET,
+        now_ms,
+    );
+    Outbound {
+        topic: Topic::Get,
+        key: id.to_string(),
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -148,7 +199,10 @@ mod tests {
     fn headers(source: &str, destination: Option<&str>) -> BTreeMap<String, String> {
         let mut map = BTreeMap::new();
         map.insert("content-type".to_string(), CONTENT_TYPE.to_string());
-        map.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
+        map.insert(
+            "date".to_string(),
+            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+        );
         map.insert("fspiop-source".to_string(), source.to_string());
         if let Some(destination) = destination {
             map.insert("fspiop-destination".to_string(), destination.to_string());
@@ -168,7 +222,13 @@ mod tests {
     #[test]
     fn prepare_has_mojaloops_shape() {
         let body = br#"{"transferId":  "b51ec534-ee48-4575-b6a9-ead2955b8069"}"#;
-        let out = prepare(headers("payerfsp", Some("payeefsp")), body, &transfer(), "r1", 1_704_067_200_000);
+        let out = prepare(
+            headers("payerfsp", Some("payeefsp")),
+            body,
+            &transfer(),
+            "r1",
+            1_704_067_200_000,
+        );
         assert_eq!(out.topic.name(), "topic-transfer-prepare");
         assert_eq!(out.key, "payerfsp", "prepares are keyed by the payer");
         let json = serde_json::to_value(&out.message).unwrap();
@@ -185,8 +245,14 @@ mod tests {
         assert_eq!(json["metadata"]["correlationId"], TRANSFER_ID);
         assert_eq!(json["metadata"]["event"]["type"], "prepare");
         assert_eq!(json["metadata"]["event"]["action"], "prepare");
-        assert_eq!(json["metadata"]["event"]["createdAt"], "2024-01-01T00:00:00.000Z");
-        assert_eq!(json["metadata"]["event"]["state"], json!({"status": "success", "code": 0, "description": "action successful"}));
+        assert_eq!(
+            json["metadata"]["event"]["createdAt"],
+            "2024-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            json["metadata"]["event"]["state"],
+            json!({"status": "success", "code": 0, "description": "action successful"})
+        );
         assert_eq!(data_uri(CONTENT_TYPE, body), uri);
     }
 
@@ -198,15 +264,31 @@ mod tests {
             (TransferState::Reserved, "reserve"),
             (TransferState::Aborted, "reject"),
         ] {
-            let out = fulfil(TRANSFER_ID, headers("payeefsp", Some("payerfsp")), b"{}", state, "r2", 0);
+            let out = fulfil(
+                TRANSFER_ID,
+                headers("payeefsp", Some("payerfsp")),
+                b"{}",
+                state,
+                "r2",
+                0,
+            );
             assert_eq!(out.topic, Topic::Fulfil);
             assert_eq!(out.message.metadata.event.kind, "fulfil");
             assert_eq!(out.message.metadata.event.action, expected);
             assert_eq!(out.message.from, "payeefsp");
             assert_eq!(out.message.to, "payerfsp");
         }
-        let out = abort(TRANSFER_ID, headers("payeefsp", Some("payerfsp")), b"{}", "r3", 0);
-        assert_eq!((out.topic, out.message.metadata.event.action.as_str()), (Topic::Fulfil, "abort"));
+        let out = abort(
+            TRANSFER_ID,
+            headers("payeefsp", Some("payerfsp")),
+            b"{}",
+            "r3",
+            0,
+        );
+        assert_eq!(
+            (out.topic, out.message.metadata.event.action.as_str()),
+            (Topic::Fulfil, "abort")
+        );
         assert!(out.message.content.context.is_some());
     }
 
@@ -218,6 +300,13 @@ mod tests {
         assert_eq!(out.message.content.context, None);
         assert_eq!(out.message.to, "");
         assert_eq!(out.message.metadata.event.action, "get");
-        assert_eq!(out.message.content.uri_params.as_ref().map(|p| p.id.as_str()), Some(TRANSFER_ID));
+        assert_eq!(
+            out.message
+                .content
+                .uri_params
+                .as_ref()
+                .map(|p| p.id.as_str()),
+            Some(TRANSFER_ID)
+        );
     }
 }

@@ -37,7 +37,10 @@ pub const GROUP_NOTIFICATION_EVENT: &str = "ml-group-notification-event";
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error("no {endpoint_type} endpoint for DFSP {fsp}")]
-    NoEndpoint { fsp: String, endpoint_type: &'static str },
+    NoEndpoint {
+        fsp: String,
+        endpoint_type: &'static str,
+    },
     #[error("endpoint lookup failed: {0}")]
     Directory(#[from] fspiop_edge::EdgeError),
     #[error("{0}")]
@@ -75,15 +78,30 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    pub fn new(directory: Directory, forwarder: Forwarder, rules: Rules, metrics: Metrics) -> Deliverer {
-        Deliverer { directory, forwarder, rules, metrics }
+    pub fn new(
+        directory: Directory,
+        forwarder: Forwarder,
+        rules: Rules,
+        metrics: Metrics,
+    ) -> Deliverer {
+        Deliverer {
+            directory,
+            forwarder,
+            rules,
+            metrics,
+        }
     }
 
     /// Handles one message value: reads it, plans its callbacks and attempts each once.
     pub async fn handle(&self, payload: Option<&[u8]>) -> Handled {
         let started = Instant::now();
         let handled = self.handle_inner(payload).await;
-        let success = if handled.failed == 0 && handled.action != "invalid" && handled.action != "unknown" { "true" } else { "false" };
+        let success =
+            if handled.failed == 0 && handled.action != "invalid" && handled.action != "unknown" {
+                "true"
+            } else {
+                "false"
+            };
         self.metrics
             .notification_process
             .observe(&[success, &handled.action], started.elapsed().as_secs_f64());
@@ -93,9 +111,15 @@ impl Deliverer {
     async fn handle_inner(&self, payload: Option<&[u8]>) -> Handled {
         let invalid = |why: &str| {
             tracing::warn!(why, "notification message skipped");
-            Handled { action: "invalid".to_string(), attempted: 0, failed: 0 }
+            Handled {
+                action: "invalid".to_string(),
+                attempted: 0,
+                failed: 0,
+            }
         };
-        let Some(payload) = payload else { return invalid("empty message") };
+        let Some(payload) = payload else {
+            return invalid("empty message");
+        };
         let message: Message = match serde_json::from_slice(payload) {
             Ok(message) => message,
             Err(error) => return invalid(&format!("not an envelope: {error}")),
@@ -109,11 +133,19 @@ impl Deliverer {
             Plan::Send(callbacks) => callbacks,
             Plan::Skip(why) => {
                 tracing::info!(%action, transfer_id = %notification.id, why, "no callback");
-                return Handled { action, attempted: 0, failed: 0 };
+                return Handled {
+                    action,
+                    attempted: 0,
+                    failed: 0,
+                };
             }
             Plan::Unknown => {
                 tracing::warn!(%action, transfer_id = %notification.id, "unknown notification action; no callback");
-                return Handled { action: "unknown".to_string(), attempted: 0, failed: 0 };
+                return Handled {
+                    action: "unknown".to_string(),
+                    attempted: 0,
+                    failed: 0,
+                };
             }
         };
         let mut failed = 0;
@@ -123,7 +155,11 @@ impl Deliverer {
                 failed += 1;
             }
         }
-        Handled { action, attempted, failed }
+        Handled {
+            action,
+            attempted,
+            failed,
+        }
     }
 
     /// Attempts one callback; logs and counts the outcome. Returns whether it succeeded.
@@ -139,7 +175,13 @@ impl Deliverer {
         };
         let success = if outcome.is_ok() { "true" } else { "false" };
         self.metrics.notification_delivery.observe(
-            &[success, &source, &destination, &notification.action, &status],
+            &[
+                success,
+                &source,
+                &destination,
+                &notification.action,
+                &status,
+            ],
             started.elapsed().as_secs_f64(),
         );
         match outcome {
@@ -158,15 +200,23 @@ impl Deliverer {
         }
     }
 
-    async fn send(&self, notification: &Notification, callback: Callback) -> Result<(), DeliveryError> {
+    async fn send(
+        &self,
+        notification: &Notification,
+        callback: Callback,
+    ) -> Result<(), DeliveryError> {
         let endpoint_type = callback.endpoint.type_name();
         let template = self
             .directory
             .endpoint(&callback.destination, endpoint_type)
             .await?
-            .ok_or_else(|| DeliveryError::NoEndpoint { fsp: callback.destination.clone(), endpoint_type })?;
+            .ok_or_else(|| DeliveryError::NoEndpoint {
+                fsp: callback.destination.clone(),
+                endpoint_type,
+            })?;
         let url = render_endpoint(&template, &[("transferId", notification.id.as_str())]);
-        let headers = callbacks::callback_headers(&notification.headers, &callback, &notification.id);
+        let headers =
+            callbacks::callback_headers(&notification.headers, &callback, &notification.id);
         let request = OutboundRequest {
             method: callback.method,
             url,
@@ -176,7 +226,10 @@ impl Deliverer {
             destination: callback.destination,
             body: callback.body,
         };
-        self.forwarder.send(request).await.map_err(DeliveryError::Peer)
+        self.forwarder
+            .send(request)
+            .await
+            .map_err(DeliveryError::Peer)
     }
 }
 
@@ -254,7 +307,10 @@ pub async fn run_handler(
         }
     }
     if tracker.in_flight() > 0 {
-        tracing::warn!(in_flight = tracker.in_flight(), "notification handler stopped with callbacks in flight");
+        tracing::warn!(
+            in_flight = tracker.in_flight(),
+            "notification handler stopped with callbacks in flight"
+        );
     }
     commit(&consumer, &mut tracker, CommitMode::Sync);
     running.store(false, Ordering::SeqCst);

@@ -48,7 +48,10 @@ impl OffsetTracker {
 
     /// Messages in flight in every partition.
     pub fn in_flight(&self) -> usize {
-        self.partitions.values().map(|s| s.in_flight.values().map(|c| *c as usize).sum::<usize>()).sum()
+        self.partitions
+            .values()
+            .map(|s| s.in_flight.values().map(|c| *c as usize).sum::<usize>())
+            .sum()
     }
 
     /// The offsets that moved forward since the last call: `(partition, next offset to read)`.

@@ -92,7 +92,10 @@ pub struct MigrateArgs {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 pub fn serve(service: ServiceCommand) -> Result<Verdict> {
@@ -100,13 +103,24 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
     match service {
         ServiceCommand::CentralLedger(args) => {
             let config = central_ledger::Config::load(args.config.as_deref())?;
-            let handlers = central_ledger::Handlers::parse(&args.handlers).map_err(anyhow::Error::msg)?;
+            let handlers =
+                central_ledger::Handlers::parse(&args.handlers).map_err(anyhow::Error::msg)?;
             runtime()?.block_on(async move {
-                let store = central_ledger::connect_store(&config, args.migrate, args.migrate).await?;
+                let store =
+                    central_ledger::connect_store(&config, args.migrate, args.migrate).await?;
                 let address = format!("{}:{}", config.server.host, config.server.port);
-                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                let listener = tokio::net::TcpListener::bind(&address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?;
                 tracing::info!(%address, ?handlers, "central-ledger listening");
-                central_ledger::run(config, store, handlers, listener, service_kit::shutdown::shutdown_signal()).await?;
+                central_ledger::run(
+                    config,
+                    store,
+                    handlers,
+                    listener,
+                    service_kit::shutdown::shutdown_signal(),
+                )
+                .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(Verdict::Positive)
@@ -130,9 +144,17 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
             runtime()?.block_on(async move {
                 let stores = quoting_service::connect(&config, args.migrate, args.migrate).await?;
                 let address = format!("{}:{}", config.server.host, config.server.port);
-                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                let listener = tokio::net::TcpListener::bind(&address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?;
                 tracing::info!(%address, mode = ?config.quotes.mode, "quoting-service listening");
-                quoting_service::run(config, stores, listener, service_kit::shutdown::shutdown_signal()).await?;
+                quoting_service::run(
+                    config,
+                    stores,
+                    listener,
+                    service_kit::shutdown::shutdown_signal(),
+                )
+                .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(Verdict::Positive)
@@ -140,13 +162,25 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
         ServiceCommand::AccountLookupService(args) => {
             let config = account_lookup_service::Config::load(args.config.as_deref())?;
             runtime()?.block_on(async move {
-                let stores = account_lookup_service::connect(&config, args.migrate, args.migrate).await?;
+                let stores =
+                    account_lookup_service::connect(&config, args.migrate, args.migrate).await?;
                 let api_address = format!("{}:{}", config.server.host, config.server.port);
                 let admin_address = format!("{}:{}", config.server.host, config.server.admin_port);
-                let api = tokio::net::TcpListener::bind(&api_address).await.with_context(|| format!("binding {api_address}"))?;
-                let admin = tokio::net::TcpListener::bind(&admin_address).await.with_context(|| format!("binding {admin_address}"))?;
+                let api = tokio::net::TcpListener::bind(&api_address)
+                    .await
+                    .with_context(|| format!("binding {api_address}"))?;
+                let admin = tokio::net::TcpListener::bind(&admin_address)
+                    .await
+                    .with_context(|| format!("binding {admin_address}"))?;
                 tracing::info!(%api_address, %admin_address, "account-lookup-service listening");
-                account_lookup_service::run(config, stores, api, admin, service_kit::shutdown::shutdown_signal()).await?;
+                account_lookup_service::run(
+                    config,
+                    stores,
+                    api,
+                    admin,
+                    service_kit::shutdown::shutdown_signal(),
+                )
+                .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(Verdict::Positive)
@@ -154,11 +188,20 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
         ServiceCommand::Oracle(args) => {
             let config = msisdn_oracle::Config::load(args.config.as_deref())?;
             runtime()?.block_on(async move {
-                let store = msisdn_oracle::connect_store(&config, args.migrate, args.migrate).await?;
+                let store =
+                    msisdn_oracle::connect_store(&config, args.migrate, args.migrate).await?;
                 let address = format!("{}:{}", config.server.host, config.server.port);
-                let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
+                let listener = tokio::net::TcpListener::bind(&address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?;
                 tracing::info!(%address, "msisdn oracle listening");
-                msisdn_oracle::run(config, store, listener, service_kit::shutdown::shutdown_signal()).await?;
+                msisdn_oracle::run(
+                    config,
+                    store,
+                    listener,
+                    service_kit::shutdown::shutdown_signal(),
+                )
+                .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
             Ok(Verdict::Positive)
@@ -178,9 +221,15 @@ pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
     quoting.quotes_database.url = config.database.url.clone();
     runtime()?.block_on(async move {
         central_ledger::connect_store(&config, true, true).await?;
-        println!("central_ledger: migrated {} on {}", config.database.name, config.database.url);
+        println!(
+            "central_ledger: migrated {} on {}",
+            config.database.name, config.database.url
+        );
         quoting_service::connect(&quoting, true, true).await?;
-        println!("quotes: migrated {} on {}", quoting.quotes_database.name, quoting.quotes_database.url);
+        println!(
+            "quotes: migrated {} on {}",
+            quoting.quotes_database.name, quoting.quotes_database.url
+        );
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Verdict::Positive)

@@ -161,7 +161,8 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
                 AlgArg::Rs256 => Algorithm::RS256,
                 AlgArg::Es256 => Algorithm::ES256,
             });
-            let key = SigningKey::from_pem(&pem, alg).with_context(|| format!("loading {}", key.display()))?;
+            let key = SigningKey::from_pem(&pem, alg)
+                .with_context(|| format!("loading {}", key.display()))?;
             let mut request = read_json_stdin()?;
             let method = string_field(&request, "method")?.to_string();
             let url = string_field(&request, "url")?.to_string();
@@ -169,19 +170,30 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
             let body = match request.get("body") {
                 Some(Value::String(text)) => text.clone(),
                 Some(value) => canonical::to_string(value),
-                None => bail!("cannot sign without a body (GET and DELETE requests are not signed)"),
+                None => {
+                    bail!("cannot sign without a body (GET and DELETE requests are not signed)")
+                }
             };
             let signed = jws::sign(&key, &method, &url, &headers, body.as_bytes())?;
             if let Some(Value::Object(out_headers)) = request.get_mut("headers") {
-                out_headers.insert("fspiop-signature".into(), Value::String(signed.signature_header));
+                out_headers.insert(
+                    "fspiop-signature".into(),
+                    Value::String(signed.signature_header),
+                );
                 out_headers.insert("fspiop-uri".into(), Value::String(signed.fspiop_uri));
-                out_headers.insert("fspiop-http-method".into(), Value::String(signed.fspiop_http_method));
+                out_headers.insert(
+                    "fspiop-http-method".into(),
+                    Value::String(signed.fspiop_http_method),
+                );
             }
             request.insert("body".into(), Value::String(body));
             print(&Value::Object(request))?;
             Ok(Verdict::Positive)
         }
-        JwsCommand::Verify { keys, no_request_line_check } => {
+        JwsCommand::Verify {
+            keys,
+            no_request_line_check,
+        } => {
             let keys = load_public_keys(&keys)?;
             let request = read_json_stdin()?;
             let method = string_field(&request, "method")?;
@@ -192,7 +204,10 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
                 Some(Value::Null) | None => String::new(),
                 Some(_) => bail!("\"body\" must be the exact body text received, as a string"),
             };
-            let options = VerifyOptions { accept_canonical_body: true, check_request_line: !no_request_line_check };
+            let options = VerifyOptions {
+                accept_canonical_body: true,
+                check_request_line: !no_request_line_check,
+            };
             match jws::verify(&keys, method, path, &headers, body.as_bytes(), options) {
                 Ok(()) => {
                     print_line("valid")?;
@@ -215,9 +230,12 @@ fn load_public_keys(dir: &Path) -> Result<BTreeMap<String, VerifyingKey>> {
         if path.extension().and_then(|e| e.to_str()) != Some("pem") {
             continue;
         }
-        let Some(fsp_id) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Some(fsp_id) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
         let pem = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let key = VerifyingKey::from_pem(&pem).with_context(|| format!("loading {}", path.display()))?;
+        let key =
+            VerifyingKey::from_pem(&pem).with_context(|| format!("loading {}", path.display()))?;
         keys.insert(fsp_id.to_string(), key);
     }
     Ok(keys)
@@ -225,13 +243,24 @@ fn load_public_keys(dir: &Path) -> Result<BTreeMap<String, VerifyingKey>> {
 
 pub fn run_ilp(command: IlpCommand) -> Result<Verdict> {
     match command {
-        IlpCommand::Prepare { secret, ilp_version } => {
+        IlpCommand::Prepare {
+            secret,
+            ilp_version,
+        } => {
             let input = read_json_stdin()?;
             let engine = Ilp::new(ilp_version.into(), &secret);
-            let terms = match (input.get("transactionObject"), input.get("quoteRequest"), input.get("quoteResponse")) {
+            let terms = match (
+                input.get("transactionObject"),
+                input.get("quoteRequest"),
+                input.get("quoteResponse"),
+            ) {
                 (Some(tx), _, _) => engine.terms_for_transaction(tx.clone())?,
-                (None, Some(request), Some(response)) => engine.quote_response_terms(request, response)?,
-                _ => bail!("input needs \"quoteRequest\" and \"quoteResponse\", or \"transactionObject\""),
+                (None, Some(request), Some(response)) => {
+                    engine.quote_response_terms(request, response)?
+                }
+                _ => bail!(
+                    "input needs \"quoteRequest\" and \"quoteResponse\", or \"transactionObject\""
+                ),
             };
             print(&json!({
                 "ilpPacket": terms.ilp_packet,
@@ -253,17 +282,28 @@ pub fn run_ilp(command: IlpCommand) -> Result<Verdict> {
             print(&decoded(&packet))?;
             Ok(Verdict::Positive)
         }
-        IlpCommand::Fulfil { secret, packet, ilp_version } => {
-            let fulfilment = Ilp::new(ilp_version.into(), &secret).fulfilment_for_packet(&packet)?;
+        IlpCommand::Fulfil {
+            secret,
+            packet,
+            ilp_version,
+        } => {
+            let fulfilment =
+                Ilp::new(ilp_version.into(), &secret).fulfilment_for_packet(&packet)?;
             print_line(&fulfilment)?;
             Ok(Verdict::Positive)
         }
-        IlpCommand::Check { fulfilment, condition } => {
+        IlpCommand::Check {
+            fulfilment,
+            condition,
+        } => {
             if ilp::fulfilment_matches(&fulfilment, &condition) {
                 print_line("valid")?;
                 Ok(Verdict::Positive)
             } else {
-                let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "invalid fulfilment");
+                let error = FspiopError::with_detail(
+                    ErrorCode::GenericValidationError,
+                    "invalid fulfilment",
+                );
                 print(&serde_json::to_value(error.to_body())?)?;
                 Ok(Verdict::Negative)
             }

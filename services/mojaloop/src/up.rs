@@ -25,10 +25,23 @@ pub struct UpArgs {
     /// Port of the MSISDN oracle (Mojaloop's oracle also defaults to 3000, the ML API Adapter's).
     #[arg(long, default_value_t = 4003)]
     oracle_port: u16,
+    /// Simulated DFSPs to run and onboard: perffsp-1 … perffsp-N, the first half payers funded
+    /// with 1,000,000 USD, the second half payees; DFSP i owns MSISDNs 19012345{i-1}00 … 99.
+    #[arg(long, default_value_t = 0)]
+    dfsps: usize,
+    /// Port of the simulated DFSPs' server.
+    #[arg(long, default_value_t = 4100)]
+    sim_port: u16,
+    /// Once the simulated DFSPs are onboarded, send one payment of 100 USD from perffsp-1 to
+    /// MSISDN 19012345401 of perffsp-5 (with fewer than 5 DFSPs, to the last one): lookup, quote,
+    /// transfer; its outcome and timings are logged.
+    #[arg(long, requires = "dfsps")]
+    test_transaction: bool,
 }
 
 /// Ports of the services, as Mojaloop's deployments use them.
 pub struct Ports {
+    pub simulator: u16,
     pub ml_api_adapter: u16,
     pub central_ledger: u16,
     pub quoting_service: u16,
@@ -39,17 +52,38 @@ pub struct Ports {
 
 pub fn up(args: UpArgs) -> Result<Verdict> {
     service_kit::telemetry::init("info,sqlx=warn,rdkafka=warn");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let ports = Ports { ml_api_adapter: 3000, central_ledger: 3001, quoting_service: 3002, als_api: 4002, als_admin: 4001, oracle: args.oracle_port };
-        run_switch(&args.database_url, &args.kafka, &args.host, &ports, service_kit::shutdown::shutdown_signal()).await
+        let ports = Ports {
+            simulator: args.sim_port,
+            ml_api_adapter: 3000,
+            central_ledger: 3001,
+            quoting_service: 3002,
+            als_api: 4002,
+            als_admin: 4001,
+            oracle: args.oracle_port,
+        };
+        run_switch(
+            &args.database_url,
+            &args.kafka,
+            &args.host,
+            &ports,
+            (args.dfsps, args.test_transaction),
+            service_kit::shutdown::shutdown_signal(),
+        )
+        .await
     })?;
     Ok(Verdict::Positive)
 }
 
 async fn bind(host: &str, port: u16) -> Result<tokio::net::TcpListener> {
     let address = format!("{host}:{port}");
-    tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))
+    tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("binding {address}"))
 }
 
 /// Runs every service until `shutdown` resolves.
@@ -58,6 +92,7 @@ pub async fn run_switch(
     kafka: &str,
     host: &str,
     ports: &Ports,
+    (dfsps, test_transaction): (usize, bool),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let mut ledger = central_ledger::Config::load(None)?;
@@ -78,10 +113,18 @@ pub async fn run_switch(
     let mut oracle = msisdn_oracle::Config::load(None)?;
     oracle.database.url = database_url.to_string();
 
-    let ledger_store = central_ledger::connect_store(&ledger, true, true).await.context("central ledger database")?;
-    let quoting_stores = quoting_service::connect(&quoting, true, true).await.context("quotes database")?;
-    let als_stores = account_lookup_service::connect(&als, true, true).await.context("account lookup database")?;
-    let oracle_store = msisdn_oracle::connect_store(&oracle, true, true).await.context("oracle database")?;
+    let ledger_store = central_ledger::connect_store(&ledger, true, true)
+        .await
+        .context("central ledger database")?;
+    let quoting_stores = quoting_service::connect(&quoting, true, true)
+        .await
+        .context("quotes database")?;
+    let als_stores = account_lookup_service::connect(&als, true, true)
+        .await
+        .context("account lookup database")?;
+    let oracle_store = msisdn_oracle::connect_store(&oracle, true, true)
+        .await
+        .context("oracle database")?;
 
     let listeners = (
         bind(host, ports.central_ledger).await?,
@@ -109,17 +152,74 @@ pub async fn run_switch(
         oracle = ports.oracle,
         "the switch is starting"
     );
-    let oracle_url = format!("http://{}:{}", if host == "0.0.0.0" { "127.0.0.1" } else { host }, ports.oracle);
-    let als_admin = format!("http://{}:{}", if host == "0.0.0.0" { "127.0.0.1" } else { host }, ports.als_admin);
+    let local = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+    let oracle_url = format!("http://{local}:{}", ports.oracle);
+    let als_admin = format!("http://{local}:{}", ports.als_admin);
+    let urls = (
+        format!("http://{local}:{}", ports.central_ledger),
+        format!("http://{local}:{}", ports.als_api),
+        format!("http://{local}:{}", ports.quoting_service),
+        format!("http://{local}:{}", ports.ml_api_adapter),
+    );
+    let sim_listener = if dfsps > 0 {
+        Some(bind(host, ports.simulator).await?)
+    } else {
+        None
+    };
+    let sim_stop = stopped(stop_rx.clone());
     let register = async move {
         register_oracle(&als_admin, &oracle_url).await;
+        if let Some(listener) = sim_listener {
+            match simulate(dfsps, listener, &urls, &oracle_url).await {
+                Ok(simulator) => {
+                    if test_transaction {
+                        // The first payee of the guide's layout (perffsp-5 of 8), or the last DFSP.
+                        let payee_index = if dfsps >= 5 { 5 } else { dfsps };
+                        let payee = format!("19012345{}01", payee_index.saturating_sub(1));
+                        match simulator.pay("perffsp-1", &payee, "100").await {
+                            Ok(report) => tracing::info!(
+                                transfer_id = %report.transfer_id,
+                                payee_fsp = %report.payee_fsp,
+                                lookup_ms = report.lookup.as_millis() as u64,
+                                quote_ms = report.quote.as_millis() as u64,
+                                transfer_ms = report.transfer.as_millis() as u64,
+                                "test transaction committed"
+                            ),
+                            Err(error) => tracing::error!(%error, "test transaction failed"),
+                        }
+                    }
+                    sim_stop.await;
+                    drop(simulator);
+                }
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "the simulated DFSPs could not be onboarded")
+                }
+            }
+        }
         Ok::<(), anyhow::Error>(())
     };
     let (ledger_result, api_result, quoting_result, als_result, oracle_result, _) = tokio::join!(
-        central_ledger::run(ledger, ledger_store, central_ledger::Handlers::all(), listeners.0, stopped(stop_rx.clone())),
+        central_ledger::run(
+            ledger,
+            ledger_store,
+            central_ledger::Handlers::all(),
+            listeners.0,
+            stopped(stop_rx.clone())
+        ),
         ml_api_adapter::run(api, listeners.1, stopped(stop_rx.clone())),
-        quoting_service::run(quoting, quoting_stores, listeners.2, stopped(stop_rx.clone())),
-        account_lookup_service::run(als, als_stores, listeners.3, listeners.4, stopped(stop_rx.clone())),
+        quoting_service::run(
+            quoting,
+            quoting_stores,
+            listeners.2,
+            stopped(stop_rx.clone())
+        ),
+        account_lookup_service::run(
+            als,
+            als_stores,
+            listeners.3,
+            listeners.4,
+            stopped(stop_rx.clone())
+        ),
         msisdn_oracle::run(oracle, oracle_store, listeners.5, stopped(stop_rx.clone())),
         register,
     );
@@ -131,20 +231,103 @@ pub async fn run_switch(
     Ok(())
 }
 
+/// Starts `count` simulated DFSPs and onboards them, once every service answers.
+async fn simulate(
+    count: usize,
+    listener: tokio::net::TcpListener,
+    (ledger, als, quotes, transfers): &(String, String, String, String),
+    oracle: &str,
+) -> Result<dfsp_sim::Simulator> {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for base in [ledger, als, quotes, transfers] {
+        while !client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "{base} did not become healthy"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    let specs: Vec<dfsp_sim::DfspSpec> = (1..=count)
+        .map(|i| {
+            dfsp_sim::DfspSpec::with_range(
+                &format!("perffsp-{i}"),
+                &format!("19012345{}", i - 1),
+                100,
+                &format!("perffsp-{i}-ilp-secret"),
+                "USD",
+            )
+        })
+        .collect();
+    let plans: Vec<dfsp_sim::provision::DfspPlan> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| dfsp_sim::provision::DfspPlan {
+            name: spec.name.clone(),
+            currency: "USD".into(),
+            net_debit_cap: "1000000".into(),
+            funds: (i < count.div_ceil(2)).then(|| "1000000".to_string()),
+        })
+        .collect();
+    let config = dfsp_sim::SimConfig {
+        dfsps: specs,
+        switch: dfsp_sim::SwitchUrls {
+            als: als.clone(),
+            quotes: quotes.clone(),
+            transfers: transfers.clone(),
+        },
+        request_timeout_ms: 20_000,
+        callback_timeout_ms: 30_000,
+    };
+    let simulator = dfsp_sim::Simulator::start(config, listener)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let urls = dfsp_sim::provision::AdminUrls {
+        ledger: ledger.clone(),
+        oracle: oracle.to_string(),
+    };
+    dfsp_sim::provision::provision(&urls, &simulator, &plans).await?;
+    tracing::info!(
+        dfsps = count,
+        simulator = simulator.base_url(),
+        "simulated DFSPs onboarded"
+    );
+    Ok(simulator)
+}
+
 /// Registers the MSISDN oracle with the ALS as the default, unless an MSISDN oracle is there.
 async fn register_oracle(als_admin: &str, oracle_url: &str) {
     let client = reqwest::Client::new();
     for _attempt in 0..50 {
-        match client.get(format!("{als_admin}/oracles?type=MSISDN")).send().await {
+        match client
+            .get(format!("{als_admin}/oracles?type=MSISDN"))
+            .send()
+            .await
+        {
             Ok(response) if response.status().is_success() => {
                 let existing: serde_json::Value = response.json().await.unwrap_or_default();
                 if existing.as_array().is_some_and(|list| !list.is_empty()) {
                     return;
                 }
                 let body = serde_json::json!({"oracleIdType": "MSISDN", "endpoint": {"value": oracle_url, "endpointType": "URL"}, "isDefault": true});
-                match client.post(format!("{als_admin}/oracles")).json(&body).send().await {
-                    Ok(r) if r.status().is_success() => tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS"),
-                    Ok(r) => tracing::warn!(status = %r.status(), "the ALS refused the MSISDN oracle"),
+                match client
+                    .post(format!("{als_admin}/oracles"))
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => {
+                        tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
+                    }
+                    Ok(r) => {
+                        tracing::warn!(status = %r.status(), "the ALS refused the MSISDN oracle")
+                    }
                     Err(error) => tracing::warn!(%error, "registering the MSISDN oracle failed"),
                 }
                 return;

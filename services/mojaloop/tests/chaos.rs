@@ -3,7 +3,11 @@
 //! twice. Afterwards every transfer must be final, none applied twice, and each DFSP's position
 //! must equal what it paid minus what it received in committed transfers.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -34,12 +38,20 @@ fn now_ms() -> i64 {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"))
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
     base
 }
@@ -47,7 +59,12 @@ async fn serve(router: axum::Router) -> String {
 /// The ledger's transfer handlers as their own process, so they can be killed.
 fn start_handlers(database: &str, prefix: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_mojaloop"))
-        .args(["serve", "central-ledger", "--handlers", "prepare,position,fulfil"])
+        .args([
+            "serve",
+            "central-ledger",
+            "--handlers",
+            "prepare,position,fulfil",
+        ])
         .env("CENTRAL_LEDGER__DATABASE__URL", database_server_url())
         .env("CENTRAL_LEDGER__DATABASE__NAME", database)
         .env("CENTRAL_LEDGER__KAFKA__BROKERS", kafka_brokers())
@@ -63,8 +80,17 @@ fn start_handlers(database: &str, prefix: &str) -> Child {
 }
 
 async fn admin(ledger: &str, method: reqwest::Method, path: &str, body: Value) {
-    let response = reqwest::Client::new().request(method, format!("{ledger}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(response.status().is_success(), "{path}: {}", response.text().await.unwrap_or_default());
+    let response = reqwest::Client::new()
+        .request(method, format!("{ledger}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.text().await.unwrap_or_default()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -81,12 +107,24 @@ async fn payments_survive_handler_crashes() {
     ledger_config.kafka.topic_prefix = prefix.clone();
     ledger_config.kafka.topic_partitions = 2;
     ledger_config.transfers.timeout_interval_ms = 500;
-    let store = central_ledger::connect_store(&ledger_config, true, true).await.unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
+    let store = central_ledger::connect_store(&ledger_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
     let pool = store.pool.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let ledger = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ledger = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (stop_ledger, stopped_ledger) = tokio::sync::oneshot::channel::<()>();
-    let handlers = central_ledger::Handlers { admin: true, get: true, timeout: true, ..central_ledger::Handlers::default() };
+    let handlers = central_ledger::Handlers {
+        admin: true,
+        get: true,
+        timeout: true,
+        ..central_ledger::Handlers::default()
+    };
     tokio::spawn(async move {
         let _ = central_ledger::run(ledger_config, store, handlers, listener, async move {
             let _ = stopped_ledger.await;
@@ -101,8 +139,13 @@ async fn payments_survive_handler_crashes() {
     api_config.kafka.topic_partitions = 2;
     api_config.central_ledger_database.url = database_server_url();
     api_config.central_ledger_database.name = database.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let api = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (stop_api, stopped_api) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = ml_api_adapter::run(api_config, listener, async move {
@@ -110,10 +153,18 @@ async fn payments_survive_handler_crashes() {
         })
         .await;
     });
-    let client = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT_MAX).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(IN_FLIGHT_MAX)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let deadline = Instant::now() + Duration::from_secs(60);
     for base in [&ledger, &api] {
-        while !client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+        while !client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             assert!(Instant::now() < deadline, "{base} not healthy");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -159,21 +210,48 @@ async fn payments_survive_handler_crashes() {
 
     // Onboarding: every DFSP funded with 1,000,000 and a cap as large.
     for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
-        admin(&ledger, reqwest::Method::POST, "/participants/Hub/accounts", json!({"currency": "USD", "type": account_type})).await;
+        admin(
+            &ledger,
+            reqwest::Method::POST,
+            "/participants/Hub/accounts",
+            json!({"currency": "USD", "type": account_type}),
+        )
+        .await;
     }
     admin(&ledger, reqwest::Method::POST, "/settlementModels", json!({"name": "DEFERREDNET", "settlementGranularity": "NET", "settlementInterchange": "MULTILATERAL",
         "settlementDelay": "DEFERRED", "requireLiquidityCheck": true, "ledgerAccountType": "POSITION", "autoPositionReset": true, "settlementAccountType": "SETTLEMENT"})).await;
     for name in DFSPS {
-        admin(&ledger, reqwest::Method::POST, "/participants", json!({"name": name, "currency": "USD"})).await;
+        admin(
+            &ledger,
+            reqwest::Method::POST,
+            "/participants",
+            json!({"name": name, "currency": "USD"}),
+        )
+        .await;
         admin(&ledger, reqwest::Method::POST, &format!("/participants/{name}/initialPositionAndLimits"),
             json!({"currency": "USD", "limit": {"type": "NET_DEBIT_CAP", "value": 1000000}, "initialPosition": 0})).await;
         let base = &bases[name];
         for (kind, value) in [
-            ("FSPIOP_CALLBACK_URL_TRANSFER_POST", format!("{base}/transfers")),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", format!("{base}/transfers/{{{{transferId}}}}")),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_ERROR", format!("{base}/transfers/{{{{transferId}}}}/error")),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_POST",
+                format!("{base}/transfers"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_PUT",
+                format!("{base}/transfers/{{{{transferId}}}}"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
+                format!("{base}/transfers/{{{{transferId}}}}/error"),
+            ),
         ] {
-            admin(&ledger, reqwest::Method::POST, &format!("/participants/{name}/endpoints"), json!({"type": kind, "value": value})).await;
+            admin(
+                &ledger,
+                reqwest::Method::POST,
+                &format!("/participants/{name}/endpoints"),
+                json!({"type": kind, "value": value}),
+            )
+            .await;
         }
         let (settlement,): (u32,) = sqlx::query_as(
             "SELECT pc.participantCurrencyId FROM participantCurrency pc JOIN participant p ON p.participantId = pc.participantId WHERE p.name = ? AND pc.ledgerAccountTypeId = 2",
@@ -227,14 +305,21 @@ async fn payments_survive_handler_crashes() {
             .unwrap_or_else(|e| panic!("{e}"));
         let body = json!({"transferId": transfer_id, "payerFsp": payer, "payeeFsp": payee, "amount": {"amount": amount, "currency": "USD"},
             "ilpPacket": terms.ilp_packet, "condition": terms.condition, "expiration": expiration});
-        let permit = limiter.clone().acquire_owned().await.unwrap_or_else(|e| panic!("{e}"));
+        let permit = limiter
+            .clone()
+            .acquire_owned()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let client = client.clone();
         let api = api.clone();
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
             let response = client
                 .post(format!("{api}/transfers"))
-                .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+                .header(
+                    "accept",
+                    "application/vnd.interoperability.transfers+json;version=1",
+                )
                 .header("content-type", TRANSFERS)
                 .header("date", fspiop::datetime::format_http_date(now_ms()))
                 .header("fspiop-source", payer)
@@ -264,11 +349,18 @@ async fn payments_survive_handler_crashes() {
         .fetch_one(&pool)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-        let (known,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM transfer WHERE ilpCondition <> '0'").fetch_one(&pool).await.unwrap_or((0,));
+        let (known,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM transfer WHERE ilpCondition <> '0'")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or((0,));
         if open == 0 && known == PAYMENTS as i64 {
             break;
         }
-        assert!(Instant::now() < deadline, "{open} of {known} recorded transfers are not final ({PAYMENTS} sent)");
+        assert!(
+            Instant::now() < deadline,
+            "{open} of {known} recorded transfers are not final ({PAYMENTS} sent)"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let _ = handlers.kill();
@@ -291,7 +383,10 @@ async fn payments_survive_handler_crashes() {
     .fetch_one(&pool)
     .await
     .unwrap_or((-1,));
-    assert_eq!(journal_mismatch, 0, "a position differs from the sum of its changes");
+    assert_eq!(
+        journal_mismatch, 0,
+        "a position differs from the sum of its changes"
+    );
     // Each DFSP's position is what it paid minus what it received, over committed transfers.
     let rows: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT p.name, CAST(pp.value AS CHAR),
@@ -306,7 +401,11 @@ async fn payments_survive_handler_crashes() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rows.len(), 4);
     for (name, position, committed) in &rows {
-        assert_eq!(ledger::Money::parse(position), ledger::Money::parse(committed), "{name}: position {position}, committed {committed}");
+        assert_eq!(
+            ledger::Money::parse(position),
+            ledger::Money::parse(committed),
+            "{name}: position {position}, committed {committed}"
+        );
     }
     let (committed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM transferStateChange tsc JOIN transfer t ON t.transferId = tsc.transferId WHERE t.ilpCondition <> '0' AND tsc.transferStateId = 'COMMITTED'")
         .fetch_one(&pool)

@@ -1,6 +1,10 @@
 //! The protocol tools as a DFSP integrator runs them: the real binary, JSON on stdin.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,9 +32,13 @@ fn run(args: &[&str], stdin: &str) -> Run {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn: {e}"));
     if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).unwrap_or_else(|e| panic!("stdin: {e}"));
+        input
+            .write_all(stdin.as_bytes())
+            .unwrap_or_else(|e| panic!("stdin: {e}"));
     }
-    let output = child.wait_with_output().unwrap_or_else(|e| panic!("wait: {e}"));
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait: {e}"));
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -39,11 +47,17 @@ fn run(args: &[&str], stdin: &str) -> Run {
 }
 
 fn json_out(run: &Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", run.stdout, run.stderr))
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            run.stdout, run.stderr
+        )
+    })
 }
 
 fn load(name: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(vectors().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let text =
+        std::fs::read_to_string(vectors().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -58,7 +72,11 @@ fn key_dir(entries: &[(&str, &str)]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mojaloop-keys-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     for (fsp, file) in entries {
-        std::fs::copy(vectors().join("keys").join(file), dir.join(format!("{fsp}.pem"))).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::copy(
+            vectors().join("keys").join(file),
+            dir.join(format!("{fsp}.pem")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
     dir
 }
@@ -78,48 +96,112 @@ fn help_lists_the_subcommands() {
 
 #[test]
 fn jws_sign_reproduces_the_sdk_and_verify_checks_it() {
-    let case = load("jws_sign.json").into_iter().find(|c| c["name"] == "rs256_post_transfers").unwrap_or_default();
+    let case = load("jws_sign.json")
+        .into_iter()
+        .find(|c| c["name"] == "rs256_post_transfers")
+        .unwrap_or_default();
     let request = json!({"method": case["method"], "url": case["url"], "headers": case["headers"], "body": case["body"]});
-    let signed = run(&["jws", "sign", "--key", &key("rsa-private.pem")], &request.to_string());
+    let signed = run(
+        &["jws", "sign", "--key", &key("rsa-private.pem")],
+        &request.to_string(),
+    );
     assert_eq!(signed.code, 0, "{}", signed.stderr);
     let signed = json_out(&signed);
     let expected = &case["expected"];
-    assert_eq!(signed["headers"]["fspiop-signature"], expected["fspiop-signature"]);
+    assert_eq!(
+        signed["headers"]["fspiop-signature"],
+        expected["fspiop-signature"]
+    );
     assert_eq!(signed["headers"]["fspiop-uri"], expected["fspiop-uri"]);
-    assert_eq!(signed["headers"]["fspiop-http-method"], expected["fspiop-http-method"]);
+    assert_eq!(
+        signed["headers"]["fspiop-http-method"],
+        expected["fspiop-http-method"]
+    );
     assert_eq!(signed["body"], expected["body"]);
     assert_eq!(signed["headers"]["fspiop-source"], "perffsp-1");
 
-    let keys = key_dir(&[("perffsp-1", "rsa-public.pem"), ("perffsp-5", "other-rsa-public.pem")]);
+    let keys = key_dir(&[
+        ("perffsp-1", "rsa-public.pem"),
+        ("perffsp-5", "other-rsa-public.pem"),
+    ]);
     let keys = keys.display().to_string();
     let received = json!({"method": "POST", "path": "/transfers", "headers": signed["headers"], "body": signed["body"]});
     let verified = run(&["jws", "verify", "--keys", &keys], &received.to_string());
-    assert_eq!((verified.code, verified.stdout.trim()), (0, "valid"), "{}", verified.stderr);
+    assert_eq!(
+        (verified.code, verified.stdout.trim()),
+        (0, "valid"),
+        "{}",
+        verified.stderr
+    );
 
     // Every tampering is refused with 3105 and exit code 1.
     let body = signed["body"].as_str().unwrap_or_default();
     let tamperings: Vec<(&str, Value)> = vec![
-        ("body", json!({"method": "POST", "path": "/transfers", "headers": signed["headers"], "body": body.replace("\"100\"", "\"101\"")})),
-        ("uri header", with_header(&received, "fspiop-uri", "/transfers/x")),
-        ("method header", with_header(&received, "fspiop-http-method", "PUT")),
-        ("source", with_header(&received, "fspiop-source", "perffsp-5")),
-        ("destination", with_header(&received, "fspiop-destination", "perffsp-6")),
-        ("date", with_header(&received, "date", "Fri, 25 Jan 2030 10:00:00 GMT")),
-        ("path", json!({"method": "POST", "path": "/quotes", "headers": signed["headers"], "body": body})),
-        ("method", json!({"method": "PUT", "path": "/transfers", "headers": signed["headers"], "body": body})),
+        (
+            "body",
+            json!({"method": "POST", "path": "/transfers", "headers": signed["headers"], "body": body.replace("\"100\"", "\"101\"")}),
+        ),
+        (
+            "uri header",
+            with_header(&received, "fspiop-uri", "/transfers/x"),
+        ),
+        (
+            "method header",
+            with_header(&received, "fspiop-http-method", "PUT"),
+        ),
+        (
+            "source",
+            with_header(&received, "fspiop-source", "perffsp-5"),
+        ),
+        (
+            "destination",
+            with_header(&received, "fspiop-destination", "perffsp-6"),
+        ),
+        (
+            "date",
+            with_header(&received, "date", "Fri, 25 Jan 2030 10:00:00 GMT"),
+        ),
+        (
+            "path",
+            json!({"method": "POST", "path": "/quotes", "headers": signed["headers"], "body": body}),
+        ),
+        (
+            "method",
+            json!({"method": "PUT", "path": "/transfers", "headers": signed["headers"], "body": body}),
+        ),
     ];
     for (what, request) in tamperings {
         let out = run(&["jws", "verify", "--keys", &keys], &request.to_string());
         assert_eq!(out.code, 1, "{what}: {} {}", out.stdout, out.stderr);
-        assert_eq!(json_out(&out)["errorInformation"]["errorCode"], "3105", "{what}");
+        assert_eq!(
+            json_out(&out)["errorInformation"]["errorCode"],
+            "3105",
+            "{what}"
+        );
     }
     // The SDK does not tie the signature to the request line; with the flag neither do we.
-    let moved = json!({"method": "POST", "path": "/quotes", "headers": signed["headers"], "body": body});
-    let out = run(&["jws", "verify", "--keys", &keys, "--no-request-line-check"], &moved.to_string());
+    let moved =
+        json!({"method": "POST", "path": "/quotes", "headers": signed["headers"], "body": body});
+    let out = run(
+        &["jws", "verify", "--keys", &keys, "--no-request-line-check"],
+        &moved.to_string(),
+    );
     assert_eq!(out.code, 0, "{}", out.stdout);
     // A participant without a key cannot be verified.
-    let keys_without = key_dir(&[("perffsp-9", "rsa-public.pem"), ("x", "rsa-public.pem"), ("y", "rsa-public.pem")]);
-    let out = run(&["jws", "verify", "--keys", &keys_without.display().to_string()], &received.to_string());
+    let keys_without = key_dir(&[
+        ("perffsp-9", "rsa-public.pem"),
+        ("x", "rsa-public.pem"),
+        ("y", "rsa-public.pem"),
+    ]);
+    let out = run(
+        &[
+            "jws",
+            "verify",
+            "--keys",
+            &keys_without.display().to_string(),
+        ],
+        &received.to_string(),
+    );
     assert_eq!(out.code, 1);
     assert_eq!(json_out(&out)["errorInformation"]["errorCode"], "3105");
 }
@@ -137,28 +219,67 @@ fn jws_sign_es256_verifies() {
         "headers": {"fspiop-source": "perffsp-5", "fspiop-destination": "perffsp-1", "date": "Thu, 24 Jan 2030 10:00:00 GMT"},
         "body": {"transferAmount": {"currency": "USD", "amount": "100"}, "expiration": "2030-01-24T10:00:00.000Z"}
     });
-    let signed = run(&["jws", "sign", "--key", &key("ec-private.pem")], &request.to_string());
+    let signed = run(
+        &["jws", "sign", "--key", &key("ec-private.pem")],
+        &request.to_string(),
+    );
     assert_eq!(signed.code, 0, "{}", signed.stderr);
     let signed = json_out(&signed);
-    assert_eq!(signed["headers"]["fspiop-uri"], "/quotes/d25ccde1-782b-4231-9ae3-ff17a8d83770");
-    assert_eq!(signed["body"], r#"{"expiration":"2030-01-24T10:00:00.000Z","transferAmount":{"amount":"100","currency":"USD"}}"#);
-    let keys = key_dir(&[("perffsp-5", "ec-public.pem")]).display().to_string();
+    assert_eq!(
+        signed["headers"]["fspiop-uri"],
+        "/quotes/d25ccde1-782b-4231-9ae3-ff17a8d83770"
+    );
+    assert_eq!(
+        signed["body"],
+        r#"{"expiration":"2030-01-24T10:00:00.000Z","transferAmount":{"amount":"100","currency":"USD"}}"#
+    );
+    let keys = key_dir(&[("perffsp-5", "ec-public.pem")])
+        .display()
+        .to_string();
     let received = json!({"method": "PUT", "path": "/quotes/d25ccde1-782b-4231-9ae3-ff17a8d83770", "headers": signed["headers"], "body": signed["body"]});
     let out = run(&["jws", "verify", "--keys", &keys], &received.to_string());
     assert_eq!((out.code, out.stdout.trim()), (0, "valid"));
     // An RSA algorithm cannot be forced onto an EC key.
-    let out = run(&["jws", "sign", "--key", &key("ec-private.pem"), "--alg", "RS256"], &request.to_string());
+    let out = run(
+        &[
+            "jws",
+            "sign",
+            "--key",
+            &key("ec-private.pem"),
+            "--alg",
+            "RS256",
+        ],
+        &request.to_string(),
+    );
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("cannot sign with RS256"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot sign with RS256"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn ilp_prepare_decode_fulfil_and_check() {
-    for case in load("ilp.json").into_iter().filter(|c| c["name"] == "usd_100_note_v4" || c["name"] == "usd_100_note_v1") {
+    for case in load("ilp.json")
+        .into_iter()
+        .filter(|c| c["name"] == "usd_100_note_v4" || c["name"] == "usd_100_note_v1")
+    {
         let version = case["version"].as_str().unwrap_or_default();
         let secret = case["secret"].as_str().unwrap_or_default();
-        let input = json!({"quoteRequest": case["quoteRequest"], "quoteResponse": case["quoteResponse"]});
-        let out = run(&["ilp", "prepare", "--secret", secret, "--ilp-version", version], &input.to_string());
+        let input =
+            json!({"quoteRequest": case["quoteRequest"], "quoteResponse": case["quoteResponse"]});
+        let out = run(
+            &[
+                "ilp",
+                "prepare",
+                "--secret",
+                secret,
+                "--ilp-version",
+                version,
+            ],
+            &input.to_string(),
+        );
         assert_eq!(out.code, 0, "{}", out.stderr);
         let made = json_out(&out);
         let expected = &case["expected"];
@@ -166,7 +287,17 @@ fn ilp_prepare_decode_fulfil_and_check() {
             assert_eq!(made[field], expected[field], "{version} {field}");
         }
         // The same from the transaction object alone.
-        let out = run(&["ilp", "prepare", "--secret", secret, "--ilp-version", version], &json!({"transactionObject": expected["transactionObject"]}).to_string());
+        let out = run(
+            &[
+                "ilp",
+                "prepare",
+                "--secret",
+                secret,
+                "--ilp-version",
+                version,
+            ],
+            &json!({"transactionObject": expected["transactionObject"]}).to_string(),
+        );
         assert_eq!(json_out(&out)["ilpPacket"], expected["ilpPacket"]);
 
         let packet = expected["ilpPacket"].as_str().unwrap_or_default();
@@ -178,16 +309,66 @@ fn ilp_prepare_decode_fulfil_and_check() {
         }
         assert_eq!(decoded["transactionObject"], expected["transactionObject"]);
 
-        let out = run(&["ilp", "fulfil", "--secret", secret, "--packet", packet, "--ilp-version", version], "");
-        assert_eq!(out.stdout.trim(), expected["fulfilment"].as_str().unwrap_or_default());
-        let wrong = run(&["ilp", "fulfil", "--secret", "another", "--packet", packet, "--ilp-version", version], "");
-        assert_ne!(wrong.stdout.trim(), expected["fulfilment"].as_str().unwrap_or_default());
+        let out = run(
+            &[
+                "ilp",
+                "fulfil",
+                "--secret",
+                secret,
+                "--packet",
+                packet,
+                "--ilp-version",
+                version,
+            ],
+            "",
+        );
+        assert_eq!(
+            out.stdout.trim(),
+            expected["fulfilment"].as_str().unwrap_or_default()
+        );
+        let wrong = run(
+            &[
+                "ilp",
+                "fulfil",
+                "--secret",
+                "another",
+                "--packet",
+                packet,
+                "--ilp-version",
+                version,
+            ],
+            "",
+        );
+        assert_ne!(
+            wrong.stdout.trim(),
+            expected["fulfilment"].as_str().unwrap_or_default()
+        );
 
         let condition = expected["condition"].as_str().unwrap_or_default();
         let fulfilment = expected["fulfilment"].as_str().unwrap_or_default();
-        let out = run(&["ilp", "check", "--fulfilment", fulfilment, "--condition", condition], "");
+        let out = run(
+            &[
+                "ilp",
+                "check",
+                "--fulfilment",
+                fulfilment,
+                "--condition",
+                condition,
+            ],
+            "",
+        );
         assert_eq!((out.code, out.stdout.trim()), (0, "valid"));
-        let out = run(&["ilp", "check", "--fulfilment", wrong.stdout.trim(), "--condition", condition], "");
+        let out = run(
+            &[
+                "ilp",
+                "check",
+                "--fulfilment",
+                wrong.stdout.trim(),
+                "--condition",
+                condition,
+            ],
+            "",
+        );
         assert_eq!(out.code, 1);
         assert_eq!(json_out(&out)["errorInformation"]["errorCode"], "3100");
     }
@@ -195,8 +376,12 @@ fn ilp_prepare_decode_fulfil_and_check() {
 
 #[test]
 fn ilp_refuses_what_the_sdk_would_mangle() {
-    let case = load("ilp_errors.json").into_iter().find(|c| c["name"] == "usd_overflow_u64_max_plus_1_v4").unwrap_or_default();
-    let input = json!({"quoteRequest": case["quoteRequest"], "quoteResponse": case["quoteResponse"]});
+    let case = load("ilp_errors.json")
+        .into_iter()
+        .find(|c| c["name"] == "usd_overflow_u64_max_plus_1_v4")
+        .unwrap_or_default();
+    let input =
+        json!({"quoteRequest": case["quoteRequest"], "quoteResponse": case["quoteResponse"]});
     let out = run(&["ilp", "prepare", "--secret", "s"], &input.to_string());
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("64 bits"), "{}", out.stderr);

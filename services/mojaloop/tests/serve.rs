@@ -1,7 +1,11 @@
 //! `mojaloop migrate` and `mojaloop serve central-ledger` as an operator runs them: the real
 //! binary, a fresh database, the real broker.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,18 +18,28 @@ fn database_server_url() -> String {
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    listener.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"))
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A plain HTTP/1.1 GET; the status and body.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.get(9..12)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Some((status, body))
 }
 
@@ -36,16 +50,26 @@ fn migrate_then_serve_central_ledger() {
     let env = [
         ("CENTRAL_LEDGER__DATABASE__URL", database_server_url()),
         ("CENTRAL_LEDGER__DATABASE__NAME", database.clone()),
-        ("CENTRAL_LEDGER__KAFKA__BROKERS", std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())),
+        (
+            "CENTRAL_LEDGER__KAFKA__BROKERS",
+            std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
+        ),
         ("CENTRAL_LEDGER__KAFKA__TOPIC_PREFIX", prefix),
-        ("QUOTING_SERVICE__QUOTES_DATABASE__NAME", format!("{database}_q")),
+        (
+            "QUOTING_SERVICE__QUOTES_DATABASE__NAME",
+            format!("{database}_q"),
+        ),
     ];
     let migrate = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
         .arg("migrate")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     assert!(String::from_utf8_lossy(&migrate.stdout).contains(&database));
 
     let port = free_port();
@@ -65,31 +89,54 @@ fn migrate_then_serve_central_ledger() {
         }
         if let Ok(Some(status)) = server.try_wait() {
             let mut stderr = String::new();
-            server.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+            server
+                .stderr
+                .take()
+                .map(|mut e| e.read_to_string(&mut stderr));
             panic!("mojaloop serve exited with {status}: {stderr}");
         }
         assert!(Instant::now() < deadline, "no /health within 60 s");
         std::thread::sleep(Duration::from_millis(100));
     };
-    let health: serde_json::Value = serde_json::from_str(&health).unwrap_or_else(|e| panic!("{e}: {health}"));
+    let health: serde_json::Value =
+        serde_json::from_str(&health).unwrap_or_else(|e| panic!("{e}: {health}"));
     assert_eq!(health["status"], "OK");
-    assert_eq!(health["services"], serde_json::json!([{"name": "datastore", "status": "OK"}, {"name": "broker", "status": "OK"}]));
-    assert_eq!(get(port, "/participants").map(|(s, b)| (s, b.contains("\"Hub\""))), Some((200, true)));
+    assert_eq!(
+        health["services"],
+        serde_json::json!([{"name": "datastore", "status": "OK"}, {"name": "broker", "status": "OK"}])
+    );
+    assert_eq!(
+        get(port, "/participants").map(|(s, b)| (s, b.contains("\"Hub\""))),
+        Some((200, true))
+    );
 
     // SIGTERM stops it cleanly.
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
     let stop_deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Ok(Some(status)) = server.try_wait() {
             break status;
         }
-        assert!(Instant::now() < stop_deadline, "did not stop within 30 s of SIGTERM");
+        assert!(
+            Instant::now() < stop_deadline,
+            "did not stop within 30 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status}");
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     for name in [database.clone(), format!("{database}_q")] {
-        runtime.block_on(store::drop_database_if_exists(&database_server_url(), &name)).unwrap_or_else(|e| panic!("{e}"));
+        runtime
+            .block_on(store::drop_database_if_exists(
+                &database_server_url(),
+                &name,
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }

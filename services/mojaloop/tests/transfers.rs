@@ -2,7 +2,11 @@
 //! the central ledger reserves, the payee DFSP is called and answers with the fulfilment, the
 //! ledger commits and the payer is called back, all through the real broker and database.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,8 +43,13 @@ struct Switch {
 }
 
 async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
     base
 }
@@ -56,19 +65,34 @@ async fn start_switch() -> Switch {
     ledger_config.kafka.topic_prefix = prefix.clone();
     ledger_config.kafka.topic_partitions = 2;
     ledger_config.transfers.timeout_interval_ms = 500;
-    let store = central_ledger::connect_store(&ledger_config, true, true).await.unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
+    let store = central_ledger::connect_store(&ledger_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
     let pool = store.pool.clone();
     let mut stops = Vec::new();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let ledger = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ledger = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     stops.push(tx);
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = rx.await;
         };
-        if let Err(e) = central_ledger::run(ledger_config, store, central_ledger::Handlers::all(), listener, shutdown).await {
+        if let Err(e) = central_ledger::run(
+            ledger_config,
+            store,
+            central_ledger::Handlers::all(),
+            listener,
+            shutdown,
+        )
+        .await
+        {
             panic!("central-ledger (Kafka at KAFKA_BROKERS?): {e}");
         }
     });
@@ -80,8 +104,13 @@ async fn start_switch() -> Switch {
     api_config.kafka.topic_partitions = 2;
     api_config.central_ledger_database.url = database_server_url();
     api_config.central_ledger_database.name = database.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let api = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     stops.push(tx);
     tokio::spawn(async move {
@@ -95,12 +124,23 @@ async fn start_switch() -> Switch {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     for base in [&ledger, &api] {
-        while !client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status().is_success()) {
+        while !client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             assert!(Instant::now() < deadline, "{base} not healthy within 60 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    Switch { ledger, api, pool, database, stops }
+    Switch {
+        ledger,
+        api,
+        pool,
+        database,
+        stops,
+    }
 }
 
 impl Switch {
@@ -111,7 +151,11 @@ impl Switch {
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(response.status().is_success(), "{path}: {}", response.text().await.unwrap_or_default());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     async fn position(&self, name: &str) -> String {
@@ -139,7 +183,12 @@ impl Switch {
     }
 
     async fn onboard(&self, name: &str, base: &str) {
-        self.admin(reqwest::Method::POST, "/participants", json!({"name": name, "currency": "USD"})).await;
+        self.admin(
+            reqwest::Method::POST,
+            "/participants",
+            json!({"name": name, "currency": "USD"}),
+        )
+        .await;
         self.admin(
             reqwest::Method::POST,
             &format!("/participants/{name}/initialPositionAndLimits"),
@@ -147,11 +196,25 @@ impl Switch {
         )
         .await;
         for (kind, value) in [
-            ("FSPIOP_CALLBACK_URL_TRANSFER_POST", format!("{base}/transfers")),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", format!("{base}/transfers/{{{{transferId}}}}")),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_ERROR", format!("{base}/transfers/{{{{transferId}}}}/error")),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_POST",
+                format!("{base}/transfers"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_PUT",
+                format!("{base}/transfers/{{{{transferId}}}}"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
+                format!("{base}/transfers/{{{{transferId}}}}/error"),
+            ),
         ] {
-            self.admin(reqwest::Method::POST, &format!("/participants/{name}/endpoints"), json!({"type": kind, "value": value})).await;
+            self.admin(
+                reqwest::Method::POST,
+                &format!("/participants/{name}/endpoints"),
+                json!({"type": kind, "value": value}),
+            )
+            .await;
         }
     }
 
@@ -164,28 +227,52 @@ impl Switch {
     }
 }
 
-fn recorder(received: Received) -> impl Fn(Request) -> std::pin::Pin<Box<dyn std::future::Future<Output = StatusCode> + Send>> + Clone {
+fn recorder(
+    received: Received,
+) -> impl Fn(Request) -> std::pin::Pin<Box<dyn std::future::Future<Output = StatusCode> + Send>> + Clone
+{
     move |request: Request| {
         let received = received.clone();
         Box::pin(async move {
             let method = request.method().to_string();
             let path = request.uri().path().to_string();
-            let headers = request.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
-            let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.map(|b| b.to_vec()).unwrap_or_default();
-            received.lock().map(|mut r| r.push((method, path, headers, body))).unwrap_or(());
+            let headers = request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect();
+            let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                .await
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            received
+                .lock()
+                .map(|mut r| r.push((method, path, headers, body)))
+                .unwrap_or(());
             StatusCode::OK
         })
     }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
-async fn wait_for(received: &Received, what: &str, found: impl Fn(&(String, String, Vec<(String, String)>, Vec<u8>)) -> bool) -> (String, String, Vec<(String, String)>, Vec<u8>) {
+async fn wait_for(
+    received: &Received,
+    what: &str,
+    found: impl Fn(&(String, String, Vec<(String, String)>, Vec<u8>)) -> bool,
+) -> (String, String, Vec<(String, String)>, Vec<u8>) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(hit) = received.lock().ok().and_then(|r| r.iter().find(|x| found(x)).cloned()) {
+        if let Some(hit) = received
+            .lock()
+            .ok()
+            .and_then(|r| r.iter().find(|x| found(x)).cloned())
+        {
             return hit;
         }
         assert!(Instant::now() < deadline, "never received: {what}");
@@ -254,7 +341,13 @@ async fn payments_end_to_end_in_every_outcome() {
 
     // Onboarding: hub accounts, a settlement model, two DFSPs, the payer funded with 1000.
     for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
-        switch.admin(reqwest::Method::POST, "/participants/Hub/accounts", json!({"currency": "USD", "type": account_type})).await;
+        switch
+            .admin(
+                reqwest::Method::POST,
+                "/participants/Hub/accounts",
+                json!({"currency": "USD", "type": account_type}),
+            )
+            .await;
     }
     switch
         .admin(
@@ -303,7 +396,10 @@ async fn payments_end_to_end_in_every_outcome() {
         async move {
             let response = reqwest::Client::new()
                 .post(format!("{api}/transfers"))
-                .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+                .header(
+                    "accept",
+                    "application/vnd.interoperability.transfers+json;version=1",
+                )
                 .header("content-type", TRANSFERS)
                 .header("date", fspiop::datetime::format_http_date(now_ms()))
                 .header("fspiop-source", "payer-dfsp")
@@ -312,17 +408,26 @@ async fn payments_end_to_end_in_every_outcome() {
                 .send()
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(response.status().as_u16(), 202, "{}", response.text().await.unwrap_or_default());
+            assert_eq!(
+                response.status().as_u16(),
+                202,
+                "{}",
+                response.text().await.unwrap_or_default()
+            );
             body
         }
     };
-    let send = |id: &str, amount: &str| send_expiring(id, "payer-dfsp", "payee-dfsp", amount, 60_000);
+    let send =
+        |id: &str, amount: &str| send_expiring(id, "payer-dfsp", "payee-dfsp", amount, 60_000);
     let resend = |body: Value| {
         let api = switch.api.clone();
         async move {
             let response = reqwest::Client::new()
                 .post(format!("{api}/transfers"))
-                .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+                .header(
+                    "accept",
+                    "application/vnd.interoperability.transfers+json;version=1",
+                )
                 .header("content-type", TRANSFERS)
                 .header("date", fspiop::datetime::format_http_date(now_ms()))
                 .header("fspiop-source", "payer-dfsp")
@@ -336,14 +441,29 @@ async fn payments_end_to_end_in_every_outcome() {
     };
     let callback_to = |received: &Received, path: String| {
         let received = received.clone();
-        async move { wait_for(&received, &path.clone(), move |(m, p, _, _)| m == "PUT" && *p == path).await }
+        async move {
+            wait_for(&received, &path.clone(), move |(m, p, _, _)| {
+                m == "PUT" && *p == path
+            })
+            .await
+        }
     };
-    let error_code = |body: &[u8]| serde_json::from_slice::<Value>(body).unwrap_or_default()["errorInformation"]["errorCode"].as_str().unwrap_or("").to_string();
+    let error_code = |body: &[u8]| {
+        serde_json::from_slice::<Value>(body).unwrap_or_default()["errorInformation"]["errorCode"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
 
     // A payment of 100: the payer is told COMMITTED with the payee's own PUT body.
     let paid = uuid::Uuid::new_v4().to_string();
     let paid_body = send(&paid, "100").await;
-    let (_, _, headers, body) = wait_for(&payer_received, "PUT /transfers/{id} to the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{paid}")).await;
+    let (_, _, headers, body) = wait_for(
+        &payer_received,
+        "PUT /transfers/{id} to the payer",
+        |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{paid}"),
+    )
+    .await;
     let callback: Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(callback["transferState"], "COMMITTED");
     assert_eq!(header(&headers, "fspiop-source"), Some("payee-dfsp"));
@@ -352,25 +472,44 @@ async fn payments_end_to_end_in_every_outcome() {
     assert_eq!(switch.state(&paid).await.as_deref(), Some("COMMITTED"));
     assert_eq!(switch.position("payer-dfsp").await, "100.0000");
     assert_eq!(switch.position("payee-dfsp").await, "-100.0000");
-    let (_, _, prepare_headers, _) = wait_for(&payee_received, "the prepare at the payee", |(_, _, h, b)| {
-        header(h, "fspiop-source") == Some("payer-dfsp") && String::from_utf8_lossy(b).contains(&paid)
-    })
+    let (_, _, prepare_headers, _) = wait_for(
+        &payee_received,
+        "the prepare at the payee",
+        |(_, _, h, b)| {
+            header(h, "fspiop-source") == Some("payer-dfsp")
+                && String::from_utf8_lossy(b).contains(&paid)
+        },
+    )
     .await;
-    assert_eq!(header(&prepare_headers, "fspiop-destination"), Some("payee-dfsp"));
+    assert_eq!(
+        header(&prepare_headers, "fspiop-destination"),
+        Some("payee-dfsp")
+    );
 
     // The payee refuses 13: the payer gets the payee's error and its reservation back.
     let refused = uuid::Uuid::new_v4().to_string();
     send(&refused, "13").await;
-    let (_, _, _, body) = wait_for(&payer_received, "the payee's error at the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{refused}/error")).await;
+    let (_, _, _, body) = wait_for(
+        &payer_received,
+        "the payee's error at the payer",
+        |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{refused}/error"),
+    )
+    .await;
     let error: Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(error["errorInformation"]["errorCode"], "5104");
-    assert_eq!(switch.state(&refused).await.as_deref(), Some("ABORTED_ERROR"));
+    assert_eq!(
+        switch.state(&refused).await.as_deref(),
+        Some("ABORTED_ERROR")
+    );
     assert_eq!(switch.position("payer-dfsp").await, "100.0000");
 
     // More than the payer holds (1000 − 100): the hub answers 4001 and nothing moves.
     let too_much = uuid::Uuid::new_v4().to_string();
     send(&too_much, "950").await;
-    let (_, _, headers, body) = wait_for(&payer_received, "4001 at the payer", |(m, p, _, _)| m == "PUT" && *p == format!("/transfers/{too_much}/error")).await;
+    let (_, _, headers, body) = wait_for(&payer_received, "4001 at the payer", |(m, p, _, _)| {
+        m == "PUT" && *p == format!("/transfers/{too_much}/error")
+    })
+    .await;
     let error: Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(error["errorInformation"]["errorCode"], "4001");
     assert_eq!(header(&headers, "fspiop-source"), Some("Hub"));
@@ -384,7 +523,10 @@ async fn payments_end_to_end_in_every_outcome() {
     let callback: Value = serde_json::from_slice(&body).unwrap_or_default();
     assert_eq!(callback["transferState"], "COMMITTED");
     assert!(callback["fulfilment"].is_string());
-    let (_, _, _, patch) = wait_for(&payee_received, "PATCH to the payee", |(m, p, _, _)| m == "PATCH" && *p == format!("/transfers/{reserved}")).await;
+    let (_, _, _, patch) = wait_for(&payee_received, "PATCH to the payee", |(m, p, _, _)| {
+        m == "PATCH" && *p == format!("/transfers/{reserved}")
+    })
+    .await;
     let patch: Value = serde_json::from_slice(&patch).unwrap_or_default();
     assert_eq!(patch["transferState"], "COMMITTED");
     assert!(patch.get("fulfilment").is_none());
@@ -405,7 +547,10 @@ async fn payments_end_to_end_in_every_outcome() {
     assert_eq!(error_code(&body), "3303");
     let (_, _, _, body) = callback_to(&payee_received, format!("/transfers/{late}/error")).await;
     assert_eq!(error_code(&body), "3303");
-    assert_eq!(switch.state(&late).await.as_deref(), Some("EXPIRED_RESERVED"));
+    assert_eq!(
+        switch.state(&late).await.as_deref(),
+        Some("EXPIRED_RESERVED")
+    );
     assert_eq!(switch.position("payer-dfsp").await, "114.0000");
 
     // The first payment sent again: the payer gets its outcome again; changed: 3106.
@@ -413,13 +558,24 @@ async fn payments_end_to_end_in_every_outcome() {
     resend(paid_body.clone()).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let again = payer_received.lock().map(|r| r.iter().skip(before).any(|(m, p, _, b)| {
-            m == "PUT" && *p == format!("/transfers/{paid}") && serde_json::from_slice::<Value>(b).unwrap_or_default()["transferState"] == "COMMITTED"
-        })).unwrap_or(false);
+        let again = payer_received
+            .lock()
+            .map(|r| {
+                r.iter().skip(before).any(|(m, p, _, b)| {
+                    m == "PUT"
+                        && *p == format!("/transfers/{paid}")
+                        && serde_json::from_slice::<Value>(b).unwrap_or_default()["transferState"]
+                            == "COMMITTED"
+                })
+            })
+            .unwrap_or(false);
         if again {
             break;
         }
-        assert!(Instant::now() < deadline, "the resent prepare got no answer");
+        assert!(
+            Instant::now() < deadline,
+            "the resent prepare got no answer"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut changed = paid_body.clone();
@@ -427,7 +583,11 @@ async fn payments_end_to_end_in_every_outcome() {
     resend(changed).await;
     let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{paid}/error")).await;
     assert_eq!(error_code(&body), "3106");
-    assert_eq!(switch.position("payee-dfsp").await, "-114.0000", "nothing is applied twice");
+    assert_eq!(
+        switch.position("payee-dfsp").await,
+        "-114.0000",
+        "nothing is applied twice"
+    );
 
     // A transfer that does not agree with its ILP packet: 3100 from the hub, nothing reserved.
     let mismatched = uuid::Uuid::new_v4().to_string();
@@ -435,9 +595,14 @@ async fn payments_end_to_end_in_every_outcome() {
     body["transferId"] = json!(mismatched);
     body["amount"]["amount"] = json!("101");
     resend(body).await;
-    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{mismatched}/error")).await;
+    let (_, _, _, body) =
+        callback_to(&payer_received, format!("/transfers/{mismatched}/error")).await;
     assert_eq!(error_code(&body), "3100");
-    assert!(String::from_utf8_lossy(&body).contains("ILP packet amount"), "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body).contains("ILP packet amount"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     assert_eq!(switch.state(&mismatched).await.as_deref(), Some("INVALID"));
 
     // GET of a committed and of an aborted transfer.
@@ -445,7 +610,10 @@ async fn payments_end_to_end_in_every_outcome() {
         let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);
         let response = reqwest::Client::new()
             .get(format!("{}/transfers/{id}", switch.api))
-            .header("accept", "application/vnd.interoperability.transfers+json;version=1")
+            .header(
+                "accept",
+                "application/vnd.interoperability.transfers+json;version=1",
+            )
             .header("content-type", TRANSFERS)
             .header("date", fspiop::datetime::format_http_date(now_ms()))
             .header("fspiop-source", "payer-dfsp")
@@ -455,9 +623,18 @@ async fn payments_end_to_end_in_every_outcome() {
         assert_eq!(response.status().as_u16(), 202);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let answered = payer_received.lock().map(|r| r.iter().skip(before).any(|(m, p, _, b)| {
-                m == "PUT" && *p == format!("/transfers/{id}") && serde_json::from_slice::<Value>(b).unwrap_or_default()["transferState"] == state
-            })).unwrap_or(false);
+            let answered = payer_received
+                .lock()
+                .map(|r| {
+                    r.iter().skip(before).any(|(m, p, _, b)| {
+                        m == "PUT"
+                            && *p == format!("/transfers/{id}")
+                            && serde_json::from_slice::<Value>(b).unwrap_or_default()
+                                ["transferState"]
+                                == state
+                    })
+                })
+                .unwrap_or(false);
             if answered {
                 break;
             }
@@ -489,25 +666,48 @@ async fn payments_end_to_end_in_every_outcome() {
     // An unknown payee, and an inactive one: 3100 from the hub.
     let unknown = uuid::Uuid::new_v4().to_string();
     send_expiring(&unknown, "payer-dfsp", "nobody-dfsp", "1", 60_000).await;
-    let (_, _, headers, body) = callback_to(&payer_received, format!("/transfers/{unknown}/error")).await;
+    let (_, _, headers, body) =
+        callback_to(&payer_received, format!("/transfers/{unknown}/error")).await;
     assert_eq!(error_code(&body), "3100");
     assert_eq!(header(&headers, "fspiop-source"), Some("Hub"));
-    switch.admin(reqwest::Method::PUT, "/participants/payee-dfsp", json!({"isActive": false})).await;
+    switch
+        .admin(
+            reqwest::Method::PUT,
+            "/participants/payee-dfsp",
+            json!({"isActive": false}),
+        )
+        .await;
     let inactive = uuid::Uuid::new_v4().to_string();
     send(&inactive, "1").await;
-    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{inactive}/error")).await;
+    let (_, _, _, body) =
+        callback_to(&payer_received, format!("/transfers/{inactive}/error")).await;
     assert_eq!(error_code(&body), "3100");
     assert!(String::from_utf8_lossy(&body).contains("inactive"));
     assert_eq!(switch.position("payer-dfsp").await, "114.0000");
-    switch.admin(reqwest::Method::PUT, "/participants/payee-dfsp", json!({"isActive": true})).await;
+    switch
+        .admin(
+            reqwest::Method::PUT,
+            "/participants/payee-dfsp",
+            json!({"isActive": true}),
+        )
+        .await;
 
     // Statements and commits per transfer, counted by the server (its general log, filtered to
     // the connections of this test's database): a burst of payments, each to COMMITTED with the
     // payer called back.
     const BURST: usize = 200;
-    sqlx::query("TRUNCATE TABLE mysql.general_log").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("SET GLOBAL log_output = 'TABLE'").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("SET GLOBAL general_log = 1").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("TRUNCATE TABLE mysql.general_log")
+        .execute(&switch.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL log_output = 'TABLE'")
+        .execute(&switch.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL general_log = 1")
+        .execute(&switch.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     // Connections opened before the log was on are named by their thread ids.
     let (threads_before,): (String,) = sqlx::query_as(
         "SELECT COALESCE(GROUP_CONCAT(ID), '') FROM information_schema.PROCESSLIST WHERE DB = ?",
@@ -516,7 +716,9 @@ async fn payments_end_to_end_in_every_outcome() {
     .fetch_one(&switch.pool)
     .await
     .unwrap_or_default();
-    let ids: Vec<String> = (0..BURST).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let ids: Vec<String> = (0..BURST)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     let sends: Vec<_> = ids.iter().map(|id| tokio::spawn(send(id, "1"))).collect();
     for sent in sends {
         sent.await.unwrap_or_else(|e| panic!("{e}"));
@@ -524,7 +726,10 @@ async fn payments_end_to_end_in_every_outcome() {
     for id in &ids {
         callback_to(&payer_received, format!("/transfers/{id}")).await;
     }
-    sqlx::query("SET GLOBAL general_log = 0").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL general_log = 0")
+        .execute(&switch.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (statements, commits, writes): (i64, i64, i64) = sqlx::query_as(&format!(
         "SELECT COUNT(*),
                 CAST(COALESCE(SUM(UPPER(LEFT(TRIM(CONVERT(argument USING utf8mb4)), 6)) = 'COMMIT'), 0) AS SIGNED),
@@ -539,8 +744,14 @@ async fn payments_end_to_end_in_every_outcome() {
     .fetch_one(&switch.pool)
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("SET GLOBAL log_output = 'FILE'").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
-    sqlx::query("TRUNCATE TABLE mysql.general_log").execute(&switch.pool).await.unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("SET GLOBAL log_output = 'FILE'")
+        .execute(&switch.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sqlx::query("TRUNCATE TABLE mysql.general_log")
+        .execute(&switch.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let per = |n: i64| n as f64 / BURST as f64;
     println!(
         "per transfer, ledger and adapter together: {:.2} statements, {:.2} writes, {:.3} commits ({} transfers)",
@@ -550,7 +761,14 @@ async fn payments_end_to_end_in_every_outcome() {
         BURST
     );
     // Prepare and fulfil are one transaction per batch each: never more than two commits a transfer.
-    assert!(per(commits) <= 2.0, "{} commits for {BURST} transfers", commits);
-    assert!(commits > 0, "the general log saw no commit: the count is not measuring anything");
+    assert!(
+        per(commits) <= 2.0,
+        "{} commits for {BURST} transfers",
+        commits
+    );
+    assert!(
+        commits > 0,
+        "the general log saw no commit: the count is not measuring anything"
+    );
     switch.stop().await;
 }

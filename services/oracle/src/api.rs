@@ -36,11 +36,17 @@ pub fn router(state: AppState) -> Router {
         .route("/participants", post(bulk_create))
         .route(
             "/participants/{type}/{id}",
-            get(get_party).post(create_party).put(update_party).delete(delete_party),
+            get(get_party)
+                .post(create_party)
+                .put(update_party)
+                .delete(delete_party),
         )
         .route(
             "/participants/{type}/{id}/{sub_id}",
-            get(get_party).post(create_party).put(update_party).delete(delete_party),
+            get(get_party)
+                .post(create_party)
+                .put(update_party)
+                .delete(delete_party),
         )
         .with_state(state)
 }
@@ -69,12 +75,20 @@ struct PartyPath {
 }
 
 fn party_path(state: &AppState, params: &[(String, String)]) -> Result<PartyPath> {
-    let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
     let party_type = param("type").unwrap_or_default();
     if !state.config.limits.party_id_types.contains(&party_type) {
         return Err(Error::bad_request(
             ErrorCode::MalformedSyntax,
-            format!("This service supports only {} ID types", state.config.limits.party_id_types.join(", ")),
+            format!(
+                "This service supports only {} ID types",
+                state.config.limits.party_id_types.join(", ")
+            ),
         ));
     }
     let id = param("id").unwrap_or_default();
@@ -90,7 +104,10 @@ fn check_identifier(name: &str, value: &str) -> Result<()> {
     if check_format(Format::PartyIdentifierPath, value) {
         Ok(())
     } else {
-        Err(Error::bad_request(ErrorCode::MalformedSyntax, format!("Invalid {name} parameter {value:?}")))
+        Err(Error::bad_request(
+            ErrorCode::MalformedSyntax,
+            format!("Invalid {name} parameter {value:?}"),
+        ))
     }
 }
 
@@ -122,11 +139,17 @@ fn parse_mapping_body(bytes: &[u8]) -> Result<MappingBody> {
     let body: MappingBody =
         service_kit::http::parse_json_body(bytes).map_err(|error| Error::Client(400, error))?;
     if !check_format(Format::FspId, &body.fsp_id) {
-        return Err(Error::bad_request(ErrorCode::GenericValidationError, "/fspId must be an FspId of 1 to 32 characters"));
+        return Err(Error::bad_request(
+            ErrorCode::GenericValidationError,
+            "/fspId must be an FspId of 1 to 32 characters",
+        ));
     }
     if let Some(currency) = &body.currency {
         if !fspiop::currency::is_api_currency(currency) {
-            return Err(Error::bad_request(ErrorCode::GenericValidationError, "/currency must be a supported ISO 4217 currency code"));
+            return Err(Error::bad_request(
+                ErrorCode::GenericValidationError,
+                "/currency must be a supported ISO 4217 currency code",
+            ));
         }
     }
     if let Some(sub_id) = &body.party_sub_id_or_type {
@@ -155,15 +178,33 @@ async fn get_party(
     let sub_id = path.sub_id.or(query.party_sub_id_or_type);
     if let Some(currency) = &query.currency {
         if !fspiop::currency::is_api_currency(currency) {
-            return Err(Error::bad_request(ErrorCode::MalformedSyntax, format!("Invalid currency {currency:?}")));
+            return Err(Error::bad_request(
+                ErrorCode::MalformedSyntax,
+                format!("Invalid currency {currency:?}"),
+            ));
         }
     }
     let mappings = state
         .store
-        .find(&path.id, sub_id.as_deref(), query.currency.as_deref(), state.config.limits.party_list_len_max)
+        .find(
+            &path.id,
+            sub_id.as_deref(),
+            query.currency.as_deref(),
+            state.config.limits.party_list_len_max,
+        )
         .await?;
-    state.metrics.record("get", if mappings.is_empty() { "not_found" } else { "found" });
-    Ok(json_response(200, &json!({ "partyList": mappings.iter().map(party_entry).collect::<Vec<_>>() })))
+    state.metrics.record(
+        "get",
+        if mappings.is_empty() {
+            "not_found"
+        } else {
+            "found"
+        },
+    );
+    Ok(json_response(
+        200,
+        &json!({ "partyList": mappings.iter().map(party_entry).collect::<Vec<_>>() }),
+    ))
 }
 
 async fn create_party(
@@ -175,7 +216,10 @@ async fn create_party(
     let body = parse_mapping_body(&body)?;
     let mapping = Mapping {
         id: path.id,
-        sub_id: path.sub_id.or(body.party_sub_id_or_type).unwrap_or_default(),
+        sub_id: path
+            .sub_id
+            .or(body.party_sub_id_or_type)
+            .unwrap_or_default(),
         fsp_id: body.fsp_id,
         currency: body.currency,
     };
@@ -194,16 +238,25 @@ async fn update_party(
     let body = parse_mapping_body(&body)?;
     let mapping = Mapping {
         id: path.id,
-        sub_id: path.sub_id.or(body.party_sub_id_or_type).unwrap_or_default(),
+        sub_id: path
+            .sub_id
+            .or(body.party_sub_id_or_type)
+            .unwrap_or_default(),
         fsp_id: body.fsp_id,
         currency: body.currency,
     };
     let found = state.store.update(&mapping).await;
     state.metrics.record("update", outcome(&found));
     if !found? {
-        return Err(Error::not_found(format!("oracleMSISDN for MSISDN Id {} not found", mapping.id)));
+        return Err(Error::not_found(format!(
+            "oracleMSISDN for MSISDN Id {} not found",
+            mapping.id
+        )));
     }
-    Ok(json_response(200, &json!({ "partyList": [party_entry(&mapping)] })))
+    Ok(json_response(
+        200,
+        &json!({ "partyList": [party_entry(&mapping)] }),
+    ))
 }
 
 async fn delete_party(
@@ -217,7 +270,10 @@ async fn delete_party(
     let deleted = state.store.delete(&path.id, sub_id.as_deref()).await;
     state.metrics.record("delete", outcome(&deleted));
     if deleted? == 0 {
-        return Err(Error::not_found(format!("oracleMSISDN for MSISDN Id {} not found", path.id)));
+        return Err(Error::not_found(format!(
+            "oracleMSISDN for MSISDN Id {} not found",
+            path.id
+        )));
     }
     Ok(empty_response(204))
 }
@@ -252,12 +308,27 @@ fn item_error(detail: impl Into<String>) -> FspiopError {
 
 /// `POST /participants`: registers every valid item (in multi-row INSERTs) and reports each
 /// item's outcome; `fspId` defaults to `FSPIOP-Source`.
-async fn bulk_create(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response> {
+async fn bulk_create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response> {
     let value = fspiop::validate::parse_json(&body).map_err(|error| Error::Client(400, error))?;
-    validate_object(&value, &fspiop::types::PARTICIPANTS_POST, UnknownFields::Allow)
-        .map_err(|error| Error::Client(400, error))?;
-    let raw_items: Vec<Value> = value.get("partyList").and_then(Value::as_array).cloned().unwrap_or_default();
-    let source = headers.get(fspiop::headers::FSPIOP_SOURCE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    validate_object(
+        &value,
+        &fspiop::types::PARTICIPANTS_POST,
+        UnknownFields::Allow,
+    )
+    .map_err(|error| Error::Client(400, error))?;
+    let raw_items: Vec<Value> = value
+        .get("partyList")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let source = headers
+        .get(fspiop::headers::FSPIOP_SOURCE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
 
     let mut errors: Vec<Option<FspiopError>> = Vec::with_capacity(raw_items.len());
     let mut rows = Vec::with_capacity(raw_items.len());
@@ -272,7 +343,10 @@ async fn bulk_create(State(state): State<AppState>, headers: HeaderMap, body: ax
             Err(error) => errors.push(Some(error)),
         }
     }
-    let outcomes = state.store.insert_bulk(&rows, state.config.limits.bulk_insert_rows_max).await?;
+    let outcomes = state
+        .store
+        .insert_bulk(&rows, state.config.limits.bulk_insert_rows_max)
+        .await?;
     for ((index, outcome), row) in row_items.iter().zip(outcomes).zip(&rows) {
         if outcome == BulkOutcome::Duplicate {
             if let Some(slot) = errors.get_mut(*index) {
@@ -287,9 +361,14 @@ async fn bulk_create(State(state): State<AppState>, headers: HeaderMap, body: ax
             if let Some(object) = party_id.as_object_mut() {
                 object.remove("currency");
             }
-            state.metrics.record("bulk_create", if error.is_some() { "rejected" } else { "ok" });
+            state.metrics.record(
+                "bulk_create",
+                if error.is_some() { "rejected" } else { "ok" },
+            );
             match error {
-                Some(error) => json!({ "partyId": party_id, "errorInformation": error.to_error_information() }),
+                Some(error) => {
+                    json!({ "partyId": party_id, "errorInformation": error.to_error_information() })
+                }
                 None => json!({ "partyId": party_id }),
             }
         })
@@ -297,9 +376,19 @@ async fn bulk_create(State(state): State<AppState>, headers: HeaderMap, body: ax
     Ok(json_response(201, &json!({ "partyList": party_list })))
 }
 
-fn bulk_row(state: &AppState, raw: &Value, source: Option<&str>) -> std::result::Result<Mapping, FspiopError> {
-    let item: BulkItem = serde_json::from_value(raw.clone()).map_err(|e| item_error(e.to_string()))?;
-    if !state.config.limits.party_id_types.contains(&item.party_id_type) {
+fn bulk_row(
+    state: &AppState,
+    raw: &Value,
+    source: Option<&str>,
+) -> std::result::Result<Mapping, FspiopError> {
+    let item: BulkItem =
+        serde_json::from_value(raw.clone()).map_err(|e| item_error(e.to_string()))?;
+    if !state
+        .config
+        .limits
+        .party_id_types
+        .contains(&item.party_id_type)
+    {
         return Err(item_error(format!(
             "This service supports only {} ID types",
             state.config.limits.party_id_types.join(", ")

@@ -58,9 +58,13 @@ impl Config {
 
     /// The embedded defaults alone.
     pub fn defaults() -> Result<Config, crate::Error> {
-        let config: Config =
-            service_kit::config::load_from_env_map(DEFAULTS_TOML, None, ENV_PREFIX, Vec::<(String, String)>::new())
-                .map_err(|e| crate::Error::Config(e.to_string()))?;
+        let config: Config = service_kit::config::load_from_env_map(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            Vec::<(String, String)>::new(),
+        )
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -92,7 +96,8 @@ impl Config {
 
     /// The database URL with the database name.
     pub fn database_url(&self) -> Result<String, crate::Error> {
-        store::database_url(&self.database.url, &self.database.name).map_err(|e| crate::Error::Config(e.to_string()))
+        store::database_url(&self.database.url, &self.database.name)
+            .map_err(|e| crate::Error::Config(e.to_string()))
     }
 }
 
@@ -112,7 +117,14 @@ mod tests {
         let mut config = Config::defaults().unwrap_or_else(|e| panic!("{e}"));
         config.limits.bulk_insert_rows_max = 0;
         config.database.pool_size_max = 0;
-        let message = config.validate().err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(message.contains("bulk_insert_rows_max") && message.contains("pool_size_max"), "{message}");
+        let message = config
+            .validate()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            message.contains("bulk_insert_rows_max") && message.contains("pool_size_max"),
+            "{message}"
+        );
     }
 }

@@ -36,7 +36,10 @@ impl Error {
 
     /// 409 / 3003 for a mapping that already exists.
     pub fn duplicate(detail: impl Into<String>) -> Error {
-        Error::Client(409, FspiopError::with_detail(ErrorCode::AddPartyInfoError, detail))
+        Error::Client(
+            409,
+            FspiopError::with_detail(ErrorCode::AddPartyInfoError, detail),
+        )
     }
 
     /// Whether this is MySQL refusing a duplicate key.
@@ -50,9 +53,14 @@ impl Error {
             Error::Client(status, error) => (*status, error.clone()),
             Error::Db(error) if is_unavailable(error) => (
                 503,
-                FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "[DB] the database is unavailable"),
+                FspiopError::with_detail(
+                    ErrorCode::ServiceCurrentlyUnavailable,
+                    "[DB] the database is unavailable",
+                ),
             ),
-            Error::Db(_) | Error::Config(_) | Error::Internal(_) => (500, FspiopError::new(ErrorCode::InternalServerError)),
+            Error::Db(_) | Error::Config(_) | Error::Internal(_) => {
+                (500, FspiopError::new(ErrorCode::InternalServerError))
+            }
         }
     }
 }

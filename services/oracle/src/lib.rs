@@ -40,8 +40,16 @@ impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new("moja_oracle_");
         let http = service_kit::metrics::http_request_metrics(&registry);
-        let mappings = registry.counter("mapping_operations_total", "Mapping operations by outcome", &["operation", "outcome"]);
-        Metrics { registry, http, mappings }
+        let mappings = registry.counter(
+            "mapping_operations_total",
+            "Mapping operations by outcome",
+            &["operation", "outcome"],
+        );
+        Metrics {
+            registry,
+            http,
+            mappings,
+        }
     }
 
     fn record(&self, operation: &str, outcome: &str) {
@@ -68,7 +76,11 @@ pub struct AppState {
 pub fn app(state: AppState) -> axum::Router {
     let metrics = state.metrics.http.clone();
     let timeout_ms = state.config.server.request_timeout_ms;
-    service_kit::edge::with_edges(api::router(state).layer(DefaultBodyLimit::max(BODY_LEN_MAX_BYTES)), metrics, timeout_ms)
+    service_kit::edge::with_edges(
+        api::router(state).layer(DefaultBodyLimit::max(BODY_LEN_MAX_BYTES)),
+        metrics,
+        timeout_ms,
+    )
 }
 
 /// Connects to MySQL, creating the database when `create_database` is set and applying the
@@ -77,14 +89,23 @@ pub async fn connect_store(config: &Config, create_database: bool, migrate: bool
     if create_database {
         ::store::create_database_if_missing(&config.database.url, &config.database.name)
             .await
-            .map_err(|e| Error::Internal(format!("creating database {}: {e}", config.database.name)))?;
+            .map_err(|e| {
+                Error::Internal(format!("creating database {}: {e}", config.database.name))
+            })?;
     }
     let url = config.database_url()?;
-    let pool = ::store::connect(&url, config.database.pool_size_max, config.database.acquire_timeout_ms)
-        .await
-        .map_err(|e| Error::Internal(format!("connecting to {}: {e}", config.database.name)))?;
+    let pool = ::store::connect(
+        &url,
+        config.database.pool_size_max,
+        config.database.acquire_timeout_ms,
+    )
+    .await
+    .map_err(|e| Error::Internal(format!("connecting to {}: {e}", config.database.name)))?;
     if migrate {
-        store::MIGRATIONS.run(&pool).await.map_err(|e| Error::Internal(format!("migrating: {e}")))?;
+        store::MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Internal(format!("migrating: {e}")))?;
     }
     Ok(Store::new(pool))
 }
@@ -96,7 +117,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let state = AppState { store, config: Arc::new(config), metrics: Metrics::new(), started: SystemTime::now() };
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        metrics: Metrics::new(),
+        started: SystemTime::now(),
+    };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -47,14 +47,24 @@ impl Store {
     /// Mappings of `id`: with `sub_id` only that one, else all (the one without a sub-id
     /// first); with `currency` only mappings registered for it or for no currency. At most
     /// `limit` rows.
-    pub async fn find(&self, id: &str, sub_id: Option<&str>, currency: Option<&str>, limit: u32) -> Result<Vec<Mapping>> {
-        let mut query = QueryBuilder::new("SELECT id, subId, fspId, currency FROM oracleMSISDN WHERE id = ");
+    pub async fn find(
+        &self,
+        id: &str,
+        sub_id: Option<&str>,
+        currency: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Mapping>> {
+        let mut query =
+            QueryBuilder::new("SELECT id, subId, fspId, currency FROM oracleMSISDN WHERE id = ");
         query.push_bind(id);
         if let Some(sub_id) = sub_id {
             query.push(" AND subId = ").push_bind(sub_id);
         }
         if let Some(currency) = currency {
-            query.push(" AND (currency IS NULL OR currency = ").push_bind(currency).push(")");
+            query
+                .push(" AND (currency IS NULL OR currency = ")
+                .push_bind(currency)
+                .push(")");
         }
         query.push(" ORDER BY subId LIMIT ").push_bind(limit);
         let rows = query.build().fetch_all(&self.pool).await?;
@@ -63,17 +73,22 @@ impl Store {
 
     /// Inserts one mapping; a duplicate is [`Error::duplicate`].
     pub async fn insert(&self, mapping: &Mapping) -> Result<()> {
-        let result = sqlx::query("INSERT INTO oracleMSISDN (id, subId, fspId, currency) VALUES (?, ?, ?, ?)")
-            .bind(&mapping.id)
-            .bind(&mapping.sub_id)
-            .bind(&mapping.fsp_id)
-            .bind(&mapping.currency)
-            .execute(&self.pool)
-            .await
-            .map_err(Error::from);
+        let result = sqlx::query(
+            "INSERT INTO oracleMSISDN (id, subId, fspId, currency) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&mapping.id)
+        .bind(&mapping.sub_id)
+        .bind(&mapping.fsp_id)
+        .bind(&mapping.currency)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::from);
         match result {
             Ok(_) => Ok(()),
-            Err(error) if error.is_unique_violation() => Err(Error::duplicate(format!("Party already exists [id: {}]", mapping.id))),
+            Err(error) if error.is_unique_violation() => Err(Error::duplicate(format!(
+                "Party already exists [id: {}]",
+                mapping.id
+            ))),
             Err(error) => Err(error),
         }
     }
@@ -117,7 +132,11 @@ impl Store {
     /// per row whether it was inserted or already existed. Existing keys are found with one
     /// SELECT per chunk first; should another writer insert one of the keys in between, the
     /// chunk is retried row by row so every row still gets its own exact outcome.
-    pub async fn insert_bulk(&self, rows: &[Mapping], chunk_rows: usize) -> Result<Vec<BulkOutcome>> {
+    pub async fn insert_bulk(
+        &self,
+        rows: &[Mapping],
+        chunk_rows: usize,
+    ) -> Result<Vec<BulkOutcome>> {
         let mut outcomes = vec![BulkOutcome::Inserted; rows.len()];
         let mut seen = HashSet::new();
         let mut candidates = Vec::with_capacity(rows.len());
@@ -129,7 +148,9 @@ impl Store {
             }
         }
         for chunk in candidates.chunks(chunk_rows.max(1)) {
-            let existing = self.existing_keys(chunk.iter().map(|(_, row)| row.id.as_str())).await?;
+            let existing = self
+                .existing_keys(chunk.iter().map(|(_, row)| row.id.as_str()))
+                .await?;
             let mut fresh = Vec::with_capacity(chunk.len());
             for (index, row) in chunk {
                 if existing.contains(&(row.id.clone(), row.sub_id.clone())) {
@@ -143,11 +164,21 @@ impl Store {
             if fresh.is_empty() {
                 continue;
             }
-            let mut insert = QueryBuilder::new("INSERT INTO oracleMSISDN (id, subId, fspId, currency) ");
+            let mut insert =
+                QueryBuilder::new("INSERT INTO oracleMSISDN (id, subId, fspId, currency) ");
             insert.push_values(fresh.iter(), |mut values, (_, row)| {
-                values.push_bind(&row.id).push_bind(&row.sub_id).push_bind(&row.fsp_id).push_bind(&row.currency);
+                values
+                    .push_bind(&row.id)
+                    .push_bind(&row.sub_id)
+                    .push_bind(&row.fsp_id)
+                    .push_bind(&row.currency);
             });
-            match insert.build().execute(&self.pool).await.map_err(Error::from) {
+            match insert
+                .build()
+                .execute(&self.pool)
+                .await
+                .map_err(Error::from)
+            {
                 Ok(_) => {}
                 Err(error) if error.is_unique_violation() => {
                     // A concurrent writer took one of the keys: the statement inserted nothing
@@ -171,7 +202,10 @@ impl Store {
     }
 
     /// The `(id, subId)` keys stored for these identifiers.
-    async fn existing_keys<'a>(&self, ids: impl Iterator<Item = &'a str>) -> Result<HashSet<(String, String)>> {
+    async fn existing_keys<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashSet<(String, String)>> {
         let mut query = QueryBuilder::new("SELECT id, subId FROM oracleMSISDN WHERE id IN (");
         let mut separated = query.separated(", ");
         for id in ids {
@@ -180,7 +214,12 @@ impl Store {
         query.push(")");
         let rows = query.build().fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|row| Ok((row.try_get::<String, _>("id")?, row.try_get::<String, _>("subId")?)))
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("id")?,
+                    row.try_get::<String, _>("subId")?,
+                ))
+            })
             .collect()
     }
 

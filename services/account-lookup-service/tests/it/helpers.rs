@@ -37,11 +37,15 @@ impl Received {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} {}: body is not JSON ({e})", self.method, self.path))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} {}: body is not JSON ({e})", self.method, self.path))
     }
 
     pub fn error_code(&self) -> String {
-        self.json()["errorInformation"]["errorCode"].as_str().unwrap_or_default().to_string()
+        self.json()["errorInformation"]["errorCode"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -58,24 +62,48 @@ pub struct Dfsp {
 pub async fn spawn_dfsp(name: &str) -> Dfsp {
     let received: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
     let status = Arc::new(AtomicU16::new(200));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (log, answer) = (received.clone(), status.clone());
     let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let (log, answer) = (log.clone(), answer.clone());
         async move {
             let (parts, body) = request.into_parts();
-            let body = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+            let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+                .await
+                .unwrap_or_default();
             let headers = parts
                 .headers
                 .iter()
-                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+                .filter_map(|(k, v)| {
+                    v.to_str()
+                        .ok()
+                        .map(|v| (k.as_str().to_string(), v.to_string()))
+                })
                 .collect();
-            let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
             let method = parts.method.to_string();
-            let status = if method == "GET" { 202 } else { answer.load(Ordering::SeqCst) };
+            let status = if method == "GET" {
+                202
+            } else {
+                answer.load(Ordering::SeqCst)
+            };
             if let Ok(mut log) = log.lock() {
-                log.push(Received { method, path, headers, body: body.to_vec() });
+                log.push(Received {
+                    method,
+                    path,
+                    headers,
+                    body: body.to_vec(),
+                });
             }
             axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK)
         }
@@ -83,7 +111,12 @@ pub async fn spawn_dfsp(name: &str) -> Dfsp {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Dfsp { name: name.to_string(), base, received, status }
+    Dfsp {
+        name: name.to_string(),
+        base,
+        received,
+        status,
+    }
 }
 
 impl Dfsp {
@@ -93,12 +126,18 @@ impl Dfsp {
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().map(|log| log.clone()).unwrap_or_default()
+        self.received
+            .lock()
+            .map(|log| log.clone())
+            .unwrap_or_default()
     }
 
     /// Waits (bounded) for a request with `method` and `path`.
     pub async fn wait_for(&self, method: &str, path: &str) -> Received {
-        self.wait_until(&format!("{method} {path}"), |r| r.method == method && r.path == path).await
+        self.wait_until(&format!("{method} {path}"), |r| {
+            r.method == method && r.path == path
+        })
+        .await
     }
 
     /// Waits (bounded) for a request matching `matches`.
@@ -109,7 +148,11 @@ impl Dfsp {
                 return found;
             }
             if Instant::now() > deadline {
-                let seen: Vec<String> = self.received().iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+                let seen: Vec<String> = self
+                    .received()
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
                 panic!("{} never received {what}; it received {seen:?}", self.name);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -117,14 +160,24 @@ impl Dfsp {
     }
 
     /// Waits (bounded) until `count` requests matching `matches` arrived; returns them.
-    pub async fn wait_count(&self, what: &str, count: usize, matches: impl Fn(&Received) -> bool) -> Vec<Received> {
+    pub async fn wait_count(
+        &self,
+        what: &str,
+        count: usize,
+        matches: impl Fn(&Received) -> bool,
+    ) -> Vec<Received> {
         let deadline = Instant::now() + CALLBACK_WAIT;
         loop {
             let found: Vec<Received> = self.received().into_iter().filter(&matches).collect();
             if found.len() >= count {
                 return found;
             }
-            assert!(Instant::now() < deadline, "{} received {} of {count} {what}", self.name, found.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} received {} of {count} {what}",
+                self.name,
+                found.len()
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -136,23 +189,51 @@ pub fn endpoint_templates(base: &str) -> Vec<(&'static str, String)> {
     let participants = format!("{base}/participants/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
     vec![
         ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
-        ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_GET", format!("{parties}/{{{{partySubIdOrType}}}}")),
+        (
+            "FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_GET",
+            format!("{parties}/{{{{partySubIdOrType}}}}"),
+        ),
         ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
-        ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT", format!("{parties}/{{{{partySubIdOrType}}}}")),
-        ("FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR", format!("{parties}/error")),
-        ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR", format!("{parties}/{{{{partySubIdOrType}}}}/error")),
+        (
+            "FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT",
+            format!("{parties}/{{{{partySubIdOrType}}}}"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR",
+            format!("{parties}/error"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR",
+            format!("{parties}/{{{{partySubIdOrType}}}}/error"),
+        ),
         ("FSPIOP_CALLBACK_URL_PARTICIPANT_PUT", participants.clone()),
-        ("FSPIOP_CALLBACK_URL_PARTICIPANT_SUB_ID_PUT", format!("{participants}/{{{{partySubIdOrType}}}}")),
-        ("FSPIOP_CALLBACK_URL_PARTICIPANT_PUT_ERROR", format!("{participants}/error")),
-        ("FSPIOP_CALLBACK_URL_PARTICIPANT_SUB_ID_PUT_ERROR", format!("{participants}/{{{{partySubIdOrType}}}}/error")),
-        ("FSPIOP_CALLBACK_URL_PARTICIPANT_BATCH_PUT", format!("{base}/participants/{{{{requestId}}}}")),
-        ("FSPIOP_CALLBACK_URL_PARTICIPANT_BATCH_PUT_ERROR", format!("{base}/participants/{{{{requestId}}}}/error")),
+        (
+            "FSPIOP_CALLBACK_URL_PARTICIPANT_SUB_ID_PUT",
+            format!("{participants}/{{{{partySubIdOrType}}}}"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_PARTICIPANT_PUT_ERROR",
+            format!("{participants}/error"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_PARTICIPANT_SUB_ID_PUT_ERROR",
+            format!("{participants}/{{{{partySubIdOrType}}}}/error"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_PARTICIPANT_BATCH_PUT",
+            format!("{base}/participants/{{{{requestId}}}}"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_PARTICIPANT_BATCH_PUT_ERROR",
+            format!("{base}/participants/{{{{requestId}}}}/error"),
+        ),
     ]
 }
 
 /// A base URL where nothing listens.
 pub async fn closed_base() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     drop(listener);
     format!("http://{address}")
@@ -186,8 +267,12 @@ pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
         .await
         .unwrap_or_else(|e| panic!("MySQL at {server} (set DATABASE_URL): {e}"));
     let ledger_url = store::database_url(&server, &ledger_db).unwrap_or_else(|e| panic!("{e}"));
-    let ledger = store::connect(&ledger_url, 5, 10_000).await.unwrap_or_else(|e| panic!("{e}"));
-    store::migrate_central_ledger(&ledger).await.unwrap_or_else(|e| panic!("central ledger migrations: {e}"));
+    let ledger = store::connect(&ledger_url, 5, 10_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    store::migrate_central_ledger(&ledger)
+        .await
+        .unwrap_or_else(|e| panic!("central ledger migrations: {e}"));
 
     let mut stops = Vec::new();
     let mut tasks = Vec::new();
@@ -197,10 +282,17 @@ pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
     oracle_config.database.url = server.clone();
     oracle_config.database.name = oracle_db.clone();
     oracle_config.database.pool_size_max = 5;
-    let oracle_store = msisdn_oracle::connect_store(&oracle_config, true, true).await.unwrap_or_else(|e| panic!("{e}"));
+    let oracle_store = msisdn_oracle::connect_store(&oracle_config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let oracle_pool = oracle_store.pool.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let oracle = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let oracle = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     stops.push(tx);
     tasks.push(tokio::spawn(async move {
@@ -222,23 +314,42 @@ pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
     config.callbacks.request_timeout_ms = 5000;
     config.oracle.request_timeout_ms = 5000;
     adjust(&mut config);
-    let stores = account_lookup_service::connect(&config, true, true).await.unwrap_or_else(|e| panic!("ALS databases: {e}"));
-    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-    let api = format!("http://{}", api_listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
-    let admin = format!("http://{}", admin_listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let stores = account_lookup_service::connect(&config, true, true)
+        .await
+        .unwrap_or_else(|e| panic!("ALS databases: {e}"));
+    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = format!(
+        "http://{}",
+        api_listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let admin = format!(
+        "http://{}",
+        admin_listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     stops.push(tx);
     tasks.push(tokio::spawn(async move {
         let stop = async move {
             let _ = rx.await;
         };
-        if let Err(error) = account_lookup_service::run(config, stores, api_listener, admin_listener, stop).await {
+        if let Err(error) =
+            account_lookup_service::run(config, stores, api_listener, admin_listener, stop).await
+        {
             panic!("ALS stopped with an error: {error}");
         }
     }));
 
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let switch = Switch {
         api,
         admin,
@@ -251,19 +362,35 @@ pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
         tasks,
     };
     let oracle_base = switch.oracle.clone();
-    switch.register_oracle("MSISDN", &oracle_base, None, true).await;
+    switch
+        .register_oracle("MSISDN", &oracle_base, None, true)
+        .await;
     switch
 }
 
 /// Request headers as a DFSP sends them, for `resource` at version 1.1.
-pub fn fspiop_headers(method: &str, resource: &str, source: &str, destination: Option<&str>) -> Vec<(String, String)> {
+pub fn fspiop_headers(
+    method: &str,
+    resource: &str,
+    source: &str,
+    destination: Option<&str>,
+) -> Vec<(String, String)> {
     let mut headers = vec![
-        ("content-type".to_string(), format!("application/vnd.interoperability.{resource}+json;version=1.1")),
-        ("date".to_string(), fspiop::datetime::format_http_date(now_ms())),
+        (
+            "content-type".to_string(),
+            format!("application/vnd.interoperability.{resource}+json;version=1.1"),
+        ),
+        (
+            "date".to_string(),
+            fspiop::datetime::format_http_date(now_ms()),
+        ),
         ("fspiop-source".to_string(), source.to_string()),
     ];
     if matches!(method, "GET" | "POST" | "DELETE") {
-        headers.push(("accept".to_string(), format!("application/vnd.interoperability.{resource}+json;version=1")));
+        headers.push((
+            "accept".to_string(),
+            format!("application/vnd.interoperability.{resource}+json;version=1"),
+        ));
     }
     if let Some(destination) = destination {
         headers.push(("fspiop-destination".to_string(), destination.to_string()));
@@ -288,11 +415,15 @@ pub struct Answer {
 
 impl Answer {
     pub fn code(&self) -> &str {
-        self.body["errorInformation"]["errorCode"].as_str().unwrap_or_default()
+        self.body["errorInformation"]["errorCode"]
+            .as_str()
+            .unwrap_or_default()
     }
 
     pub fn description(&self) -> &str {
-        self.body["errorInformation"]["errorDescription"].as_str().unwrap_or_default()
+        self.body["errorInformation"]["errorDescription"]
+            .as_str()
+            .unwrap_or_default()
     }
 }
 
@@ -300,7 +431,8 @@ impl Switch {
     /// Inserts a participant (with a USD position account) and its callback endpoints into the
     /// central ledger database.
     pub async fn onboard(&self, dfsp: &Dfsp) {
-        self.onboard_with(&dfsp.name, &endpoint_templates(&dfsp.base)).await;
+        self.onboard_with(&dfsp.name, &endpoint_templates(&dfsp.base))
+            .await;
     }
 
     pub async fn onboard_with(&self, name: &str, endpoints: &[(&str, String)]) {
@@ -333,7 +465,13 @@ impl Switch {
     }
 
     /// `POST /oracles` on the admin API.
-    pub async fn register_oracle(&self, party_type: &str, base: &str, currency: Option<&str>, is_default: bool) {
+    pub async fn register_oracle(
+        &self,
+        party_type: &str,
+        base: &str,
+        currency: Option<&str>,
+        is_default: bool,
+    ) {
         let mut body = json!({"oracleIdType": party_type, "endpoint": {"value": base, "endpointType": "URL"}, "isDefault": is_default});
         if let Some(currency) = currency {
             body["currency"] = json!(currency);
@@ -345,33 +483,81 @@ impl Switch {
     /// A request to the admin API.
     pub async fn admin_call(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
         let headers = vec![
-            ("accept".to_string(), "application/vnd.interoperability.participants+json;version=1".to_string()),
-            ("content-type".to_string(), "application/vnd.interoperability.participants+json;version=1.0".to_string()),
-            ("date".to_string(), fspiop::datetime::format_http_date(now_ms())),
+            (
+                "accept".to_string(),
+                "application/vnd.interoperability.participants+json;version=1".to_string(),
+            ),
+            (
+                "content-type".to_string(),
+                "application/vnd.interoperability.participants+json;version=1.0".to_string(),
+            ),
+            (
+                "date".to_string(),
+                fspiop::datetime::format_http_date(now_ms()),
+            ),
         ];
-        send(&self.client, method, &format!("{}{path}", self.admin), &headers, body.map(|b| b.to_string())).await
+        send(
+            &self.client,
+            method,
+            &format!("{}{path}", self.admin),
+            &headers,
+            body.map(|b| b.to_string()),
+        )
+        .await
     }
 
     /// An FSPIOP request to the ALS API with the usual headers for its resource.
-    pub async fn call(&self, method: &str, path: &str, source: &str, destination: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        source: &str,
+        destination: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let resource = fspiop::headers::resource_of_path(path);
         let headers = fspiop_headers(method, resource, source, destination);
-        self.call_with(method, path, &headers, body.map(|b| b.to_string())).await
+        self.call_with(method, path, &headers, body.map(|b| b.to_string()))
+            .await
     }
 
     /// An FSPIOP request with exactly these headers and body text.
-    pub async fn call_with(&self, method: &str, path: &str, headers: &[(String, String)], body: Option<String>) -> Answer {
-        send(&self.client, method, &format!("{}{path}", self.api), headers, body).await
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<String>,
+    ) -> Answer {
+        send(
+            &self.client,
+            method,
+            &format!("{}{path}", self.api),
+            headers,
+            body,
+        )
+        .await
     }
 
     /// Registers `id` (of `party_type`) as held by `dfsp` through `POST /participants` and
     /// waits for the ALS's confirmation.
     pub async fn register_party(&self, dfsp: &Dfsp, party_type: &str, id: &str) {
         let path = format!("/participants/{party_type}/{id}");
-        let answer = self.call("POST", &path, &dfsp.name, None, Some(json!({"fspId": dfsp.name, "currency": "USD"}))).await;
+        let answer = self
+            .call(
+                "POST",
+                &path,
+                &dfsp.name,
+                None,
+                Some(json!({"fspId": dfsp.name, "currency": "USD"})),
+            )
+            .await;
         assert_eq!(answer.status, 202, "{answer:?}");
         let confirmation = dfsp.wait_for("PUT", &path).await;
-        assert_eq!(confirmation.json()["partyList"][0]["fspId"], dfsp.name.as_str());
+        assert_eq!(
+            confirmation.json()["partyList"][0]["fspId"],
+            dfsp.name.as_str()
+        );
     }
 
     /// The oracle's mappings of `id`.
@@ -399,7 +585,13 @@ impl Switch {
     }
 }
 
-async fn send(client: &reqwest::Client, method: &str, url: &str, headers: &[(String, String)], body: Option<String>) -> Answer {
+async fn send(
+    client: &reqwest::Client,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<String>,
+) -> Answer {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut request = client.request(method.clone(), url);
     for (name, value) in headers {
@@ -408,39 +600,66 @@ async fn send(client: &reqwest::Client, method: &str, url: &str, headers: &[(Str
     if let Some(body) = body {
         request = request.body(body);
     }
-    let response = request.send().await.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap_or_default();
     let body = if text.is_empty() {
         Value::Null
     } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {url}: not JSON ({e}): {text}"))
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {url}: not JSON ({e}): {text}"))
     };
-    Answer { status, body, headers }
+    Answer {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// A request written by hand on a TCP connection, for header sets an HTTP client library
 /// would change (reqwest always adds `Accept: */*` when there is none). Returns the status
 /// and the JSON body.
-pub async fn raw_request(base: &str, method: &str, path: &str, headers: &[(String, String)]) -> (u16, Value) {
+pub async fn raw_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+) -> (u16, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap_or_else(|e| panic!("connect {address}: {e}"));
-    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: 0\r\n");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .unwrap_or_else(|e| panic!("connect {address}: {e}"));
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: 0\r\n"
+    );
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap_or_else(|e| panic!("write: {e}"));
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("write: {e}"));
     let mut response = Vec::new();
     tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
         .await
         .unwrap_or_else(|_| panic!("no answer to {method} {path}"))
         .unwrap_or_else(|e| panic!("read: {e}"));
     let text = String::from_utf8_lossy(&response).to_string();
-    let status = text.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("no status in {text}"));
-    let body = text.split_once("\r\n\r\n").map(|(_, body)| body).unwrap_or_default();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 

@@ -3,7 +3,11 @@
 //! database, the MSISDN oracle in-process on its own fresh database, and DFSP test servers
 //! that record what they receive.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 mod admin;
 mod discovery;

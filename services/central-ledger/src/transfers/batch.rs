@@ -58,7 +58,8 @@ pub fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
     }
     let mut list = TopicPartitionList::new();
     for ((topic, partition), offset) in last {
-        if let Err(error) = list.add_partition_offset(&topic, partition, Offset::Offset(offset + 1)) {
+        if let Err(error) = list.add_partition_offset(&topic, partition, Offset::Offset(offset + 1))
+        {
             tracing::warn!(%error, "offset list");
         }
     }

@@ -48,21 +48,54 @@ pub struct Incoming {
 
 /// Parses a message from `topic-transfer-fulfil`.
 pub fn parse(message: Message) -> Incoming {
-    let transfer_id = message.content.uri_params.as_ref().map(|u| u.id.clone()).unwrap_or_else(|| message.id.clone());
-    let source = message.content.headers.get("fspiop-source").cloned().unwrap_or_else(|| message.from.clone());
-    let destination = message.content.headers.get("fspiop-destination").cloned().unwrap_or_else(|| message.to.clone());
+    let transfer_id = message
+        .content
+        .uri_params
+        .as_ref()
+        .map(|u| u.id.clone())
+        .unwrap_or_else(|| message.id.clone());
+    let source = message
+        .content
+        .headers
+        .get("fspiop-source")
+        .cloned()
+        .unwrap_or_else(|| message.from.clone());
+    let destination = message
+        .content
+        .headers
+        .get("fspiop-destination")
+        .cloned()
+        .unwrap_or_else(|| message.to.clone());
     let body = decode_payload(&message.content.payload)
         .map_err(|e| FspiopError::with_detail(ErrorCode::MalformedSyntax, e.to_string()))
-        .and_then(|p| p.to_json().map_err(|e| FspiopError::with_detail(ErrorCode::MalformedSyntax, e.to_string())));
+        .and_then(|p| {
+            p.to_json()
+                .map_err(|e| FspiopError::with_detail(ErrorCode::MalformedSyntax, e.to_string()))
+        });
     let hash = body.as_ref().map(body_hash).unwrap_or_default();
     let request = body.and_then(|body| match message.metadata.event.action.as_str() {
-        "abort" => fspiop::types::from_value::<ErrorInformationObject>(body, UnknownFields::Allow).map(Request::Abort),
+        "abort" => fspiop::types::from_value::<ErrorInformationObject>(body, UnknownFields::Allow)
+            .map(Request::Abort),
         "reject" => Ok(Request::Reject),
-        "reserve" => fspiop::types::from_value::<TransfersIdPutResponse>(body, UnknownFields::Allow).map(Request::Reserve),
-        "commit" => fspiop::types::from_value::<TransfersIdPutResponse>(body, UnknownFields::Allow).map(Request::Commit),
-        other => Err(FspiopError::with_detail(ErrorCode::InternalServerError, format!("unknown fulfil action {other}"))),
+        "reserve" => {
+            fspiop::types::from_value::<TransfersIdPutResponse>(body, UnknownFields::Allow)
+                .map(Request::Reserve)
+        }
+        "commit" => fspiop::types::from_value::<TransfersIdPutResponse>(body, UnknownFields::Allow)
+            .map(Request::Commit),
+        other => Err(FspiopError::with_detail(
+            ErrorCode::InternalServerError,
+            format!("unknown fulfil action {other}"),
+        )),
     });
-    Incoming { message, transfer_id, source, destination, request, hash }
+    Incoming {
+        message,
+        transfer_id,
+        source,
+        destination,
+        request,
+        hash,
+    }
 }
 
 /// A transfer as the fulfil needs it.
@@ -84,7 +117,17 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    type Row = (String, String, String, i64, String, String, u32, String, u32);
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        u32,
+        String,
+        u32,
+    );
     let mut query = QueryBuilder::<MySql>::new(
         "SELECT t.transferId, CAST(t.amount AS CHAR), t.ilpCondition, CAST(UNIX_TIMESTAMP(t.expirationDate) * 1000 AS SIGNED),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
@@ -101,19 +144,32 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
     query.push(" ORDER BY t.transferId FOR UPDATE");
     let rows: Vec<Row> = query.build_query_as().fetch_all(&mut **tx).await?;
     rows.into_iter()
-        .map(|(id, amount, condition, expiration_ms, state, payer, payer_account, payee, payee_account)| {
-            let transfer = Transfer {
-                amount: Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?,
+        .map(
+            |(
+                id,
+                amount,
                 condition,
                 expiration_ms,
-                state: State::parse(&state).ok_or_else(|| Error::Internal(format!("unknown state {state}")))?,
+                state,
                 payer,
                 payer_account,
                 payee,
                 payee_account,
-            };
-            Ok((id, transfer))
-        })
+            )| {
+                let transfer = Transfer {
+                    amount: Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?,
+                    condition,
+                    expiration_ms,
+                    state: State::parse(&state)
+                        .ok_or_else(|| Error::Internal(format!("unknown state {state}")))?,
+                    payer,
+                    payer_account,
+                    payee,
+                    payee_account,
+                };
+                Ok((id, transfer))
+            },
+        )
         .collect()
 }
 
@@ -126,11 +182,17 @@ fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
 }
 
 /// Stored duplicate-check hashes of `ids` in `table`.
-async fn stored_hashes(tx: &mut Tx<'_>, table: &str, ids: &[String]) -> Result<HashMap<String, String>> {
+async fn stored_hashes(
+    tx: &mut Tx<'_>,
+    table: &str,
+    ids: &[String],
+) -> Result<HashMap<String, String>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = QueryBuilder::<MySql>::new(format!("SELECT transferId, COALESCE(hash, '') FROM {table} WHERE transferId IN ("));
+    let mut query = QueryBuilder::<MySql>::new(format!(
+        "SELECT transferId, COALESCE(hash, '') FROM {table} WHERE transferId IN ("
+    ));
     in_list(&mut query, ids);
     let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
     Ok(rows.into_iter().collect())
@@ -156,29 +218,64 @@ struct Writes {
 }
 
 impl Writes {
-    fn commit(&mut self, id: &str, transfer: &Transfer, fulfilment: Option<String>, completed_ms: i64) {
-        self.fulfilments.push((id.to_string(), fulfilment, completed_ms));
-        self.states.push((id.to_string(), State::ReceivedFulfil, None));
+    fn commit(
+        &mut self,
+        id: &str,
+        transfer: &Transfer,
+        fulfilment: Option<String>,
+        completed_ms: i64,
+    ) {
+        self.fulfilments
+            .push((id.to_string(), fulfilment, completed_ms));
+        self.states
+            .push((id.to_string(), State::ReceivedFulfil, None));
         self.states.push((id.to_string(), State::Committed, None));
-        self.moves.push((transfer.payee_account, transfer.amount.negate(), id.to_string(), State::Committed));
+        self.moves.push((
+            transfer.payee_account,
+            transfer.amount.negate(),
+            id.to_string(),
+            State::Committed,
+        ));
         self.finished.push(id.to_string());
     }
 
     /// RECEIVED_ERROR with the error, the payer's reservation reversed, ABORTED_ERROR.
     fn abort(&mut self, id: &str, transfer: &Transfer, error: &FspiopError) {
         let description = error.description();
-        let code = error.to_error_information().error_code.parse::<u32>().unwrap_or(u32::from(error.code.code()));
-        self.states.push((id.to_string(), State::ReceivedError, Some(description.clone())));
-        self.errors.push((id.to_string(), code, fspiop::error::truncate_chars(&description, 128)));
-        self.states.push((id.to_string(), State::AbortedError, Some(description)));
-        self.moves.push((transfer.payer_account, transfer.amount.negate(), id.to_string(), State::AbortedError));
+        let code = error
+            .to_error_information()
+            .error_code
+            .parse::<u32>()
+            .unwrap_or(u32::from(error.code.code()));
+        self.states.push((
+            id.to_string(),
+            State::ReceivedError,
+            Some(description.clone()),
+        ));
+        self.errors.push((
+            id.to_string(),
+            code,
+            fspiop::error::truncate_chars(&description, 128),
+        ));
+        self.states
+            .push((id.to_string(), State::AbortedError, Some(description)));
+        self.moves.push((
+            transfer.payer_account,
+            transfer.amount.negate(),
+            id.to_string(),
+            State::AbortedError,
+        ));
         self.finished.push(id.to_string());
     }
 
     async fn flush(self, tx: &mut Tx<'_>, window: Option<u64>) -> Result<()> {
-        for (table, rows) in [("transferFulfilmentDuplicateCheck", &self.fulfil_hashes), ("transferErrorDuplicateCheck", &self.error_hashes)] {
+        for (table, rows) in [
+            ("transferFulfilmentDuplicateCheck", &self.fulfil_hashes),
+            ("transferErrorDuplicateCheck", &self.error_hashes),
+        ] {
             if !rows.is_empty() {
-                let mut query = QueryBuilder::<MySql>::new(format!("INSERT INTO {table} (transferId, hash) "));
+                let mut query =
+                    QueryBuilder::<MySql>::new(format!("INSERT INTO {table} (transferId, hash) "));
                 query.push_values(rows, |mut row, (id, hash)| {
                     row.push_bind(id.clone()).push_bind(hash.clone());
                 });
@@ -188,23 +285,42 @@ impl Writes {
         if !self.fulfilments.is_empty() {
             let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferFulfilment (transferId, ilpFulfilment, completedDate, isValid, settlementWindowId) ");
             query.push_values(&self.fulfilments, |mut row, (id, fulfilment, completed)| {
-                row.push_bind(id.clone()).push_bind(fulfilment.clone()).push_bind(DbTime(*completed).to_string()).push_bind(1).push_bind(window);
+                row.push_bind(id.clone())
+                    .push_bind(fulfilment.clone())
+                    .push_bind(DbTime(*completed).to_string())
+                    .push_bind(1)
+                    .push_bind(window);
             });
             query.build().execute(&mut **tx).await?;
         }
         if !self.extensions.is_empty() {
-            let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferExtension (transferId, `key`, value, isFulfilment, isError) ");
-            query.push_values(&self.extensions, |mut row, (id, key, value, fulfilment, error)| {
-                row.push_bind(id.clone()).push_bind(key.clone()).push_bind(value.clone()).push_bind(*fulfilment).push_bind(*error);
-            });
+            let mut query = QueryBuilder::<MySql>::new(
+                "INSERT INTO transferExtension (transferId, `key`, value, isFulfilment, isError) ",
+            );
+            query.push_values(
+                &self.extensions,
+                |mut row, (id, key, value, fulfilment, error)| {
+                    row.push_bind(id.clone())
+                        .push_bind(key.clone())
+                        .push_bind(value.clone())
+                        .push_bind(*fulfilment)
+                        .push_bind(*error);
+                },
+            );
             query.build().execute(&mut **tx).await?;
         }
         if self.states.is_empty() {
             return Ok(());
         }
-        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferStateChange (transferId, transferStateId, reason) ");
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO transferStateChange (transferId, transferStateId, reason) ",
+        );
         query.push_values(&self.states, |mut row, (id, state, reason)| {
-            row.push_bind(id.clone()).push_bind(state.id()).push_bind(reason.as_ref().map(|r| r.chars().take(512).collect::<String>()));
+            row.push_bind(id.clone()).push_bind(state.id()).push_bind(
+                reason
+                    .as_ref()
+                    .map(|r| r.chars().take(512).collect::<String>()),
+            );
         });
         query.build().execute(&mut **tx).await?;
         // The ids of the state changes just written, for the journal and the errors.
@@ -216,11 +332,18 @@ impl Writes {
         in_list(&mut query, &ids);
         query.push(" GROUP BY transferId, transferStateId");
         let rows: Vec<(String, String, u64)> = query.build_query_as().fetch_all(&mut **tx).await?;
-        let state_id = |id: &str, state: State| rows.iter().find(|(t, s, _)| t == id && s == state.id()).map(|(_, _, n)| *n);
+        let state_id = |id: &str, state: State| {
+            rows.iter()
+                .find(|(t, s, _)| t == id && s == state.id())
+                .map(|(_, _, n)| *n)
+        };
         if !self.errors.is_empty() {
             let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ");
             query.push_values(&self.errors, |mut row, (id, code, description)| {
-                row.push_bind(id.clone()).push_bind(state_id(id, State::ReceivedError).unwrap_or(0)).push_bind(*code).push_bind(description.clone());
+                row.push_bind(id.clone())
+                    .push_bind(state_id(id, State::ReceivedError).unwrap_or(0))
+                    .push_bind(*code)
+                    .push_bind(description.clone());
             });
             query.build().execute(&mut **tx).await?;
         }
@@ -236,16 +359,37 @@ impl Writes {
         );
         in_list(&mut query, &account_ids);
         query.push(" ORDER BY participantCurrencyId FOR UPDATE");
-        let positions: Vec<(u64, u32, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let positions: Vec<(u64, u32, String, String)> =
+            query.build_query_as().fetch_all(&mut **tx).await?;
         let mut running: HashMap<u32, (u64, Money, String)> = HashMap::new();
         for (position_id, account, value, reserved) in positions {
-            running.insert(account, (position_id, Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?, reserved));
+            running.insert(
+                account,
+                (
+                    position_id,
+                    Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?,
+                    reserved,
+                ),
+            );
         }
-        let mut journal: Vec<(u64, u32, Option<u64>, Money, Money, String)> = Vec::with_capacity(self.moves.len());
+        let mut journal: Vec<(u64, u32, Option<u64>, Money, Money, String)> =
+            Vec::with_capacity(self.moves.len());
         for (account, change, id, state) in &self.moves {
-            let entry = running.get_mut(account).ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
-            entry.1 = entry.1.try_add(*change).map_err(|e| Error::Internal(e.to_string()))?;
-            journal.push((entry.0, *account, state_id(id, *state), entry.1, *change, entry.2.clone()));
+            let entry = running
+                .get_mut(account)
+                .ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
+            entry.1 = entry
+                .1
+                .try_add(*change)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            journal.push((
+                entry.0,
+                *account,
+                state_id(id, *state),
+                entry.1,
+                *change,
+                entry.2.clone(),
+            ));
         }
         for (position_id, value, _) in running.values() {
             sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
@@ -257,16 +401,20 @@ impl Writes {
         let mut query = QueryBuilder::<MySql>::new(
             "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue) ",
         );
-        query.push_values(&journal, |mut row, (position_id, account, state_change, value, change, reserved)| {
-            row.push_bind(*position_id)
-                .push_bind(*account)
-                .push_bind(*state_change)
-                .push_bind(value.to_decimal_string())
-                .push_bind(change.to_decimal_string())
-                .push_bind(reserved.clone());
-        });
+        query.push_values(
+            &journal,
+            |mut row, (position_id, account, state_change, value, change, reserved)| {
+                row.push_bind(*position_id)
+                    .push_bind(*account)
+                    .push_bind(*state_change)
+                    .push_bind(value.to_decimal_string())
+                    .push_bind(change.to_decimal_string())
+                    .push_bind(reserved.clone());
+            },
+        );
         query.build().execute(&mut **tx).await?;
-        let mut query = QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
+        let mut query =
+            QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
         in_list(&mut query, &ids);
         query.build().execute(&mut **tx).await?;
         Ok(())
@@ -274,7 +422,12 @@ impl Writes {
 }
 
 /// Moves an account's position by `change` (locked first) and journals it.
-pub(crate) async fn move_position(tx: &mut Tx<'_>, account: u32, change: Money, state_change_id: u64) -> Result<()> {
+pub(crate) async fn move_position(
+    tx: &mut Tx<'_>,
+    account: u32,
+    change: Money,
+    state_change_id: u64,
+) -> Result<()> {
     let row: Option<(u64, String, String)> = sqlx::query_as(
         "SELECT participantPositionId, CAST(value AS CHAR), CAST(reservedValue AS CHAR) FROM participantPosition
          WHERE participantCurrencyId = ? FOR UPDATE",
@@ -282,9 +435,12 @@ pub(crate) async fn move_position(tx: &mut Tx<'_>, account: u32, change: Money, 
     .bind(account)
     .fetch_optional(&mut **tx)
     .await?;
-    let (position_id, value, reserved) = row.ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
+    let (position_id, value, reserved) =
+        row.ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
     let value = Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?;
-    let after = value.try_add(change).map_err(|e| Error::Internal(e.to_string()))?;
+    let after = value
+        .try_add(change)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
         .bind(after.to_decimal_string())
         .bind(position_id)
@@ -326,9 +482,14 @@ async fn state_payload(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Value> {
     .bind(transfer_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((state, completed, fulfilment)) = row else { return Ok(Value::Null) };
-    let enumeration = State::parse(&state).map(State::enumeration).unwrap_or(Enumeration::Aborted);
-    let mut payload = json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
+    let Some((state, completed, fulfilment)) = row else {
+        return Ok(Value::Null);
+    };
+    let enumeration = State::parse(&state)
+        .map(State::enumeration)
+        .unwrap_or(Enumeration::Aborted);
+    let mut payload =
+        json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
     if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
         object.insert("fulfilment".into(), Value::String(f));
     }
@@ -348,7 +509,13 @@ pub struct Outcome {
 /// transfers and duplicate-check rows are read in three queries, decisions are made in
 /// memory (a later message in the batch sees what an earlier one did), and the writes go out
 /// as a few multi-row statements.
-pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_ms: i64, new_event_id: &mut (dyn FnMut() -> String + Send)) -> Result<Outcome> {
+pub async fn handle(
+    store: &Store,
+    notifier: &Notifier,
+    batch: &[Incoming],
+    now_ms: i64,
+    new_event_id: &mut (dyn FnMut() -> String + Send),
+) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut tx = store.pool.begin().await?;
     let window = open_window(&mut tx).await?;
@@ -356,52 +523,99 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
     ids.sort();
     ids.dedup();
     let mut transfers = load_transfers(&mut tx, &ids).await?;
-    let mut fulfil_hashes = stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
+    let mut fulfil_hashes =
+        stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
     let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;
     let mut writes = Writes::default();
     for incoming in batch {
         let id = incoming.transfer_id.as_str();
-        let mut tell = |to: &str, action: &str, body: Body<'_>| notifier.from_hub(id, to, action, body, &new_event_id(), now_ms);
+        let mut tell = |to: &str, action: &str, body: Body<'_>| {
+            notifier.from_hub(id, to, action, body, &new_event_id(), now_ms)
+        };
         let request = match &incoming.request {
             Ok(request) => request,
             Err(error) => {
                 outcome.refused += 1;
-                outcome.messages.push(tell(&incoming.source, "commit", Body::Error(error)));
+                outcome
+                    .messages
+                    .push(tell(&incoming.source, "commit", Body::Error(error)));
                 continue;
             }
         };
         if *request == Request::Reject {
-            tracing::info!(transfer_id = id, "reject is not allowed into the fulfil handler; ignored");
+            tracing::info!(
+                transfer_id = id,
+                "reject is not allowed into the fulfil handler; ignored"
+            );
             continue;
         }
         let Some(transfer) = transfers.get(id).cloned() else {
             outcome.refused += 1;
-            let error = FspiopError::with_detail(ErrorCode::TransferIdNotFound, format!("transfer {id} not found"));
-            outcome.messages.push(tell(&incoming.source, "commit", Body::Error(&error)));
+            let error = FspiopError::with_detail(
+                ErrorCode::TransferIdNotFound,
+                format!("transfer {id} not found"),
+            );
+            outcome
+                .messages
+                .push(tell(&incoming.source, "commit", Body::Error(&error)));
             continue;
         };
         let is_reserve = matches!(request, Request::Reserve(_));
         let abort = matches!(request, Request::Abort(_));
-        if !incoming.source.eq_ignore_ascii_case(&transfer.payee) || !incoming.destination.eq_ignore_ascii_case(&transfer.payer) {
+        if !incoming.source.eq_ignore_ascii_case(&transfer.payee)
+            || !incoming.destination.eq_ignore_ascii_case(&transfer.payer)
+        {
             outcome.refused += 1;
-            let which = if incoming.source.eq_ignore_ascii_case(&transfer.payee) { "fspiop-destination does not match payer fsp" } else { "fspiop-source does not match payee fsp" };
-            let error = FspiopError::with_detail(ErrorCode::GenericValidationError, format!("{which} on the Fulfil callback response"));
-            outcome.messages.push(tell(&incoming.source, if abort { "abort" } else { "commit" }, Body::Error(&error)));
+            let which = if incoming.source.eq_ignore_ascii_case(&transfer.payee) {
+                "fspiop-destination does not match payer fsp"
+            } else {
+                "fspiop-source does not match payee fsp"
+            };
+            let error = FspiopError::with_detail(
+                ErrorCode::GenericValidationError,
+                format!("{which} on the Fulfil callback response"),
+            );
+            outcome.messages.push(tell(
+                &incoming.source,
+                if abort { "abort" } else { "commit" },
+                Body::Error(&error),
+            ));
             continue;
         }
         let (hashes, new_hashes, duplicate_action) = if abort {
-            (&mut error_hashes, &mut writes.error_hashes, "abort-duplicate")
+            (
+                &mut error_hashes,
+                &mut writes.error_hashes,
+                "abort-duplicate",
+            )
         } else {
-            (&mut fulfil_hashes, &mut writes.fulfil_hashes, "fulfil-duplicate")
+            (
+                &mut fulfil_hashes,
+                &mut writes.fulfil_hashes,
+                "fulfil-duplicate",
+            )
         };
         if let Some(stored) = hashes.get(id) {
             if *stored != incoming.hash {
-                let error = FspiopError::with_detail(ErrorCode::ModifiedRequest, format!("transfer {id} fulfilment was sent before with different content"));
-                outcome.messages.push(tell(&incoming.source, duplicate_action, Body::Error(&error)));
+                let error = FspiopError::with_detail(
+                    ErrorCode::ModifiedRequest,
+                    format!("transfer {id} fulfilment was sent before with different content"),
+                );
+                outcome.messages.push(tell(
+                    &incoming.source,
+                    duplicate_action,
+                    Body::Error(&error),
+                ));
             } else if transfer.state.is_final() {
                 let payload = state_payload(&mut tx, id).await?;
-                let action = if is_reserve { "reserve" } else { duplicate_action };
-                outcome.messages.push(tell(&incoming.source, action, Body::Payload(&payload)));
+                let action = if is_reserve {
+                    "reserve"
+                } else {
+                    duplicate_action
+                };
+                outcome
+                    .messages
+                    .push(tell(&incoming.source, action, Body::Payload(&payload)));
                 // The payer is told the outcome again: after a crash between the commit and the
                 // notification this is the only way it hears of it (a duplicate PUT is harmless).
                 let repeat = match (request, transfer.state) {
@@ -410,7 +624,12 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
                     _ => None,
                 };
                 if let Some(action) = repeat {
-                    outcome.messages.push(notifier.forward(&incoming.message, action, &new_event_id(), now_ms));
+                    outcome.messages.push(notifier.forward(
+                        &incoming.message,
+                        action,
+                        &new_event_id(),
+                        now_ms,
+                    ));
                 }
             }
             continue;
@@ -426,23 +645,46 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
         };
         match request {
             Request::Commit(put) | Request::Reserve(put) => {
-                let fulfilment_ok = put.fulfilment.as_deref().is_some_and(|f| fspiop::ilp::fulfilment_matches(f, &transfer.condition));
+                let fulfilment_ok = put
+                    .fulfilment
+                    .as_deref()
+                    .is_some_and(|f| fspiop::ilp::fulfilment_matches(f, &transfer.condition));
                 if !fulfilment_ok && !not_reserved {
                     // A wrong fulfilment aborts the transfer and gives the payer its money back.
-                    let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "invalid fulfilment");
+                    let error = FspiopError::with_detail(
+                        ErrorCode::GenericValidationError,
+                        "invalid fulfilment",
+                    );
                     writes.abort(id, &transfer, &error);
                     decided(State::AbortedError);
                     outcome.aborted += 1;
-                    let mut message = notifier.from_hub(id, &transfer.payer, "abort-validation", Body::Error(&error), &new_event_id(), now_ms);
+                    let mut message = notifier.from_hub(
+                        id,
+                        &transfer.payer,
+                        "abort-validation",
+                        Body::Error(&error),
+                        &new_event_id(),
+                        now_ms,
+                    );
                     message.from = transfer.payee.clone();
                     outcome.messages.push(message);
                     if is_reserve {
-                        outcome.messages.push(reserved_aborted(notifier, id, &transfer.payee, &error, &new_event_id(), now_ms));
+                        outcome.messages.push(reserved_aborted(
+                            notifier,
+                            id,
+                            &transfer.payee,
+                            &error,
+                            &new_event_id(),
+                            now_ms,
+                        ));
                     }
                     continue;
                 }
                 let refusal = if not_reserved {
-                    Some(FspiopError::with_detail(ErrorCode::GenericValidationError, "non-RESERVED transfer state"))
+                    Some(FspiopError::with_detail(
+                        ErrorCode::GenericValidationError,
+                        "non-RESERVED transfer state",
+                    ))
                 } else if transfer.expiration_ms <= now_ms {
                     Some(FspiopError::new(ErrorCode::TransferExpired))
                 } else {
@@ -450,16 +692,32 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
                 };
                 if let Some(error) = refusal {
                     outcome.refused += 1;
-                    outcome.messages.push(tell(&incoming.source, "commit", Body::Error(&error)));
+                    outcome
+                        .messages
+                        .push(tell(&incoming.source, "commit", Body::Error(&error)));
                     if is_reserve {
-                        outcome.messages.push(reserved_aborted(notifier, id, &transfer.payee, &error, &new_event_id(), now_ms));
+                        outcome.messages.push(reserved_aborted(
+                            notifier,
+                            id,
+                            &transfer.payee,
+                            &error,
+                            &new_event_id(),
+                            now_ms,
+                        ));
                     }
                     continue;
                 }
-                let completed_ms = put.completed_timestamp.as_deref().and_then(fspiop::datetime::parse_date_time).unwrap_or(now_ms);
+                let completed_ms = put
+                    .completed_timestamp
+                    .as_deref()
+                    .and_then(fspiop::datetime::parse_date_time)
+                    .unwrap_or(now_ms);
                 writes.commit(id, &transfer, put.fulfilment.clone(), completed_ms);
                 writes.extensions.extend(
-                    put.extension_list.iter().flat_map(|l| l.extension.iter()).map(|e| (id.to_string(), e.key.clone(), e.value.clone(), true, false)),
+                    put.extension_list
+                        .iter()
+                        .flat_map(|l| l.extension.iter())
+                        .map(|e| (id.to_string(), e.key.clone(), e.value.clone(), true, false)),
                 );
                 decided(State::Committed);
                 outcome.committed += 1;
@@ -468,29 +726,61 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
                     if let (Some(f), Some(object)) = (&put.fulfilment, payload.as_object_mut()) {
                         object.insert("fulfilment".into(), Value::String(f.clone()));
                     }
-                    let mut message = notifier.from_hub(id, &transfer.payer, "reserve", Body::Payload(&payload), &new_event_id(), now_ms);
+                    let mut message = notifier.from_hub(
+                        id,
+                        &transfer.payer,
+                        "reserve",
+                        Body::Payload(&payload),
+                        &new_event_id(),
+                        now_ms,
+                    );
                     message.from = transfer.payee.clone();
                     outcome.messages.push(message);
                 } else {
-                    outcome.messages.push(notifier.forward(&incoming.message, "commit", &new_event_id(), now_ms));
+                    outcome.messages.push(notifier.forward(
+                        &incoming.message,
+                        "commit",
+                        &new_event_id(),
+                        now_ms,
+                    ));
                 }
             }
             Request::Abort(object) => {
                 if not_reserved {
                     outcome.refused += 1;
-                    let error = FspiopError::with_detail(ErrorCode::GenericValidationError, "non-RESERVED transfer state");
-                    outcome.messages.push(tell(&incoming.source, "abort", Body::Error(&error)));
+                    let error = FspiopError::with_detail(
+                        ErrorCode::GenericValidationError,
+                        "non-RESERVED transfer state",
+                    );
+                    outcome
+                        .messages
+                        .push(tell(&incoming.source, "abort", Body::Error(&error)));
                     continue;
                 }
-                let error = FspiopError::received(object.error_information.clone())
-                    .unwrap_or_else(|| FspiopError::with_detail(ErrorCode::GenericValidationError, "API specification undefined errorCode"));
+                let error =
+                    FspiopError::received(object.error_information.clone()).unwrap_or_else(|| {
+                        FspiopError::with_detail(
+                            ErrorCode::GenericValidationError,
+                            "API specification undefined errorCode",
+                        )
+                    });
                 writes.extensions.extend(
-                    object.error_information.extension_list.iter().flat_map(|l| l.extension.iter()).map(|e| (id.to_string(), e.key.clone(), e.value.clone(), false, true)),
+                    object
+                        .error_information
+                        .extension_list
+                        .iter()
+                        .flat_map(|l| l.extension.iter())
+                        .map(|e| (id.to_string(), e.key.clone(), e.value.clone(), false, true)),
                 );
                 writes.abort(id, &transfer, &error);
                 decided(State::AbortedError);
                 outcome.aborted += 1;
-                outcome.messages.push(notifier.forward(&incoming.message, "abort", &new_event_id(), now_ms));
+                outcome.messages.push(notifier.forward(
+                    &incoming.message,
+                    "abort",
+                    &new_event_id(),
+                    now_ms,
+                ));
             }
             Request::Reject => {}
         }
@@ -501,15 +791,32 @@ pub async fn handle(store: &Store, notifier: &Notifier, batch: &[Incoming], now_
 }
 
 /// The PATCH the payee of a `reserve` gets when the switch could not commit.
-fn reserved_aborted(notifier: &Notifier, id: &str, payee: &str, error: &FspiopError, event_id: &str, now_ms: i64) -> Message {
-    let cause = fspiop::error::truncate_chars(&format!("{}: {}", error.code.code(), error.description()), 128);
+fn reserved_aborted(
+    notifier: &Notifier,
+    id: &str,
+    payee: &str,
+    error: &FspiopError,
+    event_id: &str,
+    now_ms: i64,
+) -> Message {
+    let cause = fspiop::error::truncate_chars(
+        &format!("{}: {}", error.code.code(), error.description()),
+        128,
+    );
     let payload = json!({
         "transferId": id,
         "completedTimestamp": fspiop::datetime::format_date_time(now_ms),
         "transferState": "ABORTED",
         "extensionList": { "extension": [{ "key": "cause", "value": cause }] }
     });
-    notifier.from_hub(id, payee, "reserved-aborted", Body::Payload(&payload), event_id, now_ms)
+    notifier.from_hub(
+        id,
+        payee,
+        "reserved-aborted",
+        Body::Payload(&payload),
+        event_id,
+        now_ms,
+    )
 }
 
 /// Attempts at a batch before its senders are told 2001.
@@ -526,17 +833,29 @@ pub async fn run_handler(
     metrics: crate::Metrics,
 ) {
     use rdkafka::message::Message as _;
-    while let Some(batch) = super::batch::next_batch(&consumer, limits.batch_size_max, limits.batch_wait_ms, &mut stop).await {
+    while let Some(batch) = super::batch::next_batch(
+        &consumer,
+        limits.batch_size_max,
+        limits.batch_wait_ms,
+        &mut stop,
+    )
+    .await
+    {
         let now_ms = crate::now_ms();
         let incoming: Vec<Incoming> = batch
             .iter()
-            .filter_map(|raw| match raw.payload().map(serde_json::from_slice::<Message>) {
-                Some(Ok(message)) => Some(parse(message)),
-                _ => {
-                    tracing::warn!(offset = raw.offset(), "fulfil message is not an envelope; skipped");
-                    None
-                }
-            })
+            .filter_map(
+                |raw| match raw.payload().map(serde_json::from_slice::<Message>) {
+                    Some(Ok(message)) => Some(parse(message)),
+                    _ => {
+                        tracing::warn!(
+                            offset = raw.offset(),
+                            "fulfil message is not an envelope; skipped"
+                        );
+                        None
+                    }
+                },
+            )
             .collect();
         let mut new_id = || uuid::Uuid::new_v4().to_string();
         let mut attempt = 1;
@@ -544,7 +863,10 @@ pub async fn run_handler(
             match handle(&store, &notifier, &incoming, now_ms, &mut new_id).await {
                 Err(error) if attempt < BATCH_ATTEMPTS_MAX => {
                     tracing::warn!(%error, attempt, "fulfil batch failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(BATCH_RETRY_DELAY_MS * u64::from(attempt))).await;
+                    tokio::time::sleep(Duration::from_millis(
+                        BATCH_RETRY_DELAY_MS * u64::from(attempt),
+                    ))
+                    .await;
                     attempt += 1;
                 }
                 other => break other,
@@ -552,15 +874,33 @@ pub async fn run_handler(
         };
         let messages = match result {
             Ok(outcome) => {
-                metrics.transfers.inc_by(&["fulfil", "committed"], outcome.committed as u64);
-                metrics.transfers.inc_by(&["fulfil", "aborted"], outcome.aborted as u64);
-                metrics.transfers.inc_by(&["fulfil", "refused"], outcome.refused as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["fulfil", "committed"], outcome.committed as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["fulfil", "aborted"], outcome.aborted as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["fulfil", "refused"], outcome.refused as u64);
                 outcome.messages
             }
             Err(error) => {
                 tracing::error!(%error, "fulfil batch failed; senders are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
-                incoming.iter().map(|i| notifier.from_hub(&i.transfer_id, &i.source, "commit", Body::Error(&failure), &new_id(), now_ms)).collect()
+                incoming
+                    .iter()
+                    .map(|i| {
+                        notifier.from_hub(
+                            &i.transfer_id,
+                            &i.source,
+                            "commit",
+                            Body::Error(&failure),
+                            &new_id(),
+                            now_ms,
+                        )
+                    })
+                    .collect()
             }
         };
         if let Err(error) = notifier.send_all(messages).await {

@@ -11,7 +11,11 @@ use crate::error::Result;
 use crate::store::Store;
 
 /// The state object of a transfer (`PUT /transfers/{id}` shape), or the error for `requester`.
-pub async fn answer(store: &Store, transfer_id: &str, requester: &str) -> Result<std::result::Result<Value, FspiopError>> {
+pub async fn answer(
+    store: &Store,
+    transfer_id: &str,
+    requester: &str,
+) -> Result<std::result::Result<Value, FspiopError>> {
     let parties: Vec<(String,)> = sqlx::query_as(
         "SELECT p.name FROM transferParticipant tp JOIN participant p ON p.participantId = tp.participantId WHERE tp.transferId = ?",
     )
@@ -19,10 +23,19 @@ pub async fn answer(store: &Store, transfer_id: &str, requester: &str) -> Result
     .fetch_all(&store.pool)
     .await?;
     if parties.is_empty() {
-        return Ok(Err(FspiopError::with_detail(ErrorCode::TransferIdNotFound, format!("transfer {transfer_id} not found"))));
+        return Ok(Err(FspiopError::with_detail(
+            ErrorCode::TransferIdNotFound,
+            format!("transfer {transfer_id} not found"),
+        )));
     }
-    if !parties.iter().any(|(name,)| name.eq_ignore_ascii_case(requester)) {
-        return Ok(Err(FspiopError::with_detail(ErrorCode::GenericClientError, format!("{requester} is not a participant of transfer {transfer_id}"))));
+    if !parties
+        .iter()
+        .any(|(name,)| name.eq_ignore_ascii_case(requester))
+    {
+        return Ok(Err(FspiopError::with_detail(
+            ErrorCode::GenericClientError,
+            format!("{requester} is not a participant of transfer {transfer_id}"),
+        )));
     }
     type Row = (String, String, Option<String>, Option<u32>, Option<String>);
     let row: Option<Row> = sqlx::query_as(
@@ -37,9 +50,14 @@ pub async fn answer(store: &Store, transfer_id: &str, requester: &str) -> Result
     .fetch_optional(&store.pool)
     .await?;
     let Some((state, completed, fulfilment, error_code, error_description)) = row else {
-        return Ok(Err(FspiopError::with_detail(ErrorCode::TransferIdNotFound, format!("transfer {transfer_id} not found"))));
+        return Ok(Err(FspiopError::with_detail(
+            ErrorCode::TransferIdNotFound,
+            format!("transfer {transfer_id} not found"),
+        )));
     };
-    let enumeration = State::parse(&state).map(State::enumeration).unwrap_or(Enumeration::Aborted);
+    let enumeration = State::parse(&state)
+        .map(State::enumeration)
+        .unwrap_or(Enumeration::Aborted);
     let fulfilment = fulfilment.filter(|f| f != "0");
     let extensions: Vec<(String, String)> = sqlx::query_as(
         "SELECT `key`, value FROM transferExtension WHERE transferId = ? AND isError = 0 AND isFulfilment = ? ORDER BY transferExtensionId",
@@ -48,13 +66,17 @@ pub async fn answer(store: &Store, transfer_id: &str, requester: &str) -> Result
     .bind(fulfilment.is_some())
     .fetch_all(&store.pool)
     .await?;
-    let mut extension: Vec<Value> = extensions.into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect();
+    let mut extension: Vec<Value> = extensions
+        .into_iter()
+        .map(|(key, value)| json!({ "key": key, "value": value }))
+        .collect();
     if enumeration == Enumeration::Aborted {
         if let (Some(code), Some(description)) = (error_code, error_description) {
             extension.push(json!({ "key": "cause", "value": fspiop::error::truncate_chars(&format!("{code}: {description}"), 128) }));
         }
     }
-    let mut payload = json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
+    let mut payload =
+        json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
     if let Some(object) = payload.as_object_mut() {
         if let Some(f) = fulfilment {
             object.insert("fulfilment".into(), Value::String(f));
@@ -75,21 +97,61 @@ pub async fn run_handler(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     use rdkafka::message::Message as _;
-    while let Some(batch) = super::batch::next_batch(&consumer, limits.batch_size_max, limits.batch_wait_ms, &mut stop).await {
+    while let Some(batch) = super::batch::next_batch(
+        &consumer,
+        limits.batch_size_max,
+        limits.batch_wait_ms,
+        &mut stop,
+    )
+    .await
+    {
         let now_ms = crate::now_ms();
         let mut messages = Vec::new();
         for raw in &batch {
-            let Some(Ok(message)) = raw.payload().map(serde_json::from_slice::<Message>) else { continue };
-            let transfer_id = message.content.uri_params.as_ref().map(|u| u.id.clone()).unwrap_or_else(|| message.id.clone());
-            let requester = message.content.headers.get("fspiop-source").cloned().unwrap_or_else(|| message.from.clone());
+            let Some(Ok(message)) = raw.payload().map(serde_json::from_slice::<Message>) else {
+                continue;
+            };
+            let transfer_id = message
+                .content
+                .uri_params
+                .as_ref()
+                .map(|u| u.id.clone())
+                .unwrap_or_else(|| message.id.clone());
+            let requester = message
+                .content
+                .headers
+                .get("fspiop-source")
+                .cloned()
+                .unwrap_or_else(|| message.from.clone());
             let event_id = uuid::Uuid::new_v4().to_string();
             match answer(&store, &transfer_id, &requester).await {
-                Ok(Ok(payload)) => messages.push(notifier.from_hub(&transfer_id, &requester, "get", Body::Payload(&payload), &event_id, now_ms)),
-                Ok(Err(error)) => messages.push(notifier.from_hub(&transfer_id, &requester, "get", Body::Error(&error), &event_id, now_ms)),
+                Ok(Ok(payload)) => messages.push(notifier.from_hub(
+                    &transfer_id,
+                    &requester,
+                    "get",
+                    Body::Payload(&payload),
+                    &event_id,
+                    now_ms,
+                )),
+                Ok(Err(error)) => messages.push(notifier.from_hub(
+                    &transfer_id,
+                    &requester,
+                    "get",
+                    Body::Error(&error),
+                    &event_id,
+                    now_ms,
+                )),
                 Err(error) => {
                     tracing::error!(%error, "get failed");
                     let failure = FspiopError::new(ErrorCode::InternalServerError);
-                    messages.push(notifier.from_hub(&transfer_id, &requester, "get", Body::Error(&failure), &event_id, now_ms));
+                    messages.push(notifier.from_hub(
+                        &transfer_id,
+                        &requester,
+                        "get",
+                        Body::Error(&failure),
+                        &event_id,
+                        now_ms,
+                    ));
                 }
             }
         }

@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 /// The duplicate-check hash of a request body: base64 (no padding) of SHA-256 over the
 /// canonical JSON of the body, so key order and whitespace do not make a resend look new.
 pub fn body_hash(body: &serde_json::Value) -> String {
-    STANDARD_NO_PAD.encode(Sha256::digest(fspiop::canonical::to_string(body).as_bytes()))
+    STANDARD_NO_PAD.encode(Sha256::digest(
+        fspiop::canonical::to_string(body).as_bytes(),
+    ))
 }
 
 /// A time as MySQL `DATETIME(3)` text (`YYYY-MM-DD HH:MM:SS.mmm`, UTC).

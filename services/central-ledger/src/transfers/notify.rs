@@ -34,25 +34,65 @@ pub struct Notifier {
 
 impl Notifier {
     /// The original message forwarded (e.g. a prepare to the payee): same headers and payload.
-    pub fn forward(&self, original: &Message, action: &str, event_id: &str, now_ms: i64) -> Message {
-        let mut message = original.forward(event_id, envelope::event_type::NOTIFICATION, action, EventState::success(), now_ms);
-        message.content.uri_params = Some(UriParams { id: original.id.clone() });
+    pub fn forward(
+        &self,
+        original: &Message,
+        action: &str,
+        event_id: &str,
+        now_ms: i64,
+    ) -> Message {
+        let mut message = original.forward(
+            event_id,
+            envelope::event_type::NOTIFICATION,
+            action,
+            EventState::success(),
+            now_ms,
+        );
+        message.content.uri_params = Some(UriParams {
+            id: original.id.clone(),
+        });
         message
     }
 
     /// A message from the hub to `to` about transfer `id` with `payload`, success or error.
-    pub fn from_hub(&self, id: &str, to: &str, action: &str, body: Body<'_>, event_id: &str, now_ms: i64) -> Message {
+    pub fn from_hub(
+        &self,
+        id: &str,
+        to: &str,
+        action: &str,
+        body: Body<'_>,
+        event_id: &str,
+        now_ms: i64,
+    ) -> Message {
         let mut headers = BTreeMap::new();
-        headers.insert("content-type".to_string(), media_type("transfers", self.versions.content_default));
-        headers.insert("date".to_string(), fspiop::datetime::format_http_date(now_ms));
+        headers.insert(
+            "content-type".to_string(),
+            media_type("transfers", self.versions.content_default),
+        );
+        headers.insert(
+            "date".to_string(),
+            fspiop::datetime::format_http_date(now_ms),
+        );
         headers.insert("fspiop-source".to_string(), self.hub_name.clone());
         headers.insert("fspiop-destination".to_string(), to.to_string());
-        let mut message = Message::from_request(id, &self.hub_name, to, headers, None, Some(id), envelope::event_type::NOTIFICATION, action, now_ms);
+        let mut message = Message::from_request(
+            id,
+            &self.hub_name,
+            to,
+            headers,
+            None,
+            Some(id),
+            envelope::event_type::NOTIFICATION,
+            action,
+            now_ms,
+        );
         message.metadata.event.id = Some(event_id.to_string());
         match body {
             Body::Error(error) => {
-                message.content.payload = serde_json::to_value(error.to_body()).unwrap_or(Value::Null);
-                message.metadata.event.state = EventState::error(u32::from(error.code.code()), error.description());
+                message.content.payload =
+                    serde_json::to_value(error.to_body()).unwrap_or(Value::Null);
+                message.metadata.event.state =
+                    EventState::error(u32::from(error.code.code()), error.description());
             }
             Body::Payload(payload) => message.content.payload = payload.clone(),
         }
@@ -64,9 +104,14 @@ impl Notifier {
         let mut pending = Vec::with_capacity(messages.len());
         for message in &messages {
             let value = serde_json::to_vec(message).map_err(|e| Error::Internal(e.to_string()))?;
-            let record: FutureRecord<'_, str, Vec<u8>> = FutureRecord::to(&self.topic).key(message.id.as_str()).payload(&value);
+            let record: FutureRecord<'_, str, Vec<u8>> = FutureRecord::to(&self.topic)
+                .key(message.id.as_str())
+                .payload(&value);
             // Enqueued at once; the broker's acknowledgements are awaited together below.
-            let delivery = self.producer.send_result(record).map_err(|(e, _)| Error::Bus(e.to_string()))?;
+            let delivery = self
+                .producer
+                .send_result(record)
+                .map_err(|(e, _)| Error::Bus(e.to_string()))?;
             pending.push(delivery);
         }
         let deadline = Duration::from_millis(self.timeout_ms);

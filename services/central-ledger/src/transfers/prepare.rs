@@ -66,7 +66,9 @@ struct ParticipantRow {
 
 impl ParticipantRow {
     fn account(&self, currency: &str, kind: &str) -> Option<&AccountRow> {
-        self.accounts.iter().find(|a| a.currency == currency && a.kind == kind)
+        self.accounts
+            .iter()
+            .find(|a| a.currency == currency && a.kind == kind)
     }
 }
 
@@ -93,21 +95,41 @@ enum Fate {
     /// The same id with other content.
     Modified,
     /// Second copy of an id earlier in the same batch.
-    InBatchDuplicate { modified: bool },
+    InBatchDuplicate {
+        modified: bool,
+    },
 }
 
 /// Parses a message from `topic-transfer-prepare`; the message and why, when it is not a
 /// usable prepare.
 pub fn parse(message: Message) -> std::result::Result<Incoming, Box<(Message, FspiopError)>> {
-    let body = match decode_payload(&message.content.payload).map_err(|e| e.to_string()).and_then(|p| p.to_json().map_err(|e| e.to_string())) {
+    let body = match decode_payload(&message.content.payload)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.to_json().map_err(|e| e.to_string()))
+    {
         Ok(body) => body,
-        Err(e) => return Err(Box::new((message, FspiopError::with_detail(ErrorCode::MalformedSyntax, e)))),
+        Err(e) => {
+            return Err(Box::new((
+                message,
+                FspiopError::with_detail(ErrorCode::MalformedSyntax, e),
+            )))
+        }
     };
     let hash = body_hash(&body);
     match fspiop::types::from_value::<TransfersPostRequest>(body, UnknownFields::Allow) {
         Ok(transfer) => {
-            let source = message.content.headers.get("fspiop-source").cloned().unwrap_or_else(|| message.from.clone());
-            Ok(Incoming { message, transfer, hash, source })
+            let source = message
+                .content
+                .headers
+                .get("fspiop-source")
+                .cloned()
+                .unwrap_or_else(|| message.from.clone());
+            Ok(Incoming {
+                message,
+                transfer,
+                hash,
+                source,
+            })
         }
         Err(error) => Err(Box::new((message, error))),
     }
@@ -125,16 +147,31 @@ fn db_datetime(ms: i64) -> String {
     super::DbTime(ms).to_string()
 }
 
-async fn load_participants(tx: &mut Tx<'_>, names: &[String]) -> Result<HashMap<String, ParticipantRow>> {
+async fn load_participants(
+    tx: &mut Tx<'_>,
+    names: &[String],
+) -> Result<HashMap<String, ParticipantRow>> {
     if names.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut query = QueryBuilder::<MySql>::new("SELECT participantId, name, isActive FROM participant WHERE name IN (");
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT participantId, name, isActive FROM participant WHERE name IN (",
+    );
     in_list(&mut query, names);
     let rows: Vec<(u32, String, bool)> = query.build_query_as().fetch_all(&mut **tx).await?;
     let mut participants: HashMap<String, ParticipantRow> = rows
         .into_iter()
-        .map(|(id, name, is_active)| (name.clone(), ParticipantRow { id, name, is_active, accounts: Vec::new() }))
+        .map(|(id, name, is_active)| {
+            (
+                name.clone(),
+                ParticipantRow {
+                    id,
+                    name,
+                    is_active,
+                    accounts: Vec::new(),
+                },
+            )
+        })
         .collect();
     let ids: Vec<String> = participants.values().map(|p| p.id.to_string()).collect();
     if ids.is_empty() {
@@ -145,28 +182,48 @@ async fn load_participants(tx: &mut Tx<'_>, names: &[String]) -> Result<HashMap<
          JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId WHERE pc.participantId IN (",
     );
     in_list(&mut query, &ids);
-    let accounts: Vec<(u32, u32, String, String, bool)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let accounts: Vec<(u32, u32, String, String, bool)> =
+        query.build_query_as().fetch_all(&mut **tx).await?;
     for (id, participant_id, currency, kind, is_active) in accounts {
         if let Some(p) = participants.values_mut().find(|p| p.id == participant_id) {
-            p.accounts.push(AccountRow { id, currency, kind, is_active });
+            p.accounts.push(AccountRow {
+                id,
+                currency,
+                kind,
+                is_active,
+            });
         }
     }
     Ok(participants)
 }
 
 /// Mojaloop's prepare validations, in its order, first failure wins.
-fn validate(incoming: &Incoming, participants: &HashMap<String, ParticipantRow>, config: &PrepareConfig, now_ms: i64, index: usize) -> std::result::Result<Valid, String> {
+fn validate(
+    incoming: &Incoming,
+    participants: &HashMap<String, ParticipantRow>,
+    config: &PrepareConfig,
+    now_ms: i64,
+    index: usize,
+) -> std::result::Result<Valid, String> {
     let t = &incoming.transfer;
     if incoming.source != t.payer_fsp {
         return Err("FSPIOP-Source header should match Payer".into());
     }
     let amount = Money::parse(&t.amount.amount).map_err(|e| match e {
-        ledger::MoneyError::TooManyDecimals(_) => format!("Amount {} exceeds allowed scale of 4", t.amount.amount),
+        ledger::MoneyError::TooManyDecimals(_) => {
+            format!("Amount {} exceeds allowed scale of 4", t.amount.amount)
+        }
         _ => format!("Amount {} exceeds allowed precision of 18", t.amount.amount),
     })?;
     let party = |name: &str| -> std::result::Result<&ParticipantRow, String> {
-        let p = participants.get(name).ok_or_else(|| format!("Participant {name} not found"))?;
-        if p.is_active { Ok(p) } else { Err(format!("Participant {name} is inactive")) }
+        let p = participants
+            .get(name)
+            .ok_or_else(|| format!("Participant {name} not found"))?;
+        if p.is_active {
+            Ok(p)
+        } else {
+            Err(format!("Participant {name} is inactive"))
+        }
     };
     let payer = party(&t.payer_fsp)?;
     let payee = party(&t.payee_fsp)?;
@@ -176,17 +233,30 @@ fn validate(incoming: &Incoming, participants: &HashMap<String, ParticipantRow>,
     if let Some(version) = config.ilp_check {
         check_packet(t, amount, version)?;
     }
-    let expiration_ms = fspiop::datetime::parse_date_time(&t.expiration).ok_or_else(|| "Expiration is required for conditional transfer".to_string())?;
+    let expiration_ms = fspiop::datetime::parse_date_time(&t.expiration)
+        .ok_or_else(|| "Expiration is required for conditional transfer".to_string())?;
     if expiration_ms < now_ms {
-        return Err(format!("Expiration date {} is already in the past", fspiop::datetime::format_date_time(expiration_ms)));
+        return Err(format!(
+            "Expiration date {} is already in the past",
+            fspiop::datetime::format_date_time(expiration_ms)
+        ));
     }
     if !config.on_us_allowed && t.payer_fsp.eq_ignore_ascii_case(&t.payee_fsp) {
         return Err("Payer FSP and Payee FSP should be different, unless on-us tranfers are allowed by the Scheme".into());
     }
     let currency = &t.amount.currency;
     let position = |p: &ParticipantRow| -> std::result::Result<u32, String> {
-        let account = p.account(currency, "POSITION").ok_or_else(|| format!("Participant {} {currency} account not found", p.name))?;
-        if account.is_active { Ok(account.id) } else { Err(format!("Participant {} {currency} account is inactive", p.name)) }
+        let account = p
+            .account(currency, "POSITION")
+            .ok_or_else(|| format!("Participant {} {currency} account not found", p.name))?;
+        if account.is_active {
+            Ok(account.id)
+        } else {
+            Err(format!(
+                "Participant {} {currency} account is inactive",
+                p.name
+            ))
+        }
     };
     let payer_account = position(payer)?;
     let payee_account = position(payee)?;
@@ -206,22 +276,45 @@ fn validate(incoming: &Incoming, participants: &HashMap<String, ParticipantRow>,
 /// currency's minor units and (v4) its condition, and its Transaction object names the same
 /// payer, payee, currency and amount. Amounts are compared as numbers (the SDK compares
 /// strings, so "100.00" would not match "100").
-fn check_packet(t: &TransfersPostRequest, amount: Money, version: fspiop::ilp::IlpVersion) -> std::result::Result<(), String> {
+fn check_packet(
+    t: &TransfersPostRequest,
+    amount: Money,
+    version: fspiop::ilp::IlpVersion,
+) -> std::result::Result<(), String> {
     use base64::Engine as _;
-    let packet = fspiop::ilp::decode_packet(&t.ilp_packet, version).map_err(|e| format!("ILP packet could not be decoded: {e}"))?;
-    let scale = fspiop::currency::ilp_scale(&t.amount.currency).ok_or_else(|| format!("no ILP scale for currency {}", t.amount.currency))?;
-    let minor = fspiop::amount::to_minor_units(&amount.to_string(), scale)
-        .map_err(|_| format!("Amount {} does not fit the ILP scale of {}", t.amount.amount, t.amount.currency))?;
+    let packet = fspiop::ilp::decode_packet(&t.ilp_packet, version)
+        .map_err(|e| format!("ILP packet could not be decoded: {e}"))?;
+    let scale = fspiop::currency::ilp_scale(&t.amount.currency)
+        .ok_or_else(|| format!("no ILP scale for currency {}", t.amount.currency))?;
+    let minor = fspiop::amount::to_minor_units(&amount.to_string(), scale).map_err(|_| {
+        format!(
+            "Amount {} does not fit the ILP scale of {}",
+            t.amount.amount, t.amount.currency
+        )
+    })?;
     if packet.amount() != minor {
-        return Err(format!("ILP packet amount {} does not match the transfer amount {}", packet.amount(), t.amount.amount));
+        return Err(format!(
+            "ILP packet amount {} does not match the transfer amount {}",
+            packet.amount(),
+            t.amount.amount
+        ));
     }
     if let fspiop::ilp::Packet::V4(prepare) = &packet {
-        if base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(prepare.execution_condition) != t.condition {
+        if base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(prepare.execution_condition)
+            != t.condition
+        {
             return Err("ILP packet condition does not match the transfer condition".into());
         }
     }
-    let tx = packet.transaction_object().map_err(|e| format!("ILP packet data: {e}"))?;
-    let field = |path: &[&str]| path.iter().try_fold(&tx, |v, k| v.get(*k)).and_then(Value::as_str).map(str::to_string);
+    let tx = packet
+        .transaction_object()
+        .map_err(|e| format!("ILP packet data: {e}"))?;
+    let field = |path: &[&str]| {
+        path.iter()
+            .try_fold(&tx, |v, k| v.get(*k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     if field(&["payer", "partyIdInfo", "fspId"]).is_some_and(|f| f != t.payer_fsp) {
         return Err("ILP transaction payer does not match payerFsp".into());
     }
@@ -237,7 +330,10 @@ fn check_packet(t: &TransfersPostRequest, amount: Money, version: fspiop::ilp::I
 }
 
 /// The state object a resend of a finished transfer is answered with.
-async fn transfer_state_payload(store: &Store, transfer_id: &str) -> Result<Option<(State, Value)>> {
+async fn transfer_state_payload(
+    store: &Store,
+    transfer_id: &str,
+) -> Result<Option<(State, Value)>> {
     let row: Option<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'), tf.ilpFulfilment
          FROM transferStateChange tsc LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
@@ -267,15 +363,27 @@ pub struct Outcome {
 }
 
 /// Handles one batch: one transaction, then the notifications to send.
-pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, batch: Vec<Incoming>, now_ms: i64, new_event_id: &mut (dyn FnMut() -> String + Send)) -> Result<Outcome> {
+pub async fn handle(
+    store: &Store,
+    notifier: &Notifier,
+    config: &PrepareConfig,
+    batch: Vec<Incoming>,
+    now_ms: i64,
+    new_event_id: &mut (dyn FnMut() -> String + Send),
+) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    let ids: Vec<String> = batch.iter().map(|i| i.transfer.transfer_id.clone()).collect();
+    let ids: Vec<String> = batch
+        .iter()
+        .map(|i| i.transfer.transfer_id.clone())
+        .collect();
     let mut tx = store.pool.begin().await?;
 
     // Duplicates: against the database and within the batch.
     let mut existing: HashMap<String, String> = HashMap::new();
     if !ids.is_empty() {
-        let mut query = QueryBuilder::<MySql>::new("SELECT transferId, hash FROM transferDuplicateCheck WHERE transferId IN (");
+        let mut query = QueryBuilder::<MySql>::new(
+            "SELECT transferId, hash FROM transferDuplicateCheck WHERE transferId IN (",
+        );
         in_list(&mut query, &ids);
         let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut *tx).await?;
         existing.extend(rows);
@@ -293,9 +401,15 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
     for (index, incoming) in batch.iter().enumerate() {
         let id = incoming.transfer.transfer_id.as_str();
         let fate = if let Some(hash) = existing.get(id) {
-            if *hash == incoming.hash { Fate::Resend } else { Fate::Modified }
+            if *hash == incoming.hash {
+                Fate::Resend
+            } else {
+                Fate::Modified
+            }
         } else if let Some(first_hash) = first_in_batch.get(id) {
-            Fate::InBatchDuplicate { modified: *first_hash != incoming.hash }
+            Fate::InBatchDuplicate {
+                modified: *first_hash != incoming.hash,
+            }
         } else {
             first_in_batch.insert(id, incoming.hash.as_str());
             match validate(incoming, &participants, config, now_ms, index) {
@@ -310,57 +424,109 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
     }
 
     // Record every new transfer.
-    let new: Vec<usize> = fates.iter().enumerate().filter(|(_, f)| matches!(f, Fate::Valid | Fate::Invalid(_))).map(|(i, _)| i).collect();
-    let recordable: Vec<usize> = new.iter().copied().filter(|i| batch.get(*i).is_some_and(|b| fspiop::currency::is_api_currency(&b.transfer.amount.currency))).collect();
+    let new: Vec<usize> = fates
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f, Fate::Valid | Fate::Invalid(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let recordable: Vec<usize> = new
+        .iter()
+        .copied()
+        .filter(|i| {
+            batch
+                .get(*i)
+                .is_some_and(|b| fspiop::currency::is_api_currency(&b.transfer.amount.currency))
+        })
+        .collect();
     if !new.is_empty() {
-        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferDuplicateCheck (transferId, hash) ");
+        let mut query =
+            QueryBuilder::<MySql>::new("INSERT INTO transferDuplicateCheck (transferId, hash) ");
         query.push_values(new.iter().filter_map(|i| batch.get(*i)), |mut row, b| {
-            row.push_bind(b.transfer.transfer_id.clone()).push_bind(b.hash.clone());
+            row.push_bind(b.transfer.transfer_id.clone())
+                .push_bind(b.hash.clone());
         });
         query.build().execute(&mut *tx).await?;
     }
     if !recordable.is_empty() {
-        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transfer (transferId, amount, currencyId, ilpCondition, expirationDate) ");
-        query.push_values(recordable.iter().filter_map(|i| batch.get(*i)), |mut row, b| {
-            let t = &b.transfer;
-            let amount = Money::parse(&t.amount.amount).unwrap_or(Money::ZERO);
-            let expiration = fspiop::datetime::parse_date_time(&t.expiration).unwrap_or(now_ms);
-            row.push_bind(t.transfer_id.clone())
-                .push_bind(amount.to_decimal_string())
-                .push_bind(t.amount.currency.clone())
-                .push_bind(t.condition.chars().take(256).collect::<String>())
-                .push_bind(db_datetime(expiration));
-        });
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO transfer (transferId, amount, currencyId, ilpCondition, expirationDate) ",
+        );
+        query.push_values(
+            recordable.iter().filter_map(|i| batch.get(*i)),
+            |mut row, b| {
+                let t = &b.transfer;
+                let amount = Money::parse(&t.amount.amount).unwrap_or(Money::ZERO);
+                let expiration = fspiop::datetime::parse_date_time(&t.expiration).unwrap_or(now_ms);
+                row.push_bind(t.transfer_id.clone())
+                    .push_bind(amount.to_decimal_string())
+                    .push_bind(t.amount.currency.clone())
+                    .push_bind(t.condition.chars().take(256).collect::<String>())
+                    .push_bind(db_datetime(expiration));
+            },
+        );
         query.build().execute(&mut *tx).await?;
     }
     if !valid.is_empty() {
         let mut query = QueryBuilder::<MySql>::new(
             "INSERT INTO transferParticipant (transferId, participantId, participantCurrencyId, transferParticipantRoleTypeId, ledgerEntryTypeId, amount) ",
         );
-        query.push_values(valid.iter().flat_map(|v| [(v, true), (v, false)]), |mut row, (v, payer)| {
-            let id = batch.get(v.index).map(|b| b.transfer.transfer_id.clone()).unwrap_or_default();
-            row.push_bind(id)
-                .push_bind(if payer { v.payer_id } else { v.payee_id })
-                .push_bind(if payer { v.payer_account } else { v.payee_account })
-                .push_bind(if payer { ROLE_PAYER_DFSP } else { ROLE_PAYEE_DFSP })
-                .push_bind(ENTRY_PRINCIPLE_VALUE)
-                .push_bind(if payer { v.amount } else { v.amount.negate() }.to_decimal_string());
-        });
+        query.push_values(
+            valid.iter().flat_map(|v| [(v, true), (v, false)]),
+            |mut row, (v, payer)| {
+                let id = batch
+                    .get(v.index)
+                    .map(|b| b.transfer.transfer_id.clone())
+                    .unwrap_or_default();
+                row.push_bind(id)
+                    .push_bind(if payer { v.payer_id } else { v.payee_id })
+                    .push_bind(if payer {
+                        v.payer_account
+                    } else {
+                        v.payee_account
+                    })
+                    .push_bind(if payer {
+                        ROLE_PAYER_DFSP
+                    } else {
+                        ROLE_PAYEE_DFSP
+                    })
+                    .push_bind(ENTRY_PRINCIPLE_VALUE)
+                    .push_bind(
+                        if payer { v.amount } else { v.amount.negate() }.to_decimal_string(),
+                    );
+            },
+        );
         query.build().execute(&mut *tx).await?;
         let mut query = QueryBuilder::<MySql>::new("INSERT INTO ilpPacket (transferId, value) ");
-        query.push_values(valid.iter().filter_map(|v| batch.get(v.index)), |mut row, b| {
-            row.push_bind(b.transfer.transfer_id.clone()).push_bind(b.transfer.ilp_packet.clone());
-        });
+        query.push_values(
+            valid.iter().filter_map(|v| batch.get(v.index)),
+            |mut row, b| {
+                row.push_bind(b.transfer.transfer_id.clone())
+                    .push_bind(b.transfer.ilp_packet.clone());
+            },
+        );
         query.build().execute(&mut *tx).await?;
         let extensions: Vec<(String, String, String)> = valid
             .iter()
             .filter_map(|v| batch.get(v.index))
             .flat_map(|b| {
-                b.transfer.extension_list.iter().flat_map(|l| l.extension.iter()).map(|e| (b.transfer.transfer_id.clone(), e.key.clone(), e.value.clone()))
+                b.transfer
+                    .extension_list
+                    .iter()
+                    .flat_map(|l| l.extension.iter())
+                    .map(|e| {
+                        (
+                            b.transfer.transfer_id.clone(),
+                            e.key.clone(),
+                            e.value.clone(),
+                        )
+                    })
             })
             .collect();
         if !extensions.is_empty() {
-            let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferExtension (transferId, `key`, value) ");
+            let mut query = QueryBuilder::<MySql>::new(
+                "INSERT INTO transferExtension (transferId, `key`, value) ",
+            );
             query.push_values(extensions, |mut row, (id, key, value)| {
                 row.push_bind(id).push_bind(key).push_bind(value);
             });
@@ -373,8 +539,16 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
         .filter_map(|i| {
             let b = batch.get(*i)?;
             match fates.get(*i)? {
-                Fate::Valid => Some((b.transfer.transfer_id.clone(), State::ReceivedPrepare.id(), None)),
-                Fate::Invalid(reason) => Some((b.transfer.transfer_id.clone(), State::Invalid.id(), Some(reason.clone()))),
+                Fate::Valid => Some((
+                    b.transfer.transfer_id.clone(),
+                    State::ReceivedPrepare.id(),
+                    None,
+                )),
+                Fate::Invalid(reason) => Some((
+                    b.transfer.transfer_id.clone(),
+                    State::Invalid.id(),
+                    Some(reason.clone()),
+                )),
                 _ => None,
             }
         })
@@ -396,7 +570,11 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
     let mut position_updates: Vec<(u64, Money)> = Vec::new();
     for (account, items) in &by_account {
         let Some(&(position_id, value, reserved)) = positions.get(account) else {
-            decided.extend(items.iter().map(|v| (v.index, Err(PrepareRejection::InsufficientLiquidity))));
+            decided.extend(
+                items
+                    .iter()
+                    .map(|v| (v.index, Err(PrepareRejection::InsufficientLiquidity))),
+            );
             continue;
         };
         let settlement_value = items
@@ -405,8 +583,19 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
             .and_then(|s| positions.get(&s))
             .map(|p| p.1)
             .unwrap_or(Money::ZERO);
-        let payer = PayerAccount { position: value, reserved, net_debit_cap: limits.get(account).copied().unwrap_or(Money::ZERO), settlement_value };
-        let prepares: Vec<Prepare> = items.iter().map(|v| Prepare { amount: v.amount, in_prepared_state: true }).collect();
+        let payer = PayerAccount {
+            position: value,
+            reserved,
+            net_debit_cap: limits.get(account).copied().unwrap_or(Money::ZERO),
+            settlement_value,
+        };
+        let prepares: Vec<Prepare> = items
+            .iter()
+            .map(|v| Prepare {
+                amount: v.amount,
+                in_prepared_state: true,
+            })
+            .collect();
         let (outcomes, final_position) = reserve_prepares(payer, &prepares);
         decided.extend(items.iter().zip(outcomes).map(|(v, o)| (v.index, o)));
         if final_position != value {
@@ -426,25 +615,48 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
             let id = batch.get(*index)?.transfer.transfer_id.clone();
             Some(match result {
                 Ok(_) => (id, State::Reserved.id(), None),
-                Err(rejection) => (id, State::AbortedRejected.id(), Some(rejection_error(*rejection).description())),
+                Err(rejection) => (
+                    id,
+                    State::AbortedRejected.id(),
+                    Some(rejection_error(*rejection).description()),
+                ),
             })
         })
         .collect();
     insert_states(&mut tx, &second_states).await?;
-    let state_ids = latest_state_ids(&mut tx, &recordable.iter().filter_map(|i| batch.get(*i)).map(|b| b.transfer.transfer_id.clone()).collect::<Vec<_>>()).await?;
+    let state_ids = latest_state_ids(
+        &mut tx,
+        &recordable
+            .iter()
+            .filter_map(|i| batch.get(*i))
+            .map(|b| b.transfer.transfer_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .await?;
 
     // Position journal, errors, expiry watch.
     let reserved: Vec<(&Valid, Money)> = decided
         .iter()
-        .filter_map(|(index, result)| Some((valid.iter().find(|v| v.index == *index)?, *result.as_ref().ok()?)))
+        .filter_map(|(index, result)| {
+            Some((
+                valid.iter().find(|v| v.index == *index)?,
+                *result.as_ref().ok()?,
+            ))
+        })
         .collect();
     if !reserved.is_empty() {
         let mut query = QueryBuilder::<MySql>::new(
             "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue) ",
         );
         query.push_values(&reserved, |mut row, (v, after)| {
-            let (position_id, _, reserved_value) = positions.get(&v.payer_account).copied().unwrap_or((0, Money::ZERO, Money::ZERO));
-            let id = batch.get(v.index).map(|b| b.transfer.transfer_id.as_str()).unwrap_or("");
+            let (position_id, _, reserved_value) = positions
+                .get(&v.payer_account)
+                .copied()
+                .unwrap_or((0, Money::ZERO, Money::ZERO));
+            let id = batch
+                .get(v.index)
+                .map(|b| b.transfer.transfer_id.as_str())
+                .unwrap_or("");
             row.push_bind(position_id)
                 .push_bind(v.payer_account)
                 .push_bind(state_ids.get(id).copied())
@@ -453,9 +665,13 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
                 .push_bind(reserved_value.to_decimal_string());
         });
         query.build().execute(&mut *tx).await?;
-        let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferTimeout (transferId, expirationDate) ");
+        let mut query =
+            QueryBuilder::<MySql>::new("INSERT INTO transferTimeout (transferId, expirationDate) ");
         query.push_values(&reserved, |mut row, (v, _)| {
-            let id = batch.get(v.index).map(|b| b.transfer.transfer_id.clone()).unwrap_or_default();
+            let id = batch
+                .get(v.index)
+                .map(|b| b.transfer.transfer_id.clone())
+                .unwrap_or_default();
             row.push_bind(id).push_bind(db_datetime(v.expiration_ms));
         });
         query.build().execute(&mut *tx).await?;
@@ -463,19 +679,30 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
     let mut errors: Vec<(String, u16, String)> = Vec::new();
     for i in &recordable {
         if let (Some(b), Some(Fate::Invalid(reason))) = (batch.get(*i), fates.get(*i)) {
-            errors.push((b.transfer.transfer_id.clone(), 3100, fspiop::error::truncate_chars(reason, 128)));
+            errors.push((
+                b.transfer.transfer_id.clone(),
+                3100,
+                fspiop::error::truncate_chars(reason, 128),
+            ));
         }
     }
     for (index, result) in &decided {
         if let (Some(b), Err(rejection)) = (batch.get(*index), result) {
             let error = rejection_error(*rejection);
-            errors.push((b.transfer.transfer_id.clone(), error.code.code(), error.description()));
+            errors.push((
+                b.transfer.transfer_id.clone(),
+                error.code.code(),
+                error.description(),
+            ));
         }
     }
     if !errors.is_empty() {
         let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ");
         query.push_values(&errors, |mut row, (id, code, description)| {
-            row.push_bind(id.clone()).push_bind(state_ids.get(id.as_str()).copied().unwrap_or(0)).push_bind(*code).push_bind(description.clone());
+            row.push_bind(id.clone())
+                .push_bind(state_ids.get(id.as_str()).copied().unwrap_or(0))
+                .push_bind(*code)
+                .push_bind(description.clone());
         });
         query.build().execute(&mut *tx).await?;
     }
@@ -489,24 +716,54 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
             Some(Fate::Valid) => match decided.iter().find(|(i, _)| *i == index).map(|(_, r)| r) {
                 Some(Ok(_)) => {
                     outcome.reserved += 1;
-                    outcome.messages.push(notifier.forward(&incoming.message, "prepare", &new_event_id(), now_ms));
+                    outcome.messages.push(notifier.forward(
+                        &incoming.message,
+                        "prepare",
+                        &new_event_id(),
+                        now_ms,
+                    ));
                 }
                 Some(Err(rejection)) => {
                     outcome.rejected += 1;
                     let error = rejection_error(*rejection);
-                    outcome.messages.push(notifier.from_hub(id, payer, "prepare", Body::Error(&error), &new_event_id(), now_ms));
+                    outcome.messages.push(notifier.from_hub(
+                        id,
+                        payer,
+                        "prepare",
+                        Body::Error(&error),
+                        &new_event_id(),
+                        now_ms,
+                    ));
                 }
                 None => {}
             },
             Some(Fate::Invalid(reason)) => {
                 outcome.invalid += 1;
-                let error = FspiopError::with_detail(ErrorCode::GenericValidationError, reason.clone());
-                outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare", Body::Error(&error), &new_event_id(), now_ms));
+                let error =
+                    FspiopError::with_detail(ErrorCode::GenericValidationError, reason.clone());
+                outcome.messages.push(notifier.from_hub(
+                    id,
+                    &incoming.source,
+                    "prepare",
+                    Body::Error(&error),
+                    &new_event_id(),
+                    now_ms,
+                ));
             }
             Some(Fate::Modified) | Some(Fate::InBatchDuplicate { modified: true }) => {
                 outcome.duplicates += 1;
-                let error = FspiopError::with_detail(ErrorCode::ModifiedRequest, format!("transfer {id} was sent before with different content"));
-                outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare", Body::Error(&error), &new_event_id(), now_ms));
+                let error = FspiopError::with_detail(
+                    ErrorCode::ModifiedRequest,
+                    format!("transfer {id} was sent before with different content"),
+                );
+                outcome.messages.push(notifier.from_hub(
+                    id,
+                    &incoming.source,
+                    "prepare",
+                    Body::Error(&error),
+                    &new_event_id(),
+                    now_ms,
+                ));
             }
             Some(Fate::Resend) => {
                 outcome.duplicates += 1;
@@ -516,11 +773,25 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
                 // between the commit and the notification, the payee never had it (a payee
                 // receiving a prepare twice answers it the same way twice).
                 if let Some((state, payload)) = transfer_state_payload(store, id).await? {
-                    if state.is_final() || state.enumeration() == ledger::transfer::Enumeration::Reserved {
-                        outcome.messages.push(notifier.from_hub(id, &incoming.source, "prepare-duplicate", Body::Payload(&payload), &new_event_id(), now_ms));
+                    if state.is_final()
+                        || state.enumeration() == ledger::transfer::Enumeration::Reserved
+                    {
+                        outcome.messages.push(notifier.from_hub(
+                            id,
+                            &incoming.source,
+                            "prepare-duplicate",
+                            Body::Payload(&payload),
+                            &new_event_id(),
+                            now_ms,
+                        ));
                     }
                     if state == State::Reserved {
-                        outcome.messages.push(notifier.forward(&incoming.message, "prepare", &new_event_id(), now_ms));
+                        outcome.messages.push(notifier.forward(
+                            &incoming.message,
+                            "prepare",
+                            &new_event_id(),
+                            now_ms,
+                        ));
                     }
                 }
             }
@@ -532,9 +803,14 @@ pub async fn handle(store: &Store, notifier: &Notifier, config: &PrepareConfig, 
 
 fn rejection_error(rejection: PrepareRejection) -> FspiopError {
     match rejection {
-        PrepareRejection::InsufficientLiquidity => FspiopError::new(ErrorCode::PayerFspInsufficientLiquidity),
+        PrepareRejection::InsufficientLiquidity => {
+            FspiopError::new(ErrorCode::PayerFspInsufficientLiquidity)
+        }
         PrepareRejection::NetDebitCapExceeded => FspiopError::new(ErrorCode::PayerLimitError),
-        PrepareRejection::WrongState => FspiopError::with_detail(ErrorCode::InternalServerError, "Transfer in incorrect state"),
+        PrepareRejection::WrongState => FspiopError::with_detail(
+            ErrorCode::InternalServerError,
+            "Transfer in incorrect state",
+        ),
     }
 }
 
@@ -542,9 +818,15 @@ async fn insert_states(tx: &mut Tx<'_>, states: &[(String, &str, Option<String>)
     if states.is_empty() {
         return Ok(());
     }
-    let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferStateChange (transferId, transferStateId, reason) ");
+    let mut query = QueryBuilder::<MySql>::new(
+        "INSERT INTO transferStateChange (transferId, transferStateId, reason) ",
+    );
     query.push_values(states, |mut row, (id, state, reason)| {
-        row.push_bind(id.clone()).push_bind(*state).push_bind(reason.as_ref().map(|r| r.chars().take(512).collect::<String>()));
+        row.push_bind(id.clone()).push_bind(*state).push_bind(
+            reason
+                .as_ref()
+                .map(|r| r.chars().take(512).collect::<String>()),
+        );
     });
     query.build().execute(&mut **tx).await?;
     Ok(())
@@ -563,7 +845,10 @@ async fn latest_state_ids(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Str
 }
 
 /// Locks the positions of `accounts` (sorted) and returns `(positionId, value, reserved)` per account.
-async fn lock_positions(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32, (u64, Money, Money)>> {
+async fn lock_positions(
+    tx: &mut Tx<'_>,
+    accounts: &[u32],
+) -> Result<HashMap<u32, (u64, Money, Money)>> {
     if accounts.is_empty() {
         return Ok(HashMap::new());
     }
@@ -597,7 +882,12 @@ async fn net_debit_caps(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32
     in_list(&mut query, &ids);
     let rows: Vec<(u32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
     rows.into_iter()
-        .map(|(account, value)| Ok((account, Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?)))
+        .map(|(account, value)| {
+            Ok((
+                account,
+                Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?,
+            ))
+        })
         .collect()
 }
 
@@ -616,31 +906,65 @@ pub async fn run_handler(
     metrics: crate::Metrics,
 ) {
     use rdkafka::message::Message as _;
-    while let Some(batch) = super::batch::next_batch(&consumer, limits.batch_size_max, limits.batch_wait_ms, &mut stop).await {
+    while let Some(batch) = super::batch::next_batch(
+        &consumer,
+        limits.batch_size_max,
+        limits.batch_wait_ms,
+        &mut stop,
+    )
+    .await
+    {
         let now_ms = crate::now_ms();
         let mut incoming = Vec::with_capacity(batch.len());
         let mut early = Vec::new();
         for raw in &batch {
             let Some(Ok(message)) = raw.payload().map(serde_json::from_slice::<Message>) else {
-                tracing::warn!(offset = raw.offset(), "prepare message is not an envelope; skipped");
+                tracing::warn!(
+                    offset = raw.offset(),
+                    "prepare message is not an envelope; skipped"
+                );
                 continue;
             };
             match parse(message) {
                 Ok(prepare) => incoming.push(prepare),
                 Err(failed) => {
                     let (message, error) = *failed;
-                    let to = message.content.headers.get("fspiop-source").cloned().unwrap_or(message.from.clone());
-                    early.push(notifier.from_hub(&message.id, &to, "prepare", Body::Error(&error), &uuid::Uuid::new_v4().to_string(), now_ms));
+                    let to = message
+                        .content
+                        .headers
+                        .get("fspiop-source")
+                        .cloned()
+                        .unwrap_or(message.from.clone());
+                    early.push(notifier.from_hub(
+                        &message.id,
+                        &to,
+                        "prepare",
+                        Body::Error(&error),
+                        &uuid::Uuid::new_v4().to_string(),
+                        now_ms,
+                    ));
                 }
             }
         }
         let mut new_id = || uuid::Uuid::new_v4().to_string();
         let mut attempt = 1;
         let result = loop {
-            match handle(&store, &notifier, &config, incoming.clone(), now_ms, &mut new_id).await {
+            match handle(
+                &store,
+                &notifier,
+                &config,
+                incoming.clone(),
+                now_ms,
+                &mut new_id,
+            )
+            .await
+            {
                 Err(error) if attempt < BATCH_ATTEMPTS_MAX => {
                     tracing::warn!(%error, attempt, "prepare batch failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(BATCH_RETRY_DELAY_MS * u64::from(attempt))).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        BATCH_RETRY_DELAY_MS * u64::from(attempt),
+                    ))
+                    .await;
                     attempt += 1;
                 }
                 other => break other,
@@ -649,17 +973,32 @@ pub async fn run_handler(
         let mut messages = early;
         match result {
             Ok(outcome) => {
-                metrics.transfers.inc_by(&["prepare", "reserved"], outcome.reserved as u64);
-                metrics.transfers.inc_by(&["prepare", "rejected"], outcome.rejected as u64);
-                metrics.transfers.inc_by(&["prepare", "invalid"], outcome.invalid as u64);
-                metrics.transfers.inc_by(&["prepare", "duplicate"], outcome.duplicates as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["prepare", "reserved"], outcome.reserved as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["prepare", "rejected"], outcome.rejected as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["prepare", "invalid"], outcome.invalid as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["prepare", "duplicate"], outcome.duplicates as u64);
                 messages.extend(outcome.messages);
             }
             Err(error) => {
                 tracing::error!(%error, transfers = incoming.len(), "prepare batch failed; payers are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
                 for i in &incoming {
-                    messages.push(notifier.from_hub(&i.transfer.transfer_id, &i.source, "prepare", Body::Error(&failure), &new_id(), now_ms));
+                    messages.push(notifier.from_hub(
+                        &i.transfer.transfer_id,
+                        &i.source,
+                        "prepare",
+                        Body::Error(&failure),
+                        &new_id(),
+                        now_ms,
+                    ));
                 }
             }
         }

@@ -27,7 +27,12 @@ pub struct TimeoutConfig {
 }
 
 /// One sweep: expires what is due; returns the notifications to send.
-pub async fn sweep(store: &Store, notifier: &Notifier, config: TimeoutConfig, now_ms: i64) -> Result<Vec<Message>> {
+pub async fn sweep(
+    store: &Store,
+    notifier: &Notifier,
+    config: TimeoutConfig,
+    now_ms: i64,
+) -> Result<Vec<Message>> {
     let mut tx = store.pool.begin().await?;
     let due: Vec<(String,)> = sqlx::query_as(
         "SELECT transferId FROM transferTimeout WHERE expirationDate <= ? ORDER BY expirationDate LIMIT ? FOR UPDATE SKIP LOCKED",
@@ -44,7 +49,13 @@ pub async fn sweep(store: &Store, notifier: &Notifier, config: TimeoutConfig, no
     Ok(messages)
 }
 
-async fn expire(tx: &mut Tx<'_>, notifier: &Notifier, id: &str, now_ms: i64, messages: &mut Vec<Message>) -> Result<()> {
+async fn expire(
+    tx: &mut Tx<'_>,
+    notifier: &Notifier,
+    id: &str,
+    now_ms: i64,
+    messages: &mut Vec<Message>,
+) -> Result<()> {
     type Row = (String, String, String, u32, String);
     // The transfer row is what fulfils lock too: a commit and an expiry cannot interleave.
     let row: Option<Row> = sqlx::query_as(
@@ -62,8 +73,13 @@ async fn expire(tx: &mut Tx<'_>, notifier: &Notifier, id: &str, now_ms: i64, mes
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?").bind(id).execute(&mut **tx).await?;
-    let Some((amount, state, payer, payer_account, payee)) = row else { return Ok(()) };
+    sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let Some((amount, state, payer, payer_account, payee)) = row else {
+        return Ok(());
+    };
     if state != State::Reserved.id() {
         return Ok(());
     }
@@ -90,7 +106,14 @@ async fn expire(tx: &mut Tx<'_>, notifier: &Notifier, id: &str, now_ms: i64, mes
         .await?
         .last_insert_id();
     super::fulfil::move_position(tx, payer_account, amount.negate(), expired).await?;
-    let mut message = notifier.from_hub(id, &payer, "timeout-reserved", Body::Error(&error), &uuid::Uuid::new_v4().to_string(), now_ms);
+    let mut message = notifier.from_hub(
+        id,
+        &payer,
+        "timeout-reserved",
+        Body::Error(&error),
+        &uuid::Uuid::new_v4().to_string(),
+        now_ms,
+    );
     message.from = payee.clone();
     message.content.context = Some(json!({ "payer": payer, "payee": payee }));
     messages.push(message);
@@ -98,7 +121,13 @@ async fn expire(tx: &mut Tx<'_>, notifier: &Notifier, id: &str, now_ms: i64, mes
 }
 
 /// Sweeps every `interval_ms` until `stop` fires.
-pub async fn run_handler(store: Store, notifier: Notifier, config: TimeoutConfig, mut stop: tokio::sync::watch::Receiver<bool>, metrics: crate::Metrics) {
+pub async fn run_handler(
+    store: Store,
+    notifier: Notifier,
+    config: TimeoutConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    metrics: crate::Metrics,
+) {
     let mut ticker = tokio::time::interval(Duration::from_millis(config.interval_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -108,7 +137,9 @@ pub async fn run_handler(store: Store, notifier: Notifier, config: TimeoutConfig
         }
         match sweep(&store, &notifier, config, crate::now_ms()).await {
             Ok(messages) => {
-                metrics.transfers.inc_by(&["timeout", "expired"], messages.len() as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["timeout", "expired"], messages.len() as u64);
                 if let Err(error) = notifier.send_all(messages).await {
                     tracing::error!(%error, "timeout notifications not delivered to the bus");
                 }

@@ -31,7 +31,8 @@ async fn two_hundred_concurrent_funds_movements_on_one_account() {
 
     // A starting balance large enough that every funds out fits whatever the order.
     let opening = new_id();
-    app.call("POST", &path, Some(funds_in(&opening, "1000", "USD")), 202).await;
+    app.call("POST", &path, Some(funds_in(&opening, "1000", "USD")), 202)
+        .await;
     app.wait_for_state(&opening, "COMMITTED").await;
 
     // 100 funds in of 10.01 and 100 funds out of 5.5, all at once.
@@ -40,7 +41,11 @@ async fn two_hundred_concurrent_funds_movements_on_one_account() {
     let mut requests = Vec::new();
     for (i, id) in ins.iter().chain(outs.iter()).enumerate() {
         let app = app.clone();
-        let body = if i < 100 { funds_in(id, "10.01", "USD") } else { funds_out(id, "5.5", "USD") };
+        let body = if i < 100 {
+            funds_in(id, "10.01", "USD")
+        } else {
+            funds_out(id, "5.5", "USD")
+        };
         let path = path.clone();
         requests.push(async move { app.call("POST", &path, Some(body), 202).await });
     }
@@ -53,21 +58,37 @@ async fn two_hundred_concurrent_funds_movements_on_one_account() {
         app.wait_for_state(id, "RESERVED").await;
     }
     assert!(Instant::now() < deadline);
-    assert_eq!(app.position(settlement).await, "-1451.0000", "1000 + 100 × 10.01 − 100 × 5.5");
+    assert_eq!(
+        app.position(settlement).await,
+        "-1451.0000",
+        "1000 + 100 × 10.01 − 100 × 5.5"
+    );
 
     // Commit every funds out at once.
     let mut commits = Vec::new();
     for id in &outs {
         let app = app.clone();
         let path = format!("{path}/transfers/{id}");
-        commits.push(async move { app.call("PUT", &path, Some(json!({"action": "recordFundsOutCommit", "reason": "paid"})), 202).await });
+        commits.push(async move {
+            app.call(
+                "PUT",
+                &path,
+                Some(json!({"action": "recordFundsOutCommit", "reason": "paid"})),
+                202,
+            )
+            .await
+        });
     }
     join_all(commits).await;
     for id in &outs {
         app.wait_for_state(id, "COMMITTED").await;
     }
     assert_eq!(app.position(settlement).await, "-1451.0000");
-    assert_eq!(app.position(hub).await, "1451.0000", "the hub mirrors the DFSP's funds");
+    assert_eq!(
+        app.position(hub).await,
+        "1451.0000",
+        "the hub mirrors the DFSP's funds"
+    );
 
     // The history: one change per movement, each applied to the value before it.
     for (account, changes) in [(settlement, 201), (hub, 201)] {
@@ -84,7 +105,11 @@ async fn two_hundred_concurrent_funds_movements_on_one_account() {
         for (value, change) in rows {
             let change = ledger::Money::parse(&change).unwrap_or_else(|e| panic!("{e}"));
             running = running.try_add(change).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(ledger::Money::parse(&value), Ok(running), "account {account}: a change was applied to a stale value");
+            assert_eq!(
+                ledger::Money::parse(&value),
+                Ok(running),
+                "account {account}: a change was applied to a stale value"
+            );
         }
     }
     match std::sync::Arc::try_unwrap(app) {

@@ -31,7 +31,11 @@ pub struct TestApp {
 
 /// Starts the admin API and the admin-transfer handler on a fresh database.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Handlers { admin: true, ..Handlers::default() }).await
+    spawn_app_with(Handlers {
+        admin: true,
+        ..Handlers::default()
+    })
+    .await
 }
 
 /// Starts the admin API and the given handlers on a fresh database.
@@ -55,8 +59,13 @@ pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
         .await
         .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", config.database.url));
     let pool = store.pool.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async move {
@@ -66,8 +75,19 @@ pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
             panic!("central-ledger stopped with an error (is Kafka at KAFKA_BROKERS up?): {error}");
         }
     });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
-    let app = TestApp { base, topic_prefix, client, database, pool, shutdown: Some(tx), task: Some(task) };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = TestApp {
+        base,
+        topic_prefix,
+        client,
+        database,
+        pool,
+        shutdown: Some(tx),
+        task: Some(task),
+    };
     app.wait_until_up().await;
     app
 }
@@ -76,7 +96,12 @@ impl TestApp {
     async fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(response) = self.client.get(format!("{}/health", self.base)).send().await {
+            if let Ok(response) = self
+                .client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+            {
                 if response.status().is_success() {
                     return;
                 }
@@ -89,39 +114,71 @@ impl TestApp {
     /// Sends a request and asserts the status; returns the JSON body (Null when empty).
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>, status: u16) -> Value {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut request = self.client.request(method.clone(), format!("{}{path}", self.base));
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
         if let Some(body) = &body {
             request = request.json(body);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let got = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         assert_eq!(got, status, "{method} {path} {body:?}: {text}");
         if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
         }
     }
 
     /// Sends a request that must fail with `code` and `status`; returns the description.
-    pub async fn fails(&self, method: &str, path: &str, body: Option<Value>, status: u16, code: &str) -> String {
+    pub async fn fails(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+        code: &str,
+    ) -> String {
         let answer = self.call(method, path, body, status).await;
-        assert_eq!(answer["errorInformation"]["errorCode"], code, "{method} {path}: {answer}");
-        answer["errorInformation"]["errorDescription"].as_str().unwrap_or_default().to_string()
+        assert_eq!(
+            answer["errorInformation"]["errorCode"], code,
+            "{method} {path}: {answer}"
+        );
+        answer["errorInformation"]["errorDescription"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Hub accounts and the DEFERREDNET model for `currency`.
     pub async fn setup_hub(&self, currency: &str) {
         for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
-            self.call("POST", "/participants/Hub/accounts", Some(json!({"currency": currency, "type": account_type})), 201).await;
+            self.call(
+                "POST",
+                "/participants/Hub/accounts",
+                Some(json!({"currency": currency, "type": account_type})),
+                201,
+            )
+            .await;
         }
-        self.call("POST", "/settlementModels", Some(deferred_net(None)), 201).await;
+        self.call("POST", "/settlementModels", Some(deferred_net(None)), 201)
+            .await;
     }
 
     /// A participant with a NET_DEBIT_CAP and an initial position, accounts active.
     pub async fn onboard(&self, name: &str, currency: &str, limit: u64) {
-        self.call("POST", "/participants", Some(json!({"name": name, "currency": currency})), 201).await;
+        self.call(
+            "POST",
+            "/participants",
+            Some(json!({"name": name, "currency": currency})),
+            201,
+        )
+        .await;
         self.call(
             "POST",
             &format!("/participants/{name}/initialPositionAndLimits"),
@@ -133,24 +190,31 @@ impl TestApp {
 
     /// The id of the participant's account of a type in a currency.
     pub async fn account_id(&self, name: &str, currency: &str, account_type: &str) -> u64 {
-        let participant = self.call("GET", &format!("/participants/{name}"), None, 200).await;
+        let participant = self
+            .call("GET", &format!("/participants/{name}"), None, 200)
+            .await;
         participant["accounts"]
             .as_array()
             .and_then(|accounts| {
-                accounts.iter().find(|a| a["currency"] == currency && a["ledgerAccountType"] == account_type)
+                accounts
+                    .iter()
+                    .find(|a| a["currency"] == currency && a["ledgerAccountType"] == account_type)
             })
             .and_then(|a| a["id"].as_u64())
-            .unwrap_or_else(|| panic!("{name} has no {account_type} account in {currency}: {participant}"))
+            .unwrap_or_else(|| {
+                panic!("{name} has no {account_type} account in {currency}: {participant}")
+            })
     }
 
     /// The value of an account's position, as a decimal string from the database.
     pub async fn position(&self, account_id: u64) -> String {
-        let (value,): (String,) =
-            sqlx::query_as("SELECT CAST(value AS CHAR) FROM participantPosition WHERE participantCurrencyId = ?")
-                .bind(account_id)
-                .fetch_one(&self.pool)
-                .await
-                .unwrap_or_else(|e| panic!("position of {account_id}: {e}"));
+        let (value,): (String,) = sqlx::query_as(
+            "SELECT CAST(value AS CHAR) FROM participantPosition WHERE participantCurrencyId = ?",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("position of {account_id}: {e}"));
         value
     }
 
@@ -174,7 +238,10 @@ impl TestApp {
             if current.as_deref() == Some(state) {
                 return;
             }
-            assert!(Instant::now() < deadline, "transfer {transfer_id} is {current:?}, never reached {state}");
+            assert!(
+                Instant::now() < deadline,
+                "transfer {transfer_id} is {current:?}, never reached {state}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -232,7 +299,9 @@ impl Bus {
     pub async fn new(app: &TestApp) -> Bus {
         let config = bus::BusConfig::new(kafka_brokers(), "test");
         let producer = bus::create_producer(&config).unwrap_or_else(|e| panic!("{e}"));
-        let notifications = bus::create_consumer(&config, &format!("{}test-listener", app.topic_prefix)).unwrap_or_else(|e| panic!("{e}"));
+        let notifications =
+            bus::create_consumer(&config, &format!("{}test-listener", app.topic_prefix))
+                .unwrap_or_else(|e| panic!("{e}"));
         notifications
             .subscribe(&[format!("{}{}", app.topic_prefix, bus::TOPIC_NOTIFICATION_EVENT).as_str()])
             .unwrap_or_else(|e| panic!("{e}"));
@@ -250,32 +319,82 @@ impl Bus {
     pub async fn prepare(&self, body: &Value, source: &str) {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let mut headers = BTreeMap::new();
-        headers.insert("content-type".to_string(), "application/vnd.interoperability.transfers+json;version=1.1".to_string());
+        headers.insert(
+            "content-type".to_string(),
+            "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
+        );
         headers.insert("fspiop-source".to_string(), source.to_string());
-        headers.insert("fspiop-destination".to_string(), body["payeeFsp"].as_str().unwrap_or("").to_string());
-        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
+        headers.insert(
+            "fspiop-destination".to_string(),
+            body["payeeFsp"].as_str().unwrap_or("").to_string(),
+        );
+        headers.insert(
+            "date".to_string(),
+            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+        );
         let id = body["transferId"].as_str().unwrap_or("");
-        let message = Message::from_request(id, source, body["payeeFsp"].as_str().unwrap_or(""), headers, Some(&bytes), None, "prepare", "prepare", central_ledger::now_ms());
+        let message = Message::from_request(
+            id,
+            source,
+            body["payeeFsp"].as_str().unwrap_or(""),
+            headers,
+            Some(&bytes),
+            None,
+            "prepare",
+            "prepare",
+            central_ledger::now_ms(),
+        );
         let value = serde_json::to_vec(&message).unwrap_or_default();
         self.producer
-            .send(FutureRecord::to(&self.prepare_topic).key(id).payload(&value), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(&self.prepare_topic)
+                    .key(id)
+                    .payload(&value),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap_or_else(|(e, _)| panic!("{e}"));
     }
 
     /// Puts a `PUT /transfers/{id}` (action commit/reserve/reject) or `PUT …/error` (abort) on
     /// the fulfil topic as the ML API Adapter does.
-    pub async fn fulfil(&self, id: &str, body: &Value, source: &str, destination: &str, action: &str) {
+    pub async fn fulfil(
+        &self,
+        id: &str,
+        body: &Value,
+        source: &str,
+        destination: &str,
+        action: &str,
+    ) {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let mut headers = BTreeMap::new();
-        headers.insert("content-type".to_string(), "application/vnd.interoperability.transfers+json;version=1.1".to_string());
+        headers.insert(
+            "content-type".to_string(),
+            "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
+        );
         headers.insert("fspiop-source".to_string(), source.to_string());
         headers.insert("fspiop-destination".to_string(), destination.to_string());
-        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
-        let message = Message::from_request(id, source, destination, headers, Some(&bytes), Some(id), "fulfil", action, central_ledger::now_ms());
+        headers.insert(
+            "date".to_string(),
+            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+        );
+        let message = Message::from_request(
+            id,
+            source,
+            destination,
+            headers,
+            Some(&bytes),
+            Some(id),
+            "fulfil",
+            action,
+            central_ledger::now_ms(),
+        );
         let value = serde_json::to_vec(&message).unwrap_or_default();
         self.producer
-            .send(FutureRecord::to(&self.fulfil_topic).key(id).payload(&value), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(&self.fulfil_topic).key(id).payload(&value),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap_or_else(|(e, _)| panic!("{e}"));
     }
@@ -284,29 +403,59 @@ impl Bus {
     pub async fn get(&self, id: &str, source: &str) {
         let mut headers = BTreeMap::new();
         headers.insert("fspiop-source".to_string(), source.to_string());
-        headers.insert("date".to_string(), "Tue, 15 Nov 1994 08:12:31 GMT".to_string());
-        let message = Message::from_request(id, source, "Hub", headers, None, Some(id), "get", "get", central_ledger::now_ms());
+        headers.insert(
+            "date".to_string(),
+            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+        );
+        let message = Message::from_request(
+            id,
+            source,
+            "Hub",
+            headers,
+            None,
+            Some(id),
+            "get",
+            "get",
+            central_ledger::now_ms(),
+        );
         let value = serde_json::to_vec(&message).unwrap_or_default();
         self.producer
-            .send(FutureRecord::to(&self.get_topic).key(id).payload(&value), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(&self.get_topic).key(id).payload(&value),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap_or_else(|(e, _)| panic!("{e}"));
     }
 
     /// Waits (bounded) for a notification about `id` with `action`.
     pub async fn notification(&mut self, id: &str, action: &str) -> Message {
-        self.notification_where(&format!("{action} for {id}"), |m| m.id == id && m.metadata.event.action == action).await
+        self.notification_where(&format!("{action} for {id}"), |m| {
+            m.id == id && m.metadata.event.action == action
+        })
+        .await
     }
 
     /// Waits (bounded) for a notification that `wanted` accepts.
-    pub async fn notification_where(&mut self, what: &str, wanted: impl Fn(&Message) -> bool) -> Message {
+    pub async fn notification_where(
+        &mut self,
+        what: &str,
+        wanted: impl Fn(&Message) -> bool,
+    ) -> Message {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(found) = self.seen.iter().find(|m| wanted(m)) {
                 return found.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no notification: {what}; seen {:?}", self.seen.iter().map(|m| (&m.id, &m.metadata.event.action)).collect::<Vec<_>>());
+            assert!(
+                !left.is_zero(),
+                "no notification: {what}; seen {:?}",
+                self.seen
+                    .iter()
+                    .map(|m| (&m.id, &m.metadata.event.action))
+                    .collect::<Vec<_>>()
+            );
             if let Ok(Ok(message)) = tokio::time::timeout(left, self.notifications.recv()).await {
                 if let Some(Ok(parsed)) = message.payload().map(serde_json::from_slice::<Message>) {
                     self.seen.push(parsed);
@@ -315,4 +464,3 @@ impl Bus {
         }
     }
 }
-

@@ -1,7 +1,11 @@
 //! Integration tests of the central ledger's admin API against a real MySQL and a real
 //! Kafka-protocol broker. Each test gets its own database and its own topic prefix.
 
-#![allow(clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation panics"
+)]
 
 mod errors;
 mod fulfil;

@@ -18,7 +18,13 @@ pub fn prepare_body(id: &str, payer: &str, payee: &str, amount: &str) -> Value {
     prepare_body_expiring(id, payer, payee, amount, 600_000)
 }
 
-pub fn prepare_body_expiring(id: &str, payer: &str, payee: &str, amount: &str, expires_in_ms: i64) -> Value {
+pub fn prepare_body_expiring(
+    id: &str,
+    payer: &str,
+    payee: &str,
+    amount: &str,
+    expires_in_ms: i64,
+) -> Value {
     json!({
         "transferId": id, "payerFsp": payer, "payeeFsp": payee,
         "amount": {"amount": amount, "currency": "USD"},
@@ -31,14 +37,25 @@ pub fn prepare_body_expiring(id: &str, payer: &str, payee: &str, amount: &str, e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepares_are_reserved_rejected_and_deduplicated() {
-    let app = spawn_app_with(Handlers { admin: true, prepare: true, ..Handlers::default() }).await;
+    let app = spawn_app_with(Handlers {
+        admin: true,
+        prepare: true,
+        ..Handlers::default()
+    })
+    .await;
     app.setup_hub("USD").await;
     app.onboard("payerfsp", "USD", 1000).await;
     app.onboard("payeefsp", "USD", 1000).await;
     let settlement = app.account_id("payerfsp", "USD", "SETTLEMENT").await;
     let position = app.account_id("payerfsp", "USD", "POSITION").await;
     let deposit = new_id();
-    app.call("POST", &format!("/participants/payerfsp/accounts/{settlement}"), Some(funds_in(&deposit, "500", "USD")), 202).await;
+    app.call(
+        "POST",
+        &format!("/participants/payerfsp/accounts/{settlement}"),
+        Some(funds_in(&deposit, "500", "USD")),
+        202,
+    )
+    .await;
     app.wait_for_state(&deposit, "COMMITTED").await;
     let mut bus = Bus::new(&app).await;
 
@@ -49,41 +66,90 @@ async fn prepares_are_reserved_rejected_and_deduplicated() {
     app.wait_for_state(&first, "RESERVED").await;
     assert_eq!(app.position(position).await, "100.0000");
     let forwarded = bus.notification(&first, "prepare").await;
-    assert_eq!((forwarded.from.as_str(), forwarded.to.as_str()), ("payerfsp", "payeefsp"));
+    assert_eq!(
+        (forwarded.from.as_str(), forwarded.to.as_str()),
+        ("payerfsp", "payeefsp")
+    );
     assert!(forwarded.metadata.event.state.is_success());
-    let original = envelope::decode_payload(&forwarded.content.payload).map(|p| p.to_bytes()).unwrap_or_default();
-    assert_eq!(original, serde_json::to_vec(&body).unwrap_or_default(), "the payee gets the exact bytes");
+    let original = envelope::decode_payload(&forwarded.content.payload)
+        .map(|p| p.to_bytes())
+        .unwrap_or_default();
+    assert_eq!(
+        original,
+        serde_json::to_vec(&body).unwrap_or_default(),
+        "the payee gets the exact bytes"
+    );
 
     // More than the funds left (500 − 100 = 400): 4001, nothing reserved.
     let too_much = new_id();
-    bus.prepare(&prepare_body(&too_much, "payerfsp", "payeefsp", "450"), "payerfsp").await;
+    bus.prepare(
+        &prepare_body(&too_much, "payerfsp", "payeefsp", "450"),
+        "payerfsp",
+    )
+    .await;
     app.wait_for_state(&too_much, "ABORTED_REJECTED").await;
     let refused = bus.notification(&too_much, "prepare").await;
-    assert_eq!((refused.from.as_str(), refused.to.as_str()), ("Hub", "payerfsp"));
+    assert_eq!(
+        (refused.from.as_str(), refused.to.as_str()),
+        ("Hub", "payerfsp")
+    );
     assert_eq!(refused.metadata.event.state.code, 4001);
-    assert_eq!(refused.content.payload["errorInformation"]["errorCode"], "4001");
+    assert_eq!(
+        refused.content.payload["errorInformation"]["errorCode"],
+        "4001"
+    );
     assert_eq!(app.position(position).await, "100.0000");
 
     // Over the net debit cap (150 after an adjustment): 4200.
     app.call("PUT", "/participants/payerfsp/limits", Some(json!({"currency": "USD", "limit": {"type": "NET_DEBIT_CAP", "value": 150, "alarmPercentage": 10}})), 200).await;
     let over_cap = new_id();
-    bus.prepare(&prepare_body(&over_cap, "payerfsp", "payeefsp", "60"), "payerfsp").await;
+    bus.prepare(
+        &prepare_body(&over_cap, "payerfsp", "payeefsp", "60"),
+        "payerfsp",
+    )
+    .await;
     app.wait_for_state(&over_cap, "ABORTED_REJECTED").await;
-    assert_eq!(bus.notification(&over_cap, "prepare").await.metadata.event.state.code, 4200);
+    assert_eq!(
+        bus.notification(&over_cap, "prepare")
+            .await
+            .metadata
+            .event
+            .state
+            .code,
+        4200
+    );
 
     // Invalid: the payer pays itself; the source is not the payer; an unknown payee.
     for (body, source, reason) in [
-        (prepare_body(&new_id(), "payerfsp", "payerfsp", "1"), "payerfsp", "Payer FSP and Payee FSP should be different"),
-        (prepare_body(&new_id(), "payerfsp", "payeefsp", "1"), "payeefsp", "FSPIOP-Source header should match Payer"),
-        (prepare_body(&new_id(), "payerfsp", "nobody", "1"), "payerfsp", "Participant nobody not found"),
+        (
+            prepare_body(&new_id(), "payerfsp", "payerfsp", "1"),
+            "payerfsp",
+            "Payer FSP and Payee FSP should be different",
+        ),
+        (
+            prepare_body(&new_id(), "payerfsp", "payeefsp", "1"),
+            "payeefsp",
+            "FSPIOP-Source header should match Payer",
+        ),
+        (
+            prepare_body(&new_id(), "payerfsp", "nobody", "1"),
+            "payerfsp",
+            "Participant nobody not found",
+        ),
     ] {
         let id = body["transferId"].as_str().unwrap_or("").to_string();
         bus.prepare(&body, source).await;
         app.wait_for_state(&id, "INVALID").await;
         let error = bus.notification(&id, "prepare").await;
         assert_eq!(error.to, source);
-        assert_eq!(error.content.payload["errorInformation"]["errorCode"], "3100");
-        let description = error.content.payload["errorInformation"]["errorDescription"].as_str().unwrap_or("").to_string();
+        assert_eq!(
+            error.content.payload["errorInformation"]["errorCode"],
+            "3100"
+        );
+        let description = error.content.payload["errorInformation"]["errorDescription"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         assert!(description.contains(reason), "{description}");
     }
 
@@ -95,25 +161,37 @@ async fn prepares_are_reserved_rejected_and_deduplicated() {
     changed["amount"]["amount"] = json!("101");
     bus.prepare(&changed, "payerfsp").await;
     let modified = bus
-        .notification_where("3106 for the modified resend", |m| m.id == first && m.content.payload["errorInformation"]["errorCode"] == "3106")
+        .notification_where("3106 for the modified resend", |m| {
+            m.id == first && m.content.payload["errorInformation"]["errorCode"] == "3106"
+        })
         .await;
-    assert_eq!((modified.from.as_str(), modified.to.as_str()), ("Hub", "payerfsp"));
-    assert_eq!(app.position(position).await, "100.0000", "duplicates move nothing");
+    assert_eq!(
+        (modified.from.as_str(), modified.to.as_str()),
+        ("Hub", "payerfsp")
+    );
+    assert_eq!(
+        app.position(position).await,
+        "100.0000",
+        "duplicates move nothing"
+    );
 
     // A burst that is batched: 40 prepares of 1 all fit under the cap of 150.
     let burst: Vec<String> = (0..40).map(|_| new_id()).collect();
     for id in &burst {
-        bus.prepare(&prepare_body(id, "payerfsp", "payeefsp", "1"), "payerfsp").await;
+        bus.prepare(&prepare_body(id, "payerfsp", "payeefsp", "1"), "payerfsp")
+            .await;
     }
     for id in &burst {
         app.wait_for_state(id, "RESERVED").await;
     }
     assert_eq!(app.position(position).await, "140.0000");
-    let (changes,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM participantPositionChange WHERE participantCurrencyId = ?")
-        .bind(position)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_or((0,));
+    let (changes,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM participantPositionChange WHERE participantCurrencyId = ?",
+    )
+    .bind(position)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or((0,));
     assert_eq!(changes, 41);
     app.stop().await;
 }

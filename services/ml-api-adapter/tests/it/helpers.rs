@@ -51,10 +51,18 @@ impl TestDb {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         store::create_database_if_missing(&database_server_url(), &name)
             .await
-            .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", database_server_url()));
-        let url = store::database_url(&database_server_url(), &name).unwrap_or_else(|e| panic!("{e}"));
-        let pool = store::connect(&url, 4, 5000).await.unwrap_or_else(|e| panic!("{e}"));
-        store::CENTRAL_LEDGER_MIGRATIONS.run(&pool).await.unwrap_or_else(|e| panic!("migrations: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("MySQL at {} (set DATABASE_URL): {e}", database_server_url())
+            });
+        let url =
+            store::database_url(&database_server_url(), &name).unwrap_or_else(|e| panic!("{e}"));
+        let pool = store::connect(&url, 4, 5000)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store::CENTRAL_LEDGER_MIGRATIONS
+            .run(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("migrations: {e}"));
         TestDb { name, pool }
     }
 
@@ -68,9 +76,18 @@ impl TestDb {
         let id = inserted.last_insert_id();
         let Some(base) = base_url else { return };
         for (endpoint_type, value) in [
-            ("FSPIOP_CALLBACK_URL_TRANSFER_POST", format!("{base}/transfers")),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", format!("{base}/transfers/{{{{transferId}}}}")),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_ERROR", format!("{base}/transfers/{{{{transferId}}}}/error")),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_POST",
+                format!("{base}/transfers"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_PUT",
+                format!("{base}/transfers/{{{{transferId}}}}"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
+                format!("{base}/transfers/{{{{transferId}}}}/error"),
+            ),
         ] {
             sqlx::query(
                 "INSERT INTO participantEndpoint (participantId, endpointTypeId, value, createdBy)
@@ -106,7 +123,8 @@ impl Recorded {
     }
 
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{} {}: body is not JSON ({e})", self.method, self.path))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} {}: body is not JSON ({e})", self.method, self.path))
     }
 }
 
@@ -144,7 +162,10 @@ impl Dfsp {
                 }
                 counted.now.fetch_sub(1, Ordering::SeqCst);
                 let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.map(|b| b.to_vec()).unwrap_or_default();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
                 let headers = parts
                     .headers
                     .iter()
@@ -160,15 +181,29 @@ impl Dfsp {
                     StatusCode::OK
                 };
                 if let Ok(mut seen) = recorded.lock() {
-                    seen.push(Recorded { method, path, headers, body });
+                    seen.push(Recorded {
+                        method,
+                        path,
+                        headers,
+                        body,
+                    });
                 }
                 status
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Dfsp { url, seen, concurrency }
+        Dfsp {
+            url,
+            seen,
+            concurrency,
+        }
     }
 
     /// The most requests this server was answering at once.
@@ -187,12 +222,22 @@ impl Dfsp {
             let found: Vec<Recorded> = self
                 .requests()
                 .into_iter()
-                .filter(|r| r.path.contains(transfer_id) || r.body.windows(transfer_id.len()).any(|w| w == transfer_id.as_bytes()))
+                .filter(|r| {
+                    r.path.contains(transfer_id)
+                        || r.body
+                            .windows(transfer_id.len())
+                            .any(|w| w == transfer_id.as_bytes())
+                })
                 .collect();
             if found.len() >= count {
                 return found;
             }
-            assert!(Instant::now() < deadline, "{} got {} requests for {transfer_id}, expected {count}: {found:?}", self.url, found.len());
+            assert!(
+                Instant::now() < deadline,
+                "{} got {} requests for {transfer_id}, expected {count}: {found:?}",
+                self.url,
+                found.len()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -226,7 +271,8 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
     config.kafka.topic_partitions = TOPIC_PARTITIONS;
     config.http_client.request_timeout_ms = 5000;
     config.notification.drain_timeout_ms = 2000;
-    config.transfers.send_transfer_confirmation_to_payee = options.send_transfer_confirmation_to_payee;
+    config.transfers.send_transfer_confirmation_to_payee =
+        options.send_transfer_confirmation_to_payee;
     if let Some(max) = options.callback_concurrency_max {
         config.notification.callback_concurrency_max = max;
     }
@@ -238,8 +284,13 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
         }
         None => config.notification.enabled = false,
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let run_config = config.clone();
     let task = tokio::spawn(async move {
@@ -250,21 +301,37 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
             panic!("ml-api-adapter stopped with an error (is Kafka at KAFKA_BROKERS up?): {error}");
         }
     });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
-    let app = TestApp { base, client, config, shutdown: Some(tx), task: Some(task) };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let app = TestApp {
+        base,
+        client,
+        config,
+        shutdown: Some(tx),
+        task: Some(task),
+    };
     app.wait_until_up().await;
     app
 }
 
 /// The FSPIOP headers of a request from `source` to `destination`.
-pub fn fspiop_headers(method: &str, source: &str, destination: Option<&str>) -> Vec<(String, String)> {
+pub fn fspiop_headers(
+    method: &str,
+    source: &str,
+    destination: Option<&str>,
+) -> Vec<(String, String)> {
     let mut headers = vec![
         ("content-type".to_string(), TRANSFERS_V11.to_string()),
         ("date".to_string(), http_date()),
         ("fspiop-source".to_string(), source.to_string()),
     ];
     if matches!(method, "POST" | "GET") {
-        headers.push(("accept".to_string(), "application/vnd.interoperability.transfers+json;version=1".to_string()));
+        headers.push((
+            "accept".to_string(),
+            "application/vnd.interoperability.transfers+json;version=1".to_string(),
+        ));
     }
     if let Some(destination) = destination {
         headers.push(("fspiop-destination".to_string(), destination.to_string()));
@@ -273,7 +340,11 @@ pub fn fspiop_headers(method: &str, source: &str, destination: Option<&str>) -> 
 }
 
 /// `headers` with `name` replaced by `value` (removed when `None`).
-pub fn with_header(mut headers: Vec<(String, String)>, name: &str, value: Option<&str>) -> Vec<(String, String)> {
+pub fn with_header(
+    mut headers: Vec<(String, String)>,
+    name: &str,
+    value: Option<&str>,
+) -> Vec<(String, String)> {
     headers.retain(|(n, _)| n != name);
     if let Some(value) = value {
         headers.push((name.to_string(), value.to_string()));
@@ -312,7 +383,10 @@ impl Answer {
     pub fn error(&self, status: u16, code: &str) -> String {
         assert_eq!(self.status, status, "{self:?}");
         assert_eq!(self.body["errorInformation"]["errorCode"], code, "{self:?}");
-        self.body["errorInformation"]["errorDescription"].as_str().unwrap_or_default().to_string()
+        self.body["errorInformation"]["errorDescription"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn empty(&self, status: u16) {
@@ -325,7 +399,12 @@ impl TestApp {
     async fn wait_until_up(&self) {
         let deadline = Instant::now() + WAIT_MAX;
         while Instant::now() < deadline {
-            if let Ok(response) = self.client.get(format!("{}/health", self.base)).send().await {
+            if let Ok(response) = self
+                .client
+                .get(format!("{}/health", self.base))
+                .send()
+                .await
+            {
                 if response.status().is_success() {
                     return;
                 }
@@ -338,10 +417,18 @@ impl TestApp {
     /// Sends raw body bytes with exactly the given headers (plus `Host`, `Content-Length` and
     /// `Connection: close`), over a plain HTTP/1.1 connection: an HTTP client library would
     /// add an `Accept: */*` that an FSPIOP callback must not carry.
-    pub async fn send(&self, method: &str, path: &str, headers: &[(String, String)], body: Option<&[u8]>) -> Answer {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+    ) -> Answer {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let address = self.base.trim_start_matches("http://").to_string();
-        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let body = body.unwrap_or_default();
         let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n", body.len());
         for (name, value) in headers {
@@ -350,17 +437,33 @@ impl TestApp {
         request.push_str("\r\n");
         let mut bytes = request.into_bytes();
         bytes.extend_from_slice(body);
-        stream.write_all(&bytes).await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        stream
+            .write_all(&bytes)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let mut response = Vec::new();
         tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut response))
             .await
             .unwrap_or_else(|_| panic!("{method} {path}: no answer"))
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let text = String::from_utf8_lossy(&response).into_owned();
-        let (head, content) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("{method} {path}: bad answer {text:?}"));
-        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad status line: {head}"));
-        let chunked = head.lines().any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding: chunked"));
-        let content = if chunked { dechunk(content) } else { content.to_string() };
+        let (head, content) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{method} {path}: bad answer {text:?}"));
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line: {head}"));
+        let chunked = head.lines().any(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("transfer-encoding: chunked")
+        });
+        let content = if chunked {
+            dechunk(content)
+        } else {
+            content.to_string()
+        };
         let body = if content.is_empty() {
             Value::Null
         } else {
@@ -370,14 +473,25 @@ impl TestApp {
     }
 
     /// Sends a JSON body.
-    pub async fn send_json(&self, method: &str, path: &str, headers: &[(String, String)], body: &Value) -> Answer {
+    pub async fn send_json(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: &Value,
+    ) -> Answer {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         self.send(method, path, headers, Some(&bytes)).await
     }
 
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
-        let response = self.client.get(format!("{}/metrics", self.base)).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         response.text().await.unwrap_or_default()
     }
 
@@ -396,7 +510,10 @@ impl TestApp {
             if value >= count {
                 return;
             }
-            assert!(Instant::now() < deadline, "metric {line_start} never reached {count}:\n{text}");
+            assert!(
+                Instant::now() < deadline,
+                "metric {line_start} never reached {count}:\n{text}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -420,13 +537,19 @@ impl TestApp {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         consumer.assign(&list).unwrap_or_else(|e| panic!("{e}"));
-        TopicReader { consumer, seen: Vec::new() }
+        TopicReader {
+            consumer,
+            seen: Vec::new(),
+        }
     }
 
     /// A producer onto this app's notification topic.
     pub fn notifier(&self) -> Notifier {
         let producer = bus::create_producer(&self.bus()).unwrap_or_else(|e| panic!("{e}"));
-        Notifier { producer, topic: self.topic(bus::TOPIC_NOTIFICATION_EVENT) }
+        Notifier {
+            producer,
+            topic: self.topic(bus::TOPIC_NOTIFICATION_EVENT),
+        }
     }
 
     pub async fn stop(mut self) {
@@ -478,10 +601,18 @@ impl TopicReader {
             assert!(!remaining.is_zero(), "no message {id} on the topic");
             if let Ok(Ok(message)) = tokio::time::timeout(remaining, self.consumer.recv()).await {
                 let bytes = message.payload().unwrap_or_default();
-                let raw: Value = serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON: {e}"));
-                let envelope: Message = serde_json::from_value(raw.clone()).unwrap_or_else(|e| panic!("not an envelope: {e}: {raw}"));
-                let key = message.key().map(|k| String::from_utf8_lossy(k).into_owned());
-                self.seen.push(Read { key, message: envelope, raw });
+                let raw: Value =
+                    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON: {e}"));
+                let envelope: Message = serde_json::from_value(raw.clone())
+                    .unwrap_or_else(|e| panic!("not an envelope: {e}: {raw}"));
+                let key = message
+                    .key()
+                    .map(|k| String::from_utf8_lossy(k).into_owned());
+                self.seen.push(Read {
+                    key,
+                    message: envelope,
+                    raw,
+                });
             }
         }
     }
@@ -501,7 +632,10 @@ impl Notifier {
 
     pub async fn send_bytes(&self, bytes: &[u8]) {
         self.producer
-            .send(FutureRecord::<(), _>::to(&self.topic).payload(bytes), Duration::from_secs(10))
+            .send(
+                FutureRecord::<(), _>::to(&self.topic).payload(bytes),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap_or_else(|(e, _)| panic!("produce: {e}"));
     }

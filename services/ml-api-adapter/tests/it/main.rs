@@ -2,7 +2,12 @@
 //! notification handler, a real MySQL with a fresh central ledger database per test). Each
 //! test has its own topic prefix, so tests run in parallel.
 
-#![allow(clippy::panic, clippy::indexing_slicing, clippy::unwrap_used, reason = "test code: a failed expectation panics")]
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    reason = "test code: a failed expectation panics"
+)]
 
 mod api;
 mod helpers;

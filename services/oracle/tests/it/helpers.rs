@@ -29,8 +29,13 @@ pub async fn spawn_oracle() -> TestOracle {
         .await
         .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", config.database.url));
     let pool = store.pool.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async move {
@@ -40,8 +45,18 @@ pub async fn spawn_oracle() -> TestOracle {
             panic!("oracle stopped with an error: {error}");
         }
     });
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("{e}"));
-    TestOracle { base, client, database, pool, shutdown: Some(tx), task: Some(task) }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    TestOracle {
+        base,
+        client,
+        database,
+        pool,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
 }
 
 impl TestOracle {
@@ -55,22 +70,39 @@ impl TestOracle {
         if let Some(body) = &body {
             request = request.json(body);
         }
-        let response = request.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let got = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         assert_eq!(got, status, "{method} {path} {body:?}: {text}");
         if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
         }
     }
 
     /// A request that must fail with `status` and `code`; returns the description.
-    pub async fn fails(&self, method: &str, path: &str, body: Option<Value>, status: u16, code: &str) -> String {
+    pub async fn fails(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        status: u16,
+        code: &str,
+    ) -> String {
         let answer = self.call(method, path, body, status).await;
-        assert_eq!(answer["errorInformation"]["errorCode"], code, "{method} {path}: {answer}");
-        answer["errorInformation"]["errorDescription"].as_str().unwrap_or_default().to_string()
+        assert_eq!(
+            answer["errorInformation"]["errorCode"], code,
+            "{method} {path}: {answer}"
+        );
+        answer["errorInformation"]["errorDescription"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// Stops the oracle and drops its database.

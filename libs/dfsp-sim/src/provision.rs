@@ -1,0 +1,232 @@
+//! Provisioning simulated DFSPs on a running switch through its admin APIs, as an operator's
+//! onboarding does: the hub's accounts and a DEFERREDNET settlement model, then per DFSP the
+//! participant, its net debit cap, its callback endpoints (the simulator's), a deposit, and its
+//! MSISDNs in the oracle. Safe to run again on a switch that has them: what exists is kept and
+//! a DFSP that already holds funds is not funded twice.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::Simulator;
+
+/// Where the switch's admin APIs are.
+#[derive(Debug, Clone)]
+pub struct AdminUrls {
+    /// Central ledger admin API.
+    pub ledger: String,
+    /// The MSISDN oracle (its registration API).
+    pub oracle: String,
+}
+
+/// What one DFSP gets.
+#[derive(Debug, Clone)]
+pub struct DfspPlan {
+    pub name: String,
+    pub currency: String,
+    /// Net debit cap.
+    pub net_debit_cap: String,
+    /// Deposited at onboarding (`None` for a payee that starts with nothing).
+    pub funds: Option<String>,
+}
+
+/// Why provisioning stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("{call}: {detail}")]
+    Refused { call: String, detail: String },
+    #[error("{0}")]
+    Http(String),
+    #[error("funds for {0} were not recorded in time")]
+    FundsTimeout(String),
+}
+
+/// How long a deposit may take to be applied by the ledger.
+const FUNDS_WAIT_MAX_MS: u64 = 60_000;
+/// The oracle's bulk registration takes at most this many numbers per request.
+const ORACLE_BATCH_MAX: usize = 100;
+
+struct Admin {
+    client: reqwest::Client,
+}
+
+impl Admin {
+    /// POSTs `body`; success, or an FSPIOP error whose code is in `tolerated` (already there).
+    async fn post(
+        &self,
+        url: &str,
+        body: Value,
+        tolerated: &[&str],
+    ) -> Result<Value, ProvisionError> {
+        let response = self
+            .client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| ProvisionError::Http(format!("{url}: {e}")))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(answer);
+        }
+        let code = answer
+            .pointer("/errorInformation/errorCode")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if tolerated.contains(&code) || status.as_u16() == 409 {
+            return Ok(Value::Null);
+        }
+        Err(ProvisionError::Refused {
+            call: format!("POST {url}"),
+            detail: text,
+        })
+    }
+
+    async fn get(&self, url: &str) -> Result<Value, ProvisionError> {
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| ProvisionError::Http(format!("{url}: {e}")))?;
+        response
+            .json()
+            .await
+            .map_err(|e| ProvisionError::Http(format!("{url}: {e}")))
+    }
+}
+
+/// The SETTLEMENT account of `name` in `currency`: its id and value.
+async fn settlement(
+    admin: &Admin,
+    ledger: &str,
+    name: &str,
+    currency: &str,
+) -> Result<Option<(u64, f64)>, ProvisionError> {
+    let accounts = admin
+        .get(&format!("{ledger}/participants/{name}/accounts"))
+        .await?;
+    Ok(accounts.as_array().into_iter().flatten().find_map(|a| {
+        let matches = a.get("ledgerAccountType").and_then(Value::as_str) == Some("SETTLEMENT")
+            && a.get("currency").and_then(Value::as_str) == Some(currency);
+        matches.then(|| {
+            (
+                a.get("id").and_then(Value::as_u64).unwrap_or(0),
+                a.get("value").and_then(Value::as_f64).unwrap_or(0.0),
+            )
+        })
+    }))
+}
+
+/// Onboards every DFSP of `plans` with the simulator's endpoints and numbers.
+pub async fn provision(
+    urls: &AdminUrls,
+    sim: &Simulator,
+    plans: &[DfspPlan],
+) -> Result<(), ProvisionError> {
+    let admin = Admin {
+        client: reqwest::Client::new(),
+    };
+    let ledger = urls.ledger.trim_end_matches('/');
+    let mut currencies: Vec<&str> = plans.iter().map(|p| p.currency.as_str()).collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    for currency in &currencies {
+        for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
+            admin
+                .post(
+                    &format!("{ledger}/participants/Hub/accounts"),
+                    json!({"currency": currency, "type": account_type}),
+                    &["3003"],
+                )
+                .await?;
+        }
+    }
+    let model = json!({"name": "DEFERREDNET", "settlementGranularity": "NET", "settlementInterchange": "MULTILATERAL", "settlementDelay": "DEFERRED",
+        "requireLiquidityCheck": true, "ledgerAccountType": "POSITION", "autoPositionReset": true, "settlementAccountType": "SETTLEMENT"});
+    admin
+        .post(&format!("{ledger}/settlementModels"), model, &["3000"])
+        .await?;
+    for plan in plans {
+        let name = plan.name.as_str();
+        admin
+            .post(
+                &format!("{ledger}/participants"),
+                json!({"name": name, "currency": plan.currency}),
+                &["3000"],
+            )
+            .await?;
+        admin
+            .post(
+                &format!("{ledger}/participants/{name}/initialPositionAndLimits"),
+                json!({"currency": plan.currency, "limit": {"type": "NET_DEBIT_CAP", "value": plan.net_debit_cap}, "initialPosition": 0}),
+                &["3000"],
+            )
+            .await?;
+        for (kind, value) in sim.endpoints(name) {
+            admin
+                .post(
+                    &format!("{ledger}/participants/{name}/endpoints"),
+                    json!({"type": kind, "value": value}),
+                    &[],
+                )
+                .await?;
+        }
+        if let Some(funds) = &plan.funds {
+            let Some((account, value)) = settlement(&admin, ledger, name, &plan.currency).await?
+            else {
+                return Err(ProvisionError::Refused {
+                    call: format!("GET {ledger}/participants/{name}/accounts"),
+                    detail: "no SETTLEMENT account".into(),
+                });
+            };
+            if value == 0.0 {
+                let deposit = json!({"transferId": uuid::Uuid::new_v4().to_string(), "externalReference": "dfsp-sim onboarding", "action": "recordFundsIn",
+                    "reason": "initial funds", "amount": {"amount": funds, "currency": plan.currency}});
+                admin
+                    .post(
+                        &format!("{ledger}/participants/{name}/accounts/{account}"),
+                        deposit,
+                        &[],
+                    )
+                    .await?;
+                let deadline = Instant::now() + Duration::from_millis(FUNDS_WAIT_MAX_MS);
+                loop {
+                    let held = settlement(&admin, ledger, name, &plan.currency)
+                        .await?
+                        .map(|(_, v)| v)
+                        .unwrap_or(0.0);
+                    if held < 0.0 {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        return Err(ProvisionError::FundsTimeout(name.to_string()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        let msisdns: Vec<String> = sim
+            .dfsps()
+            .into_iter()
+            .filter(|d| d.name == name)
+            .flat_map(|d| d.msisdns.clone())
+            .collect();
+        for chunk in msisdns.chunks(ORACLE_BATCH_MAX) {
+            let party_list: Vec<Value> =
+                chunk.iter().map(|msisdn| json!({"partyIdType": "MSISDN", "partyIdentifier": msisdn, "fspId": name, "currency": plan.currency})).collect();
+            let body =
+                json!({"requestId": uuid::Uuid::new_v4().to_string(), "partyList": party_list});
+            admin
+                .post(
+                    &format!("{}/participants", urls.oracle.trim_end_matches('/')),
+                    body,
+                    &["3003"],
+                )
+                .await?;
+        }
+    }
+    Ok(())
+}
