@@ -441,7 +441,23 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     assert_eq!(error.fspiop_code(), Some("3204"), "{error}");
 
     // The timings: one of each payer phase succeeded, the lookup failed twice; the payee
-    // answered two lookups (one with its error), one quote and one transfer.
+    // answered two lookups (one with its error), one quote and one transfer. A payee records
+    // its answer once its callback request returns, which can be after the payer has seen the
+    // callback: wait for every answer to be recorded.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let answered =
+        |timings: &std::collections::BTreeMap<Phase, dfsp_sim::PhaseStats>, phase, count| {
+            timings.get(&phase).map_or(0, |s| s.count) >= count
+        };
+    while !{
+        let timings = sim.timings();
+        answered(&timings, Phase::AnswerParty, 2)
+            && answered(&timings, Phase::AnswerQuote, 1)
+            && answered(&timings, Phase::AnswerTransfer, 1)
+    } && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let timings = sim.timings();
     for (phase, count) in [
         (Phase::Lookup, 1),
