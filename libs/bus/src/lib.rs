@@ -13,15 +13,26 @@
 //!   reports them, treating "already exists" as success.
 //!
 //! Everything takes a [`BusConfig`]; there is no global state.
+//!
+//! Services do not talk to rdkafka directly: they take a [`Bus`] and use its [`Producer`] and
+//! [`Consumer`], which are either Kafka clients or the [`memory`] bus (Kafka's semantics inside
+//! one process, for `mojaloop up` without a broker).
+
+pub mod memory;
 
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::StreamConsumer;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::FutureProducer;
+use rdkafka::message::Message as _;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::util::Timeout;
+use rdkafka::{Offset, TopicPartitionList};
+
+pub use memory::{MemoryBus, MemoryBusConfig};
 
 /// Broker list used when `KAFKA_BROKERS` is not set (local runs and tests).
 pub const KAFKA_BROKERS_DEFAULT: &str = "127.0.0.1:9092";
@@ -410,6 +421,254 @@ async fn wait_for_topics_metadata(
             operation: "waiting for created topics in the broker metadata".to_owned(),
             timeout_ms,
         })
+    }
+}
+
+/// Where a service's messages go: a Kafka cluster, or the embedded bus of this process.
+#[derive(Debug, Clone)]
+pub enum Bus {
+    Kafka(BusConfig),
+    Memory(MemoryBus),
+}
+
+/// Extra time over a send's own timeout before it is given up locally (the delivery report
+/// of a message librdkafka timed out arrives a little after the timeout).
+const SEND_GRACE_MS: u64 = 1_000;
+
+impl Bus {
+    /// Creates the topics that do not exist yet (see [`ensure_topics`]).
+    pub async fn ensure_topics(&self, topics: &[(&str, i32)], timeout_ms: u64) -> Result<(), Error> {
+        match self {
+            Bus::Kafka(config) => ensure_topics(config, topics, timeout_ms).await,
+            Bus::Memory(bus) => bus.ensure_topics(topics),
+        }
+    }
+
+    pub fn producer(&self) -> Result<Producer, Error> {
+        match self {
+            Bus::Kafka(config) => Ok(Producer::Kafka(create_producer(config)?)),
+            Bus::Memory(bus) => Ok(Producer::Memory(bus.clone())),
+        }
+    }
+
+    /// A consumer in `group` reading `topic`, committing only when told to.
+    pub fn consumer(&self, group: &str, topic: &str) -> Result<Consumer, Error> {
+        match self {
+            Bus::Kafka(config) => {
+                let consumer = create_consumer(config, group)?;
+                consumer.subscribe(&[topic])?;
+                Ok(Consumer::Kafka(consumer))
+            }
+            Bus::Memory(bus) => Ok(Consumer::Memory(bus.consumer(group, topic)?)),
+        }
+    }
+
+    /// `kafka` or `embedded`, for logs and health reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Bus::Kafka(_) => "kafka",
+            Bus::Memory(_) => "embedded",
+        }
+    }
+}
+
+/// A message as a consumer receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// Sends messages; cheap to clone.
+#[derive(Clone)]
+pub enum Producer {
+    Kafka(FutureProducer),
+    Memory(MemoryBus),
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Producer::Kafka(_) => f.write_str("Producer::Kafka"),
+            Producer::Memory(_) => f.write_str("Producer::Memory"),
+        }
+    }
+}
+
+impl Producer {
+    /// Sends one message and waits until the bus holds it (the broker's acknowledgement), at
+    /// most `timeout_ms`.
+    pub async fn send(
+        &self,
+        topic: &str,
+        key: Option<&str>,
+        payload: &[u8],
+        timeout_ms: u64,
+    ) -> Result<(), Error> {
+        self.send_all(topic, &[(key, payload)], timeout_ms).await
+    }
+
+    /// Sends every `(key, payload)` to `topic`, all enqueued at once, then waits for every
+    /// acknowledgement, at most `timeout_ms` in all.
+    pub async fn send_all(
+        &self,
+        topic: &str,
+        messages: &[(Option<&str>, &[u8])],
+        timeout_ms: u64,
+    ) -> Result<(), Error> {
+        match self {
+            Producer::Kafka(producer) => {
+                let mut pending = Vec::with_capacity(messages.len());
+                for (key, payload) in messages {
+                    let mut record: FutureRecord<'_, str, [u8]> =
+                        FutureRecord::to(topic).payload(payload);
+                    if let Some(key) = key {
+                        record = record.key(key);
+                    }
+                    pending.push(
+                        producer
+                            .send_result(record)
+                            .map_err(|(error, _)| Error::Kafka(error))?,
+                    );
+                }
+                let deadline = tokio::time::Instant::now()
+                    + Duration::from_millis(timeout_ms.saturating_add(SEND_GRACE_MS));
+                for delivery in pending {
+                    match tokio::time::timeout_at(deadline, delivery).await {
+                        Ok(Ok(Ok(_))) => {}
+                        Ok(Ok(Err((error, _)))) => return Err(Error::Kafka(error)),
+                        Ok(Err(_cancelled)) => {
+                            return Err(Error::Kafka(KafkaError::Canceled));
+                        }
+                        Err(_) => {
+                            return Err(Error::Timeout {
+                                operation: format!("delivery to {topic}"),
+                                timeout_ms,
+                            })
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Producer::Memory(bus) => {
+                for (key, payload) in messages {
+                    bus.send(topic, key.map(str::as_bytes), payload, timeout_ms)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the bus answers within `timeout_ms` (a metadata request to the broker).
+    pub async fn healthy(&self, timeout_ms: u64) -> bool {
+        match self {
+            Producer::Kafka(producer) => {
+                let producer = producer.clone();
+                tokio::task::spawn_blocking(move || {
+                    producer
+                        .client()
+                        .fetch_metadata(None, Timeout::After(Duration::from_millis(timeout_ms)))
+                        .is_ok()
+                })
+                .await
+                .unwrap_or(false)
+            }
+            Producer::Memory(_) => true,
+        }
+    }
+
+    /// Waits at most `timeout_ms` for queued messages to leave (at shutdown).
+    pub async fn flush(&self, timeout_ms: u64) -> Result<(), Error> {
+        match self {
+            Producer::Kafka(producer) => {
+                let producer = producer.clone();
+                tokio::task::spawn_blocking(move || {
+                    producer.flush(Timeout::After(Duration::from_millis(timeout_ms)))
+                })
+                .await??;
+                Ok(())
+            }
+            Producer::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// Reads one topic for one consumer group; offsets move only on [`Consumer::commit`].
+pub enum Consumer {
+    Kafka(StreamConsumer),
+    Memory(memory::MemoryConsumer),
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Consumer::Kafka(_) => f.write_str("Consumer::Kafka"),
+            Consumer::Memory(consumer) => consumer.fmt(f),
+        }
+    }
+}
+
+impl Consumer {
+    /// The next message, waiting until there is one.
+    pub async fn recv(&self) -> Result<Record, Error> {
+        match self {
+            Consumer::Kafka(consumer) => {
+                let message = consumer.recv().await?;
+                Ok(Record {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: message.payload().map(<[u8]>::to_vec),
+                })
+            }
+            Consumer::Memory(consumer) => consumer.recv().await,
+        }
+    }
+
+    /// Commits `(topic, partition, next offset)` positions: everything before each is done.
+    /// Over Kafka, `wait` makes the commit synchronous (at shutdown).
+    pub fn commit(&self, positions: &[(String, i32, i64)], wait: bool) -> Result<(), Error> {
+        match self {
+            Consumer::Kafka(consumer) => {
+                let mut list = TopicPartitionList::new();
+                for (topic, partition, next) in positions {
+                    list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+                }
+                let mode = if wait { CommitMode::Sync } else { CommitMode::Async };
+                consumer.commit(&list, mode)?;
+                Ok(())
+            }
+            Consumer::Memory(consumer) => {
+                for (_, partition, next) in positions {
+                    consumer.commit(*partition, *next);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Commits the position after the last of `records` in each partition.
+    pub fn commit_records(&self, records: &[Record]) -> Result<(), Error> {
+        let mut last: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
+        for record in records {
+            let offset = last
+                .entry((record.topic.as_str(), record.partition))
+                .or_insert(record.offset);
+            *offset = (*offset).max(record.offset);
+        }
+        let positions: Vec<(String, i32, i64)> = last
+            .into_iter()
+            .map(|((topic, partition), offset)| (topic.to_owned(), partition, offset + 1))
+            .collect();
+        if positions.is_empty() {
+            return Ok(());
+        }
+        self.commit(&positions, false)
     }
 }
 

@@ -17,7 +17,11 @@
 //! Per-phase timings (payer phases and the payee's answers) are kept and readable through
 //! [`Simulator::timings`].
 
+pub mod layout;
 pub mod provision;
+mod remote;
+
+pub use remote::RemoteSimulator;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -174,6 +178,9 @@ pub enum PaymentError {
     /// The callback arrived but is not what the protocol requires.
     #[error("{phase:?}: invalid callback: {detail}")]
     InvalidCallback { phase: Phase, detail: String },
+    /// A simulator in another process could not be asked to pay ([`RemoteSimulator`]).
+    #[error("simulator: {0}")]
+    Simulator(String),
 }
 
 impl PaymentError {
@@ -271,6 +278,42 @@ enum Sent {
     Failed(String),
 }
 
+/// The callback endpoints of `dfsp` served by a simulator at `base`, as
+/// `(endpoint type, URL template)`, for registration with the central ledger.
+pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
+    let base = format!("{}/{dfsp}", base.trim_end_matches('/'));
+    let parties = format!("{base}/parties/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
+    let sub = format!("{parties}/{{{{partySubIdOrType}}}}");
+    let transfer = format!("{base}/transfers/{{{{transferId}}}}");
+    [
+        ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
+        ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR",
+            format!("{parties}/error"),
+        ),
+        ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_GET", sub.clone()),
+        ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT", sub.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR",
+            format!("{sub}/error"),
+        ),
+        ("FSPIOP_CALLBACK_URL_QUOTES", base.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_TRANSFER_POST",
+            format!("{base}/transfers"),
+        ),
+        ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", transfer.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
+            format!("{transfer}/error"),
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, url)| (kind.to_string(), url))
+    .collect()
+}
+
 impl Simulator {
     /// Starts serving every DFSP of `config` on `listener`.
     pub async fn start(
@@ -319,6 +362,9 @@ impl Simulator {
             .route("/{dfsp}/quotes/{*rest}", any(quotes_callback))
             .route("/{dfsp}/transfers", post(transfers_post))
             .route("/{dfsp}/transfers/{*rest}", any(transfers_callback))
+            .route("/{dfsp}/pay", post(remote::pay))
+            .route("/{dfsp}/health", axum::routing::get(remote::dfsp_health))
+            .route("/dfsps", axum::routing::get(remote::dfsps))
             .route(
                 "/health",
                 any(|| async { axum::Json(json!({"status": "OK"})) }),
@@ -352,40 +398,9 @@ impl Simulator {
         self.inner.config.dfsps.iter().collect()
     }
 
-    /// The callback endpoints to register for `dfsp` with the central ledger, as
-    /// `(endpoint type, URL template)`.
+    /// The callback endpoints to register for `dfsp` with the central ledger.
     pub fn endpoints(&self, dfsp: &str) -> Vec<(String, String)> {
-        let base = format!("{}/{dfsp}", self.inner.base);
-        let parties = format!("{base}/parties/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
-        let sub = format!("{parties}/{{{{partySubIdOrType}}}}");
-        let transfer = format!("{base}/transfers/{{{{transferId}}}}");
-        [
-            ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
-            ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
-            (
-                "FSPIOP_CALLBACK_URL_PARTIES_PUT_ERROR",
-                format!("{parties}/error"),
-            ),
-            ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_GET", sub.clone()),
-            ("FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT", sub.clone()),
-            (
-                "FSPIOP_CALLBACK_URL_PARTIES_SUB_ID_PUT_ERROR",
-                format!("{sub}/error"),
-            ),
-            ("FSPIOP_CALLBACK_URL_QUOTES", base.clone()),
-            (
-                "FSPIOP_CALLBACK_URL_TRANSFER_POST",
-                format!("{base}/transfers"),
-            ),
-            ("FSPIOP_CALLBACK_URL_TRANSFER_PUT", transfer.clone()),
-            (
-                "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
-                format!("{transfer}/error"),
-            ),
-        ]
-        .into_iter()
-        .map(|(kind, url)| (kind.to_string(), url))
-        .collect()
+        endpoints(&self.inner.base, dfsp)
     }
 
     /// A snapshot of the timings recorded so far.
@@ -405,7 +420,34 @@ impl Simulator {
         payee_msisdn: &str,
         amount: &str,
     ) -> Result<PaymentReport, PaymentError> {
-        let inner = &self.inner;
+        self.inner.pay(payer, None, payee_msisdn, amount).await
+    }
+
+    /// [`Simulator::pay`] on behalf of the payer's customer `payer_msisdn`.
+    pub async fn pay_from(
+        &self,
+        payer: &str,
+        payer_msisdn: &str,
+        payee_msisdn: &str,
+        amount: &str,
+    ) -> Result<PaymentReport, PaymentError> {
+        self.inner
+            .pay(payer, Some(payer_msisdn), payee_msisdn, amount)
+            .await
+    }
+}
+
+impl Inner {
+    /// Pays `amount` (in the payer's currency) from DFSP `payer` to the owner of MSISDN
+    /// `payee_msisdn`: lookup, quote and transfer, each waiting for its callback.
+    async fn pay(
+        &self,
+        payer: &str,
+        payer_msisdn: Option<&str>,
+        payee_msisdn: &str,
+        amount: &str,
+    ) -> Result<PaymentReport, PaymentError> {
+        let inner = self;
         let dfsp = inner
             .dfsps
             .get(payer)
@@ -443,11 +485,8 @@ impl Simulator {
         // Quote.
         let started = Instant::now();
         let quote_id = uuid::Uuid::new_v4().to_string();
-        let payer_msisdn = dfsp
-            .spec
-            .msisdns
-            .first()
-            .map(String::as_str)
+        let payer_msisdn = payer_msisdn
+            .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
             .unwrap_or(PAYER_MSISDN_FALLBACK);
         let quote_request = json!({
             "quoteId": quote_id,
@@ -555,9 +594,7 @@ impl Simulator {
             transfer: started.elapsed(),
         })
     }
-}
 
-impl Inner {
     fn record<T>(
         &self,
         phase: Phase,

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::Simulator;
 
 /// Where the switch's admin APIs are.
 #[derive(Debug, Clone)]
@@ -28,6 +27,45 @@ pub struct DfspPlan {
     pub net_debit_cap: String,
     /// Deposited at onboarding (`None` for a payee that starts with nothing).
     pub funds: Option<String>,
+    /// Registered with the oracle as this DFSP's.
+    pub msisdns: Vec<String>,
+}
+
+/// What provisioning did for one DFSP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    pub name: String,
+    /// The deposit made by this run (`None` when the DFSP is a payee or held funds already).
+    pub deposited: Option<String>,
+    /// Callback endpoints registered.
+    pub endpoints: usize,
+    /// MSISDNs registered with the oracle.
+    pub msisdns: usize,
+}
+
+/// The id of `name`'s onboarding deposit: the same on every run, so two provisioning runs at
+/// once deposit once (the ledger treats the second as a duplicate).
+pub fn deposit_id(name: &str, currency: &str) -> String {
+    // Two FNV-1a hashes make 128 bits, shaped as a version-4 UUID.
+    let fnv = |seed: u64| {
+        let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+        for byte in format!("dfsp-sim initial funds {name} {currency}").bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash
+    };
+    let (high, low) = (fnv(1), fnv(2));
+    let high = (high & !0xf000) | 0x4000;
+    let low = (low & !(0xc000_u64 << 48)) | (0x8000_u64 << 48);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        high >> 32,
+        (high >> 16) & 0xffff,
+        high & 0xffff,
+        low >> 48,
+        low & 0xffff_ffff_ffff
+    )
 }
 
 /// Why provisioning stopped.
@@ -120,12 +158,13 @@ async fn settlement(
     }))
 }
 
-/// Onboards every DFSP of `plans` with the simulator's endpoints and numbers.
+/// Onboards every DFSP of `plans`, their callbacks pointing at the simulator serving
+/// `callbacks_base` (see [`crate::endpoints`]).
 pub async fn provision(
     urls: &AdminUrls,
-    sim: &Simulator,
+    callbacks_base: &str,
     plans: &[DfspPlan],
-) -> Result<(), ProvisionError> {
+) -> Result<Vec<Provisioned>, ProvisionError> {
     let admin = Admin {
         client: reqwest::Client::new(),
     };
@@ -149,8 +188,11 @@ pub async fn provision(
     admin
         .post(&format!("{ledger}/settlementModels"), model, &["3000"])
         .await?;
+    let mut done = Vec::with_capacity(plans.len());
     for plan in plans {
         let name = plan.name.as_str();
+        let mut deposited = None;
+        let endpoints = crate::endpoints(callbacks_base, name);
         admin
             .post(
                 &format!("{ledger}/participants"),
@@ -165,7 +207,7 @@ pub async fn provision(
                 &["3000"],
             )
             .await?;
-        for (kind, value) in sim.endpoints(name) {
+        for (kind, value) in &endpoints {
             admin
                 .post(
                     &format!("{ledger}/participants/{name}/endpoints"),
@@ -183,7 +225,8 @@ pub async fn provision(
                 });
             };
             if value == 0.0 {
-                let deposit = json!({"transferId": uuid::Uuid::new_v4().to_string(), "externalReference": "dfsp-sim onboarding", "action": "recordFundsIn",
+                deposited = Some(funds.clone());
+                let deposit = json!({"transferId": deposit_id(name, &plan.currency), "externalReference": "dfsp-sim onboarding", "action": "recordFundsIn",
                     "reason": "initial funds", "amount": {"amount": funds, "currency": plan.currency}});
                 admin
                     .post(
@@ -208,13 +251,7 @@ pub async fn provision(
                 }
             }
         }
-        let msisdns: Vec<String> = sim
-            .dfsps()
-            .into_iter()
-            .filter(|d| d.name == name)
-            .flat_map(|d| d.msisdns.clone())
-            .collect();
-        for chunk in msisdns.chunks(ORACLE_BATCH_MAX) {
+        for chunk in plan.msisdns.chunks(ORACLE_BATCH_MAX) {
             let party_list: Vec<Value> =
                 chunk.iter().map(|msisdn| json!({"partyIdType": "MSISDN", "partyIdentifier": msisdn, "fspId": name, "currency": plan.currency})).collect();
             let body =
@@ -227,6 +264,28 @@ pub async fn provision(
                 )
                 .await?;
         }
+        done.push(Provisioned {
+            name: name.to_string(),
+            deposited,
+            endpoints: endpoints.len(),
+            msisdns: plan.msisdns.len(),
+        });
     }
-    Ok(())
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deposit_id_is_a_stable_uuid_per_dfsp() {
+        let id = deposit_id("perffsp-1", "USD");
+        assert_eq!(id, deposit_id("perffsp-1", "USD"));
+        assert_ne!(id, deposit_id("perffsp-2", "USD"));
+        assert_ne!(id, deposit_id("perffsp-1", "EUR"));
+        let parsed = uuid::Uuid::parse_str(&id).map(|u| u.get_version_num());
+        assert_eq!(parsed.ok(), Some(4), "{id}");
+        assert_eq!(id.len(), 36);
+    }
 }

@@ -14,9 +14,6 @@ use fspiop::error::ExtensionList;
 use fspiop::ErrorCode;
 use ledger::funds::{self, Direction, Side};
 use ledger::Money;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::Message as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -167,7 +164,7 @@ impl Store {
 
 /// Puts a funds command on the bus and waits for the broker to take it.
 pub async fn produce(
-    producer: &FutureProducer,
+    producer: &bus::Producer,
     topic: &str,
     command: &FundsCommand,
     body: serde_json::Value,
@@ -196,12 +193,9 @@ pub async fn produce(
     let value = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
     let key = command.account_id.to_string();
     producer
-        .send(
-            FutureRecord::to(topic).key(&key).payload(&value),
-            Duration::from_millis(timeout_ms),
-        )
+        .send(topic, Some(&key), &value, timeout_ms)
         .await
-        .map_err(|(e, _)| Error::Bus(e.to_string()))?;
+        .map_err(|e| Error::Bus(e.to_string()))?;
     Ok(())
 }
 
@@ -606,7 +600,7 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
 /// after finishing the message in hand.
 pub async fn run_handler(
     store: Store,
-    consumer: StreamConsumer,
+    consumer: bus::Consumer,
     validity_s: u64,
     mut stop: tokio::sync::watch::Receiver<bool>,
     metrics: crate::Metrics,
@@ -623,7 +617,7 @@ pub async fn run_handler(
                 continue;
             }
         };
-        let outcome = match message.payload().map(serde_json::from_slice::<Message>) {
+        let outcome = match message.payload.as_deref().map(serde_json::from_slice::<Message>) {
             Some(Ok(envelope)) => {
                 match serde_json::from_value::<FundsCommand>(envelope.content.payload.clone()) {
                     Ok(command) => apply_with_retry(&store, &command, validity_s).await,
@@ -655,7 +649,7 @@ pub async fn run_handler(
                 metrics.funds.inc(&["failed", ""]);
             }
         }
-        if let Err(error) = consumer.commit_message(&message, CommitMode::Async) {
+        if let Err(error) = consumer.commit_records(std::slice::from_ref(&message)) {
             tracing::warn!(%error, "offset commit failed");
         }
     }

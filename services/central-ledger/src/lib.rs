@@ -14,10 +14,8 @@ pub mod transfers;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use rdkafka::consumer::Consumer;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use service_kit::metrics::{Counter, HttpMetrics, Registry};
 use tokio::net::TcpListener;
 
@@ -114,11 +112,14 @@ impl Default for Metrics {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub producer: FutureProducer,
+    pub producer: bus::Producer,
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub started: SystemTime,
 }
+
+/// Longest wait for queued messages to leave at shutdown.
+const PRODUCER_FLUSH_TIMEOUT_MS: u64 = 5_000;
 
 /// How long a health probe waits for the broker.
 const BROKER_PROBE_TIMEOUT_MS: u64 = 2000;
@@ -126,15 +127,7 @@ const BROKER_PROBE_TIMEOUT_MS: u64 = 2000;
 impl AppState {
     /// Whether the broker answers a metadata request in time.
     pub async fn broker_healthy(&self) -> bool {
-        let producer = self.producer.clone();
-        tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(None, Duration::from_millis(BROKER_PROBE_TIMEOUT_MS))
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false)
+        self.producer.healthy(BROKER_PROBE_TIMEOUT_MS).await
     }
 
     pub async fn produce_funds(
@@ -177,12 +170,13 @@ impl AppState {
         let sent = self
             .producer
             .send(
-                FutureRecord::<(), _>::to(&self.config.topic(bus::TOPIC_NOTIFICATION_EVENT))
-                    .payload(&value),
-                Duration::from_millis(self.config.server.request_timeout_ms),
+                &self.config.topic(bus::TOPIC_NOTIFICATION_EVENT),
+                None,
+                &value,
+                self.config.server.request_timeout_ms,
             )
             .await;
-        if let Err((error, _)) = sent {
+        if let Err(error) = sent {
             tracing::warn!(%error, "limit-adjustment notification not sent");
         }
     }
@@ -221,8 +215,9 @@ pub async fn connect_store(config: &Config, create_database: bool, migrate: bool
     Ok(Store::new(pool))
 }
 
-/// Runs the admin API on `listener` (and the chosen handlers) until `shutdown` resolves; then
-/// stops taking requests, lets the handler finish the message in hand and returns.
+/// Runs the admin API on `listener` (and the chosen handlers) over Kafka until `shutdown`
+/// resolves; then stops taking requests, lets the handler finish the message in hand and
+/// returns.
 pub async fn run(
     config: Config,
     store: Store,
@@ -230,7 +225,19 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let bus = config.bus();
+    let bus = bus::Bus::Kafka(config.bus());
+    run_with_bus(config, bus, store, handlers, listener, shutdown).await
+}
+
+/// [`run`] over the given bus (Kafka, or the embedded bus of `mojaloop up`).
+pub async fn run_with_bus(
+    config: Config,
+    bus: bus::Bus,
+    store: Store,
+    handlers: Handlers,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let admin_topic = config.topic(bus::TOPIC_ADMIN_TRANSFER);
     let notification_topic = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
     let prepare_topic = config.topic(bus::TOPIC_TRANSFER_PREPARE);
@@ -243,18 +250,16 @@ pub async fn run(
         (prepare_topic.as_str(), config.kafka.topic_partitions),
         (fulfil_topic.as_str(), config.kafka.topic_partitions),
     ];
-    bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms)
+    bus.ensure_topics(&topics, config.kafka.topic_create_timeout_ms)
         .await
         .map_err(|e| Error::Bus(e.to_string()))?;
-    let producer = bus::create_producer(&bus).map_err(|e| Error::Bus(e.to_string()))?;
+    let producer = bus.producer().map_err(|e| Error::Bus(e.to_string()))?;
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handler_tasks = Vec::new();
     if handlers.admin {
-        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_ADMIN))
-            .map_err(|e| Error::Bus(e.to_string()))?;
-        consumer
-            .subscribe(&[admin_topic.as_str()])
+        let consumer = bus
+            .consumer(&config.topic(bus::GROUP_TRANSFER_ADMIN), &admin_topic)
             .map_err(|e| Error::Bus(e.to_string()))?;
         handler_tasks.push(tokio::spawn(funds::run_handler(
             store.clone(),
@@ -283,10 +288,8 @@ pub async fn run(
             ))
         })?;
     if handlers.prepare {
-        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_PREPARE))
-            .map_err(|e| Error::Bus(e.to_string()))?;
-        consumer
-            .subscribe(&[prepare_topic.as_str()])
+        let consumer = bus
+            .consumer(&config.topic(bus::GROUP_TRANSFER_PREPARE), &prepare_topic)
             .map_err(|e| Error::Bus(e.to_string()))?;
         handler_tasks.push(tokio::spawn(transfers::prepare::run_handler(
             store.clone(),
@@ -306,10 +309,8 @@ pub async fn run(
         )));
     }
     if handlers.fulfil {
-        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_FULFIL))
-            .map_err(|e| Error::Bus(e.to_string()))?;
-        consumer
-            .subscribe(&[fulfil_topic.as_str()])
+        let consumer = bus
+            .consumer(&config.topic(bus::GROUP_TRANSFER_FULFIL), &fulfil_topic)
             .map_err(|e| Error::Bus(e.to_string()))?;
         handler_tasks.push(tokio::spawn(transfers::fulfil::run_handler(
             store.clone(),
@@ -321,10 +322,8 @@ pub async fn run(
         )));
     }
     if handlers.get {
-        let consumer = bus::create_consumer(&bus, &config.topic(bus::GROUP_TRANSFER_GET))
-            .map_err(|e| Error::Bus(e.to_string()))?;
-        consumer
-            .subscribe(&[get_topic.as_str()])
+        let consumer = bus
+            .consumer(&config.topic(bus::GROUP_TRANSFER_GET), &get_topic)
             .map_err(|e| Error::Bus(e.to_string()))?;
         handler_tasks.push(tokio::spawn(transfers::get::run_handler(
             store.clone(),
@@ -361,8 +360,7 @@ pub async fn run(
     for task in handler_tasks {
         let _ = task.await;
     }
-    let flushed = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(5))).await;
-    if let Ok(Err(error)) = flushed {
+    if let Err(error) = producer.flush(PRODUCER_FLUSH_TIMEOUT_MS).await {
         tracing::warn!(%error, "producer flush incomplete");
     }
     served.map_err(|e| Error::Internal(e.to_string()))

@@ -28,9 +28,6 @@ use std::time::{Duration, SystemTime};
 
 use fspiop::headers::{ProtocolVersions, Version};
 use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
-use rdkafka::consumer::Consumer;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::util::Timeout;
 use service_kit::metrics::{Histogram, HttpMetrics, Registry, DEFAULT_BUCKETS_SECONDS};
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
@@ -118,7 +115,7 @@ pub struct AppState {
 struct Inner {
     config: Config,
     versions: ProtocolVersions,
-    producer: FutureProducer,
+    producer: bus::Producer,
     topic_prepare: String,
     topic_fulfil: String,
     topic_get: String,
@@ -137,8 +134,6 @@ struct HandlerState {
 
 /// How long a health probe waits for the broker or the database.
 const HEALTH_PROBE_TIMEOUT_MS: u64 = 2000;
-/// Extra time over `produce_timeout_ms` before a produce is given up locally.
-const PRODUCE_GRACE_MS: u64 = 1000;
 /// Longest wait for queued messages to leave at shutdown.
 const PRODUCER_FLUSH_TIMEOUT_MS: u64 = 5000;
 
@@ -146,7 +141,7 @@ impl AppState {
     fn new(
         config: Config,
         versions: ProtocolVersions,
-        producer: FutureProducer,
+        producer: bus::Producer,
         handler: Option<HandlerState>,
         metrics: Metrics,
     ) -> AppState {
@@ -205,23 +200,15 @@ impl AppState {
         let value =
             serde_json::to_vec(&outbound.message).map_err(|e| Error::Internal(e.to_string()))?;
         let timeout_ms = u64::from(self.inner.config.kafka.produce_timeout_ms);
-        let record = FutureRecord::to(topic).key(&outbound.key).payload(&value);
         let sent = self
             .inner
             .producer
-            .send(record, Timeout::After(Duration::from_millis(timeout_ms)));
-        match tokio::time::timeout(Duration::from_millis(timeout_ms + PRODUCE_GRACE_MS), sent).await
-        {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((error, _))) => {
-                tracing::error!(%topic, transfer_id = %outbound.key, error.message = %error, "produce failed");
-                Err(Error::Bus(error.to_string()))
-            }
-            Err(_) => {
-                tracing::error!(%topic, transfer_id = %outbound.key, timeout_ms, "no broker acknowledgement in time");
-                Err(Error::Bus("no acknowledgement in time".to_string()))
-            }
-        }
+            .send(topic, Some(&outbound.key), &value, timeout_ms)
+            .await;
+        sent.map_err(|error| {
+            tracing::error!(%topic, transfer_id = %outbound.key, error.message = %error, "produce failed");
+            Error::Bus(error.to_string())
+        })
     }
 
     /// The broker answers a metadata request in time, and the notification handler (when it
@@ -232,16 +219,7 @@ impl AppState {
             .handler
             .as_ref()
             .is_none_or(|h| h.running.load(Ordering::SeqCst));
-        let producer = self.inner.producer.clone();
-        let topic = self.inner.topic_prepare.clone();
-        let broker_ok = tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(Some(&topic), Duration::from_millis(HEALTH_PROBE_TIMEOUT_MS))
-                .is_ok()
-        })
-        .await
-        .unwrap_or(false);
+        let broker_ok = self.inner.producer.healthy(HEALTH_PROBE_TIMEOUT_MS).await;
         handler_ok && broker_ok
     }
 
@@ -283,9 +261,19 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let bus = bus::Bus::Kafka(config.bus());
+    run_with_bus(config, bus, listener, shutdown).await
+}
+
+/// [`run`] over the given bus (Kafka, or the embedded bus of `mojaloop up`).
+pub async fn run_with_bus(
+    config: Config,
+    bus: bus::Bus,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     config.validate()?;
     let versions = config.protocol_versions().map_err(Error::Internal)?;
-    let bus = config.bus();
     let bus_error = |e: bus::Error| Error::Bus(e.to_string());
     let topic_prepare = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let topic_fulfil = config.topic(bus::TOPIC_TRANSFER_FULFIL);
@@ -298,10 +286,10 @@ pub async fn run(
         (topic_get.as_str(), partitions),
         (topic_notification.as_str(), partitions),
     ];
-    bus::ensure_topics(&bus, &topics, config.kafka.topic_create_timeout_ms)
+    bus.ensure_topics(&topics, config.kafka.topic_create_timeout_ms)
         .await
         .map_err(bus_error)?;
-    let producer = bus::create_producer(&bus).map_err(bus_error)?;
+    let producer = bus.producer().map_err(bus_error)?;
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
@@ -329,12 +317,12 @@ pub async fn run(
                 .send_transfer_confirmation_to_payee,
             patch_supported: patch_supported(versions.content_default),
         };
-        let consumer =
-            bus::create_consumer(&bus, &config.topic(notification::GROUP_NOTIFICATION_EVENT))
-                .map_err(bus_error)?;
-        consumer
-            .subscribe(&[topic_notification.as_str()])
-            .map_err(|e| Error::Bus(e.to_string()))?;
+        let consumer = bus
+            .consumer(
+                &config.topic(notification::GROUP_NOTIFICATION_EVENT),
+                &topic_notification,
+            )
+            .map_err(bus_error)?;
         let deliverer = Arc::new(notification::Deliverer::new(
             directory.clone(),
             forwarder,
@@ -370,11 +358,7 @@ pub async fn run(
             tracing::error!(error.message = %error, "notification handler task failed");
         }
     }
-    let flushed = tokio::task::spawn_blocking(move || {
-        producer.flush(Duration::from_millis(PRODUCER_FLUSH_TIMEOUT_MS))
-    })
-    .await;
-    if let Ok(Err(error)) = flushed {
+    if let Err(error) = producer.flush(PRODUCER_FLUSH_TIMEOUT_MS).await {
         tracing::warn!(error.message = %error, "producer flush incomplete");
     }
     if let Some(pool) = pool {
@@ -395,7 +379,7 @@ mod tests {
         config.kafka.produce_timeout_ms = 300;
         config.notification.enabled = false;
         let versions = config.protocol_versions().unwrap();
-        let producer = bus::create_producer(&config.bus()).unwrap();
+        let producer = bus::Bus::Kafka(config.bus()).producer().unwrap();
         let state = AppState::new(config, versions, producer, None, Metrics::new());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

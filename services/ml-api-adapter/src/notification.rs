@@ -21,9 +21,7 @@ use std::time::{Duration, Instant};
 use fspiop::envelope::Message;
 use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{render_endpoint, Directory, Forwarder, OutboundRequest};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::Message as _;
-use rdkafka::{Offset, TopicPartitionList};
+use bus::Consumer;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::callbacks::{self, Callback, Notification, Plan, Rules};
@@ -246,7 +244,7 @@ struct Done {
 /// `concurrency_max` at once; then waits up to `drain_timeout_ms` for deliveries in flight,
 /// commits and returns. `running` is true while the loop runs (for `/health`).
 pub async fn run_handler(
-    consumer: StreamConsumer,
+    consumer: Consumer,
     deliverer: Arc<Deliverer>,
     concurrency_max: usize,
     drain_timeout_ms: u64,
@@ -271,7 +269,7 @@ pub async fn run_handler(
                 while let Ok(done) = done_rx.try_recv() {
                     tracker.finish(done.partition, done.offset);
                 }
-                commit(&consumer, &mut tracker, CommitMode::Async);
+                commit(&consumer, &mut tracker, false);
             }
             received = consumer.recv(), if permits.available_permits() > 0 => {
                 let message = match received {
@@ -283,10 +281,9 @@ pub async fn run_handler(
                     }
                 };
                 let Ok(permit) = permits.clone().try_acquire_owned() else { continue };
-                let partition = (message.topic().to_string(), message.partition());
-                let offset = message.offset();
-                let payload = message.payload().map(<[u8]>::to_vec);
-                drop(message);
+                let partition = (message.topic, message.partition);
+                let offset = message.offset;
+                let payload = message.payload;
                 tracker.start(partition.clone(), offset);
                 let deliverer = deliverer.clone();
                 let done_tx = done_tx.clone();
@@ -312,23 +309,21 @@ pub async fn run_handler(
             "notification handler stopped with callbacks in flight"
         );
     }
-    commit(&consumer, &mut tracker, CommitMode::Sync);
+    commit(&consumer, &mut tracker, true);
     running.store(false, Ordering::SeqCst);
     tracing::info!("notification handler stopped");
 }
 
-fn commit(consumer: &StreamConsumer, tracker: &mut OffsetTracker, mode: CommitMode) {
-    let commits = tracker.take_commits();
+fn commit(consumer: &Consumer, tracker: &mut OffsetTracker, wait: bool) {
+    let commits: Vec<(String, i32, i64)> = tracker
+        .take_commits()
+        .into_iter()
+        .map(|((topic, partition), next)| (topic, partition, next))
+        .collect();
     if commits.is_empty() {
         return;
     }
-    let mut list = TopicPartitionList::new();
-    for ((topic, partition), offset) in &commits {
-        if let Err(error) = list.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
-            tracing::warn!(error.message = %error, "offset not committable");
-        }
-    }
-    if let Err(error) = consumer.commit(&list, mode) {
+    if let Err(error) = consumer.commit(&commits, wait) {
         tracing::warn!(error.message = %error, "offset commit failed");
     }
 }

@@ -1,6 +1,9 @@
-//! `mojaloop`: the switch's front door. It runs services (`serve`), prepares databases
-//! (`migrate`) and carries the protocol tools for DFSP integrators (`jws`, `ilp`).
+//! `mojaloop`: the switch's front door. It runs the whole switch (`up`) or one service
+//! (`serve`), prepares databases (`migrate`), carries the operator commands for a running
+//! switch (`sim`, `provision`, `verify-participants`, `test-transaction`, `validate`,
+//! `debug-participant`) and the protocol tools for DFSP integrators (`jws`, `ilp`).
 
+mod ops;
 mod serve;
 mod tools;
 mod up;
@@ -20,6 +23,20 @@ struct Cli {
 enum Command {
     /// Run the whole switch in one process (every service on its usual port).
     Up(up::UpArgs),
+    /// Run the simulated DFSPs perffsp-1 … perffsp-N on their own (payee answers and a payer API).
+    Sim(ops::SimArgs),
+    /// Onboard the simulated DFSPs: hub accounts, participants, limits, funds, callback
+    /// endpoints and MSISDNs in the oracle. Safe to run again.
+    Provision(ops::ProvisionArgs),
+    /// Check that every DFSP is onboarded and its 100 MSISDNs are registered.
+    VerifyParticipants(ops::VerifyArgs),
+    /// Send one payment between simulated DFSPs and show each phase.
+    TestTransaction(ops::TestTransactionArgs),
+    /// Check the services, the DFSPs, the security layers and a few end-to-end payments.
+    Validate(ops::ValidateArgs),
+    /// Show what the switch holds for one DFSP: accounts, positions, limits, endpoints, oracle
+    /// registrations and last transfers.
+    DebugParticipant(ops::DebugArgs),
     /// Run one service of the switch.
     #[command(subcommand)]
     Serve(serve::ServiceCommand),
@@ -37,6 +54,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Up(args) => up::up(args),
+        Command::Sim(args) => ops::sim(args),
+        Command::Provision(args) => ops::provision(args),
+        Command::VerifyParticipants(args) => ops::verify_participants(args),
+        Command::TestTransaction(args) => ops::test_transaction(args),
+        Command::Validate(args) => ops::validate(args),
+        Command::DebugParticipant(args) => ops::debug_participant(args),
         Command::Serve(service) => serve::serve(service),
         Command::Migrate(args) => serve::migrate(args),
         Command::Jws(command) => tools::run_jws(command),

@@ -1,10 +1,9 @@
 //! `mojaloop up`: the whole switch in one process — central ledger (admin API and every
 //! handler), ML API Adapter with its notification handler, Quoting Service, Account Lookup
 //! Service and the MSISDN oracle — each on its usual port, against one MySQL server (databases
-//! created and migrated when missing) and a Kafka broker. Ctrl-C stops every service cleanly.
-//!
-//! This build needs a Kafka-protocol broker (`--kafka`); the embedded in-process bus is not
-//! built yet.
+//! created and migrated when missing). Messages go through the embedded bus (`bus::memory`:
+//! Kafka's topics, keyed partitions and consumer groups inside this process) unless `--kafka`
+//! names a broker. Ctrl-C stops every service cleanly.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -16,9 +15,9 @@ pub struct UpArgs {
     /// MySQL server URL, without a database.
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
     database_url: String,
-    /// Kafka broker(s), `HOST:PORT[,HOST:PORT]`.
-    #[arg(long, default_value = "127.0.0.1:9092")]
-    kafka: String,
+    /// Run over these Kafka broker(s), `HOST:PORT[,HOST:PORT]`, instead of the embedded bus.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    kafka: Option<String>,
     /// Address every service listens on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
@@ -51,6 +50,9 @@ pub struct Ports {
 }
 
 pub fn up(args: UpArgs) -> Result<Verdict> {
+    if args.dfsps > 0 {
+        dfsp_sim::layout::check_count(args.dfsps).map_err(anyhow::Error::msg)?;
+    }
     service_kit::telemetry::init("info,sqlx=warn,rdkafka=warn");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -68,7 +70,7 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
         };
         run_switch(
             &args.database_url,
-            &args.kafka,
+            args.kafka.as_deref(),
             &args.host,
             &ports,
             (args.dfsps, args.test_transaction),
@@ -89,7 +91,7 @@ async fn bind(host: &str, port: u16) -> Result<tokio::net::TcpListener> {
 /// Runs every service until `shutdown` resolves.
 pub async fn run_switch(
     database_url: &str,
-    kafka: &str,
+    kafka: Option<&str>,
     host: &str,
     ports: &Ports,
     (dfsps, test_transaction): (usize, bool),
@@ -97,10 +99,22 @@ pub async fn run_switch(
 ) -> Result<()> {
     let mut ledger = central_ledger::Config::load(None)?;
     ledger.database.url = database_url.to_string();
-    ledger.kafka.brokers = kafka.to_string();
     let ledger_url = ledger.database_url()?;
     let mut api = ml_api_adapter::Config::load(None)?;
-    api.kafka.brokers = kafka.to_string();
+    let (ledger_bus, api_bus) = match kafka {
+        Some(brokers) => {
+            ledger.kafka.brokers = brokers.to_string();
+            api.kafka.brokers = brokers.to_string();
+            (bus::Bus::Kafka(ledger.bus()), bus::Bus::Kafka(api.bus()))
+        }
+        None => {
+            let embedded = bus::MemoryBus::new(bus::MemoryBusConfig::default())?;
+            (
+                bus::Bus::Memory(embedded.clone()),
+                bus::Bus::Memory(embedded),
+            )
+        }
+    };
     api.central_ledger_database.url = database_url.to_string();
     api.central_ledger_database.name = ledger.database.name.clone();
     let mut quoting = quoting_service::Config::load(None)?;
@@ -150,6 +164,7 @@ pub async fn run_switch(
         als = ports.als_api,
         als_admin = ports.als_admin,
         oracle = ports.oracle,
+        bus = ledger_bus.kind(),
         "the switch is starting"
     );
     let local = if host == "0.0.0.0" { "127.0.0.1" } else { host };
@@ -175,8 +190,9 @@ pub async fn run_switch(
                     if test_transaction {
                         // The first payee of the guide's layout (perffsp-5 of 8), or the last DFSP.
                         let payee_index = if dfsps >= 5 { 5 } else { dfsps };
-                        let payee = format!("19012345{}01", payee_index.saturating_sub(1));
-                        match simulator.pay("perffsp-1", &payee, "100").await {
+                        let payee = dfsp_sim::layout::test_msisdn(payee_index);
+                        let payer = dfsp_sim::layout::test_msisdn(1);
+                        match simulator.pay_from("perffsp-1", &payer, &payee, "100").await {
                             Ok(report) => tracing::info!(
                                 transfer_id = %report.transfer_id,
                                 payee_fsp = %report.payee_fsp,
@@ -199,14 +215,15 @@ pub async fn run_switch(
         Ok::<(), anyhow::Error>(())
     };
     let (ledger_result, api_result, quoting_result, als_result, oracle_result, _) = tokio::join!(
-        central_ledger::run(
+        central_ledger::run_with_bus(
             ledger,
+            ledger_bus,
             ledger_store,
             central_ledger::Handlers::all(),
             listeners.0,
             stopped(stop_rx.clone())
         ),
-        ml_api_adapter::run(api, listeners.1, stopped(stop_rx.clone())),
+        ml_api_adapter::run_with_bus(api, api_bus, listeners.1, stopped(stop_rx.clone())),
         quoting_service::run(
             quoting,
             quoting_stores,
@@ -254,27 +271,8 @@ async fn simulate(
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
-    let specs: Vec<dfsp_sim::DfspSpec> = (1..=count)
-        .map(|i| {
-            dfsp_sim::DfspSpec::with_range(
-                &format!("perffsp-{i}"),
-                &format!("19012345{}", i - 1),
-                100,
-                &format!("perffsp-{i}-ilp-secret"),
-                "USD",
-            )
-        })
-        .collect();
-    let plans: Vec<dfsp_sim::provision::DfspPlan> = specs
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| dfsp_sim::provision::DfspPlan {
-            name: spec.name.clone(),
-            currency: "USD".into(),
-            net_debit_cap: "1000000".into(),
-            funds: (i < count.div_ceil(2)).then(|| "1000000".to_string()),
-        })
-        .collect();
+    let specs = dfsp_sim::layout::specs(count);
+    let plans = dfsp_sim::layout::plans(count);
     let config = dfsp_sim::SimConfig {
         dfsps: specs,
         switch: dfsp_sim::SwitchUrls {
@@ -292,7 +290,7 @@ async fn simulate(
         ledger: ledger.clone(),
         oracle: oracle.to_string(),
     };
-    dfsp_sim::provision::provision(&urls, &simulator, &plans).await?;
+    dfsp_sim::provision::provision(&urls, simulator.base_url(), &plans).await?;
     tracing::info!(
         dfsps = count,
         simulator = simulator.base_url(),

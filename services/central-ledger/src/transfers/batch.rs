@@ -2,12 +2,9 @@
 //! `batch_wait_ms`, up to `batch_size_max`; hand the batch over; commit the offsets only
 //! after it was handled (at-least-once; the handlers' duplicate checks make a replay safe).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::message::{Message as _, OwnedMessage};
-use rdkafka::{Offset, TopicPartitionList};
+use bus::{Consumer, Record};
 
 /// How big a batch may get and how long to wait for it to fill.
 #[derive(Debug, Clone, Copy)]
@@ -16,13 +13,16 @@ pub struct BatchLimits {
     pub batch_wait_ms: u64,
 }
 
+/// Pause after a consumer error (a broker that is down reports one per attempt).
+const CONSUMER_ERROR_PAUSE_MS: u64 = 100;
+
 /// Waits for the next batch; `None` when `stop` fired.
 pub async fn next_batch(
-    consumer: &StreamConsumer,
+    consumer: &Consumer,
     batch_size_max: usize,
     batch_wait_ms: u64,
     stop: &mut tokio::sync::watch::Receiver<bool>,
-) -> Option<Vec<OwnedMessage>> {
+) -> Option<Vec<Record>> {
     let mut batch = Vec::new();
     loop {
         let first = tokio::select! {
@@ -31,16 +31,19 @@ pub async fn next_batch(
         };
         match first {
             Ok(message) => {
-                batch.push(message.detach());
+                batch.push(message);
                 break;
             }
-            Err(error) => tracing::warn!(%error, "consumer error"),
+            Err(error) => {
+                tracing::warn!(%error, "consumer error");
+                tokio::time::sleep(Duration::from_millis(CONSUMER_ERROR_PAUSE_MS)).await;
+            }
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(batch_wait_ms);
     while batch.len() < batch_size_max {
         match tokio::time::timeout_at(deadline, consumer.recv()).await {
-            Ok(Ok(message)) => batch.push(message.detach()),
+            Ok(Ok(message)) => batch.push(message),
             Ok(Err(error)) => tracing::warn!(%error, "consumer error"),
             Err(_) => break,
         }
@@ -49,21 +52,8 @@ pub async fn next_batch(
 }
 
 /// Commits the position after the last message of each partition in `batch`.
-pub fn commit(consumer: &StreamConsumer, batch: &[OwnedMessage]) {
-    let mut last: HashMap<(String, i32), i64> = HashMap::new();
-    for message in batch {
-        let key = (message.topic().to_string(), message.partition());
-        let offset = last.entry(key).or_insert(message.offset());
-        *offset = (*offset).max(message.offset());
-    }
-    let mut list = TopicPartitionList::new();
-    for ((topic, partition), offset) in last {
-        if let Err(error) = list.add_partition_offset(&topic, partition, Offset::Offset(offset + 1))
-        {
-            tracing::warn!(%error, "offset list");
-        }
-    }
-    if let Err(error) = consumer.commit(&list, CommitMode::Async) {
+pub fn commit(consumer: &Consumer, batch: &[Record]) {
+    if let Err(error) = consumer.commit_records(batch) {
         tracing::warn!(%error, "offset commit failed");
     }
 }

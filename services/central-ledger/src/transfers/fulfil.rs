@@ -826,13 +826,12 @@ const BATCH_RETRY_DELAY_MS: u64 = 200;
 /// The fulfil handler: consumes `topic-transfer-fulfil` in batches until `stop` fires.
 pub async fn run_handler(
     store: Store,
-    consumer: rdkafka::consumer::StreamConsumer,
+    consumer: bus::Consumer,
     notifier: Notifier,
     limits: super::batch::BatchLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
     metrics: crate::Metrics,
 ) {
-    use rdkafka::message::Message as _;
     while let Some(batch) = super::batch::next_batch(
         &consumer,
         limits.batch_size_max,
@@ -845,11 +844,11 @@ pub async fn run_handler(
         let incoming: Vec<Incoming> = batch
             .iter()
             .filter_map(
-                |raw| match raw.payload().map(serde_json::from_slice::<Message>) {
+                |raw| match raw.payload.as_deref().map(serde_json::from_slice::<Message>) {
                     Some(Ok(message)) => Some(parse(message)),
                     _ => {
                         tracing::warn!(
-                            offset = raw.offset(),
+                            offset = raw.offset,
                             "fulfil message is not an envelope; skipped"
                         );
                         None

@@ -91,12 +91,11 @@ pub async fn answer(
 /// The get handler: consumes `topic-transfer-get` in batches until `stop` fires.
 pub async fn run_handler(
     store: Store,
-    consumer: rdkafka::consumer::StreamConsumer,
+    consumer: bus::Consumer,
     notifier: Notifier,
     limits: super::batch::BatchLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    use rdkafka::message::Message as _;
     while let Some(batch) = super::batch::next_batch(
         &consumer,
         limits.batch_size_max,
@@ -108,7 +107,7 @@ pub async fn run_handler(
         let now_ms = crate::now_ms();
         let mut messages = Vec::new();
         for raw in &batch {
-            let Some(Ok(message)) = raw.payload().map(serde_json::from_slice::<Message>) else {
+            let Some(Ok(message)) = raw.payload.as_deref().map(serde_json::from_slice::<Message>) else {
                 continue;
             };
             let transfer_id = message

@@ -5,12 +5,10 @@
 //! selects the callback and `state` says success or the error.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use fspiop::envelope::{self, EventState, Message, UriParams};
 use fspiop::headers::{media_type, ProtocolVersions};
 use fspiop::FspiopError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -25,7 +23,7 @@ pub enum Body<'a> {
 /// Where notifications go and how the hub's own messages are written.
 #[derive(Clone)]
 pub struct Notifier {
-    pub producer: FutureProducer,
+    pub producer: bus::Producer,
     pub topic: String,
     pub hub_name: String,
     pub versions: ProtocolVersions,
@@ -101,28 +99,22 @@ impl Notifier {
 
     /// Produces every message and waits for the broker to take them all.
     pub async fn send_all(&self, messages: Vec<Message>) -> Result<()> {
-        let mut pending = Vec::with_capacity(messages.len());
-        for message in &messages {
-            let value = serde_json::to_vec(message).map_err(|e| Error::Internal(e.to_string()))?;
-            let record: FutureRecord<'_, str, Vec<u8>> = FutureRecord::to(&self.topic)
-                .key(message.id.as_str())
-                .payload(&value);
-            // Enqueued at once; the broker's acknowledgements are awaited together below.
-            let delivery = self
-                .producer
-                .send_result(record)
-                .map_err(|(e, _)| Error::Bus(e.to_string()))?;
-            pending.push(delivery);
-        }
-        let deadline = Duration::from_millis(self.timeout_ms);
-        for delivery in pending {
-            match tokio::time::timeout(deadline, delivery).await {
-                Ok(Ok(Ok(_))) => {}
-                Ok(Ok(Err((error, _)))) => return Err(Error::Bus(error.to_string())),
-                Ok(Err(_)) => return Err(Error::Bus("delivery cancelled".into())),
-                Err(_) => return Err(Error::Bus("delivery timed out".into())),
-            }
-        }
-        Ok(())
+        let values = messages
+            .iter()
+            .map(|message| {
+                serde_json::to_vec(message)
+                    .map(|value| (message.id.as_str(), value))
+                    .map_err(|e| Error::Internal(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let records: Vec<(Option<&str>, &[u8])> = values
+            .iter()
+            .map(|(key, value)| (Some(*key), value.as_slice()))
+            .collect();
+        // Enqueued at once; the acknowledgements are awaited together.
+        self.producer
+            .send_all(&self.topic, &records, self.timeout_ms)
+            .await
+            .map_err(|e| Error::Bus(e.to_string()))
     }
 }

@@ -898,14 +898,13 @@ const BATCH_RETRY_DELAY_MS: u64 = 200;
 /// The prepare handler: consumes `topic-transfer-prepare` in batches until `stop` fires.
 pub async fn run_handler(
     store: Store,
-    consumer: rdkafka::consumer::StreamConsumer,
+    consumer: bus::Consumer,
     notifier: Notifier,
     config: PrepareConfig,
     limits: super::batch::BatchLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
     metrics: crate::Metrics,
 ) {
-    use rdkafka::message::Message as _;
     while let Some(batch) = super::batch::next_batch(
         &consumer,
         limits.batch_size_max,
@@ -918,9 +917,9 @@ pub async fn run_handler(
         let mut incoming = Vec::with_capacity(batch.len());
         let mut early = Vec::new();
         for raw in &batch {
-            let Some(Ok(message)) = raw.payload().map(serde_json::from_slice::<Message>) else {
+            let Some(Ok(message)) = raw.payload.as_deref().map(serde_json::from_slice::<Message>) else {
                 tracing::warn!(
-                    offset = raw.offset(),
+                    offset = raw.offset,
                     "prepare message is not an envelope; skipped"
                 );
                 continue;

@@ -1,0 +1,309 @@
+//! The simulator's payer API over HTTP, for the operator commands (`mojaloop test-transaction`,
+//! `validate`) and the perf harness when the simulator runs in another process: the same role
+//! as the outbound API of Mojaloop's SDK scheme adapter, in a smaller shape.
+//!
+//! - `POST /{dfsp}/pay` with `{"payeeMsisdn", "amount", "payerMsisdn"?}` pays through lookup →
+//!   quote → transfer and answers 200 with the report, 422 with `{"error": …}` when the
+//!   payment stopped, 404 for a DFSP the simulator does not run.
+//! - `GET /{dfsp}/health` answers 200 for a DFSP it runs, 404 otherwise.
+//! - `GET /dfsps` lists the DFSPs with their MSISDN counts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::{Inner, PaymentError, PaymentReport, Phase};
+
+impl Phase {
+    /// The phase's name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Lookup => "lookup",
+            Phase::Quote => "quote",
+            Phase::Transfer => "transfer",
+            Phase::AnswerParty => "answerParty",
+            Phase::AnswerQuote => "answerQuote",
+            Phase::AnswerTransfer => "answerTransfer",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Phase> {
+        [
+            Phase::Lookup,
+            Phase::Quote,
+            Phase::Transfer,
+            Phase::AnswerParty,
+            Phase::AnswerQuote,
+            Phase::AnswerTransfer,
+        ]
+        .into_iter()
+        .find(|phase| phase.name() == name)
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn from_millis(value: &Value) -> Duration {
+    Duration::from_secs_f64(value.as_f64().unwrap_or(0.0).max(0.0) / 1000.0)
+}
+
+fn report_json(report: &PaymentReport) -> Value {
+    json!({
+        "transferId": report.transfer_id,
+        "quoteId": report.quote_id,
+        "payeeFsp": report.payee_fsp,
+        "amount": report.transfer_amount,
+        "currency": report.currency,
+        "transferState": report.transfer_state,
+        "lookupMs": millis(report.lookup),
+        "quoteMs": millis(report.quote),
+        "transferMs": millis(report.transfer),
+    })
+}
+
+fn report_from_json(body: &Value) -> Option<PaymentReport> {
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
+    Some(PaymentReport {
+        transfer_id: text("transferId")?,
+        quote_id: text("quoteId")?,
+        payee_fsp: text("payeeFsp")?,
+        transfer_amount: text("amount")?,
+        currency: text("currency")?,
+        transfer_state: text("transferState")?,
+        lookup: from_millis(body.get("lookupMs")?),
+        quote: from_millis(body.get("quoteMs")?),
+        transfer: from_millis(body.get("transferMs")?),
+    })
+}
+
+fn error_json(error: &PaymentError) -> Value {
+    match error {
+        PaymentError::UnknownPayer(name) => json!({"kind": "unknownPayer", "detail": name}),
+        PaymentError::Fspiop {
+            phase,
+            code,
+            description,
+        } => json!({"kind": "fspiop", "phase": phase.name(), "errorCode": code, "errorDescription": description}),
+        PaymentError::Request { phase, detail } => {
+            json!({"kind": "request", "phase": phase.name(), "detail": detail})
+        }
+        PaymentError::Timeout { phase, timeout_ms } => {
+            json!({"kind": "timeout", "phase": phase.name(), "timeoutMs": timeout_ms})
+        }
+        PaymentError::InvalidCallback { phase, detail } => {
+            json!({"kind": "invalidCallback", "phase": phase.name(), "detail": detail})
+        }
+        PaymentError::Simulator(detail) => json!({"kind": "simulator", "detail": detail}),
+    }
+}
+
+fn error_from_json(body: &Value) -> PaymentError {
+    let text = |name: &str| {
+        body.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let phase = Phase::from_name(&text("phase")).unwrap_or(Phase::Lookup);
+    match text("kind").as_str() {
+        "unknownPayer" => PaymentError::UnknownPayer(text("detail")),
+        "fspiop" => PaymentError::Fspiop {
+            phase,
+            code: text("errorCode"),
+            description: text("errorDescription"),
+        },
+        "request" => PaymentError::Request {
+            phase,
+            detail: text("detail"),
+        },
+        "timeout" => PaymentError::Timeout {
+            phase,
+            timeout_ms: body.get("timeoutMs").and_then(Value::as_u64).unwrap_or(0),
+        },
+        "invalidCallback" => PaymentError::InvalidCallback {
+            phase,
+            detail: text("detail"),
+        },
+        _ => PaymentError::Simulator(format!("unexpected error from the simulator: {body}")),
+    }
+}
+
+/// `POST /{dfsp}/pay`.
+pub(crate) async fn pay(
+    State(inner): State<Arc<Inner>>,
+    Path(dfsp): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(error) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"kind": "simulator", "detail": format!("body is not JSON: {error}")}})),
+            )
+                .into_response()
+        }
+    };
+    let field = |name: &str| request.get(name).and_then(Value::as_str);
+    let (Some(payee), Some(amount)) = (field("payeeMsisdn"), field("amount")) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"kind": "simulator", "detail": "payeeMsisdn and amount are required strings"}})),
+        )
+            .into_response();
+    };
+    match inner.pay(&dfsp, field("payerMsisdn"), payee, amount).await {
+        Ok(report) => (StatusCode::OK, Json(report_json(&report))).into_response(),
+        Err(error) => {
+            let status = if matches!(error, PaymentError::UnknownPayer(_)) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, Json(json!({"error": error_json(&error)}))).into_response()
+        }
+    }
+}
+
+/// `GET /{dfsp}/health`.
+pub(crate) async fn dfsp_health(
+    State(inner): State<Arc<Inner>>,
+    Path(dfsp): Path<String>,
+) -> Response {
+    if inner.dfsps.contains_key(&dfsp) {
+        Json(json!({"status": "OK", "dfsp": dfsp})).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"status": "DOWN", "detail": format!("{dfsp} is not simulated here")})),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /dfsps`.
+pub(crate) async fn dfsps(State(inner): State<Arc<Inner>>) -> Json<Value> {
+    let list: Vec<Value> = inner
+        .config
+        .dfsps
+        .iter()
+        .map(|d| json!({"name": d.name, "currency": d.currency, "msisdns": d.msisdns.len()}))
+        .collect();
+    Json(Value::Array(list))
+}
+
+/// A simulator in another process, reached through its payer API.
+#[derive(Debug, Clone)]
+pub struct RemoteSimulator {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl RemoteSimulator {
+    /// The simulator at `base` (`http://host:port`); each call waits at most `timeout_ms`.
+    pub fn new(base: &str, timeout_ms: u64) -> Result<RemoteSimulator, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(timeout_ms))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(RemoteSimulator {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Pays from `payer` (optionally as its customer `payer_msisdn`) to `payee_msisdn`.
+    pub async fn pay(
+        &self,
+        payer: &str,
+        payer_msisdn: Option<&str>,
+        payee_msisdn: &str,
+        amount: &str,
+    ) -> Result<PaymentReport, PaymentError> {
+        let mut body = json!({"payeeMsisdn": payee_msisdn, "amount": amount});
+        if let (Some(object), Some(msisdn)) = (body.as_object_mut(), payer_msisdn) {
+            object.insert("payerMsisdn".into(), Value::String(msisdn.to_string()));
+        }
+        let url = format!("{}/{payer}/pay", self.base);
+        let response = self
+            .client
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| PaymentError::Simulator(format!("{url}: {e}")))?;
+        let status = response.status();
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| PaymentError::Simulator(format!("{url}: {status}: {e}")))?;
+        if status.is_success() {
+            return report_from_json(&answer).ok_or_else(|| {
+                PaymentError::Simulator(format!("{url}: unexpected report {answer}"))
+            });
+        }
+        Err(error_from_json(answer.get("error").unwrap_or(&Value::Null)))
+    }
+
+    /// Whether the simulator runs `dfsp` and answers.
+    pub async fn dfsp_healthy(&self, dfsp: &str) -> bool {
+        self.client
+            .get(format!("{}/{dfsp}/health", self.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn reports_and_errors_survive_the_wire() {
+        let report = PaymentReport {
+            transfer_id: "t".into(),
+            quote_id: "q".into(),
+            payee_fsp: "perffsp-5".into(),
+            transfer_amount: "100".into(),
+            currency: "USD".into(),
+            transfer_state: "COMMITTED".into(),
+            lookup: Duration::from_micros(12_500),
+            quote: Duration::from_millis(30),
+            transfer: Duration::from_millis(41),
+        };
+        let back = report_from_json(&report_json(&report)).unwrap();
+        assert_eq!(back.transfer_id, "t");
+        assert_eq!(back.lookup.as_micros(), 12_500);
+        for error in [
+            PaymentError::Fspiop {
+                phase: Phase::Transfer,
+                code: "4001".into(),
+                description: "Payer FSP insufficient liquidity".into(),
+            },
+            PaymentError::Timeout {
+                phase: Phase::Quote,
+                timeout_ms: 30_000,
+            },
+            PaymentError::UnknownPayer("x".into()),
+            PaymentError::InvalidCallback {
+                phase: Phase::Lookup,
+                detail: "d".into(),
+            },
+        ] {
+            assert_eq!(error_from_json(&error_json(&error)), error);
+        }
+    }
+}
