@@ -21,16 +21,20 @@ pub struct UpArgs {
     /// Address every service listens on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Port of the MSISDN oracle (Mojaloop's oracle also defaults to 3000, the ML API Adapter's).
-    #[arg(long, default_value_t = 4003)]
-    oracle_port: u16,
+    /// Added to every port below, to run a second switch beside the first (tests do).
+    #[arg(long, default_value_t = 0)]
+    port_offset: u16,
+    /// Port of the MSISDN oracle (Mojaloop's oracle also defaults to 3000, the ML API Adapter's);
+    /// default 4003 + offset.
+    #[arg(long)]
+    oracle_port: Option<u16>,
     /// Simulated DFSPs to run and onboard: perffsp-1 … perffsp-N, the first half payers funded
     /// with 1,000,000 USD, the second half payees; DFSP i owns MSISDNs 19012345{i-1}00 … 99.
     #[arg(long, default_value_t = 0)]
     dfsps: usize,
-    /// Port of the simulated DFSPs' server.
-    #[arg(long, default_value_t = 4100)]
-    sim_port: u16,
+    /// Port of the simulated DFSPs' server; default 4100 + offset.
+    #[arg(long)]
+    sim_port: Option<u16>,
     /// Once the simulated DFSPs are onboarded, send one payment of 100 USD from perffsp-1 to
     /// MSISDN 19012345401 of perffsp-5 (with fewer than 5 DFSPs, to the last one): lookup, quote,
     /// transfer; its outcome and timings are logged.
@@ -59,14 +63,15 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let port = |base: u16| base.saturating_add(args.port_offset);
         let ports = Ports {
-            simulator: args.sim_port,
-            ml_api_adapter: 3000,
-            central_ledger: 3001,
-            quoting_service: 3002,
-            als_api: 4002,
-            als_admin: 4001,
-            oracle: args.oracle_port,
+            simulator: args.sim_port.unwrap_or(port(4100)),
+            ml_api_adapter: port(3000),
+            central_ledger: port(3001),
+            quoting_service: port(3002),
+            als_api: port(4002),
+            als_admin: port(4001),
+            oracle: args.oracle_port.unwrap_or(port(4003)),
         };
         run_switch(
             &args.database_url,
@@ -187,6 +192,11 @@ pub async fn run_switch(
         if let Some(listener) = sim_listener {
             match simulate(dfsps, listener, &urls, &oracle_url).await {
                 Ok(simulator) => {
+                    tracing::info!(
+                        "the switch is ready: in another terminal, `mojaloop verify-participants`, \
+                         `mojaloop test-transaction --from perffsp-1 --to perffsp-5 --amount 100`, \
+                         `mojaloop validate`"
+                    );
                     if test_transaction {
                         // The first payee of the guide's layout (perffsp-5 of 8), or the last DFSP.
                         let payee_index = if dfsps >= 5 { 5 } else { dfsps };
