@@ -35,6 +35,7 @@
 //! | `timeout-reserved`, `forwarded` | `PUT` TRANSFER_ERROR of `context.payer` (else `to`) and of `context.payee` (else `from`), from the hub |
 //! | `get` with a payload | success: `PUT` TRANSFER_PUT of `to`; error: `PUT` TRANSFER_ERROR of `to`; source `from`, hub headers |
 //! | `get` with an empty payload | `GET` TRANSFER_PUT of `to`, original headers (proxy forwarding) |
+//! | `limit-adjustment`, `position`, `settlement-transfer-position-change` | nothing ([`Plan::Skip`]: Mojaloop's email notifier handles them) |
 //! | anything else | nothing ([`Plan::Unknown`]) |
 //!
 //! Every callback carries `FSPIOP-HTTP-Method` (its method) and `FSPIOP-URI` (`/transfers`,
@@ -426,6 +427,11 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
                 TransferError
             };
             b.push("PUT", endpoint, to, from, true, b.relayed());
+        }
+        // Mojaloop's email notifier mails these to the DFSP's *_EMAIL endpoints; there is no
+        // FSPIOP callback for them.
+        "limit-adjustment" | "position" | "settlement-transfer-position-change" => {
+            return Plan::Skip("an email-notifier event; no FSPIOP callback")
         }
         _ => return Plan::Unknown,
     }
@@ -893,6 +899,15 @@ mod tests {
             "Hub",
             "payer",
             "limit-adjustment",
+            EventState::success(),
+            json!({"a": 1}),
+            None,
+        );
+        assert!(matches!(plan(&read(&m), &rules(false)), Plan::Skip(_)));
+        let m = message(
+            "Hub",
+            "payer",
+            "no-such-action",
             EventState::success(),
             json!({"a": 1}),
             None,

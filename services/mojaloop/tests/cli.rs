@@ -95,6 +95,74 @@ fn help_lists_the_subcommands() {
 }
 
 #[test]
+fn every_operator_command_has_help_with_its_flags_and_environment() {
+    let out = run(&["--help"], "");
+    for command in [
+        "up",
+        "sim",
+        "provision",
+        "verify-participants",
+        "test-transaction",
+        "validate",
+        "debug-participant",
+        "serve",
+        "migrate",
+    ] {
+        assert!(out.stdout.contains(command), "{command}: {}", out.stdout);
+    }
+    for (command, expected) in [
+        ("up", &["--dfsps", "--kafka", "[env: KAFKA_BROKERS=]", "--port-offset"][..]),
+        ("sim", &["--dfsps", "--port", "--provision", "--callback-url"][..]),
+        ("provision", &["--dfsp", "--callback-url", "[env: MOJALOOP_CENTRAL_LEDGER_URL=]"][..]),
+        ("verify-participants", &["--dfsps", "--oracle-url", "[env: MOJALOOP_ORACLE_URL=]"][..]),
+        ("test-transaction", &["--from", "--to", "--amount", "--sim-url", "--database-url"][..]),
+        ("validate", &["--transactions", "--sim-url", "--als-url"][..]),
+        ("debug-participant", &["--dfsp", "--transfers", "--central-ledger-database"][..]),
+    ] {
+        let out = run(&[command, "--help"], "");
+        assert_eq!(out.code, 0, "{command}");
+        for flag in expected {
+            assert!(out.stdout.contains(flag), "{command}: {flag} not in {}", out.stdout);
+        }
+    }
+}
+
+#[test]
+fn operator_commands_say_what_is_wrong_with_their_arguments() {
+    let out = run(&["test-transaction", "--from", "perffsp-9"], "");
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("perffsp-9 is not one of perffsp-1 … perffsp-8"), "{}", out.stderr);
+    let out = run(&["test-transaction", "--to", "somebody"], "");
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("neither perffsp-N nor an MSISDN"), "{}", out.stderr);
+    let out = run(&["verify-participants", "--dfsps", "11"], "");
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("1 to 10 DFSPs"), "{}", out.stderr);
+}
+
+#[test]
+fn operator_commands_report_an_unreachable_switch_and_exit_non_zero() {
+    // Nothing listens on port 9 of the loopback.
+    let out = run(
+        &[
+            "verify-participants",
+            "--dfsps",
+            "1",
+            "--central-ledger-url",
+            "http://127.0.0.1:9",
+            "--oracle-url",
+            "http://127.0.0.1:9",
+            "--request-timeout-ms",
+            "2000",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("❌ perffsp-1: "), "{}", out.stdout);
+    assert!(out.stdout.contains("Total: 0 of 100 test accounts ready"), "{}", out.stdout);
+}
+
+#[test]
 fn jws_sign_reproduces_the_sdk_and_verify_checks_it() {
     let case = load("jws_sign.json")
         .into_iter()

@@ -658,7 +658,7 @@ async fn delivery_failures_are_counted_and_do_not_stall_the_handler() {
             &new_id(),
             "Hub",
             "payerfsp",
-            "limit-adjustment",
+            "no-such-action",
             EventState::success(),
             hub_headers("payerfsp"),
             json!({"currency": "USD"}),
