@@ -437,7 +437,11 @@ const SEND_GRACE_MS: u64 = 1_000;
 
 impl Bus {
     /// Creates the topics that do not exist yet (see [`ensure_topics`]).
-    pub async fn ensure_topics(&self, topics: &[(&str, i32)], timeout_ms: u64) -> Result<(), Error> {
+    pub async fn ensure_topics(
+        &self,
+        topics: &[(&str, i32)],
+        timeout_ms: u64,
+    ) -> Result<(), Error> {
         match self {
             Bus::Kafka(config) => ensure_topics(config, topics, timeout_ms).await,
             Bus::Memory(bus) => bus.ensure_topics(topics),
@@ -639,7 +643,11 @@ impl Consumer {
                 for (topic, partition, next) in positions {
                     list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
                 }
-                let mode = if wait { CommitMode::Sync } else { CommitMode::Async };
+                let mode = if wait {
+                    CommitMode::Sync
+                } else {
+                    CommitMode::Async
+                };
                 consumer.commit(&list, mode)?;
                 Ok(())
             }

@@ -106,7 +106,9 @@ struct GroupPosition {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep using it.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Partition {
@@ -198,7 +200,10 @@ impl MemoryBus {
             None => topic.next_unkeyed.fetch_add(1, Ordering::Relaxed) % partition_count,
         };
         let Some(partition) = topic.partitions.get(index) else {
-            return Err(Error::InvalidConfig(format!("topic {} has no partitions", topic.name)));
+            return Err(Error::InvalidConfig(format!(
+                "topic {} has no partitions",
+                topic.name
+            )));
         };
         let limit = self.inner.config.partition_messages_max;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
@@ -345,9 +350,7 @@ impl MemoryConsumer {
             }
             let offset = position.fetch;
             position.fetch += 1;
-            let stored = partition
-                .log
-                .get(usize::try_from(offset - base).ok()?)?;
+            let stored = partition.log.get(usize::try_from(offset - base).ok()?)?;
             return Some(Record {
                 topic: self.topic.name.clone(),
                 partition: i32::try_from(index).ok()?,
@@ -431,7 +434,10 @@ mod tests {
         let mut seen: HashMap<Vec<u8>, Vec<i32>> = HashMap::new();
         for _ in 0..20 {
             let record = recv(&consumer).await;
-            let value: i32 = String::from_utf8(record.payload.unwrap()).unwrap().parse().unwrap();
+            let value: i32 = String::from_utf8(record.payload.unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
             seen.entry(record.key.unwrap()).or_default().push(value);
         }
         assert_eq!(seen.len(), 3);

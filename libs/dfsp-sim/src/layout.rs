@@ -99,8 +99,14 @@ mod tests {
         assert_eq!(test_msisdn(5), "19012345401");
         let perffsp5 = spec(5);
         assert_eq!(perffsp5.msisdns.len(), 100);
-        assert_eq!(perffsp5.msisdns.first().map(String::as_str), Some("19012345400"));
-        assert_eq!(perffsp5.msisdns.last().map(String::as_str), Some("19012345499"));
+        assert_eq!(
+            perffsp5.msisdns.first().map(String::as_str),
+            Some("19012345400")
+        );
+        assert_eq!(
+            perffsp5.msisdns.last().map(String::as_str),
+            Some("19012345499")
+        );
         let plans = plans(8);
         let payers: Vec<&str> = plans
             .iter()

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-
 /// Where the switch's admin APIs are.
 #[derive(Debug, Clone)]
 pub struct AdminUrls {

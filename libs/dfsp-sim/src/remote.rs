@@ -90,7 +90,9 @@ fn error_json(error: &PaymentError) -> Value {
             phase,
             code,
             description,
-        } => json!({"kind": "fspiop", "phase": phase.name(), "errorCode": code, "errorDescription": description}),
+        } => {
+            json!({"kind": "fspiop", "phase": phase.name(), "errorCode": code, "errorDescription": description})
+        }
         PaymentError::Request { phase, detail } => {
             json!({"kind": "request", "phase": phase.name(), "detail": detail})
         }

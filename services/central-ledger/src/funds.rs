@@ -617,7 +617,11 @@ pub async fn run_handler(
                 continue;
             }
         };
-        let outcome = match message.payload.as_deref().map(serde_json::from_slice::<Message>) {
+        let outcome = match message
+            .payload
+            .as_deref()
+            .map(serde_json::from_slice::<Message>)
+        {
             Some(Ok(envelope)) => {
                 match serde_json::from_value::<FundsCommand>(envelope.content.payload.clone()) {
                     Ok(command) => apply_with_retry(&store, &command, validity_s).await,

@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bus::Consumer;
 use fspiop::envelope::Message;
 use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{render_endpoint, Directory, Forwarder, OutboundRequest};
-use bus::Consumer;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::callbacks::{self, Callback, Notification, Plan, Rules};

@@ -19,22 +19,46 @@ use crate::tools::Verdict;
 #[derive(Debug, Clone, Args)]
 pub struct Switch {
     /// Central ledger admin API.
-    #[arg(long, env = "MOJALOOP_CENTRAL_LEDGER_URL", default_value = "http://127.0.0.1:3001")]
+    #[arg(
+        long,
+        env = "MOJALOOP_CENTRAL_LEDGER_URL",
+        default_value = "http://127.0.0.1:3001"
+    )]
     central_ledger_url: String,
     /// MSISDN oracle.
-    #[arg(long, env = "MOJALOOP_ORACLE_URL", default_value = "http://127.0.0.1:4003")]
+    #[arg(
+        long,
+        env = "MOJALOOP_ORACLE_URL",
+        default_value = "http://127.0.0.1:4003"
+    )]
     oracle_url: String,
     /// ML API Adapter (FSPIOP /transfers).
-    #[arg(long, env = "MOJALOOP_ML_API_ADAPTER_URL", default_value = "http://127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "MOJALOOP_ML_API_ADAPTER_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
     ml_api_adapter_url: String,
     /// Quoting Service (FSPIOP /quotes).
-    #[arg(long, env = "MOJALOOP_QUOTING_SERVICE_URL", default_value = "http://127.0.0.1:3002")]
+    #[arg(
+        long,
+        env = "MOJALOOP_QUOTING_SERVICE_URL",
+        default_value = "http://127.0.0.1:3002"
+    )]
     quoting_service_url: String,
     /// Account Lookup Service (FSPIOP /parties).
-    #[arg(long, env = "MOJALOOP_ALS_URL", default_value = "http://127.0.0.1:4002")]
+    #[arg(
+        long,
+        env = "MOJALOOP_ALS_URL",
+        default_value = "http://127.0.0.1:4002"
+    )]
     als_url: String,
     /// Account Lookup Service admin API.
-    #[arg(long, env = "MOJALOOP_ALS_ADMIN_URL", default_value = "http://127.0.0.1:4001")]
+    #[arg(
+        long,
+        env = "MOJALOOP_ALS_ADMIN_URL",
+        default_value = "http://127.0.0.1:4001"
+    )]
     als_admin_url: String,
     /// Longest wait for any one request, in milliseconds.
     #[arg(long, env = "MOJALOOP_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
@@ -45,7 +69,11 @@ pub struct Switch {
 #[derive(Debug, Clone, Args)]
 pub struct Sim {
     /// Base URL of the simulated DFSPs.
-    #[arg(long, env = "MOJALOOP_SIM_URL", default_value = "http://127.0.0.1:4100")]
+    #[arg(
+        long,
+        env = "MOJALOOP_SIM_URL",
+        default_value = "http://127.0.0.1:4100"
+    )]
     sim_url: String,
 }
 
@@ -61,10 +89,18 @@ pub struct Layout {
 #[derive(Debug, Clone, Args)]
 pub struct Database {
     /// MySQL server URL, without a database.
-    #[arg(long, env = "DATABASE_URL", default_value = "mysql://root@127.0.0.1:3306/")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "mysql://root@127.0.0.1:3306/"
+    )]
     database_url: String,
     /// The central ledger's database.
-    #[arg(long, env = "MOJALOOP_CENTRAL_LEDGER_DATABASE", default_value = "central_ledger")]
+    #[arg(
+        long,
+        env = "MOJALOOP_CENTRAL_LEDGER_DATABASE",
+        default_value = "central_ledger"
+    )]
     central_ledger_database: String,
 }
 
@@ -165,7 +201,11 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
         let simulator = dfsp_sim::Simulator::start(config, listener)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let local = if args.host == "0.0.0.0" { "127.0.0.1" } else { &args.host };
+        let local = if args.host == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &args.host
+        };
         let callbacks = args
             .callback_url
             .clone()
@@ -203,7 +243,11 @@ pub struct ProvisionArgs {
     #[command(flatten)]
     layout: Layout,
     /// The simulator's URL as the switch reaches it, for the DFSPs' callback endpoints.
-    #[arg(long, env = "MOJALOOP_SIM_CALLBACK_URL", default_value = "http://127.0.0.1:4100")]
+    #[arg(
+        long,
+        env = "MOJALOOP_SIM_CALLBACK_URL",
+        default_value = "http://127.0.0.1:4100"
+    )]
     callback_url: String,
     #[command(flatten)]
     switch: Switch,
@@ -301,8 +345,7 @@ async fn check_participant(http: &Http, switch: &Switch, index: usize) -> Check 
             for kind in ["POSITION", "SETTLEMENT"] {
                 let present = accounts.into_iter().flatten().any(|account| {
                     account.get("ledgerAccountType").and_then(Value::as_str) == Some(kind)
-                        && account.get("currency").and_then(Value::as_str)
-                            == Some(layout::CURRENCY)
+                        && account.get("currency").and_then(Value::as_str) == Some(layout::CURRENCY)
                         && account.get("isActive").and_then(Value::as_u64) == Some(1)
                 });
                 if !present {
@@ -314,7 +357,10 @@ async fn check_participant(http: &Http, switch: &Switch, index: usize) -> Check 
         Err(error) => problems.push(format!("{error:#}")),
     }
     if problems.is_empty() {
-        match http.get_ok(&format!("{ledger}/participants/{name}/limits")).await {
+        match http
+            .get_ok(&format!("{ledger}/participants/{name}/limits"))
+            .await
+        {
             Ok(limits) => {
                 let cap = limits.as_array().into_iter().flatten().any(|limit| {
                     limit.pointer("/limit/type").and_then(Value::as_str) == Some("NET_DEBIT_CAP")
@@ -325,7 +371,10 @@ async fn check_participant(http: &Http, switch: &Switch, index: usize) -> Check 
             }
             Err(error) => problems.push(format!("{error:#}")),
         }
-        match http.get_ok(&format!("{ledger}/participants/{name}/endpoints")).await {
+        match http
+            .get_ok(&format!("{ledger}/participants/{name}/endpoints"))
+            .await
+        {
             Ok(endpoints) => {
                 let kinds: Vec<&str> = endpoints
                     .as_array()
@@ -799,7 +848,10 @@ async fn last_transfers(database: &Database, name: &str, limit: u32) -> Result<V
 }
 
 fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or("?")
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("?")
 }
 
 fn number(value: &Value, pointer: &str) -> String {

@@ -111,18 +111,52 @@ fn every_operator_command_has_help_with_its_flags_and_environment() {
         assert!(out.stdout.contains(command), "{command}: {}", out.stdout);
     }
     for (command, expected) in [
-        ("up", &["--dfsps", "--kafka", "[env: KAFKA_BROKERS=]", "--port-offset"][..]),
-        ("sim", &["--dfsps", "--port", "--provision", "--callback-url"][..]),
-        ("provision", &["--dfsp", "--callback-url", "[env: MOJALOOP_CENTRAL_LEDGER_URL=]"][..]),
-        ("verify-participants", &["--dfsps", "--oracle-url", "[env: MOJALOOP_ORACLE_URL=]"][..]),
-        ("test-transaction", &["--from", "--to", "--amount", "--sim-url", "--database-url"][..]),
-        ("validate", &["--transactions", "--sim-url", "--als-url"][..]),
-        ("debug-participant", &["--dfsp", "--transfers", "--central-ledger-database"][..]),
+        (
+            "up",
+            &[
+                "--dfsps",
+                "--kafka",
+                "[env: KAFKA_BROKERS=]",
+                "--port-offset",
+            ][..],
+        ),
+        (
+            "sim",
+            &["--dfsps", "--port", "--provision", "--callback-url"][..],
+        ),
+        (
+            "provision",
+            &[
+                "--dfsp",
+                "--callback-url",
+                "[env: MOJALOOP_CENTRAL_LEDGER_URL=]",
+            ][..],
+        ),
+        (
+            "verify-participants",
+            &["--dfsps", "--oracle-url", "[env: MOJALOOP_ORACLE_URL=]"][..],
+        ),
+        (
+            "test-transaction",
+            &["--from", "--to", "--amount", "--sim-url", "--database-url"][..],
+        ),
+        (
+            "validate",
+            &["--transactions", "--sim-url", "--als-url"][..],
+        ),
+        (
+            "debug-participant",
+            &["--dfsp", "--transfers", "--central-ledger-database"][..],
+        ),
     ] {
         let out = run(&[command, "--help"], "");
         assert_eq!(out.code, 0, "{command}");
         for flag in expected {
-            assert!(out.stdout.contains(flag), "{command}: {flag} not in {}", out.stdout);
+            assert!(
+                out.stdout.contains(flag),
+                "{command}: {flag} not in {}",
+                out.stdout
+            );
         }
     }
 }
@@ -131,10 +165,19 @@ fn every_operator_command_has_help_with_its_flags_and_environment() {
 fn operator_commands_say_what_is_wrong_with_their_arguments() {
     let out = run(&["test-transaction", "--from", "perffsp-9"], "");
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("perffsp-9 is not one of perffsp-1 … perffsp-8"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("perffsp-9 is not one of perffsp-1 … perffsp-8"),
+        "{}",
+        out.stderr
+    );
     let out = run(&["test-transaction", "--to", "somebody"], "");
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("neither perffsp-N nor an MSISDN"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("neither perffsp-N nor an MSISDN"),
+        "{}",
+        out.stderr
+    );
     let out = run(&["verify-participants", "--dfsps", "11"], "");
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("1 to 10 DFSPs"), "{}", out.stderr);
@@ -159,7 +202,11 @@ fn operator_commands_report_an_unreachable_switch_and_exit_non_zero() {
     );
     assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("❌ perffsp-1: "), "{}", out.stdout);
-    assert!(out.stdout.contains("Total: 0 of 100 test accounts ready"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Total: 0 of 100 test accounts ready"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

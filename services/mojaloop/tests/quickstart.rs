@@ -56,7 +56,10 @@ impl Run {
         let stdout = String::from_utf8_lossy(&output.stdout).to_string();
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         let code = output.status.code().unwrap_or(-1);
-        eprintln!("$ mojaloop {}\n{stdout}{stderr}(exit {code})", args.join(" "));
+        eprintln!(
+            "$ mojaloop {}\n{stdout}{stderr}(exit {code})",
+            args.join(" ")
+        );
         (code, stdout)
     }
 
@@ -103,7 +106,10 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Money as the admin API shows it, to an integer number of units.
 fn units(value: &str) -> i64 {
-    let number: f64 = value.trim_matches('"').parse().unwrap_or_else(|e| panic!("{value}: {e}"));
+    let number: f64 = value
+        .trim_matches('"')
+        .parse()
+        .unwrap_or_else(|e| panic!("{value}: {e}"));
     assert_eq!(number.fract(), 0.0, "{value}");
     number as i64
 }
@@ -121,12 +127,21 @@ fn quick_start(kafka: bool, port_offset: u16) {
     let port = |base: u16| base + port_offset;
     let url = |base: u16| format!("http://127.0.0.1:{}", port(base));
     let mut env = vec![
-        ("CENTRAL_LEDGER__DATABASE__NAME".to_string(), databases[0].clone()),
-        ("QUOTING_SERVICE__QUOTES_DATABASE__NAME".to_string(), databases[1].clone()),
+        (
+            "CENTRAL_LEDGER__DATABASE__NAME".to_string(),
+            databases[0].clone(),
+        ),
+        (
+            "QUOTING_SERVICE__QUOTES_DATABASE__NAME".to_string(),
+            databases[1].clone(),
+        ),
         ("ALS__DATABASE__NAME".to_string(), databases[2].clone()),
         ("ORACLE__DATABASE__NAME".to_string(), databases[3].clone()),
         ("DATABASE_URL".to_string(), database_url.clone()),
-        ("MOJALOOP_CENTRAL_LEDGER_DATABASE".to_string(), databases[0].clone()),
+        (
+            "MOJALOOP_CENTRAL_LEDGER_DATABASE".to_string(),
+            databases[0].clone(),
+        ),
         ("MOJALOOP_ML_API_ADAPTER_URL".to_string(), url(3000)),
         ("MOJALOOP_CENTRAL_LEDGER_URL".to_string(), url(3001)),
         ("MOJALOOP_QUOTING_SERVICE_URL".to_string(), url(3002)),
@@ -178,7 +193,10 @@ fn quick_start(kafka: bool, port_offset: u16) {
     let (lines_tx, lines) = mpsc::channel::<String>();
     let stderr = switch.0.stderr.take().expect("stderr is piped");
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if lines_tx.send(line).is_err() {
                 break;
             }
@@ -200,15 +218,28 @@ fn quick_start(kafka: bool, port_offset: u16) {
                 break Err(format!("{}\n{line}", seen.join("\n")))
             }
             Ok(line) => seen.push(line),
-            Err(_) => break Err(format!("not ready in {START_TIMEOUT_S} s:\n{}", seen.join("\n"))),
+            Err(_) => {
+                break Err(format!(
+                    "not ready in {START_TIMEOUT_S} s:\n{}",
+                    seen.join("\n")
+                ))
+            }
         }
     };
     let line = started.unwrap_or_else(|e| panic!("{e}"));
     assert!(line.contains("payee_fsp=perffsp-5"), "{line}");
-    let bus = if kafka { "bus=\"kafka\"" } else { "bus=\"embedded\"" };
-    assert!(seen.iter().any(|l| l.contains(bus)), "{bus} not in the start-up log");
+    let bus = if kafka {
+        "bus=\"kafka\""
+    } else {
+        "bus=\"embedded\""
+    };
     assert!(
-        seen.iter().any(|l| l.contains("MSISDN oracle registered with the ALS")),
+        seen.iter().any(|l| l.contains(bus)),
+        "{bus} not in the start-up log"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("MSISDN oracle registered with the ALS")),
         "the oracle was not registered"
     );
 
@@ -219,7 +250,10 @@ fn quick_start(kafka: bool, port_offset: u16) {
         assert!(out.contains(&format!("✅ perffsp-{n}: ")), "{out}");
     }
     assert!(out.contains("100 MSISDNs in the oracle"), "{out}");
-    assert!(out.contains("perffsp-1: payer") && out.contains("perffsp-5: payee"), "{out}");
+    assert!(
+        out.contains("perffsp-1: payer") && out.contains("perffsp-5: payee"),
+        "{out}"
+    );
     // Run twice: nothing changes, nothing is deposited again.
     let (code, again) = run.mojaloop(&["provision", "--dfsp", "perffsp-1"]);
     assert_eq!(code, 0, "{again}");
@@ -228,7 +262,10 @@ fn quick_start(kafka: bool, port_offset: u16) {
     let (code, out) = run.mojaloop(&["verify-participants"]);
     assert_eq!(code, 0, "{out}");
     for n in 1..=8 {
-        assert!(out.contains(&format!("✅ perffsp-{n}: 100 accounts provisioned")), "{out}");
+        assert!(
+            out.contains(&format!("✅ perffsp-{n}: 100 accounts provisioned")),
+            "{out}"
+        );
     }
     assert!(out.contains("Total: 800 test accounts ready"), "{out}");
 
@@ -290,7 +327,13 @@ fn quick_start(kafka: bool, port_offset: u16) {
         for payee in 5..=8 {
             let (from, to) = (format!("perffsp-{payer}"), format!("perffsp-{payee}"));
             let (code, out) = run.mojaloop(&[
-                "test-transaction", "--from", &from, "--to", &to, "--amount", "7",
+                "test-transaction",
+                "--from",
+                &from,
+                "--to",
+                &to,
+                "--amount",
+                "7",
             ]);
             assert_eq!(code, 0, "{from} → {to}:\n{out}");
             assert!(out.contains("Status: SUCCESS"), "{out}");
@@ -304,7 +347,13 @@ fn quick_start(kafka: bool, port_offset: u16) {
     // Beyond the payer's liquidity: refused by the ledger with 4001, positions untouched.
     let payer_before = units(&run.position("perffsp-2"));
     let (code, out) = run.mojaloop(&[
-        "test-transaction", "--from", "perffsp-2", "--to", "perffsp-6", "--amount", "2000000",
+        "test-transaction",
+        "--from",
+        "perffsp-2",
+        "--to",
+        "perffsp-6",
+        "--amount",
+        "2000000",
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("[✓] Party Lookup"), "{out}");
@@ -321,7 +370,13 @@ fn quick_start(kafka: bool, port_offset: u16) {
 
     // An MSISDN nobody owns: the lookup ends in 3204.
     let (code, out) = run.mojaloop(&[
-        "test-transaction", "--from", "perffsp-1", "--to", "19099999999", "--amount", "100",
+        "test-transaction",
+        "--from",
+        "perffsp-1",
+        "--to",
+        "19099999999",
+        "--amount",
+        "100",
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("To: MSISDN 19099999999"), "{out}");
@@ -352,13 +407,18 @@ fn quick_start(kafka: bool, port_offset: u16) {
         if let Ok(Some(status)) = switch.0.try_wait() {
             break status;
         }
-        assert!(Instant::now() < stop_deadline, "did not stop within 60 s of SIGTERM");
+        assert!(
+            Instant::now() < stop_deadline,
+            "did not stop within 60 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(status.success(), "exit status {status}");
     runtime().block_on(async {
         for name in &run.databases {
-            store::drop_database_if_exists(&database_url, name).await.unwrap();
+            store::drop_database_if_exists(&database_url, name)
+                .await
+                .unwrap();
         }
     });
 }

@@ -843,8 +843,12 @@ pub async fn run_handler(
         let now_ms = crate::now_ms();
         let incoming: Vec<Incoming> = batch
             .iter()
-            .filter_map(
-                |raw| match raw.payload.as_deref().map(serde_json::from_slice::<Message>) {
+            .filter_map(|raw| {
+                match raw
+                    .payload
+                    .as_deref()
+                    .map(serde_json::from_slice::<Message>)
+                {
                     Some(Ok(message)) => Some(parse(message)),
                     _ => {
                         tracing::warn!(
@@ -853,8 +857,8 @@ pub async fn run_handler(
                         );
                         None
                     }
-                },
-            )
+                }
+            })
             .collect();
         let mut new_id = || uuid::Uuid::new_v4().to_string();
         let mut attempt = 1;

@@ -107,7 +107,11 @@ pub async fn run_handler(
         let now_ms = crate::now_ms();
         let mut messages = Vec::new();
         for raw in &batch {
-            let Some(Ok(message)) = raw.payload.as_deref().map(serde_json::from_slice::<Message>) else {
+            let Some(Ok(message)) = raw
+                .payload
+                .as_deref()
+                .map(serde_json::from_slice::<Message>)
+            else {
                 continue;
             };
             let transfer_id = message

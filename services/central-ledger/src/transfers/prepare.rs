@@ -917,7 +917,11 @@ pub async fn run_handler(
         let mut incoming = Vec::with_capacity(batch.len());
         let mut early = Vec::new();
         for raw in &batch {
-            let Some(Ok(message)) = raw.payload.as_deref().map(serde_json::from_slice::<Message>) else {
+            let Some(Ok(message)) = raw
+                .payload
+                .as_deref()
+                .map(serde_json::from_slice::<Message>)
+            else {
                 tracing::warn!(
                     offset = raw.offset,
                     "prepare message is not an envelope; skipped"
