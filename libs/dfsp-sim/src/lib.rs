@@ -24,6 +24,7 @@ mod remote;
 pub use remote::RemoteSimulator;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,7 +133,59 @@ impl PhaseStats {
     }
 }
 
-/// A payment that went through.
+/// Which phases a payment runs: the perf harness's scenarios.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// Lookup, quote, transfer.
+    #[default]
+    EndToEnd,
+    /// Lookup only.
+    Discovery,
+    /// Quote only (the payee DFSP given, no lookup).
+    Quotes,
+    /// Transfer only (the payee DFSP given; the payee's terms made locally, no quote).
+    Transfers,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::EndToEnd => "end-to-end",
+            Scenario::Discovery => "discovery",
+            Scenario::Quotes => "quotes",
+            Scenario::Transfers => "transfers",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Scenario> {
+        [
+            Scenario::EndToEnd,
+            Scenario::Discovery,
+            Scenario::Quotes,
+            Scenario::Transfers,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
+
+    /// Whether the scenario starts with a lookup.
+    pub fn looks_up(self) -> bool {
+        matches!(self, Scenario::EndToEnd | Scenario::Discovery)
+    }
+}
+
+/// How a payment is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayOptions {
+    /// The payer's customer (default: the payer DFSP's first MSISDN).
+    pub payer_msisdn: Option<String>,
+    /// The payee DFSP, when known without a lookup (required by `Quotes` and `Transfers`).
+    pub payee_fsp: Option<String>,
+    pub scenario: Scenario,
+}
+
+/// A payment that went through. Phases a scenario skips have a zero duration (and, without a
+/// transfer, an empty `transfer_id` and `transfer_state`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentReport {
     pub transfer_id: String,
@@ -225,6 +278,40 @@ struct Inner {
     client: Client,
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Callback>>>>,
     stats: Mutex<BTreeMap<Phase, PhaseStats>>,
+    counters: Counters,
+}
+
+/// How the payer's requests and the callbacks it received matched up, since the start.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Requests accepted by the switch, each expecting one callback.
+    awaited: AtomicU64,
+    /// Callbacks handed to a waiting payer.
+    matched: AtomicU64,
+    /// Callbacks nobody waited for (late, duplicated or unknown).
+    unmatched: AtomicU64,
+    /// Requests whose callback did not come in time.
+    timeouts: AtomicU64,
+}
+
+/// A snapshot of the simulator's callback matching ([`Simulator::callback_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallbackCounts {
+    pub awaited: u64,
+    pub matched: u64,
+    pub unmatched: u64,
+    pub timeouts: u64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> CallbackCounts {
+        CallbackCounts {
+            awaited: self.awaited.load(Ordering::Relaxed),
+            matched: self.matched.load(Ordering::Relaxed),
+            unmatched: self.unmatched.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The running simulator. Dropping it stops the server.
@@ -355,6 +442,7 @@ impl Simulator {
             client,
             waiters: Mutex::default(),
             stats: Mutex::default(),
+            counters: Counters::default(),
         });
         let router = Router::new()
             .route("/{dfsp}/parties/{*rest}", any(parties))
@@ -365,6 +453,7 @@ impl Simulator {
             .route("/{dfsp}/pay", post(remote::pay))
             .route("/{dfsp}/health", axum::routing::get(remote::dfsp_health))
             .route("/dfsps", axum::routing::get(remote::dfsps))
+            .route("/stats", axum::routing::get(remote::stats))
             .route(
                 "/health",
                 any(|| async { axum::Json(json!({"status": "OK"})) }),
@@ -403,6 +492,11 @@ impl Simulator {
         endpoints(&self.inner.base, dfsp)
     }
 
+    /// How requests and callbacks matched up so far.
+    pub fn callback_counts(&self) -> CallbackCounts {
+        self.inner.counters.snapshot()
+    }
+
     /// A snapshot of the timings recorded so far.
     pub fn timings(&self) -> BTreeMap<Phase, PhaseStats> {
         self.inner
@@ -420,7 +514,9 @@ impl Simulator {
         payee_msisdn: &str,
         amount: &str,
     ) -> Result<PaymentReport, PaymentError> {
-        self.inner.pay(payer, None, payee_msisdn, amount).await
+        self.inner
+            .pay(payer, payee_msisdn, amount, &PayOptions::default())
+            .await
     }
 
     /// [`Simulator::pay`] on behalf of the payer's customer `payer_msisdn`.
@@ -431,86 +527,123 @@ impl Simulator {
         payee_msisdn: &str,
         amount: &str,
     ) -> Result<PaymentReport, PaymentError> {
-        self.inner
-            .pay(payer, Some(payer_msisdn), payee_msisdn, amount)
-            .await
+        let options = PayOptions {
+            payer_msisdn: Some(payer_msisdn.to_string()),
+            ..PayOptions::default()
+        };
+        self.inner.pay(payer, payee_msisdn, amount, &options).await
+    }
+
+    /// [`Simulator::pay`] with every option.
+    pub async fn pay_with(
+        &self,
+        payer: &str,
+        payee_msisdn: &str,
+        amount: &str,
+        options: &PayOptions,
+    ) -> Result<PaymentReport, PaymentError> {
+        self.inner.pay(payer, payee_msisdn, amount, options).await
     }
 }
 
 impl Inner {
     /// Pays `amount` (in the payer's currency) from DFSP `payer` to the owner of MSISDN
-    /// `payee_msisdn`: lookup, quote and transfer, each waiting for its callback.
+    /// `payee_msisdn`: the phases of `options.scenario`, each waiting for its callback.
     async fn pay(
         &self,
         payer: &str,
-        payer_msisdn: Option<&str>,
         payee_msisdn: &str,
         amount: &str,
+        options: &PayOptions,
     ) -> Result<PaymentReport, PaymentError> {
-        let inner = self;
-        let dfsp = inner
+        let dfsp = self
             .dfsps
             .get(payer)
             .ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
-
-        // Lookup.
-        let started = Instant::now();
-        let party_path = format!("/parties/MSISDN/{payee_msisdn}");
-        let party = inner
-            .request(
-                Phase::Lookup,
-                format!("parties:{payer}:MSISDN/{payee_msisdn}"),
-                "GET",
-                &inner.config.switch.als,
-                &party_path,
-                payer,
-                None,
-                None,
-            )
-            .await;
-        let party = inner.record(Phase::Lookup, started, party)?;
-        let lookup = started.elapsed();
-        let payee_info = at(&party, "/party/partyIdInfo");
-        let payee_fsp = at(payee_info, "/fspId")
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if payee_fsp.is_empty() {
-            return Err(PaymentError::InvalidCallback {
-                phase: Phase::Lookup,
-                detail: "no party.partyIdInfo.fspId".into(),
-            });
-        }
-
-        // Quote.
-        let started = Instant::now();
-        let quote_id = uuid::Uuid::new_v4().to_string();
-        let payer_msisdn = payer_msisdn
+        let payer_msisdn = options
+            .payer_msisdn
+            .as_deref()
             .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
             .unwrap_or(PAYER_MSISDN_FALLBACK);
+        let mut report = PaymentReport {
+            transfer_id: String::new(),
+            quote_id: String::new(),
+            payee_fsp: options.payee_fsp.clone().unwrap_or_default(),
+            transfer_amount: amount.to_string(),
+            currency: dfsp.spec.currency.clone(),
+            transfer_state: String::new(),
+            lookup: Duration::ZERO,
+            quote: Duration::ZERO,
+            transfer: Duration::ZERO,
+        };
+        let mut payee_info =
+            json!({"partyIdType": "MSISDN", "partyIdentifier": payee_msisdn, "fspId": report.payee_fsp});
+        if options.scenario.looks_up() || report.payee_fsp.is_empty() {
+            let started = Instant::now();
+            let party = self
+                .request(
+                    Phase::Lookup,
+                    format!("parties:{payer}:MSISDN/{payee_msisdn}"),
+                    "GET",
+                    &self.config.switch.als,
+                    &format!("/parties/MSISDN/{payee_msisdn}"),
+                    payer,
+                    None,
+                    None,
+                )
+                .await;
+            let party = self.record(Phase::Lookup, started, party)?;
+            report.lookup = started.elapsed();
+            payee_info = at(&party, "/party/partyIdInfo").clone();
+            report.payee_fsp = at(&payee_info, "/fspId")
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if report.payee_fsp.is_empty() {
+                return Err(PaymentError::InvalidCallback {
+                    phase: Phase::Lookup,
+                    detail: "no party.partyIdInfo.fspId".into(),
+                });
+            }
+        }
+        if options.scenario == Scenario::Discovery {
+            return Ok(report);
+        }
+        let payee_fsp = report.payee_fsp.clone();
+
+        let quote_id = uuid::Uuid::new_v4().to_string();
         let quote_request = json!({
             "quoteId": quote_id,
             "transactionId": uuid::Uuid::new_v4().to_string(),
             "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": payer_msisdn, "fspId": payer}},
-            "payee": {"partyIdInfo": payee_info.clone()},
+            "payee": {"partyIdInfo": payee_info},
             "amountType": "SEND",
             "amount": {"amount": amount, "currency": dfsp.spec.currency},
             "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"},
         });
-        let quote = inner
-            .request(
-                Phase::Quote,
-                format!("quotes:{payer}:{quote_id}"),
-                "POST",
-                &inner.config.switch.quotes,
-                "/quotes",
-                payer,
-                Some(&payee_fsp),
-                Some(&quote_request),
-            )
-            .await;
-        let quote = inner.record(Phase::Quote, started, quote)?;
-        let quote_elapsed = started.elapsed();
+        let quote = if options.scenario == Scenario::Transfers {
+            // No quote on the wire: the terms the payee would have quoted, made with the
+            // payee's own secret (the payee must be simulated here).
+            self.offline_terms(&payee_fsp, &quote_request)?
+        } else {
+            let started = Instant::now();
+            let quote = self
+                .request(
+                    Phase::Quote,
+                    format!("quotes:{payer}:{quote_id}"),
+                    "POST",
+                    &self.config.switch.quotes,
+                    "/quotes",
+                    payer,
+                    Some(&payee_fsp),
+                    Some(&quote_request),
+                )
+                .await;
+            let quote = self.record(Phase::Quote, started, quote)?;
+            report.quote = started.elapsed();
+            report.quote_id = quote_id;
+            quote
+        };
         let field = |name: &str| {
             at(&quote, &format!("/{name}"))
                 .as_str()
@@ -535,9 +668,12 @@ impl Inner {
                 detail: "no transferAmount".into(),
             });
         };
-        let (quoted, currency) = (quoted.to_string(), currency.to_string());
+        report.transfer_amount = quoted.to_string();
+        report.currency = currency.to_string();
+        if options.scenario == Scenario::Quotes {
+            return Ok(report);
+        }
 
-        // Transfer.
         let started = Instant::now();
         let transfer_id = uuid::Uuid::new_v4().to_string();
         let prepare = json!({
@@ -549,12 +685,13 @@ impl Inner {
             "condition": condition,
             "expiration": expiration,
         });
-        let transfer = inner
+        report.transfer_id = transfer_id.clone();
+        let transfer = self
             .request(
                 Phase::Transfer,
                 format!("transfers:{payer}:{transfer_id}"),
                 "POST",
-                &inner.config.switch.transfers,
+                &self.config.switch.transfers,
                 "/transfers",
                 payer,
                 Some(&payee_fsp),
@@ -581,18 +718,35 @@ impl Inner {
             }
             Ok(state)
         });
-        let transfer_state = inner.record(Phase::Transfer, started, checked)?;
-        Ok(PaymentReport {
-            transfer_id,
-            quote_id,
-            payee_fsp,
-            transfer_amount: quoted,
-            currency,
-            transfer_state,
-            lookup,
-            quote: quote_elapsed,
-            transfer: started.elapsed(),
-        })
+        report.transfer_state = self.record(Phase::Transfer, started, checked)?;
+        report.transfer = started.elapsed();
+        Ok(report)
+    }
+
+    /// The quote `payee_fsp` would answer to `quote_request`, made locally.
+    fn offline_terms(&self, payee_fsp: &str, quote_request: &Value) -> Result<Value, PaymentError> {
+        let invalid = |detail: String| PaymentError::InvalidCallback {
+            phase: Phase::Quote,
+            detail,
+        };
+        let payee = self.dfsps.get(payee_fsp).ok_or_else(|| {
+            invalid(format!("{payee_fsp} is not simulated here; a transfers-only payment needs its secret"))
+        })?;
+        let expiration = fspiop::datetime::format_date_time(
+            now_ms()
+                + i64::try_from(self.config.callback_timeout_ms)
+                    .unwrap_or(60_000)
+                    .max(60_000),
+        );
+        let mut response =
+            json!({"transferAmount": at(quote_request, "/amount").clone(), "expiration": expiration});
+        let terms = payee
+            .ilp
+            .quote_response_terms(quote_request, &response)
+            .map_err(|e| invalid(e.to_string()))?;
+        set(&mut response, "ilpPacket", json!(terms.ilp_packet));
+        set(&mut response, "condition", json!(terms.condition));
+        Ok(response)
     }
 
     fn record<T>(
@@ -645,6 +799,9 @@ impl Inner {
                 body,
             )
             .await;
+        if matches!(sent, Sent::Ok) {
+            self.counters.awaited.fetch_add(1, Ordering::Relaxed);
+        }
         let outcome = match sent {
             Sent::Ok => match tokio::time::timeout(
                 Duration::from_millis(self.config.callback_timeout_ms),
@@ -658,10 +815,13 @@ impl Inner {
                     code,
                     description,
                 }),
-                Ok(Err(_)) | Err(_) => Err(PaymentError::Timeout {
-                    phase,
-                    timeout_ms: self.config.callback_timeout_ms,
-                }),
+                Ok(Err(_)) | Err(_) => {
+                    self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                    Err(PaymentError::Timeout {
+                        phase,
+                        timeout_ms: self.config.callback_timeout_ms,
+                    })
+                }
             },
             Sent::Fspiop { code, description } => Err(PaymentError::Fspiop {
                 phase,
@@ -682,18 +842,30 @@ impl Inner {
     }
 
     /// Wakes every payer waiting for `key`.
+    /// Hands a callback to the oldest payer waiting for `key` (requests with the same key, such
+    /// as two lookups of one MSISDN, are answered in order, one callback each).
     fn wake(&self, key: &str, callback: Callback) {
-        let senders = self
-            .waiters
-            .lock()
-            .ok()
-            .and_then(|mut w| w.remove(key))
-            .unwrap_or_default();
-        if senders.is_empty() {
-            tracing::debug!(key, "callback nobody waits for");
+        let mut callback = Some(callback);
+        if let Ok(mut waiters) = self.waiters.lock() {
+            if let Some(list) = waiters.get_mut(key) {
+                while !list.is_empty() {
+                    let sender = list.remove(0);
+                    match sender.send(callback.take().unwrap_or(Callback::Ok(Value::Null))) {
+                        Ok(()) => break,
+                        // That payer gave up waiting; try the next.
+                        Err(returned) => callback = Some(returned),
+                    }
+                }
+                if list.is_empty() {
+                    waiters.remove(key);
+                }
+            }
         }
-        for sender in senders {
-            let _ = sender.send(callback.clone());
+        if callback.is_some() {
+            self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(key, "callback nobody waits for");
+        } else {
+            self.counters.matched.fetch_add(1, Ordering::Relaxed);
         }
     }
 

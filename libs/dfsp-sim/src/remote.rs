@@ -2,9 +2,12 @@
 //! `validate`) and the perf harness when the simulator runs in another process: the same role
 //! as the outbound API of Mojaloop's SDK scheme adapter, in a smaller shape.
 //!
-//! - `POST /{dfsp}/pay` with `{"payeeMsisdn", "amount", "payerMsisdn"?}` pays through lookup →
-//!   quote → transfer and answers 200 with the report, 422 with `{"error": …}` when the
-//!   payment stopped, 404 for a DFSP the simulator does not run.
+//! - `POST /{dfsp}/pay` with `{"payeeMsisdn", "amount", "payerMsisdn"?, "payeeFsp"?,
+//!   "scenario"?}` pays through lookup → quote → transfer (or the phases of `scenario`:
+//!   `end-to-end`, `discovery`, `quotes`, `transfers`; the last two need `payeeFsp`) and answers
+//!   200 with the report, 422 with `{"error": …}` when the payment stopped, 404 for a DFSP the
+//!   simulator does not run.
+//! - `GET /stats` answers how the payer's requests and the callbacks matched up.
 //! - `GET /{dfsp}/health` answers 200 for a DFSP it runs, 404 otherwise.
 //! - `GET /dfsps` lists the DFSPs with their MSISDN counts.
 
@@ -17,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::{Inner, PaymentError, PaymentReport, Phase};
+use crate::{CallbackCounts, Inner, PayOptions, PaymentError, PaymentReport, Phase, Scenario};
 
 impl Phase {
     /// The phase's name on the wire.
@@ -161,7 +164,23 @@ pub(crate) async fn pay(
         )
             .into_response();
     };
-    match inner.pay(&dfsp, field("payerMsisdn"), payee, amount).await {
+    let scenario = match field("scenario").map(Scenario::from_name) {
+        None => Scenario::EndToEnd,
+        Some(Some(scenario)) => scenario,
+        Some(None) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"kind": "simulator", "detail": "scenario is not end-to-end, discovery, quotes or transfers"}})),
+            )
+                .into_response()
+        }
+    };
+    let options = PayOptions {
+        payer_msisdn: field("payerMsisdn").map(str::to_string),
+        payee_fsp: field("payeeFsp").map(str::to_string),
+        scenario,
+    };
+    match inner.pay(&dfsp, payee, amount, &options).await {
         Ok(report) => (StatusCode::OK, Json(report_json(&report))).into_response(),
         Err(error) => {
             let status = if matches!(error, PaymentError::UnknownPayer(_)) {
@@ -188,6 +207,17 @@ pub(crate) async fn dfsp_health(
         )
             .into_response()
     }
+}
+
+/// `GET /stats`.
+pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
+    let counts = inner.counters.snapshot();
+    Json(json!({
+        "awaited": counts.awaited,
+        "matched": counts.matched,
+        "unmatched": counts.unmatched,
+        "timeouts": counts.timeouts,
+    }))
 }
 
 /// `GET /dfsps`.
@@ -225,17 +255,22 @@ impl RemoteSimulator {
         &self.base
     }
 
-    /// Pays from `payer` (optionally as its customer `payer_msisdn`) to `payee_msisdn`.
+    /// Pays from `payer` to `payee_msisdn` as `options` say.
     pub async fn pay(
         &self,
         payer: &str,
-        payer_msisdn: Option<&str>,
         payee_msisdn: &str,
         amount: &str,
+        options: &PayOptions,
     ) -> Result<PaymentReport, PaymentError> {
-        let mut body = json!({"payeeMsisdn": payee_msisdn, "amount": amount});
-        if let (Some(object), Some(msisdn)) = (body.as_object_mut(), payer_msisdn) {
-            object.insert("payerMsisdn".into(), Value::String(msisdn.to_string()));
+        let mut body = json!({"payeeMsisdn": payee_msisdn, "amount": amount, "scenario": options.scenario.name()});
+        if let Some(object) = body.as_object_mut() {
+            if let Some(msisdn) = &options.payer_msisdn {
+                object.insert("payerMsisdn".into(), Value::String(msisdn.clone()));
+            }
+            if let Some(fsp) = &options.payee_fsp {
+                object.insert("payeeFsp".into(), Value::String(fsp.clone()));
+            }
         }
         let url = format!("{}/{payer}/pay", self.base);
         let response = self
@@ -256,6 +291,27 @@ impl RemoteSimulator {
             });
         }
         Err(error_from_json(answer.get("error").unwrap_or(&Value::Null)))
+    }
+
+    /// How the simulator's requests and callbacks matched up since it started.
+    pub async fn callback_counts(&self) -> Result<CallbackCounts, String> {
+        let url = format!("{}/stats", self.base);
+        let body: Value = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let count = |name: &str| body.get(name).and_then(Value::as_u64).unwrap_or(0);
+        Ok(CallbackCounts {
+            awaited: count("awaited"),
+            matched: count("matched"),
+            unmatched: count("unmatched"),
+            timeouts: count("timeouts"),
+        })
     }
 
     /// Whether the simulator runs `dfsp` and answers.

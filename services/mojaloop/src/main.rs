@@ -37,6 +37,9 @@ enum Command {
     /// Show what the switch holds for one DFSP: accounts, positions, limits, endpoints, oracle
     /// registrations and last transfers.
     DebugParticipant(ops::DebugArgs),
+    /// Load the switch through the simulated DFSPs and report per-phase latency (perf/).
+    #[command(subcommand)]
+    Perf(perf::cli::PerfCommand),
     /// Run one service of the switch.
     #[command(subcommand)]
     Serve(serve::ServiceCommand),
@@ -60,6 +63,13 @@ fn main() -> ExitCode {
         Command::TestTransaction(args) => ops::test_transaction(args),
         Command::Validate(args) => ops::validate(args),
         Command::DebugParticipant(args) => ops::debug_participant(args),
+        Command::Perf(command) => perf::cli::execute(command).map(|passed| {
+            if passed {
+                tools::Verdict::Positive
+            } else {
+                tools::Verdict::Negative
+            }
+        }),
         Command::Serve(service) => serve::serve(service),
         Command::Migrate(args) => serve::migrate(args),
         Command::Jws(command) => tools::run_jws(command),

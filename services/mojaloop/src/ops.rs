@@ -590,8 +590,12 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
         println!("To: MSISDN {payee_msisdn} ({payee_label})");
         println!("Amount: {} {}", args.amount, layout::CURRENCY);
         println!();
+        let options = dfsp_sim::PayOptions {
+            payer_msisdn: Some(payer_msisdn.clone()),
+            ..Default::default()
+        };
         let outcome = sim
-            .pay(&args.from, Some(&payer_msisdn), &payee_msisdn, &args.amount)
+            .pay(&args.from, &payee_msisdn, &args.amount, &options)
             .await;
         Ok(print_outcome(&outcome, &args.database).await)
     })
@@ -737,12 +741,16 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
         for n in 0..args.transactions.max(1) {
             let payer = n % payers + 1;
             let payee = payers + n % payees.max(1) + 1;
+            let options = dfsp_sim::PayOptions {
+                payer_msisdn: Some(layout::test_msisdn(payer)),
+                ..Default::default()
+            };
             let outcome = sim
                 .pay(
                     &layout::name(payer),
-                    Some(&layout::test_msisdn(payer)),
                     &layout::test_msisdn(payee.min(count)),
                     "1",
+                    &options,
                 )
                 .await;
             match outcome {

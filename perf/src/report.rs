@@ -1,0 +1,128 @@
+//! What a run produces: the JSON summary (`report.json`) and the data of the HTML page.
+//! Latencies are in milliseconds (`f64`), rates in payments per second.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Phases reported, in order: the three FSPIOP phases and the payment end to end.
+pub const PHASES: &[&str] = &["lookup", "quote", "transfer", "end_to_end"];
+
+/// Latency summary of one phase over the measured part of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseSummary {
+    /// Successful samples.
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Outcome counts of the measured part of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Payments started (arrivals that found room under the concurrency cap).
+    pub sent: u64,
+    /// Payments that completed every phase of the scenario.
+    pub succeeded: u64,
+    /// Payments that ended in an FSPIOP error or another failure (not a timeout).
+    pub failed: u64,
+    /// Payments that got no callback in time.
+    pub timed_out: u64,
+    /// Arrivals not started because `in_flight_max` payments were in flight (an open model
+    /// never waits, so these are counted instead of delayed).
+    pub dropped: u64,
+}
+
+/// One second of the run (warm-up included, marked).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Second {
+    /// Seconds since the start of the run.
+    pub t_s: u64,
+    /// Whether this second is warm-up (excluded from the summary).
+    pub warmup: bool,
+    /// The arrival rate asked for during this second.
+    pub rate_asked_per_s: f64,
+    /// Payments started in this second.
+    pub started: u64,
+    /// Payments that completed successfully in this second.
+    pub completed: u64,
+    /// Payments that failed or timed out in this second.
+    pub failed: u64,
+    /// Payments in flight at the end of this second.
+    pub in_flight: u64,
+    /// p50 of each phase over the payments that completed in this second.
+    pub p50_ms: BTreeMap<String, f64>,
+    /// p99 of each phase over the payments that completed in this second.
+    pub p99_ms: BTreeMap<String, f64>,
+}
+
+/// One check of the validity gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateCheck {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// The validity gate: a run whose gate fails does not count, whatever its latencies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    pub passed: bool,
+    pub checks: Vec<GateCheck>,
+}
+
+/// One step of a capacity search.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacityStep {
+    pub rate_asked_per_s: f64,
+    pub rate_achieved_per_s: f64,
+    /// p99 of each phase during the step.
+    pub p99_ms: BTreeMap<String, f64>,
+    /// Failed, timed-out and dropped payments over arrivals.
+    pub error_ratio: f64,
+    /// Whether the step held: every phase's p99 under the bound and errors under the bound.
+    pub held: bool,
+}
+
+/// A capacity search: rates tried, and the highest that held.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub p99_bound_ms: f64,
+    pub error_ratio_max: f64,
+    pub steps: Vec<CapacityStep>,
+    /// The highest rate asked that held (`None` when even the first step failed).
+    pub highest_rate_held_per_s: Option<f64>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// `end-to-end`, `discovery`, `quotes` or `transfers`.
+    pub scenario: String,
+    /// `run` or `capacity`.
+    pub mode: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// The simulator driven (its payer API).
+    pub sim_url: String,
+    /// The bus the switch used, when known (`embedded`, `kafka`).
+    pub bus: Option<String>,
+    /// Mean arrival rate asked over the measured part.
+    pub rate_asked_per_s: f64,
+    /// Payments completed successfully per second over the measured part.
+    pub rate_achieved_per_s: f64,
+    pub warmup_s: u64,
+    /// Length of the measured part.
+    pub measured_s: u64,
+    pub counts: Counts,
+    /// Per phase (see [`PHASES`]), over the measured part.
+    pub phases: BTreeMap<String, PhaseSummary>,
+    /// Failures by FSPIOP error code (`timeout` and `other` for the rest).
+    pub errors_by_code: BTreeMap<String, u64>,
+    pub timeline: Vec<Second>,
+    pub gate: Option<Gate>,
+    pub capacity: Option<Capacity>,
+}
