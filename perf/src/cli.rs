@@ -27,7 +27,11 @@ pub struct Common {
     #[arg(long, default_value = "end-to-end", value_parser = parse_scenario)]
     scenario: Scenario,
     /// The simulated DFSPs' payer API (`mojaloop up --dfsps 8` or `mojaloop sim`).
-    #[arg(long, env = "MOJALOOP_SIM_URL", default_value = "http://127.0.0.1:4100")]
+    #[arg(
+        long,
+        env = "MOJALOOP_SIM_URL",
+        default_value = "http://127.0.0.1:4100"
+    )]
     sim_url: String,
     /// DFSPs in the layout: the first half pay, the second half are paid.
     #[arg(long, env = "MOJALOOP_DFSPS", default_value_t = layout::DFSPS_DEFAULT)]
@@ -45,10 +49,18 @@ pub struct Common {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// MySQL server of the central ledger, for the validity gate.
-    #[arg(long, env = "DATABASE_URL", default_value = "mysql://root@127.0.0.1:3306/")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "mysql://root@127.0.0.1:3306/"
+    )]
     database_url: String,
     /// The central ledger's database.
-    #[arg(long, env = "MOJALOOP_CENTRAL_LEDGER_DATABASE", default_value = "central_ledger")]
+    #[arg(
+        long,
+        env = "MOJALOOP_CENTRAL_LEDGER_DATABASE",
+        default_value = "central_ledger"
+    )]
     central_ledger_database: String,
     /// How long the gate waits for transfers still in flight, in milliseconds.
     #[arg(long, default_value_t = 30_000)]

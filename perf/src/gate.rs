@@ -153,7 +153,11 @@ pub async fn ledger_checks(
                 .collect::<Vec<_>>()
                 .join(", "),
         ),
-        Err(error) => check("every transfer reached a final state", false, error.to_string()),
+        Err(error) => check(
+            "every transfer reached a final state",
+            false,
+            error.to_string(),
+        ),
     });
     if payers.transfers {
         checks.push(match committed_since(&pool, since_utc).await {
@@ -244,7 +248,10 @@ mod tests {
             ..good
         };
         assert!(!callbacks(before, stray).passed);
-        let missing = CallbackCounts { matched: 37, ..good };
+        let missing = CallbackCounts {
+            matched: 37,
+            ..good
+        };
         assert!(!callbacks(before, missing).passed);
     }
 
@@ -258,6 +265,12 @@ mod tests {
     fn a_gate_passes_only_when_every_check_does() {
         assert!(!gate(Vec::new()).passed);
         assert!(gate(vec![check("a", true, String::new())]).passed);
-        assert!(!gate(vec![check("a", true, String::new()), check("b", false, String::new())]).passed);
+        assert!(
+            !gate(vec![
+                check("a", true, String::new()),
+                check("b", false, String::new())
+            ])
+            .passed
+        );
     }
 }

@@ -164,7 +164,9 @@ fn committed(result: &LoadResult) -> u64 {
     result
         .samples
         .iter()
-        .filter(|s| matches!(&s.outcome, Outcome::Ok { transfer_id, .. } if !transfer_id.is_empty()))
+        .filter(
+            |s| matches!(&s.outcome, Outcome::Ok { transfer_id, .. } if !transfer_id.is_empty()),
+        )
         .count() as u64
 }
 
@@ -373,7 +375,10 @@ mod tests {
         assert_eq!(report.counts.dropped, 1);
         assert_eq!(report.rate_achieved_per_s, 1.0);
         assert_eq!(report.errors_by_code.get("4001"), Some(&1));
-        assert_eq!(report.phases.get("end_to_end").map(|p| p.p99_ms), Some(50.0));
+        assert_eq!(
+            report.phases.get("end_to_end").map(|p| p.p99_ms),
+            Some(50.0)
+        );
         assert_eq!(committed(&result), 3);
     }
 }

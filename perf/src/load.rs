@@ -115,9 +115,15 @@ fn milliseconds(duration: Duration) -> f64 {
 /// Sends the schedule through `sim` and collects every payment's outcome.
 pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<LoadResult> {
     layout::check_count(config.dfsps).map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(config.dfsps >= 2, "a payment needs a payer and a payee DFSP");
     anyhow::ensure!(
-        config.steps.iter().all(|s| s.rate_per_s > 0.0 && s.duration_s > 0),
+        config.dfsps >= 2,
+        "a payment needs a payer and a payee DFSP"
+    );
+    anyhow::ensure!(
+        config
+            .steps
+            .iter()
+            .all(|s| s.rate_per_s > 0.0 && s.duration_s > 0),
         "every step needs a positive rate and duration"
     );
     let total_s: u64 = config.steps.iter().map(|s| s.duration_s).sum();
@@ -271,7 +277,8 @@ impl Progress {
         match &sample.outcome {
             Outcome::Ok { phases, .. } => {
                 self.completed_this_second += 1;
-                self.end_to_end_ms.push(phases.iter().map(|(_, ms)| ms).sum());
+                self.end_to_end_ms
+                    .push(phases.iter().map(|(_, ms)| ms).sum());
             }
             Outcome::Failed { .. } => self.failed_total += 1,
         }
@@ -455,7 +462,9 @@ mod tests {
         };
         let seconds = timeline(&result, 1);
         assert_eq!(seconds.len(), 2);
-        assert!(seconds.first().is_some_and(|s| s.warmup && s.started == 2 && s.completed == 1));
+        assert!(seconds
+            .first()
+            .is_some_and(|s| s.warmup && s.started == 2 && s.completed == 1));
         assert!(seconds
             .get(1)
             .is_some_and(|s| !s.warmup && s.completed == 1 && s.failed == 1));

@@ -576,8 +576,7 @@ impl Inner {
             quote: Duration::ZERO,
             transfer: Duration::ZERO,
         };
-        let mut payee_info =
-            json!({"partyIdType": "MSISDN", "partyIdentifier": payee_msisdn, "fspId": report.payee_fsp});
+        let mut payee_info = json!({"partyIdType": "MSISDN", "partyIdentifier": payee_msisdn, "fspId": report.payee_fsp});
         if options.scenario.looks_up() || report.payee_fsp.is_empty() {
             let started = Instant::now();
             let party = self
@@ -730,7 +729,9 @@ impl Inner {
             detail,
         };
         let payee = self.dfsps.get(payee_fsp).ok_or_else(|| {
-            invalid(format!("{payee_fsp} is not simulated here; a transfers-only payment needs its secret"))
+            invalid(format!(
+                "{payee_fsp} is not simulated here; a transfers-only payment needs its secret"
+            ))
         })?;
         let expiration = fspiop::datetime::format_date_time(
             now_ms()
@@ -738,8 +739,7 @@ impl Inner {
                     .unwrap_or(60_000)
                     .max(60_000),
         );
-        let mut response =
-            json!({"transferAmount": at(quote_request, "/amount").clone(), "expiration": expiration});
+        let mut response = json!({"transferAmount": at(quote_request, "/amount").clone(), "expiration": expiration});
         let terms = payee
             .ilp
             .quote_response_terms(quote_request, &response)

@@ -1,0 +1,155 @@
+//! A short perf run in CI, for correctness, not speed: `mojaloop perf run` against
+//! `mojaloop up --dfsps 8` over the embedded bus passes its validity gate and writes its report;
+//! the transfers-only scenario and a two-step capacity search do too. No timing is asserted.
+
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed expectation panics"
+)]
+
+mod common;
+
+fn report(dir: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<svg"), "the page has its charts");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn a_short_run_passes_the_validity_gate() {
+    let run = common::start(false, 300);
+    let out = std::env::temp_dir().join(format!("perf-{}", uuid::Uuid::new_v4().simple()));
+
+    let dir = out.join("run");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--rate",
+        "20",
+        "--duration-s",
+        "8",
+        "--warmup-s",
+        "2",
+        "--quiet",
+        "--bus",
+        "embedded",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Validity gate: PASSED"), "{stdout}");
+    let r = report(&dir);
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert_eq!(r["scenario"], "end-to-end");
+    let sent = r["counts"]["sent"].as_u64().unwrap();
+    assert!(sent >= 100, "{r}");
+    assert_eq!(r["counts"]["succeeded"].as_u64(), Some(sent), "{r}");
+    for phase in ["lookup", "quote", "transfer", "end_to_end"] {
+        assert_eq!(
+            r["phases"][phase]["count"].as_u64(),
+            Some(sent),
+            "{phase}: {r}"
+        );
+    }
+    assert_eq!(r["timeline"].as_array().map(Vec::len), Some(10), "{r}");
+
+    let dir = out.join("transfers");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--scenario",
+        "transfers",
+        "--rate",
+        "20",
+        "--duration-s",
+        "3",
+        "--warmup-s",
+        "0",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let r = report(&dir);
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert!(r["phases"]["transfer"]["count"].as_u64() > Some(0), "{r}");
+    assert!(
+        r["phases"].get("lookup").is_none(),
+        "no lookup in a transfers-only run: {r}"
+    );
+
+    let dir = out.join("capacity");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "capacity",
+        "--start-rate",
+        "10",
+        "--step-rate",
+        "10",
+        "--max-rate",
+        "20",
+        "--step-s",
+        "3",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let r = report(&dir);
+    assert_eq!(
+        r["capacity"]["steps"].as_array().map(Vec::len),
+        Some(2),
+        "{r}"
+    );
+    assert_eq!(r["capacity"]["highest_rate_held_per_s"], 20.0, "{r}");
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+
+    // The gate fails when the ledger disagrees: perffsp-8's position moved by 1 without a
+    // transfer (the run below leaves perffsp-8 alone: with --dfsps 6 it pays perffsp-4..6).
+    let url = store::database_url(&run.database_url, &run.databases[0]).unwrap();
+    common::runtime().block_on(async {
+        let pool = store::connect(&url, 1, 5_000).await.unwrap();
+        let changed = sqlx::query(
+            "UPDATE participantPosition pp
+               JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
+               JOIN ledgerAccountType la ON la.ledgerAccountTypeId = pc.ledgerAccountTypeId
+               JOIN participant p ON p.participantId = pc.participantId
+                SET pp.value = pp.value + 1
+              WHERE p.name = 'perffsp-8' AND la.name = 'POSITION'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        pool.close().await;
+    });
+    let dir = out.join("broken");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--rate",
+        "5",
+        "--duration-s",
+        "1",
+        "--warmup-s",
+        "0",
+        "--quiet",
+        "--drain-timeout-ms",
+        "1000",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("Validity gate: FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("❌ each position equals the sum of its committed transfers"),
+        "{stdout}"
+    );
+
+    let _ = std::fs::remove_dir_all(&out);
+    run.stop();
+}
