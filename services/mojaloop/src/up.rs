@@ -16,7 +16,7 @@ pub struct UpArgs {
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
     database_url: String,
     /// Run over these Kafka broker(s), `HOST:PORT[,HOST:PORT]`, instead of the embedded bus.
-    #[arg(long, env = "KAFKA_BROKERS")]
+    #[arg(long, env = "MOJALOOP_KAFKA_BROKERS")]
     kafka: Option<String>,
     /// Address every service listens on.
     #[arg(long, default_value = "127.0.0.1")]

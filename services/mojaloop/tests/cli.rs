@@ -116,7 +116,7 @@ fn every_operator_command_has_help_with_its_flags_and_environment() {
             &[
                 "--dfsps",
                 "--kafka",
-                "[env: KAFKA_BROKERS=]",
+                "[env: MOJALOOP_KAFKA_BROKERS",
                 "--port-offset",
             ][..],
         ),
@@ -129,12 +129,12 @@ fn every_operator_command_has_help_with_its_flags_and_environment() {
             &[
                 "--dfsp",
                 "--callback-url",
-                "[env: MOJALOOP_CENTRAL_LEDGER_URL=]",
+                "[env: MOJALOOP_CENTRAL_LEDGER_URL",
             ][..],
         ),
         (
             "verify-participants",
-            &["--dfsps", "--oracle-url", "[env: MOJALOOP_ORACLE_URL=]"][..],
+            &["--dfsps", "--oracle-url", "[env: MOJALOOP_ORACLE_URL"][..],
         ),
         (
             "test-transaction",

@@ -175,6 +175,7 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
     let mut switch = Switch(
         Command::new(env!("CARGO_BIN_EXE_mojaloop"))
             .args(&up_args)
+            .env_remove("MOJALOOP_KAFKA_BROKERS")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
