@@ -10,6 +10,11 @@ mod up;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: under load glibc's allocator took about a quarter of the
+/// switch's CPU time (perf/README.md, "Where the time goes").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
