@@ -112,11 +112,18 @@ struct Transfer {
 }
 
 /// The batch's transfers, locked (concurrent fulfils of one transfer queue here), with their
-/// latest states, in one query.
+/// latest states.
+///
+/// Only the `transfer` rows are locked, by primary key: a `FOR UPDATE` over the join would also
+/// lock the `participant` rows, which every prepare reads (shared) for its foreign-key checks,
+/// and prepare and fulfil batches deadlocked on them under load. The join is a plain read; it
+/// must be the transaction's first non-locking read, so its snapshot is taken after the locks
+/// are held (whoever changes a transfer's state holds its row lock first).
 async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, Transfer>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
+    lock_transfers(tx, ids).await?;
     type Row = (
         String,
         String,
@@ -141,7 +148,7 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
          WHERE t.transferId IN (",
     );
     in_list(&mut query, ids);
-    query.push(" ORDER BY t.transferId FOR UPDATE");
+    query.push(" ORDER BY t.transferId");
     let rows: Vec<Row> = query.build_query_as().fetch_all(&mut **tx).await?;
     rows.into_iter()
         .map(
@@ -171,6 +178,21 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
             },
         )
         .collect()
+}
+
+/// Locks the `transfer` rows of `ids` (sorted, so two batches lock in the same order).
+pub(super) async fn lock_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let mut query =
+        QueryBuilder::<MySql>::new("SELECT transferId FROM transfer WHERE transferId IN (");
+    in_list(&mut query, &sorted);
+    query.push(" ORDER BY transferId FOR UPDATE");
+    query.build().execute(&mut **tx).await?;
+    Ok(())
 }
 
 fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
@@ -518,11 +540,12 @@ pub async fn handle(
 ) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut tx = store.pool.begin().await?;
-    let window = open_window(&mut tx).await?;
     let mut ids: Vec<String> = batch.iter().map(|i| i.transfer_id.clone()).collect();
     ids.sort();
     ids.dedup();
+    // First: nothing may be read before the transfers are locked (see `load_transfers`).
     let mut transfers = load_transfers(&mut tx, &ids).await?;
+    let window = open_window(&mut tx).await?;
     let mut fulfil_hashes =
         stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
     let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;

@@ -41,6 +41,10 @@ pub async fn sweep(
     .bind(config.sweep_size_max)
     .fetch_all(&mut *tx)
     .await?;
+    // Every due transfer is locked before anything is read (a fulfil holding one finishes
+    // first); the reads in `expire` then see the states those fulfils committed.
+    let ids: Vec<String> = due.iter().map(|(id,)| id.clone()).collect();
+    super::fulfil::lock_transfers(&mut tx, &ids).await?;
     let mut messages = Vec::new();
     for (id,) in due {
         expire(&mut tx, notifier, &id, now_ms, &mut messages).await?;
@@ -57,7 +61,8 @@ async fn expire(
     messages: &mut Vec<Message>,
 ) -> Result<()> {
     type Row = (String, String, String, u32, String);
-    // The transfer row is what fulfils lock too: a commit and an expiry cannot interleave.
+    // The transfer row, which fulfils lock too, is locked by `sweep`: a commit and an expiry
+    // cannot interleave. Not `FOR UPDATE` here: that would lock the participant rows as well.
     let row: Option<Row> = sqlx::query_as(
         "SELECT CAST(t.amount AS CHAR),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
@@ -68,7 +73,7 @@ async fn expire(
          JOIN participant payer ON payer.participantId = tpa.participantId
          JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
          JOIN participant payee ON payee.participantId = tpe.participantId
-         WHERE t.transferId = ? FOR UPDATE",
+         WHERE t.transferId = ?",
     )
     .bind(id)
     .fetch_optional(&mut **tx)
