@@ -123,6 +123,10 @@ pub struct BusConfig {
     /// Replication factor for topics created by [`ensure_topics`]; `-1` uses the broker's
     /// `default.replication.factor`.
     pub topic_replication_factor: i32,
+    /// Longest time the broker may hold a consumer's fetch waiting for data
+    /// (`fetch.wait.max.ms`). librdkafka's 500 ms default shows up as transfer latency on brokers
+    /// that hold fetches to the limit (Tansu does); Apache Kafka answers as soon as data arrives.
+    pub consumer_fetch_wait_max_ms: u32,
 }
 
 impl BusConfig {
@@ -137,6 +141,8 @@ impl BusConfig {
     pub const PRODUCER_LINGER_MS_DEFAULT: u32 = 5;
     /// Default for [`BusConfig::topic_replication_factor`].
     pub const TOPIC_REPLICATION_FACTOR_DEFAULT: i32 = 1;
+    /// Default for [`BusConfig::consumer_fetch_wait_max_ms`].
+    pub const CONSUMER_FETCH_WAIT_MAX_MS_DEFAULT: u32 = 10;
 
     /// A configuration with the given brokers and client id and defaults for everything else.
     pub fn new(brokers: impl Into<String>, client_id: impl Into<String>) -> Self {
@@ -148,6 +154,7 @@ impl BusConfig {
             producer_delivery_timeout_ms: Self::PRODUCER_DELIVERY_TIMEOUT_MS_DEFAULT,
             producer_linger_ms: Self::PRODUCER_LINGER_MS_DEFAULT,
             topic_replication_factor: Self::TOPIC_REPLICATION_FACTOR_DEFAULT,
+            consumer_fetch_wait_max_ms: Self::CONSUMER_FETCH_WAIT_MAX_MS_DEFAULT,
         }
     }
 
@@ -269,6 +276,10 @@ pub fn consumer_client_config(config: &BusConfig, group_id: &str) -> ClientConfi
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", config.session_timeout_ms.to_string())
+        .set(
+            "fetch.wait.max.ms",
+            config.consumer_fetch_wait_max_ms.to_string(),
+        )
         .set("heartbeat.interval.ms", heartbeat_interval_ms.to_string());
     client_config
 }
@@ -720,6 +731,7 @@ mod tests {
         assert_eq!(client_config.get("auto.offset.reset"), Some("earliest"));
         assert_eq!(client_config.get("session.timeout.ms"), Some("6000"));
         assert_eq!(client_config.get("heartbeat.interval.ms"), Some("2000"));
+        assert_eq!(client_config.get("fetch.wait.max.ms"), Some("10"));
     }
 
     #[test]
