@@ -36,6 +36,10 @@ pub struct Common {
     /// DFSPs in the layout: the first half pay, the second half are paid.
     #[arg(long, env = "MOJALOOP_DFSPS", default_value_t = layout::DFSPS_DEFAULT)]
     dfsps: usize,
+    /// Payer/payee pairs to draw from instead of every payer with every payee, e.g.
+    /// `perffsp-1:perffsp-5,perffsp-2:perffsp-5` (repeat a pair to weight it).
+    #[arg(long, value_delimiter = ',', value_parser = parse_pair)]
+    pairs: Vec<(usize, usize)>,
     /// Payments in flight at most; arrivals beyond are dropped and counted.
     #[arg(long, default_value_t = 5_000)]
     in_flight_max: u64,
@@ -121,6 +125,15 @@ pub struct CapacityArgs {
     common: Common,
 }
 
+fn parse_pair(text: &str) -> Result<(usize, usize), String> {
+    let (payer, payee) = text
+        .split_once(':')
+        .ok_or_else(|| format!("{text} is not PAYER:PAYEE"))?;
+    let index =
+        |name: &str| layout::index_of(name).ok_or_else(|| format!("{name} is not perffsp-N"));
+    Ok((index(payer)?, index(payee)?))
+}
+
 fn parse_scenario(text: &str) -> Result<Scenario, String> {
     Scenario::from_name(text)
         .ok_or_else(|| format!("{text} is not end-to-end, discovery, quotes or transfers"))
@@ -135,6 +148,7 @@ impl Common {
             in_flight_max: self.in_flight_max,
             payment_timeout_ms: self.payment_timeout_ms,
             dfsps: self.dfsps,
+            pairs: self.pairs.clone(),
             amount: self.amount.clone(),
             seed: self.seed,
             progress: !self.quiet,

@@ -363,6 +363,7 @@ mod tests {
             in_flight_max: 10,
             payment_timeout_ms: 1_000,
             dfsps: 8,
+            pairs: Vec::new(),
             amount: "1".into(),
             seed: 1,
             progress: false,

@@ -37,6 +37,9 @@ pub struct LoadConfig {
     pub payment_timeout_ms: u64,
     /// DFSPs in the layout (payers are the first half, payees the second).
     pub dfsps: usize,
+    /// The payer/payee pairs (DFSP indexes) to draw from, uniformly; empty for every payer
+    /// with every payee of the layout.
+    pub pairs: Vec<(usize, usize)>,
     pub amount: String,
     /// Seed of the payer/payee/MSISDN draws.
     pub seed: u64,
@@ -126,6 +129,12 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
             .all(|s| s.rate_per_s > 0.0 && s.duration_s > 0),
         "every step needs a positive rate and duration"
     );
+    anyhow::ensure!(
+        config.pairs.iter().all(|(payer, payee)| payer != payee
+            && (1..=config.dfsps).contains(payer)
+            && (1..=config.dfsps).contains(payee)),
+        "every pair needs two different DFSPs of the layout"
+    );
     let total_s: u64 = config.steps.iter().map(|s| s.duration_s).sum();
     let payers = config.dfsps.div_ceil(2);
     let sim = Arc::new(sim);
@@ -158,8 +167,17 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                 result.dropped_ms.push(next_s * 1000.0);
             } else {
                 in_flight.fetch_add(1, Ordering::Relaxed);
-                let payer = draw.between(1, payers);
-                let payee = draw.between(payers + 1, config.dfsps);
+                let (payer, payee) = match config.pairs.len() {
+                    0 => (
+                        draw.between(1, payers),
+                        draw.between(payers + 1, config.dfsps),
+                    ),
+                    count => config
+                        .pairs
+                        .get(draw.between(0, count - 1))
+                        .copied()
+                        .unwrap_or((1, config.dfsps)),
+                };
                 let payer_msisdn = layout::msisdn(payer, draw.between(0, 99));
                 let payee_msisdn = layout::msisdn(payee, draw.between(0, 99));
                 let options = PayOptions {

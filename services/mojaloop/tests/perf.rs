@@ -57,12 +57,19 @@ fn a_short_run_passes_the_validity_gate() {
     }
     assert_eq!(r["timeline"].as_array().map(Vec::len), Some(10), "{r}");
 
+    // Transfers only, between the pairs given: perffsp-7 is paid, perffsp-6 is not.
+    let before: Vec<i64> = ["perffsp-1", "perffsp-6", "perffsp-7"]
+        .iter()
+        .map(|dfsp| common::units(&run.position(dfsp)))
+        .collect();
     let dir = out.join("transfers");
     let (code, stdout) = run.mojaloop(&[
         "perf",
         "run",
         "--scenario",
         "transfers",
+        "--pairs",
+        "perffsp-2:perffsp-7,perffsp-3:perffsp-7",
         "--rate",
         "20",
         "--duration-s",
@@ -80,6 +87,18 @@ fn a_short_run_passes_the_validity_gate() {
     assert!(
         r["phases"].get("lookup").is_none(),
         "no lookup in a transfers-only run: {r}"
+    );
+    let sent = r["counts"]["succeeded"].as_i64().unwrap();
+    let after: Vec<i64> = ["perffsp-1", "perffsp-6", "perffsp-7"]
+        .iter()
+        .map(|dfsp| common::units(&run.position(dfsp)))
+        .collect();
+    assert_eq!(after[0], before[0], "perffsp-1 is in no pair");
+    assert_eq!(after[1], before[1], "perffsp-6 is in no pair");
+    assert_eq!(
+        after[2] - before[2],
+        -sent,
+        "perffsp-7 received every payment of 1"
     );
 
     let dir = out.join("capacity");
