@@ -169,6 +169,53 @@ fn a_short_run_passes_the_validity_gate() {
         "{stdout}"
     );
 
+    // `mojaloop sim` on its own, next to the switch: it provisions the DFSPs with callbacks to
+    // itself, and a test transaction through it commits.
+    let sim_url = "http://127.0.0.1:4450";
+    let _sim = run.spawn(
+        &[
+            "sim",
+            "--dfsps",
+            "8",
+            "--port",
+            "4450",
+            "--provision",
+            "--callback-url",
+            sim_url,
+        ],
+        &[],
+    );
+    let endpoints = format!("{}/participants/perffsp-5/endpoints", run.ledger_url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let body = common::runtime()
+            .block_on(async { reqwest::get(&endpoints).await?.text().await })
+            .unwrap_or_default();
+        if body.contains("4450/perffsp-5") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mojaloop sim did not provision: {body}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The switch caches endpoints for up to 3 s.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let (code, stdout) = run.mojaloop(&[
+        "test-transaction",
+        "--sim-url",
+        sim_url,
+        "--from",
+        "perffsp-3",
+        "--to",
+        "perffsp-5",
+        "--amount",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Status: SUCCESS"), "{stdout}");
+
     let _ = std::fs::remove_dir_all(&out);
     run.stop();
 }

@@ -60,6 +60,21 @@ impl Run {
         (code, stdout)
     }
 
+    /// `mojaloop <args>` started in the background with the run's environment (and `extra`).
+    pub fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> Switch {
+        Switch(
+            Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+                .args(args)
+                .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .envs(extra.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
     /// The POSITION value of `dfsp` in USD, from the admin API.
     pub fn position(&self, dfsp: &str) -> String {
         let url = format!("{}/participants/{dfsp}/accounts", self.ledger_url);
@@ -150,6 +165,15 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
         ("MOJALOOP_SIM_URL".to_string(), url(4100)),
         ("MOJALOOP_SIM_CALLBACK_URL".to_string(), url(4100)),
         ("NO_COLOR".to_string(), "1".to_string()),
+        // Endpoints re-registered during a test (`mojaloop sim --provision`) take effect soon.
+        (
+            "QUOTING_SERVICE__CENTRAL_LEDGER_DATABASE__CACHE_TTL_MS".to_string(),
+            "2000".to_string(),
+        ),
+        (
+            "ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__CACHE_TTL_MS".to_string(),
+            "2000".to_string(),
+        ),
     ];
     let mut up_args = vec![
         "up".to_string(),
