@@ -45,6 +45,8 @@ enum Command {
     /// Load the switch through the simulated DFSPs and report per-phase latency (perf/).
     #[command(subcommand)]
     Perf(perf::cli::PerfCommand),
+    /// Ask a health URL; exit 0 when it answers 2xx (container health checks).
+    Health(ops::HealthArgs),
     /// Run one service of the switch.
     #[command(subcommand)]
     Serve(serve::ServiceCommand),
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Up(args) => up::up(args),
         Command::Sim(args) => ops::sim(args),
+        Command::Health(args) => ops::health(args),
         Command::Provision(args) => ops::provision(args),
         Command::VerifyParticipants(args) => ops::verify_participants(args),
         Command::TestTransaction(args) => ops::test_transaction(args),

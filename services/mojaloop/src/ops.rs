@@ -217,6 +217,15 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
             args.layout.dfsps
         );
         if args.provision {
+            let oracle = &args.switch.oracle_url;
+            match register_oracle(&args.switch.als_admin_url, oracle, 300).await? {
+                OracleRegistration::Registered => {
+                    tracing::info!(%oracle, "MSISDN oracle registered with the ALS")
+                }
+                OracleRegistration::Present(endpoint) => {
+                    tracing::info!(%endpoint, "the ALS has an MSISDN oracle")
+                }
+            }
             let urls = dfsp_sim::provision::AdminUrls {
                 ledger: args.switch.central_ledger_url.clone(),
                 oracle: args.switch.oracle_url.clone(),
@@ -249,8 +258,70 @@ pub struct ProvisionArgs {
         default_value = "http://127.0.0.1:4100"
     )]
     callback_url: String,
+    /// The oracle's URL as the ALS reaches it (default: --oracle-url).
+    #[arg(long, env = "MOJALOOP_ORACLE_CALLBACK_URL")]
+    oracle_callback_url: Option<String>,
     #[command(flatten)]
     switch: Switch,
+}
+
+/// What [`register_oracle`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OracleRegistration {
+    /// The oracle is now the ALS's default MSISDN oracle.
+    Registered,
+    /// The ALS already had an MSISDN oracle, at this endpoint.
+    Present(String),
+}
+
+/// Registers `oracle_url` with the ALS admin API as the default MSISDN oracle, unless the ALS
+/// has one. Tries `attempts` times, 100 ms apart, while the ALS does not answer.
+pub async fn register_oracle(
+    als_admin: &str,
+    oracle_url: &str,
+    attempts: u32,
+) -> Result<OracleRegistration> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let als_admin = als_admin.trim_end_matches('/');
+    let mut last_error = String::new();
+    for _attempt in 0..attempts.max(1) {
+        match client
+            .get(format!("{als_admin}/oracles?type=MSISDN"))
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                let existing: Value = response.json().await.unwrap_or_default();
+                if let Some(first) = existing.as_array().and_then(|list| list.first()) {
+                    let endpoint = first
+                        .pointer("/endpoint/value")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    return Ok(OracleRegistration::Present(endpoint.to_string()));
+                }
+                let body = serde_json::json!({"oracleIdType": "MSISDN", "endpoint": {"value": oracle_url, "endpointType": "URL"}, "isDefault": true});
+                let response = client
+                    .post(format!("{als_admin}/oracles"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .with_context(|| format!("POST {als_admin}/oracles"))?;
+                let status = response.status();
+                anyhow::ensure!(
+                    status.is_success(),
+                    "the ALS refused the MSISDN oracle: {status} {}",
+                    response.text().await.unwrap_or_default()
+                );
+                return Ok(OracleRegistration::Registered);
+            }
+            Ok(response) => last_error = format!("GET {als_admin}/oracles: {}", response.status()),
+            Err(error) => last_error = format!("GET {als_admin}/oracles: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the ALS admin API did not answer: {last_error}")
 }
 
 /// `mojaloop provision`.
@@ -263,11 +334,27 @@ pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
     };
     runtime()?.block_on(async move {
         heading("Provisioning");
+        let oracle_for_als = args
+            .oracle_callback_url
+            .clone()
+            .unwrap_or_else(|| args.switch.oracle_url.clone());
+        let mut failed = 0;
+        match register_oracle(&args.switch.als_admin_url, &oracle_for_als, 1).await {
+            Ok(OracleRegistration::Registered) => {
+                println!("✅ MSISDN oracle registered with the ALS: {oracle_for_als}")
+            }
+            Ok(OracleRegistration::Present(endpoint)) => {
+                println!("✅ MSISDN oracle already registered with the ALS: {endpoint}")
+            }
+            Err(error) => {
+                failed += 1;
+                println!("❌ MSISDN oracle: {error:#}");
+            }
+        }
         let urls = dfsp_sim::provision::AdminUrls {
             ledger: args.switch.central_ledger_url.clone(),
             oracle: args.switch.oracle_url.clone(),
         };
-        let mut failed = 0;
         for index in indexes {
             let plan = layout::plan(index, count);
             let role = if plan.funds.is_some() { "payer" } else { "payee" };
@@ -300,8 +387,44 @@ pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
             println!("Provisioning complete; callbacks go to {}", args.callback_url);
             Ok(Verdict::Positive)
         } else {
-            println!("{failed} DFSP(s) could not be provisioned");
+            println!("{failed} step(s) failed");
             Ok(Verdict::Negative)
+        }
+    })
+}
+
+// ---- health --------------------------------------------------------------------------------
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The health URL to ask, e.g. http://127.0.0.1:3001/health.
+    url: String,
+    /// Longest wait for the answer, in milliseconds.
+    #[arg(long, default_value_t = 3_000)]
+    timeout_ms: u64,
+}
+
+/// `mojaloop health URL`: exit 0 when the URL answers 2xx (for container health checks, so
+/// images need no curl).
+pub fn health(args: HealthArgs) -> Result<Verdict> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let http = Http::new(args.timeout_ms)?;
+        match http.get(&args.url).await {
+            Ok((status, body)) if (200..300).contains(&status) => {
+                println!("{status} {body}");
+                Ok(Verdict::Positive)
+            }
+            Ok((status, body)) => {
+                println!("{status} {body}");
+                Ok(Verdict::Negative)
+            }
+            Err(error) => {
+                println!("{error:#}");
+                Ok(Verdict::Negative)
+            }
         }
     })
 }

@@ -309,39 +309,16 @@ async fn simulate(
     Ok(simulator)
 }
 
-/// Registers the MSISDN oracle with the ALS as the default, unless an MSISDN oracle is there.
+/// Registers the MSISDN oracle with the ALS (logging the outcome), waiting up to 5 s for the
+/// ALS admin API to answer.
 async fn register_oracle(als_admin: &str, oracle_url: &str) {
-    let client = reqwest::Client::new();
-    for _attempt in 0..50 {
-        match client
-            .get(format!("{als_admin}/oracles?type=MSISDN"))
-            .send()
-            .await
-        {
-            Ok(response) if response.status().is_success() => {
-                let existing: serde_json::Value = response.json().await.unwrap_or_default();
-                if existing.as_array().is_some_and(|list| !list.is_empty()) {
-                    return;
-                }
-                let body = serde_json::json!({"oracleIdType": "MSISDN", "endpoint": {"value": oracle_url, "endpointType": "URL"}, "isDefault": true});
-                match client
-                    .post(format!("{als_admin}/oracles"))
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status().is_success() => {
-                        tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
-                    }
-                    Ok(r) => {
-                        tracing::warn!(status = %r.status(), "the ALS refused the MSISDN oracle")
-                    }
-                    Err(error) => tracing::warn!(%error, "registering the MSISDN oracle failed"),
-                }
-                return;
-            }
-            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+    match crate::ops::register_oracle(als_admin, oracle_url, 50).await {
+        Ok(crate::ops::OracleRegistration::Registered) => {
+            tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
+        }
+        Ok(crate::ops::OracleRegistration::Present(_)) => {}
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "the MSISDN oracle is not registered")
         }
     }
-    tracing::warn!("the ALS admin API did not answer; the MSISDN oracle is not registered");
 }

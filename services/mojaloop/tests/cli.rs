@@ -207,6 +207,16 @@ fn operator_commands_report_an_unreachable_switch_and_exit_non_zero() {
         "{}",
         out.stdout
     );
+    let out = run(
+        &[
+            "health",
+            "http://127.0.0.1:9/health",
+            "--timeout-ms",
+            "1000",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 1, "{}", out.stdout);
 }
 
 #[test]

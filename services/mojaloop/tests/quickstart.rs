@@ -33,6 +33,13 @@ fn quick_start(kafka: bool, port_offset: u16) {
     }
     assert!(out.contains("100 MSISDNs in the oracle"), "{out}");
     assert!(
+        out.contains("✅ MSISDN oracle already registered with the ALS: http://127.0.0.1:"),
+        "{out}"
+    );
+    let (health_code, health) = run.mojaloop(&["health", &format!("{}/health", run.ledger_url)]);
+    assert_eq!(health_code, 0, "{health}");
+    assert!(health.starts_with("200 "), "{health}");
+    assert!(
         out.contains("perffsp-1: payer") && out.contains("perffsp-5: payee"),
         "{out}"
     );
