@@ -24,6 +24,13 @@ EXPECTED_REPLICAS = {
     "mojaloop-central-ledger-fulfil": 8,
     "mojaloop-quoting-service": 8,
 }
+# Requests and limits the guide gives (cpu, memory) for the services it names.
+EXPECTED_RESOURCES = {
+    "mojaloop-account-lookup-service": (("2", "4Gi"), ("4", "8Gi")),
+    "mojaloop-ml-api-adapter": (("2", "4Gi"), ("4", "8Gi")),
+    "mojaloop-central-ledger-prepare": (("4", "8Gi"), ("8", "16Gi")),
+    "mojaloop-central-ledger-fulfil": (("4", "8Gi"), ("8", "16Gi")),
+}
 CONFIGS = {
     "CENTRAL_LEDGER": "services/central-ledger/src/config.default.toml",
     "ML_API_ADAPTER": "services/ml-api-adapter/src/config.default.toml",
@@ -62,7 +69,16 @@ def main():
         spec = doc["spec"]
         if doc["kind"] == "Deployment":
             replicas[name] = spec.get("replicas")
+        expected = EXPECTED_RESOURCES.get(name)
         for container in spec["template"]["spec"]["containers"]:
+            if expected and doc["kind"] == "Deployment":
+                got = container.get("resources", {})
+                for kind, (cpu, memory) in zip(("requests", "limits"), expected):
+                    have = got.get(kind, {})
+                    if (str(have.get("cpu")), str(have.get("memory"))) != (cpu, memory):
+                        failures.append(
+                            f"{name}: {kind} {have}, the profile asks cpu {cpu} memory {memory}"
+                        )
             if not re.match(r"^(apache/kafka)", container.get("image", "")):
                 for env in container.get("env", []):
                     env_names.add(env["name"])
