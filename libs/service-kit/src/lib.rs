@@ -6,8 +6,9 @@
 //!   where its value came from.
 //! - [`health`]: Mojaloop's `/health` body (`status`, `uptime`, `startTime`, `versionNumber`,
 //!   `services`) and its HTTP response.
-//! - [`metrics`]: a small Prometheus registry (counters, histograms, text format 0.0.4) and the
-//!   `/metrics` response, plus the HTTP request metrics every service records.
+//! - [`metrics`]: a small Prometheus registry (counters, gauges, histograms, text format 0.0.4)
+//!   and the `/metrics` response, plus the HTTP request metrics every service records and the
+//!   consumer lag gauge of the services that read the bus.
 //! - [`http`]: FSPIOP error responses, JSON and empty responses, and the [`http::FspiopJson`]
 //!   extractor that turns a bad body into the right FSPIOP error code.
 //! - [`shutdown`]: a future that resolves on SIGINT or SIGTERM.

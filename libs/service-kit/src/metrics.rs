@@ -1,8 +1,8 @@
-//! A small Prometheus registry: labelled counters and histograms, rendered in the text
+//! A small Prometheus registry: labelled counters, gauges and histograms, rendered in the text
 //! exposition format 0.0.4 for `GET /metrics`.
 //!
 //! Names are `<prefix>_<name>` (the prefix may carry its own trailing `_`); the registry also
-//! renders the unprefixed `process_start_time_seconds` gauge. Handles ([`Counter`],
+//! renders the unprefixed `process_start_time_seconds` gauge. Handles ([`Counter`], [`Gauge`],
 //! [`Histogram`], [`Registry`]) are cheap to clone and can be used from any thread; each
 //! metric family has its own lock, held only to update or render it.
 //!
@@ -46,6 +46,7 @@ struct RegistryInner {
 #[derive(Clone)]
 enum Family {
     Counter(Arc<CounterFamily>),
+    Gauge(Arc<GaugeFamily>),
     Histogram(Arc<HistogramFamily>),
 }
 
@@ -53,6 +54,7 @@ impl Family {
     fn name(&self) -> &str {
         match self {
             Family::Counter(family) => &family.name,
+            Family::Gauge(family) => &family.name,
             Family::Histogram(family) => &family.name,
         }
     }
@@ -108,6 +110,32 @@ impl Registry {
                 let family = fresh();
                 families.push(Family::Counter(family.clone()));
                 Counter { family }
+            }
+        }
+    }
+
+    /// A gauge `<prefix>_<name>` with the given label names: a value that goes up and down.
+    pub fn gauge(&self, name: &str, help: &str, label_names: &[&str]) -> Gauge {
+        let full_name = format!("{}{name}", self.inner.prefix);
+        let labels = owned(label_names);
+        let fresh = || Arc::new(GaugeFamily::new(full_name.clone(), help, labels.clone()));
+        if let Err(problem) = check_names(&full_name, &labels, false) {
+            tracing::warn!(metric = %full_name, problem, "gauge not registered");
+            return Gauge { family: fresh() };
+        }
+        let mut families = lock(&self.inner.families);
+        match families.iter().find(|family| family.name() == full_name) {
+            Some(Family::Gauge(existing)) if existing.label_names == labels => Gauge {
+                family: existing.clone(),
+            },
+            Some(_) => {
+                tracing::warn!(metric = %full_name, "metric already registered with another kind or labels");
+                Gauge { family: fresh() }
+            }
+            None => {
+                let family = fresh();
+                families.push(Family::Gauge(family.clone()));
+                Gauge { family }
             }
         }
     }
@@ -172,6 +200,7 @@ impl Registry {
         for family in &families {
             match family {
                 Family::Counter(counter) => counter.render(&mut out),
+                Family::Gauge(gauge) => gauge.render(&mut out),
                 Family::Histogram(histogram) => histogram.render(&mut out),
             }
         }
@@ -276,7 +305,128 @@ impl Counter {
     }
 }
 
-/// A distribution of durations in seconds.
+/// A value that goes up and down (a lag, a position, a queue length).
+#[derive(Clone)]
+pub struct Gauge {
+    family: Arc<GaugeFamily>,
+}
+
+struct GaugeFamily {
+    name: String,
+    help: String,
+    label_names: Vec<String>,
+    series: Mutex<BTreeMap<Vec<String>, f64>>,
+}
+
+impl GaugeFamily {
+    fn new(name: String, help: &str, label_names: Vec<String>) -> Self {
+        let mut series = BTreeMap::new();
+        if label_names.is_empty() {
+            series.insert(Vec::new(), 0.0);
+        }
+        GaugeFamily {
+            name,
+            help: help.to_string(),
+            label_names,
+            series: Mutex::new(series),
+        }
+    }
+
+    fn render(&self, out: &mut String) {
+        write_header(out, &self.name, &self.help, "gauge");
+        for (values, value) in lock(&self.series).iter() {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                self.name,
+                labels(&self.label_names, values, None),
+                format_value(*value)
+            );
+        }
+    }
+
+    fn labels_fit(&self, label_values: &[&str]) -> bool {
+        if label_values.len() == self.label_names.len() {
+            return true;
+        }
+        tracing::warn!(metric = %self.name, "gauge sample dropped: wrong number of label values");
+        false
+    }
+}
+
+impl Gauge {
+    /// Sets the series with these label values (in the registered order) to `value`.
+    pub fn set(&self, label_values: &[&str], value: f64) {
+        let family = &self.family;
+        if family.labels_fit(label_values) {
+            lock(&family.series).insert(owned(label_values), value);
+        }
+    }
+
+    /// Adds `delta` (negative to subtract) to the series with these label values; a series
+    /// not seen yet starts at 0.
+    pub fn add(&self, label_values: &[&str], delta: f64) {
+        let family = &self.family;
+        if family.labels_fit(label_values) {
+            *lock(&family.series)
+                .entry(owned(label_values))
+                .or_insert(0.0) += delta;
+        }
+    }
+
+    /// Adds one to the series with these label values.
+    pub fn inc(&self, label_values: &[&str]) {
+        self.add(label_values, 1.0);
+    }
+
+    /// Subtracts one from the series with these label values.
+    pub fn dec(&self, label_values: &[&str]) {
+        self.add(label_values, -1.0);
+    }
+
+    /// The value of the series with these label values, if it is shown.
+    pub fn get(&self, label_values: &[&str]) -> Option<f64> {
+        lock(&self.family.series).get(&owned(label_values)).copied()
+    }
+
+    /// Stops showing the series with these label values (a partition no longer held, an
+    /// account that went away); whether it was shown.
+    pub fn remove(&self, label_values: &[&str]) -> bool {
+        lock(&self.family.series)
+            .remove(&owned(label_values))
+            .is_some()
+    }
+
+    /// Keeps only the series for which `keep(label values, value)` is true.
+    pub fn retain(&self, mut keep: impl FnMut(&[String], f64) -> bool) {
+        lock(&self.family.series).retain(|values, value| keep(values, *value));
+    }
+
+    /// Replaces every series at once with `series` (label values, value), so a scrape sees
+    /// either the old set or the new one. Entries with the wrong number of label values are
+    /// dropped.
+    pub fn replace_all<I, L, S>(&self, series: I)
+    where
+        I: IntoIterator<Item = (L, f64)>,
+        L: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let family = &self.family;
+        let mut fresh = BTreeMap::new();
+        for (values, value) in series {
+            let values: Vec<String> = values.into_iter().map(Into::into).collect();
+            if values.len() == family.label_names.len() {
+                fresh.insert(values, value);
+            } else {
+                tracing::warn!(metric = %family.name, "gauge sample dropped: wrong number of label values");
+            }
+        }
+        *lock(&family.series) = fresh;
+    }
+}
+
+/// A distribution of observations (durations in seconds, or sizes such as messages per
+/// batch).
 #[derive(Clone)]
 pub struct Histogram {
     family: Arc<HistogramFamily>,
@@ -473,6 +623,48 @@ impl HttpMetrics {
     }
 }
 
+/// `<prefix>_consumer_lag_messages{topic,partition,group}`: the messages of a partition its
+/// consumer group has not committed yet, as last read (the bus crate's `lag::watch` reads
+/// them; this type only shows them, so it needs no bus).
+#[derive(Clone)]
+pub struct ConsumerLagMetrics {
+    gauge: Gauge,
+}
+
+/// Registers the consumer lag gauge in `registry` (again returns the same gauge).
+pub fn consumer_lag_metrics(registry: &Registry) -> ConsumerLagMetrics {
+    ConsumerLagMetrics {
+        gauge: registry.gauge(
+            "consumer_lag_messages",
+            "Messages on a partition not yet committed by the consumer group reading it",
+            &["topic", "partition", "group"],
+        ),
+    }
+}
+
+impl ConsumerLagMetrics {
+    /// Shows `(partition, lag)` for `group` on `topic`; that pair's partitions not listed
+    /// (no longer held by this process) stop being shown.
+    pub fn publish(&self, group: &str, topic: &str, partitions: &[(i32, i64)]) {
+        let held: Vec<String> = partitions
+            .iter()
+            .map(|(partition, _)| partition.to_string())
+            .collect();
+        self.gauge.retain(|labels, _| match labels {
+            [t, partition, g] => t != topic || g != group || held.contains(partition),
+            _ => true,
+        });
+        for ((_, lag), partition) in partitions.iter().zip(&held) {
+            self.gauge.set(&[topic, partition, group], *lag as f64);
+        }
+    }
+
+    /// Stops showing `group` on `topic` (its lag is unknown, or its consumer stopped).
+    pub fn forget(&self, group: &str, topic: &str) {
+        self.publish(group, topic, &[]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,6 +814,92 @@ handler_seconds_count{{step=\"prepare\"}} 5\n{PROCESS}"
             .await
             .unwrap();
         assert_eq!(std::str::from_utf8(&body).unwrap(), PROCESS);
+    }
+
+    #[test]
+    fn gauge_sets_adds_and_renders_exactly() {
+        let registry = registry("moja");
+        let gauge = registry.gauge("queue_messages", "Messages\nwaiting", &["topic"]);
+        gauge.set(&["b"], 2.5);
+        gauge.inc(&["a"]);
+        gauge.inc(&["a"]);
+        gauge.dec(&["a"]);
+        gauge.add(&["b"], -4.0);
+        gauge.set(&["c"], f64::INFINITY);
+        gauge.set(&["too", "many"], 1.0);
+        let expected = format!(
+            "# HELP moja_queue_messages Messages\\nwaiting\n\
+# TYPE moja_queue_messages gauge\n\
+moja_queue_messages{{topic=\"a\"}} 1\n\
+moja_queue_messages{{topic=\"b\"}} -1.5\n\
+moja_queue_messages{{topic=\"c\"}} +Inf\n{PROCESS}"
+        );
+        assert_eq!(registry.render(), expected);
+        assert_eq!(gauge.get(&["a"]), Some(1.0));
+        assert_eq!(gauge.get(&["too", "many"]), None);
+    }
+
+    #[test]
+    fn unlabelled_gauge_shows_zero_and_registering_again_shares_it() {
+        let registry = registry("moja");
+        let first = registry.gauge("in_flight", "In flight", &[]);
+        assert!(registry.render().contains("moja_in_flight 0\n"));
+        registry.gauge("in_flight", "In flight", &[]).set(&[], 7.0);
+        first.inc(&[]);
+        assert!(registry.render().contains("moja_in_flight 8\n"));
+        // Same name with other labels, or as another kind: not rendered, original untouched.
+        registry
+            .gauge("in_flight", "In flight", &["x"])
+            .set(&["1"], 3.0);
+        registry.counter("in_flight", "In flight", &[]).inc(&[]);
+        let rendered = registry.render();
+        assert_eq!(rendered.matches("moja_in_flight").count(), 3, "{rendered}");
+    }
+
+    #[test]
+    fn gauge_series_can_be_removed_kept_or_replaced() {
+        let registry = registry("moja");
+        let gauge = registry.gauge("position", "Position", &["participant", "currency"]);
+        gauge.set(&["dfsp1", "USD"], 10.0);
+        gauge.set(&["dfsp2", "USD"], -3.0);
+        gauge.set(&["dfsp2", "EUR"], 4.0);
+        assert!(gauge.remove(&["dfsp1", "USD"]));
+        assert!(!gauge.remove(&["dfsp1", "USD"]));
+        gauge.retain(|labels, value| {
+            labels.get(1).map(String::as_str) == Some("USD") || value > 5.0
+        });
+        assert_eq!(gauge.get(&["dfsp2", "EUR"]), None);
+        assert_eq!(gauge.get(&["dfsp2", "USD"]), Some(-3.0));
+        gauge.replace_all([(vec!["dfsp3", "XOF"], 1.25), (vec!["short"], 9.0)]);
+        let rendered = registry.render();
+        assert!(rendered.contains("moja_position{participant=\"dfsp3\",currency=\"XOF\"} 1.25\n"));
+        assert!(!rendered.contains("dfsp2"), "{rendered}");
+        assert!(!rendered.contains("short"), "{rendered}");
+    }
+
+    #[test]
+    fn consumer_lag_replaces_one_groups_partitions_only() {
+        let registry = registry("moja_cl_");
+        let lag = consumer_lag_metrics(&registry);
+        lag.publish(
+            "prepare",
+            "topic-transfer-prepare",
+            &[(0, 3), (1, 0), (2, 7)],
+        );
+        consumer_lag_metrics(&registry).publish("fulfil", "topic-transfer-fulfil", &[(0, 1)]);
+        // After a rebalance this process holds partition 2 only.
+        lag.publish("prepare", "topic-transfer-prepare", &[(2, 5)]);
+        let rendered = registry.render();
+        assert!(rendered.contains("# TYPE moja_cl_consumer_lag_messages gauge\n"));
+        assert!(rendered.contains(
+            "moja_cl_consumer_lag_messages{topic=\"topic-transfer-prepare\",partition=\"2\",group=\"prepare\"} 5\n"
+        ));
+        assert!(!rendered.contains("partition=\"1\""), "{rendered}");
+        assert!(rendered.contains(
+            "moja_cl_consumer_lag_messages{topic=\"topic-transfer-fulfil\",partition=\"0\",group=\"fulfil\"} 1\n"
+        ));
+        lag.forget("fulfil", "topic-transfer-fulfil");
+        assert!(!registry.render().contains("fulfil"));
     }
 
     #[test]
