@@ -16,10 +16,13 @@
 //!
 //! Services do not talk to rdkafka directly: they take a [`Bus`] and use its [`Producer`] and
 //! [`Consumer`], which are either Kafka clients or the [`memory`] bus (Kafka's semantics inside
-//! one process, for `mojaloop up` without a broker).
+//! one process, for `mojaloop up` without a broker). For monitoring, a consumer gives a
+//! [`LagProbe`] (its partitions' lag, read by [`lag::watch`] on an interval) and can report
+//! each committed batch's size and timings ([`Consumer::with_batch_observer`]).
 
 pub mod memory;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -472,9 +475,13 @@ impl Bus {
             Bus::Kafka(config) => {
                 let consumer = create_consumer(config, group)?;
                 consumer.subscribe(&[topic])?;
-                Ok(Consumer::Kafka(consumer))
+                Ok(Consumer::new(ConsumerClient::Kafka(consumer), group, topic))
             }
-            Bus::Memory(bus) => Ok(Consumer::Memory(bus.consumer(group, topic)?)),
+            Bus::Memory(bus) => Ok(Consumer::new(
+                ConsumerClient::Memory(bus.consumer(group, topic)?),
+                group,
+                topic,
+            )),
         }
     }
 
@@ -613,43 +620,151 @@ impl Producer {
 }
 
 /// Reads one topic for one consumer group; offsets move only on [`Consumer::commit`].
-pub enum Consumer {
+pub struct Consumer {
+    /// Shared only with [`LagProbe`]s, which hold it weakly: dropping the consumer still
+    /// closes it (and leaves the group) at once.
+    client: Arc<ConsumerClient>,
+    group: String,
+    topic: String,
+    batches: Option<BatchTracker>,
+}
+
+enum ConsumerClient {
     Kafka(StreamConsumer),
     Memory(memory::MemoryConsumer),
 }
 
 impl std::fmt::Debug for Consumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Consumer::Kafka(_) => f.write_str("Consumer::Kafka"),
-            Consumer::Memory(consumer) => consumer.fmt(f),
-        }
+        let kind = match self.client.as_ref() {
+            ConsumerClient::Kafka(_) => "kafka",
+            ConsumerClient::Memory(_) => "embedded",
+        };
+        f.debug_struct("Consumer")
+            .field("bus", &kind)
+            .field("group", &self.group)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a consumer saw of one batch, reported to its batch observer when the batch's offsets
+/// are committed with [`Consumer::commit_records`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchTiming {
+    /// Records committed.
+    pub messages: usize,
+    /// From the first message received since the previous commit to this commit: the time
+    /// the batch spent in the handler, filling included.
+    pub since_first_received: Duration,
+    /// From the last message received to this commit: the handler's work on the batch.
+    pub since_last_received: Duration,
+}
+
+type BatchObserver = Arc<dyn Fn(&BatchTiming) + Send + Sync>;
+
+struct BatchTracker {
+    observer: BatchObserver,
+    /// When the first and the last message since the last commit were received.
+    received: std::sync::Mutex<Option<(Instant, Instant)>>,
+}
+
+impl BatchTracker {
+    fn received(&self) {
+        let now = Instant::now();
+        let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+        *received = Some(received.map_or((now, now), |(first, _)| (first, now)));
+    }
+
+    fn committed(&self, messages: usize) {
+        let taken = self
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((first, last)) = taken else {
+            return;
+        };
+        (self.observer)(&BatchTiming {
+            messages,
+            since_first_received: first.elapsed(),
+            since_last_received: last.elapsed(),
+        });
     }
 }
 
 impl Consumer {
+    fn new(client: ConsumerClient, group: &str, topic: &str) -> Consumer {
+        Consumer {
+            client: Arc::new(client),
+            group: group.to_owned(),
+            topic: topic.to_owned(),
+            batches: None,
+        }
+    }
+
+    /// The consumer group this consumer reads for.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The topic this consumer reads.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Reports each batch to `observer` when it is committed with
+    /// [`Consumer::commit_records`]: how many messages, and how long since its first and its
+    /// last message were received. Meant for handlers that receive a batch, handle it and
+    /// commit it before receiving again (the timings of overlapping batches would blur).
+    #[must_use]
+    pub fn with_batch_observer(
+        mut self,
+        observer: impl Fn(&BatchTiming) + Send + Sync + 'static,
+    ) -> Consumer {
+        self.batches = Some(BatchTracker {
+            observer: Arc::new(observer),
+            received: std::sync::Mutex::new(None),
+        });
+        self
+    }
+
+    /// A handle that reads this consumer's lag from another task (see [`lag`]). It does not
+    /// keep the consumer alive.
+    pub fn lag_probe(&self) -> LagProbe {
+        LagProbe {
+            client: Arc::downgrade(&self.client),
+            group: self.group.clone(),
+            topic: self.topic.clone(),
+        }
+    }
+
     /// The next message, waiting until there is one.
     pub async fn recv(&self) -> Result<Record, Error> {
-        match self {
-            Consumer::Kafka(consumer) => {
+        let record = match self.client.as_ref() {
+            ConsumerClient::Kafka(consumer) => {
                 let message = consumer.recv().await?;
-                Ok(Record {
+                Record {
                     topic: message.topic().to_owned(),
                     partition: message.partition(),
                     offset: message.offset(),
                     key: message.key().map(<[u8]>::to_vec),
                     payload: message.payload().map(<[u8]>::to_vec),
-                })
+                }
             }
-            Consumer::Memory(consumer) => consumer.recv().await,
+            ConsumerClient::Memory(consumer) => consumer.recv().await?,
+        };
+        if let Some(batches) = &self.batches {
+            batches.received();
         }
+        Ok(record)
     }
 
     /// Commits `(topic, partition, next offset)` positions: everything before each is done.
     /// Over Kafka, `wait` makes the commit synchronous (at shutdown).
     pub fn commit(&self, positions: &[(String, i32, i64)], wait: bool) -> Result<(), Error> {
-        match self {
-            Consumer::Kafka(consumer) => {
+        match self.client.as_ref() {
+            ConsumerClient::Kafka(consumer) => {
                 let mut list = TopicPartitionList::new();
                 for (topic, partition, next) in positions {
                     list.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
@@ -662,7 +777,7 @@ impl Consumer {
                 consumer.commit(&list, mode)?;
                 Ok(())
             }
-            Consumer::Memory(consumer) => {
+            ConsumerClient::Memory(consumer) => {
                 for (_, partition, next) in positions {
                     consumer.commit(*partition, *next);
                 }
@@ -671,7 +786,8 @@ impl Consumer {
         }
     }
 
-    /// Commits the position after the last of `records` in each partition.
+    /// Commits the position after the last of `records` in each partition (and reports the
+    /// batch to the batch observer, if there is one).
     pub fn commit_records(&self, records: &[Record]) -> Result<(), Error> {
         let mut last: std::collections::BTreeMap<(&str, i32), i64> = Default::default();
         for record in records {
@@ -687,9 +803,185 @@ impl Consumer {
         if positions.is_empty() {
             return Ok(());
         }
-        self.commit(&positions, false)
+        let committed = self.commit(&positions, false);
+        if let Some(batches) = &self.batches {
+            batches.committed(records.len());
+        }
+        committed
     }
 }
+
+/// Consumer lag: how many messages of each partition a consumer group has not committed yet.
+pub mod lag {
+    use super::*;
+
+    /// The lag of one partition.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PartitionLag {
+        pub partition: i32,
+        /// Messages after the group's committed offset: the partition's end offset (Kafka's
+        /// high watermark) minus the committed offset, or minus the partition's first offset
+        /// when the group never committed there; never negative.
+        pub messages: i64,
+    }
+
+    /// Reads the lag of one [`Consumer`] while the consumer is used elsewhere; made by
+    /// [`Consumer::lag_probe`]. Holds the consumer weakly: once the consumer is dropped the
+    /// probe reads nothing.
+    #[derive(Clone)]
+    pub struct LagProbe {
+        pub(crate) client: std::sync::Weak<ConsumerClient>,
+        pub(crate) group: String,
+        pub(crate) topic: String,
+    }
+
+    impl std::fmt::Debug for LagProbe {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("LagProbe")
+                .field("group", &self.group)
+                .field("topic", &self.topic)
+                .finish_non_exhaustive()
+        }
+    }
+
+    /// Longest a lag reading over Kafka may take (the broker is asked for the committed
+    /// offsets and each partition's watermarks).
+    pub const LAG_TIMEOUT_MS_MAX: u64 = 2_000;
+
+    impl LagProbe {
+        pub fn group(&self) -> &str {
+            &self.group
+        }
+
+        pub fn topic(&self) -> &str {
+            &self.topic
+        }
+
+        /// The lag of each partition the consumer holds (over Kafka, its current
+        /// assignment, so the members of a group each report their own partitions; on the
+        /// embedded bus, every partition). `None` once the consumer is gone. Over Kafka the
+        /// broker is asked, within `timeout_ms` in all.
+        pub async fn read(&self, timeout_ms: u64) -> Result<Option<Vec<PartitionLag>>, Error> {
+            let Some(client) = self.client.upgrade() else {
+                return Ok(None);
+            };
+            if let ConsumerClient::Memory(consumer) = client.as_ref() {
+                let lags = consumer
+                    .lag()
+                    .into_iter()
+                    .map(|(partition, messages)| PartitionLag {
+                        partition,
+                        messages,
+                    })
+                    .collect();
+                return Ok(Some(lags));
+            }
+            // The broker calls block: run them on the blocking pool.
+            let topic = self.topic.clone();
+            let lags = tokio::task::spawn_blocking(move || match client.as_ref() {
+                ConsumerClient::Kafka(consumer) => kafka_lag(consumer, &topic, timeout_ms),
+                ConsumerClient::Memory(_) => Ok(Vec::new()),
+            })
+            .await??;
+            Ok(Some(lags))
+        }
+    }
+
+    fn kafka_lag(
+        consumer: &StreamConsumer,
+        topic: &str,
+        timeout_ms: u64,
+    ) -> Result<Vec<PartitionLag>, Error> {
+        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+        let timed_out = || Error::Timeout {
+            operation: format!("reading the consumer lag of {topic}"),
+            timeout_ms,
+        };
+        let remaining = || {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                Err(timed_out())
+            } else {
+                Ok(left)
+            }
+        };
+        let assignment = consumer.assignment()?;
+        let mut held = TopicPartitionList::new();
+        for element in assignment.elements_for_topic(topic) {
+            held.add_partition(topic, element.partition());
+        }
+        if held.count() == 0 {
+            return Ok(Vec::new());
+        }
+        let committed = consumer.committed_offsets(held, remaining()?)?;
+        let mut lags = Vec::new();
+        for element in committed.elements_for_topic(topic) {
+            let partition = element.partition();
+            let (low, high) = consumer.fetch_watermarks(topic, partition, remaining()?)?;
+            lags.push(PartitionLag {
+                partition,
+                messages: partition_lag(element.offset(), low, high),
+            });
+        }
+        lags.sort_by_key(|lag| lag.partition);
+        Ok(lags)
+    }
+
+    /// `high - committed`, or `high - low` when the group has no committed offset there.
+    pub(crate) fn partition_lag(committed: Offset, low: i64, high: i64) -> i64 {
+        let from = match committed {
+            Offset::Offset(offset) => offset.max(low),
+            _ => low,
+        };
+        (high - from).max(0)
+    }
+
+    /// Reads every probe every `interval_ms` and hands each reading to `publish` (the
+    /// partitions' lags, or the error that stopped the reading), until `stop` changes or
+    /// every probe's consumer is gone; a consumer that went away is reported once with no
+    /// partitions. `interval_ms` 0 returns at once (lag not watched). Each reading is bounded
+    /// by the smaller of the interval and [`LAG_TIMEOUT_MS_MAX`].
+    pub async fn watch(
+        probes: Vec<LagProbe>,
+        interval_ms: u64,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+        mut publish: impl FnMut(&LagProbe, Result<&[PartitionLag], &Error>) + Send,
+    ) {
+        if interval_ms == 0 || probes.is_empty() {
+            return;
+        }
+        let timeout_ms = interval_ms.min(LAG_TIMEOUT_MS_MAX);
+        let mut probes = probes;
+        let mut ticks = tokio::time::interval(Duration::from_millis(interval_ms));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !probes.is_empty() {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = ticks.tick() => {}
+            }
+            let mut gone = Vec::new();
+            for (index, probe) in probes.iter().enumerate() {
+                let reading = tokio::select! {
+                    _ = stop.changed() => return,
+                    reading = probe.read(timeout_ms) => reading,
+                };
+                match reading {
+                    Ok(Some(lags)) => publish(probe, Ok(&lags)),
+                    Ok(None) => {
+                        publish(probe, Ok(&[]));
+                        gone.push(index);
+                    }
+                    Err(error) => publish(probe, Err(&error)),
+                }
+            }
+            for index in gone.into_iter().rev() {
+                probes.remove(index);
+            }
+        }
+    }
+}
+
+pub use lag::LagProbe;
 
 #[cfg(test)]
 mod tests {
@@ -764,6 +1056,154 @@ mod tests {
             create_consumer(&config, " "),
             Err(Error::InvalidConfig(_))
         ));
+    }
+
+    #[test]
+    fn partition_lag_counts_from_the_committed_offset_or_the_first_held() {
+        assert_eq!(lag::partition_lag(Offset::Offset(7), 0, 10), 3);
+        assert_eq!(lag::partition_lag(Offset::Invalid, 4, 10), 6);
+        // Retention dropped messages the group never read: count what is still held.
+        assert_eq!(lag::partition_lag(Offset::Offset(2), 4, 10), 6);
+        assert_eq!(lag::partition_lag(Offset::Offset(12), 0, 10), 0);
+        assert_eq!(lag::partition_lag(Offset::End, 0, 0), 0);
+    }
+
+    fn memory_bus() -> Bus {
+        Bus::Memory(
+            MemoryBus::new(MemoryBusConfig {
+                partitions_default: 2,
+                partition_messages_max: 100,
+            })
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_lag_probe_reads_the_consumers_partitions_until_it_is_dropped() {
+        let bus = memory_bus();
+        let producer = bus.producer().unwrap_or_else(|e| panic!("{e}"));
+        let consumer = bus.consumer("g", "t").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((consumer.group(), consumer.topic()), ("g", "t"));
+        for key in ["a", "b", "c", "d", "e"] {
+            producer
+                .send("t", Some(key), b"x", 100)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let probe = consumer.lag_probe();
+        let total = |lags: &[lag::PartitionLag]| lags.iter().map(|l| l.messages).sum::<i64>();
+        let lags = probe.read(100).await.ok().flatten().unwrap_or_default();
+        assert_eq!(lags.len(), 2);
+        assert_eq!(total(&lags), 5);
+        let record = consumer.recv().await.unwrap_or_else(|e| panic!("{e}"));
+        consumer
+            .commit_records(std::slice::from_ref(&record))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lags = probe.read(100).await.ok().flatten().unwrap_or_default();
+        assert_eq!(total(&lags), 4);
+        drop(consumer);
+        assert!(matches!(probe.read(100).await, Ok(None)));
+    }
+
+    #[tokio::test]
+    async fn watch_publishes_every_interval_and_ends_when_the_consumers_are_gone() {
+        let bus = memory_bus();
+        let producer = bus.producer().unwrap_or_else(|e| panic!("{e}"));
+        let consumer = bus.consumer("g", "t").unwrap_or_else(|e| panic!("{e}"));
+        producer
+            .send("t", None, b"x", 100)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+        let watcher = tokio::spawn(lag::watch(
+            vec![consumer.lag_probe()],
+            10,
+            stop_rx,
+            move |probe, reading| {
+                let lags = reading
+                    .map(<[lag::PartitionLag]>::to_vec)
+                    .unwrap_or_default();
+                let _ = seen_tx.send((probe.group().to_owned(), probe.topic().to_owned(), lags));
+            },
+        ));
+        let (group, topic, lags) = seen_rx.recv().await.unwrap_or_default();
+        assert_eq!((group.as_str(), topic.as_str()), ("g", "t"));
+        assert_eq!(lags.iter().map(|l| l.messages).sum::<i64>(), 1);
+        assert!(seen_rx.recv().await.is_some(), "published again");
+        drop(consumer);
+        tokio::time::timeout(Duration::from_secs(5), watcher)
+            .await
+            .unwrap_or_else(|_| panic!("watch did not end when its consumer went away"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The last reading of a consumer that went away holds no partitions.
+        let mut last = None;
+        while let Ok(reading) = seen_rx.try_recv() {
+            last = Some(reading);
+        }
+        assert_eq!(last.map(|(_, _, lags)| lags), Some(Vec::new()));
+    }
+
+    #[tokio::test]
+    async fn watch_stops_on_the_stop_signal_and_zero_means_off() {
+        let bus = memory_bus();
+        let consumer = bus.consumer("g", "t").unwrap_or_else(|e| panic!("{e}"));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let off = lag::watch(vec![consumer.lag_probe()], 0, stop_rx.clone(), |_, _| {
+            panic!("interval 0 publishes nothing")
+        });
+        tokio::time::timeout(Duration::from_secs(1), off)
+            .await
+            .unwrap_or_else(|_| panic!("interval 0 returns at once"));
+        let watcher = tokio::spawn(lag::watch(
+            vec![consumer.lag_probe()],
+            3_600_000,
+            stop_rx,
+            |_, _| {},
+        ));
+        let _ = stop_tx.send(true);
+        tokio::time::timeout(Duration::from_secs(5), watcher)
+            .await
+            .unwrap_or_else(|_| panic!("watch did not stop"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[tokio::test]
+    async fn a_batch_observer_sees_each_committed_batch() {
+        let bus = memory_bus();
+        let producer = bus.producer().unwrap_or_else(|e| panic!("{e}"));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let consumer = bus
+            .consumer("g", "t")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_batch_observer(move |timing| {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(*timing);
+            });
+        for _ in 0..3 {
+            producer
+                .send("t", None, b"x", 100)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut batch = Vec::new();
+        for _ in 0..3 {
+            batch.push(consumer.recv().await.unwrap_or_else(|e| panic!("{e}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        consumer
+            .commit_records(&batch)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Nothing received since: an empty commit reports nothing.
+        consumer
+            .commit_records(&[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let timing = seen.first().copied().unwrap_or_else(|| panic!("no timing"));
+        assert_eq!(timing.messages, 3);
+        assert!(timing.since_last_received >= Duration::from_millis(20));
+        assert!(timing.since_first_received >= timing.since_last_received);
     }
 
     #[test]

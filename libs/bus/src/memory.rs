@@ -387,6 +387,25 @@ impl MemoryConsumer {
     pub fn topic(&self) -> &str {
         &self.topic.name
     }
+
+    /// `(partition, messages)` for every partition: messages held after the group's committed
+    /// offset (end offset minus committed offset; received but uncommitted messages count).
+    pub fn lag(&self) -> Vec<(i32, i64)> {
+        self.topic
+            .partitions
+            .iter()
+            .enumerate()
+            .filter_map(|(index, partition)| {
+                let partition_index = i32::try_from(index).ok()?;
+                let partition = lock(partition);
+                let committed = partition
+                    .groups
+                    .get(&self.group)
+                    .map_or(partition.base, |g| g.committed.max(partition.base));
+                Some((partition_index, (partition.end() - committed).max(0)))
+            })
+            .collect()
+    }
 }
 
 impl Drop for MemoryConsumer {
@@ -531,6 +550,31 @@ mod tests {
             producer.send("t", Some(b"x"), b"late", 100).await.unwrap();
         });
         assert_eq!(recv(&consumer).await.payload, Some(b"late".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn lag_is_end_offset_minus_committed_offset_per_partition() {
+        let bus = bus(2, 100);
+        bus.ensure_topics(&[("t", 2)]).unwrap();
+        let consumer = bus.consumer("g", "t").unwrap();
+        assert_eq!(consumer.lag(), vec![(0, 0), (1, 0)]);
+        for i in 0..6 {
+            bus.send("t", None, &[i], 100).await.unwrap();
+        }
+        // Round-robin: three messages in each partition.
+        assert_eq!(consumer.lag(), vec![(0, 3), (1, 3)]);
+        let first = recv(&consumer).await;
+        let second = recv(&consumer).await;
+        // Received is not done: only a commit moves the lag.
+        assert_eq!(consumer.lag(), vec![(0, 3), (1, 3)]);
+        consumer.commit(first.partition, first.offset + 1);
+        consumer.commit(second.partition, second.offset + 1);
+        assert_eq!(consumer.lag(), vec![(0, 2), (1, 2)]);
+        // A group that joins now has read nothing of what is still held (the committed
+        // messages were dropped: every group then known had them).
+        let other = bus.consumer("other", "t").unwrap();
+        assert_eq!(other.lag(), vec![(0, 2), (1, 2)]);
+        assert_eq!(bus.lag("g", "t"), 4);
     }
 
     #[test]
