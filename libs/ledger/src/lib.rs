@@ -7,6 +7,7 @@
 pub mod funds;
 pub mod money;
 pub mod names;
+pub mod settlement;
 pub mod transfer;
 
 pub use money::{Money, MoneyError};

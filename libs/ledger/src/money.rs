@@ -100,6 +100,11 @@ impl Money {
         self.0 > 0
     }
 
+    /// The magnitude.
+    pub fn abs(self) -> Money {
+        Money(self.0.abs())
+    }
+
     pub fn is_negative(self) -> bool {
         self.0 < 0
     }

@@ -51,6 +51,15 @@ impl Enumeration {
             Enumeration::Settled => "SETTLED",
         }
     }
+
+    /// The FSPIOP `TransferState` a DFSP is told. SETTLED is the hub's own step after COMMITTED
+    /// (immediate gross settlement), not a state of the FSPIOP API, so DFSPs see COMMITTED.
+    pub fn fspiop_str(self) -> &'static str {
+        match self {
+            Enumeration::Settled => "COMMITTED",
+            other => other.as_str(),
+        }
+    }
 }
 
 const ALL: [(State, &str, Enumeration); 16] = [

@@ -1,10 +1,11 @@
 //! `mojaloop`: the switch's front door. It runs the whole switch (`up`) or one service
 //! (`serve`), prepares databases (`migrate`), carries the operator commands for a running
 //! switch (`sim`, `provision`, `verify-participants`, `test-transaction`, `validate`,
-//! `debug-participant`) and the protocol tools for DFSP integrators (`jws`, `ilp`).
+//! `debug-participant`, `settlement`) and the protocol tools for DFSP integrators (`jws`, `ilp`).
 
 mod ops;
 mod serve;
+mod settlement;
 mod tools;
 mod up;
 
@@ -42,6 +43,10 @@ enum Command {
     /// Show what the switch holds for one DFSP: accounts, positions, limits, endpoints, oracle
     /// registrations and last transfers.
     DebugParticipant(ops::DebugArgs),
+    /// Settle what the DFSPs owe each other: close windows, create settlements, walk them to
+    /// SETTLED (positions are reset as DFSPs settle).
+    #[command(subcommand)]
+    Settlement(settlement::SettlementCommand),
     /// Load the switch through the simulated DFSPs and report per-phase latency (perf/).
     #[command(subcommand)]
     Perf(perf::cli::PerfCommand),
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
                 tools::Verdict::Negative
             }
         }),
+        Command::Settlement(command) => settlement::run(command),
         Command::Serve(service) => serve::serve(service),
         Command::Migrate(args) => serve::migrate(args),
         Command::Jws(command) => tools::run_jws(command),

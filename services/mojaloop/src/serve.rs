@@ -11,6 +11,9 @@ use crate::tools::Verdict;
 pub enum ServiceCommand {
     /// The central ledger's admin API (port 3001) and its handlers.
     CentralLedger(CentralLedgerArgs),
+    /// Central settlement (port 3007, base path /v2): settlement windows, settlements, and the
+    /// window-close and gross settlement handlers. Uses the central ledger's database.
+    CentralSettlement(CentralSettlementArgs),
     /// The ML API Adapter (port 3000): the transfers API and its notification handler.
     MlApiAdapter(MlApiAdapterArgs),
     /// The Quoting Service (port 3002).
@@ -81,6 +84,20 @@ pub struct CentralLedgerArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CentralSettlementArgs {
+    /// A TOML file over the built-in defaults; environment variables
+    /// CENTRAL_SETTLEMENT__<SECTION>__<KEY> override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Create the central ledger's database if missing and apply its migrations first.
+    #[arg(long)]
+    migrate: bool,
+    /// Do not run the immediate gross settlement handler in this process.
+    #[arg(long)]
+    no_gross: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// A central-ledger TOML config file to take the database settings from.
     #[arg(long)]
@@ -117,6 +134,29 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                     config,
                     store,
                     handlers,
+                    listener,
+                    service_kit::shutdown::shutdown_signal(),
+                )
+                .await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
+        ServiceCommand::CentralSettlement(args) => {
+            let mut config = central_settlement::Config::load(args.config.as_deref())?;
+            if args.no_gross {
+                config.gross.enabled = false;
+            }
+            runtime()?.block_on(async move {
+                let store = central_settlement::connect_store(&config, args.migrate).await?;
+                let address = format!("{}:{}", config.server.host, config.server.port);
+                let listener = tokio::net::TcpListener::bind(&address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?;
+                tracing::info!(%address, gross = config.gross.enabled, "central-settlement listening");
+                central_settlement::run(
+                    config,
+                    store,
                     listener,
                     service_kit::shutdown::shutdown_signal(),
                 )

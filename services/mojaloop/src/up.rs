@@ -47,6 +47,7 @@ pub struct Ports {
     pub simulator: u16,
     pub ml_api_adapter: u16,
     pub central_ledger: u16,
+    pub central_settlement: u16,
     pub quoting_service: u16,
     pub als_api: u16,
     pub als_admin: u16,
@@ -68,6 +69,7 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
             simulator: args.sim_port.unwrap_or(port(4100)),
             ml_api_adapter: port(3000),
             central_ledger: port(3001),
+            central_settlement: port(3007),
             quoting_service: port(3002),
             als_api: port(4002),
             als_admin: port(4001),
@@ -106,15 +108,24 @@ pub async fn run_switch(
     ledger.database.url = database_url.to_string();
     let ledger_url = ledger.database_url()?;
     let mut api = ml_api_adapter::Config::load(None)?;
-    let (ledger_bus, api_bus) = match kafka {
+    let mut settlement = central_settlement::Config::load(None)?;
+    settlement.database.url = database_url.to_string();
+    settlement.database.name = ledger.database.name.clone();
+    let (ledger_bus, api_bus, settlement_bus) = match kafka {
         Some(brokers) => {
             ledger.kafka.brokers = brokers.to_string();
             api.kafka.brokers = brokers.to_string();
-            (bus::Bus::Kafka(ledger.bus()), bus::Bus::Kafka(api.bus()))
+            settlement.kafka.brokers = brokers.to_string();
+            (
+                bus::Bus::Kafka(ledger.bus()),
+                bus::Bus::Kafka(api.bus()),
+                bus::Bus::Kafka(settlement.bus()),
+            )
         }
         None => {
             let embedded = bus::MemoryBus::new(bus::MemoryBusConfig::default())?;
             (
+                bus::Bus::Memory(embedded.clone()),
                 bus::Bus::Memory(embedded.clone()),
                 bus::Bus::Memory(embedded),
             )
@@ -144,6 +155,7 @@ pub async fn run_switch(
     let oracle_store = msisdn_oracle::connect_store(&oracle, true, true)
         .await
         .context("oracle database")?;
+    let settlement_store = central_ledger::store::Store::new(ledger_store.pool.clone());
 
     let listeners = (
         bind(host, ports.central_ledger).await?,
@@ -152,6 +164,7 @@ pub async fn run_switch(
         bind(host, ports.als_api).await?,
         bind(host, ports.als_admin).await?,
         bind(host, ports.oracle).await?,
+        bind(host, ports.central_settlement).await?,
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -164,6 +177,7 @@ pub async fn run_switch(
     };
     tracing::info!(
         central_ledger = ports.central_ledger,
+        central_settlement = ports.central_settlement,
         ml_api_adapter = ports.ml_api_adapter,
         quoting_service = ports.quoting_service,
         als = ports.als_api,
@@ -224,7 +238,15 @@ pub async fn run_switch(
         }
         Ok::<(), anyhow::Error>(())
     };
-    let (ledger_result, api_result, quoting_result, als_result, oracle_result, _) = tokio::join!(
+    let (
+        ledger_result,
+        api_result,
+        quoting_result,
+        als_result,
+        oracle_result,
+        settlement_result,
+        _,
+    ) = tokio::join!(
         central_ledger::run_with_bus(
             ledger,
             ledger_bus,
@@ -248,6 +270,13 @@ pub async fn run_switch(
             stopped(stop_rx.clone())
         ),
         msisdn_oracle::run(oracle, oracle_store, listeners.5, stopped(stop_rx.clone())),
+        central_settlement::run_with_bus(
+            settlement,
+            settlement_bus,
+            settlement_store,
+            listeners.6,
+            stopped(stop_rx.clone())
+        ),
         register,
     );
     ledger_result.context("central ledger")?;
@@ -255,6 +284,7 @@ pub async fn run_switch(
     quoting_result.context("quoting service")?;
     als_result.context("account lookup service")?;
     oracle_result.context("oracle")?;
+    settlement_result.context("central settlement")?;
     Ok(())
 }
 

@@ -181,7 +181,7 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
 }
 
 /// Locks the `transfer` rows of `ids` (sorted, so two batches lock in the same order).
-pub(super) async fn lock_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<()> {
+pub async fn lock_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -444,7 +444,7 @@ impl Writes {
 }
 
 /// Moves an account's position by `change` (locked first) and journals it.
-pub(crate) async fn move_position(
+pub async fn move_position(
     tx: &mut Tx<'_>,
     account: u32,
     change: Money,
@@ -483,11 +483,13 @@ pub(crate) async fn move_position(
     Ok(())
 }
 
-async fn open_window(tx: &mut Tx<'_>) -> Result<Option<u64>> {
+/// The open settlement window, read with a shared lock on its one-row pointer: a window close
+/// takes that row exclusively, so it waits for this transaction, and a transfer never lands in
+/// a window whose close has already committed. A locking read sees the latest committed row,
+/// whatever this transaction's snapshot is.
+pub async fn open_window(tx: &mut Tx<'_>) -> Result<Option<u64>> {
     let row: Option<(u64,)> = sqlx::query_as(
-        "SELECT sw.settlementWindowId FROM settlementWindow sw
-         JOIN settlementWindowStateChange swsc ON swsc.settlementWindowStateChangeId = sw.currentStateChangeId
-         WHERE swsc.settlementWindowStateId = 'OPEN' ORDER BY sw.settlementWindowId DESC LIMIT 1",
+        "SELECT settlementWindowId FROM settlementWindowOpen WHERE settlementWindowOpenId = 1 LOCK IN SHARE MODE",
     )
     .fetch_optional(&mut **tx)
     .await?;
@@ -511,7 +513,7 @@ async fn state_payload(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Value> {
         .map(State::enumeration)
         .unwrap_or(Enumeration::Aborted);
     let mut payload =
-        json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
+        json!({ "transferState": enumeration.fspiop_str(), "completedTimestamp": completed });
     if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
         object.insert("fulfilment".into(), Value::String(f));
     }

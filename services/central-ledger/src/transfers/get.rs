@@ -76,7 +76,7 @@ pub async fn answer(
         }
     }
     let mut payload =
-        json!({ "transferState": enumeration.as_str(), "completedTimestamp": completed });
+        json!({ "transferState": enumeration.fspiop_str(), "completedTimestamp": completed });
     if let Some(object) = payload.as_object_mut() {
         if let Some(f) = fulfilment {
             object.insert("fulfilment".into(), Value::String(f));

@@ -1,0 +1,14 @@
+DROP TABLE IF EXISTS `settlementWindowOpen`;
+DROP TABLE IF EXISTS `settlementTransferParticipant`;
+ALTER TABLE `settlementParticipantCurrency` DROP FOREIGN KEY `spc_currentstatechangeid_foreign`;
+DROP TABLE IF EXISTS `settlementParticipantCurrencyStateChange`;
+DROP TABLE IF EXISTS `settlementParticipantCurrency`;
+DROP TABLE IF EXISTS `settlementSettlementWindow`;
+DROP TABLE IF EXISTS `settlementContentAggregation`;
+ALTER TABLE `settlementWindowContent` DROP FOREIGN KEY `settlementwindowcontent_settlementid_foreign`;
+ALTER TABLE `settlement` DROP FOREIGN KEY `settlement_currentstatechangeid_foreign`;
+DROP TABLE IF EXISTS `settlementStateChange`;
+DROP TABLE IF EXISTS `settlement`;
+ALTER TABLE `settlementWindowContent` DROP FOREIGN KEY `settlementwindowcontent_currentstatechangeid_foreign`;
+DROP TABLE IF EXISTS `settlementWindowContentStateChange`;
+DROP TABLE IF EXISTS `settlementWindowContent`;

@@ -1,0 +1,309 @@
+//! Immediate gross settlement (spec §6.4): the handler reads the ledger's commit notifications
+//! from `topic-notification-event` (its own consumer group) and, for every committed transfer
+//! whose positions an IMMEDIATE GROSS model governs, settles it at once in one transaction per
+//! batch: the POSITION legs are reversed, the same amounts move between the DFSPs' settlement
+//! accounts, and the transfer gets the state SETTLED. Offsets are committed after the database
+//! commit; a redelivered notification finds the transfer SETTLED and does nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fspiop::envelope::Message;
+use ledger::settlement::{self, Model};
+use ledger::Money;
+use sqlx::{MySql, QueryBuilder};
+
+use central_ledger::error::{Error, Result};
+use central_ledger::store::{Store, Tx};
+use central_ledger::transfers::batch::{self, BatchLimits};
+
+use crate::windows::money;
+
+/// transferParticipantRoleType DFSP_SETTLEMENT and DFSP_POSITION; ledgerEntryType PRINCIPLE_VALUE.
+const ROLE_DFSP_SETTLEMENT: u32 = 4;
+const ROLE_DFSP_POSITION: u32 = 5;
+const ENTRY_PRINCIPLE_VALUE: u32 = 1;
+/// ledgerAccountType SETTLEMENT.
+const LEDGER_ACCOUNT_SETTLEMENT: u32 = 2;
+
+/// The transfer ids of successful commit notifications (`commit` to the payer, or `reserve`,
+/// the PATCH to the payee) in a batch.
+pub fn committed_ids(messages: &[Message]) -> Vec<String> {
+    let mut ids: Vec<String> = messages
+        .iter()
+        .filter(|m| {
+            matches!(m.metadata.event.action.as_str(), "commit" | "reserve")
+                && m.metadata.event.state.status == "success"
+        })
+        .map(|m| {
+            m.content
+                .uri_params
+                .as_ref()
+                .map(|u| u.id.clone())
+                .unwrap_or_else(|| m.id.clone())
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// One leg of a transfer.
+struct Leg {
+    transfer_id: String,
+    participant: u32,
+    account: u32,
+    account_type: u32,
+    currency: String,
+    amount: Money,
+}
+
+/// Settles the committed transfers among `ids` that a gross model governs; returns how many.
+pub async fn settle(store: &Store, ids: &[String]) -> Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let models: Vec<(Model, u32)> = gross_models(store).await?;
+    if models.is_empty() {
+        return Ok(0);
+    }
+    let plain: Vec<Model> = models.iter().map(|m| m.0.clone()).collect();
+    let mut tx = store.pool.begin().await?;
+    central_ledger::transfers::fulfil::lock_transfers(&mut tx, ids).await?;
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT tp.transferId, tp.participantId, tp.participantCurrencyId, pc.ledgerAccountTypeId, pc.currencyId, CAST(tp.amount AS CHAR),
+                (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = tp.transferId
+                  ORDER BY tsc.transferStateChangeId DESC LIMIT 1)
+         FROM transferParticipant tp
+         JOIN participantCurrency pc ON pc.participantCurrencyId = tp.participantCurrencyId
+         WHERE tp.transferParticipantRoleTypeId IN (1, 2) AND tp.transferId IN (",
+    );
+    {
+        let mut separated = query.separated(", ");
+        for id in ids {
+            separated.push_bind(id.clone());
+        }
+        separated.push_unseparated(")");
+    }
+    query.push(" ORDER BY tp.transferId, tp.transferParticipantId");
+    type Row = (String, u32, u32, u32, String, String, Option<String>);
+    let rows: Vec<Row> = query.build_query_as().fetch_all(&mut *tx).await?;
+    let mut legs: BTreeMap<String, Vec<Leg>> = BTreeMap::new();
+    for (transfer_id, participant, account, account_type, currency, amount, state) in rows {
+        if state.as_deref() != Some("COMMITTED") {
+            continue;
+        }
+        let Some((_, settlement_type)) = settlement::model_for(&plain, account_type, &currency)
+            .filter(|m| m.immediate_gross)
+            .and_then(|m| models.iter().find(|(model, _)| model.id == m.id))
+        else {
+            continue;
+        };
+        let _ = settlement_type;
+        legs.entry(transfer_id.clone()).or_default().push(Leg {
+            transfer_id,
+            participant,
+            account,
+            account_type,
+            currency,
+            amount: money(&amount)?,
+        });
+    }
+    if legs.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    // Each DFSP's settlement account in the leg's currency.
+    let mut settlement_accounts: BTreeMap<(u32, String, u32), u32> = BTreeMap::new();
+    for leg in legs.values().flatten() {
+        let settlement_type = models
+            .iter()
+            .find(|(m, _)| {
+                settlement::model_for(&plain, leg.account_type, &leg.currency).map(|f| f.id)
+                    == Some(m.id)
+            })
+            .map(|(_, t)| *t)
+            .unwrap_or(LEDGER_ACCOUNT_SETTLEMENT);
+        let key = (leg.participant, leg.currency.clone(), settlement_type);
+        if settlement_accounts.contains_key(&key) {
+            continue;
+        }
+        let row: Option<(u32,)> = sqlx::query_as(
+            "SELECT participantCurrencyId FROM participantCurrency WHERE participantId = ? AND currencyId = ? AND ledgerAccountTypeId = ?",
+        )
+        .bind(leg.participant)
+        .bind(&leg.currency)
+        .bind(settlement_type)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let account = row.map(|(a,)| a).ok_or_else(|| {
+            Error::Internal(format!(
+                "participant {} has no settlement account in {}",
+                leg.participant, leg.currency
+            ))
+        })?;
+        settlement_accounts.insert(key, account);
+    }
+    let settlement_of = |leg: &Leg| {
+        settlement_accounts
+            .iter()
+            .find(|((p, c, _), _)| *p == leg.participant && *c == leg.currency)
+            .map(|(_, a)| *a)
+    };
+    // Positions locked in account-id order before any moves.
+    let mut accounts: BTreeSet<u32> = BTreeSet::new();
+    for leg in legs.values().flatten() {
+        accounts.insert(leg.account);
+        accounts.extend(settlement_of(leg));
+    }
+    let account_ids: Vec<u64> = accounts.iter().map(|a| u64::from(*a)).collect();
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT participantPositionId FROM participantPosition WHERE participantCurrencyId IN (",
+    );
+    crate::windows::push_ids(&mut query, &account_ids);
+    query.push(" ORDER BY participantCurrencyId FOR UPDATE");
+    query.build().execute(&mut *tx).await?;
+    for (transfer_id, transfer_legs) in &legs {
+        let change = sqlx::query(
+            "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, 'SETTLED', 'Gross settlement process')",
+        )
+        .bind(transfer_id)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_id();
+        let mut moves: Vec<(u32, Money)> = Vec::new();
+        for leg in transfer_legs {
+            let settlement_account = settlement_of(leg).ok_or_else(|| {
+                Error::Internal(format!("no settlement account for {}", leg.transfer_id))
+            })?;
+            insert_leg(
+                &mut tx,
+                leg,
+                leg.account,
+                ROLE_DFSP_POSITION,
+                leg.amount.negate(),
+            )
+            .await?;
+            insert_leg(
+                &mut tx,
+                leg,
+                settlement_account,
+                ROLE_DFSP_SETTLEMENT,
+                leg.amount,
+            )
+            .await?;
+            moves.push((leg.account, leg.amount.negate()));
+            moves.push((settlement_account, leg.amount));
+        }
+        moves.sort_by_key(|m| m.0);
+        for (account, amount) in moves {
+            central_ledger::transfers::fulfil::move_position(&mut tx, account, amount, change)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(legs.len())
+}
+
+async fn insert_leg(
+    tx: &mut Tx<'_>,
+    leg: &Leg,
+    account: u32,
+    role: u32,
+    amount: Money,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO transferParticipant (transferId, participantId, participantCurrencyId, transferParticipantRoleTypeId, ledgerEntryTypeId, amount)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&leg.transfer_id)
+    .bind(leg.participant)
+    .bind(account)
+    .bind(role)
+    .bind(ENTRY_PRINCIPLE_VALUE)
+    .bind(amount.to_decimal_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Active IMMEDIATE GROSS models with their settlement account types.
+async fn gross_models(store: &Store) -> Result<Vec<(Model, u32)>> {
+    let types: Vec<(u32, u32)> =
+        sqlx::query_as("SELECT settlementModelId, settlementAccountTypeId FROM settlementModel")
+            .fetch_all(&store.pool)
+            .await?;
+    let models = crate::windows::models(&store.pool).await?;
+    // Every active model is kept (a currency's NET model must still win over a GROSS default);
+    // callers check `immediate_gross` on the model that governs.
+    if !models
+        .iter()
+        .any(|(m, _, _)| m.immediate_gross && m.is_active)
+    {
+        return Ok(Vec::new());
+    }
+    Ok(models
+        .into_iter()
+        .map(|(model, _, _)| {
+            let settlement_type = types
+                .iter()
+                .find(|(id, _)| *id == model.id)
+                .map(|(_, t)| *t)
+                .unwrap_or(LEDGER_ACCOUNT_SETTLEMENT);
+            (model, settlement_type)
+        })
+        .collect())
+}
+
+/// Runs the gross settlement handler until `stop` fires.
+pub async fn run_handler(
+    store: Store,
+    consumer: bus::Consumer,
+    limits: BatchLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    while let Some(records) = batch::next_batch(
+        &consumer,
+        limits.batch_size_max,
+        limits.batch_wait_ms,
+        &mut stop,
+    )
+    .await
+    {
+        let messages: Vec<Message> = records
+            .iter()
+            .filter_map(|r| r.payload.as_deref())
+            .filter_map(|p| serde_json::from_slice::<Message>(p).ok())
+            .collect();
+        let ids = committed_ids(&messages);
+        let mut attempt: u64 = 1;
+        loop {
+            match settle(&store, &ids).await {
+                Ok(settled) => {
+                    if settled > 0 {
+                        tracing::debug!(settled, "transfers settled gross");
+                    }
+                    break;
+                }
+                Err(error) if attempt < GROSS_ATTEMPTS_MAX => {
+                    tracing::warn!(%error, attempt, "gross settlement failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        GROSS_RETRY_DELAY_MS * attempt,
+                    ))
+                    .await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    // Left COMMITTED; the operator sees them unsettled. Not retried forever, so
+                    // one bad transfer cannot stop the handler.
+                    tracing::error!(%error, ?ids, "gross settlement failed; transfers left COMMITTED");
+                    break;
+                }
+            }
+        }
+        batch::commit(&consumer, &records);
+    }
+}
+
+/// Attempts at a batch, and the pause before attempt n (n × this).
+const GROSS_ATTEMPTS_MAX: u64 = 3;
+const GROSS_RETRY_DELAY_MS: u64 = 200;
