@@ -17,6 +17,7 @@ pub struct Config {
     pub hub: HubConfig,
     pub funds: FundsConfig,
     pub transfers: TransfersConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +72,15 @@ pub struct TransfersConfig {
     pub batch_wait_ms: u64,
     pub timeout_interval_ms: u64,
     pub timeout_sweep_size_max: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// How often the handlers' consumer lag is read; 0 turns it off.
+    pub consumer_lag_interval_ms: u64,
+    /// How often positions and net debit caps are read (admin handler only); 0 turns it off.
+    pub positions_interval_ms: u64,
 }
 
 impl Config {

@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod funds;
+pub mod metrics;
 pub mod store;
 pub mod transfers;
 
@@ -80,6 +81,8 @@ pub struct Metrics {
     pub funds: Counter,
     /// Transfers handled, by phase and outcome.
     pub transfers: Counter,
+    /// Positions, consumer lag and handler batches.
+    pub ledger: metrics::LedgerMetrics,
 }
 
 impl Metrics {
@@ -93,11 +96,13 @@ impl Metrics {
         );
         let transfers =
             registry.counter("transfer_total", "Transfers handled", &["phase", "outcome"]);
+        let ledger = metrics::LedgerMetrics::new(&registry);
         Metrics {
             registry,
             http,
             funds,
             transfers,
+            ledger,
         }
     }
 }
@@ -257,10 +262,12 @@ pub async fn run_with_bus(
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handler_tasks = Vec::new();
+    let mut lag_probes = Vec::new();
     if handlers.admin {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_ADMIN), &admin_topic)
             .map_err(|e| Error::Bus(e.to_string()))?;
+        lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tokio::spawn(funds::run_handler(
             store.clone(),
             consumer,
@@ -290,7 +297,9 @@ pub async fn run_with_bus(
     if handlers.prepare {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_PREPARE), &prepare_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?;
+            .map_err(|e| Error::Bus(e.to_string()))?
+            .with_batch_observer(metrics.ledger.batch_observer("prepare"));
+        lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tokio::spawn(transfers::prepare::run_handler(
             store.clone(),
             consumer,
@@ -311,7 +320,9 @@ pub async fn run_with_bus(
     if handlers.fulfil {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_FULFIL), &fulfil_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?;
+            .map_err(|e| Error::Bus(e.to_string()))?
+            .with_batch_observer(metrics.ledger.batch_observer("fulfil"));
+        lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tokio::spawn(transfers::fulfil::run_handler(
             store.clone(),
             consumer,
@@ -324,7 +335,9 @@ pub async fn run_with_bus(
     if handlers.get {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_GET), &get_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?;
+            .map_err(|e| Error::Bus(e.to_string()))?
+            .with_batch_observer(metrics.ledger.batch_observer("get"));
+        lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tokio::spawn(transfers::get::run_handler(
             store.clone(),
             consumer,
@@ -344,6 +357,20 @@ pub async fn run_with_bus(
             timeout,
             stop_rx.clone(),
             metrics.clone(),
+        )));
+    }
+    handler_tasks.push(tokio::spawn(metrics::run_consumer_lag(
+        lag_probes,
+        config.metrics.consumer_lag_interval_ms,
+        stop_rx.clone(),
+        metrics.ledger.consumer_lag.clone(),
+    )));
+    if handlers.admin {
+        handler_tasks.push(tokio::spawn(metrics::run_positions(
+            store.clone(),
+            metrics.ledger.clone(),
+            config.metrics.positions_interval_ms,
+            stop_rx.clone(),
         )));
     }
     let state = AppState {

@@ -40,6 +40,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the admin API and the given handlers on a fresh database.
 pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
+    spawn_app_configured(handlers, |_| {}).await
+}
+
+/// [`spawn_app_with`], with `adjust` applied to the test configuration before the start.
+pub async fn spawn_app_configured(handlers: Handlers, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("t_{id}");
     let mut config = Config::defaults().unwrap_or_else(|e| panic!("defaults: {e}"));
@@ -55,6 +60,7 @@ pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
     // These tests carry a fixed sample packet; the ILP check is exercised end to end with real
     // packets in services/mojaloop/tests/transfers.rs.
     config.transfers.ilp_check = false;
+    adjust(&mut config);
     let store = central_ledger::connect_store(&config, true, true)
         .await
         .unwrap_or_else(|e| panic!("MySQL at {} (set DATABASE_URL): {e}", config.database.url));

@@ -11,5 +11,6 @@ mod errors;
 mod fulfil;
 mod funds;
 mod helpers;
+mod metrics;
 mod onboarding;
 mod prepare;
