@@ -8,8 +8,10 @@
 //! - **The ledger agrees with the payers**: transfers the ledger COMMITTED since the start
 //!   equal the payments the payers saw committed.
 //! - **Positions add up**: each DFSP's position equals the sum of its committed transfers (payer
-//!   legs plus, payee legs minus) and nothing stays reserved. Settlement does not reset positions
-//!   yet; once it does, this check must add the settled amounts.
+//!   legs plus, payee legs minus) and nothing stays reserved. Settlement transfers are ledger
+//!   transfers with a DFSP_POSITION leg, so settled amounts are in that sum: committed ones, and
+//!   a net recipient's reserved one (its position moves at reserve); gross-settled transfers
+//!   (SETTLED) carry their reversing legs.
 
 use std::time::{Duration, Instant};
 
@@ -99,7 +101,8 @@ async fn position_gaps(pool: &MySqlPool) -> sqlx::Result<Vec<(String, String, St
                         FROM transferParticipant tp
                         JOIN transferStateChange ts ON ts.transferStateChangeId =
                              (SELECT MAX(l.transferStateChangeId) FROM transferStateChange l WHERE l.transferId = tp.transferId)
-                       WHERE ts.transferStateId = 'COMMITTED'
+                       WHERE ts.transferStateId IN ('COMMITTED', 'SETTLED')
+                          OR (ts.transferStateId = 'RESERVED' AND tp.transferParticipantRoleTypeId = 5 AND tp.amount > 0)
                        GROUP BY tp.participantCurrencyId) c ON c.participantCurrencyId = pp.participantCurrencyId
           ORDER BY p.name, pc.currencyId",
     )

@@ -187,6 +187,81 @@ fn quick_start(kafka: bool, port_offset: u16) {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not registered"), "{out}");
 
+    // Settlement: close window 1, settle it, walk every DFSP to SETTLED; every position was
+    // made in window 1, so every position is back to zero.
+    let (code, out) = run.mojaloop(&["settlement", "close-window"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Window 1 closing; window 2 is open"), "{out}");
+    assert!(out.contains("Window 1: CLOSED"), "{out}");
+    let (code, out) = run.mojaloop(&[
+        "settlement",
+        "create",
+        "--model",
+        "DEFERREDNET",
+        "--windows",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(DEFERREDNET): PENDING_SETTLEMENT"), "{out}");
+    assert!(out.contains("Sum of net amounts in USD: 0"), "{out}");
+    assert!(
+        out.contains("perffsp-1") && out.contains("net sender (pays)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("perffsp-5") && out.contains("net recipient (receives)"),
+        "{out}"
+    );
+    let id = out
+        .split("Settlement ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no settlement id in\n{out}"))
+        .to_string();
+    let (code, out) = run.mojaloop(&[
+        "settlement",
+        "advance",
+        &id,
+        "--external-reference",
+        "bank-2026-12-03",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "PS_TRANSFERS_RECORDED",
+        "PS_TRANSFERS_RESERVED",
+        "PS_TRANSFERS_COMMITTED",
+        "(DEFERREDNET): SETTLED",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}");
+    }
+    for n in 1..=8 {
+        assert_eq!(
+            units(&run.position(&format!("perffsp-{n}"))),
+            0,
+            "perffsp-{n}"
+        );
+    }
+    let (code, out) = run.mojaloop(&["settlement", "show", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Windows: 1 (SETTLED)"), "{out}");
+    let (code, out) = run.mojaloop(&["settlement", "abort", &id, "--reason", "too late"]);
+    assert_eq!(code, 2, "a settled settlement can not be aborted: {out}");
+    // The next payment lands in window 2.
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--from",
+        "perffsp-1",
+        "--to",
+        "perffsp-5",
+        "--amount",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("[✓] Settlement: recorded in settlement window 2 (OPEN)"),
+        "{out}"
+    );
+
     // Ctrl-C (SIGTERM here) stops every service cleanly.
     run.stop();
 }

@@ -158,6 +158,7 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
         ),
         ("MOJALOOP_ML_API_ADAPTER_URL".to_string(), url(3000)),
         ("MOJALOOP_CENTRAL_LEDGER_URL".to_string(), url(3001)),
+        ("MOJALOOP_CENTRAL_SETTLEMENT_URL".to_string(), url(3007)),
         ("MOJALOOP_QUOTING_SERVICE_URL".to_string(), url(3002)),
         ("MOJALOOP_ALS_ADMIN_URL".to_string(), url(4001)),
         ("MOJALOOP_ALS_URL".to_string(), url(4002)),
@@ -189,7 +190,7 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
         let brokers =
             std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string());
         up_args.extend(["--kafka".to_string(), brokers]);
-        for service in ["CENTRAL_LEDGER", "ML_API_ADAPTER"] {
+        for service in ["CENTRAL_LEDGER", "ML_API_ADAPTER", "CENTRAL_SETTLEMENT"] {
             env.push((
                 format!("{service}__KAFKA__TOPIC_PREFIX"),
                 format!("t{}-", &id[..12]),
