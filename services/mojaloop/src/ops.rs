@@ -25,6 +25,13 @@ pub struct Switch {
         default_value = "http://127.0.0.1:3001"
     )]
     central_ledger_url: String,
+    /// Central settlement API.
+    #[arg(
+        long,
+        env = "MOJALOOP_CENTRAL_SETTLEMENT_URL",
+        default_value = "http://127.0.0.1:3007"
+    )]
+    central_settlement_url: String,
     /// MSISDN oracle.
     #[arg(
         long,
@@ -805,6 +812,7 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
             ("Quoting Service", &args.switch.quoting_service_url),
             ("ML API Adapter", &args.switch.ml_api_adapter_url),
             ("Central Ledger", &args.switch.central_ledger_url),
+            ("Central Settlement", &args.switch.central_settlement_url),
         ];
         for (label, url) in services {
             let url = format!("{}/health", url.trim_end_matches('/'));

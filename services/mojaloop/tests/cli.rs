@@ -107,6 +107,7 @@ fn every_operator_command_has_help_with_its_flags_and_environment() {
         "debug-participant",
         "serve",
         "migrate",
+        "settlement",
     ] {
         assert!(out.stdout.contains(command), "{command}: {}", out.stdout);
     }
@@ -148,8 +149,26 @@ fn every_operator_command_has_help_with_its_flags_and_environment() {
             "debug-participant",
             &["--dfsp", "--transfers", "--central-ledger-database"][..],
         ),
+        (
+            "settlement",
+            &["close-window", "create", "show", "advance", "abort"][..],
+        ),
+        (
+            "settlement create",
+            &[
+                "--model",
+                "--windows",
+                "[env: MOJALOOP_CENTRAL_SETTLEMENT_URL",
+            ][..],
+        ),
+        (
+            "settlement advance",
+            &["--to", "--external-reference", "SETTLED"][..],
+        ),
+        ("serve", &["central-settlement", "central-ledger"][..]),
     ] {
-        let out = run(&[command, "--help"], "");
+        let words: Vec<&str> = command.split(' ').chain(["--help"]).collect();
+        let out = run(&words, "");
         assert_eq!(out.code, 0, "{command}");
         for flag in expected {
             assert!(
@@ -181,6 +200,34 @@ fn operator_commands_say_what_is_wrong_with_their_arguments() {
     let out = run(&["verify-participants", "--dfsps", "11"], "");
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("1 to 10 DFSPs"), "{}", out.stderr);
+}
+
+#[test]
+fn settlement_commands_check_their_arguments_and_report_an_unreachable_service() {
+    let out = run(&["settlement", "create", "--windows", "one"], "");
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("invalid value 'one'"), "{}", out.stderr);
+    let out = run(&["settlement", "advance", "1", "--to", "DONE"], "");
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("possible values"), "{}", out.stderr);
+    let out = run(
+        &[
+            "settlement",
+            "show",
+            "1",
+            "--central-settlement-url",
+            "http://127.0.0.1:9",
+            "--request-timeout-ms",
+            "1000",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("is central-settlement running?"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -99,6 +99,7 @@ fn quick_start(kafka: bool, port_offset: u16) {
         "✅ Quoting Service: OK",
         "✅ ML API Adapter: OK",
         "✅ Central Ledger: OK",
+        "✅ Central Settlement: OK",
         "✅ All 8 DFSPs responding",
         "✅ All 8 DFSPs provisioned",
         "mTLS: off",
