@@ -24,6 +24,7 @@ pub struct Config {
     pub central_ledger_database: DirectoryDatabaseConfig,
     pub http_client: HttpClientConfig,
     pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// The HTTP server.
@@ -104,6 +105,14 @@ pub struct DirectoryDatabaseConfig {
 pub struct HttpClientConfig {
     pub request_timeout_ms: u64,
     pub idle_connections_per_host_max: usize,
+}
+
+/// What `/metrics` shows besides requests and callbacks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// How often the notification handler's consumer lag is read; 0 turns it off.
+    pub consumer_lag_interval_ms: u64,
 }
 
 /// A configuration that loaded but cannot work; lists every problem.

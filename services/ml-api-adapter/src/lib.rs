@@ -28,7 +28,9 @@ use std::time::{Duration, SystemTime};
 
 use fspiop::headers::{ProtocolVersions, Version};
 use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
-use service_kit::metrics::{Histogram, HttpMetrics, Registry, DEFAULT_BUCKETS_SECONDS};
+use service_kit::metrics::{
+    ConsumerLagMetrics, Histogram, HttpMetrics, Registry, DEFAULT_BUCKETS_SECONDS,
+};
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
 
@@ -54,6 +56,8 @@ pub struct Metrics {
     /// Callbacks attempted, by `success`, `from`, `dest`, `action` and `status` (`ok` or the
     /// FSPIOP error code of the failure).
     pub notification_delivery: Histogram,
+    /// `consumer_lag_messages{topic,partition,group}` of the notification handler.
+    pub consumer_lag: ConsumerLagMetrics,
 }
 
 impl Metrics {
@@ -94,6 +98,7 @@ impl Metrics {
                 "Sending notification requests to FSPs",
                 &["success", "from", "dest", "action", "status"],
             ),
+            consumer_lag: service_kit::metrics::consumer_lag_metrics(&registry),
             http,
             registry,
         }
@@ -294,6 +299,7 @@ pub async fn run_with_bus(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
     let mut handler_task = None;
+    let mut lag_task = None;
     let handler = if config.notification.enabled {
         let db = &config.central_ledger_database;
         let pool = store::connect(
@@ -330,6 +336,12 @@ pub async fn run_with_bus(
             metrics.clone(),
         ));
         let running = Arc::new(AtomicBool::new(true));
+        lag_task = Some(tokio::spawn(watch_consumer_lag(
+            consumer.lag_probe(),
+            config.metrics.consumer_lag_interval_ms,
+            stop_rx.clone(),
+            metrics.consumer_lag.clone(),
+        )));
         handler_task = Some(tokio::spawn(notification::run_handler(
             consumer,
             deliverer,
@@ -358,6 +370,9 @@ pub async fn run_with_bus(
             tracing::error!(error.message = %error, "notification handler task failed");
         }
     }
+    if let Some(task) = lag_task {
+        let _ = task.await;
+    }
     if let Err(error) = producer.flush(PRODUCER_FLUSH_TIMEOUT_MS).await {
         tracing::warn!(error.message = %error, "producer flush incomplete");
     }
@@ -365,6 +380,35 @@ pub async fn run_with_bus(
         pool.close().await;
     }
     served.map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Shows the notification consumer's lag every `interval_ms` until `stop` changes
+/// (`interval_ms` 0: never); a lag that cannot be read is not shown rather than shown stale.
+async fn watch_consumer_lag(
+    probe: bus::LagProbe,
+    interval_ms: u64,
+    stop: tokio::sync::watch::Receiver<bool>,
+    lag: ConsumerLagMetrics,
+) {
+    bus::lag::watch(
+        vec![probe],
+        interval_ms,
+        stop,
+        move |probe, reading| match reading {
+            Ok(partitions) => {
+                let partitions: Vec<(i32, i64)> = partitions
+                    .iter()
+                    .map(|p| (p.partition, p.messages))
+                    .collect();
+                lag.publish(probe.group(), probe.topic(), &partitions);
+            }
+            Err(error) => {
+                tracing::debug!(error.message = %error, "consumer lag not read");
+                lag.forget(probe.group(), probe.topic());
+            }
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]

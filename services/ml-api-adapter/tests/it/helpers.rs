@@ -271,6 +271,7 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
     config.kafka.topic_partitions = TOPIC_PARTITIONS;
     config.http_client.request_timeout_ms = 5000;
     config.notification.drain_timeout_ms = 2000;
+    config.metrics.consumer_lag_interval_ms = 200;
     config.transfers.send_transfer_confirmation_to_payee =
         options.send_transfer_confirmation_to_payee;
     if let Some(max) = options.callback_concurrency_max {
@@ -513,6 +514,22 @@ impl TestApp {
             assert!(
                 Instant::now() < deadline,
                 "metric {line_start} never reached {count}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits (bounded) until `/metrics` has exactly this line.
+    pub async fn wait_for_metric_line(&self, line: &str) {
+        let deadline = Instant::now() + WAIT_MAX;
+        loop {
+            let text = self.metrics().await;
+            if text.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "metrics never showed {line}:\n{text}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -725,6 +725,16 @@ async fn delivery_failures_are_counted_and_do_not_stall_the_handler() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // … so the handler's consumer lag (read every 200 ms in these tests) is 0 on every
+    // partition it holds.
+    let topic = app.topic(bus::TOPIC_NOTIFICATION_EVENT);
+    let group = app.topic(ml_api_adapter::notification::GROUP_NOTIFICATION_EVENT);
+    for partition in 0..TOPIC_PARTITIONS {
+        app.wait_for_metric_line(&format!(
+            "moja_ml_consumer_lag_messages{{topic=\"{topic}\",partition=\"{partition}\",group=\"{group}\"}} 0"
+        ))
+        .await;
+    }
 
     let health = app.send("GET", "/health", &[], None).await;
     assert_eq!(health.status, 200, "{health:?}");
