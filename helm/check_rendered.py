@@ -33,12 +33,13 @@ EXPECTED_RESOURCES = {
 }
 CONFIGS = {
     "CENTRAL_LEDGER": "services/central-ledger/src/config.default.toml",
+    "CENTRAL_SETTLEMENT": "services/central-settlement/src/config.default.toml",
     "ML_API_ADAPTER": "services/ml-api-adapter/src/config.default.toml",
     "QUOTING_SERVICE": "services/quoting-service/src/config.default.toml",
     "ALS": "services/account-lookup-service/src/config.default.toml",
     "ORACLE": "services/oracle/src/config.default.toml",
 }
-COMMAND_SOURCES = ["services/mojaloop/src/ops.rs", "services/mojaloop/src/up.rs", "perf/src/cli.rs"]
+COMMAND_SOURCES = ["services/mojaloop/src/ops.rs", "services/mojaloop/src/up.rs", "services/mojaloop/src/settlement.rs", "perf/src/cli.rs"]
 
 
 def env_is_read(name, root, configs, sources):

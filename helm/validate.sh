@@ -117,8 +117,8 @@ for f in sorted(out.glob('*.yaml')):
         for k in ('PeerAuthentication', 'ServiceMonitor', 'HorizontalPodAutoscaler'):
             if kinds.get(k):
                 fail.append(f'{f.name}: unexpected {k}')
-        if kinds.get('Deployment') != 10 or kinds.get('PodDisruptionBudget') != 10 or kinds.get('Job') != 2:
-            fail.append(f'{f.name}: expected 10 Deployments, 10 PDBs, 2 Jobs')
+        if kinds.get('Deployment') != 11 or kinds.get('PodDisruptionBudget') != 11 or kinds.get('Job') != 2:
+            fail.append(f'{f.name}: expected 11 Deployments, 11 PDBs, 2 Jobs')
 if fail:
     print('\n'.join(fail), file=sys.stderr)
     sys.exit(1)

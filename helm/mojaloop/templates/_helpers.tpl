@@ -59,7 +59,7 @@ the same variable names, database URLs from the Secret, brokers from global.kafk
 {{- $secret := include "ml.dbSecretName" . -}}
 - name: RUST_LOG
   value: {{ .Values.global.logLevel | quote }}
-{{- range $name := list "CENTRAL_LEDGER__DATABASE__URL" "ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__URL" "QUOTING_SERVICE__CENTRAL_LEDGER_DATABASE__URL" "QUOTING_SERVICE__QUOTES_DATABASE__URL" "ALS__DATABASE__URL" "ORACLE__DATABASE__URL" }}
+{{- range $name := list "CENTRAL_LEDGER__DATABASE__URL" "ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__URL" "QUOTING_SERVICE__CENTRAL_LEDGER_DATABASE__URL" "QUOTING_SERVICE__QUOTES_DATABASE__URL" "ALS__DATABASE__URL" "ORACLE__DATABASE__URL" "CENTRAL_SETTLEMENT__DATABASE__URL" }}
 - name: {{ $name }}
   valueFrom:
     secretKeyRef:
@@ -74,6 +74,8 @@ the same variable names, database URLs from the Secret, brokers from global.kafk
 - name: CENTRAL_LEDGER__KAFKA__BROKERS
   value: {{ .Values.global.kafka.brokers | quote }}
 - name: ML_API_ADAPTER__KAFKA__BROKERS
+  value: {{ .Values.global.kafka.brokers | quote }}
+- name: CENTRAL_SETTLEMENT__KAFKA__BROKERS
   value: {{ .Values.global.kafka.brokers | quote }}
 {{- end -}}
 

@@ -43,6 +43,10 @@ const SERVICES: &[(&str, &str)] = &[
         "services/central-ledger/src/config.default.toml",
     ),
     (
+        "CENTRAL_SETTLEMENT",
+        "services/central-settlement/src/config.default.toml",
+    ),
+    (
         "ML_API_ADAPTER",
         "services/ml-api-adapter/src/config.default.toml",
     ),
@@ -74,6 +78,7 @@ fn compose_variables_are_ones_the_services_read() {
     let mojaloop_sources = [
         read("services/mojaloop/src/ops.rs"),
         read("services/mojaloop/src/up.rs"),
+        read("services/mojaloop/src/settlement.rs"),
         read("perf/src/cli.rs"),
     ]
     .join("\n");
