@@ -72,9 +72,10 @@ for f in "$out"/*.yaml; do
 done
 
 step "CRD kinds and chart invariants"
-python3 - "$out" <<'PY'
+python3 - "$out" "$ML" <<'PY'
 import json, re, sys, pathlib
 out = pathlib.Path(sys.argv[1])
+dashboards = sorted(p.name for p in (pathlib.Path(sys.argv[2]) / 'dashboards').glob('*.json'))
 fail = []
 
 def docs(path):
@@ -102,12 +103,25 @@ for f in sorted(out.glob('*.yaml')):
                 if needle not in d:
                     fail.append(f'{f.name}: Deployment without {needle}')
         if kind == 'ConfigMap' and 'grafana_dashboard: "1"' in d:
-            m = re.search(r'(?ms)^  ([\w.-]+\.json): \|-?\n(.*)', d)
-            body = '\n'.join(l[4:] for l in m.group(2).splitlines()) if m else ''
-            try:
-                json.loads(body)
-            except Exception as e:
-                fail.append(f'{f.name}: dashboard JSON invalid: {e}')
+            # data: one `<file>.json: |` block per file of dashboards/, indented by four spaces
+            # (the dashboards are pretty-printed JSON; a one-line file would show up as missing).
+            shipped, name = {}, None
+            for line in d.split('\ndata:\n', 1)[-1].splitlines():
+                m = re.match(r'^  ([\w.-]+\.json): \|-?$', line)
+                if m:
+                    name = m.group(1)
+                    shipped[name] = []
+                elif name and (line.startswith('    ') or not line.strip()):
+                    shipped[name].append(line[4:])
+                else:
+                    name = None
+            if sorted(shipped) != dashboards:
+                fail.append(f'{f.name}: dashboards ConfigMap holds {sorted(shipped)}, not {dashboards}')
+            for name, lines in shipped.items():
+                try:
+                    json.loads('\n'.join(lines))
+                except Exception as e:
+                    fail.append(f'{f.name}: dashboard {name} JSON invalid: {e}')
     print(f.name, dict(sorted(kinds.items())))
     if f.name.startswith(('full', 'perf-full')):
         for k in ('PeerAuthentication', 'ServiceMonitor', 'HorizontalPodAutoscaler', 'Namespace'):
