@@ -57,6 +57,8 @@ type Client = hyper_util::client::legacy::Client<Connector, http_body_util::Full
 pub struct Forwarder {
     client: Client,
     config: std::sync::Arc<ForwarderConfig>,
+    /// The hub's key: requests the hub originates are signed with it (`FSPIOP-Signature`).
+    signer: Option<std::sync::Arc<fspiop::jws::SigningKey>>,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -112,7 +114,18 @@ impl Forwarder {
         Ok(Forwarder {
             client,
             config: std::sync::Arc::new(config),
+            signer: None,
         })
+    }
+
+    /// Signs every request the hub originates (a body sent with `FSPIOP-Source` = the hub) with
+    /// `key`; forwarded requests keep their sender's signature.
+    pub fn with_signer(
+        mut self,
+        key: Option<std::sync::Arc<fspiop::jws::SigningKey>>,
+    ) -> Forwarder {
+        self.signer = key;
+        self
     }
 
     pub fn hub_name(&self) -> &str {
@@ -199,7 +212,10 @@ impl Forwarder {
     /// Sends `request` and maps the answer to success or an FSPIOP error.
     pub async fn send(&self, request: OutboundRequest) -> Result<(), FspiopError> {
         let now_ms = now_ms();
-        let headers = self.outbound_headers(&request, now_ms);
+        let mut headers = self.outbound_headers(&request, now_ms);
+        if let Some(key) = &self.signer {
+            self.sign(key, &request, &mut headers);
+        }
         let unreachable = || {
             FspiopError::with_detail(
                 ErrorCode::DestinationCommunicationError,
@@ -254,6 +270,51 @@ impl Forwarder {
                 "Failed to send HTTP request to host",
             ),
         })
+    }
+
+    /// Adds `FSPIOP-Signature` (and the `FSPIOP-URI`/`FSPIOP-HTTP-Method` it protects) to a
+    /// request the hub originates with a body. A signing failure is logged and the request
+    /// goes unsigned: the receiver then refuses it as it would any unsigned request.
+    fn sign(
+        &self,
+        key: &fspiop::jws::SigningKey,
+        request: &OutboundRequest,
+        headers: &mut Vec<(String, String)>,
+    ) {
+        let Some(body) = request.body.as_deref().filter(|b| !b.is_empty()) else {
+            return;
+        };
+        if !self.is_hub(&request.source) || !matches!(request.method, "POST" | "PUT" | "PATCH") {
+            return;
+        }
+        let view: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        match fspiop::jws::sign(key, request.method, &request.url, view.as_slice(), body) {
+            Ok(signed) => {
+                headers.retain(|(name, _)| {
+                    !matches!(
+                        name.as_str(),
+                        headers::FSPIOP_SIGNATURE
+                            | headers::FSPIOP_URI
+                            | headers::FSPIOP_HTTP_METHOD
+                    )
+                });
+                headers.push((headers::FSPIOP_URI.to_string(), signed.fspiop_uri));
+                headers.push((
+                    headers::FSPIOP_HTTP_METHOD.to_string(),
+                    signed.fspiop_http_method,
+                ));
+                headers.push((
+                    headers::FSPIOP_SIGNATURE.to_string(),
+                    signed.signature_header,
+                ));
+            }
+            Err(error) => {
+                tracing::warn!(url = %request.url, %error, "hub request not signed");
+            }
+        }
     }
 
     /// A hub-originated error callback (`PUT …/error`) to participant `to`.

@@ -83,6 +83,24 @@ pub enum KeyError {
     MissingHeader(&'static str),
     #[error("URI not valid for protected header: {0}")]
     BadUri(String),
+    #[error("cannot generate a key pair: {0}")]
+    Generate(String),
+}
+
+/// A new key pair for `alg` as PEM: (PKCS#8 private key, SPKI public key). RS256 keys are
+/// 2048-bit RSA, ES256 keys P-256.
+pub fn generate_key_pair(alg: Algorithm) -> Result<(Vec<u8>, Vec<u8>), KeyError> {
+    let generate = |e: josekit::JoseError| KeyError::Generate(e.to_string());
+    match alg {
+        Algorithm::RS256 => {
+            let pair = RS256.generate_key_pair(2048).map_err(generate)?;
+            Ok((pair.to_pem_private_key(), pair.to_pem_public_key()))
+        }
+        Algorithm::ES256 => {
+            let pair = ES256.generate_key_pair().map_err(generate)?;
+            Ok((pair.to_pem_private_key(), pair.to_pem_public_key()))
+        }
+    }
 }
 
 /// A private key that signs FSPIOP requests.
@@ -484,6 +502,38 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_key_pairs_sign_and_verify() {
+        for alg in [Algorithm::ES256, Algorithm::RS256] {
+            let (private, public) = generate_key_pair(alg).unwrap_or_default();
+            let signer = SigningKey::from_pem(&private, None);
+            let verifier = VerifyingKey::from_pem(&public);
+            assert_eq!(signer.as_ref().map(SigningKey::algorithm).ok(), Some(alg));
+            assert_eq!(verifier.as_ref().map(VerifyingKey::algorithm).ok(), Some(alg));
+            let headers: &[(&str, &str)] = &[("fspiop-source", "payerfsp")];
+            let body = br#"{"a":1}"#;
+            let signed = signer
+                .ok()
+                .and_then(|key| sign(&key, "POST", "/quotes", headers, body).ok());
+            let Some(signed) = signed else {
+                panic!("{alg:?} did not sign");
+            };
+            let mut keys = BTreeMap::new();
+            if let Ok(verifier) = verifier {
+                keys.insert("payerfsp".to_string(), verifier);
+            }
+            let received: &[(&str, &str)] = &[
+                ("fspiop-source", "payerfsp"),
+                ("fspiop-uri", &signed.fspiop_uri),
+                ("fspiop-http-method", &signed.fspiop_http_method),
+                ("fspiop-signature", &signed.signature_header),
+            ];
+            let options = VerifyOptions::default();
+            assert_eq!(verify(&keys, "POST", "/quotes", received, body, options), Ok(()));
+            assert!(verify(&keys, "POST", "/quotes", received, br#"{"a":2}"#, options).is_err());
+        }
+    }
 
     #[test]
     fn fspiop_uri_is_the_service_path() {

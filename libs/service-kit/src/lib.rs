@@ -11,6 +11,8 @@
 //!   consumer lag gauge of the services that read the bus.
 //! - [`http`]: FSPIOP error responses, JSON and empty responses, and the [`http::FspiopJson`]
 //!   extractor that turns a bad body into the right FSPIOP error code.
+//! - [`jws`]: the `[jws]` settings, the participants' public keys and the layer that validates
+//!   inbound `FSPIOP-Signature` (3105 on failure).
 //! - [`shutdown`]: a future that resolves on SIGINT or SIGTERM.
 //! - [`telemetry`]: the tracing subscriber (`RUST_LOG` or the service's default directives).
 //!
@@ -21,6 +23,7 @@ pub mod config;
 pub mod edge;
 pub mod health;
 pub mod http;
+pub mod jws;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;

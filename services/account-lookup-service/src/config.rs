@@ -20,6 +20,7 @@ pub struct Config {
     pub callbacks: CallbacksConfig,
     pub oracle: OracleConfig,
     pub limits: LimitsConfig,
+    pub jws: service_kit::jws::JwsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -255,13 +255,21 @@ fn finish(router: axum::Router<AppState>, state: AppState) -> axum::Router {
 
 /// The FSPIOP API application.
 pub fn api_app(state: AppState) -> axum::Router {
+    api_app_with(state, None)
+}
+
+/// [`api_app`] with inbound `FSPIOP-Signature` validation when `jws` is set.
+pub fn api_app_with(
+    state: AppState,
+    jws: Option<Arc<service_kit::jws::Validation>>,
+) -> axum::Router {
     let router = axum::Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/endpointcache", delete(reset_caches))
         .merge(parties::router())
         .merge(participants::router());
-    finish(router, state)
+    finish(service_kit::jws::with_validation(router, jws), state)
 }
 
 /// The admin API application.
@@ -317,7 +325,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let drain_timeout_ms = config.limits.shutdown_drain_timeout_ms;
-    let state = AppState::new(config, stores)?;
+    let jws_validation = service_kit::jws::validation(&config.jws)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let jws_signer = service_kit::jws::signing_key(&config.jws)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let mut state = AppState::new(config, stores)?;
+    state.forwarder = state.forwarder.clone().with_signer(jws_signer);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -326,7 +341,7 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api = axum::serve(api_listener, api_app(state.clone()))
+    let api = axum::serve(api_listener, api_app_with(state.clone(), jws_validation))
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let admin = axum::serve(admin_listener, admin_app(state.clone()))
         .with_graceful_shutdown(stopped(stop_rx));

@@ -25,6 +25,7 @@ pub struct Config {
     pub http_client: HttpClientConfig,
     pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
     pub metrics: MetricsConfig,
+    pub jws: service_kit::jws::JwsConfig,
 }
 
 /// The HTTP server.

@@ -248,9 +248,15 @@ impl AppState {
 
 /// The HTTP application: routes, FSPIOP fallbacks, metrics and the request timeout.
 pub fn app(state: AppState) -> axum::Router {
+    app_with(state, None)
+}
+
+/// [`app`] with inbound `FSPIOP-Signature` validation when `jws` is set.
+pub fn app_with(state: AppState, jws: Option<Arc<service_kit::jws::Validation>>) -> axum::Router {
     let metrics = state.metrics().http.clone();
     let timeout_ms = state.config().server.request_timeout_ms;
-    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms)
+    let router = service_kit::jws::with_validation(api::router(state), jws);
+    service_kit::edge::with_edges(router, metrics, timeout_ms)
 }
 
 /// Whether the hub's default content version has `PATCH /transfers/{ID}` (1.1 and later).
@@ -279,6 +285,12 @@ pub async fn run_with_bus(
 ) -> Result<()> {
     config.validate()?;
     let versions = config.protocol_versions().map_err(Error::Internal)?;
+    let jws_validation = service_kit::jws::validation(&config.jws)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let jws_signer = service_kit::jws::signing_key(&config.jws)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let bus_error = |e: bus::Error| Error::Bus(e.to_string());
     let topic_prepare = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let topic_fulfil = config.topic(bus::TOPIC_TRANSFER_FULFIL);
@@ -315,7 +327,8 @@ pub async fn run_with_bus(
             hub_name: config.hub.name.clone(),
             versions: versions.clone(),
         })
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .with_signer(jws_signer.clone());
         let rules = callbacks::Rules {
             hub_name: config.hub.name.clone(),
             send_transfer_confirmation_to_payee: config
@@ -361,7 +374,7 @@ pub async fn run_with_bus(
 
     let pool = handler.as_ref().map(|h| h.pool.clone());
     let state = AppState::new(config, versions, producer.clone(), handler, metrics);
-    let served = axum::serve(listener, app(state))
+    let served = axum::serve(listener, app_with(state, jws_validation))
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(true);

@@ -67,6 +67,26 @@ pub enum JwsCommand {
         #[arg(long)]
         no_request_line_check: bool,
     },
+    /// Make key pairs for the hub and the simulated DFSPs perffsp-1 … perffsp-N: the public
+    /// keys as OUT/<name>.pem (the services' jws.keys_directory) and the private keys as
+    /// OUT/private/<name>.pem (the hub's is jws.signing_key_path). Existing keys are kept.
+    Keygen {
+        /// The directory to write to (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Simulated DFSPs to make keys for.
+        #[arg(long, default_value_t = 8)]
+        dfsps: usize,
+        /// The hub's participant name.
+        #[arg(long, default_value = "Hub")]
+        hub_name: String,
+        /// More participants, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        names: Vec<String>,
+        /// ES256 (P-256, fast to sign) or RS256 (2048-bit RSA).
+        #[arg(long, value_enum, default_value = "ES256")]
+        alg: AlgArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +210,47 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
             print(&Value::Object(request))?;
             Ok(Verdict::Positive)
         }
+        JwsCommand::Keygen {
+            out,
+            dfsps,
+            hub_name,
+            names,
+            alg,
+        } => {
+            let alg = match alg {
+                AlgArg::Rs256 => Algorithm::RS256,
+                AlgArg::Es256 => Algorithm::ES256,
+            };
+            let private_dir = out.join("private");
+            std::fs::create_dir_all(&private_dir)
+                .with_context(|| format!("creating {}", private_dir.display()))?;
+            let mut all = vec![hub_name];
+            all.extend((1..=dfsps).map(|i| format!("perffsp-{i}")));
+            all.extend(names);
+            for name in all {
+                anyhow::ensure!(
+                    !name.is_empty() && !name.contains(['/', '\\']) && name != "private",
+                    "{name:?} cannot be a file name"
+                );
+                let public_path = out.join(format!("{name}.pem"));
+                let private_path = private_dir.join(format!("{name}.pem"));
+                if public_path.exists() && private_path.exists() {
+                    println!("kept {} (exists)", public_path.display());
+                    continue;
+                }
+                let (private, public) = jws::generate_key_pair(alg)?;
+                write_private(&private_path, &private)?;
+                std::fs::write(&public_path, &public)
+                    .with_context(|| format!("writing {}", public_path.display()))?;
+                println!(
+                    "{} key pair for {name}: {} (public), {} (private)",
+                    alg.name(),
+                    public_path.display(),
+                    private_path.display()
+                );
+            }
+            Ok(Verdict::Positive)
+        }
         JwsCommand::Verify {
             keys,
             no_request_line_check,
@@ -220,6 +281,24 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
             }
         }
     }
+}
+
+/// Writes a private key readable by its owner only.
+fn write_private(path: &Path, pem: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(pem)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Loads `<fspId>.pem` public keys from `dir`.

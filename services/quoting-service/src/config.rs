@@ -27,6 +27,7 @@ pub struct Config {
     pub quotes_database: QuotesDatabaseConfig,
     pub http_client: HttpClientConfig,
     pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
+    pub jws: service_kit::jws::JwsConfig,
 }
 
 /// The HTTP server.

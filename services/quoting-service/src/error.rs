@@ -20,6 +20,9 @@ pub enum Error {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Serve(#[from] std::io::Error),
+    /// The JWS keys could not be loaded.
+    #[error("JWS: {0}")]
+    Jws(#[from] service_kit::jws::JwsSetupError),
 }
 
 /// A result with this crate's [`Error`].

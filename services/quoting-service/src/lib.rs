@@ -121,10 +121,11 @@ struct Inner {
 }
 
 /// The HTTP application.
-fn app(state: AppState) -> axum::Router {
+fn app(state: AppState, jws: Option<Arc<service_kit::jws::Validation>>) -> axum::Router {
     let metrics = state.inner.metrics.http.clone();
     let timeout_ms = state.inner.config.server.request_timeout_ms;
-    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms)
+    let router = service_kit::jws::with_validation(api::router(state), jws);
+    service_kit::edge::with_edges(router, metrics, timeout_ms)
 }
 
 /// Serves the Quoting Service on `listener` until `shutdown` resolves; then stops taking
@@ -152,12 +153,15 @@ pub async fn run(
         .into());
     }
     let metrics = Metrics::new();
+    let jws_validation = service_kit::jws::validation(&config.jws).await?;
+    let jws_signer = service_kit::jws::signing_key(&config.jws).await?;
     let forwarder = Forwarder::new(ForwarderConfig {
         request_timeout_ms: config.http_client.request_timeout_ms,
         idle_connections_per_host_max: config.http_client.idle_connections_per_host_max,
         hub_name: config.hub.name.clone(),
         versions: versions.clone(),
-    })?;
+    })?
+    .with_signer(jws_signer);
     let directory = Directory::new(
         stores.central_ledger.clone(),
         config.central_ledger_database.cache_ttl_ms,
@@ -205,7 +209,7 @@ pub async fn run(
             stores,
         }),
     };
-    let served = axum::serve(listener, app(state.clone()))
+    let served = axum::serve(listener, app(state.clone(), jws_validation))
         .with_graceful_shutdown(shutdown)
         .await;
 

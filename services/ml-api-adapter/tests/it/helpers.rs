@@ -251,6 +251,8 @@ pub struct Options<'a> {
     pub send_transfer_confirmation_to_payee: bool,
     /// `notification.callback_concurrency_max`, when not the default.
     pub callback_concurrency_max: Option<usize>,
+    /// The `[jws]` settings, when not the default (off).
+    pub jws: Option<service_kit::jws::JwsConfig>,
 }
 
 pub struct TestApp {
@@ -276,6 +278,9 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
         options.send_transfer_confirmation_to_payee;
     if let Some(max) = options.callback_concurrency_max {
         config.notification.callback_concurrency_max = max;
+    }
+    if let Some(jws) = options.jws.clone() {
+        config.jws = jws;
     }
     match options.database {
         Some(db) => {

@@ -11,4 +11,5 @@
 
 mod api;
 mod helpers;
+mod jws;
 mod notification;
