@@ -65,12 +65,15 @@ pub async fn signing_key(config: &JwsConfig) -> Result<Option<Arc<SigningKey>>, 
     if config.signing_key_path.is_empty() {
         return Err(JwsSetupError::NoSigningKey);
     }
-    let pem = tokio::fs::read(&config.signing_key_path)
+    let path = config.signing_key_path.clone();
+    let read_error = |error: String| JwsSetupError::Read {
+        path: config.signing_key_path.clone(),
+        error,
+    };
+    let pem = tokio::task::spawn_blocking(move || std::fs::read(path))
         .await
-        .map_err(|e| JwsSetupError::Read {
-            path: config.signing_key_path.clone(),
-            error: e.to_string(),
-        })?;
+        .map_err(|e| read_error(e.to_string()))?
+        .map_err(|e| read_error(e.to_string()))?;
     SigningKey::from_pem(&pem, None)
         .map(|key| Some(Arc::new(key)))
         .map_err(|e| JwsSetupError::Key {
