@@ -13,7 +13,11 @@
 //!   extractor that turns a bad body into the right FSPIOP error code.
 //! - [`jws`]: the `[jws]` settings, the participants' public keys and the layer that validates
 //!   inbound `FSPIOP-Signature` (3105 on failure).
+//! - [`pki`]: a local certificate authority for tests and `mojaloop certs`.
 //! - [`shutdown`]: a future that resolves on SIGINT or SIGTERM.
+//! - [`tls`]: the `[tls]` settings, rustls server and client configurations from PEM files, the
+//!   listener every service serves on (plain HTTP, or mutual TLS with the client certificate's
+//!   identity tied to `FSPIOP-Source`).
 //! - [`telemetry`]: the tracing subscriber (`RUST_LOG` or the service's default directives).
 //!
 //! **Invariant:** no business rules and no FSPIOP types beyond `FspiopError`; nothing here
@@ -25,5 +29,7 @@ pub mod health;
 pub mod http;
 pub mod jws;
 pub mod metrics;
+pub mod pki;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
