@@ -18,10 +18,12 @@
 //! [`Simulator::timings`].
 
 pub mod layout;
+mod security;
 pub mod provision;
 mod remote;
 
-pub use remote::RemoteSimulator;
+pub use remote::{RemoteSimulator, SignatureCounts};
+pub use security::SimJws;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,6 +93,8 @@ pub struct SimConfig {
     pub request_timeout_ms: u64,
     /// Longest time the payer waits for each callback.
     pub callback_timeout_ms: u64,
+    /// JWS: sign what the DFSPs send and validate what they receive (`None`: neither).
+    pub jws: Option<SimJws>,
 }
 
 /// A phase whose timings are recorded.
@@ -279,6 +283,7 @@ struct Inner {
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Callback>>>>,
     stats: Mutex<BTreeMap<Phase, PhaseStats>>,
     counters: Counters,
+    jws: Option<security::Keys>,
 }
 
 /// How the payer's requests and the callbacks it received matched up, since the start.
@@ -435,6 +440,13 @@ impl Simulator {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST_MAX)
                 .build(connector);
+        let jws = match &config.jws {
+            Some(jws) => {
+                let names = config.dfsps.iter().map(|d| d.name.clone()).collect();
+                Some(security::load(jws, names).await?)
+            }
+            None => None,
+        };
         let inner = Arc::new(Inner {
             config,
             base,
@@ -443,6 +455,7 @@ impl Simulator {
             waiters: Mutex::default(),
             stats: Mutex::default(),
             counters: Counters::default(),
+            jws,
         });
         let router = Router::new()
             .route("/{dfsp}/parties/{*rest}", any(parties))
@@ -458,6 +471,10 @@ impl Simulator {
                 "/health",
                 any(|| async { axum::Json(json!({"status": "OK"})) }),
             )
+            .layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                security::validate,
+            ))
             .with_state(inner.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -884,24 +901,30 @@ impl Inner {
             .split('/')
             .next()
             .unwrap_or_default();
-        let mut builder = hyper::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("content-type", content_type(resource))
-            .header("date", fspiop::datetime::format_http_date(now_ms()))
-            .header("fspiop-source", source)
-            .header("fspiop-uri", uri_path)
-            .header("fspiop-http-method", method);
+        let mut headers: Vec<(String, String)> = vec![
+            ("content-type".into(), content_type(resource)),
+            ("date".into(), fspiop::datetime::format_http_date(now_ms())),
+            ("fspiop-source".into(), source.to_string()),
+            ("fspiop-uri".into(), uri_path.to_string()),
+            ("fspiop-http-method".into(), method.to_string()),
+        ];
         if method != "PUT" && method != "PATCH" {
-            builder = builder.header(
-                "accept",
+            headers.push((
+                "accept".into(),
                 format!("application/vnd.interoperability.{resource}+json;version=1"),
-            );
+            ));
         }
         if let Some(destination) = destination {
-            builder = builder.header("fspiop-destination", destination);
+            headers.push(("fspiop-destination".into(), destination.to_string()));
         }
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        if let Some(keys) = &self.jws {
+            keys.sign(source, method, url, uri_path, &mut headers, &bytes);
+        }
+        let mut builder = hyper::Request::builder().method(method).uri(url);
+        for (name, value) in &headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
         let request = match builder.body(http_body_util::Full::new(bytes::Bytes::from(bytes))) {
             Ok(request) => request,
             Err(error) => return Sent::Failed(format!("{method} {url}: {error}")),

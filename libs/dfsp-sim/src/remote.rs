@@ -212,11 +212,24 @@ pub(crate) async fn dfsp_health(
 /// `GET /stats`.
 pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
     let counts = inner.counters.snapshot();
+    let (verified, refused) = inner
+        .jws
+        .as_ref()
+        .map(|k| {
+            (
+                k.verified.load(std::sync::atomic::Ordering::Relaxed),
+                k.refused.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+        .unwrap_or_default();
     Json(json!({
         "awaited": counts.awaited,
         "matched": counts.matched,
         "unmatched": counts.unmatched,
         "timeouts": counts.timeouts,
+        "jws": inner.jws.is_some(),
+        "signaturesVerified": verified,
+        "signaturesRefused": refused,
     }))
 }
 
@@ -229,6 +242,14 @@ pub(crate) async fn dfsps(State(inner): State<Arc<Inner>>) -> Json<Value> {
         .map(|d| json!({"name": d.name, "currency": d.currency, "msisdns": d.msisdns.len()}))
         .collect();
     Json(Value::Array(list))
+}
+
+/// What a simulator's JWS checks saw ([`RemoteSimulator::signature_counts`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignatureCounts {
+    pub enabled: bool,
+    pub verified: u64,
+    pub refused: u64,
 }
 
 /// A simulator in another process, reached through its payer API.
@@ -311,6 +332,27 @@ impl RemoteSimulator {
             matched: count("matched"),
             unmatched: count("unmatched"),
             timeouts: count("timeouts"),
+        })
+    }
+
+    /// JWS at the simulator: whether it signs and validates, and how many received requests'
+    /// signatures it verified and refused since it started.
+    pub async fn signature_counts(&self) -> Result<SignatureCounts, String> {
+        let url = format!("{}/stats", self.base);
+        let body: Value = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let count = |name: &str| body.get(name).and_then(Value::as_u64).unwrap_or(0);
+        Ok(SignatureCounts {
+            enabled: body.get("jws").and_then(Value::as_bool).unwrap_or(false),
+            verified: count("signaturesVerified"),
+            refused: count("signaturesRefused"),
         })
     }
 

@@ -182,6 +182,10 @@ pub struct SimArgs {
     /// The simulator's URL as the switch reaches it (default: from --host and --port).
     #[arg(long, env = "MOJALOOP_SIM_CALLBACK_URL")]
     callback_url: Option<String>,
+    /// JWS: sign every request with the DFSP's key and refuse (3105) received requests whose
+    /// signature does not verify. Keys as `mojaloop jws keygen --out DIR` writes them.
+    #[arg(long, env = "MOJALOOP_JWS_DIR")]
+    jws_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     switch: Switch,
 }
@@ -204,6 +208,10 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
             },
             request_timeout_ms: args.switch.request_timeout_ms,
             callback_timeout_ms: args.switch.request_timeout_ms,
+            jws: args
+                .jws_dir
+                .clone()
+                .map(|keys_directory| dfsp_sim::SimJws { keys_directory }),
         };
         let simulator = dfsp_sim::Simulator::start(config, listener)
             .await
@@ -794,6 +802,79 @@ pub struct ValidateArgs {
     switch: Switch,
 }
 
+/// What `validate` found out about JWS.
+enum JwsEvidence {
+    Active(String),
+    Off(String),
+}
+
+/// Asks the Quoting Service to take an unsigned `POST /quotes` (refused with 3105 when it
+/// validates signatures; a validation error of the empty body otherwise), and reads what the
+/// simulators verified since `before` (the test payments' forwarded requests and callbacks).
+async fn jws_evidence(
+    http: &Http,
+    switch: &Switch,
+    sim: &RemoteSimulator,
+    before: Option<dfsp_sim::SignatureCounts>,
+) -> Result<JwsEvidence, String> {
+    let url = format!(
+        "{}/quotes",
+        switch.quoting_service_url.trim_end_matches('/')
+    );
+    let response = http
+        .client
+        .post(&url)
+        .header(
+            "content-type",
+            "application/vnd.interoperability.quotes+json;version=1.1",
+        )
+        .header(
+            "accept",
+            "application/vnd.interoperability.quotes+json;version=1",
+        )
+        .header(
+            "date",
+            fspiop::datetime::format_http_date(service_kit::edge::now_ms()),
+        )
+        .header("fspiop-source", layout::name(1))
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let code = body
+        .pointer("/errorInformation/errorCode")
+        .and_then(Value::as_str)
+        .unwrap_or("none")
+        .to_string();
+    let after = sim.signature_counts().await.ok();
+    if code != "3105" {
+        return Ok(JwsEvidence::Off(format!(
+            "an unsigned POST /quotes got {status} {code}, not 3105"
+        )));
+    }
+    let mut line = "an unsigned POST /quotes was refused with 3105".to_string();
+    match (before, after) {
+        (Some(before), Some(after)) if after.enabled => {
+            let verified = after.verified.saturating_sub(before.verified);
+            let refused = after.refused.saturating_sub(before.refused);
+            if refused > 0 {
+                return Err(format!(
+                    "{line}, but the simulated DFSPs refused {refused} signature(s) from the switch"
+                ));
+            }
+            line.push_str(&format!(
+                "; the simulated DFSPs verified {verified} signed requests and callbacks from the switch, refused none"
+            ));
+        }
+        _ => {
+            line.push_str("; the simulated DFSPs do not check signatures (mojaloop sim --jws-dir)")
+        }
+    }
+    Ok(JwsEvidence::Active(line))
+}
+
 /// `mojaloop validate`.
 pub fn validate(args: ValidateArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
@@ -864,6 +945,7 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
             failures.push("DFSPs not provisioned".into());
         }
 
+        let signatures_before = sim.signature_counts().await.ok();
         // Test payments: payer i pays payee i + half, round-robin over the payers.
         let payers = count.div_ceil(2);
         let payees = count - payers;
@@ -900,7 +982,14 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
         println!();
         println!("SECURITY:");
         println!("⚪ mTLS: off (the switch's listeners are plain HTTP)");
-        println!("⚪ JWS: off (FSPIOP-Signature is neither required nor validated)");
+        match jws_evidence(&http, &args.switch, &sim, signatures_before).await {
+            Ok(JwsEvidence::Active(line)) => println!("✅ JWS: {line}"),
+            Ok(JwsEvidence::Off(line)) => println!("⚪ JWS: off ({line})"),
+            Err(line) => {
+                println!("❌ JWS: {line}");
+                failures.push("JWS checks failed".into());
+            }
+        }
         if !totals.is_empty() {
             println!("✅ ILP: packets built and fulfilments checked against their conditions on {} test transfers", totals.len());
         } else {

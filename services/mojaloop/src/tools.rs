@@ -221,34 +221,7 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
                 AlgArg::Rs256 => Algorithm::RS256,
                 AlgArg::Es256 => Algorithm::ES256,
             };
-            let private_dir = out.join("private");
-            std::fs::create_dir_all(&private_dir)
-                .with_context(|| format!("creating {}", private_dir.display()))?;
-            let mut all = vec![hub_name];
-            all.extend((1..=dfsps).map(|i| format!("perffsp-{i}")));
-            all.extend(names);
-            for name in all {
-                anyhow::ensure!(
-                    !name.is_empty() && !name.contains(['/', '\\']) && name != "private",
-                    "{name:?} cannot be a file name"
-                );
-                let public_path = out.join(format!("{name}.pem"));
-                let private_path = private_dir.join(format!("{name}.pem"));
-                if public_path.exists() && private_path.exists() {
-                    println!("kept {} (exists)", public_path.display());
-                    continue;
-                }
-                let (private, public) = jws::generate_key_pair(alg)?;
-                write_private(&private_path, &private)?;
-                std::fs::write(&public_path, &public)
-                    .with_context(|| format!("writing {}", public_path.display()))?;
-                println!(
-                    "{} key pair for {name}: {} (public), {} (private)",
-                    alg.name(),
-                    public_path.display(),
-                    private_path.display()
-                );
-            }
+            keygen(&out, dfsps, &hub_name, &names, alg, true)?;
             Ok(Verdict::Positive)
         }
         JwsCommand::Verify {
@@ -281,6 +254,51 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
             }
         }
     }
+}
+
+/// Makes key pairs for the hub, perffsp-1 … perffsp-`dfsps` and `names` in `out` (public
+/// `<name>.pem`, private `private/<name>.pem`), keeping those that exist.
+pub fn keygen(
+    out: &Path,
+    dfsps: usize,
+    hub_name: &str,
+    names: &[String],
+    alg: Algorithm,
+    verbose: bool,
+) -> Result<()> {
+    let private_dir = out.join("private");
+    std::fs::create_dir_all(&private_dir)
+        .with_context(|| format!("creating {}", private_dir.display()))?;
+    let mut all = vec![hub_name.to_string()];
+    all.extend((1..=dfsps).map(|i| format!("perffsp-{i}")));
+    all.extend(names.iter().cloned());
+    for name in all {
+        anyhow::ensure!(
+            !name.is_empty() && !name.contains(['/', '\\']) && name != "private",
+            "{name:?} cannot be a file name"
+        );
+        let public_path = out.join(format!("{name}.pem"));
+        let private_path = private_dir.join(format!("{name}.pem"));
+        if public_path.exists() && private_path.exists() {
+            if verbose {
+                println!("kept {} (exists)", public_path.display());
+            }
+            continue;
+        }
+        let (private, public) = jws::generate_key_pair(alg)?;
+        write_private(&private_path, &private)?;
+        std::fs::write(&public_path, &public)
+            .with_context(|| format!("writing {}", public_path.display()))?;
+        if verbose {
+            println!(
+                "{} key pair for {name}: {} (public), {} (private)",
+                alg.name(),
+                public_path.display(),
+                private_path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes a private key readable by its owner only.

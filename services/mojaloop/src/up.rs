@@ -40,6 +40,19 @@ pub struct UpArgs {
     /// transfer; its outcome and timings are logged.
     #[arg(long, requires = "dfsps")]
     test_transaction: bool,
+    /// JWS on everywhere: the ML API Adapter, the Quoting Service and the ALS validate
+    /// FSPIOP-Signature (3105 when wrong) and sign what the hub originates, and the simulated
+    /// DFSPs sign their requests and validate what they receive. Keys from DIR as `mojaloop jws
+    /// keygen --out DIR` writes them (made there when missing).
+    #[arg(long, env = "MOJALOOP_JWS_DIR")]
+    jws_dir: Option<std::path::PathBuf>,
+}
+
+/// The security layers `up` turns on.
+#[derive(Debug, Clone, Default)]
+pub struct Security {
+    /// JWS keys (`mojaloop jws keygen` layout): validate and sign everywhere.
+    pub jws_dir: Option<std::path::PathBuf>,
 }
 
 /// Ports of the services, as Mojaloop's deployments use them.
@@ -75,12 +88,16 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
             als_admin: port(4001),
             oracle: args.oracle_port.unwrap_or(port(4003)),
         };
+        let security = Security {
+            jws_dir: args.jws_dir.clone(),
+        };
         run_switch(
             &args.database_url,
             args.kafka.as_deref(),
             &args.host,
             &ports,
             (args.dfsps, args.test_transaction),
+            &security,
             service_kit::shutdown::shutdown_signal(),
         )
         .await
@@ -102,6 +119,7 @@ pub async fn run_switch(
     host: &str,
     ports: &Ports,
     (dfsps, test_transaction): (usize, bool),
+    security: &Security,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let mut ledger = central_ledger::Config::load(None)?;
@@ -142,6 +160,27 @@ pub async fn run_switch(
     als.directory.central_ledger_database_url = ledger_url;
     let mut oracle = msisdn_oracle::Config::load(None)?;
     oracle.database.url = database_url.to_string();
+    let sim_jws = match &security.jws_dir {
+        Some(dir) => {
+            crate::tools::keygen(dir, dfsps.max(dfsp_sim::layout::DFSPS_DEFAULT), "Hub", &[], fspiop::jws::Algorithm::ES256, false)?;
+            let jws = service_kit::jws::JwsConfig {
+                validate: true,
+                validate_put_parties: false,
+                keys_directory: dir.display().to_string(),
+                keys_reload_interval_ms: 5_000,
+                sign: true,
+                signing_key_path: dir.join("private").join("Hub.pem").display().to_string(),
+            };
+            api.jws = jws.clone();
+            quoting.jws = jws.clone();
+            als.jws = jws;
+            tracing::info!(keys = %dir.display(), "JWS: requests validated and hub messages signed");
+            Some(dfsp_sim::SimJws {
+                keys_directory: dir.clone(),
+            })
+        }
+        None => None,
+    };
 
     let ledger_store = central_ledger::connect_store(&ledger, true, true)
         .await
@@ -201,10 +240,11 @@ pub async fn run_switch(
         None
     };
     let sim_stop = stopped(stop_rx.clone());
+    let sim_jws = sim_jws.clone();
     let register = async move {
         register_oracle(&als_admin, &oracle_url).await;
         if let Some(listener) = sim_listener {
-            match simulate(dfsps, listener, &urls, &oracle_url).await {
+            match simulate(dfsps, listener, &urls, &oracle_url, sim_jws).await {
                 Ok(simulator) => {
                     tracing::info!(
                         "the switch is ready: in another terminal, `mojaloop verify-participants`, \
@@ -294,6 +334,7 @@ async fn simulate(
     listener: tokio::net::TcpListener,
     (ledger, als, quotes, transfers): &(String, String, String, String),
     oracle: &str,
+    jws: Option<dfsp_sim::SimJws>,
 ) -> Result<dfsp_sim::Simulator> {
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -322,6 +363,7 @@ async fn simulate(
         },
         request_timeout_ms: 20_000,
         callback_timeout_ms: 30_000,
+        jws,
     };
     let simulator = dfsp_sim::Simulator::start(config, listener)
         .await

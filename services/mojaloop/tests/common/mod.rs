@@ -129,6 +129,11 @@ pub fn units(value: &str) -> i64 {
 /// Starts `mojaloop up --dfsps 8 --test-transaction` (over Kafka when `kafka`) on its own
 /// databases and ports, and waits for its test transaction.
 pub fn start(kafka: bool, port_offset: u16) -> Run {
+    start_with(kafka, port_offset, &[])
+}
+
+/// [`start`] with more `mojaloop up` arguments (`--jws-dir DIR`, …).
+pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let databases = vec![
         format!("t_{id}_cl"),
@@ -186,6 +191,7 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
         port_offset.to_string(),
         "--test-transaction".to_string(),
     ];
+    up_args.extend(extra_up_args.iter().map(|a| a.to_string()));
     if kafka {
         let brokers =
             std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string());

@@ -1,0 +1,145 @@
+//! The switch with JWS on (`mojaloop up --jws-dir`): the simulated DFSPs sign every request
+//! and validate every request they receive, the services validate and the hub signs what it
+//! originates. A payment commits end to end; a payment refused by the hub reaches the payer as
+//! the hub's signed error callback (the payer's simulator verified it, else the payer would
+//! time out); unsigned and tampered requests are refused with 3105; `validate` reports JWS
+//! active with its evidence.
+
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed expectation panics"
+)]
+
+mod common;
+
+use serde_json::Value;
+
+const PORT_OFFSET: u16 = 600;
+
+fn url(base: u16) -> String {
+    format!("http://127.0.0.1:{}", base + PORT_OFFSET)
+}
+
+#[test]
+fn jws_end_to_end_over_the_embedded_bus() {
+    let keys = std::env::temp_dir().join(format!("jws-{}", uuid::Uuid::new_v4().simple()));
+    let keys_arg = keys.display().to_string();
+    let run = common::start_with(false, PORT_OFFSET, &["--jws-dir", &keys_arg]);
+    assert!(
+        run.start_log
+            .iter()
+            .any(|l| l.contains("JWS: requests validated and hub messages signed")),
+        "{:?}",
+        run.start_log
+    );
+    for name in ["Hub", "perffsp-1", "perffsp-8"] {
+        assert!(
+            keys.join(format!("{name}.pem")).exists(),
+            "{name}'s public key"
+        );
+        assert!(
+            keys.join("private").join(format!("{name}.pem")).exists(),
+            "{name}'s private key"
+        );
+    }
+
+    // A payment, every request signed by its sender and verified by its receiver.
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--from",
+        "perffsp-1",
+        "--to",
+        "perffsp-5",
+        "--amount",
+        "10",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Status: SUCCESS"), "{out}");
+
+    // Refused by the hub: the payer gets the hub's own error callback, signed by the hub.
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--from",
+        "perffsp-2",
+        "--to",
+        "perffsp-6",
+        "--amount",
+        "5000000",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("[✗] Transfer: FSPIOP error 4001"),
+        "the payer verified and took the hub's error callback:\n{out}"
+    );
+
+    let runtime = common::runtime();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let stats: Value = client
+            .get(format!("{}/stats", url(4100)))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stats["jws"], true, "{stats}");
+        assert!(stats["signaturesVerified"].as_u64().unwrap_or(0) >= 6, "{stats}");
+        assert_eq!(stats["signaturesRefused"], 0, "{stats}");
+
+        // Unsigned, and signed then tampered: 3105 from the ML API Adapter.
+        let body = r#"{"transferId":"b51ec534-ee48-4575-b6a9-ead2955b8069","payerFsp":"perffsp-1","payeeFsp":"perffsp-5","amount":{"amount":"1","currency":"USD"},"ilpPacket":"AYIBgQAAAAAAAASwNGxldmVsb25lLmRmc3AxLm1lci45T2RTOF81MDdqUUZERmZlakgyOVc4bXFmNEpLMHlGTFGCAUBQU0svMS4wCk5vbmNlOiB1SXlweUYzY3pYSXBFdzVVc05TYWh3CkVuY3J5cHRpb246IG5vbmUKUGF5bWVudC1JZDogMTMyMzZhM2ItOGZhOC00MTYzLTg0NDctNGMzZWQzZGE5OGE3","condition":"f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA","expiration":"2030-01-01T00:00:00.000Z"}"#;
+        let date = fspiop::datetime::format_http_date(service_kit::edge::now_ms());
+        let headers = [
+            ("content-type", "application/vnd.interoperability.transfers+json;version=1.1"),
+            ("accept", "application/vnd.interoperability.transfers+json;version=1"),
+            ("date", date.as_str()),
+            ("fspiop-source", "perffsp-1"),
+            ("fspiop-destination", "perffsp-5"),
+        ];
+        let post = |extra: Vec<(String, String)>, body: String| {
+            let mut request = client.post(format!("{}/transfers", url(3000))).body(body);
+            for (name, value) in headers.iter() {
+                request = request.header(*name, *value);
+            }
+            for (name, value) in extra {
+                request = request.header(name, value);
+            }
+            request.send()
+        };
+        let unsigned = post(Vec::new(), body.to_string()).await.unwrap();
+        assert_eq!(unsigned.status().as_u16(), 400);
+        let answer: Value = unsigned.json().await.unwrap();
+        assert_eq!(answer["errorInformation"]["errorCode"], "3105", "{answer}");
+
+        let pem = std::fs::read(keys.join("private").join("perffsp-1.pem")).unwrap();
+        let key = fspiop::jws::SigningKey::from_pem(&pem, None).unwrap();
+        let signed = fspiop::jws::sign(&key, "POST", "/transfers", &headers[..], body.as_bytes()).unwrap();
+        let extra = vec![
+            ("fspiop-signature".to_string(), signed.signature_header),
+            ("fspiop-uri".to_string(), signed.fspiop_uri),
+            ("fspiop-http-method".to_string(), signed.fspiop_http_method),
+        ];
+        let tampered = post(extra, body.replace("\"1\"", "\"2\"")).await.unwrap();
+        assert_eq!(tampered.status().as_u16(), 400);
+        let answer: Value = tampered.json().await.unwrap();
+        assert_eq!(answer["errorInformation"]["errorCode"], "3105", "{answer}");
+    });
+
+    // `validate` reports JWS active, with its evidence.
+    let (code, out) = run.mojaloop(&["validate"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "✅ JWS: an unsigned POST /quotes was refused with 3105; the simulated DFSPs verified"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("refused none"), "{out}");
+
+    run.stop();
+    let _ = std::fs::remove_dir_all(&keys);
+}
