@@ -31,6 +31,38 @@ pub struct ForwarderConfig {
     /// The hub's participant name, used as `FSPIOP-Source` on messages it originates.
     pub hub_name: String,
     pub versions: ProtocolVersions,
+    /// TLS of `https://` endpoints: with mTLS on, the scheme CA that DFSP servers' certificates
+    /// must chain to and the hub's client certificate to present
+    /// (`service_kit::tls::TlsConfig::client`); `None`: the public web PKI roots and no client
+    /// certificate. `http://` endpoints are called in plain HTTP either way.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl ForwarderConfig {
+    /// The settings without client TLS ([`ForwarderConfig::tls`] `None`).
+    pub fn new(
+        request_timeout_ms: u64,
+        idle_connections_per_host_max: usize,
+        hub_name: &str,
+        versions: ProtocolVersions,
+    ) -> ForwarderConfig {
+        ForwarderConfig {
+            request_timeout_ms,
+            idle_connections_per_host_max,
+            hub_name: hub_name.to_string(),
+            versions,
+            tls: None,
+        }
+    }
+
+    /// The same settings with `tls` for `https://` endpoints.
+    pub fn with_tls(
+        mut self,
+        tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    ) -> ForwarderConfig {
+        self.tls = tls;
+        self
+    }
 }
 
 /// One outbound request.
@@ -91,16 +123,21 @@ impl Forwarder {
         http.set_nodelay(true);
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_millis(config.request_timeout_ms)));
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let tls = match &config.tls {
+            Some(tls) => (**tls).clone(),
+            None => {
+                let roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| EdgeError::Client(e.to_string()))?
+                .with_root_certificates(roots)
+                .with_no_client_auth()
+            }
         };
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| EdgeError::Client(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -369,12 +406,12 @@ mod tests {
     use super::*;
 
     fn forwarder() -> Forwarder {
-        Forwarder::new(ForwarderConfig {
-            request_timeout_ms: 1000,
-            idle_connections_per_host_max: 4,
-            hub_name: "Hub".into(),
-            versions: ProtocolVersions::default(),
-        })
+        Forwarder::new(ForwarderConfig::new(
+            1000,
+            4,
+            "Hub",
+            ProtocolVersions::default(),
+        ))
         .unwrap_or_else(|e| panic!("{e}"))
     }
 

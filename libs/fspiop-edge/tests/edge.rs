@@ -120,12 +120,12 @@ async fn peer(status: StatusCode, body: &'static str) -> (String, Seen) {
 }
 
 fn forwarder() -> Forwarder {
-    Forwarder::new(ForwarderConfig {
-        request_timeout_ms: 2000,
-        idle_connections_per_host_max: 8,
-        hub_name: "Hub".into(),
-        versions: ProtocolVersions::default(),
-    })
+    Forwarder::new(ForwarderConfig::new(
+        2000,
+        8,
+        "Hub",
+        ProtocolVersions::default(),
+    ))
     .unwrap_or_else(|e| panic!("{e}"))
 }
 

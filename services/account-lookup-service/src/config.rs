@@ -21,6 +21,9 @@ pub struct Config {
     pub oracle: OracleConfig,
     pub limits: LimitsConfig,
     pub jws: service_kit::jws::JwsConfig,
+    /// Mutual TLS on both listeners and the client certificate of calls to DFSPs and oracles
+    /// (`[tls]`).
+    pub tls: service_kit::tls::TlsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +181,7 @@ impl Config {
         if self.server.port == self.server.admin_port && self.server.port != 0 {
             problems.push("server.port and server.admin_port must differ".to_string());
         }
+        problems.extend(self.tls.problems());
         if problems.is_empty() {
             Ok(())
         } else {

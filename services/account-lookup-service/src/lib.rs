@@ -158,16 +158,28 @@ impl AppState {
         let metrics = Metrics::new();
         let directory =
             Directory::new(stores.central_ledger.clone(), config.directory.cache_ttl_ms);
-        let forwarder = Forwarder::new(ForwarderConfig {
-            request_timeout_ms: config.callbacks.request_timeout_ms,
-            idle_connections_per_host_max: config.callbacks.idle_connections_per_host_max,
-            hub_name: config.hub.name.clone(),
-            versions: versions.clone(),
-        })?;
+        let client_tls = config
+            .tls
+            .client()
+            .map_err(|e| Error::Config(format!("TLS: {e}")))?;
+        let forwarder = Forwarder::new(
+            ForwarderConfig::new(
+                config.callbacks.request_timeout_ms,
+                config.callbacks.idle_connections_per_host_max,
+                &config.hub.name,
+                versions.clone(),
+            )
+            .with_tls(client_tls.clone()),
+        )?;
         let registry =
             registry::Registry::new(stores.als.clone(), config.oracle.registry_cache_ttl_ms);
-        let oracles =
-            oracle::Oracles::new(registry, &config.oracle, &config.hub.name, metrics.clone())?;
+        let oracles = oracle::Oracles::new(
+            registry,
+            &config.oracle,
+            &config.hub.name,
+            metrics.clone(),
+            client_tls,
+        )?;
         let tasks = tasks::Tasks::new(config.limits.async_tasks_max, metrics.clone());
         Ok(AppState {
             config: Arc::new(config),
@@ -325,6 +337,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let drain_timeout_ms = config.limits.shutdown_drain_timeout_ms;
+    let tls = config
+        .tls
+        .server()
+        .map_err(|e| Error::Config(format!("TLS: {e}")))?;
     let jws_validation = service_kit::jws::validation(&config.jws)
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
@@ -341,10 +357,18 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let api = axum::serve(api_listener, api_app_with(state.clone(), jws_validation))
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
-    let admin = axum::serve(admin_listener, admin_app(state.clone()))
-        .with_graceful_shutdown(stopped(stop_rx));
+    let api = service_kit::tls::serve(
+        api_listener,
+        api_app_with(state.clone(), jws_validation),
+        tls.clone(),
+        stopped(stop_rx.clone()),
+    );
+    let admin = service_kit::tls::serve(
+        admin_listener,
+        admin_app(state.clone()),
+        tls,
+        stopped(stop_rx),
+    );
     let (api, admin) = tokio::join!(api, admin);
     state.tasks.drain(drain_timeout_ms).await;
     api.map_err(|e| Error::Internal(format!("API server: {e}")))?;

@@ -146,11 +146,17 @@ impl Oracles {
         config: &OracleConfig,
         hub_name: &str,
         metrics: Metrics,
+        tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Result<Oracles, Error> {
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.request_timeout_ms))
             .pool_max_idle_per_host(config.idle_connections_per_host_max)
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        if let Some(tls) = tls {
+            // https:// oracles: the scheme CA and the hub's client certificate.
+            client = client.use_preconfigured_tls((*tls).clone());
+        }
+        let client = client
             .build()
             .map_err(|e| Error::Internal(format!("oracle HTTP client: {e}")))?;
         let cache = config.lookup_cache_enabled.then(|| {

@@ -18,6 +18,8 @@ pub struct Config {
     pub funds: FundsConfig,
     pub transfers: TransfersConfig,
     pub metrics: MetricsConfig,
+    /// Mutual TLS on the listener (`[tls]`).
+    pub tls: service_kit::tls::TlsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

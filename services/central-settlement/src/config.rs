@@ -18,6 +18,8 @@ pub struct Config {
     pub windows: WindowsConfig,
     pub settlements: SettlementsConfig,
     pub gross: GrossConfig,
+    /// Mutual TLS on the listener (`[tls]`).
+    pub tls: service_kit::tls::TlsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -208,6 +208,10 @@ pub async fn run_with_bus(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = config
+        .tls
+        .server()
+        .map_err(|e| Error::Internal(format!("TLS: {e}")))?;
     let close_topic = config.topic(bus::TOPIC_DEFERREDSETTLEMENT_CLOSE);
     let notification_topic = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
     bus.ensure_topics(
@@ -266,9 +270,7 @@ pub async fn run_with_bus(
         metrics,
         started: SystemTime::now(),
     };
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = service_kit::tls::serve(listener, app(state), tls, shutdown).await;
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;

@@ -26,6 +26,8 @@ pub struct Config {
     pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
     pub metrics: MetricsConfig,
     pub jws: service_kit::jws::JwsConfig,
+    /// Mutual TLS on the listener and the callbacks' client certificate (`[tls]`).
+    pub tls: service_kit::tls::TlsConfig,
 }
 
 /// The HTTP server.
@@ -175,6 +177,7 @@ impl Config {
         if self.http_client.request_timeout_ms == 0 {
             problems.push("http_client.request_timeout_ms must be at least 1".to_string());
         }
+        problems.extend(self.tls.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -291,6 +291,8 @@ pub async fn run_with_bus(
     let jws_signer = service_kit::jws::signing_key(&config.jws)
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
+    let tls_error = |e: service_kit::tls::TlsError| Error::Internal(format!("TLS: {e}"));
+    let tls = config.tls.server().map_err(tls_error)?;
     let bus_error = |e: bus::Error| Error::Bus(e.to_string());
     let topic_prepare = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let topic_fulfil = config.topic(bus::TOPIC_TRANSFER_FULFIL);
@@ -321,12 +323,15 @@ pub async fn run_with_bus(
         )
         .await?;
         let directory = Directory::new(pool.clone(), db.cache_ttl_ms);
-        let forwarder = Forwarder::new(ForwarderConfig {
-            request_timeout_ms: config.http_client.request_timeout_ms,
-            idle_connections_per_host_max: config.http_client.idle_connections_per_host_max,
-            hub_name: config.hub.name.clone(),
-            versions: versions.clone(),
-        })
+        let forwarder = Forwarder::new(
+            ForwarderConfig::new(
+                config.http_client.request_timeout_ms,
+                config.http_client.idle_connections_per_host_max,
+                &config.hub.name,
+                versions.clone(),
+            )
+            .with_tls(config.tls.client().map_err(tls_error)?),
+        )
         .map_err(|e| Error::Internal(e.to_string()))?
         .with_signer(jws_signer.clone());
         let rules = callbacks::Rules {
@@ -374,9 +379,8 @@ pub async fn run_with_bus(
 
     let pool = handler.as_ref().map(|h| h.pool.clone());
     let state = AppState::new(config, versions, producer.clone(), handler, metrics);
-    let served = axum::serve(listener, app_with(state, jws_validation))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served =
+        service_kit::tls::serve(listener, app_with(state, jws_validation), tls, shutdown).await;
     let _ = stop_tx.send(true);
     if let Some(task) = handler_task {
         if let Err(error) = task.await {

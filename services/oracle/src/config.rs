@@ -14,6 +14,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub limits: LimitsConfig,
+    /// Mutual TLS on the listener (`[tls]`).
+    pub tls: service_kit::tls::TlsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -87,6 +89,7 @@ impl Config {
         if self.limits.party_id_types.is_empty() {
             problems.push("limits.party_id_types must name at least one type".to_string());
         }
+        problems.extend(self.tls.problems());
         if problems.is_empty() {
             Ok(())
         } else {

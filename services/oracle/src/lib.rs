@@ -117,14 +117,17 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = config
+        .tls
+        .server()
+        .map_err(|e| Error::Config(format!("TLS: {e}")))?;
     let state = AppState {
         store,
         config: Arc::new(config),
         metrics: Metrics::new(),
         started: SystemTime::now(),
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+    service_kit::tls::serve(listener, app(state), tls, shutdown)
         .await
         .map_err(|e| Error::Internal(e.to_string()))
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub http_client: HttpClientConfig,
     pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
     pub jws: service_kit::jws::JwsConfig,
+    /// Mutual TLS on the listener and the forwarding client's certificate (`[tls]`).
+    pub tls: service_kit::tls::TlsConfig,
 }
 
 /// The HTTP server.
@@ -177,6 +179,7 @@ impl Config {
                 ));
             }
         }
+        problems.extend(self.tls.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -155,12 +155,19 @@ pub async fn run(
     let metrics = Metrics::new();
     let jws_validation = service_kit::jws::validation(&config.jws).await?;
     let jws_signer = service_kit::jws::signing_key(&config.jws).await?;
-    let forwarder = Forwarder::new(ForwarderConfig {
-        request_timeout_ms: config.http_client.request_timeout_ms,
-        idle_connections_per_host_max: config.http_client.idle_connections_per_host_max,
-        hub_name: config.hub.name.clone(),
-        versions: versions.clone(),
-    })?
+    let tls_problem = |e: service_kit::tls::TlsError| config::InvalidConfig {
+        problems: vec![format!("TLS: {e}")],
+    };
+    let tls = config.tls.server().map_err(tls_problem)?;
+    let forwarder = Forwarder::new(
+        ForwarderConfig::new(
+            config.http_client.request_timeout_ms,
+            config.http_client.idle_connections_per_host_max,
+            &config.hub.name,
+            versions.clone(),
+        )
+        .with_tls(config.tls.client().map_err(tls_problem)?),
+    )?
     .with_signer(jws_signer);
     let directory = Directory::new(
         stores.central_ledger.clone(),
@@ -209,9 +216,8 @@ pub async fn run(
             stores,
         }),
     };
-    let served = axum::serve(listener, app(state.clone(), jws_validation))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served =
+        service_kit::tls::serve(listener, app(state.clone(), jws_validation), tls, shutdown).await;
 
     // Every task holds a permit: having them all means every task has finished.
     let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
