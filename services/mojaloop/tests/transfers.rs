@@ -605,6 +605,37 @@ async fn payments_end_to_end_in_every_outcome() {
     );
     assert_eq!(switch.state(&mismatched).await.as_deref(), Some("INVALID"));
 
+    // A packet whose terms have lapsed (the transfer itself expires later): 3100, nothing
+    // reserved.
+    let lapsed = uuid::Uuid::new_v4().to_string();
+    let quote = json!({"quoteId": uuid::Uuid::new_v4().to_string(), "transactionId": uuid::Uuid::new_v4().to_string(),
+        "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "19012345001", "fspId": "payer-dfsp"}},
+        "payee": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "fspId": "payee-dfsp"}},
+        "amountType": "SEND", "amount": {"amount": "5", "currency": "USD"},
+        "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"}});
+    let terms = engine
+        .quote_response_terms(
+            &quote,
+            &json!({"transferAmount": {"amount": "5", "currency": "USD"},
+            "expiration": fspiop::datetime::format_date_time(now_ms() - 1_000)}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut body = paid_body.clone();
+    body["transferId"] = json!(lapsed);
+    body["amount"]["amount"] = json!("5");
+    body["ilpPacket"] = json!(terms.ilp_packet);
+    body["condition"] = json!(terms.condition);
+    body["expiration"] = json!(fspiop::datetime::format_date_time(now_ms() + 60_000));
+    resend(body).await;
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{lapsed}/error")).await;
+    assert_eq!(error_code(&body), "3100");
+    assert!(
+        String::from_utf8_lossy(&body).contains("ILP packet expired"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(switch.state(&lapsed).await.as_deref(), Some("INVALID"));
+
     // GET of a committed and of an aborted transfer.
     for (id, state) in [(&paid, "COMMITTED"), (&refused, "ABORTED")] {
         let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);

@@ -230,9 +230,6 @@ fn validate(
     if !fspiop::ilp::is_canonical_32(&t.condition) {
         return Err("Condition validation failed".into());
     }
-    if let Some(version) = config.ilp_check {
-        check_packet(t, amount, version)?;
-    }
     let expiration_ms = fspiop::datetime::parse_date_time(&t.expiration)
         .ok_or_else(|| "Expiration is required for conditional transfer".to_string())?;
     if expiration_ms < now_ms {
@@ -240,6 +237,10 @@ fn validate(
             "Expiration date {} is already in the past",
             fspiop::datetime::format_date_time(expiration_ms)
         ));
+    }
+    // Our own check (Mojaloop's ledger does not read the packet), after Mojaloop's reasons.
+    if let Some(version) = config.ilp_check {
+        check_packet(t, amount, version, now_ms)?;
     }
     if !config.on_us_allowed && t.payer_fsp.eq_ignore_ascii_case(&t.payee_fsp) {
         return Err("Payer FSP and Payee FSP should be different, unless on-us tranfers are allowed by the Scheme".into());
@@ -280,6 +281,7 @@ fn check_packet(
     t: &TransfersPostRequest,
     amount: Money,
     version: fspiop::ilp::IlpVersion,
+    now_ms: i64,
 ) -> std::result::Result<(), String> {
     use base64::Engine as _;
     let packet = fspiop::ilp::decode_packet(&t.ilp_packet, version)
@@ -304,6 +306,14 @@ fn check_packet(
             != t.condition
         {
             return Err("ILP packet condition does not match the transfer condition".into());
+        }
+        // The payee's terms lapse when its packet expires: reserving money for them after that
+        // only holds liquidity for a payment the payee may refuse.
+        if prepare.expires_at_ms < now_ms {
+            return Err(format!(
+                "ILP packet expired at {}",
+                fspiop::datetime::format_date_time(prepare.expires_at_ms)
+            ));
         }
     }
     let tx = packet
