@@ -3,7 +3,7 @@
 //! originates. A payment commits end to end; a payment refused by the hub reaches the payer as
 //! the hub's signed error callback (the payer's simulator verified it, else the payer would
 //! time out); unsigned and tampered requests are refused with 3105; `validate` reports JWS
-//! active with its evidence.
+//! active with its evidence; a short perf run passes its validity gate.
 
 #![allow(
     clippy::panic,
@@ -139,6 +139,24 @@ fn jws_end_to_end_over_the_embedded_bus() {
         "{out}"
     );
     assert!(out.contains("refused none"), "{out}");
+
+    // A short perf run through the secured switch passes its validity gate.
+    let report = keys.join("perf");
+    let (code, out) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--rate",
+        "20",
+        "--duration-s",
+        "6",
+        "--warmup-s",
+        "1",
+        "--quiet",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Validity gate: PASSED"), "{out}");
 
     run.stop();
     let _ = std::fs::remove_dir_all(&keys);
