@@ -12,18 +12,21 @@
 //! Everything sent carries FSPIOP headers (`Content-Type` at version 1.1, `Date`,
 //! `FSPIOP-Source`, `FSPIOP-Destination` when known, `FSPIOP-URI`); `Accept` only on requests,
 //! never on `PUT` callbacks. The outbound client is hyper directly, because higher-level clients
-//! add an `Accept` of their own. It speaks plain HTTP: the simulator talks to a local switch.
+//! add an `Accept` of their own. It speaks plain HTTP, or with [`SimTls`] mutual TLS both ways
+//! (the server requires a scheme certificate; each DFSP presents its own client certificate).
 //!
 //! Per-phase timings (payer phases and the payee's answers) are kept and readable through
 //! [`Simulator::timings`].
 
 pub mod layout;
-mod security;
 pub mod provision;
 mod remote;
+mod security;
+mod tls;
 
 pub use remote::{RemoteSimulator, SignatureCounts};
 pub use security::SimJws;
+pub use tls::SimTls;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,6 +98,9 @@ pub struct SimConfig {
     pub callback_timeout_ms: u64,
     /// JWS: sign what the DFSPs send and validate what they receive (`None`: neither).
     pub jws: Option<SimJws>,
+    /// Mutual TLS: the server's certificate and the DFSPs' client certificates (`None`: plain
+    /// HTTP).
+    pub tls: Option<SimTls>,
 }
 
 /// A phase whose timings are recorded.
@@ -266,8 +272,7 @@ enum Callback {
     Error { code: String, description: String },
 }
 
-type Connector = hyper_util::client::legacy::connect::HttpConnector;
-type Client = hyper_util::client::legacy::Client<Connector, http_body_util::Full<bytes::Bytes>>;
+use tls::Client;
 
 struct Dfsp {
     spec: DfspSpec,
@@ -280,6 +285,8 @@ struct Inner {
     base: String,
     dfsps: HashMap<String, Dfsp>,
     client: Client,
+    /// With TLS, each DFSP's client (presenting its certificate); others use `client`.
+    clients: HashMap<String, Client>,
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Callback>>>>,
     stats: Mutex<BTreeMap<Phase, PhaseStats>>,
     counters: Counters,
@@ -343,8 +350,6 @@ impl Drop for Simulator {
 
 /// Longest body read from a peer.
 const BODY_LEN_MAX_BYTES: usize = 1 << 20;
-/// Idle keep-alive connections kept per host.
-const IDLE_CONNECTIONS_PER_HOST_MAX: usize = 64;
 /// Placeholder payer MSISDN when the payer DFSP owns none.
 const PAYER_MSISDN_FALLBACK: &str = "19000000000";
 
@@ -415,7 +420,12 @@ impl Simulator {
         let address = listener
             .local_addr()
             .map_err(|e| SimError::Listener(e.to_string()))?;
-        let base = format!("http://{address}");
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let base = format!("{scheme}://{address}");
         let mut dfsps = HashMap::new();
         for spec in &config.dfsps {
             if spec.name.is_empty() || spec.name.contains('/') {
@@ -433,13 +443,11 @@ impl Simulator {
                 return Err(SimError::Config(format!("DFSP {} given twice", spec.name)));
             }
         }
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_millis(config.request_timeout_ms)));
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_max_idle_per_host(IDLE_CONNECTIONS_PER_HOST_MAX)
-                .build(connector);
+        let client = tls::client(None, config.request_timeout_ms)?;
+        let (clients, tls_server) = match &config.tls {
+            Some(tls) => (tls.clients(config.request_timeout_ms)?, Some(tls.server()?)),
+            None => (HashMap::new(), None),
+        };
         let jws = match &config.jws {
             Some(jws) => {
                 let names = config.dfsps.iter().map(|d| d.name.clone()).collect();
@@ -452,6 +460,7 @@ impl Simulator {
             base,
             dfsps,
             client,
+            clients,
             waiters: Mutex::default(),
             stats: Mutex::default(),
             counters: Counters::default(),
@@ -481,9 +490,8 @@ impl Simulator {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(error) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
+            if let Err(error) =
+                service_kit::tls::serve(listener, router, tls_server, shutdown).await
             {
                 tracing::warn!(%error, "the DFSP simulator's server stopped");
             }
@@ -494,7 +502,7 @@ impl Simulator {
         })
     }
 
-    /// The server's base URL (`http://host:port`).
+    /// The server's base URL (`http://host:port`, `https://` with TLS).
     pub fn base_url(&self) -> &str {
         &self.inner.base
     }
@@ -930,7 +938,8 @@ impl Inner {
             Err(error) => return Sent::Failed(format!("{method} {url}: {error}")),
         };
         let timeout = Duration::from_millis(self.config.request_timeout_ms);
-        let response = match tokio::time::timeout(timeout, self.client.request(request)).await {
+        let client = self.clients.get(source).unwrap_or(&self.client);
+        let response = match tokio::time::timeout(timeout, client.request(request)).await {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => return Sent::Failed(format!("{method} {url}: {error}")),
             Err(_) => {

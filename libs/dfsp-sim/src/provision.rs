@@ -164,9 +164,18 @@ pub async fn provision(
     callbacks_base: &str,
     plans: &[DfspPlan],
 ) -> Result<Vec<Provisioned>, ProvisionError> {
-    let admin = Admin {
-        client: reqwest::Client::new(),
-    };
+    provision_with(reqwest::Client::new(), urls, callbacks_base, plans).await
+}
+
+/// [`provision`] through `client` (one that presents the hub's certificate when the admin
+/// APIs require mutual TLS).
+pub async fn provision_with(
+    client: reqwest::Client,
+    urls: &AdminUrls,
+    callbacks_base: &str,
+    plans: &[DfspPlan],
+) -> Result<Vec<Provisioned>, ProvisionError> {
+    let admin = Admin { client };
     let ledger = urls.ledger.trim_end_matches('/');
     let mut currencies: Vec<&str> = plans.iter().map(|p| p.currency.as_str()).collect();
     currencies.sort_unstable();

@@ -322,6 +322,7 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
         request_timeout_ms: 10_000,
         callback_timeout_ms: 30_000,
         jws: None,
+        tls: None,
     };
     let (listener, _) = listen().await;
     let sim = Simulator::start(config, listener)

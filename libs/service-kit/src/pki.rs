@@ -6,6 +6,7 @@
 //! certificates carry the serverAuth extended key usage, client certificates clientAuth (what
 //! rustls's verifiers require). Not for production: a scheme's CA is its own business.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rcgen::{
@@ -142,6 +143,62 @@ impl Authority {
             cert_pem: cert.pem(),
             key_pem: key.serialize_pem(),
         })
+    }
+}
+
+/// Where a scheme's files sit in a directory, as `mojaloop certs --out DIR` writes them and
+/// `mojaloop up --tls-dir DIR` reads them: `ca.pem`, and for each participant (the hub and
+/// every DFSP) `<name>-server.pem`, `<name>-server-key.pem`, `<name>-client.pem` and
+/// `<name>-client-key.pem`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    dir: PathBuf,
+}
+
+impl Layout {
+    pub fn new(dir: impl Into<PathBuf>) -> Layout {
+        Layout { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The CA certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+
+    /// `name`'s certificate and key for `usage`.
+    pub fn pair(&self, name: &str, usage: Usage) -> (PathBuf, PathBuf) {
+        let kind = match usage {
+            Usage::Server => "server",
+            Usage::Client => "client",
+        };
+        (
+            self.dir.join(format!("{name}-{kind}.pem")),
+            self.dir.join(format!("{name}-{kind}-key.pem")),
+        )
+    }
+
+    /// The `[tls]` settings of a service run by the hub `hub`: TLS on, the hub's server
+    /// certificate on the listener, its client certificate on outbound calls, the hub trusted
+    /// to relay for any participant; the default handshake and drain bounds.
+    pub fn hub_tls(&self, hub: &str) -> crate::tls::TlsConfig {
+        let path = |p: PathBuf| p.display().to_string();
+        let (cert, key) = self.pair(hub, Usage::Server);
+        let (client_cert, client_key) = self.pair(hub, Usage::Client);
+        crate::tls::TlsConfig {
+            enabled: true,
+            cert_path: path(cert),
+            key_path: path(key),
+            ca_path: path(self.ca()),
+            client_cert_path: path(client_cert),
+            client_key_path: path(client_key),
+            handshake_timeout_ms: crate::tls::HANDSHAKE_TIMEOUT_MS_DEFAULT,
+            drain_timeout_ms: crate::tls::DRAIN_TIMEOUT_MS_DEFAULT,
+            trusted_identities: vec![hub.to_string()],
+        }
     }
 }
 

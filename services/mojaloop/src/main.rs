@@ -3,6 +3,7 @@
 //! switch (`sim`, `provision`, `verify-participants`, `test-transaction`, `validate`,
 //! `debug-participant`, `settlement`) and the protocol tools for DFSP integrators (`jws`, `ilp`).
 
+mod certs;
 mod ops;
 mod serve;
 mod settlement;
@@ -63,6 +64,9 @@ enum Command {
     /// Build, decode and check ILP packets, conditions and fulfilments, as a payee DFSP does.
     #[command(subcommand)]
     Ilp(tools::IlpCommand),
+    /// Create a local CA and certificates for the hub and perffsp-1 … perffsp-N (mutual TLS
+    /// for tests and local runs: `mojaloop up --tls-dir DIR`).
+    Certs(certs::CertsArgs),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => serve::migrate(args),
         Command::Jws(command) => tools::run_jws(command),
         Command::Ilp(command) => tools::run_ilp(command),
+        Command::Certs(args) => certs::certs(args),
     };
     match outcome {
         Ok(tools::Verdict::Positive) => ExitCode::SUCCESS,

@@ -212,6 +212,7 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 .jws_dir
                 .clone()
                 .map(|keys_directory| dfsp_sim::SimJws { keys_directory }),
+            tls: None,
         };
         let simulator = dfsp_sim::Simulator::start(config, listener)
             .await
@@ -299,6 +300,16 @@ pub async fn register_oracle(
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
+    register_oracle_with(&client, als_admin, oracle_url, attempts).await
+}
+
+/// [`register_oracle`] through `client` (the hub's certificate when the ALS requires mTLS).
+pub async fn register_oracle_with(
+    client: &reqwest::Client,
+    als_admin: &str,
+    oracle_url: &str,
+    attempts: u32,
+) -> Result<OracleRegistration> {
     let als_admin = als_admin.trim_end_matches('/');
     let mut last_error = String::new();
     for _attempt in 0..attempts.max(1) {

@@ -46,6 +46,12 @@ pub struct UpArgs {
     /// keygen --out DIR` writes them (made there when missing).
     #[arg(long, env = "MOJALOOP_JWS_DIR")]
     jws_dir: Option<std::path::PathBuf>,
+    /// Mutual TLS on everywhere: every listener speaks HTTPS and requires a client certificate
+    /// of the scheme, FSPIOP-Source must match it, callbacks present the hub's certificate, and
+    /// the simulated DFSPs serve HTTPS and present their own. Certificates from DIR as `mojaloop
+    /// certs --out DIR` writes them (made there when DIR has no ca.pem).
+    #[arg(long, env = "MOJALOOP_TLS_DIR")]
+    tls_dir: Option<std::path::PathBuf>,
 }
 
 /// The security layers `up` turns on.
@@ -53,6 +59,8 @@ pub struct UpArgs {
 pub struct Security {
     /// JWS keys (`mojaloop jws keygen` layout): validate and sign everywhere.
     pub jws_dir: Option<std::path::PathBuf>,
+    /// Certificates (`mojaloop certs` layout): mutual TLS everywhere.
+    pub tls_dir: Option<std::path::PathBuf>,
 }
 
 /// Ports of the services, as Mojaloop's deployments use them.
@@ -90,6 +98,7 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
         };
         let security = Security {
             jws_dir: args.jws_dir.clone(),
+            tls_dir: args.tls_dir.clone(),
         };
         run_switch(
             &args.database_url,
@@ -162,7 +171,14 @@ pub async fn run_switch(
     oracle.database.url = database_url.to_string();
     let sim_jws = match &security.jws_dir {
         Some(dir) => {
-            crate::tools::keygen(dir, dfsps.max(dfsp_sim::layout::DFSPS_DEFAULT), "Hub", &[], fspiop::jws::Algorithm::ES256, false)?;
+            crate::tools::keygen(
+                dir,
+                dfsps.max(dfsp_sim::layout::DFSPS_DEFAULT),
+                "Hub",
+                &[],
+                fspiop::jws::Algorithm::ES256,
+                false,
+            )?;
             let jws = service_kit::jws::JwsConfig {
                 validate: true,
                 validate_put_parties: false,
@@ -181,6 +197,29 @@ pub async fn run_switch(
         }
         None => None,
     };
+    let tls = match &security.tls_dir {
+        Some(dir) => {
+            let tls = crate::certs::switch_tls(dir, dfsps, &ledger.hub.name)?;
+            for config in [
+                &mut ledger.tls,
+                &mut api.tls,
+                &mut settlement.tls,
+                &mut quoting.tls,
+                &mut als.tls,
+                &mut oracle.tls,
+            ] {
+                *config = tls.services.clone();
+            }
+            tracing::info!(certificates = %dir.display(), "mutual TLS on every listener");
+            Some(tls)
+        }
+        None => None,
+    };
+    let (scheme, admin_client) = match &tls {
+        Some(tls) => ("https", tls.client.clone()),
+        None => ("http", reqwest::Client::new()),
+    };
+    let sim_tls = tls.map(|tls| tls.sim);
 
     let ledger_store = central_ledger::connect_store(&ledger, true, true)
         .await
@@ -226,13 +265,13 @@ pub async fn run_switch(
         "the switch is starting"
     );
     let local = if host == "0.0.0.0" { "127.0.0.1" } else { host };
-    let oracle_url = format!("http://{local}:{}", ports.oracle);
-    let als_admin = format!("http://{local}:{}", ports.als_admin);
+    let oracle_url = format!("{scheme}://{local}:{}", ports.oracle);
+    let als_admin = format!("{scheme}://{local}:{}", ports.als_admin);
     let urls = (
-        format!("http://{local}:{}", ports.central_ledger),
-        format!("http://{local}:{}", ports.als_api),
-        format!("http://{local}:{}", ports.quoting_service),
-        format!("http://{local}:{}", ports.ml_api_adapter),
+        format!("{scheme}://{local}:{}", ports.central_ledger),
+        format!("{scheme}://{local}:{}", ports.als_api),
+        format!("{scheme}://{local}:{}", ports.quoting_service),
+        format!("{scheme}://{local}:{}", ports.ml_api_adapter),
     );
     let sim_listener = if dfsps > 0 {
         Some(bind(host, ports.simulator).await?)
@@ -242,9 +281,10 @@ pub async fn run_switch(
     let sim_stop = stopped(stop_rx.clone());
     let sim_jws = sim_jws.clone();
     let register = async move {
-        register_oracle(&als_admin, &oracle_url).await;
+        register_oracle(&admin_client, &als_admin, &oracle_url).await;
         if let Some(listener) = sim_listener {
-            match simulate(dfsps, listener, &urls, &oracle_url, sim_jws).await {
+            let security = (sim_jws, sim_tls, admin_client);
+            match simulate(dfsps, listener, &urls, &oracle_url, security).await {
                 Ok(simulator) => {
                     tracing::info!(
                         "the switch is ready: in another terminal, `mojaloop verify-participants`, \
@@ -334,9 +374,12 @@ async fn simulate(
     listener: tokio::net::TcpListener,
     (ledger, als, quotes, transfers): &(String, String, String, String),
     oracle: &str,
-    jws: Option<dfsp_sim::SimJws>,
+    (jws, tls, client): (
+        Option<dfsp_sim::SimJws>,
+        Option<dfsp_sim::SimTls>,
+        reqwest::Client,
+    ),
 ) -> Result<dfsp_sim::Simulator> {
-    let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     for base in [ledger, als, quotes, transfers] {
         while !client
@@ -364,6 +407,7 @@ async fn simulate(
         request_timeout_ms: 20_000,
         callback_timeout_ms: 30_000,
         jws,
+        tls,
     };
     let simulator = dfsp_sim::Simulator::start(config, listener)
         .await
@@ -372,7 +416,7 @@ async fn simulate(
         ledger: ledger.clone(),
         oracle: oracle.to_string(),
     };
-    dfsp_sim::provision::provision(&urls, simulator.base_url(), &plans).await?;
+    dfsp_sim::provision::provision_with(client, &urls, simulator.base_url(), &plans).await?;
     tracing::info!(
         dfsps = count,
         simulator = simulator.base_url(),
@@ -383,8 +427,8 @@ async fn simulate(
 
 /// Registers the MSISDN oracle with the ALS (logging the outcome), waiting up to 5 s for the
 /// ALS admin API to answer.
-async fn register_oracle(als_admin: &str, oracle_url: &str) {
-    match crate::ops::register_oracle(als_admin, oracle_url, 50).await {
+async fn register_oracle(client: &reqwest::Client, als_admin: &str, oracle_url: &str) {
+    match crate::ops::register_oracle_with(client, als_admin, oracle_url, 50).await {
         Ok(crate::ops::OracleRegistration::Registered) => {
             tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
         }

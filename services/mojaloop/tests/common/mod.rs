@@ -252,6 +252,7 @@ pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run 
     };
     let line = started.unwrap_or_else(|e| panic!("{e}"));
     assert!(line.contains("payee_fsp=perffsp-5"), "{line}");
+    seen.push(line);
     // Keep reading the switch's log so it never blocks on a full pipe.
     std::thread::spawn(move || for _line in lines {});
     let bus = if kafka {

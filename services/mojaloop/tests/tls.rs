@@ -1,0 +1,192 @@
+//! The switch with mutual TLS on (`mojaloop certs`, then `mojaloop up --tls-dir`): every
+//! listener and the simulated DFSPs speak HTTPS and require a certificate of the scheme; the
+//! DFSPs present their own, the hub presents its own on callbacks. The start-up test payment
+//! commits over mTLS; then, against the running switch, a client without a certificate and one
+//! with a certificate from another CA fail the handshake, a DFSP naming another DFSP in
+//! `FSPIOP-Source` gets 3100, plain HTTP gets no answer, and the switch stops cleanly.
+
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed expectation panics"
+)]
+
+mod common;
+
+use std::path::Path;
+
+use service_kit::pki::{Authority, Layout, Leaf, Usage};
+
+const PORT_OFFSET: u16 = 500;
+
+fn https(base: u16) -> String {
+    format!("https://127.0.0.1:{}", base + PORT_OFFSET)
+}
+
+/// A client trusting the scheme CA, presenting `pair` (none: no certificate).
+fn client(ca: &Path, pair: Option<&(std::path::PathBuf, std::path::PathBuf)>) -> reqwest::Client {
+    let builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+    let builder = match pair {
+        Some((cert, key)) => builder.use_preconfigured_tls(
+            (*service_kit::tls::client_config(ca, cert, key).unwrap()).clone(),
+        ),
+        None => builder
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap(),
+            )
+            .tls_built_in_root_certs(false),
+    };
+    builder.build().unwrap()
+}
+
+/// The error and its sources.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = format!("{error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+#[test]
+fn a_payment_commits_over_mutual_tls() {
+    let dir = std::env::temp_dir().join(format!("mtls-{}", uuid::Uuid::new_v4().simple()));
+    let dir_arg = dir.display().to_string();
+
+    // `mojaloop certs` writes the CA and the hub's and DFSPs' certificates.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+        .args(["certs", "--out", &dir_arg, "--dfsps", "8"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    for expected in [
+        "ca.pem",
+        "Hub-server.pem",
+        "Hub-client-key.pem",
+        "perffsp-8-client.pem",
+        "37 files",
+    ] {
+        assert!(out.contains(expected), "{expected} not in:\n{out}");
+    }
+
+    // `mojaloop up --tls-dir`: onboarding and the test payment go over mTLS.
+    let run = common::start_with(false, PORT_OFFSET, &["--tls-dir", &dir_arg]);
+    assert!(
+        run.start_log
+            .iter()
+            .any(|l| l.contains("mutual TLS on every listener")),
+        "{:?}",
+        run.start_log
+    );
+    assert!(
+        run.start_log
+            .iter()
+            .any(|l| l.contains("simulator=\"https://127.0.0.1:")),
+        "the simulated DFSPs serve HTTPS: {:?}",
+        run.start_log
+    );
+    let committed = run
+        .start_log
+        .iter()
+        .find(|l| l.contains("test transaction committed"))
+        .unwrap();
+    let transfer_id = committed
+        .split("transfer_id=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    assert_eq!(run.transfer_state(transfer_id), "COMMITTED");
+
+    let layout = Layout::new(&dir);
+    let ca = layout.ca();
+    let other = Authority::new("Other CA").unwrap();
+    let impostor = other
+        .issue(&Leaf {
+            name: "perffsp-1",
+            alt_names: &[],
+            usage: Usage::Client,
+        })
+        .unwrap();
+    let impostor_pair = (dir.join("impostor.pem"), dir.join("impostor-key.pem"));
+    std::fs::write(&impostor_pair.0, &impostor.cert_pem).unwrap();
+    std::fs::write(&impostor_pair.1, &impostor.key_pem).unwrap();
+
+    common::runtime().block_on(async {
+        let transfers = format!("{}/transfers", https(3000));
+        let post = |client: &reqwest::Client, source: &str| {
+            client
+                .post(&transfers)
+                .header(
+                    "content-type",
+                    "application/vnd.interoperability.transfers+json;version=1.1",
+                )
+                .header(
+                    "accept",
+                    "application/vnd.interoperability.transfers+json;version=1",
+                )
+                .header("date", "Thu, 03 Dec 2026 10:00:00 GMT")
+                .header("fspiop-source", source)
+                .header("fspiop-destination", "perffsp-5")
+                .body("{}")
+                .send()
+        };
+
+        // No certificate, or one from another CA: the handshake fails, on every listener.
+        for base in [3000, 3001, 3002, 3007, 4001, 4002, 4003, 4100] {
+            let error = client(&ca, None)
+                .get(format!("{}/health", https(base)))
+                .send()
+                .await
+                .expect_err("answered without a client certificate");
+            assert!(
+                chain(&error).contains("CertificateRequired"),
+                "{base}: {}",
+                chain(&error)
+            );
+        }
+        let error = post(&client(&ca, Some(&impostor_pair)), "perffsp-1")
+            .await
+            .expect_err("answered a certificate of another CA");
+        assert!(chain(&error).contains("UnknownCA"), "{}", chain(&error));
+
+        // Plain HTTP gets no HTTP answer.
+        assert!(
+            reqwest::get(format!("http://127.0.0.1:{}/health", 3000 + PORT_OFFSET))
+                .await
+                .is_err()
+        );
+
+        // perffsp-1's certificate cannot speak for perffsp-2.
+        let perffsp1 = client(&ca, Some(&layout.pair("perffsp-1", Usage::Client)));
+        let response = post(&perffsp1, "perffsp-2").await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["errorInformation"]["errorCode"], "3100", "{body}");
+        // Its own name gets past the check (to the adapter's validation of the empty body).
+        let response = post(&perffsp1, "perffsp-1").await.unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_ne!(body["errorInformation"]["errorCode"], "3100", "{body}");
+
+        // With the right certificate every listener answers.
+        for base in [3000, 3001, 3002, 3007, 4001, 4002, 4003, 4100] {
+            let response = perffsp1
+                .get(format!("{}/health", https(base)))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{base}: {}", chain(&e)));
+            assert!(
+                response.status().is_success(),
+                "{base}: {}",
+                response.status()
+            );
+        }
+    });
+
+    run.stop();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
