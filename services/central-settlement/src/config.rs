@@ -18,6 +18,7 @@ pub struct Config {
     pub windows: WindowsConfig,
     pub settlements: SettlementsConfig,
     pub gross: GrossConfig,
+    pub metrics: MetricsConfig,
     /// Mutual TLS on the listener (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
 }
@@ -70,6 +71,12 @@ pub struct WindowsConfig {
 pub struct SettlementsConfig {
     pub transfer_validity_s: u64,
     pub list_len_max: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub consumer_lag_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

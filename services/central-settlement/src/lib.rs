@@ -54,6 +54,8 @@ pub struct Metrics {
     pub http: HttpMetrics,
     /// Windows closed (phase two done), by outcome.
     pub windows: Counter,
+    /// `consumer_lag_messages{topic,partition,group}` of the close and gross handlers.
+    pub consumer_lag: service_kit::metrics::ConsumerLagMetrics,
 }
 
 impl Metrics {
@@ -65,10 +67,12 @@ impl Metrics {
             "Settlement windows aggregated after a close",
             &["outcome"],
         );
+        let consumer_lag = service_kit::metrics::consumer_lag_metrics(&registry);
         Metrics {
             registry,
             http,
             windows,
+            consumer_lag,
         }
     }
 }
@@ -233,6 +237,7 @@ pub async fn run_with_bus(
             &close_topic,
         )
         .map_err(|e| Error::Bus(e.to_string()))?;
+    let mut lag_probes = vec![consumer.lag_probe()];
     tasks.push(tokio::spawn(run_close_handler(
         store.clone(),
         consumer,
@@ -253,6 +258,7 @@ pub async fn run_with_bus(
                 &notification_topic,
             )
             .map_err(|e| Error::Bus(e.to_string()))?;
+        lag_probes.push(consumer.lag_probe());
         tasks.push(tokio::spawn(gross::run_handler(
             store.clone(),
             consumer,
@@ -263,6 +269,12 @@ pub async fn run_with_bus(
             stop_rx.clone(),
         )));
     }
+    tasks.push(tokio::spawn(central_ledger::metrics::run_consumer_lag(
+        lag_probes,
+        config.metrics.consumer_lag_interval_ms,
+        stop_rx.clone(),
+        metrics.consumer_lag.clone(),
+    )));
     let state = AppState {
         store,
         producer: producer.clone(),
