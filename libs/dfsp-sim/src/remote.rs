@@ -272,6 +272,15 @@ impl RemoteSimulator {
         })
     }
 
+    /// The simulator at `base`, called through `client` (one that presents a certificate
+    /// when the simulator requires mutual TLS).
+    pub fn with_client(base: &str, client: reqwest::Client) -> RemoteSimulator {
+        RemoteSimulator {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+        }
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base
     }

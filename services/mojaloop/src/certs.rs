@@ -29,7 +29,7 @@ pub struct CertsArgs {
     #[arg(long, default_value_t = dfsp_sim::layout::DFSPS_DEFAULT)]
     dfsps: usize,
     /// The hub's participant name: its certificates' identity.
-    #[arg(long, default_value = "Hub")]
+    #[arg(long, default_value = HUB)]
     hub_name: String,
 }
 
@@ -39,6 +39,8 @@ const LOCAL_NAMES: &[&str] = &["localhost", "127.0.0.1"];
 const CA_NAME: &str = "Mojaloop local CA (mojaloop certs; not for production)";
 /// Timeout of the hub's admin client (`mojaloop up --tls-dir`).
 const ADMIN_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// The hub's participant name, whose certificates the operator commands present.
+pub const HUB: &str = "Hub";
 
 pub fn certs(args: CertsArgs) -> Result<Verdict> {
     dfsp_sim::layout::check_count(args.dfsps).map_err(anyhow::Error::msg)?;
@@ -137,7 +139,7 @@ pub fn switch_tls(dir: &Path, dfsps: usize, hub: &str) -> Result<SwitchTls> {
         tracing::info!(dir = %dir.display(), dfsps = count, "certificates written");
     }
     let services = layout.hub_tls(hub);
-    let client = https_client(&services)?;
+    let client = https_client(&services, ADMIN_REQUEST_TIMEOUT_MS)?;
     Ok(SwitchTls {
         services,
         client,
@@ -145,10 +147,10 @@ pub fn switch_tls(dir: &Path, dfsps: usize, hub: &str) -> Result<SwitchTls> {
     })
 }
 
-/// An HTTP client presenting the client certificate of `tls` (plain when TLS is off).
-pub fn https_client(tls: &service_kit::tls::TlsConfig) -> Result<reqwest::Client> {
-    let mut builder =
-        reqwest::Client::builder().timeout(Duration::from_millis(ADMIN_REQUEST_TIMEOUT_MS));
+/// An HTTP client with `timeout_ms` on every call, presenting the client certificate of `tls`
+/// and trusting only its CA (plain HTTP when TLS is off).
+pub fn https_client(tls: &service_kit::tls::TlsConfig, timeout_ms: u64) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_millis(timeout_ms));
     if let Some(config) = tls.client()? {
         builder = builder.use_preconfigured_tls((*config).clone());
     }

@@ -70,6 +70,68 @@ pub struct Switch {
     /// Longest wait for any one request, in milliseconds.
     #[arg(long, env = "MOJALOOP_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     request_timeout_ms: u64,
+    /// Mutual TLS: the scheme's certificates as `mojaloop certs --out DIR` writes them. Every
+    /// call then trusts only the scheme CA and presents the hub's client certificate, and
+    /// `http://` URLs are called as `https://` (the listeners speak HTTPS only).
+    #[arg(long, env = "MOJALOOP_TLS_DIR")]
+    tls_dir: Option<std::path::PathBuf>,
+}
+
+impl Switch {
+    /// The scheme's files, under `--tls-dir`.
+    fn tls(&self) -> Option<service_kit::pki::Layout> {
+        self.tls_dir.as_ref().map(service_kit::pki::Layout::new)
+    }
+
+    /// Under `--tls-dir`, `url` as `https://`.
+    fn url(&self, url: &str) -> String {
+        match (&self.tls_dir, url.strip_prefix("http://")) {
+            (Some(_), Some(rest)) => format!("https://{rest}"),
+            _ => url.to_string(),
+        }
+    }
+
+    /// These settings with every URL as [`Switch::url`] gives it.
+    fn secured(&self) -> Switch {
+        let mut switch = self.clone();
+        for url in [
+            &mut switch.central_ledger_url,
+            &mut switch.central_settlement_url,
+            &mut switch.oracle_url,
+            &mut switch.ml_api_adapter_url,
+            &mut switch.quoting_service_url,
+            &mut switch.als_url,
+            &mut switch.als_admin_url,
+        ] {
+            *url = self.url(url);
+        }
+        switch
+    }
+
+    /// A client with `timeout_ms` on every call: under `--tls-dir` it presents the hub's
+    /// client certificate.
+    fn client(&self, timeout_ms: u64) -> Result<reqwest::Client> {
+        let tls = match self.tls() {
+            Some(layout) => layout.hub_tls(crate::certs::HUB),
+            None => service_kit::tls::TlsConfig::default(),
+        };
+        crate::certs::https_client(&tls, timeout_ms)
+    }
+
+    fn http(&self) -> Result<Http> {
+        Ok(Http {
+            client: self.client(self.request_timeout_ms)?,
+        })
+    }
+
+    /// The simulators' payer API at `sim` (as [`Switch::url`] gives it).
+    fn simulator(&self, sim: &Sim) -> Result<RemoteSimulator> {
+        let client = self.client(self.request_timeout_ms * 4)?;
+        Ok(RemoteSimulator::with_client(
+            &self.url(&sim.sim_url),
+            client,
+        ))
+    }
 }
 
 /// The DFSP simulators' payer API (`mojaloop sim`, or `mojaloop up --dfsps`).
@@ -194,6 +256,10 @@ pub struct SimArgs {
 pub fn sim(args: SimArgs) -> Result<Verdict> {
     layout::check_count(args.layout.dfsps).map_err(anyhow::Error::msg)?;
     service_kit::telemetry::init("info");
+    let args = SimArgs {
+        switch: args.switch.secured(),
+        ..args
+    };
     runtime()?.block_on(async move {
         let address = format!("{}:{}", args.host, args.port);
         let listener = tokio::net::TcpListener::bind(&address)
@@ -212,7 +278,10 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 .jws_dir
                 .clone()
                 .map(|keys_directory| dfsp_sim::SimJws { keys_directory }),
-            tls: None,
+            tls: args.switch.tls().map(|files| {
+                let names: Vec<String> = (1..=args.layout.dfsps).map(layout::name).collect();
+                dfsp_sim::SimTls::from_layout(&files, &names, crate::certs::HUB)
+            }),
         };
         let simulator = dfsp_sim::Simulator::start(config, listener)
             .await
@@ -226,6 +295,7 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
             .callback_url
             .clone()
             .unwrap_or_else(|| format!("http://{local}:{}", args.port));
+        let callbacks = args.switch.url(&callbacks);
         tracing::info!(
             dfsps = args.layout.dfsps,
             url = simulator.base_url(),
@@ -234,7 +304,8 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
         );
         if args.provision {
             let oracle = &args.switch.oracle_url;
-            match register_oracle(&args.switch.als_admin_url, oracle, 300).await? {
+            let client = args.switch.client(args.switch.request_timeout_ms)?;
+            match register_oracle(&client, &args.switch.als_admin_url, oracle, 300).await? {
                 OracleRegistration::Registered => {
                     tracing::info!(%oracle, "MSISDN oracle registered with the ALS")
                 }
@@ -246,7 +317,8 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 ledger: args.switch.central_ledger_url.clone(),
                 oracle: args.switch.oracle_url.clone(),
             };
-            dfsp_sim::provision::provision(&urls, &callbacks, &layout::plans(args.layout.dfsps))
+            let plans = layout::plans(args.layout.dfsps);
+            dfsp_sim::provision::provision_with(client, &urls, &callbacks, &plans)
                 .await
                 .context("provisioning")?;
             tracing::info!(callbacks = %callbacks, "DFSPs provisioned");
@@ -291,20 +363,9 @@ pub enum OracleRegistration {
 }
 
 /// Registers `oracle_url` with the ALS admin API as the default MSISDN oracle, unless the ALS
-/// has one. Tries `attempts` times, 100 ms apart, while the ALS does not answer.
+/// has one, through `client` (the hub's certificate when the ALS requires mutual TLS). Tries
+/// `attempts` times, 100 ms apart, while the ALS does not answer.
 pub async fn register_oracle(
-    als_admin: &str,
-    oracle_url: &str,
-    attempts: u32,
-) -> Result<OracleRegistration> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
-    register_oracle_with(&client, als_admin, oracle_url, attempts).await
-}
-
-/// [`register_oracle`] through `client` (the hub's certificate when the ALS requires mTLS).
-pub async fn register_oracle_with(
     client: &reqwest::Client,
     als_admin: &str,
     oracle_url: &str,
@@ -358,14 +419,24 @@ pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
         Some(name) => vec![dfsp_index(name, count)?],
         None => (1..=count).collect(),
     };
+    let args = ProvisionArgs {
+        callback_url: args.switch.url(&args.callback_url),
+        oracle_callback_url: args
+            .oracle_callback_url
+            .as_deref()
+            .map(|u| args.switch.url(u)),
+        switch: args.switch.secured(),
+        ..args
+    };
     runtime()?.block_on(async move {
         heading("Provisioning");
+        let client = args.switch.client(args.switch.request_timeout_ms)?;
         let oracle_for_als = args
             .oracle_callback_url
             .clone()
             .unwrap_or_else(|| args.switch.oracle_url.clone());
         let mut failed = 0;
-        match register_oracle(&args.switch.als_admin_url, &oracle_for_als, 1).await {
+        match register_oracle(&client, &args.switch.als_admin_url, &oracle_for_als, 1).await {
             Ok(OracleRegistration::Registered) => {
                 println!("✅ MSISDN oracle registered with the ALS: {oracle_for_als}")
             }
@@ -384,7 +455,7 @@ pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
         for index in indexes {
             let plan = layout::plan(index, count);
             let role = if plan.funds.is_some() { "payer" } else { "payee" };
-            match dfsp_sim::provision::provision(&urls, &args.callback_url, &[plan]).await {
+            match dfsp_sim::provision::provision_with(client.clone(), &urls, &args.callback_url, &[plan]).await {
                 Ok(done) => {
                     for dfsp in done {
                         let funds = match &dfsp.deposited {
@@ -600,8 +671,12 @@ async fn oracle_registrations(http: &Http, oracle: &str, index: usize) -> Result
 pub fn verify_participants(args: VerifyArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
     layout::check_count(count).map_err(anyhow::Error::msg)?;
+    let args = VerifyArgs {
+        switch: args.switch.secured(),
+        ..args
+    };
     runtime()?.block_on(async move {
-        let http = Http::new(args.switch.request_timeout_ms)?;
+        let http = args.switch.http()?;
         heading("Participant Verification");
         let mut ready = 0;
         let mut failed = 0;
@@ -732,8 +807,7 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
     };
     let payer_msisdn = layout::test_msisdn(payer);
     runtime()?.block_on(async move {
-        let sim = RemoteSimulator::new(&args.sim.sim_url, args.switch.request_timeout_ms * 4)
-            .map_err(anyhow::Error::msg)?;
+        let sim = args.switch.simulator(&args.sim)?;
         heading("Transaction Test");
         println!("From: MSISDN {payer_msisdn} ({})", args.from);
         println!("To: MSISDN {payee_msisdn} ({payee_label})");
@@ -819,6 +893,128 @@ enum JwsEvidence {
     Off(String),
 }
 
+/// An error with its sources, where TLS alerts show.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+enum MtlsEvidence {
+    Active(String),
+    Off(String),
+}
+
+/// Without `--tls-dir`: off when the ML API Adapter answers plain HTTP. With it: every
+/// listener refuses a handshake without a client certificate, the payer DFSP's certificate is
+/// accepted, and a request whose `FSPIOP-Source` is another DFSP is refused with 3100 over it.
+async fn mtls_evidence(switch: &Switch, http: &Http) -> Result<MtlsEvidence, String> {
+    let health = |base: &str| format!("{}/health", base.trim_end_matches('/'));
+    let Some(files) = switch.tls() else {
+        return match http.get(&health(&switch.ml_api_adapter_url)).await {
+            Ok(_) => Ok(MtlsEvidence::Off(
+                "the switch's listeners are plain HTTP".to_string(),
+            )),
+            Err(error) => Err(format!(
+                "not checked: {error:#} (give --tls-dir DIR when the switch requires client certificates)"
+            )),
+        };
+    };
+    let timeout = Duration::from_millis(switch.request_timeout_ms);
+    let ca = std::fs::read(files.ca()).map_err(|e| format!("{}: {e}", files.ca().display()))?;
+    let anonymous = reqwest::Client::builder()
+        .timeout(timeout)
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listeners = [
+        &switch.als_url,
+        &switch.als_admin_url,
+        &switch.oracle_url,
+        &switch.quoting_service_url,
+        &switch.ml_api_adapter_url,
+        &switch.central_ledger_url,
+        &switch.central_settlement_url,
+    ];
+    for base in listeners {
+        match anonymous.get(health(base)).send().await {
+            Ok(response) => {
+                return Err(format!(
+                    "{base} answered {} without a client certificate",
+                    response.status()
+                ))
+            }
+            // The server's TLS alert (certificate required) ends the handshake.
+            Err(error) if error_chain(&error).contains("alert") => {}
+            Err(error) => return Err(format!("{base}: {}", error_chain(&error))),
+        }
+    }
+    let (payer, other) = (layout::name(1), layout::name(2));
+    let tls = files.hub_tls(crate::certs::HUB);
+    let (cert, key) = files.pair(&payer, service_kit::pki::Usage::Client);
+    let dfsp_tls = service_kit::tls::TlsConfig {
+        client_cert_path: cert.display().to_string(),
+        client_key_path: key.display().to_string(),
+        ..tls
+    };
+    let dfsp = crate::certs::https_client(&dfsp_tls, switch.request_timeout_ms)
+        .map_err(|e| format!("{payer}'s certificate: {e:#}"))?;
+    let url = health(&switch.ml_api_adapter_url);
+    match dfsp.get(&url).send().await {
+        Ok(response) if response.status().is_success() => {}
+        Ok(response) => {
+            return Err(format!(
+                "GET {url} with {payer}'s certificate: {}",
+                response.status()
+            ))
+        }
+        Err(error) => return Err(format!("GET {url} with {payer}'s certificate: {error}")),
+    }
+    let url = format!(
+        "{}/quotes",
+        switch.quoting_service_url.trim_end_matches('/')
+    );
+    let response = dfsp
+        .post(&url)
+        .header(
+            "content-type",
+            "application/vnd.interoperability.quotes+json;version=1.1",
+        )
+        .header(
+            "accept",
+            "application/vnd.interoperability.quotes+json;version=1",
+        )
+        .header(
+            "date",
+            fspiop::datetime::format_http_date(service_kit::edge::now_ms()),
+        )
+        .header("fspiop-source", other.as_str())
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let code = body
+        .pointer("/errorInformation/errorCode")
+        .and_then(Value::as_str)
+        .unwrap_or("none");
+    if (status, code) != (400, "3100") {
+        return Err(format!(
+            "POST /quotes as {other} with {payer}'s certificate got {status} {code}, not 400 3100"
+        ));
+    }
+    Ok(MtlsEvidence::Active(format!(
+        "a handshake without a client certificate was refused by all {} listeners; {payer}'s certificate was accepted, and FSPIOP-Source {other} over it refused with 3100",
+        listeners.len()
+    )))
+}
+
 /// Asks the Quoting Service to take an unsigned `POST /quotes` (refused with 3105 when it
 /// validates signatures; a validation error of the empty body otherwise), and reads what the
 /// simulators verified since `before` (the test payments' forwarded requests and callbacks).
@@ -891,8 +1087,12 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
     layout::check_count(count).map_err(anyhow::Error::msg)?;
     anyhow::ensure!(count >= 2, "validation needs a payer and a payee DFSP");
+    let args = ValidateArgs {
+        switch: args.switch.secured(),
+        ..args
+    };
     runtime()?.block_on(async move {
-        let http = Http::new(args.switch.request_timeout_ms)?;
+        let http = args.switch.http()?;
         let mut failures: Vec<String> = Vec::new();
         heading("Mojaloop Deployment Validation");
 
@@ -926,8 +1126,7 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
 
         println!();
         println!("DFSPS:");
-        let sim = RemoteSimulator::new(&args.sim.sim_url, args.switch.request_timeout_ms * 4)
-            .map_err(anyhow::Error::msg)?;
+        let sim = args.switch.simulator(&args.sim)?;
         let mut silent = Vec::new();
         let mut unprovisioned = Vec::new();
         for index in 1..=count {
@@ -992,7 +1191,14 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
 
         println!();
         println!("SECURITY:");
-        println!("⚪ mTLS: off (the switch's listeners are plain HTTP)");
+        match mtls_evidence(&args.switch, &http).await {
+            Ok(MtlsEvidence::Active(line)) => println!("✅ mTLS: {line}"),
+            Ok(MtlsEvidence::Off(line)) => println!("⚪ mTLS: off ({line})"),
+            Err(line) => {
+                println!("❌ mTLS: {line}");
+                failures.push("mTLS checks failed".into());
+            }
+        }
         match jws_evidence(&http, &args.switch, &sim, signatures_before).await {
             Ok(JwsEvidence::Active(line)) => println!("✅ JWS: {line}"),
             Ok(JwsEvidence::Off(line)) => println!("⚪ JWS: off ({line})"),
@@ -1103,8 +1309,12 @@ fn number(value: &Value, pointer: &str) -> String {
 
 /// `mojaloop debug-participant`.
 pub fn debug_participant(args: DebugArgs) -> Result<Verdict> {
+    let args = DebugArgs {
+        switch: args.switch.secured(),
+        ..args
+    };
     runtime()?.block_on(async move {
-        let http = Http::new(args.switch.request_timeout_ms)?;
+        let http = args.switch.http()?;
         let ledger = args.switch.central_ledger_url.trim_end_matches('/');
         let name = args.dfsp.as_str();
         heading(&format!("Participant {name}"));

@@ -428,7 +428,7 @@ async fn simulate(
 /// Registers the MSISDN oracle with the ALS (logging the outcome), waiting up to 5 s for the
 /// ALS admin API to answer.
 async fn register_oracle(client: &reqwest::Client, als_admin: &str, oracle_url: &str) {
-    match crate::ops::register_oracle_with(client, als_admin, oracle_url, 50).await {
+    match crate::ops::register_oracle(client, als_admin, oracle_url, 50).await {
         Ok(crate::ops::OracleRegistration::Registered) => {
             tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
         }

@@ -187,6 +187,41 @@ fn a_payment_commits_over_mutual_tls() {
         }
     });
 
+    // The operator commands present the hub's certificate under --tls-dir.
+    let (code, out) = run.mojaloop(&["provision", "--tls-dir", &dir_arg]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("callbacks go to https://127.0.0.1:"), "{out}");
+    let (code, out) = run.mojaloop(&["verify-participants", "--tls-dir", &dir_arg]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--tls-dir",
+        &dir_arg,
+        "--from",
+        "perffsp-2",
+        "--to",
+        "perffsp-6",
+        "--amount",
+        "10",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Status: SUCCESS"), "{out}");
+    // validate reports mTLS active, with its evidence.
+    let (code, out) = run.mojaloop(&["validate", "--tls-dir", &dir_arg]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "✅ mTLS: a handshake without a client certificate was refused by all 7 listeners; \
+             perffsp-1's certificate was accepted, and FSPIOP-Source perffsp-2 over it refused \
+             with 3100"
+        ),
+        "{out}"
+    );
+    // Without the certificates the operator commands cannot reach the switch.
+    let (code, out) = run.mojaloop(&["validate"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("❌ mTLS: not checked"), "{out}");
+
     run.stop();
     std::fs::remove_dir_all(&dir).unwrap();
 }
