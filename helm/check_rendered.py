@@ -5,9 +5,18 @@
 - CPU and memory requests and limits on every container;
 - every environment variable a container gets is one the switch reads: `<PREFIX>__<SECTION>__<KEY>`
   must name a key of that service's config.default.toml, `MOJALOOP_*` and `DATABASE_URL` must
-  be read by a `mojaloop` command.
+  be read by a `mojaloop` command;
+- the security settings ([tls], [jws]) are whole and reachable: a `serve <service>` container
+  gets only its own service's, with TLS on it has a certificate, key and CA and no HTTP probe
+  (kubelet cannot present a client certificate), with JWS validation a keys directory and with
+  signing a key; every file or directory a `*_PATH`/`*_DIRECTORY` variable names is on a
+  read-only volume mount (and among the items of a Secret or ConfigMap volume that lists them).
 
-Usage: check_rendered.py RENDERED.yaml REPOSITORY_ROOT  (needs PyYAML; tomllib is Python 3.11+)
+With --env-only, any rendered install (small, Istio, secured, ...): everything but the replica
+counts and resources of the 1000 TPS profile.
+
+Usage: check_rendered.py [--env-only] RENDERED.yaml REPOSITORY_ROOT
+(needs PyYAML; tomllib is Python 3.11+)
 """
 import pathlib
 import re
@@ -39,6 +48,15 @@ CONFIGS = {
     "ALS": "services/account-lookup-service/src/config.default.toml",
     "ORACLE": "services/oracle/src/config.default.toml",
 }
+# The environment prefix of each `mojaloop serve <service>`.
+SERVICE_PREFIX = {
+    "central-ledger": "CENTRAL_LEDGER",
+    "central-settlement": "CENTRAL_SETTLEMENT",
+    "ml-api-adapter": "ML_API_ADAPTER",
+    "quoting-service": "QUOTING_SERVICE",
+    "account-lookup-service": "ALS",
+    "oracle": "ORACLE",
+}
 COMMAND_SOURCES = ["services/mojaloop/src/ops.rs", "services/mojaloop/src/up.rs", "services/mojaloop/src/settlement.rs", "perf/src/cli.rs"]
 
 
@@ -56,8 +74,79 @@ def env_is_read(name, root, configs, sources):
     return name in ("RUST_LOG", "NO_COLOR")
 
 
+def volume_files(volume):
+    """The file names a Secret or ConfigMap volume lists in items, or None (all of its keys)."""
+    for kind in ("secret", "configMap"):
+        if kind in volume:
+            items = volume[kind].get("items")
+            return None if items is None else {item["path"] for item in items}
+    return None
+
+
+def security_failures(where, pod, container):
+    """What is wrong with the [tls]/[jws] settings of one container (see the module doc)."""
+    failures = []
+    env = {}
+    for item in container.get("env", []):
+        if item["name"] in env:
+            failures.append(f"{where}: environment variable {item['name']} given twice")
+        env[item["name"]] = item.get("value")
+    args = container.get("args") or []
+    own = SERVICE_PREFIX.get(args[1]) if len(args) > 1 and args[0] == "serve" else None
+    for name in env:
+        m = re.match(r"^([A-Z_]+?)__(TLS|JWS)__", name)
+        if m and m.group(1) != own:
+            failures.append(f"{where}: {name} on a container that runs {args[:2]}")
+    if own and env.get(f"{own}__TLS__ENABLED") == "true":
+        for key in ("CERT_PATH", "KEY_PATH", "CA_PATH"):
+            if not env.get(f"{own}__TLS__{key}"):
+                failures.append(f"{where}: TLS on without {own}__TLS__{key}")
+        for probe in ("readinessProbe", "livenessProbe"):
+            if "httpGet" in container.get(probe, {}):
+                failures.append(
+                    f"{where}: {probe} is httpGet while the listener requires client certificates"
+                )
+    if own and env.get(f"{own}__JWS__VALIDATE") == "true" and not env.get(f"{own}__JWS__KEYS_DIRECTORY"):
+        failures.append(f"{where}: JWS validation without {own}__JWS__KEYS_DIRECTORY")
+    if own and env.get(f"{own}__JWS__SIGN") == "true" and not env.get(f"{own}__JWS__SIGNING_KEY_PATH"):
+        failures.append(f"{where}: JWS signing without {own}__JWS__SIGNING_KEY_PATH")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = container.get("volumeMounts", [])
+    for name, value in env.items():
+        if not re.search(r"__(\w+_PATH|\w*DIRECTORY)$", name) or not (value or "").startswith("/"):
+            continue
+        directory = name.endswith("DIRECTORY")
+        found = None
+        for mount in mounts:
+            base = mount["mountPath"].rstrip("/")
+            if value == base or value.startswith(base + "/"):
+                if found is None or len(base) > len(found["mountPath"].rstrip("/")):
+                    found = mount
+        if found is None:
+            failures.append(f"{where}: {name}={value} is on no volume mount")
+            continue
+        if not found.get("readOnly"):
+            failures.append(f"{where}: {name}={value}: mount {found['mountPath']} is not readOnly")
+        rest = value[len(found["mountPath"].rstrip("/")) + 1:]
+        volume = volumes.get(found["name"])
+        if volume is None:
+            failures.append(f"{where}: mount {found['name']} has no volume")
+            continue
+        if directory:
+            if rest:
+                failures.append(f"{where}: {name}={value} is not a mounted directory")
+            continue
+        files = volume_files(volume)
+        if not rest or (files is not None and rest not in files):
+            failures.append(f"{where}: {name}={value}: no such file in volume {found['name']}")
+    return failures
+
+
 def main():
-    rendered, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    args = sys.argv[1:]
+    env_only = "--env-only" in args
+    args = [a for a in args if a != "--env-only"]
+    rendered, root = pathlib.Path(args[0]), pathlib.Path(args[1])
     configs = {p: tomllib.loads((root / path).read_text()) for p, path in CONFIGS.items()}
     sources = "\n".join((root / s).read_text() for s in COMMAND_SOURCES)
     failures = []
@@ -70,8 +159,10 @@ def main():
         spec = doc["spec"]
         if doc["kind"] == "Deployment":
             replicas[name] = spec.get("replicas")
-        expected = EXPECTED_RESOURCES.get(name)
-        for container in spec["template"]["spec"]["containers"]:
+        expected = None if env_only else EXPECTED_RESOURCES.get(name)
+        pod = spec["template"]["spec"]
+        for container in pod["containers"]:
+            failures += security_failures(f"{name}/{container['name']}", pod, container)
             if expected and doc["kind"] == "Deployment":
                 got = container.get("resources", {})
                 for kind, (cpu, memory) in zip(("requests", "limits"), expected):
@@ -88,7 +179,7 @@ def main():
                 for what in ("cpu", "memory"):
                     if not resources.get(kind, {}).get(what):
                         failures.append(f"{name}/{container['name']}: no {kind}.{what}")
-    for name, count in EXPECTED_REPLICAS.items():
+    for name, count in ({} if env_only else EXPECTED_REPLICAS).items():
         if replicas.get(name) != count:
             failures.append(f"{name}: {replicas.get(name)} replicas, the profile asks {count}")
     for name in sorted(env_names):

@@ -37,6 +37,14 @@ FULL=(--set global.istio.enabled=true --set global.istio.createNamespace=true
       --set account-lookup-service.autoscaling.enabled=true
       --set account-lookup-service.autoscaling.maxReplicas=20
       --set oracle.autoscaling.enabled=true)
+# JWS and native mutual TLS on: keys inline (ci/values-secure.yaml), or every Secret and
+# ConfigMap the operator's own (the performance profile).
+SECURE=(-f "$here/ci/values-secure.yaml")
+PERF_SECURE=(--set global.tls.enabled=true --set global.tls.existingSecret=mojaloop-tls
+             --set global.tls.clientExistingSecret=mojaloop-hub-client
+             --set global.jws.enabled=true --set global.jws.validatePutParties=true
+             --set global.jws.existingSecret=mojaloop-hub-jws --set global.jws.existingSecretKey=Hub.pem
+             --set global.jws.existingPublicKeysConfigMap=mojaloop-dfsp-keys)
 EXTERNAL=(--set global.mysql.existingSecret=my-db-urls --set global.pdb.minAvailable=1
           --set global.monitoring.dashboards.enabled=false --set global.monitoring.podAnnotations=false
           --set kafkaTopicsJob.enabled=false --set oracle.enabled=false)
@@ -47,6 +55,7 @@ step "helm lint --strict"
 "$HELM" lint --strict "$ML"
 "$HELM" lint --strict "$ML" -f "$PERF"
 "$HELM" lint --strict "$ML" "${FULL[@]}"
+"$HELM" lint --strict "$ML" "${SECURE[@]}"
 "$HELM" lint --strict "$here/perffsp"
 
 render() { # name, then helm template arguments
@@ -61,6 +70,8 @@ render performance   mojaloop "$ML" -n mojaloop -f "$PERF"
 render full          mojaloop "$ML" -n mojaloop "${FULL[@]}"
 render perf-full     mojaloop "$ML" -n mojaloop -f "$PERF" "${FULL[@]}"
 render external      moja     "$ML" -n switch "${EXTERNAL[@]}"
+render secure        mojaloop "$ML" -n mojaloop "${SECURE[@]}" --set global.monitoring.serviceMonitor.enabled=true
+render perf-secure   mojaloop "$ML" -n mojaloop -f "$PERF" "${PERF_SECURE[@]}"
 render perffsp       perffsp  "$here/perffsp" -n mojaloop
 render perffsp-istio perffsp  "$here/perffsp" -n mojaloop --set istio.enabled=true \
                               --set switch.databaseUrlSecret.name=mojaloop-mojaloop-db
@@ -86,10 +97,40 @@ def docs(path):
         if m:
             yield m.group(1), d
 
+# The Deployments of the services with a [jws] section (the ML API adapter's two included).
+JWS_DEPLOYMENTS = ('ml-api-adapter', 'ml-api-adapter-notification', 'quoting-service',
+                   'account-lookup-service')
+
+def name_of(d):
+    m = re.search(r'(?m)^  name: (\S+)$', d)
+    return m.group(1) if m else ''
+
 for f in sorted(out.glob('*.yaml')):
     kinds = {}
+    secure = f.name.startswith(('secure', 'perf-secure'))
     for kind, d in docs(f):
         kinds[kind] = kinds.get(kind, 0) + 1
+        name = name_of(d)
+        if kind == 'Job' and re.search(r'__(TLS|JWS)__|/etc/mojaloop/', d):
+            fail.append(f'{f.name}: Job {name} got TLS/JWS settings (the hook Jobs need none)')
+        if kind == 'Deployment' and not f.name.startswith('perffsp'):
+            tls = bool(re.search(r'(?m)^\s+- name: \w+__TLS__ENABLED\n\s+value: "true"$', d))
+            jws = '__JWS__VALIDATE' in d
+            short = re.sub(r'^(mojaloop|moja)-', '', name)
+            if tls != secure:
+                fail.append(f'{f.name}: Deployment {name}: native TLS {"on" if tls else "off"}')
+            if secure and (d.count('tcpSocket:') != 2 or 'httpGet:' in d
+                           or 'mountPath: /etc/mojaloop/tls' not in d):
+                fail.append(f'{f.name}: Deployment {name}: TLS without tcpSocket probes or certificate mount')
+            if jws != (secure and short in JWS_DEPLOYMENTS):
+                fail.append(f'{f.name}: Deployment {name}: JWS {"on" if jws else "off"}')
+            if jws and ('mountPath: /etc/mojaloop/jws/keys' not in d
+                        or 'mountPath: /etc/mojaloop/jws/private' not in d):
+                fail.append(f'{f.name}: Deployment {name}: JWS without the keys mounted')
+        if kind == 'Service' and secure and 'appProtocol: http\n' in d:
+            fail.append(f'{f.name}: Service {name} declares appProtocol http over TLS')
+        if kind == 'ServiceMonitor' and secure and ('scheme: https' not in d or 'keySecret:' not in d):
+            fail.append(f'{f.name}: ServiceMonitor {name} scrapes without the client certificate')
         if kind == 'PeerAuthentication':
             if 'apiVersion: security.istio.io/v1beta1' not in d or not re.search(r'(?m)^\s+mode: STRICT$', d):
                 fail.append(f'{f.name}: PeerAuthentication without mode STRICT')
@@ -127,12 +168,22 @@ for f in sorted(out.glob('*.yaml')):
         for k in ('PeerAuthentication', 'ServiceMonitor', 'HorizontalPodAutoscaler', 'Namespace'):
             if not kinds.get(k):
                 fail.append(f'{f.name}: no {k}')
-    if f.name.startswith(('small', 'performance')):
-        for k in ('PeerAuthentication', 'ServiceMonitor', 'HorizontalPodAutoscaler'):
+    if f.name.startswith(('small', 'performance', 'secure', 'perf-secure')):
+        unexpected = ['PeerAuthentication', 'HorizontalPodAutoscaler']
+        if not f.name.startswith('secure'):
+            unexpected.append('ServiceMonitor')
+        for k in unexpected:
             if kinds.get(k):
                 fail.append(f'{f.name}: unexpected {k}')
         if kinds.get('Deployment') != 11 or kinds.get('PodDisruptionBudget') != 11 or kinds.get('Job') != 2:
             fail.append(f'{f.name}: expected 11 Deployments, 11 PDBs, 2 Jobs')
+    # Secrets: the database URLs and the hub's JWS key; ConfigMaps: the dashboards and the
+    # participants' JWS public keys, each unless an existing one is named.
+    expected = {'small': (2, 1), 'performance': (2, 1), 'secure': (2, 2), 'perf-secure': (1, 1)}
+    want = expected.get(f.name[:-len('.yaml')])
+    if want and (kinds.get('Secret', 0), kinds.get('ConfigMap', 0)) != want:
+        fail.append(f'{f.name}: {kinds.get("Secret", 0)} Secrets and {kinds.get("ConfigMap", 0)} '
+                    f'ConfigMaps, expected {want[0]} and {want[1]}')
 if fail:
     print('\n'.join(fail), file=sys.stderr)
     sys.exit(1)
@@ -140,6 +191,10 @@ PY
 
 step "the 1000 TPS profile and the variables the switch reads"
 python3 "$here/check_rendered.py" "$out/performance.yaml" "$here/.."
+python3 "$here/check_rendered.py" "$out/perf-secure.yaml" "$here/.."
+for name in small full perf-full external secure; do
+  python3 "$here/check_rendered.py" --env-only "$out/$name.yaml" "$here/.."
+done
 python3 "$here/check_rendered.py" "$out/small.yaml" "$here/.." 2>/dev/null \
   && { echo "check_rendered.py accepted the small install's replica counts" >&2; exit 1; } \
   || echo "ok: the small install is not taken for the performance profile"
