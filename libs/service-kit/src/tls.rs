@@ -263,6 +263,77 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// A client configuration that trusts only the CA(s) in `ca_path` and presents no
+/// certificate (what a listener with mTLS must refuse).
+pub fn anonymous_client_config(ca_path: &Path) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Rustls(e.to_string()))?
+        .with_root_certificates(roots(ca_path)?)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// What [`probe`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// The listener answered over TLS: the status line of its answer to `GET /health`.
+    Answered(String),
+    /// The TCP connection was made but the TLS handshake or the request failed: why (a
+    /// listener requiring a client certificate sends its alert after the client's half of a
+    /// TLS 1.3 handshake, so it shows here rather than as a failed connect).
+    Refused(String),
+    /// No TCP connection (nothing listens, or no answer in time).
+    Unreachable(String),
+}
+
+/// Connects to `address` (`host:port`, the host also the server name checked) with `config`,
+/// sends `GET /health` and reads the status line of the answer, all within `timeout`. A raw
+/// exchange on a fresh connection, so the outcome does not depend on a client's pool.
+pub async fn probe(address: &str, config: Arc<rustls::ClientConfig>, timeout: Duration) -> Probe {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Some((host, _)) = address.rsplit_once(':') else {
+        return Probe::Unreachable(format!("{address}: no port"));
+    };
+    let server_name = match rustls::pki_types::ServerName::try_from(host.to_string()) {
+        Ok(name) => name,
+        Err(error) => return Probe::Unreachable(format!("{host}: {error}")),
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let tcp = match tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(address)).await
+    {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(error)) => return Probe::Unreachable(format!("{address}: {error}")),
+        Err(_) => return Probe::Unreachable(format!("{address}: no connection in time")),
+    };
+    let exchange = async {
+        let mut tls = tokio_rustls::TlsConnector::from(config)
+            .connect(server_name, tcp)
+            .await?;
+        let request = format!("GET /health HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes()).await?;
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 256];
+        while !answer.contains(&b'\n') {
+            let read = tls.read(&mut buffer).await?;
+            if read == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "closed without an answer",
+                ));
+            }
+            answer.extend_from_slice(buffer.get(..read).unwrap_or_default());
+        }
+        let text = String::from_utf8_lossy(&answer);
+        Ok(text.lines().next().unwrap_or_default().to_string())
+    };
+    match tokio::time::timeout_at(deadline, exchange).await {
+        Ok(Ok(status_line)) => Probe::Answered(status_line),
+        Ok(Err(error)) => Probe::Refused(error.to_string()),
+        Err(_) => Probe::Refused("no answer in time".to_string()),
+    }
+}
+
 /// The identity of a verified client certificate: its first DNS subject alternative name, else
 /// its subject common name; `None` when it has neither (or is not a parsable certificate).
 pub fn peer_identity(certificate: &CertificateDer<'_>) -> Option<String> {

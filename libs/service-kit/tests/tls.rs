@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use service_kit::pki::{Authority, Leaf, Usage};
-use service_kit::tls::{PeerIdentity, TlsConfig};
+use service_kit::tls::{PeerIdentity, Probe, TlsConfig};
 
 /// A scratch directory of PEM files, removed at the end.
 struct Dir(PathBuf);
@@ -201,23 +201,48 @@ async fn clients_without_a_scheme_certificate_fail_the_handshake() {
     let scheme = scheme();
     let server = start(&scheme.config()).await;
 
-    let error = post_transfer(&scheme.client(None), &server.base, Some("perffsp-1"))
-        .await
-        .expect_err("no client certificate");
-    assert!(
-        chain(&error).contains("CertificateRequired"),
-        "{}",
-        chain(&error)
+    // A raw exchange on a fresh connection: the TLS 1.3 server refuses after the client's half
+    // of the handshake, with its alert.
+    let address = server.base.trim_start_matches("https://").to_string();
+    let timeout = Duration::from_secs(5);
+    let anonymous = Arc::new(anonymous_client(&scheme.ca_path));
+    let probe = service_kit::tls::probe(&address, anonymous.clone(), timeout).await;
+    assert_eq!(
+        probe,
+        Probe::Refused("received fatal alert: CertificateRequired".to_string())
     );
+    let impostor =
+        service_kit::tls::client_config(&scheme.ca_path, &scheme.impostor.0, &scheme.impostor.1)
+            .unwrap();
+    let probe = service_kit::tls::probe(&address, impostor, timeout).await;
+    assert_eq!(
+        probe,
+        Probe::Refused("received fatal alert: UnknownCA".to_string())
+    );
+    let dfsp1 =
+        service_kit::tls::client_config(&scheme.ca_path, &scheme.dfsp1.0, &scheme.dfsp1.1).unwrap();
+    let probe = service_kit::tls::probe(&address, dfsp1, timeout).await;
+    assert_eq!(probe, Probe::Answered("HTTP/1.1 200 OK".to_string()));
+    // The library's own anonymous configuration is refused too.
+    let library = service_kit::tls::anonymous_client_config(&scheme.ca_path).unwrap();
+    let probe = service_kit::tls::probe(&address, library, timeout).await;
+    assert!(matches!(probe, Probe::Refused(_)), "{probe:?}");
+    assert!(matches!(
+        service_kit::tls::probe("127.0.0.1:9", anonymous, timeout).await,
+        Probe::Unreachable(_)
+    ));
 
-    let error = post_transfer(
-        &scheme.client(Some(&scheme.impostor)),
-        &server.base,
-        Some("perffsp-1"),
-    )
-    .await
-    .expect_err("a certificate from another CA");
-    assert!(chain(&error).contains("UnknownCA"), "{}", chain(&error));
+    // Through an HTTP client the request fails as well.
+    for identity in [None, Some(&scheme.impostor)] {
+        let error = post_transfer(&scheme.client(identity), &server.base, Some("perffsp-1"))
+            .await
+            .expect_err("answered without a scheme certificate");
+        assert!(
+            error.is_request() || error.is_connect(),
+            "{}",
+            chain(&error)
+        );
+    }
 
     // Plain HTTP on the TLS port gets no HTTP answer either.
     let plain = reqwest::Client::new()

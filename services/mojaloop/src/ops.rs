@@ -893,17 +893,6 @@ enum JwsEvidence {
     Off(String),
 }
 
-/// An error with its sources, where TLS alerts show.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
-}
-
 enum MtlsEvidence {
     Active(String),
     Off(String),
@@ -925,13 +914,8 @@ async fn mtls_evidence(switch: &Switch, http: &Http) -> Result<MtlsEvidence, Str
         };
     };
     let timeout = Duration::from_millis(switch.request_timeout_ms);
-    let ca = std::fs::read(files.ca()).map_err(|e| format!("{}: {e}", files.ca().display()))?;
-    let anonymous = reqwest::Client::builder()
-        .timeout(timeout)
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let anonymous =
+        service_kit::tls::anonymous_client_config(&files.ca()).map_err(|e| e.to_string())?;
     let listeners = [
         &switch.als_url,
         &switch.als_admin_url,
@@ -941,17 +925,25 @@ async fn mtls_evidence(switch: &Switch, http: &Http) -> Result<MtlsEvidence, Str
         &switch.central_ledger_url,
         &switch.central_settlement_url,
     ];
+    let mut alerts = std::collections::BTreeSet::new();
     for base in listeners {
-        match anonymous.get(health(base)).send().await {
-            Ok(response) => {
+        // host:port of the URL
+        let address = base
+            .split_once("://")
+            .map_or(base.as_str(), |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        match service_kit::tls::probe(address, anonymous.clone(), timeout).await {
+            service_kit::tls::Probe::Refused(why) => {
+                alerts.insert(why);
+            }
+            service_kit::tls::Probe::Answered(status) => {
                 return Err(format!(
-                    "{base} answered {} without a client certificate",
-                    response.status()
+                    "{base} answered {status:?} without a client certificate"
                 ))
             }
-            // The server's TLS alert (certificate required) ends the handshake.
-            Err(error) if error_chain(&error).contains("alert") => {}
-            Err(error) => return Err(format!("{base}: {}", error_chain(&error))),
+            service_kit::tls::Probe::Unreachable(why) => return Err(why),
         }
     }
     let (payer, other) = (layout::name(1), layout::name(2));
@@ -1009,9 +1001,11 @@ async fn mtls_evidence(switch: &Switch, http: &Http) -> Result<MtlsEvidence, Str
             "POST /quotes as {other} with {payer}'s certificate got {status} {code}, not 400 3100"
         ));
     }
+    let alerts: Vec<String> = alerts.into_iter().collect();
     Ok(MtlsEvidence::Active(format!(
-        "a handshake without a client certificate was refused by all {} listeners; {payer}'s certificate was accepted, and FSPIOP-Source {other} over it refused with 3100",
-        listeners.len()
+        "a handshake without a client certificate was refused by all {} listeners ({}); {payer}'s certificate was accepted, and FSPIOP-Source {other} over it refused with 3100",
+        listeners.len(),
+        alerts.join("; ")
     )))
 }
 

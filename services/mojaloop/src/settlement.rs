@@ -35,6 +35,10 @@ pub struct Endpoints {
     /// Longest wait for any one request, in milliseconds.
     #[arg(long, env = "MOJALOOP_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
     request_timeout_ms: u64,
+    /// Mutual TLS: the scheme's certificates as `mojaloop certs --out DIR` writes them (the
+    /// hub's client certificate is presented, `http://` URLs are called as `https://`).
+    #[arg(long, env = "MOJALOOP_TLS_DIR")]
+    tls_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,18 +134,21 @@ struct Client {
 
 impl Client {
     fn new(endpoints: &Endpoints) -> Result<Client> {
+        let tls = match &endpoints.tls_dir {
+            Some(dir) => service_kit::pki::Layout::new(dir).hub_tls(crate::certs::HUB),
+            None => service_kit::tls::TlsConfig::default(),
+        };
+        let url = |url: &str| match url.strip_prefix("http://") {
+            Some(rest) if tls.enabled => format!("https://{rest}"),
+            _ => url.to_string(),
+        };
         Ok(Client {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_millis(endpoints.request_timeout_ms))
-                .build()?,
+            http: crate::certs::https_client(&tls, endpoints.request_timeout_ms)?,
             settlement: format!(
                 "{}/v2",
-                endpoints.central_settlement_url.trim_end_matches('/')
+                url(endpoints.central_settlement_url.trim_end_matches('/'))
             ),
-            ledger: endpoints
-                .central_ledger_url
-                .trim_end_matches('/')
-                .to_string(),
+            ledger: url(endpoints.central_ledger_url.trim_end_matches('/')),
         })
     }
 
