@@ -33,6 +33,11 @@ pub struct Common {
         default_value = "http://127.0.0.1:4100"
     )]
     sim_url: String,
+    /// Mutual TLS: the scheme's certificates as `mojaloop certs --out DIR` writes them (the
+    /// switch runs `mojaloop up --tls-dir DIR`); the payer API is called with the hub's
+    /// client certificate.
+    #[arg(long, env = "MOJALOOP_TLS_DIR")]
+    tls_dir: Option<PathBuf>,
     /// DFSPs in the layout: the first half pay, the second half are paid.
     #[arg(long, env = "MOJALOOP_DFSPS", default_value_t = layout::DFSPS_DEFAULT)]
     dfsps: usize,
@@ -165,6 +170,7 @@ impl Common {
             out_dir: self.out.clone(),
             bus: self.bus.clone(),
             drain_timeout_ms: self.drain_timeout_ms,
+            tls_dir: self.tls_dir.clone(),
         }
     }
 }

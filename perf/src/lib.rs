@@ -34,6 +34,21 @@ pub struct Target {
     pub bus: Option<String>,
     /// How long the gate waits for transfers still in flight after the last payment.
     pub drain_timeout_ms: u64,
+    /// Mutual TLS: the scheme's certificates (`mojaloop certs --out DIR`); the simulators'
+    /// payer API is then called over HTTPS with the hub's client certificate.
+    pub tls_dir: Option<PathBuf>,
+}
+
+/// The simulators' payer API of `target`.
+fn simulator(target: &Target, timeout_ms: u64) -> anyhow::Result<RemoteSimulator> {
+    match &target.tls_dir {
+        Some(dir) => {
+            let tls = service_kit::pki::Layout::new(dir).hub_tls("Hub");
+            RemoteSimulator::with_tls(&target.sim_url, timeout_ms, &tls)
+        }
+        None => RemoteSimulator::new(&target.sim_url, timeout_ms),
+    }
+    .map_err(anyhow::Error::msg)
 }
 
 /// Bounds of a capacity search.
@@ -191,8 +206,7 @@ async fn start_marks(
 
 /// One run of `config`, gated and written to `target.out_dir`.
 pub async fn run(config: &LoadConfig, target: &Target) -> anyhow::Result<Report> {
-    let sim = RemoteSimulator::new(&target.sim_url, config.payment_timeout_ms)
-        .map_err(anyhow::Error::msg)?;
+    let sim = simulator(target, config.payment_timeout_ms)?;
     let (before, since) = start_marks(target, &sim).await?;
     let result = load::drive(sim.clone(), config).await?;
     let mut report = summarize(&result, config, &target.sim_url);
@@ -223,8 +237,7 @@ pub async fn capacity(
         search.start_rate_per_s > 0.0 && search.step_rate_per_s > 0.0,
         "rates must be positive"
     );
-    let sim = RemoteSimulator::new(&target.sim_url, base.payment_timeout_ms)
-        .map_err(anyhow::Error::msg)?;
+    let sim = simulator(target, base.payment_timeout_ms)?;
     let (before, since) = start_marks(target, &sim).await?;
     let mut capacity = Capacity {
         p99_bound_ms: search.p99_bound_ms,

@@ -274,6 +274,25 @@ impl RemoteSimulator {
 
     /// The simulator at `base`, called through `client` (one that presents a certificate
     /// when the simulator requires mutual TLS).
+    /// A client of a simulator served over mutual TLS: `tls` gives the scheme CA and the client
+    /// certificate to present (`http://` in `base` is called as `https://`).
+    pub fn with_tls(
+        base: &str,
+        timeout_ms: u64,
+        tls: &service_kit::tls::TlsConfig,
+    ) -> Result<RemoteSimulator, String> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_millis(timeout_ms));
+        if let Some(config) = tls.client().map_err(|e| e.to_string())? {
+            builder = builder.use_preconfigured_tls((*config).clone());
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        let base = match base.strip_prefix("http://") {
+            Some(rest) => format!("https://{rest}"),
+            None => base.to_string(),
+        };
+        Ok(RemoteSimulator::with_client(&base, client))
+    }
+
     pub fn with_client(base: &str, client: reqwest::Client) -> RemoteSimulator {
         RemoteSimulator {
             base: base.trim_end_matches('/').to_string(),
