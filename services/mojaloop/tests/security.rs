@@ -1,4 +1,5 @@
-//! The switch with JWS on (`mojaloop up --jws-dir`): the simulated DFSPs sign every request
+//! The switch with every security layer on (`mojaloop up --jws-dir --tls-dir`): mutual TLS on
+//! every listener and connection, and JWS: the simulated DFSPs sign every request
 //! and validate every request they receive, the services validate and the hub signs what it
 //! originates. A payment commits end to end; a payment refused by the hub reaches the payer as
 //! the hub's signed error callback (the payer's simulator verified it, else the payer would
@@ -20,14 +21,23 @@ use serde_json::Value;
 const PORT_OFFSET: u16 = 600;
 
 fn url(base: u16) -> String {
-    format!("http://127.0.0.1:{}", base + PORT_OFFSET)
+    format!("https://127.0.0.1:{}", base + PORT_OFFSET)
 }
 
 #[test]
-fn jws_end_to_end_over_the_embedded_bus() {
+fn every_security_layer_end_to_end_over_the_embedded_bus() {
     let keys = std::env::temp_dir().join(format!("jws-{}", uuid::Uuid::new_v4().simple()));
     let keys_arg = keys.display().to_string();
-    let run = common::start_with(false, PORT_OFFSET, &["--jws-dir", &keys_arg]);
+    let certs = keys.join("tls");
+    let certs_arg = certs.display().to_string();
+    let mut run = common::start_with(
+        false,
+        PORT_OFFSET,
+        &["--jws-dir", &keys_arg, "--tls-dir", &certs_arg],
+    );
+    // The operator commands (test-transaction, validate, perf) call the switch over mTLS.
+    run.env
+        .push(("MOJALOOP_TLS_DIR".to_string(), certs_arg.clone()));
     assert!(
         run.start_log
             .iter()
@@ -77,7 +87,12 @@ fn jws_end_to_end_over_the_embedded_bus() {
 
     let runtime = common::runtime();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
+        // The hub's client certificate (a trusted identity: it may send for any DFSP).
+        let tls = service_kit::pki::Layout::new(&certs).hub_tls("Hub");
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls.client().unwrap().unwrap()).clone())
+            .build()
+            .unwrap();
         let stats: Value = client
             .get(format!("{}/stats", url(4100)))
             .send()
@@ -129,9 +144,10 @@ fn jws_end_to_end_over_the_embedded_bus() {
         assert_eq!(answer["errorInformation"]["errorCode"], "3105", "{answer}");
     });
 
-    // `validate` reports JWS active, with its evidence.
+    // `validate` reports mTLS and JWS active, with their evidence.
     let (code, out) = run.mojaloop(&["validate"]);
     assert_eq!(code, 0, "{out}");
+    assert!(out.contains("✅ mTLS: "), "{out}");
     assert!(
         out.contains(
             "✅ JWS: an unsigned POST /quotes was refused with 3105; the simulated DFSPs verified"
