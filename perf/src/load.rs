@@ -184,6 +184,7 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                     payer_msisdn: Some(payer_msisdn),
                     payee_fsp: (!config.scenario.looks_up()).then(|| layout::name(payee)),
                     scenario: config.scenario,
+                    wrong_fulfilment: false,
                 };
                 let (sim, tx, in_flight) = (sim.clone(), tx.clone(), in_flight.clone());
                 let amount = config.amount.clone();

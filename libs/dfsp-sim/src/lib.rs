@@ -192,7 +192,14 @@ pub struct PayOptions {
     /// The payee DFSP, when known without a lookup (required by `Quotes` and `Transfers`).
     pub payee_fsp: Option<String>,
     pub scenario: Scenario,
+    /// Ask the payee to answer the transfer with a fulfilment that does not match the
+    /// condition (the switch must refuse it): a check that the hub verifies fulfilments.
+    pub wrong_fulfilment: bool,
 }
+
+/// The transfer extension that asks a simulated payee for a wrong fulfilment.
+const WRONG_FULFILMENT_KEY: &str = "simAnswer";
+const WRONG_FULFILMENT_VALUE: &str = "wrongFulfilment";
 
 /// A payment that went through. Phases a scenario skips have a zero duration (and, without a
 /// transfer, an empty `transfer_id` and `transfer_state`).
@@ -700,7 +707,7 @@ impl Inner {
 
         let started = Instant::now();
         let transfer_id = uuid::Uuid::new_v4().to_string();
-        let prepare = json!({
+        let mut prepare = json!({
             "transferId": transfer_id,
             "payerFsp": payer,
             "payeeFsp": payee_fsp,
@@ -709,6 +716,12 @@ impl Inner {
             "condition": condition,
             "expiration": expiration,
         });
+        if let (true, Some(object)) = (options.wrong_fulfilment, prepare.as_object_mut()) {
+            object.insert(
+                "extensionList".into(),
+                json!({"extension": [{"key": WRONG_FULFILMENT_KEY, "value": WRONG_FULFILMENT_VALUE}]}),
+            );
+        }
         report.transfer_id = transfer_id.clone();
         let transfer = self
             .request(
@@ -1330,9 +1343,22 @@ async fn transfers_post(
     tokio::spawn(async move {
         let base = inner.config.switch.transfers.clone();
         let condition = at(&prepare, "/condition").as_str().unwrap_or_default();
+        let wrong = at(&prepare, "/extensionList/extension")
+            .as_array()
+            .is_some_and(|list| {
+                list.iter().any(|e| {
+                    e["key"] == WRONG_FULFILMENT_KEY && e["value"] == WRONG_FULFILMENT_VALUE
+                })
+            });
         let (path, body) = match ilp
             .fulfilment_for_packet(at(&prepare, "/ilpPacket").as_str().unwrap_or_default())
+            // A well-formed 32-byte preimage that is not this condition's.
+            .map(|f| if wrong { "A".repeat(43) } else { f })
         {
+            Ok(fulfilment) if wrong => (
+                format!("/transfers/{transfer_id}"),
+                json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
+            ),
             Ok(fulfilment) if fspiop::ilp::fulfilment_matches(&fulfilment, condition) => (
                 format!("/transfers/{transfer_id}"),
                 json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),

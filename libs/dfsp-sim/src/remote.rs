@@ -179,6 +179,7 @@ pub(crate) async fn pay(
         payer_msisdn: field("payerMsisdn").map(str::to_string),
         payee_fsp: field("payeeFsp").map(str::to_string),
         scenario,
+        wrong_fulfilment: request.get("wrongFulfilment").and_then(Value::as_bool) == Some(true),
     };
     match inner.pay(&dfsp, payee, amount, &options).await {
         Ok(report) => (StatusCode::OK, Json(report_json(&report))).into_response(),
@@ -319,6 +320,9 @@ impl RemoteSimulator {
             }
             if let Some(fsp) = &options.payee_fsp {
                 object.insert("payeeFsp".into(), Value::String(fsp.clone()));
+            }
+            if options.wrong_fulfilment {
+                object.insert("wrongFulfilment".into(), Value::Bool(true));
             }
         }
         let url = format!("{}/{payer}/pay", self.base);

@@ -1182,6 +1182,20 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
                 }
             }
         }
+        // One payment whose payee answers with a fulfilment that is not the condition's
+        // preimage: the switch must refuse it (and give the payer its money back).
+        let wrong_fulfilment = sim
+            .pay(
+                &layout::name(1),
+                &layout::test_msisdn((payers + 1).min(count)),
+                "1",
+                &dfsp_sim::PayOptions {
+                    payer_msisdn: Some(layout::test_msisdn(1)),
+                    wrong_fulfilment: true,
+                    ..Default::default()
+                },
+            )
+            .await;
 
         println!();
         println!("SECURITY:");
@@ -1201,10 +1215,22 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
                 failures.push("JWS checks failed".into());
             }
         }
-        if !totals.is_empty() {
-            println!("✅ ILP: packets built and fulfilments checked against their conditions on {} test transfers", totals.len());
-        } else {
-            println!("❌ ILP: no test transfer completed");
+        match (&wrong_fulfilment, totals.len()) {
+            (_, 0) => println!("❌ ILP: no test transfer completed"),
+            (Err(PaymentError::Fspiop { phase: Phase::Transfer, code, .. }), committed) => println!(
+                "✅ ILP: the fulfilments of {committed} test transfers matched their conditions; a wrong fulfilment was refused by the switch (FSPIOP error {code})"
+            ),
+            (Ok(report), _) => {
+                println!(
+                    "❌ ILP: a wrong fulfilment was accepted (transfer {} {})",
+                    report.transfer_id, report.transfer_state
+                );
+                failures.push("a wrong fulfilment was accepted".into());
+            }
+            (Err(error), _) => {
+                println!("❌ ILP: the wrong-fulfilment check did not complete: {}", describe(error));
+                failures.push("ILP checks failed".into());
+            }
         }
 
         println!();

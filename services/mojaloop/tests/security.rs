@@ -149,6 +149,10 @@ fn every_security_layer_end_to_end_over_the_embedded_bus() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("✅ mTLS: "), "{out}");
     assert!(
+        out.contains("a wrong fulfilment was refused by the switch (FSPIOP error 3100)"),
+        "{out}"
+    );
+    assert!(
         out.contains(
             "✅ JWS: an unsigned POST /quotes was refused with 3105; the simulated DFSPs verified"
         ),
