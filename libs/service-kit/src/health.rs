@@ -114,6 +114,25 @@ pub fn health_response(report: HealthReport, down_status: u16) -> Response {
     crate::http::json_response(status, &report)
 }
 
+/// The `/health` answer of a service that depends on a database and a message broker: both
+/// listed as sub-services, HTTP 502 when either is down (Mojaloop's central services).
+pub fn datastore_and_broker(
+    started: SystemTime,
+    version: &str,
+    datastore_up: bool,
+    broker_up: bool,
+) -> Response {
+    let report = HealthReport::new(
+        started,
+        version,
+        vec![
+            SubServiceHealth::new("datastore", Status::from_healthy(datastore_up)),
+            SubServiceHealth::new("broker", Status::from_healthy(broker_up)),
+        ],
+    );
+    health_response(report, 502)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

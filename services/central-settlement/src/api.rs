@@ -48,18 +48,12 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    use service_kit::health::{HealthReport, Status, SubServiceHealth};
-    let datastore = Status::from_healthy(state.store.ping().await.is_ok());
-    let broker = Status::from_healthy(state.broker_healthy().await);
-    let report = HealthReport::new(
+    service_kit::health::datastore_and_broker(
         state.started,
         env!("CARGO_PKG_VERSION"),
-        vec![
-            SubServiceHealth::new("datastore", datastore),
-            SubServiceHealth::new("broker", broker),
-        ],
-    );
-    service_kit::health::health_response(report, 502)
+        state.store.ping().await.is_ok(),
+        state.broker_healthy().await,
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
