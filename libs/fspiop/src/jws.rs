@@ -510,7 +510,10 @@ mod tests {
             let signer = SigningKey::from_pem(&private, None);
             let verifier = VerifyingKey::from_pem(&public);
             assert_eq!(signer.as_ref().map(SigningKey::algorithm).ok(), Some(alg));
-            assert_eq!(verifier.as_ref().map(VerifyingKey::algorithm).ok(), Some(alg));
+            assert_eq!(
+                verifier.as_ref().map(VerifyingKey::algorithm).ok(),
+                Some(alg)
+            );
             let headers: &[(&str, &str)] = &[("fspiop-source", "payerfsp")];
             let body = br#"{"a":1}"#;
             let signed = signer
@@ -530,7 +533,10 @@ mod tests {
                 ("fspiop-signature", &signed.signature_header),
             ];
             let options = VerifyOptions::default();
-            assert_eq!(verify(&keys, "POST", "/quotes", received, body, options), Ok(()));
+            assert_eq!(
+                verify(&keys, "POST", "/quotes", received, body, options),
+                Ok(())
+            );
             assert!(verify(&keys, "POST", "/quotes", received, br#"{"a":2}"#, options).is_err());
         }
     }
