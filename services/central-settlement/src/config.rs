@@ -83,6 +83,7 @@ pub struct MetricsConfig {
 #[serde(deny_unknown_fields)]
 pub struct GrossConfig {
     pub enabled: bool,
+    pub models_cache_ms: u64,
     pub batch_size_max: usize,
     pub batch_wait_ms: u64,
 }

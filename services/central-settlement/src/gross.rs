@@ -58,12 +58,9 @@ struct Leg {
 }
 
 /// Settles the committed transfers among `ids` that a gross model governs; returns how many.
-pub async fn settle(store: &Store, ids: &[String]) -> Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let models: Vec<(Model, u32)> = gross_models(store).await?;
-    if models.is_empty() {
+/// `models` are the settlement models with their settlement account types ([`gross_models`]).
+pub async fn settle(store: &Store, ids: &[String], models: &[(Model, u32)]) -> Result<usize> {
+    if ids.is_empty() || models.is_empty() {
         return Ok(0);
     }
     let plain: Vec<Model> = models.iter().map(|m| m.0.clone()).collect();
@@ -226,8 +223,9 @@ async fn insert_leg(
     Ok(())
 }
 
-/// Active IMMEDIATE GROSS models with their settlement account types.
-async fn gross_models(store: &Store) -> Result<Vec<(Model, u32)>> {
+/// Every settlement model with its settlement account type, or none when no active IMMEDIATE
+/// GROSS model exists (then nothing is settled gross).
+pub async fn gross_models(store: &Store) -> Result<Vec<(Model, u32)>> {
     let types: Vec<(u32, u32)> =
         sqlx::query_as("SELECT settlementModelId, settlementAccountTypeId FROM settlementModel")
             .fetch_all(&store.pool)
@@ -254,13 +252,39 @@ async fn gross_models(store: &Store) -> Result<Vec<(Model, u32)>> {
         .collect())
 }
 
-/// Runs the gross settlement handler until `stop` fires.
+/// The models as last read, and when.
+struct ModelCache {
+    models: Vec<(Model, u32)>,
+    read_at: Option<std::time::Instant>,
+    ttl: std::time::Duration,
+}
+
+impl ModelCache {
+    /// The models, read again once `ttl` has passed (a new or changed model applies within it).
+    async fn get(&mut self, store: &Store) -> Result<&[(Model, u32)]> {
+        if self.read_at.is_none_or(|at| at.elapsed() >= self.ttl) {
+            self.models = gross_models(store).await?;
+            self.read_at = Some(std::time::Instant::now());
+        }
+        Ok(&self.models)
+    }
+}
+
+/// Runs the gross settlement handler until `stop` fires. Settlement models are read at most
+/// once per `models_cache_ms`; while no IMMEDIATE GROSS model is active the notifications are
+/// only acknowledged, not even parsed, so deferred-net schemes pay almost nothing for it.
 pub async fn run_handler(
     store: Store,
     consumer: bus::Consumer,
     limits: BatchLimits,
+    models_cache_ms: u64,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut cache = ModelCache {
+        models: Vec::new(),
+        read_at: None,
+        ttl: std::time::Duration::from_millis(models_cache_ms),
+    };
     while let Some(records) = batch::next_batch(
         &consumer,
         limits.batch_size_max,
@@ -269,6 +293,17 @@ pub async fn run_handler(
     )
     .await
     {
+        let models = match cache.get(&store).await {
+            Ok(models) => models.to_vec(),
+            Err(error) => {
+                tracing::warn!(%error, "settlement models not read; batch not settled");
+                Vec::new()
+            }
+        };
+        if models.is_empty() {
+            batch::commit(&consumer, &records);
+            continue;
+        }
         let messages: Vec<Message> = records
             .iter()
             .filter_map(|r| r.payload.as_deref())
@@ -277,7 +312,7 @@ pub async fn run_handler(
         let ids = committed_ids(&messages);
         let mut attempt: u64 = 1;
         loop {
-            match settle(&store, &ids).await {
+            match settle(&store, &ids, &models).await {
                 Ok(settled) => {
                     if settled > 0 {
                         tracing::debug!(settled, "transfers settled gross");

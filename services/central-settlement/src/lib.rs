@@ -266,6 +266,7 @@ pub async fn run_with_bus(
                 batch_size_max: config.gross.batch_size_max,
                 batch_wait_ms: config.gross.batch_wait_ms,
             },
+            config.gross.models_cache_ms,
             stop_rx.clone(),
         )));
     }

@@ -67,6 +67,8 @@ impl Switch {
         settlement.kafka.topic_prefix = prefix.clone();
         settlement.kafka.topic_partitions = 2;
         settlement.gross.enabled = gross;
+        // The gross test creates its model just before paying.
+        settlement.gross.models_cache_ms = 100;
         settlement.windows.close_retry_delay_ms = 200;
         let ledger_store = central_ledger::connect_store(&ledger, true, true)
             .await
