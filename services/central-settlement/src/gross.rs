@@ -89,13 +89,11 @@ pub async fn settle(store: &Store, ids: &[String], models: &[(Model, u32)]) -> R
         if state.as_deref() != Some("COMMITTED") {
             continue;
         }
-        let Some((_, settlement_type)) = settlement::model_for(&plain, account_type, &currency)
-            .filter(|m| m.immediate_gross)
-            .and_then(|m| models.iter().find(|(model, _)| model.id == m.id))
-        else {
+        if !settlement::model_for(&plain, account_type, &currency)
+            .is_some_and(|m| m.immediate_gross)
+        {
             continue;
-        };
-        let _ = settlement_type;
+        }
         legs.entry(transfer_id.clone()).or_default().push(Leg {
             transfer_id,
             participant,
