@@ -20,7 +20,8 @@
 #
 # Settings (environment): SDK_SWITCH_PORT_OFFSET (500), SDK_PORT_BASE (17000: the SDKs, their
 # backends and redis use BASE..BASE+99), SDK_DATABASE_PREFIX (sdk_interop), SDK_PHASES
-# ("defaults jws-1.1"), SDK_CONCURRENT (400), SDK_KEEP_LOGS=1 keeps the logs directory.
+# ("defaults jws-1.1"), SDK_CONCURRENT (400), SDK_PAYER / SDK_PAYEE (perffsp-1 / perffsp-5),
+# SDK_KEEP_LOGS=1 keeps the logs directory.
 
 set -Eeuo pipefail
 
@@ -38,8 +39,8 @@ PHASES="${SDK_PHASES:-defaults jws-1.1}"
 CONCURRENT="${SDK_CONCURRENT:-400}"
 DATABASE_URL="${DATABASE_URL:-mysql://root@127.0.0.1:3306}"
 
-PAYER=perffsp-1
-PAYEE=perffsp-5
+PAYER="${SDK_PAYER:-perffsp-1}"
+PAYEE="${SDK_PAYEE:-perffsp-5}"
 HOST=127.0.0.1
 # The switch's ports (Mojaloop's, plus the offset).
 ML_API_PORT=$((3000 + OFFSET))
