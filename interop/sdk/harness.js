@@ -45,7 +45,9 @@ const cfg = {
     concurrency: Number(process.env.H_CONCURRENCY || '8'),
     concurrentMsisdns: Number(process.env.H_CONCURRENT_MSISDNS || '32'),
     expectSigned: process.env.H_EXPECT_SIGNED === '1',
-    requestTimeoutMs: Number(process.env.H_REQUEST_TIMEOUT_MS || '60000'),
+    quotesUrl: process.env.H_QUOTES_URL || '', // the switch's FSPIOP quotes API (JWS phase)
+    // The SDKs give up after REQUEST_PROCESSING_TIMEOUT_SECONDS (run.sh: 20); later means stuck.
+    requestTimeoutMs: Number(process.env.H_REQUEST_TIMEOUT_MS || '30000'),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -308,25 +310,30 @@ async function sequential() {
 }
 
 async function concurrent() {
-    const msisdns = payeeMsisdns().slice(0, cfg.concurrentMsisdns);
-    // Workers take MSISDNs round-robin; with at least as many MSISDNs as workers, two payments
-    // in flight never look up the same MSISDN (the SDK mixes up their callbacks when they do).
+    // Each payment in flight holds its own MSISDN: the SDK mixes up (and then stops serving)
+    // lookups when two payments in flight look up the same one, so a worker takes a free MSISDN
+    // and gives it back when its payment has ended.
+    const free = payeeMsisdns().slice(0, cfg.concurrentMsisdns);
+    const used = new Set();
     const results = [];
     let next = 0;
     let failures = 0;
     const started = Date.now();
-    const worker = async (w) => {
+    const worker = async () => {
         for (;;) {
             const i = next;
             if (i >= cfg.concurrentCount || failures >= 16) return;
             next += 1;
-            const msisdn = msisdns[i % msisdns.length];
+            const msisdn = free.shift();
+            if (msisdn === undefined) throw new Error('more workers than MSISDNs');
+            used.add(msisdn);
             const r = await pay(msisdn, amountFor(i + 1000));
+            free.push(msisdn);
             results.push(r);
             if (!r.ok) failures += 1;
         }
     };
-    await Promise.all(Array.from({ length: cfg.concurrency }, (_, w) => worker(w)));
+    await Promise.all(Array.from({ length: cfg.concurrency }, () => worker()));
     const seconds = (Date.now() - started) / 1000;
     const ok = results.filter((r) => r.ok).length;
     const first = results.find((r) => !r.ok);
@@ -334,7 +341,7 @@ async function concurrent() {
     const times = results.map((r) => r.ms).sort((a, b) => a - b);
     const p = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))] || 0;
     check(ok === cfg.concurrentCount,
-        `${cfg.concurrentCount} payments at concurrency ${cfg.concurrency} over ${msisdns.length} MSISDNs COMMITTED (${ok}/${cfg.concurrentCount} in ${seconds.toFixed(1)} s, ${(results.length / seconds).toFixed(1)}/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms)`,
+        `${cfg.concurrentCount} payments at concurrency ${cfg.concurrency} over ${used.size} MSISDNs COMMITTED (${ok}/${cfg.concurrentCount} in ${seconds.toFixed(1)} s, ${(results.length / seconds).toFixed(1)}/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms)`,
         first ? `first failure: ${first.why}` : 'not all sent');
 }
 
@@ -372,6 +379,57 @@ async function errorPaths() {
     const above = String(cfg.payerFunds * 2);
     await expectError(`payment above the payer's liquidity: the hub's 4001${cfg.expectSigned ? ', signed by the hub and accepted by the SDK' : ''}`,
         payeeMsisdns()[1], above, '4001');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The switch validates signatures: a POST /quotes "from the payer" signed RS256 exactly as the
+// SDK signs, but with a key that is not the payer's, is refused synchronously with 3105.
+
+function b64url(buffer) {
+    return Buffer.from(buffer).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+async function forgedSignatureRefused() {
+    const what = `the switch refuses a POST /quotes from ${cfg.payer} signed with a key that is not ${cfg.payer}'s (3105)`;
+    const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const date = new Date().toUTCString();
+    const quoteId = crypto.randomUUID();
+    const body = JSON.stringify({
+        quoteId, transactionId: crypto.randomUUID(),
+        payee: { partyIdInfo: { partyIdType: 'MSISDN', partyIdentifier: payeeMsisdns()[0], fspId: cfg.payee } },
+        payer: { partyIdInfo: { partyIdType: 'MSISDN', partyIdentifier: '19990000001', fspId: cfg.payer } },
+        amountType: 'SEND', amount: { amount: '1', currency: cfg.currency },
+        transactionType: { scenario: 'TRANSFER', initiator: 'PAYER', initiatorType: 'CONSUMER' },
+    });
+    const protectedHeader = b64url(JSON.stringify({
+        alg: 'RS256', 'FSPIOP-URI': '/quotes', 'FSPIOP-HTTP-Method': 'POST',
+        'FSPIOP-Source': cfg.payer, 'FSPIOP-Destination': cfg.payee, Date: date,
+    }));
+    const signature = b64url(crypto.sign('sha256', Buffer.from(`${protectedHeader}.${b64url(body)}`), privateKey));
+    const u = new URL(`${cfg.quotesUrl}/quotes`);
+    const res = await new Promise((resolve, reject) => {
+        const req = http.request({
+            method: 'POST', hostname: u.hostname, port: u.port, path: u.pathname, agent,
+            headers: {
+                'content-type': 'application/vnd.interoperability.quotes+json;version=1.1',
+                accept: 'application/vnd.interoperability.quotes+json;version=1',
+                date, 'fspiop-source': cfg.payer, 'fspiop-destination': cfg.payee,
+                'fspiop-uri': '/quotes', 'fspiop-http-method': 'POST',
+                'fspiop-signature': JSON.stringify({ signature, protectedHeader }),
+                'content-length': Buffer.byteLength(body),
+            },
+        }, (r) => {
+            const chunks = [];
+            r.on('data', (c) => chunks.push(c));
+            r.on('end', () => resolve({ status: r.statusCode, raw: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.setTimeout(10000, () => req.destroy(new Error('no answer in 10 s')));
+        req.on('error', reject);
+        req.end(body);
+    }).catch((e) => ({ status: 0, raw: e.message }));
+    let code;
+    try { code = JSON.parse(res.raw).errorInformation.errorCode; } catch (e) { code = undefined; }
+    check(res.status === 400 && code === '3105', what, `HTTP ${res.status} ${short(res.raw, 300)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,6 +481,7 @@ async function main() {
         await concurrent();
     }
     await errorPaths();
+    if (cfg.expectSigned) await forgedSignatureRefused();
     await positions();
 }
 

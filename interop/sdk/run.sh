@@ -404,7 +404,7 @@ run_phase() {  # run_phase <phase> <redis db base>
   H_MSISDN_BASE=27710500000 H_MSISDN_COUNT=40 \
   H_UNREGISTERED_MSISDN=27710588888 H_BACKEND_UNKNOWN_MSISDN=27710599999 H_REFUSED_AMOUNT=7.77 \
   H_SEQUENTIAL=20 H_CONCURRENT="$concurrent" H_CONCURRENCY=8 H_CONCURRENT_MSISDNS=32 \
-  H_EXPECT_SIGNED="$expect_signed" \
+  H_EXPECT_SIGNED="$expect_signed" H_QUOTES_URL="http://$HOST:$QUOTING_PORT" \
     timeout "$PHASE_TIMEOUT_S" node "$HERE/harness.js" "$phase" | tee -a "$RESULTS" || status=$?
   if (( status != 0 )); then
     result FAIL "$phase: the harness finished" "exit status $status (124: not within ${PHASE_TIMEOUT_S} s)"
