@@ -583,8 +583,12 @@ mod tests {
         let versions = ProtocolVersions::default();
         let ct = |v: &str| format!("application/vnd.interoperability.transfers+json;version={v}");
         let answer = |content: Option<&str>, accept: Option<&str>| {
-            answer_version(&versions, content.map(ct).as_deref(), accept.map(ct).as_deref())
-                .to_string()
+            answer_version(
+                &versions,
+                content.map(ct).as_deref(),
+                accept.map(ct).as_deref(),
+            )
+            .to_string()
         };
         assert_eq!(answer(Some("2.0"), Some("2")), "2.0");
         assert_eq!(answer(Some("1.0"), None), "1.0");
