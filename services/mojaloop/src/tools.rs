@@ -96,7 +96,7 @@ pub enum IlpCommand {
     /// {"transactionObject"}.
     Prepare {
         /// The payee's local secret.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         secret: String,
         #[arg(long, value_enum, default_value = "v4")]
         ilp_version: IlpVersionArg,
@@ -108,9 +108,9 @@ pub enum IlpCommand {
     },
     /// Print the fulfilment the payee with SECRET derives for PACKET.
     Fulfil {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         secret: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         packet: String,
         #[arg(long, value_enum, default_value = "v4")]
         ilp_version: IlpVersionArg,
@@ -118,9 +118,10 @@ pub enum IlpCommand {
     /// Check that SHA-256(fulfilment) is the condition: prints `valid` (exit 0) or the
     /// errorInformation the ledger would send (exit 1).
     Check {
-        #[arg(long)]
+        /// Base64url: one value in 64 starts with `-`, which is taken as the value.
+        #[arg(long, allow_hyphen_values = true)]
         fulfilment: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         condition: String,
     },
 }
@@ -279,11 +280,34 @@ pub fn keygen(
         );
         let public_path = out.join(format!("{name}.pem"));
         let private_path = private_dir.join(format!("{name}.pem"));
-        if public_path.exists() && private_path.exists() {
-            if verbose {
-                println!("kept {} (exists)", public_path.display());
+        match (public_path.exists(), private_path.exists()) {
+            (true, true) => {
+                if verbose {
+                    println!("kept {} (exists)", public_path.display());
+                }
+                continue;
             }
-            continue;
+            // A DFSP gives the hub its public key only; it is never replaced.
+            (true, false) if name != hub_name => {
+                if verbose {
+                    println!(
+                        "kept {} (a public key without a private key here: the DFSP signs its own requests)",
+                        public_path.display()
+                    );
+                }
+                continue;
+            }
+            (true, false) => anyhow::bail!(
+                "{} exists without {}: the hub cannot sign with it; restore the private key, or remove both to make a new pair (DFSPs must then be given the new public key)",
+                public_path.display(),
+                private_path.display()
+            ),
+            (false, true) => anyhow::bail!(
+                "{} exists without {}: restore the public key, or remove both to make a new pair",
+                private_path.display(),
+                public_path.display()
+            ),
+            (false, false) => {}
         }
         let (private, public) = jws::generate_key_pair(alg)?;
         write_private(&private_path, &private)?;
