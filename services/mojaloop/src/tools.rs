@@ -101,19 +101,21 @@ pub enum IlpCommand {
         #[arg(long, value_enum, default_value = "v4")]
         ilp_version: IlpVersionArg,
     },
-    /// Decode an ilpPacket (base64url) read from stdin.
+    /// Decode an ilpPacket (base64url) read from stdin, in the version its first byte names
+    /// (or only the one given).
     Decode {
-        #[arg(long, value_enum, default_value = "v4")]
-        ilp_version: IlpVersionArg,
+        #[arg(long, value_enum)]
+        ilp_version: Option<IlpVersionArg>,
     },
-    /// Print the fulfilment the payee with SECRET derives for PACKET.
+    /// Print the fulfilment the payee with SECRET derives for PACKET (the packet's own
+    /// version, or the one given).
     Fulfil {
         #[arg(long, allow_hyphen_values = true)]
         secret: String,
         #[arg(long, allow_hyphen_values = true)]
         packet: String,
-        #[arg(long, value_enum, default_value = "v4")]
-        ilp_version: IlpVersionArg,
+        #[arg(long, value_enum)]
+        ilp_version: Option<IlpVersionArg>,
     },
     /// Check that SHA-256(fulfilment) is the condition: prints `valid` (exit 0) or the
     /// errorInformation the ledger would send (exit 1).
@@ -124,6 +126,11 @@ pub enum IlpCommand {
         #[arg(long, allow_hyphen_values = true)]
         condition: String,
     },
+}
+
+/// The versions a packet may be in: the one asked for, else both.
+fn versions(asked: Option<IlpVersionArg>) -> ilp::IlpVersions {
+    asked.map_or(ilp::IlpVersions::BOTH, |v| ilp::IlpVersions::only(v.into()))
 }
 
 fn read_stdin() -> Result<String> {
@@ -399,7 +406,7 @@ pub fn run_ilp(command: IlpCommand) -> Result<Verdict> {
                 Ok(Value::String(inner)) => inner,
                 _ => text.to_string(),
             };
-            let packet = ilp::decode_packet(&packet_text, ilp_version.into())?;
+            let packet = ilp::decode_packet_of(&packet_text, versions(ilp_version))?;
             print(&decoded(&packet))?;
             Ok(Verdict::Positive)
         }
@@ -408,8 +415,11 @@ pub fn run_ilp(command: IlpCommand) -> Result<Verdict> {
             packet,
             ilp_version,
         } => {
-            let fulfilment =
-                Ilp::new(ilp_version.into(), &secret).fulfilment_for_packet(&packet)?;
+            let version = match ilp_version {
+                Some(version) => version.into(),
+                None => ilp::decode_packet_of(&packet, versions(None))?.version(),
+            };
+            let fulfilment = Ilp::new(version, &secret).fulfilment_for_packet(&packet)?;
             print_line(&fulfilment)?;
             Ok(Verdict::Positive)
         }
