@@ -93,6 +93,21 @@ pub struct Forwarder {
     config: std::sync::Arc<ForwarderConfig>,
     /// The hub's key: requests the hub originates are signed with it (`FSPIOP-Signature`).
     signer: Option<std::sync::Arc<fspiop::jws::SigningKey>>,
+    /// Requests a peer answered with a refusal, by destination and code
+    /// ([`refusals_counter`]).
+    refusals: Option<service_kit::metrics::Counter>,
+}
+
+/// Registers `<prefix>callbacks_refused_total{destination, code}`: requests and callbacks a
+/// peer answered with an error (its `errorInformation` code, else `http_<status>`).
+pub fn refusals_counter(
+    registry: &service_kit::metrics::Registry,
+) -> service_kit::metrics::Counter {
+    registry.counter(
+        "callbacks_refused_total",
+        "Requests and callbacks a participant answered with an error, by destination and code (its errorCode, else http_<status>)",
+        &["destination", "code"],
+    )
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -154,6 +169,7 @@ impl Forwarder {
             client,
             config: std::sync::Arc::new(config),
             signer: None,
+            refusals: None,
         })
     }
 
@@ -164,6 +180,12 @@ impl Forwarder {
         key: Option<std::sync::Arc<fspiop::jws::SigningKey>>,
     ) -> Forwarder {
         self.signer = key;
+        self
+    }
+
+    /// Counts the refusals peers answer (see [`refusals_counter`]).
+    pub fn with_refusals(mut self, counter: service_kit::metrics::Counter) -> Forwarder {
+        self.refusals = Some(counter);
         self
     }
 
@@ -296,10 +318,28 @@ impl Forwarder {
             return Ok(());
         }
         let body = read_limited(response.into_body(), timeout).await;
-        if let Some(error) = serde_json::from_slice::<fspiop::ErrorInformationObject>(&body)
+        let information = serde_json::from_slice::<fspiop::ErrorInformationObject>(&body)
             .ok()
-            .and_then(|object| FspiopError::received(object.error_information))
-        {
+            .map(|object| object.error_information);
+        let code = information
+            .as_ref()
+            .map(|i| i.error_code.clone())
+            .unwrap_or_else(|| format!("http_{}", status.as_u16()));
+        // A refusal is the peer's word on what the hub sent (a signature it could not verify,
+        // a body it did not accept): worth an operator's attention, unlike a timeout.
+        tracing::warn!(
+            method = request.method,
+            url = %request.url,
+            destination = %request.destination,
+            status = status.as_u16(),
+            %code,
+            description = information.as_ref().map(|i| i.error_description.as_str()).unwrap_or(""),
+            "the destination refused the request"
+        );
+        if let Some(counter) = &self.refusals {
+            counter.inc(&[&request.destination, &code]);
+        }
+        if let Some(error) = information.and_then(FspiopError::received) {
             return Err(error);
         }
         Err(match status.as_u16() {
@@ -583,8 +623,12 @@ mod tests {
         let versions = ProtocolVersions::default();
         let ct = |v: &str| format!("application/vnd.interoperability.transfers+json;version={v}");
         let answer = |content: Option<&str>, accept: Option<&str>| {
-            answer_version(&versions, content.map(ct).as_deref(), accept.map(ct).as_deref())
-                .to_string()
+            answer_version(
+                &versions,
+                content.map(ct).as_deref(),
+                accept.map(ct).as_deref(),
+            )
+            .to_string()
         };
         assert_eq!(answer(Some("2.0"), Some("2")), "2.0");
         assert_eq!(answer(Some("1.0"), None), "1.0");

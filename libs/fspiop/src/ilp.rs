@@ -762,12 +762,18 @@ mod tests {
             decode_packet_of("BwA", IlpVersions::BOTH),
             Err(IlpError::WrongType(7))
         );
-        assert_eq!(decode_packet_of("", IlpVersions::BOTH), Err(IlpError::Truncated));
+        assert_eq!(
+            decode_packet_of("", IlpVersions::BOTH),
+            Err(IlpError::Truncated)
+        );
     }
 
     #[test]
     fn version_sets_parse_from_names() {
-        assert_eq!(IlpVersions::from_names(&["v1", "v4"]), Ok(IlpVersions::BOTH));
+        assert_eq!(
+            IlpVersions::from_names(&["v1", "v4"]),
+            Ok(IlpVersions::BOTH)
+        );
         assert_eq!(
             IlpVersions::from_names(&["v4"]),
             Ok(IlpVersions::only(IlpVersion::V4))

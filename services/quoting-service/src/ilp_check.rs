@@ -297,7 +297,9 @@ mod tests {
             body["condition"] = json!("f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA");
             serde_json::from_value(body).unwrap()
         };
-        assert!(check_response(QUOTE_ID, &body(packet(10000, QUOTE_ID)), IlpVersions::BOTH).is_ok());
+        assert!(
+            check_response(QUOTE_ID, &body(packet(10000, QUOTE_ID)), IlpVersions::BOTH).is_ok()
+        );
         fails(
             &body(packet(10001, QUOTE_ID)),
             IlpVersions::BOTH,

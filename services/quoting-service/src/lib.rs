@@ -168,7 +168,8 @@ pub async fn run(
         )
         .with_tls(config.tls.client().map_err(tls_problem)?),
     )?
-    .with_signer(jws_signer);
+    .with_signer(jws_signer)
+    .with_refusals(fspiop_edge::refusals_counter(&metrics.registry));
     let directory = Directory::new(
         stores.central_ledger.clone(),
         config.central_ledger_database.cache_ttl_ms,

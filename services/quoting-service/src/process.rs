@@ -109,7 +109,9 @@ pub async fn process(state: &AppState, job: Job) {
             inbound,
             request,
             hash,
-        } => post(state, inbound, &request, hash).await.map_err(Refusal::from),
+        } => post(state, inbound, &request, hash)
+            .await
+            .map_err(Refusal::from),
         Job::Put {
             inbound,
             response,
@@ -124,9 +126,9 @@ pub async fn process(state: &AppState, job: Job) {
                     tell: refused.then_some(payer),
                 })
         }
-        Job::PutError { inbound, error } => {
-            put_error(state, inbound, error).await.map_err(Refusal::from)
-        }
+        Job::PutError { inbound, error } => put_error(state, inbound, error)
+            .await
+            .map_err(Refusal::from),
         Job::Get { inbound } => get(state, inbound).await.map_err(Refusal::from),
     };
     let metrics = &state.inner.metrics;
@@ -135,8 +137,7 @@ pub async fn process(state: &AppState, job: Job) {
         Err(refusal) => {
             let error = &refusal.error;
             tracing::info!(quote_id = %id, %requester, action, error = %error, "quote request rejected");
-            let sent =
-                send_error_callback(state, &requester, &id, error, &inbound_headers).await;
+            let sent = send_error_callback(state, &requester, &id, error, &inbound_headers).await;
             metrics.record_quote(action, if sent { "rejected" } else { "failed" });
             // The payer asked for this quote and waits for it: a refused answer is no answer,
             // so it is told now rather than at its own timeout.
@@ -258,9 +259,7 @@ async fn put(
     .await
     .map_err(refused)?;
     let checked = match state.inner.ilp_versions {
-        Some(versions) => {
-            Some(ilp_check::check_response(id, response, versions).map_err(refused)?)
-        }
+        Some(versions) => Some(ilp_check::check_response(id, response, versions).map_err(refused)?),
         None => None,
     };
 

@@ -83,7 +83,8 @@ pub async fn sweep(
             expiring.push(transfer);
         }
     }
-    let mut delete = QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
+    let mut delete =
+        QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
     let mut list = delete.separated(", ");
     for id in &ids {
         list.push_bind(id.clone());

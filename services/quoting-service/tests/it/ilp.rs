@@ -147,7 +147,14 @@ async fn v1_and_v4_packets_are_both_accepted_by_default() {
     };
     let mut wrong = response.clone();
     wrong["ilpPacket"] = json!(sdk_v1(701));
-    refused(&world, &id, &wrong, "ilpPacket amount 701 is not transferAmount 7 USD", 1).await;
+    refused(
+        &world,
+        &id,
+        &wrong,
+        "ilpPacket amount 701 is not transferAmount 7 USD",
+        1,
+    )
+    .await;
     let mut good = response.clone();
     good["ilpPacket"] = json!(sdk_v1(700));
     world.put_quote(&id, PAYEE, PAYER, &good, 200).await;

@@ -198,7 +198,12 @@ async fn hub_errors_answer_in_the_requesters_version() {
             .collect();
         let (status, body) = world
             .api
-            .send("POST", "/quotes", &headers, Some(request.to_string().into_bytes()))
+            .send(
+                "POST",
+                "/quotes",
+                &headers,
+                Some(request.to_string().into_bytes()),
+            )
             .await;
         assert_eq!(status, 202, "{body}");
         let error = world
@@ -208,7 +213,9 @@ async fn hub_errors_answer_in_the_requesters_version() {
         assert_eq!(error.error_code(), "3202");
         assert_eq!(
             error.header("content-type"),
-            Some(format!("application/vnd.interoperability.quotes+json;version={content}").as_str())
+            Some(
+                format!("application/vnd.interoperability.quotes+json;version={content}").as_str()
+            )
         );
         assert_eq!(error.header("accept"), None);
     }
