@@ -474,14 +474,16 @@ async function main() {
         return;
     }
     pass(`onboarding ${cfg.payer} and ${cfg.payee} through the admin APIs (21 callback endpoints each, ${registered} MSISDNs in the oracle)`);
+    // The error paths first: each is one payment on its own, and they do not depend on a
+    // payer SDK that a failed concurrent run may have left unable to serve lookups.
+    await errorPaths();
+    if (cfg.expectSigned) await forgedSignatureRefused();
     const seq = await sequential();
     if (seq === 0) {
         fail(`concurrent payments`, 'not attempted: no sequential payment went through');
     } else if (cfg.concurrentCount > 0) {
         await concurrent();
     }
-    await errorPaths();
-    if (cfg.expectSigned) await forgedSignatureRefused();
     await positions();
 }
 
