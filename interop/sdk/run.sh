@@ -123,7 +123,7 @@ stop_started() {  # stops every process started since index $1, newest first
     entry="${STARTED_PIDS[$i]}"
     [[ -n "$entry" ]] || continue
     stop_pid "${entry%%:*}" "${entry#*:}"
-    STARTED_PIDS[$i]=""
+    STARTED_PIDS[i]=""
   done
 }
 
@@ -393,6 +393,8 @@ run_phase() {  # run_phase <phase> <redis db base>
   fi
   result PASS "$phase: two sdk-scheme-adapter $SDK_VERSION instances and their backends started"
 
+  # In the background, so that a signal to this script is handled at once (bash runs traps
+  # only between foreground commands) and the harness is stopped with everything else.
   local status=0
   H_LEDGER_URL="http://$HOST:$LEDGER_PORT" \
   H_ORACLE_URL="http://$HOST:$ORACLE_PORT" \
@@ -405,7 +407,15 @@ run_phase() {  # run_phase <phase> <redis db base>
   H_UNREGISTERED_MSISDN=27710588888 H_BACKEND_UNKNOWN_MSISDN=27710599999 H_REFUSED_AMOUNT=7.77 \
   H_SEQUENTIAL=20 H_CONCURRENT="$concurrent" H_CONCURRENCY=8 H_CONCURRENT_MSISDNS=32 \
   H_EXPECT_SIGNED="$expect_signed" H_QUOTES_URL="http://$HOST:$QUOTING_PORT" \
-    timeout "$PHASE_TIMEOUT_S" node "$HERE/harness.js" "$phase" | tee -a "$RESULTS" || status=$?
+    timeout "$PHASE_TIMEOUT_S" node "$HERE/harness.js" "$phase" >"$STATE/harness-$phase.out" 2>&1 &
+  local harness=$!
+  STARTED_PIDS+=("$harness:harness")
+  # Its lines as they come (tail stops when the harness does).
+  tail -n +1 -f --pid="$harness" "$STATE/harness-$phase.out" &
+  local tailer=$!
+  wait "$harness" || status=$?
+  wait "$tailer" 2>/dev/null || true
+  cat "$STATE/harness-$phase.out" >>"$RESULTS"
   if (( status != 0 )); then
     result FAIL "$phase: the harness finished" "exit status $status (124: not within ${PHASE_TIMEOUT_S} s)"
   fi
