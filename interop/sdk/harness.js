@@ -364,7 +364,11 @@ async function expectError(what, msisdn, amount, code, describe, maxMs = 10000) 
     const err = lastErrorOf(res);
     const got = `${errorSummary(res)} after ${ms} ms`;
     if (res.status === 200) return fail(what, `the payment went through: ${short(res.raw, 300)}`);
-    if (j.statusCode !== code || err.errorCode !== code) return fail(what, `expected ${code}, got ${got}`);
+    if (j.statusCode !== code || err.errorCode !== code) {
+        const hint = j.statusCode === '504' && cfg.expectSigned
+            ? ' (a timeout: did the SDK refuse the switch\'s callback? see the switch\'s "callback not delivered" lines)' : '';
+        return fail(what, `expected ${code}, got ${got}${hint}`);
+    }
     if (describe && !describe(err)) return fail(what, `error ${code} but not the expected one: ${got}`);
     if (ms > maxMs) return fail(what, `${code}, but only after ${ms} ms (a timeout, not an answer)`);
     return pass(`${what} (${code} "${short(err.errorDescription, 80)}" in ${ms} ms)`);
