@@ -410,12 +410,9 @@ run_phase() {  # run_phase <phase> <redis db base>
     timeout "$PHASE_TIMEOUT_S" node "$HERE/harness.js" "$phase" >"$STATE/harness-$phase.out" 2>&1 &
   local harness=$!
   STARTED_PIDS+=("$harness:harness")
-  # Its lines as they come (tail stops when the harness does).
-  tail -n +1 -f --pid="$harness" "$STATE/harness-$phase.out" &
-  local tailer=$!
+  log "$phase: onboarding and payments through the SDKs (at most ${PHASE_TIMEOUT_S} s)"
   wait "$harness" || status=$?
-  wait "$tailer" 2>/dev/null || true
-  cat "$STATE/harness-$phase.out" >>"$RESULTS"
+  tee -a "$RESULTS" <"$STATE/harness-$phase.out"
   if (( status != 0 )); then
     result FAIL "$phase: the harness finished" "exit status $status (124: not within ${PHASE_TIMEOUT_S} s)"
   fi
