@@ -49,11 +49,11 @@ QUOTING_PORT=$((3002 + OFFSET))
 ALS_ADMIN_PORT=$((4001 + OFFSET))
 ALS_PORT=$((4002 + OFFSET))
 ORACLE_PORT=$((4003 + OFFSET))
-# Ours: the payer's SDK, the payee's SDK, their backends, redis.
+# Ours: the payer's SDK, the payee's SDK, their backends, a redis-server for each SDK.
 PAYER_INBOUND=$((BASE + 0)); PAYER_OUTBOUND=$((BASE + 1)); PAYER_TEST=$((BASE + 2)); PAYER_METRICS=$((BASE + 4))
 PAYEE_INBOUND=$((BASE + 10)); PAYEE_OUTBOUND=$((BASE + 11)); PAYEE_TEST=$((BASE + 12)); PAYEE_METRICS=$((BASE + 14))
 PAYER_BACKEND=$((BASE + 20)); PAYEE_BACKEND=$((BASE + 21))
-REDIS_PORT=$((BASE + 79))
+PAYER_REDIS=$((BASE + 78)); PAYEE_REDIS=$((BASE + 79))
 
 NPM_TIMEOUT_S=900
 APT_TIMEOUT_S=600
@@ -202,7 +202,7 @@ mysql_exec 'SELECT 1' >/dev/null || die "MySQL does not answer at $DATABASE_URL"
 
 for port in $ML_API_PORT $LEDGER_PORT $QUOTING_PORT $ALS_ADMIN_PORT $ALS_PORT $ORACLE_PORT \
   $PAYER_INBOUND $PAYER_OUTBOUND $PAYER_METRICS $PAYEE_INBOUND $PAYEE_OUTBOUND $PAYEE_METRICS \
-  $PAYER_BACKEND $PAYEE_BACKEND $REDIS_PORT; do
+  $PAYER_BACKEND $PAYEE_BACKEND $PAYER_REDIS $PAYEE_REDIS; do
   port_open "$HOST" "$port" && die "port $port is taken (set SDK_SWITCH_PORT_OFFSET / SDK_PORT_BASE)"
 done
 
@@ -231,14 +231,22 @@ log "@mojaloop/sdk-scheme-adapter $SDK_VERSION"
 # ---------------------------------------------------------------------------------------------
 # Redis (private: own port, own directory, nothing saved)
 
-mkdir -p "$STATE/redis"
-start_bg redis redis-server --port "$REDIS_PORT" --bind "$HOST" --dir "$STATE/redis" \
-  --save "" --appendonly no --daemonize no --protected-mode yes
-REDIS_PID=$LAST_PID
-wait_until "$REDIS_READY_TIMEOUT_S" "redis on $REDIS_PORT" "$REDIS_PID" \
-  bash -c "[[ \$(redis-cli -h $HOST -p $REDIS_PORT ping) == PONG ]]" \
-  || { tail -n 20 "$LOGS/redis.log"; die "redis did not start"; }
-log "redis-server (pid $REDIS_PID) on $HOST:$REDIS_PORT"
+# One server per SDK, as each DFSP has its own: Redis pub/sub channels are server-wide (not per
+# database), and the SDK names them after the resource (`qt_<quoteId>`), so two SDKs on one
+# server hear each other's callbacks (the payee's copy of a hub error for a quote reaches the
+# payer's subscriber first).
+start_redis() {  # start_redis <name> <port>
+  mkdir -p "$STATE/redis-$1"
+  start_bg "redis-$1" redis-server --port "$2" --bind "$HOST" --dir "$STATE/redis-$1" \
+    --save "" --appendonly no --daemonize no --protected-mode yes
+  local pid=$LAST_PID
+  wait_until "$REDIS_READY_TIMEOUT_S" "redis on $2" "$pid" \
+    bash -c "[[ \$(redis-cli -h $HOST -p $2 ping) == PONG ]]" \
+    || { tail -n 20 "$LOGS/redis-$1.log"; die "redis for $1 did not start"; }
+  log "redis-server for $1 (pid $pid) on $HOST:$2"
+}
+start_redis "$PAYER" "$PAYER_REDIS"
+start_redis "$PAYEE" "$PAYEE_REDIS"
 
 # ---------------------------------------------------------------------------------------------
 # Keys: each DFSP's RSA pair (the SDK signs RS256); the switch gets the public halves only.
@@ -299,10 +307,10 @@ start_switch() {  # start_switch <phase> [extra up args...]
   fi
 }
 
-# start_sdk <phase> <fsp> <inbound> <outbound> <test> <metrics> <backend port> <redis db> [VAR=value...]
+# start_sdk <phase> <fsp> <inbound> <outbound> <test> <metrics> <backend port> <redis port> <redis db> [VAR=value...]
 start_sdk() {
-  local phase="$1" fsp="$2" inbound="$3" outbound="$4" testport="$5" metrics="$6" backend="$7" db="$8"
-  shift 8
+  local phase="$1" fsp="$2" inbound="$3" outbound="$4" testport="$5" metrics="$6" backend="$7" redis="$8" db="$9"
+  shift 9
   local dir="$STATE/sdk-$phase-$fsp"
   mkdir -p "$dir"
   # cwd with no .env (the SDK reads one); every setting explicit.
@@ -315,7 +323,7 @@ start_sdk() {
     QUOTES_ENDPOINT="$HOST:$QUOTING_PORT" \
     TRANSFERS_ENDPOINT="$HOST:$ML_API_PORT" \
     BACKEND_ENDPOINT="$HOST:$backend" \
-    CACHE_URL="redis://$HOST:$REDIS_PORT/$db" \
+    CACHE_URL="redis://$HOST:$redis/$db" \
     ILP_SECRET="sdk-interop-secret-$fsp-$phase" \
     AUTO_ACCEPT_PARTY=true AUTO_ACCEPT_QUOTES=true \
     REQUEST_PROCESSING_TIMEOUT_SECONDS=20 \
@@ -334,7 +342,7 @@ start_backend() {  # start_backend <phase> <fsp> <port> [args...]
   wait_until 15 "$fsp's backend" "$LAST_PID" http_ok "http://$HOST:$port/health"
 }
 
-run_phase() {  # run_phase <phase> <redis db base>
+run_phase() {  # run_phase <phase> <redis db>
   local phase="$1" db="$2" mark=${#STARTED_PIDS[@]}
   local up_args=() sdk_env=() concurrent="$CONCURRENT" expect_signed=0
   local phase_start=$SECONDS
@@ -386,8 +394,8 @@ run_phase() {  # run_phase <phase> <redis db base>
   # know it; 27710588888 is in no oracle; the payee's backend refuses to quote 7.77.
   if ! start_backend "$phase" "$PAYER" "$PAYER_BACKEND" \
      || ! start_backend "$phase" "$PAYEE" "$PAYEE_BACKEND" --unknown 27710599999 --refuse-amount 7.77 \
-     || ! start_sdk "$phase" "$PAYER" "$PAYER_INBOUND" "$PAYER_OUTBOUND" "$PAYER_TEST" "$PAYER_METRICS" "$PAYER_BACKEND" "$db" "${payer_env[@]}" \
-     || ! start_sdk "$phase" "$PAYEE" "$PAYEE_INBOUND" "$PAYEE_OUTBOUND" "$PAYEE_TEST" "$PAYEE_METRICS" "$PAYEE_BACKEND" "$((db + 1))" "${payee_env[@]}"; then
+     || ! start_sdk "$phase" "$PAYER" "$PAYER_INBOUND" "$PAYER_OUTBOUND" "$PAYER_TEST" "$PAYER_METRICS" "$PAYER_BACKEND" "$PAYER_REDIS" "$db" "${payer_env[@]}" \
+     || ! start_sdk "$phase" "$PAYEE" "$PAYEE_INBOUND" "$PAYEE_OUTBOUND" "$PAYEE_TEST" "$PAYEE_METRICS" "$PAYEE_BACKEND" "$PAYEE_REDIS" "$db" "${payee_env[@]}"; then
     result FAIL "$phase: the SDKs and their backends started" "see above"
     stop_started "$mark"; return 0
   fi
@@ -427,7 +435,7 @@ run_phase() {  # run_phase <phase> <redis db base>
 redis_db=0
 for phase in $PHASES; do
   run_phase "$phase" "$redis_db"
-  redis_db=$((redis_db + 2))
+  redis_db=$((redis_db + 1))
 done
 
 passed=$(grep -c '^PASS ' "$RESULTS" || true)
