@@ -4,7 +4,7 @@
 //!   3101 "invalid fspiop-source header" otherwise). Then, in a task: the identifier's format
 //!   (3101); with a non-empty `FSPIOP-Destination` the GET goes straight to that DFSP (3204 if
 //!   it is not a participant); otherwise the oracle is asked, its `partyList` filtered by
-//!   sub-id (no entries 3204, none left 3200), and the GET forwarded to every listed DFSP's
+//!   sub-id (no entries or an oracle's 404: 3204; none left 3200), and the GET forwarded to every listed DFSP's
 //!   `FSPIOP_CALLBACK_URL_PARTIES[_SUB_ID]_GET` with the requester's headers.
 //! - `PUT /parties/{Type}/{ID}[/{SubId}]` (payee → payer) and its `/error` form → 200; the raw
 //!   body is relayed to the `FSPIOP-Destination`'s `…PARTIES[_SUB_ID]_PUT[_ERROR]` endpoint
@@ -191,10 +191,18 @@ async fn discover(state: &AppState, lookup: &Arc<Lookup>) -> Result<(), FspiopEr
         source: &lookup.inbound.source,
         destination: None,
     };
-    let parties = state
+    let parties = match state
         .oracles
         .lookup(&caller, &lookup.party, lookup.currency.as_deref())
-        .await?;
+        .await
+    {
+        Ok(parties) => parties,
+        // The oracle answered 404: it does not know the party, as with an empty list.
+        Err(error) if error.code == ErrorCode::PartyNotFound && error.received.is_none() => {
+            return Err(party_not_found())
+        }
+        Err(error) => return Err(error),
+    };
     if parties.is_empty() {
         return Err(party_not_found());
     }

@@ -203,6 +203,8 @@ pub struct Setup {
     pub mode: Mode,
     pub ilp_check: bool,
     pub ilp_version: &'static str,
+    /// `[validation] reject_additional_properties`.
+    pub reject_additional_properties: bool,
 }
 
 impl Default for Setup {
@@ -211,6 +213,7 @@ impl Default for Setup {
             mode: Mode::Persistent,
             ilp_check: true,
             ilp_version: "v4",
+            reject_additional_properties: false,
         }
     }
 }
@@ -266,6 +269,7 @@ where
     config.quotes.mode = setup.mode;
     config.quotes.ilp_check = setup.ilp_check;
     config.quotes.ilp_version = setup.ilp_version.to_string();
+    config.validation.reject_additional_properties = setup.reject_additional_properties;
     config.central_ledger_database.url = server.clone();
     config.central_ledger_database.name = ledger_db.clone();
     config.central_ledger_database.pool_size_max = 4;
