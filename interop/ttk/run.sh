@@ -147,6 +147,13 @@ log "installing TTK 18.13.0 into $TTK_ROOT (cached after the first run)"
 timeout "$INSTALL_TIMEOUT_S" bash "$SHARED_TTK/install.sh" >"$OUT/install.log" 2>&1 \
   || { tail -n 30 "$OUT/install.log"; die "TTK install failed (log: $OUT/install.log)"; }
 tail -n 1 "$OUT/install.log"
+# TTK itself reads the environment variable TTK_ROOT too, as the directory its spec_files/ and
+# examples/ are in (default: its working directory, the runtime dir install.sh lays out).
+# up.sh passes our TTK_ROOT (the install root) on to it, so the install root gets links to the
+# runtime dir's files.
+for entry in spec_files examples; do
+  ln -sfn "run/$entry" "$TTK_ROOT/$entry"
+done
 
 # Starts `mojaloop up` (defaults; only the database names are this run's) and waits until
 # every service answers /health.
