@@ -19,7 +19,6 @@
 //! Entry point: [`run`], which takes the configuration, the stores, the two bound listeners
 //! and a shutdown future, so tests drive it on port 0.
 
-pub mod accept_memory;
 pub mod admin;
 pub mod callbacks;
 pub mod config;
@@ -150,8 +149,6 @@ pub struct AppState {
     pub metrics: Metrics,
     pub stores: Stores,
     pub started: SystemTime,
-    /// The `Accept` of each lookup forwarded, for the version of its answers.
-    pub accept_memory: Arc<accept_memory::AcceptMemory>,
 }
 
 impl AppState {
@@ -194,7 +191,6 @@ impl AppState {
             metrics,
             stores,
             started: SystemTime::now(),
-            accept_memory: Arc::default(),
         })
     }
 }
