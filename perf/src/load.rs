@@ -185,6 +185,7 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                     payee_fsp: (!config.scenario.looks_up()).then(|| layout::name(payee)),
                     scenario: config.scenario,
                     wrong_fulfilment: false,
+                    ilp_version: None,
                 };
                 let (sim, tx, in_flight) = (sim.clone(), tx.clone(), in_flight.clone());
                 let amount = config.amount.clone();

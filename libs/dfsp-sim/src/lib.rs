@@ -195,7 +195,13 @@ pub struct PayOptions {
     /// Ask the payee to answer the transfer with a fulfilment that does not match the
     /// condition (the switch must refuse it): a check that the hub verifies fulfilments.
     pub wrong_fulfilment: bool,
+    /// Ask the payee to make its ILP packet in this version (default v4); Mojaloop's SDK
+    /// for FSPIOP 1.x makes v1.
+    pub ilp_version: Option<IlpVersion>,
 }
+
+/// The quote extension that asks a simulated payee for an ILP packet of a version.
+const ILP_VERSION_KEY: &str = "simIlpVersion";
 
 /// The transfer extension that asks a simulated payee for a wrong fulfilment.
 const WRONG_FULFILMENT_KEY: &str = "simAnswer";
@@ -283,8 +289,21 @@ use tls::Client;
 
 struct Dfsp {
     spec: DfspSpec,
+    /// The DFSP's ILP engine for v4 packets (its default).
     ilp: Ilp,
+    /// The same secret for v1 packets, when a payment asks for them.
+    ilp_v1: Ilp,
     msisdns: HashSet<String>,
+}
+
+impl Dfsp {
+    /// The engine of `version`.
+    fn ilp_of(&self, version: IlpVersion) -> &Ilp {
+        match version {
+            IlpVersion::V4 => &self.ilp,
+            IlpVersion::V1 => &self.ilp_v1,
+        }
+    }
 }
 
 struct Inner {
@@ -443,6 +462,7 @@ impl Simulator {
             }
             let dfsp = Dfsp {
                 ilp: Ilp::new(IlpVersion::V4, &spec.ilp_secret),
+                ilp_v1: Ilp::new(IlpVersion::V1, &spec.ilp_secret),
                 msisdns: spec.msisdns.iter().cloned().collect(),
                 spec: spec.clone(),
             };
@@ -643,7 +663,7 @@ impl Inner {
         let payee_fsp = report.payee_fsp.clone();
 
         let quote_id = uuid::Uuid::new_v4().to_string();
-        let quote_request = json!({
+        let mut quote_request = json!({
             "quoteId": quote_id,
             "transactionId": uuid::Uuid::new_v4().to_string(),
             "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": payer_msisdn, "fspId": payer}},
@@ -652,6 +672,13 @@ impl Inner {
             "amount": {"amount": amount, "currency": dfsp.spec.currency},
             "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"},
         });
+        if let Some(version) = options.ilp_version {
+            set(
+                &mut quote_request,
+                "extensionList",
+                json!({"extension": [{"key": ILP_VERSION_KEY, "value": version.name()}]}),
+            );
+        }
         let quote = if options.scenario == Scenario::Transfers {
             // No quote on the wire: the terms the payee would have quoted, made with the
             // payee's own secret (the payee must be simulated here).
@@ -1203,7 +1230,16 @@ async fn quotes_post(
         );
     };
     let name = sim.spec.name.clone();
-    let ilp = sim.ilp.clone();
+    let asked_version = at(&request, "/extensionList/extension")
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .find(|e| e["key"] == ILP_VERSION_KEY)
+                .and_then(|e| e["value"].as_str())
+                .and_then(IlpVersion::from_name)
+        })
+        .unwrap_or(IlpVersion::V4);
+    let ilp = sim.ilp_of(asked_version).clone();
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.quotes.clone();
@@ -1338,7 +1374,12 @@ async fn transfers_post(
         );
     };
     let name = sim.spec.name.clone();
-    let ilp = sim.ilp.clone();
+    // The fulfilment is re-derived by the engine of the packet's own version.
+    let packet_version = at(&prepare, "/ilpPacket")
+        .as_str()
+        .and_then(|p| fspiop::ilp::decode_packet_of(p, fspiop::ilp::IlpVersions::BOTH).ok())
+        .map_or(IlpVersion::V4, |p| p.version());
+    let ilp = sim.ilp_of(packet_version).clone();
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.transfers.clone();

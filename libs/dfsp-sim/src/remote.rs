@@ -180,6 +180,19 @@ pub(crate) async fn pay(
         payee_fsp: field("payeeFsp").map(str::to_string),
         scenario,
         wrong_fulfilment: request.get("wrongFulfilment").and_then(Value::as_bool) == Some(true),
+        ilp_version: match field("ilpVersion") {
+            None => None,
+            Some(name) => match fspiop::ilp::IlpVersion::from_name(name) {
+                Some(version) => Some(version),
+                None => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Json(json!({"error": {"kind": "simulator", "detail": "ilpVersion is not v1 or v4"}})),
+                    )
+                        .into_response()
+                }
+            },
+        },
     };
     match inner.pay(&dfsp, payee, amount, &options).await {
         Ok(report) => (StatusCode::OK, Json(report_json(&report))).into_response(),
@@ -323,6 +336,9 @@ impl RemoteSimulator {
             }
             if options.wrong_fulfilment {
                 object.insert("wrongFulfilment".into(), Value::Bool(true));
+            }
+            if let Some(version) = options.ilp_version {
+                object.insert("ilpVersion".into(), Value::String(version.name().into()));
             }
         }
         let url = format!("{}/{payer}/pay", self.base);

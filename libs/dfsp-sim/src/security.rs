@@ -42,6 +42,15 @@ fn read(dir: &Path, dfsps: &[String]) -> Result<Keys, SimError> {
     let mut signing = HashMap::new();
     for dfsp in dfsps {
         let path = dir.join("private").join(format!("{dfsp}.pem"));
+        if !path.exists() && dir.join(format!("{dfsp}.pem")).exists() {
+            // A real DFSP's public key: it signs its own requests; the simulator cannot.
+            tracing::warn!(
+                %dfsp,
+                key = %path.display(),
+                "no private key for this DFSP: the simulator sends its requests unsigned"
+            );
+            continue;
+        }
         let pem = std::fs::read(&path).map_err(|e| config(format!("{}: {e}", path.display())))?;
         let key = SigningKey::from_pem(&pem, None)
             .map_err(|e| config(format!("{}: {e}", path.display())))?;

@@ -7,8 +7,10 @@
 //! - `Date` is re-rendered as an IMF-fixdate (now, when the inbound one is missing);
 //! - `FSPIOP-URI` is kept when the sender set it (it may be signed), else set to the path
 //!   called; `FSPIOP-HTTP-Method` is set to the method used when present;
-//! - from the hub: `Content-Type`/`Accept` carry the configured default versions and any
-//!   inbound `FSPIOP-Signature` is dropped;
+//! - from the hub: `Content-Type`/`Accept` speak the version of the request being answered
+//!   (its `Content-Type` version, within what its `Accept` allows; the configured default
+//!   versions when it carried neither, or one the hub does not support) and any inbound
+//!   `FSPIOP-Signature` is dropped;
 //! - on `PUT`, `Accept` is dropped.
 //!
 //! Outcome: 2xx is success; an `errorInformation` body is that error, relayed verbatim; any
@@ -16,7 +18,7 @@
 
 use std::time::Duration;
 
-use fspiop::headers::{self, media_type, ProtocolVersions};
+use fspiop::headers::{self, media_type, ProtocolVersions, Version};
 use fspiop::{ErrorCode, FspiopError};
 
 use crate::EdgeError;
@@ -91,6 +93,21 @@ pub struct Forwarder {
     config: std::sync::Arc<ForwarderConfig>,
     /// The hub's key: requests the hub originates are signed with it (`FSPIOP-Signature`).
     signer: Option<std::sync::Arc<fspiop::jws::SigningKey>>,
+    /// Requests a peer answered with a refusal, by destination and code
+    /// ([`refusals_counter`]).
+    refusals: Option<service_kit::metrics::Counter>,
+}
+
+/// Registers `<prefix>callbacks_refused_total{destination, code}`: requests and callbacks a
+/// peer answered with an error (its `errorInformation` code, else `http_<status>`).
+pub fn refusals_counter(
+    registry: &service_kit::metrics::Registry,
+) -> service_kit::metrics::Counter {
+    registry.counter(
+        "callbacks_refused_total",
+        "Requests and callbacks a participant answered with an error, by destination and code (its errorCode, else http_<status>)",
+        &["destination", "code"],
+    )
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -152,6 +169,7 @@ impl Forwarder {
             client,
             config: std::sync::Arc::new(config),
             signer: None,
+            refusals: None,
         })
     }
 
@@ -162,6 +180,12 @@ impl Forwarder {
         key: Option<std::sync::Arc<fspiop::jws::SigningKey>>,
     ) -> Forwarder {
         self.signer = key;
+        self
+    }
+
+    /// Counts the refusals peers answer (see [`refusals_counter`]).
+    pub fn with_refusals(mut self, counter: service_kit::metrics::Counter) -> Forwarder {
+        self.refusals = Some(counter);
         self
     }
 
@@ -232,15 +256,22 @@ impl Forwarder {
             out.push((headers::FSPIOP_URI.to_string(), request.uri_path.clone()));
         }
         if from_hub {
+            let content = answer_version(
+                &self.config.versions,
+                inbound(headers::CONTENT_TYPE),
+                inbound(headers::ACCEPT),
+            );
             out.push((
                 headers::CONTENT_TYPE.to_string(),
-                media_type(&resource, self.config.versions.content_default),
+                media_type(&resource, content),
             ));
             if inbound(headers::ACCEPT).is_some() && request.method != "PUT" {
-                out.push((
-                    headers::ACCEPT.to_string(),
-                    media_type(&resource, self.config.versions.accept_default),
-                ));
+                let accept = if content == self.config.versions.content_default {
+                    self.config.versions.accept_default
+                } else {
+                    Version::major_only(content.major)
+                };
+                out.push((headers::ACCEPT.to_string(), media_type(&resource, accept)));
             }
         }
         out
@@ -287,10 +318,28 @@ impl Forwarder {
             return Ok(());
         }
         let body = read_limited(response.into_body(), timeout).await;
-        if let Some(error) = serde_json::from_slice::<fspiop::ErrorInformationObject>(&body)
+        let information = serde_json::from_slice::<fspiop::ErrorInformationObject>(&body)
             .ok()
-            .and_then(|object| FspiopError::received(object.error_information))
-        {
+            .map(|object| object.error_information);
+        let code = information
+            .as_ref()
+            .map(|i| i.error_code.clone())
+            .unwrap_or_else(|| format!("http_{}", status.as_u16()));
+        // A refusal is the peer's word on what the hub sent (a signature it could not verify,
+        // a body it did not accept): worth an operator's attention, unlike a timeout.
+        tracing::warn!(
+            method = request.method,
+            url = %request.url,
+            destination = %request.destination,
+            status = status.as_u16(),
+            %code,
+            description = information.as_ref().map(|i| i.error_description.as_str()).unwrap_or(""),
+            "the destination refused the request"
+        );
+        if let Some(counter) = &self.refusals {
+            counter.inc(&[&request.destination, &code]);
+        }
+        if let Some(error) = information.and_then(FspiopError::received) {
             return Err(error);
         }
         Err(match status.as_u16() {
@@ -354,7 +403,8 @@ impl Forwarder {
         }
     }
 
-    /// A hub-originated error callback (`PUT …/error`) to participant `to`.
+    /// A hub-originated error callback (`PUT …/error`) to participant `to`, in the default
+    /// versions.
     pub async fn send_error(
         &self,
         to: &str,
@@ -363,8 +413,29 @@ impl Forwarder {
         resource: &str,
         error: &FspiopError,
     ) -> Result<(), FspiopError> {
+        self.send_error_answering(to, url, uri_path, resource, error, &[])
+            .await
+    }
+
+    /// A hub-originated error callback (`PUT …/error`) to participant `to`, answering a
+    /// request with headers `answering` (lower-case names): it speaks that request's version.
+    pub async fn send_error_answering(
+        &self,
+        to: &str,
+        url: &str,
+        uri_path: &str,
+        resource: &str,
+        error: &FspiopError,
+        answering: &[(String, String)],
+    ) -> Result<(), FspiopError> {
         let body = error.to_json().into_bytes();
-        let headers = vec![
+        let asked = |name: &str| {
+            answering
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        };
+        let mut headers = vec![
             (
                 headers::CONTENT_TYPE.to_string(),
                 media_type(resource, self.config.versions.content_default),
@@ -372,6 +443,13 @@ impl Forwarder {
             (headers::FSPIOP_HTTP_METHOD.to_string(), "PUT".to_string()),
             (headers::FSPIOP_URI.to_string(), uri_path.to_string()),
         ];
+        if let Some(content_type) = asked(headers::CONTENT_TYPE) {
+            if let Some(first) = headers.first_mut() {
+                *first = content_type;
+            }
+        }
+        // The version the requester accepts; `Accept` itself is dropped on a PUT.
+        headers.extend(asked(headers::ACCEPT));
         self.send(OutboundRequest {
             method: "PUT",
             url: url.to_string(),
@@ -383,6 +461,40 @@ impl Forwarder {
         })
         .await
     }
+}
+
+/// The `version` parameter of a media type (`…+json;version=2.0`).
+fn version_param(value: &str) -> Option<Version> {
+    value
+        .split(';')
+        .skip(1)
+        .find_map(|param| param.trim().strip_prefix("version="))
+        .and_then(|v| Version::parse(v.trim()))
+}
+
+/// The `Content-Type` version of a message the hub originates in answer to a request whose
+/// headers were `content_type` and `accept`: the request's own version when the hub supports
+/// it and the requester's `Accept` allows it, else the newest supported version `Accept`
+/// allows, else the configured default. A DFSP on 2.0 hears 2.0; on 1.0, 1.0.
+pub fn answer_version(
+    versions: &ProtocolVersions,
+    content_type: Option<&str>,
+    accept: Option<&str>,
+) -> Version {
+    let supported = &versions.content_supported;
+    let asked = content_type
+        .and_then(version_param)
+        .filter(|v| supported.contains(v));
+    let Some(accept) = accept.and_then(version_param) else {
+        return asked.unwrap_or(versions.content_default);
+    };
+    let allowed = |v: &Version| {
+        v.major == accept.major && accept.minor.is_none_or(|minor| v.minor == Some(minor))
+    };
+    asked
+        .filter(allowed)
+        .or_else(|| supported.iter().copied().filter(allowed).max())
+        .unwrap_or(versions.content_default)
 }
 
 async fn read_limited(body: hyper::body::Incoming, timeout: Duration) -> Vec<u8> {
@@ -482,17 +594,52 @@ mod tests {
     }
 
     #[test]
-    fn hub_messages_use_default_versions_and_no_inherited_signature() {
+    fn hub_messages_answer_in_the_requesters_version_without_its_signature() {
         let out = forwarder().outbound_headers(&request("POST", "Hub"), 0);
+        assert_eq!(
+            get(&out, "content-type"),
+            Some("application/vnd.interoperability.quotes+json;version=2.0")
+        );
+        assert_eq!(
+            get(&out, "accept"),
+            Some("application/vnd.interoperability.quotes+json;version=2")
+        );
+        assert_eq!(get(&out, "fspiop-signature"), None);
+        assert_eq!(get(&out, "fspiop-source"), Some("Hub"));
+
+        // Without a version to answer, the configured defaults.
+        let mut bare = request("POST", "Hub");
+        bare.headers
+            .retain(|(n, _)| n != "content-type" && n != "accept");
+        let out = forwarder().outbound_headers(&bare, 0);
         assert_eq!(
             get(&out, "content-type"),
             Some("application/vnd.interoperability.quotes+json;version=1.1")
         );
-        assert_eq!(
-            get(&out, "accept"),
-            Some("application/vnd.interoperability.quotes+json;version=1")
-        );
-        assert_eq!(get(&out, "fspiop-signature"), None);
-        assert_eq!(get(&out, "fspiop-source"), Some("Hub"));
+    }
+
+    #[test]
+    fn the_answer_version_follows_the_request_within_its_accept() {
+        let versions = ProtocolVersions::default();
+        let ct = |v: &str| format!("application/vnd.interoperability.transfers+json;version={v}");
+        let answer = |content: Option<&str>, accept: Option<&str>| {
+            answer_version(
+                &versions,
+                content.map(ct).as_deref(),
+                accept.map(ct).as_deref(),
+            )
+            .to_string()
+        };
+        assert_eq!(answer(Some("2.0"), Some("2")), "2.0");
+        assert_eq!(answer(Some("1.0"), None), "1.0");
+        assert_eq!(answer(Some("1.1"), Some("1")), "1.1");
+        // A 1.1 request from a DFSP that accepts only 2: the newest 2.x.
+        assert_eq!(answer(Some("1.1"), Some("2")), "2.0");
+        // Accept with a minor pins it.
+        assert_eq!(answer(Some("1.1"), Some("1.0")), "1.0");
+        // Versions the hub does not speak fall back to the default.
+        assert_eq!(answer(Some("3.0"), None), "1.1");
+        assert_eq!(answer(None, Some("9")), "1.1");
+        assert_eq!(answer(None, None), "1.1");
     }
 }

@@ -13,7 +13,7 @@ mod forwarder;
 use std::collections::BTreeMap;
 
 pub use directory::{AccountInfo, Directory, ParticipantInfo};
-pub use forwarder::{Forwarder, ForwarderConfig, OutboundRequest};
+pub use forwarder::{refusals_counter, Forwarder, ForwarderConfig, OutboundRequest};
 
 /// Why the edge could not do its work (not an FSPIOP verdict).
 #[derive(Debug, thiserror::Error)]

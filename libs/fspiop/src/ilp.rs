@@ -43,6 +43,73 @@ impl IlpVersion {
     }
 }
 
+impl IlpVersion {
+    pub fn name(self) -> &'static str {
+        match self {
+            IlpVersion::V4 => "v4",
+            IlpVersion::V1 => "v1",
+        }
+    }
+}
+
+/// The packet versions a deployment accepts. A packet says which version it is (its type
+/// byte), so a switch can take both at once: Mojaloop's SDK for FSPIOP 1.x and the Testing
+/// Toolkit's FSPIOP quotes make v1, FSPIOP 2.0 DFSPs make v4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IlpVersions {
+    v1: bool,
+    v4: bool,
+}
+
+impl IlpVersions {
+    /// Both versions: the default.
+    pub const BOTH: IlpVersions = IlpVersions { v1: true, v4: true };
+
+    pub fn only(version: IlpVersion) -> IlpVersions {
+        IlpVersions {
+            v1: version == IlpVersion::V1,
+            v4: version == IlpVersion::V4,
+        }
+    }
+
+    /// From configuration names (`"v1"`, `"v4"`); an unknown name or an empty list is an
+    /// error that names the problem.
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<IlpVersions, String> {
+        let mut versions = IlpVersions {
+            v1: false,
+            v4: false,
+        };
+        for name in names {
+            match IlpVersion::from_name(name.as_ref()) {
+                Some(IlpVersion::V1) => versions.v1 = true,
+                Some(IlpVersion::V4) => versions.v4 = true,
+                None => return Err(format!("{:?} is not \"v1\" or \"v4\"", name.as_ref())),
+            }
+        }
+        if !versions.v1 && !versions.v4 {
+            return Err("no ILP version allowed: list \"v1\", \"v4\" or both".to_string());
+        }
+        Ok(versions)
+    }
+
+    pub fn allows(self, version: IlpVersion) -> bool {
+        match version {
+            IlpVersion::V1 => self.v1,
+            IlpVersion::V4 => self.v4,
+        }
+    }
+
+    /// `"v1, v4"`, for logs and error texts.
+    pub fn names(self) -> String {
+        [IlpVersion::V1, IlpVersion::V4]
+            .into_iter()
+            .filter(|v| self.allows(*v))
+            .map(IlpVersion::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Why a packet cannot be built, decoded or checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IlpError {
@@ -50,6 +117,8 @@ pub enum IlpError {
     Base64,
     #[error("packet has incorrect type {0}")]
     WrongType(u8),
+    #[error("packet has type {0} (ILP {version}), which this switch does not accept", version = .1.name())]
+    VersionNotAllowed(u8, IlpVersion),
     #[error("packet is truncated")]
     Truncated,
     #[error("packet has a non-canonical length prefix")]
@@ -103,6 +172,13 @@ pub enum Packet {
 }
 
 impl Packet {
+    pub fn version(&self) -> IlpVersion {
+        match self {
+            Packet::V4(_) => IlpVersion::V4,
+            Packet::V1(_) => IlpVersion::V1,
+        }
+    }
+
     pub fn data(&self) -> &[u8] {
         match self {
             Packet::V4(p) => &p.data,
@@ -340,6 +416,25 @@ fn decode_base64_lenient(text: &str) -> Result<Vec<u8>, IlpError> {
 /// Decodes an `ilpPacket` field (base64url or base64, padding optional).
 pub fn decode_packet(text: &str, version: IlpVersion) -> Result<Packet, IlpError> {
     let bytes = decode_base64_lenient(text)?;
+    match version {
+        IlpVersion::V4 => Prepare::decode(&bytes).map(Packet::V4),
+        IlpVersion::V1 => PaymentV1::decode(&bytes).map(Packet::V1),
+    }
+}
+
+/// Decodes an `ilpPacket` field in whichever version its type byte names (12: ILPv4
+/// Prepare, 1: ILPv1 payment), if `allowed` takes that version.
+pub fn decode_packet_of(text: &str, allowed: IlpVersions) -> Result<Packet, IlpError> {
+    let bytes = decode_base64_lenient(text)?;
+    let kind = bytes.first().copied().ok_or(IlpError::Truncated)?;
+    let version = match kind {
+        TYPE_PREPARE_V4 => IlpVersion::V4,
+        TYPE_PAYMENT_V1 => IlpVersion::V1,
+        other => return Err(IlpError::WrongType(other)),
+    };
+    if !allowed.allows(version) {
+        return Err(IlpError::VersionNotAllowed(kind, version));
+    }
     match version {
         IlpVersion::V4 => Prepare::decode(&bytes).map(Packet::V4),
         IlpVersion::V1 => PaymentV1::decode(&bytes).map(Packet::V1),
@@ -636,6 +731,58 @@ mod tests {
         let mut trailing = bytes.clone();
         trailing.extend_from_slice(b"junk");
         assert_eq!(Prepare::decode(&trailing), Ok(packet));
+    }
+
+    #[test]
+    fn packets_decode_by_their_type_byte() {
+        let tx = serde_json::json!({
+            "quoteId": "q", "transactionId": "t",
+            "payee": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "1", "fspId": "b"}},
+            "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "2", "fspId": "a"}},
+            "expiration": "2030-01-01T00:00:00.000Z",
+            "amount": {"amount": "1.5", "currency": "USD"},
+        });
+        for version in [IlpVersion::V4, IlpVersion::V1] {
+            let terms = Ilp::new(version, "s")
+                .terms_for_transaction(tx.clone())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let packet = decode_packet_of(&terms.ilp_packet, IlpVersions::BOTH);
+            assert_eq!(packet.as_ref().map(Packet::version), Ok(version));
+            assert_eq!(packet.map(|p| p.amount()), Ok(150));
+            let other = match version {
+                IlpVersion::V4 => IlpVersion::V1,
+                IlpVersion::V1 => IlpVersion::V4,
+            };
+            assert!(matches!(
+                decode_packet_of(&terms.ilp_packet, IlpVersions::only(other)),
+                Err(IlpError::VersionNotAllowed(_, v)) if v == version
+            ));
+        }
+        assert_eq!(
+            decode_packet_of("BwA", IlpVersions::BOTH),
+            Err(IlpError::WrongType(7))
+        );
+        assert_eq!(
+            decode_packet_of("", IlpVersions::BOTH),
+            Err(IlpError::Truncated)
+        );
+    }
+
+    #[test]
+    fn version_sets_parse_from_names() {
+        assert_eq!(
+            IlpVersions::from_names(&["v1", "v4"]),
+            Ok(IlpVersions::BOTH)
+        );
+        assert_eq!(
+            IlpVersions::from_names(&["v4"]),
+            Ok(IlpVersions::only(IlpVersion::V4))
+        );
+        assert!(IlpVersions::from_names::<&str>(&[]).is_err());
+        assert!(IlpVersions::from_names(&["v2"])
+            .unwrap_err()
+            .contains("\"v2\""));
+        assert_eq!(IlpVersions::BOTH.names(), "v1, v4");
     }
 
     #[test]

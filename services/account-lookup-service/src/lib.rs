@@ -170,7 +170,8 @@ impl AppState {
                 versions.clone(),
             )
             .with_tls(client_tls.clone()),
-        )?;
+        )?
+        .with_refusals(fspiop_edge::refusals_counter(&metrics.registry));
         let registry =
             registry::Registry::new(stores.als.clone(), config.oracle.registry_cache_ttl_ms);
         let oracles = oracle::Oracles::new(

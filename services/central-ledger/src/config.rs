@@ -69,7 +69,8 @@ pub struct FundsConfig {
 pub struct TransfersConfig {
     pub on_us_allowed: bool,
     pub ilp_check: bool,
-    pub ilp_version: String,
+    /// Packet versions accepted (`"v1"`, `"v4"`); each packet is decoded by its type byte.
+    pub ilp_versions: Vec<String>,
     pub batch_size_max: usize,
     pub batch_wait_ms: u64,
     pub timeout_interval_ms: u64,

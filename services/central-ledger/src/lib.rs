@@ -291,13 +291,8 @@ pub async fn run_with_bus(
         batch_size_max: config.transfers.batch_size_max,
         batch_wait_ms: config.transfers.batch_wait_ms,
     };
-    let ilp_version = fspiop::ilp::IlpVersion::from_name(&config.transfers.ilp_version)
-        .ok_or_else(|| {
-            Error::Internal(format!(
-                "transfers.ilp_version {:?} is not v4 or v1",
-                config.transfers.ilp_version
-            ))
-        })?;
+    let ilp_versions = fspiop::ilp::IlpVersions::from_names(&config.transfers.ilp_versions)
+        .map_err(|problem| Error::Internal(format!("transfers.ilp_versions: {problem}")))?;
     if handlers.prepare {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_PREPARE), &prepare_topic)
@@ -311,7 +306,7 @@ pub async fn run_with_bus(
             transfers::prepare::PrepareConfig {
                 on_us_allowed: config.transfers.on_us_allowed,
                 ilp_check: if config.transfers.ilp_check {
-                    Some(ilp_version)
+                    Some(ilp_versions)
                 } else {
                     None
                 },

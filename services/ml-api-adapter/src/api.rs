@@ -11,7 +11,9 @@
 //!    (unknown members allowed and forwarded, as Mojaloop's adapter; 3103 when
 //!    `[validation] reject_additional_properties` is on): 3102 missing, 3101 wrong type,
 //!    3100 any other rule;
-//! 4. `PUT /transfers/{ID}` without `FSPIOP-Proxy`: a `completedTimestamp` more than
+//! 4. `PUT /transfers/{ID}` with `transferState: RESERVED` under a `version=1.0` content type:
+//!    3100 (1.0 has no RESERVED fulfil; nothing is committed);
+//! 5. `PUT /transfers/{ID}` without `FSPIOP-Proxy`: a `completedTimestamp` more than
 //!    `max_callback_time_lag_dilation_ms` in the future or more than
 //!    `max_fulfil_timeout_duration_s` in the past is 3100.
 //!
@@ -125,6 +127,32 @@ pub fn check_completed_timestamp(
     Ok(())
 }
 
+/// FSPIOP 1.0 has no RESERVED fulfil: a payee that reserves is told of the commit with
+/// `PATCH /transfers/{ID}`, which 1.0 does not have. A 1.0 `PUT /transfers/{ID}` with
+/// `transferState: RESERVED` is refused (3100) and commits nothing: the transfer stays RESERVED
+/// until the payee commits it in a version that can, or it expires.
+pub fn check_reserved_needs_1_1(
+    id: &str,
+    headers: &BTreeMap<String, String>,
+    state: types::TransferState,
+) -> Result<(), FspiopError> {
+    if state != types::TransferState::Reserved {
+        return Ok(());
+    }
+    let version = headers
+        .get(headers::CONTENT_TYPE)
+        .and_then(|ct| headers::parse_content_type(ct, RESOURCE));
+    if version != Some(headers::Version::new(1, 0)) {
+        return Ok(());
+    }
+    Err(FspiopError::with_detail(
+        ErrorCode::GenericValidationError,
+        format!(
+            "transferState RESERVED is not part of FSPIOP 1.0 (no PATCH /transfers to notify the payee); transfer {id} was not committed and stays RESERVED until it is committed or expires"
+        ),
+    ))
+}
+
 /// Answers `status` once `checked` produced its message; records the route's metric.
 async fn accept(
     state: &AppState,
@@ -184,6 +212,7 @@ async fn put_transfer(
         let bytes = read_body(body).await?;
         let fulfil: TransfersIdPutResponse =
             types::parse_body(&bytes, state.config().validation.unknown_fields())?;
+        check_reserved_needs_1_1(&id, &map, fulfil.transfer_state)?;
         if !map.contains_key("fspiop-proxy") {
             let rules = &state.config().transfers;
             check_completed_timestamp(

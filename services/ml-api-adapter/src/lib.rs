@@ -333,7 +333,8 @@ pub async fn run_with_bus(
             .with_tls(config.tls.client().map_err(tls_error)?),
         )
         .map_err(|e| Error::Internal(e.to_string()))?
-        .with_signer(jws_signer.clone());
+        .with_signer(jws_signer.clone())
+        .with_refusals(fspiop_edge::refusals_counter(&metrics.registry));
         let rules = callbacks::Rules {
             hub_name: config.hub.name.clone(),
             send_transfer_confirmation_to_payee: config

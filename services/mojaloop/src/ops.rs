@@ -721,6 +721,10 @@ pub struct TestTransactionArgs {
     /// Amount in the payer's currency (USD).
     #[arg(long, default_value = "100")]
     amount: String,
+    /// The ILP packet version the simulated payee makes (v4, FSPIOP 2.0; v1, what Mojaloop's
+    /// SDK makes for FSPIOP 1.x). The switch accepts both by default.
+    #[arg(long, default_value = "v4", value_parser = ["v4", "v1"])]
+    ilp_version: String,
     #[command(flatten)]
     layout: Layout,
     #[command(flatten)]
@@ -815,6 +819,7 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
         println!();
         let options = dfsp_sim::PayOptions {
             payer_msisdn: Some(payer_msisdn.clone()),
+            ilp_version: fspiop::ilp::IlpVersion::from_name(&args.ilp_version),
             ..Default::default()
         };
         let outcome = sim

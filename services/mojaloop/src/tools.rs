@@ -96,33 +96,41 @@ pub enum IlpCommand {
     /// {"transactionObject"}.
     Prepare {
         /// The payee's local secret.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         secret: String,
         #[arg(long, value_enum, default_value = "v4")]
         ilp_version: IlpVersionArg,
     },
-    /// Decode an ilpPacket (base64url) read from stdin.
+    /// Decode an ilpPacket (base64url) read from stdin, in the version its first byte names
+    /// (or only the one given).
     Decode {
-        #[arg(long, value_enum, default_value = "v4")]
-        ilp_version: IlpVersionArg,
+        #[arg(long, value_enum)]
+        ilp_version: Option<IlpVersionArg>,
     },
-    /// Print the fulfilment the payee with SECRET derives for PACKET.
+    /// Print the fulfilment the payee with SECRET derives for PACKET (the packet's own
+    /// version, or the one given).
     Fulfil {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         secret: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         packet: String,
-        #[arg(long, value_enum, default_value = "v4")]
-        ilp_version: IlpVersionArg,
+        #[arg(long, value_enum)]
+        ilp_version: Option<IlpVersionArg>,
     },
     /// Check that SHA-256(fulfilment) is the condition: prints `valid` (exit 0) or the
     /// errorInformation the ledger would send (exit 1).
     Check {
-        #[arg(long)]
+        /// Base64url: one value in 64 starts with `-`, which is taken as the value.
+        #[arg(long, allow_hyphen_values = true)]
         fulfilment: String,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         condition: String,
     },
+}
+
+/// The versions a packet may be in: the one asked for, else both.
+fn versions(asked: Option<IlpVersionArg>) -> ilp::IlpVersions {
+    asked.map_or(ilp::IlpVersions::BOTH, |v| ilp::IlpVersions::only(v.into()))
 }
 
 fn read_stdin() -> Result<String> {
@@ -279,11 +287,34 @@ pub fn keygen(
         );
         let public_path = out.join(format!("{name}.pem"));
         let private_path = private_dir.join(format!("{name}.pem"));
-        if public_path.exists() && private_path.exists() {
-            if verbose {
-                println!("kept {} (exists)", public_path.display());
+        match (public_path.exists(), private_path.exists()) {
+            (true, true) => {
+                if verbose {
+                    println!("kept {} (exists)", public_path.display());
+                }
+                continue;
             }
-            continue;
+            // A DFSP gives the hub its public key only; it is never replaced.
+            (true, false) if name != hub_name => {
+                if verbose {
+                    println!(
+                        "kept {} (a public key without a private key here: the DFSP signs its own requests)",
+                        public_path.display()
+                    );
+                }
+                continue;
+            }
+            (true, false) => anyhow::bail!(
+                "{} exists without {}: the hub cannot sign with it; restore the private key, or remove both to make a new pair (DFSPs must then be given the new public key)",
+                public_path.display(),
+                private_path.display()
+            ),
+            (false, true) => anyhow::bail!(
+                "{} exists without {}: restore the public key, or remove both to make a new pair",
+                private_path.display(),
+                public_path.display()
+            ),
+            (false, false) => {}
         }
         let (private, public) = jws::generate_key_pair(alg)?;
         write_private(&private_path, &private)?;
@@ -375,7 +406,7 @@ pub fn run_ilp(command: IlpCommand) -> Result<Verdict> {
                 Ok(Value::String(inner)) => inner,
                 _ => text.to_string(),
             };
-            let packet = ilp::decode_packet(&packet_text, ilp_version.into())?;
+            let packet = ilp::decode_packet_of(&packet_text, versions(ilp_version))?;
             print(&decoded(&packet))?;
             Ok(Verdict::Positive)
         }
@@ -384,8 +415,11 @@ pub fn run_ilp(command: IlpCommand) -> Result<Verdict> {
             packet,
             ilp_version,
         } => {
-            let fulfilment =
-                Ilp::new(ilp_version.into(), &secret).fulfilment_for_packet(&packet)?;
+            let version = match ilp_version {
+                Some(version) => version.into(),
+                None => ilp::decode_packet_of(&packet, versions(None))?.version(),
+            };
+            let fulfilment = Ilp::new(version, &secret).fulfilment_for_packet(&packet)?;
             print_line(&fulfilment)?;
             Ok(Verdict::Positive)
         }

@@ -560,3 +560,102 @@ fn ilp_refuses_what_the_sdk_would_mangle() {
     let out = run(&["ilp", "decode"], "not a packet!");
     assert_eq!(out.code, 2);
 }
+
+/// A base64url fulfilment or condition starts with `-` one time in 64; it is a value, not an
+/// option.
+#[test]
+fn ilp_values_may_start_with_a_hyphen() {
+    let out = run(
+        &[
+            "ilp",
+            "check",
+            "--fulfilment",
+            "-qv_W4_PitmJgV4_oJ441OBtDCN8YPXS__g_g_E6PzU",
+            "--condition",
+            "hF5tATjYLpt0fyzsl2wXqw99jDqd_m48fOclySVaHWI",
+        ],
+        "",
+    );
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (0, "valid"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &["ilp", "fulfil", "--secret", "-secret", "--packet", "-AAA"],
+        "",
+    );
+    assert!(
+        !out.stderr.contains("unexpected argument"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// `jws keygen` (and so `up --jws-dir`) never replaces a key already there: a DFSP that gives
+/// the hub only its public key keeps it; the hub's public key without its private key is an
+/// error that says so.
+#[test]
+fn keygen_keeps_a_dfsps_public_key_and_refuses_a_hub_without_its_private_key() {
+    let dir = key_dir(&[]);
+    let dfsp_key = "-----BEGIN PUBLIC KEY-----\nthe DFSP's own RSA key\n-----END PUBLIC KEY-----\n";
+    std::fs::write(dir.join("perffsp-1.pem"), dfsp_key).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(
+        &[
+            "jws",
+            "keygen",
+            "--out",
+            dir.to_str().unwrap_or(""),
+            "--dfsps",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("perffsp-1.pem")).unwrap_or_default(),
+        dfsp_key
+    );
+    assert!(!dir.join("private").join("perffsp-1.pem").exists());
+    assert!(dir.join("private").join("perffsp-2.pem").exists());
+    assert!(dir.join("private").join("Hub.pem").exists());
+    // Again: nothing changes.
+    let hub_before = std::fs::read(dir.join("Hub.pem")).unwrap_or_default();
+    let out = run(
+        &[
+            "jws",
+            "keygen",
+            "--out",
+            dir.to_str().unwrap_or(""),
+            "--dfsps",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(dir.join("Hub.pem")).unwrap_or_default(),
+        hub_before
+    );
+    // The hub's private key lost: refused, the public key left as it was.
+    std::fs::remove_file(dir.join("private").join("Hub.pem")).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(
+        &[
+            "jws",
+            "keygen",
+            "--out",
+            dir.to_str().unwrap_or(""),
+            "--dfsps",
+            "2",
+        ],
+        "",
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("the hub cannot sign"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(dir.join("Hub.pem")).unwrap_or_default(),
+        hub_before
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

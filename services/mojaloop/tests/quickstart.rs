@@ -92,6 +92,30 @@ fn quick_start(kafka: bool, port_offset: u16) {
     assert_eq!(units(&run.position("perffsp-1")) - payer_before, 100);
     assert_eq!(units(&run.position("perffsp-5")) - payee_before, -100);
 
+    // The same payment with an ILPv1 packet (what Mojaloop's SDK makes for FSPIOP 1.x): the
+    // switch, on its defaults, takes it through quote and transfer as well.
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--from",
+        "perffsp-1",
+        "--to",
+        "perffsp-5",
+        "--amount",
+        "7",
+        "--ilp-version",
+        "v1",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Status: SUCCESS"), "{out}");
+    let v1_transfer = out
+        .split("COMMITTED, id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no transfer id in\n{out}"));
+    assert_eq!(run.transfer_state(v1_transfer), "COMMITTED");
+    assert_eq!(units(&run.position("perffsp-1")) - payer_before, 107);
+    assert_eq!(units(&run.position("perffsp-5")) - payee_before, -107);
+
     let (code, out) = run.mojaloop(&["validate"]);
     assert_eq!(code, 0, "{out}");
     for expected in [

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use fspiop::headers::ProtocolVersions;
-use fspiop::ilp::IlpVersion;
+use fspiop::ilp::IlpVersions;
 use serde::Deserialize;
 
 /// The embedded defaults.
@@ -69,8 +69,8 @@ pub struct QuotesConfig {
     pub mode: Mode,
     /// Whether the ILP packet of a quote response is checked against the response.
     pub ilp_check: bool,
-    /// `v4` or `v1`.
-    pub ilp_version: String,
+    /// The packet versions accepted: `["v1", "v4"]` (default), or one of them.
+    pub ilp_versions: Vec<String>,
     /// Requests in asynchronous processing at once.
     pub forward_concurrency_max: usize,
 }
@@ -146,11 +146,8 @@ impl Config {
         if let Err(problem) = self.protocol_versions() {
             problems.push(problem);
         }
-        if IlpVersion::from_name(&self.quotes.ilp_version).is_none() {
-            problems.push(format!(
-                "quotes.ilp_version {:?}: use \"v4\" or \"v1\"",
-                self.quotes.ilp_version
-            ));
+        if let Err(problem) = IlpVersions::from_names(&self.quotes.ilp_versions) {
+            problems.push(format!("quotes.ilp_versions: {problem}"));
         }
         if self.quotes.forward_concurrency_max == 0 {
             problems.push("quotes.forward_concurrency_max must be at least 1".to_string());
@@ -194,9 +191,10 @@ impl Config {
         self.protocol_versions.to_versions()
     }
 
-    /// The ILP packet version (v4 when the text is not valid; `validate` reports that).
-    pub fn ilp_version(&self) -> IlpVersion {
-        IlpVersion::from_name(&self.quotes.ilp_version).unwrap_or(IlpVersion::V4)
+    /// The ILP packet versions accepted (both when the list is not valid; `validate` reports
+    /// that).
+    pub fn ilp_versions(&self) -> IlpVersions {
+        IlpVersions::from_names(&self.quotes.ilp_versions).unwrap_or(IlpVersions::BOTH)
     }
 
     /// The central ledger database URL with the database name.
@@ -223,7 +221,7 @@ mod tests {
         assert_eq!(config.server.port, 3002);
         assert_eq!(config.quotes.mode, Mode::Persistent);
         assert!(config.quotes.ilp_check);
-        assert_eq!(config.ilp_version(), IlpVersion::V4);
+        assert_eq!(config.ilp_versions(), IlpVersions::BOTH);
         assert_eq!(
             config.protocol_versions().unwrap(),
             ProtocolVersions::default()
@@ -246,21 +244,24 @@ mod tests {
                     "pass-through".to_string(),
                 ),
                 (
-                    "QUOTING_SERVICE__QUOTES__ILP_VERSION".to_string(),
-                    "v1".to_string(),
+                    "QUOTING_SERVICE__QUOTES__ILP_VERSIONS".to_string(),
+                    "[\"v1\"]".to_string(),
                 ),
             ],
         )
         .unwrap();
         assert_eq!(config.quotes.mode, Mode::PassThrough);
-        assert_eq!(config.ilp_version(), IlpVersion::V1);
+        assert_eq!(
+            config.ilp_versions(),
+            IlpVersions::only(fspiop::ilp::IlpVersion::V1)
+        );
         assert!(config.validate().is_ok());
     }
 
     #[test]
     fn every_problem_is_reported() {
         let mut config = Config::defaults().unwrap();
-        config.quotes.ilp_version = "v2".into();
+        config.quotes.ilp_versions = vec!["v2".into()];
         config.quotes.forward_concurrency_max = 0;
         config.quotes_database.write_batch_max = 5000;
         config.protocol_versions.content_supported = vec!["1".into()];

@@ -5,19 +5,21 @@
 //! says something else than the quote the payer accepted is caught here, before the payer
 //! sees it. Checked (every failure is 3100 Generic validation error, naming the member):
 //!
-//! 1. the packet decodes in the configured version and carries a Transaction object;
+//! 1. the packet decodes in the version its type byte names, one the deployment accepts
+//!    (default: both), and carries a Transaction object;
 //! 2. the Transaction object's `quoteId` is the quote being answered;
 //! 3. amount: the packet's amount is `transferAmount` in minor units of its currency (the
 //!    ILP scale table), and the Transaction object's `amount` is the same amount and currency;
 //! 4. expiry: the Transaction object's `expiration` (and, in ILPv4, the packet's `expiresAt`)
-//!    is the response's `expiration`;
+//!    is the response's `expiration`; an ILPv1 Transaction object made by Mojaloop's SDK
+//!    carries no `expiration`, so a v1 packet without one is not checked for it;
 //! 5. ILPv4: the packet's execution condition is the response's `condition`.
 //!
 //! Pure: no IO, no clock.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use fspiop::ilp::{self, IlpVersion, Packet};
+use fspiop::ilp::{self, IlpVersions, Packet};
 use fspiop::types::{Money, QuotesIdPutResponse};
 use fspiop::{amount, currency, datetime, ErrorCode, FspiopError};
 use serde_json::Value;
@@ -49,9 +51,9 @@ fn text_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 pub fn check_response(
     quote_id: &str,
     response: &QuotesIdPutResponse,
-    version: IlpVersion,
+    versions: IlpVersions,
 ) -> Result<CheckedPacket, FspiopError> {
-    let packet = ilp::decode_packet(&response.ilp_packet, version)
+    let packet = ilp::decode_packet_of(&response.ilp_packet, versions)
         .map_err(|e| invalid(format!("ilpPacket does not decode: {e}")))?;
     let tx = packet
         .transaction_object()
@@ -95,8 +97,12 @@ pub fn check_response(
 
     let expiration_ms = datetime::parse_date_time(&response.expiration)
         .ok_or_else(|| invalid("/expiration is not a DateTime"))?;
-    let tx_expiration = text_at(&tx, &["expiration"]).unwrap_or_default();
-    if datetime::parse_iso8601_lenient(tx_expiration) != Some(expiration_ms) {
+    let tx_expiration = text_at(&tx, &["expiration"]);
+    let v1_without_expiration = matches!(packet, Packet::V1(_)) && tx_expiration.is_none();
+    let tx_expiration = tx_expiration.unwrap_or_default();
+    if !v1_without_expiration
+        && datetime::parse_iso8601_lenient(tx_expiration) != Some(expiration_ms)
+    {
         return Err(invalid(format!(
             "ilpPacket expiration {tx_expiration:?} is not the quote's {}",
             response.expiration
@@ -125,7 +131,7 @@ pub fn check_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fspiop::ilp::Ilp;
+    use fspiop::ilp::{Ilp, IlpVersion, PaymentV1};
     use serde_json::json;
 
     const QUOTE_ID: &str = "b51ec534-ee48-4575-b6a9-ead2955b8069";
@@ -167,7 +173,7 @@ mod tests {
                 terms("100.5", "USD", EXPIRY),
                 terms("100.50", "USD", EXPIRY),
             );
-            let checked = check_response(QUOTE_ID, &r, version).unwrap();
+            let checked = check_response(QUOTE_ID, &r, IlpVersions::only(version)).unwrap();
             assert_eq!(
                 checked.transaction_id.as_deref(),
                 Some("a8323bc6-c228-4df2-ae82-e5a997baf899")
@@ -179,11 +185,11 @@ mod tests {
             terms("100", "USD", EXPIRY),
             terms("100", "USD", "2030-01-24T12:00:00.000+02:00"),
         );
-        assert!(check_response(QUOTE_ID, &r, IlpVersion::V4).is_ok());
+        assert!(check_response(QUOTE_ID, &r, IlpVersions::BOTH).is_ok());
     }
 
-    fn fails(r: &QuotesIdPutResponse, version: IlpVersion, quote_id: &str, needle: &str) {
-        let error = check_response(quote_id, r, version).unwrap_err();
+    fn fails(r: &QuotesIdPutResponse, versions: IlpVersions, quote_id: &str, needle: &str) {
+        let error = check_response(quote_id, r, versions).unwrap_err();
         assert_eq!(error.code, ErrorCode::GenericValidationError);
         assert!(error.description().contains(needle), "{error}");
     }
@@ -198,7 +204,7 @@ mod tests {
             );
             fails(
                 &r,
-                version,
+                IlpVersions::BOTH,
                 QUOTE_ID,
                 "ilpPacket amount 10000 is not transferAmount 101 USD",
             );
@@ -210,7 +216,7 @@ mod tests {
             );
             fails(
                 &r,
-                version,
+                IlpVersions::BOTH,
                 QUOTE_ID,
                 "ilpPacket currency \"USD\" is not transferAmount currency JPY",
             );
@@ -219,7 +225,7 @@ mod tests {
                 terms("100", "USD", EXPIRY),
                 terms("100", "USD", "2030-01-24T10:00:01.000Z"),
             );
-            fails(&r, version, QUOTE_ID, "expiration");
+            fails(&r, IlpVersions::BOTH, QUOTE_ID, "expiration");
             let r = response(
                 version,
                 terms("100", "USD", EXPIRY),
@@ -227,7 +233,7 @@ mod tests {
             );
             fails(
                 &r,
-                version,
+                IlpVersions::BOTH,
                 "01ARZ3NDEKTSV4RRFFQ69G5FAV",
                 "ilpPacket is for quote b51ec534",
             );
@@ -238,14 +244,19 @@ mod tests {
             terms("100", "USD", EXPIRY),
         );
         r.condition = "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA".into();
-        fails(&r, IlpVersion::V4, QUOTE_ID, "condition");
-        // A v1 packet is not a v4 packet.
+        fails(&r, IlpVersions::BOTH, QUOTE_ID, "condition");
+        // A deployment that takes only v4 refuses a v1 packet, naming its version.
         let r = response(
             IlpVersion::V1,
             terms("100", "USD", EXPIRY),
             terms("100", "USD", EXPIRY),
         );
-        fails(&r, IlpVersion::V4, QUOTE_ID, "ilpPacket does not decode");
+        fails(
+            &r,
+            IlpVersions::only(IlpVersion::V4),
+            QUOTE_ID,
+            "ilpPacket does not decode: packet has type 1 (ILP v1), which this switch does not accept",
+        );
     }
 
     #[test]
@@ -257,9 +268,49 @@ mod tests {
         );
         fails(
             &r,
-            IlpVersion::V4,
+            IlpVersions::BOTH,
             QUOTE_ID,
             "/transferAmount cannot be carried in ILP",
+        );
+    }
+
+    /// Mojaloop's SDK makes v1 Transaction objects without `expiration`: such a packet is
+    /// checked for everything else it carries.
+    #[test]
+    fn a_v1_packet_without_expiration_passes_its_other_checks() {
+        let packet = |amount: u64, quote_id: &str| {
+            let mut tx = request();
+            tx["quoteId"] = json!(quote_id);
+            tx["amount"] = json!({"amount": "100", "currency": "USD"});
+            let data = URL_SAFE_NO_PAD.encode(tx.to_string()).into_bytes();
+            let bytes = PaymentV1 {
+                amount,
+                account: "g.payeefsp.msisdn.123".into(),
+                data,
+            }
+            .encode();
+            URL_SAFE_NO_PAD.encode(bytes)
+        };
+        let body = |ilp_packet: String| -> QuotesIdPutResponse {
+            let mut body = terms("100", "USD", EXPIRY);
+            body["ilpPacket"] = json!(ilp_packet);
+            body["condition"] = json!("f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA");
+            serde_json::from_value(body).unwrap()
+        };
+        assert!(
+            check_response(QUOTE_ID, &body(packet(10000, QUOTE_ID)), IlpVersions::BOTH).is_ok()
+        );
+        fails(
+            &body(packet(10001, QUOTE_ID)),
+            IlpVersions::BOTH,
+            QUOTE_ID,
+            "ilpPacket amount 10001",
+        );
+        fails(
+            &body(packet(10000, "another")),
+            IlpVersions::BOTH,
+            QUOTE_ID,
+            "ilpPacket is for quote another",
         );
     }
 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fspiop::headers::ProtocolVersions;
-use fspiop::ilp::IlpVersion;
+use fspiop::ilp::IlpVersions;
 use fspiop_edge::{Directory, Forwarder, ForwarderConfig};
 use sqlx::MySqlPool;
 use tokio::net::TcpListener;
@@ -108,8 +108,8 @@ pub struct AppState {
 struct Inner {
     config: Config,
     versions: ProtocolVersions,
-    /// `Some` when ILP packets are checked.
-    ilp_version: Option<IlpVersion>,
+    /// `Some` when ILP packets are checked: the versions accepted.
+    ilp_versions: Option<IlpVersions>,
     directory: Directory,
     forwarder: Forwarder,
     /// `Some` in persistent mode.
@@ -168,7 +168,8 @@ pub async fn run(
         )
         .with_tls(config.tls.client().map_err(tls_problem)?),
     )?
-    .with_signer(jws_signer);
+    .with_signer(jws_signer)
+    .with_refusals(fspiop_edge::refusals_counter(&metrics.registry));
     let directory = Directory::new(
         stores.central_ledger.clone(),
         config.central_ledger_database.cache_ttl_ms,
@@ -192,21 +193,21 @@ pub async fn run(
             .into())
         }
     };
-    let ilp_version = config.quotes.ilp_check.then(|| config.ilp_version());
+    let ilp_versions = config.quotes.ilp_check.then(|| config.ilp_versions());
     let drain_timeout =
         Duration::from_millis(config.http_client.request_timeout_ms.saturating_mul(3));
     let permits = Arc::new(Semaphore::new(concurrency));
     tracing::info!(
         mode = ?config.quotes.mode,
         ilp_check = config.quotes.ilp_check,
-        ilp_version = %config.quotes.ilp_version,
+        ilp_versions = %config.ilp_versions().names(),
         "quoting service starting"
     );
     let state = AppState {
         inner: Arc::new(Inner {
             config,
             versions,
-            ilp_version,
+            ilp_versions,
             directory,
             forwarder,
             writer,

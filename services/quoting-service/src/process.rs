@@ -99,29 +99,73 @@ impl Job {
 pub async fn process(state: &AppState, job: Job) {
     let (action, inbound) = job.parts();
     let (action, requester, id) = (action, inbound.source.clone(), inbound.id.clone());
-    let result = match job {
+    let inbound_headers: Vec<(String, String)> = inbound
+        .headers
+        .iter()
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let result: Result<(), Refusal> = match job {
         Job::Post {
             inbound,
             request,
             hash,
-        } => post(state, inbound, &request, hash).await,
+        } => post(state, inbound, &request, hash)
+            .await
+            .map_err(Refusal::from),
         Job::Put {
             inbound,
             response,
             hash,
             had_accept,
-        } => put(state, inbound, &response, hash, had_accept).await,
-        Job::PutError { inbound, error } => put_error(state, inbound, error).await,
-        Job::Get { inbound } => get(state, inbound).await,
+        } => {
+            let payer = inbound.destination.clone();
+            put(state, inbound, &response, hash, had_accept)
+                .await
+                .map_err(|(error, refused)| Refusal {
+                    error,
+                    tell: refused.then_some(payer),
+                })
+        }
+        Job::PutError { inbound, error } => put_error(state, inbound, error)
+            .await
+            .map_err(Refusal::from),
+        Job::Get { inbound } => get(state, inbound).await.map_err(Refusal::from),
     };
     let metrics = &state.inner.metrics;
     match result {
         Ok(()) => metrics.record_quote(action, "forwarded"),
-        Err(error) => {
+        Err(refusal) => {
+            let error = &refusal.error;
             tracing::info!(quote_id = %id, %requester, action, error = %error, "quote request rejected");
-            let sent = send_error_callback(state, &requester, &id, &error).await;
+            let sent = send_error_callback(state, &requester, &id, error, &inbound_headers).await;
             metrics.record_quote(action, if sent { "rejected" } else { "failed" });
+            // The payer asked for this quote and waits for it: a refused answer is no answer,
+            // so it is told now rather than at its own timeout.
+            if let Some(payer) = refusal.tell {
+                let reason = error.detail.clone().unwrap_or_else(|| error.description());
+                let told = FspiopError::with_detail(
+                    error.code,
+                    format!("quote response of {requester} refused by the switch: {reason}"),
+                );
+                tracing::info!(quote_id = %id, %payer, payee = %requester, "payer told of the refused quote response");
+                // In the version the payer would have had the payee's answer in.
+                send_error_callback(state, &payer, &id, &told, &inbound_headers).await;
+            }
         }
+    }
+}
+
+/// Why a request went no further, and who else must hear of it.
+#[derive(Debug)]
+struct Refusal {
+    error: FspiopError,
+    /// The payer waiting for a quote response the switch refused.
+    tell: Option<String>,
+}
+
+impl From<FspiopError> for Refusal {
+    fn from(error: FspiopError) -> Refusal {
+        Refusal { error, tell: None }
     }
 }
 
@@ -187,15 +231,18 @@ async fn put(
     response: &QuotesIdPutResponse,
     hash: Option<String>,
     had_accept: bool,
-) -> Result<(), FspiopError> {
+) -> Result<(), (FspiopError, bool)> {
+    // `true`: the payer is told too (the answer failed a check); `false`: it is not (the
+    // answer was delivered before, the payer never asked, or delivery itself failed).
+    let refused = |error: FspiopError| (error, true);
     let id = &inbound.id;
     if had_accept {
-        return Err(FspiopError::with_detail(
+        return Err(refused(FspiopError::with_detail(
             ErrorCode::GenericValidationError,
             format!(
                 "Update for quote {id} failed: \"accept\" header should not be sent in callbacks."
             ),
-        ));
+        )));
     }
     let currency = response
         .payee_receive_amount
@@ -209,9 +256,10 @@ async fn put(
         &[currency],
         ErrorCode::PayeeFspIdNotFound,
     )
-    .await?;
-    let checked = match state.inner.ilp_version {
-        Some(version) => Some(ilp_check::check_response(id, response, version)?),
+    .await
+    .map_err(refused)?;
+    let checked = match state.inner.ilp_versions {
+        Some(versions) => Some(ilp_check::check_response(id, response, versions).map_err(refused)?),
         None => None,
     };
 
@@ -221,42 +269,53 @@ async fn put(
             response,
             checked.and_then(|c| c.transaction_id),
             hash,
-        )?;
-        let refused = |code: ErrorCode, detail: String| Err(FspiopError::with_detail(code, detail));
+        )
+        .map_err(refused)?;
+        // Whether the payer hears of it: not of a changed resend (it has the first answer) nor
+        // of an answer to a quote it never asked for.
+        let refuse = |code: ErrorCode, detail: String, tell: bool| {
+            Err((FspiopError::with_detail(code, detail), tell))
+        };
         match writer.response(row).await {
             Ok(ResponseOutcome::Accepted) => {}
             Ok(ResponseOutcome::Modified) => {
-                return refused(
+                return refuse(
                     ErrorCode::ModifiedRequest,
                     format!("Update for quote {id} is a duplicate but hashes dont match"),
+                    false,
                 )
             }
             Ok(ResponseOutcome::UnknownQuote) => {
-                return refused(
+                return refuse(
                     ErrorCode::QuoteIdNotFound,
                     format!("quote {id} was not requested through this switch"),
+                    false,
                 )
             }
             Ok(ResponseOutcome::WrongParties {
                 payer_fsp,
                 payee_fsp,
             }) => {
-                return refused(
+                return refuse(
                     ErrorCode::GenericValidationError,
                     format!("quote {id} was requested by {payer_fsp} from {payee_fsp}"),
+                    false,
                 )
             }
             Ok(ResponseOutcome::TransactionMismatch { stored }) => {
-                return refused(
+                return refuse(
                     ErrorCode::GenericValidationError,
                     format!("ilpPacket transactionId is not the quote's {stored}"),
+                    true,
                 )
             }
-            Err(error) => return Err(storage_failed(id, &error)),
+            Err(error) => return Err(refused(storage_failed(id, &error))),
         }
     }
     let path = format!("/quotes/{id}");
-    forward(state, "put", "PUT", path, inbound, true).await
+    forward(state, "put", "PUT", path, inbound, true)
+        .await
+        .map_err(|error| (error, false))
 }
 
 async fn put_error(
@@ -390,8 +449,16 @@ async fn forward(
     result
 }
 
-/// Sends `error` from the hub to `to`'s `/quotes/{id}/error`. Whether it was delivered.
-async fn send_error_callback(state: &AppState, to: &str, id: &str, error: &FspiopError) -> bool {
+/// Sends `error` from the hub to `to`'s `/quotes/{id}/error`, in the version of the request it
+/// answers (`answering`: that request's headers; empty for the defaults). Whether it was
+/// delivered.
+async fn send_error_callback(
+    state: &AppState,
+    to: &str,
+    id: &str,
+    error: &FspiopError,
+    answering: &[(String, String)],
+) -> bool {
     state
         .inner
         .metrics
@@ -415,7 +482,7 @@ async fn send_error_callback(state: &AppState, to: &str, id: &str, error: &Fspio
     match state
         .inner
         .forwarder
-        .send_error(to, &url, &path, "quotes", error)
+        .send_error_answering(to, &url, &path, "quotes", error, answering)
         .await
     {
         Ok(()) => true,

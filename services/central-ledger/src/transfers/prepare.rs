@@ -33,9 +33,9 @@ const ENTRY_PRINCIPLE_VALUE: u32 = 1;
 pub struct PrepareConfig {
     /// Whether a DFSP may pay itself.
     pub on_us_allowed: bool,
-    /// The ILP version packets must decode as, to be checked against the transfer; `None`
-    /// leaves packets unchecked.
-    pub ilp_check: Option<fspiop::ilp::IlpVersion>,
+    /// The ILP versions a packet may be in (each decoded by its type byte) to be checked
+    /// against the transfer; `None` leaves packets unchecked.
+    pub ilp_check: Option<fspiop::ilp::IlpVersions>,
 }
 
 /// One prepare as received.
@@ -239,8 +239,8 @@ fn validate(
         ));
     }
     // Our own check (Mojaloop's ledger does not read the packet), after Mojaloop's reasons.
-    if let Some(version) = config.ilp_check {
-        check_packet(t, amount, version, now_ms)?;
+    if let Some(versions) = config.ilp_check {
+        check_packet(t, amount, versions, now_ms)?;
     }
     if !config.on_us_allowed && t.payer_fsp.eq_ignore_ascii_case(&t.payee_fsp) {
         return Err("Payer FSP and Payee FSP should be different, unless on-us tranfers are allowed by the Scheme".into());
@@ -280,11 +280,11 @@ fn validate(
 fn check_packet(
     t: &TransfersPostRequest,
     amount: Money,
-    version: fspiop::ilp::IlpVersion,
+    versions: fspiop::ilp::IlpVersions,
     now_ms: i64,
 ) -> std::result::Result<(), String> {
     use base64::Engine as _;
-    let packet = fspiop::ilp::decode_packet(&t.ilp_packet, version)
+    let packet = fspiop::ilp::decode_packet_of(&t.ilp_packet, versions)
         .map_err(|e| format!("ILP packet could not be decoded: {e}"))?;
     let scale = fspiop::currency::ilp_scale(&t.amount.currency)
         .ok_or_else(|| format!("no ILP scale for currency {}", t.amount.currency))?;

@@ -1,10 +1,16 @@
-//! The timeout handler: every `interval_ms` it expires reserved transfers whose expiration
-//! has passed — RESERVED_TIMEOUT, the payer's reservation given back, EXPIRED_RESERVED with
-//! error 3303 — in one transaction per sweep, then tells payer and payee.
+//! The timeout handler: expires reserved transfers whose expiration has passed —
+//! RESERVED_TIMEOUT, the payer's reservation given back, EXPIRED_RESERVED with error 3303 — in
+//! one transaction per sweep, then tells payer and payee.
+//!
+//! On time: after each sweep it reads the earliest watched expiration (one indexed `MIN`) and
+//! sleeps until then, but never longer than `interval_ms`, so a transfer prepared meanwhile
+//! with a short expiry is seen within `interval_ms` and expired at its expiration, not at the
+//! next fixed tick. A sweep that filled `sweep_size_max` is followed at once by another.
 //!
 //! Prepare and reservation happen in one transaction here, so a transfer is never left in
 //! RECEIVED_PREPARE and only reserved transfers are watched (`transferTimeout`). Rows are
-//! claimed with `FOR UPDATE SKIP LOCKED`, so several handlers can sweep at once.
+//! claimed with `FOR UPDATE SKIP LOCKED`, so several handlers can sweep at once. The payers'
+//! positions are locked in account-id order, as the prepare and fulfil handlers lock them.
 
 use std::time::Duration;
 
@@ -17,22 +23,44 @@ use serde_json::json;
 use super::notify::{Body, Notifier};
 use crate::error::{Error, Result};
 use crate::store::{Store, Tx};
+use sqlx::{MySql, QueryBuilder};
 
 /// Settings of the timeout handler.
 #[derive(Debug, Clone, Copy)]
 pub struct TimeoutConfig {
+    /// The longest the handler sleeps between two looks (it also wakes at the earliest
+    /// watched expiration).
     pub interval_ms: u64,
-    /// Most transfers expired in one sweep (the rest wait for the next).
+    /// Most transfers expired in one sweep (the rest follow at once in another).
     pub sweep_size_max: u32,
 }
 
-/// One sweep: expires what is due; returns the notifications to send.
+/// What one sweep did.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// The notifications to send.
+    pub messages: Vec<Message>,
+    /// Due rows claimed (expired or no longer reserved); `sweep_size_max` means there may be
+    /// more.
+    pub claimed: usize,
+}
+
+/// A reserved transfer to expire.
+struct Expiring {
+    id: String,
+    amount: Money,
+    payer: String,
+    payer_account: u32,
+    payee: String,
+}
+
+/// One sweep: expires what is due at `now_ms`.
 pub async fn sweep(
     store: &Store,
     notifier: &Notifier,
     config: TimeoutConfig,
     now_ms: i64,
-) -> Result<Vec<Message>> {
+) -> Result<Swept> {
     let mut tx = store.pool.begin().await?;
     let due: Vec<(String,)> = sqlx::query_as(
         "SELECT transferId FROM transferTimeout WHERE expirationDate <= ? ORDER BY expirationDate LIMIT ? FOR UPDATE SKIP LOCKED",
@@ -41,25 +69,43 @@ pub async fn sweep(
     .bind(config.sweep_size_max)
     .fetch_all(&mut *tx)
     .await?;
+    if due.is_empty() {
+        tx.commit().await?;
+        return Ok(Swept::default());
+    }
     // Every due transfer is locked before anything is read (a fulfil holding one finishes
-    // first); the reads in `expire` then see the states those fulfils committed.
+    // first); the reads below then see the states those fulfils committed.
     let ids: Vec<String> = due.iter().map(|(id,)| id.clone()).collect();
     super::fulfil::lock_transfers(&mut tx, &ids).await?;
-    let mut messages = Vec::new();
-    for (id,) in due {
-        expire(&mut tx, notifier, &id, now_ms, &mut messages).await?;
+    let mut expiring = Vec::with_capacity(ids.len());
+    for id in &ids {
+        if let Some(transfer) = load(&mut tx, id).await? {
+            expiring.push(transfer);
+        }
+    }
+    let mut delete =
+        QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
+    let mut list = delete.separated(", ");
+    for id in &ids {
+        list.push_bind(id.clone());
+    }
+    list.push_unseparated(")");
+    delete.build().execute(&mut *tx).await?;
+    // Positions in account-id order (then transfer id), the lock order of every handler.
+    expiring.sort_by(|a, b| (a.payer_account, &a.id).cmp(&(b.payer_account, &b.id)));
+    let mut messages = Vec::with_capacity(expiring.len());
+    for transfer in expiring {
+        messages.push(expire(&mut tx, notifier, transfer, now_ms).await?);
     }
     tx.commit().await?;
-    Ok(messages)
+    Ok(Swept {
+        messages,
+        claimed: ids.len(),
+    })
 }
 
-async fn expire(
-    tx: &mut Tx<'_>,
-    notifier: &Notifier,
-    id: &str,
-    now_ms: i64,
-    messages: &mut Vec<Message>,
-) -> Result<()> {
+/// The transfer, if it is still RESERVED.
+async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
     type Row = (String, String, String, u32, String);
     // The transfer row, which fulfils lock too, is locked by `sweep`: a commit and an expiry
     // cannot interleave. Not `FOR UPDATE` here: that would lock the participant rows as well.
@@ -78,41 +124,59 @@ async fn expire(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    sqlx::query("DELETE FROM transferTimeout WHERE transferId = ?")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
     let Some((amount, state, payer, payer_account, payee)) = row else {
-        return Ok(());
+        return Ok(None);
     };
     if state != State::Reserved.id() {
-        return Ok(());
+        return Ok(None);
     }
     let amount = Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Some(Expiring {
+        id: id.to_string(),
+        amount,
+        payer,
+        payer_account,
+        payee,
+    }))
+}
+
+async fn expire(
+    tx: &mut Tx<'_>,
+    notifier: &Notifier,
+    transfer: Expiring,
+    now_ms: i64,
+) -> Result<Message> {
+    let Expiring {
+        id,
+        amount,
+        payer,
+        payer_account,
+        payee,
+    } = transfer;
     let error = FspiopError::new(ErrorCode::TransferExpired);
     let timed_out = sqlx::query(
         "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, 'Marked for expiration by Timeout Handler')",
     )
-    .bind(id)
+    .bind(&id)
     .bind(State::ReservedTimeout.id())
     .execute(&mut **tx)
     .await?
     .last_insert_id();
     sqlx::query("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) VALUES (?, ?, 3303, ?)")
-        .bind(id)
+        .bind(&id)
         .bind(timed_out)
         .bind(error.description())
         .execute(&mut **tx)
         .await?;
     let expired = sqlx::query("INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, 'Transfer expired')")
-        .bind(id)
+        .bind(&id)
         .bind(State::ExpiredReserved.id())
         .execute(&mut **tx)
         .await?
         .last_insert_id();
     super::fulfil::move_position(tx, payer_account, amount.negate(), expired).await?;
     let mut message = notifier.from_hub(
-        id,
+        &id,
         &payer,
         "timeout-reserved",
         Body::Error(&error),
@@ -121,11 +185,35 @@ async fn expire(
     );
     message.from = payee.clone();
     message.content.context = Some(json!({ "payer": payer, "payee": payee }));
-    messages.push(message);
-    Ok(())
+    Ok(message)
 }
 
-/// Sweeps every `interval_ms` until `stop` fires.
+/// The earliest expiration still watched, in milliseconds since the epoch (an indexed `MIN`).
+pub async fn next_expiration_ms(store: &Store) -> Result<Option<i64>> {
+    let (next,): (Option<i64>,) = sqlx::query_as(
+        "SELECT CAST(ROUND(UNIX_TIMESTAMP(MIN(expirationDate)) * 1000) AS SIGNED) FROM transferTimeout",
+    )
+    .fetch_one(&store.pool)
+    .await?;
+    Ok(next)
+}
+
+/// Shortest sleep between looks: a due row another handler holds does not spin this one.
+pub const WAIT_MIN_MS: u64 = 20;
+
+/// How long to sleep before the next look: until `next_expiration_ms` (at least
+/// [`WAIT_MIN_MS`]), never longer than `interval_ms`.
+pub fn wait_ms(interval_ms: u64, now_ms: i64, next_expiration_ms: Option<i64>) -> u64 {
+    let interval_ms = interval_ms.max(WAIT_MIN_MS);
+    match next_expiration_ms {
+        Some(next) => u64::try_from(next.saturating_sub(now_ms))
+            .unwrap_or(0)
+            .clamp(WAIT_MIN_MS, interval_ms),
+        None => interval_ms,
+    }
+}
+
+/// Sweeps until `stop` fires: at each watched expiration, and at least every `interval_ms`.
 pub async fn run_handler(
     store: Store,
     notifier: Notifier,
@@ -133,24 +221,55 @@ pub async fn run_handler(
     mut stop: tokio::sync::watch::Receiver<bool>,
     metrics: crate::Metrics,
 ) {
-    let mut ticker = tokio::time::interval(Duration::from_millis(config.interval_ms));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = 0;
     loop {
         tokio::select! {
             _ = stop.changed() => break,
-            _ = ticker.tick() => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
         }
-        match sweep(&store, &notifier, config, crate::now_ms()).await {
-            Ok(messages) => {
+        let full = match sweep(&store, &notifier, config, crate::now_ms()).await {
+            Ok(swept) => {
                 metrics
                     .transfers
-                    .inc_by(&["timeout", "expired"], messages.len() as u64);
-                if let Err(error) = notifier.send_all(messages).await {
+                    .inc_by(&["timeout", "expired"], swept.messages.len() as u64);
+                if let Err(error) = notifier.send_all(swept.messages).await {
                     tracing::error!(%error, "timeout notifications not delivered to the bus");
                 }
+                swept.claimed >= config.sweep_size_max as usize
             }
-            Err(error) => tracing::error!(%error, "timeout sweep failed; retried at the next tick"),
-        }
+            Err(error) => {
+                tracing::error!(%error, "timeout sweep failed; retried at the next look");
+                false
+            }
+        };
+        wait = if full {
+            0
+        } else {
+            match next_expiration_ms(&store).await {
+                Ok(next) => wait_ms(config.interval_ms, crate::now_ms(), next),
+                Err(error) => {
+                    tracing::error!(%error, "reading the next expiration failed");
+                    config.interval_ms.max(1)
+                }
+            }
+        };
     }
     tracing::info!("timeout handler stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_ms;
+
+    #[test]
+    fn the_handler_wakes_at_the_next_expiration_within_its_interval() {
+        assert_eq!(wait_ms(1000, 10_000, None), 1000);
+        assert_eq!(wait_ms(1000, 10_000, Some(10_250)), 250);
+        assert_eq!(wait_ms(1000, 10_000, Some(60_000)), 1000);
+        // Already due (held by another handler, or just missed): look again soon, not in a
+        // tight loop.
+        assert_eq!(wait_ms(1000, 10_000, Some(9_000)), 20);
+        assert_eq!(wait_ms(1000, 10_000, Some(10_005)), 20);
+        assert_eq!(wait_ms(0, 10_000, None), 20);
+    }
 }

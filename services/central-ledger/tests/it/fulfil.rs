@@ -6,7 +6,7 @@ use std::time::Duration;
 use central_ledger::Handlers;
 use serde_json::json;
 
-use crate::helpers::{funds_in, new_id, spawn_app_with, Bus, TestApp};
+use crate::helpers::{funds_in, new_id, spawn_app_configured, spawn_app_with, Bus, TestApp};
 use crate::prepare::{prepare_body, prepare_body_expiring, FULFILMENT};
 
 fn commit_body(state: &str) -> serde_json::Value {
@@ -312,5 +312,58 @@ async fn gets_and_timeouts() {
         cause["value"].as_str().unwrap_or("").starts_with("3303"),
         "{cause}"
     );
+    app.stop().await;
+}
+
+/// With the default `timeout_interval_ms`, a transfer that expires 2 s after its prepare is
+/// reported (3303 to payer and payee, position given back) within 3 s, even while another
+/// reservation with a long expiry is watched (the handler does not sleep until that one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_is_reported_on_time_with_the_default_interval() {
+    let defaults = central_ledger::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app_configured(Handlers::all(), |config| {
+        config.transfers.timeout_interval_ms = defaults.transfers.timeout_interval_ms;
+    })
+    .await;
+    app.setup_hub("USD").await;
+    app.onboard("payerfsp", "USD", 10_000).await;
+    app.onboard("payeefsp", "USD", 10_000).await;
+    let settlement = app.account_id("payerfsp", "USD", "SETTLEMENT").await;
+    let payer = app.account_id("payerfsp", "USD", "POSITION").await;
+    let deposit = new_id();
+    app.call(
+        "POST",
+        &format!("/participants/payerfsp/accounts/{settlement}"),
+        Some(funds_in(&deposit, "5000", "USD")),
+        202,
+    )
+    .await;
+    app.wait_for_state(&deposit, "COMMITTED").await;
+    let mut bus = Bus::new(&app).await;
+    let long = reserved(&app, &mut bus, "10").await;
+    // Let the handler settle into its longest sleep.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let short = new_id();
+    let sent = std::time::Instant::now();
+    bus.prepare(
+        &prepare_body_expiring(&short, "payerfsp", "payeefsp", "40", 2000),
+        "payerfsp",
+    )
+    .await;
+    let notice = bus.notification(&short, "timeout-reserved").await;
+    let waited = sent.elapsed();
+    assert!(
+        waited < Duration::from_millis(3000),
+        "a 2 s expiry was reported after {waited:?}"
+    );
+    assert!(waited >= Duration::from_millis(1900), "{waited:?}");
+    assert_eq!(
+        notice.content.payload["errorInformation"]["errorCode"],
+        "3303"
+    );
+    app.wait_for_state(&short, "EXPIRED_RESERVED").await;
+    assert_eq!(app.position(payer).await, "10.0000");
+    assert_eq!(app.transfer_state(&long).await.as_deref(), Some("RESERVED"));
     app.stop().await;
 }

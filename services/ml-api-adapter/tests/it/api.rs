@@ -140,6 +140,46 @@ async fn put_transfer_produces_commit_reserve_or_reject() {
         );
     }
 
+    // FSPIOP 1.0 has no RESERVED fulfil: refused (3100), nothing reaches the ledger, so the
+    // transfer stays RESERVED until it is committed or expires. COMMITTED under 1.0 is fine.
+    let v10 = with_header(
+        headers.clone(),
+        "content-type",
+        Some("application/vnd.interoperability.transfers+json;version=1.0"),
+    );
+    let reserved_10 = new_id();
+    let body = format!(
+        r#"{{"transferState":"RESERVED","fulfilment":"UNlJ98hZTY_dsw0cAqw4i_UN3v4utt7CZFB4yfLbVFA","completedTimestamp":"{}"}}"#,
+        completed_timestamp(-1000)
+    );
+    let description = app
+        .send(
+            "PUT",
+            &format!("/transfers/{reserved_10}"),
+            &v10,
+            Some(body.as_bytes()),
+        )
+        .await
+        .error(400, "3100");
+    assert!(
+        description.contains("RESERVED is not part of FSPIOP 1.0"),
+        "{description}"
+    );
+    let committed_10 = new_id();
+    app.send(
+        "PUT",
+        &format!("/transfers/{committed_10}"),
+        &v10,
+        Some(body.replace("RESERVED", "COMMITTED").as_bytes()),
+    )
+    .await
+    .empty(200);
+    // A message is produced only for an accepted request; the refused one is not among those
+    // read up to the 1.0 commit.
+    let read = reader.find(&committed_10).await;
+    assert_eq!(read.message.metadata.event.action, "commit");
+    assert!(!reader.has_seen(&reserved_10));
+
     // The error callback: action abort, same topic.
     let id = new_id();
     let body =

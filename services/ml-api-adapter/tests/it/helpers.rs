@@ -615,6 +615,11 @@ pub struct TopicReader {
 }
 
 impl TopicReader {
+    /// Whether a message with envelope id `id` was read so far (no waiting).
+    pub fn has_seen(&self, id: &str) -> bool {
+        self.seen.iter().any(|r| r.message.id == id)
+    }
+
     /// The message with envelope id `id` (waiting, bounded).
     pub async fn find(&mut self, id: &str) -> Read {
         let deadline = Instant::now() + WAIT_MAX;

@@ -202,7 +202,10 @@ impl Drop for Dfsp {
 pub struct Setup {
     pub mode: Mode,
     pub ilp_check: bool,
-    pub ilp_version: &'static str,
+    /// The packet versions the switch accepts (its `quotes.ilp_versions`).
+    pub ilp_versions: &'static [&'static str],
+    /// The version the test payee makes its packets in.
+    pub payee_ilp: &'static str,
     /// `[validation] reject_additional_properties`.
     pub reject_additional_properties: bool,
 }
@@ -212,7 +215,8 @@ impl Default for Setup {
         Setup {
             mode: Mode::Persistent,
             ilp_check: true,
-            ilp_version: "v4",
+            ilp_versions: &["v1", "v4"],
+            payee_ilp: "v4",
             reject_additional_properties: false,
         }
     }
@@ -268,7 +272,7 @@ where
     let mut config = Config::defaults().unwrap();
     config.quotes.mode = setup.mode;
     config.quotes.ilp_check = setup.ilp_check;
-    config.quotes.ilp_version = setup.ilp_version.to_string();
+    config.quotes.ilp_versions = setup.ilp_versions.iter().map(|v| v.to_string()).collect();
     config.validation.reject_additional_properties = setup.reject_additional_properties;
     config.central_ledger_database.url = server.clone();
     config.central_ledger_database.name = ledger_db.clone();
@@ -289,7 +293,7 @@ where
             panic!("quoting-service stopped with an error: {error}");
         }
     });
-    let version = IlpVersion::from_name(setup.ilp_version).unwrap();
+    let version = IlpVersion::from_name(setup.payee_ilp).unwrap();
     let world = World {
         api: Api {
             base,

@@ -1,7 +1,11 @@
 //! The ILP packet of a quote response must agree with the response (amount scaled by the
 //! currency, currency, expiry, condition): else 3100 to the payee and nothing to the payer.
-//! ILPv4 by default, ILPv1 by configuration, and the check can be turned off.
+//! Both ILPv1 and ILPv4 by default (each packet decoded by its type byte), one of them by
+//! configuration, and the check can be turned off.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use fspiop::ilp::{Ilp, IlpVersion, PaymentV1};
 use serde_json::{json, Value};
 
 use crate::helpers::{new_id, quote_request, world_with, Setup, World, PAYEE, PAYER};
@@ -76,8 +80,24 @@ async fn a_response_whose_packet_disagrees_with_the_quote_is_3100_to_the_payee()
     junk["ilpPacket"] = json!("AQIDBAUGBwgJCgsMDQ4PEA");
     refused(&world, &id, &junk, "ilpPacket does not decode", 5).await;
 
-    // None of them reached the payer or the database; the right one goes through.
+    // None of them reached the payer or the database, but the payer was told of each at once
+    // (it would otherwise wait out its own timeout for an answer the switch refused).
     assert_eq!(world.payer.count("PUT", &format!("/quotes/{id}")), 0);
+    let told = world
+        .payer
+        .wait_for_n("PUT", &format!("/quotes/{id}/error"), 5)
+        .await;
+    for error in &told {
+        assert_eq!(error.error_code(), "3100");
+        assert!(
+            error
+                .error_description()
+                .contains("quote response of payeefsp refused by the switch: ilpPacket"),
+            "{}",
+            error.error_description()
+        );
+        assert_eq!(error.header("fspiop-source"), Some("Hub"));
+    }
     let (responses,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM quoteResponse")
         .fetch_one(world.quotes_pool())
         .await
@@ -86,15 +106,67 @@ async fn a_response_whose_packet_disagrees_with_the_quote_is_3100_to_the_payee()
     world.put_quote(&id, PAYEE, PAYER, &good, 200).await;
     world.payer.wait_for("PUT", &format!("/quotes/{id}")).await;
     world
-        .wait_for_metric(r#"moja_qs_error_callbacks_total{code="3100"} 5"#)
+        .wait_for_metric(r#"moja_qs_error_callbacks_total{code="3100"} 10"#)
         .await;
     world.stop().await;
 }
 
+/// The default switch takes a v1 and a v4 packet alike and checks each by what it carries;
+/// Mojaloop's SDK (FSPIOP 1.x) makes v1 Transaction objects without `expiration`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ilp_v1_packets_are_checked_when_configured() {
+async fn v1_and_v4_packets_are_both_accepted_by_default() {
+    let world = world_with(Setup::default(), |_| async {}).await;
+    for version in [IlpVersion::V4, IlpVersion::V1] {
+        let (id, request) = quote(&world, "12.34").await;
+        let payee = Ilp::new(version, "payee-secret");
+        let mut response = world.response_for(&request, "12.34", "USD");
+        let terms = payee.quote_response_terms(&request, &response).unwrap();
+        response["ilpPacket"] = json!(terms.ilp_packet);
+        response["condition"] = json!(terms.condition);
+        world.put_quote(&id, PAYEE, PAYER, &response, 200).await;
+        let put = world.payer.wait_for("PUT", &format!("/quotes/{id}")).await;
+        assert_eq!(put.json()["ilpPacket"], terms.ilp_packet);
+    }
+
+    // As the SDK makes it: a v1 packet whose Transaction object has no expiration.
+    let (id, request) = quote(&world, "7").await;
+    let response = world.response_for(&request, "7", "USD");
+    let sdk_v1 = |amount: u64| {
+        let mut tx = request.clone();
+        for key in ["amountType", "amount", "expiration"] {
+            tx.as_object_mut().unwrap().remove(key);
+        }
+        tx["amount"] = json!({"amount": "7", "currency": "USD"});
+        let data = URL_SAFE_NO_PAD.encode(tx.to_string()).into_bytes();
+        let packet = PaymentV1 {
+            amount,
+            account: "g.payeefsp.msisdn.123".into(),
+            data,
+        };
+        URL_SAFE_NO_PAD.encode(packet.encode())
+    };
+    let mut wrong = response.clone();
+    wrong["ilpPacket"] = json!(sdk_v1(701));
+    refused(
+        &world,
+        &id,
+        &wrong,
+        "ilpPacket amount 701 is not transferAmount 7 USD",
+        1,
+    )
+    .await;
+    let mut good = response.clone();
+    good["ilpPacket"] = json!(sdk_v1(700));
+    world.put_quote(&id, PAYEE, PAYER, &good, 200).await;
+    world.payer.wait_for("PUT", &format!("/quotes/{id}")).await;
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_ilp_version_can_be_required() {
     let setup = Setup {
-        ilp_version: "v1",
+        ilp_versions: &["v1"],
+        payee_ilp: "v1",
         ..Setup::default()
     };
     let world = world_with(setup, |_| async {}).await;
@@ -115,12 +187,19 @@ async fn ilp_v1_packets_are_checked_when_configured() {
 
     // An ILPv4 packet is not what this scheme uses.
     let (id, request) = quote(&world, "5").await;
-    let v4 = fspiop::ilp::Ilp::new(fspiop::ilp::IlpVersion::V4, "payee-secret");
+    let v4 = Ilp::new(IlpVersion::V4, "payee-secret");
     let mut response = world.response_for(&request, "5", "USD");
     let terms = v4.quote_response_terms(&request, &response).unwrap();
     response["ilpPacket"] = json!(terms.ilp_packet);
     response["condition"] = json!(terms.condition);
-    refused(&world, &id, &response, "ilpPacket does not decode", 1).await;
+    refused(
+        &world,
+        &id,
+        &response,
+        "packet has type 12 (ILP v4), which this switch does not accept",
+        1,
+    )
+    .await;
     world.stop().await;
 }
 

@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{add_participant, new_id, quote_request, world_with, Dfsp, HUB, PAYEE, PAYER};
+use crate::helpers::{
+    add_participant, fspiop_headers, new_id, quote_request, world_with, Dfsp, HUB, PAYEE, PAYER,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payers_that_cannot_pay_are_3202() {
@@ -169,5 +171,53 @@ async fn payees_that_cannot_be_paid_are_3203() {
         .await;
     assert_eq!(error.error_code(), "3203");
     assert_eq!(world.payer.count("PUT", &format!("/quotes/{id}")), 0);
+    world.stop().await;
+}
+
+/// An error the hub originates speaks the version of the request it answers: a DFSP on 2.0
+/// hears 2.0, on 1.0 hears 1.0 (not a fixed default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_errors_answer_in_the_requesters_version() {
+    let world = world_with(Default::default(), |_| async {}).await;
+    for (content, accept) in [("2.0", "2"), ("1.0", "1"), ("1.1", "1")] {
+        let id = new_id();
+        let request = quote_request(&id, "10", "EUR");
+        let headers: Vec<(String, String)> = fspiop_headers("POST", PAYER, PAYEE)
+            .into_iter()
+            .map(|(name, value)| match name.as_str() {
+                "content-type" => (
+                    name,
+                    format!("application/vnd.interoperability.quotes+json;version={content}"),
+                ),
+                "accept" => (
+                    name,
+                    format!("application/vnd.interoperability.quotes+json;version={accept}"),
+                ),
+                _ => (name, value),
+            })
+            .collect();
+        let (status, body) = world
+            .api
+            .send(
+                "POST",
+                "/quotes",
+                &headers,
+                Some(request.to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        let error = world
+            .payer
+            .wait_for("PUT", &format!("/quotes/{id}/error"))
+            .await;
+        assert_eq!(error.error_code(), "3202");
+        assert_eq!(
+            error.header("content-type"),
+            Some(
+                format!("application/vnd.interoperability.quotes+json;version={content}").as_str()
+            )
+        );
+        assert_eq!(error.header("accept"), None);
+    }
     world.stop().await;
 }

@@ -315,6 +315,12 @@ async fn failed_deliveries_and_missing_endpoints_become_error_callbacks() {
         error.error_description(),
         "Destination communication error - Failed to send HTTP request to host"
     );
+    // A refusal by the destination is counted (and logged), by destination and code.
+    world
+        .wait_for_metric(
+            r#"moja_qs_callbacks_refused_total{destination="payeefsp",code="http_500"} 1"#,
+        )
+        .await;
 
     // No quotes endpoint: 3201.
     let id = new_id();
