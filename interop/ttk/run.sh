@@ -34,7 +34,7 @@ SHARED_TTK="$(cd "$ROOT/.." && pwd)/shared/ttk"
 if [[ ! -d "$SHARED_TTK" ]]; then
   echo "TTK step skipped: $SHARED_TTK is absent. It holds Mojaloop's golden-path collections" \
     "and the scripts that drive the Testing Toolkit; they live beside the repository, not in it" \
-    "(see interop/README.md, \"Mojaloop's Testing Toolkit\")."
+    "(see interop/ttk/README.md)."
   exit 0
 fi
 
@@ -56,6 +56,7 @@ export TTK_ROOT="$CACHE_DIR/ttk"
 OUT="$CACHE_DIR/ttk-last-run"
 
 SWITCH_PID=""
+CHILD_PID=""
 TTK_STARTED=""
 DATABASES=()
 
@@ -121,9 +122,26 @@ drop_databases() {
   DATABASES=()
 }
 
+# Runs a command in the background with its output to file $1 and waits for it, so that a
+# signal to this script is handled at once (bash runs traps only between foreground commands);
+# cleanup stops it.
+run_child() {
+  local status=0 output="$1"
+  shift
+  "$@" >"$output" 2>&1 &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || status=$?
+  CHILD_PID=""
+  return "$status"
+}
+
 cleanup() {
   local status=$?
   set +e
+  if [[ -n "$CHILD_PID" ]]; then
+    kill -TERM "$CHILD_PID" 2>/dev/null
+    wait "$CHILD_PID" 2>/dev/null
+  fi
   stop_ttk
   stop_switch
   drop_databases
@@ -144,7 +162,7 @@ sql 'SELECT 1' >/dev/null || die "no MySQL server answers at $DATABASE_URL"
 rm -rf "$OUT"
 mkdir -p "$OUT" "$TTK_ROOT"
 log "installing TTK 18.13.0 into $TTK_ROOT (cached after the first run)"
-timeout "$INSTALL_TIMEOUT_S" bash "$SHARED_TTK/install.sh" >"$OUT/install.log" 2>&1 \
+run_child "$OUT/install.log" timeout "$INSTALL_TIMEOUT_S" bash "$SHARED_TTK/install.sh" \
   || { tail -n 30 "$OUT/install.log"; die "TTK install failed (log: $OUT/install.log)"; }
 tail -n 1 "$OUT/install.log"
 # TTK itself reads the environment variable TTK_ROOT too, as the directory its spec_files/ and
@@ -211,13 +229,15 @@ for version in "${VERSIONS[@]}"; do
   run="$(date +%s)_${version//./}_$$"
   log "==== FSPIOP $version ===="
   start_switch "$run" "$OUT/switch-$version.log"
-  FSPIOP_VERSION="$version" timeout 90 bash "$SHARED_TTK/up.sh" switch >"$OUT/ttk-up-$version.log" 2>&1 \
-    || { cat "$OUT/ttk-up-$version.log"; die "TTK did not start"; }
+  run_child "$OUT/ttk-up-$version.log" \
+    env FSPIOP_VERSION="$version" timeout 90 bash "$SHARED_TTK/up.sh" switch || { cat "$OUT/ttk-up-$version.log"; die "TTK did not start"; }
   TTK_STARTED=1
   status=0
-  timeout "$COLLECTION_TIMEOUT_S" python3 "$SHARED_TTK/run.py" "$SHARED_TTK/collections/std" \
-    --timeout "$COLLECTION_TIMEOUT_S" --report "$OUT/report-$version.json" \
-    | tee "$OUT/run-$version.log" || status=$?
+  log "running $SHARED_TTK/collections/std (about a minute)"
+  run_child "$OUT/run-$version.log" timeout "$COLLECTION_TIMEOUT_S" python3 "$SHARED_TTK/run.py" \
+    "$SHARED_TTK/collections/std" --timeout "$COLLECTION_TIMEOUT_S" \
+    --report "$OUT/report-$version.json" || status=$?
+  cat "$OUT/run-$version.log"
   cp -f "$TTK_ROOT/ttk.log" "$OUT/ttk-$version.log" 2>/dev/null || true
   stop_ttk
   stop_switch
