@@ -284,3 +284,69 @@ async fn an_oracle_404_is_party_not_found() {
     }
     switch.stop().await;
 }
+
+/// An oracle that answers every registration 400 / 3003 "Party already exists" and every
+/// lookup with `holder` as the party's DFSP.
+async fn spawn_refusing_oracle(holder: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind: {e}"));
+    let base = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let app = axum::Router::new().fallback(move |method: axum::http::Method| async move {
+        let (status, body) = if method == axum::http::Method::GET {
+            (200, json!({"partyList": [{"fspId": holder}]}))
+        } else {
+            (
+                400,
+                json!({"errorInformation": {"errorCode": "3003", "errorDescription": "Add Party information error - Party already exists"}}),
+            )
+        };
+        let mut response = axum::response::IntoResponse::into_response(body.to_string());
+        *response.status_mut() =
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+        response
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+#[tokio::test]
+async fn an_oracle_that_refuses_every_existing_party_still_lets_the_holder_resend() {
+    let switch = spawn_switch().await;
+    let dfsp1 = spawn_dfsp("dfsp1").await;
+    let dfsp2 = spawn_dfsp("dfsp2").await;
+    switch.onboard(&dfsp1).await;
+    switch.onboard(&dfsp2).await;
+    let oracle = spawn_refusing_oracle("dfsp1").await;
+    switch.register_oracle("ALIAS", &oracle, None, true).await;
+    let path = "/participants/ALIAS/abc1";
+    for source in ["dfsp1", "dfsp2"] {
+        let answer = switch
+            .call(
+                "POST",
+                path,
+                source,
+                None,
+                Some(json!({"fspId": source, "currency": "USD"})),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{answer:?}");
+    }
+    let confirmation = dfsp1.wait_for("PUT", path).await;
+    assert_eq!(
+        confirmation.json(),
+        json!({"partyList": [{"partyIdType": "ALIAS", "partyIdentifier": "abc1", "fspId": "dfsp1"}], "currency": "USD"})
+    );
+    let error = dfsp2.wait_for("PUT", &format!("{path}/error")).await;
+    assert_eq!(
+        error.json(),
+        json!({"errorInformation": {"errorCode": "3003", "errorDescription": "Add Party information error - Party already exists"}})
+    );
+    assert!(dfsp1.received().iter().all(|r| !r.path.ends_with("/error")));
+    switch.stop().await;
+}
