@@ -354,7 +354,7 @@ async fn transfer_state_payload(
     .await?;
     Ok(row.and_then(|(state, completed, fulfilment)| {
         let state = State::parse(&state)?;
-        let mut payload = json!({ "transferState": state.enumeration().as_str(), "completedTimestamp": completed });
+        let mut payload = json!({ "transferState": state.enumeration().fspiop_str(), "completedTimestamp": completed });
         if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
             object.insert("fulfilment".into(), Value::String(f));
         }
