@@ -8,7 +8,8 @@
 //!   `FSPIOP_CALLBACK_URL_PARTIES[_SUB_ID]_GET` with the requester's headers.
 //! - `PUT /parties/{Type}/{ID}[/{SubId}]` (payee → payer) and its `/error` form → 200; the raw
 //!   body is relayed to the `FSPIOP-Destination`'s `…PARTIES[_SUB_ID]_PUT[_ERROR]` endpoint
-//!   (3201 if the destination is not a participant).
+//!   (3201 if the destination is not a participant), under a `Content-Type` version the payer's
+//!   lookup accepted ([`crate::accept_memory`]).
 //!
 //! Failures after acceptance go back to the requester (for a PUT, the sender) as a hub error
 //! callback to its `FSPIOP_CALLBACK_URL_PARTIES[_SUB_ID]_PUT_ERROR` endpoint.
@@ -179,6 +180,13 @@ async fn run_lookup(state: AppState, lookup: Arc<Lookup>) {
 
 async fn discover(state: &AppState, lookup: &Arc<Lookup>) -> Result<(), FspiopError> {
     lookup.party.check_format()?;
+    if let Some(accept) = header(&lookup.inbound.headers, fspiop::headers::ACCEPT) {
+        state.accept_memory.remember(
+            &lookup.inbound.source,
+            &lookup.party.path("parties"),
+            accept,
+        );
+    }
     if let Some(destination) = &lookup.inbound.destination {
         // The requester named the payee's DFSP: no oracle (Mojaloop design authority #79).
         if !is_participant(state, destination).await? {
@@ -334,13 +342,29 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
         )
     };
     let url = callbacks::endpoint_url(state, &destination, endpoint, &party.vars()).await?;
+    let mut headers = relay.inbound.headers.clone();
+    // In a version the payer's lookup accepted (see `accept_memory`).
+    if let Some((_, content_type)) = headers
+        .iter_mut()
+        .find(|(name, _)| name == fspiop::headers::CONTENT_TYPE)
+    {
+        if let Some(relabelled) = state.accept_memory.content_type_for(
+            &destination,
+            &party.path("parties"),
+            content_type,
+            &state.versions.content_supported,
+        ) {
+            tracing::debug!(%destination, from = %content_type, to = %relabelled, "answer relayed in the version the lookup accepted");
+            *content_type = relabelled;
+        }
+    }
     let result = state
         .forwarder
         .send(OutboundRequest {
             method: "PUT",
             url,
             uri_path,
-            headers: relay.inbound.headers.clone(),
+            headers,
             source: relay.inbound.source.clone(),
             destination,
             body: Some(relay.body.to_vec()),
@@ -348,4 +372,12 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
         .await;
     state.metrics.callback(endpoint, &result);
     result
+}
+
+/// The value of header `name` (lower case) among `headers`.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }

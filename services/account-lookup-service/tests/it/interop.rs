@@ -350,3 +350,71 @@ async fn an_oracle_that_refuses_every_existing_party_still_lets_the_holder_resen
     assert!(dfsp1.received().iter().all(|r| !r.path.ends_with("/error")));
     switch.stop().await;
 }
+
+#[tokio::test]
+async fn an_answer_is_relayed_in_a_version_the_payers_lookup_accepted() {
+    let switch = spawn_switch().await;
+    let (payer, payee) = payer_and_payee(&switch).await;
+    let media =
+        |version: &str| format!("application/vnd.interoperability.parties+json;version={version}");
+    // (the payer's Accept, the payee's Content-Type, what the payer gets)
+    let cases = [
+        ("19012345401", media("1.1"), media("2.0"), media("1.1")),
+        ("19012345402", media("1"), media("2.0"), media("1.1")),
+        ("19012345403", media("2.0"), media("2.0"), media("2.0")),
+        ("19012345404", media("1.1"), media("1.0"), media("1.1")),
+        (
+            "19012345405",
+            "application/vnd.interoperability.parties+json".to_string(),
+            media("2.0"),
+            media("2.0"),
+        ),
+    ];
+    for (id, accept, answered, relayed_as) in &cases {
+        switch.register_party(&payee, "MSISDN", id).await;
+        let path = format!("/parties/MSISDN/{id}");
+        let mut get = fspiop_headers("GET", "parties", "payerfsp", None);
+        for (name, value) in &mut get {
+            if name == "accept" {
+                *value = accept.clone();
+            }
+        }
+        let answer = switch.call_with("GET", &path, &get, None).await;
+        assert_eq!(answer.status, 202, "{answer:?}");
+        payee.wait_for("GET", &path).await;
+        let mut put = fspiop_headers("PUT", "parties", "payeefsp", Some("payerfsp"));
+        for (name, value) in &mut put {
+            if name == "content-type" {
+                *value = answered.clone();
+            }
+        }
+        let body = PARTY_WITH_EXTRAS.replace("19012345401", id);
+        let answer = switch
+            .call_with("PUT", &path, &put, Some(body.clone()))
+            .await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let relayed = payer.wait_for("PUT", &path).await;
+        assert_eq!(
+            relayed.header("content-type"),
+            Some(relayed_as.as_str()),
+            "Accept {accept}, answered {answered}"
+        );
+        assert_eq!(String::from_utf8_lossy(&relayed.body), body);
+    }
+    // The payee's error, too.
+    let (id, _, answered, relayed_as) = &cases[0];
+    let error_path = format!("/parties/MSISDN/{id}/error");
+    let mut put = fspiop_headers("PUT", "parties", "payeefsp", Some("payerfsp"));
+    for (name, value) in &mut put {
+        if name == "content-type" {
+            *value = answered.clone();
+        }
+    }
+    let error = r#"{"errorInformation":{"errorCode":"5100","errorDescription":"x"}}"#;
+    switch
+        .call_with("PUT", &error_path, &put, Some(error.to_string()))
+        .await;
+    let relayed = payer.wait_for("PUT", &error_path).await;
+    assert_eq!(relayed.header("content-type"), Some(relayed_as.as_str()));
+    switch.stop().await;
+}
