@@ -6,10 +6,15 @@
 //! each lookup it forwards, per requester and party path, for [`ACCEPT_MEMORY_TTL`]; when it
 //! relays a payee's `PUT /parties…` (or its `/error`) whose version that `Accept` does not
 //! allow, it relays it under the highest `Content-Type` version the `Accept` allows and this
-//! switch supports. The body is relayed unchanged (1.x and 2.0 `parties` bodies differ only by
-//! optional members, which a receiver accepts). Nothing is remembered or changed when the
-//! `Accept` allows any version, and a relay with nothing remembered (the lookup went through
-//! another ALS instance, or longer ago than the TTL) goes on as received.
+//! switch supports. Nothing is remembered or changed when the `Accept` allows any version, and
+//! a relay with nothing remembered (the lookup went through another ALS instance, or longer ago
+//! than the TTL) goes on as received.
+//!
+//! A 2.0 `parties` body relabelled 1.x is made a valid 1.x body by [`party_body_for_1x`]: the
+//! members 1.x does not have (`party.supportedCurrencies`, `party.personalInfo.kycInformation`)
+//! are left out, and so is a `party.name` that 1.x's `Name` rule refuses (2.0's `PartyName` has
+//! no character rule; 1.x allows letters, marks, digits, spaces and `.,'-`). A signed body is
+//! never changed (the signature covers it): it is relabelled only.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -84,6 +89,30 @@ impl AcceptMemory {
     }
 }
 
+/// A 2.0 `PUT /parties` body as a 1.x body (see the module documentation), or `None` when it
+/// is one already (or is not a JSON object with a `party`).
+pub fn party_body_for_1x(body: &[u8]) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let party = value.get_mut("party")?.as_object_mut()?;
+    let mut changed = party.remove("supportedCurrencies").is_some();
+    if let Some(info) = party
+        .get_mut("personalInfo")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        changed |= info.remove("kycInformation").is_some();
+    }
+    let bad_name = party.get("name").is_some_and(|name| {
+        !name
+            .as_str()
+            .is_some_and(|n| fspiop::validate::check_format(fspiop::validate::Format::Name, n))
+    });
+    if bad_name {
+        party.remove("name");
+        changed = true;
+    }
+    changed.then(|| serde_json::to_vec(&value).ok()).flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +129,21 @@ mod tests {
 
     const V20: &str = "application/vnd.interoperability.parties+json;version=2.0";
     const V11: &str = "application/vnd.interoperability.parties+json;version=1.1";
+
+    #[test]
+    fn a_2_0_party_body_becomes_a_valid_1_x_body() {
+        let body = br#"{"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"name":"eCg Cpt'J PPeM=okJgkutp{cc","supportedCurrencies":["USD"],"personalInfo":{"complexName":{"firstName":"Henrik"},"kycInformation":"k"}},"esse_1":1}"#;
+        let adapted = party_body_for_1x(body).unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_slice(&adapted).unwrap_or_default();
+        assert_eq!(
+            value,
+            serde_json::json!({"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"personalInfo":{"complexName":{"firstName":"Henrik"}}},"esse_1":1})
+        );
+        // A name 1.x allows is kept, and a body with nothing to change is not rewritten.
+        let fine = r#"{"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"name":"José O'Neil-Smith"}}"#;
+        assert_eq!(party_body_for_1x(fine.as_bytes()), None);
+        assert_eq!(party_body_for_1x(b"not json"), None);
+    }
 
     #[test]
     fn an_answer_the_payer_cannot_take_is_relabelled() {

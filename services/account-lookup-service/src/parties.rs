@@ -343,6 +343,8 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
     };
     let url = callbacks::endpoint_url(state, &destination, endpoint, &party.vars()).await?;
     let mut headers = relay.inbound.headers.clone();
+    let mut body = relay.body.to_vec();
+    let signed = header(&headers, fspiop::headers::FSPIOP_SIGNATURE).is_some();
     // In a version the payer's lookup accepted (see `accept_memory`).
     if let Some((_, content_type)) = headers
         .iter_mut()
@@ -354,6 +356,14 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
             content_type,
             &state.versions.content_supported,
         ) {
+            let to_1x = fspiop::headers::parse_content_type(&relabelled, "parties")
+                .is_some_and(|v| v.major == 1);
+            if to_1x && !relay.error && !signed {
+                if let Some(adapted) = crate::accept_memory::party_body_for_1x(&body) {
+                    tracing::info!(%destination, "2.0 party answer made a 1.x body (members and a name 1.x cannot carry left out)");
+                    body = adapted;
+                }
+            }
             tracing::debug!(%destination, from = %content_type, to = %relabelled, "answer relayed in the version the lookup accepted");
             *content_type = relabelled;
         }
@@ -367,7 +377,7 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
             headers,
             source: relay.inbound.source.clone(),
             destination,
-            body: Some(relay.body.to_vec()),
+            body: Some(body),
         })
         .await;
     state.metrics.callback(endpoint, &result);
