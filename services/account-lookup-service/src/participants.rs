@@ -279,6 +279,7 @@ async fn run(state: AppState, flow: Flow, request: Request) {
             &party.vars(),
             &uri,
             &error,
+            &request.inbound.headers,
         )
         .await;
     }
@@ -566,6 +567,7 @@ async fn run_batch(state: AppState, batch: Batch) {
             &vars,
             &uri,
             &error,
+            &batch.inbound.headers,
         )
         .await;
     }

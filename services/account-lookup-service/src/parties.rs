@@ -97,7 +97,10 @@ async fn put_parties(
     RawBody(body): RawBody,
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
-    parse_body::<PartiesTypeIdPutResponse>(&body, inbound.unknown_fields())?;
+    if let Err(error) = parse_body::<PartiesTypeIdPutResponse>(&body, inbound.unknown_fields()) {
+        tell_payer_of_refused_answer(&state, &inbound, &party, &error);
+        return Err(error.into());
+    }
     accept_relay(
         state,
         Relay {
@@ -152,15 +155,51 @@ async fn accept_relay(state: AppState, relay: Relay) -> Result<Response, FspiopR
 
 // ---- the asynchronous part -----------------------------------------------------------------
 
-/// The error callback of a parties flow, to `to`'s `…PARTIES[_SUB_ID]_PUT_ERROR` endpoint.
-async fn send_parties_error(state: &AppState, to: &str, party: &PartyRef, error: &FspiopError) {
+/// The error callback of a parties flow, to `to`'s `…PARTIES[_SUB_ID]_PUT_ERROR` endpoint, in
+/// the version of the request it answers (`answering`: that request's headers).
+async fn send_parties_error(
+    state: &AppState,
+    to: &str,
+    party: &PartyRef,
+    error: &FspiopError,
+    answering: &[(String, String)],
+) {
     let endpoint = pick(
         party.sub_id.is_some(),
         callbacks::PARTIES_SUB_ID_PUT_ERROR,
         callbacks::PARTIES_PUT_ERROR,
     );
     let uri = format!("{}/error", party.path("parties"));
-    callbacks::send_error(state, to, endpoint, &party.vars(), &uri, error).await;
+    callbacks::send_error(state, to, endpoint, &party.vars(), &uri, error, answering).await;
+}
+
+/// A payee's party answer the switch refused (400 to the payee) is no answer for the payer
+/// named in its `FSPIOP-Destination`: the payer is told at once rather than waiting out its
+/// lookup. Only for a sender that is a participant, so nobody can make the hub send errors for
+/// them.
+fn tell_payer_of_refused_answer(
+    state: &AppState,
+    inbound: &Inbound,
+    party: &PartyRef,
+    error: &FspiopError,
+) {
+    let Some(payer) = inbound.destination.clone().filter(|d| !d.is_empty()) else {
+        return;
+    };
+    let (state, party) = (state.clone(), party.clone());
+    let (payee, headers) = (inbound.source.clone(), inbound.headers.clone());
+    let reason = error.detail.clone().unwrap_or_else(|| error.description());
+    let told = FspiopError::with_detail(
+        error.code,
+        format!("party answer of {payee} refused by the switch: {reason}"),
+    );
+    tokio::spawn(async move {
+        if !matches!(is_participant(&state, &payee).await, Ok(true)) {
+            return;
+        }
+        tracing::info!(%payer, %payee, "payer told of the refused party answer");
+        send_parties_error(&state, &payer, &party, &told, &headers).await;
+    });
 }
 
 fn party_not_found() -> FspiopError {
@@ -174,7 +213,14 @@ async fn run_lookup(state: AppState, lookup: Arc<Lookup>) {
     let result = discover(&state, &lookup).await;
     state.metrics.task("parties_get", &result);
     if let Err(error) = result {
-        send_parties_error(&state, &lookup.inbound.source, &lookup.party, &error).await;
+        send_parties_error(
+            &state,
+            &lookup.inbound.source,
+            &lookup.party,
+            &error,
+            &lookup.inbound.headers,
+        )
+        .await;
     }
 }
 
@@ -310,7 +356,14 @@ async fn run_relay(state: AppState, relay: Relay) {
     let result = relay_to_destination(&state, &relay).await;
     state.metrics.task(flow, &result);
     if let Err(error) = result {
-        send_parties_error(&state, &relay.inbound.source, &relay.party, &error).await;
+        send_parties_error(
+            &state,
+            &relay.inbound.source,
+            &relay.party,
+            &error,
+            &relay.inbound.headers,
+        )
+        .await;
     }
 }
 

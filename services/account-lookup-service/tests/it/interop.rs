@@ -418,3 +418,58 @@ async fn an_answer_is_relayed_in_a_version_the_payers_lookup_accepted() {
     assert_eq!(relayed.header("content-type"), Some(relayed_as.as_str()));
     switch.stop().await;
 }
+
+/// A payee's party answer the switch refuses (400 to the payee) is reported to the payer named
+/// in its `FSPIOP-Destination` at once, in the version of the answer, rather than leaving the
+/// payer to wait out its lookup.
+#[tokio::test]
+async fn the_payer_is_told_when_its_payees_answer_is_refused() {
+    let switch = spawn_switch().await;
+    let (payer, payee) = payer_and_payee(&switch).await;
+    let id = "19012345409";
+    switch.register_party(&payee, "MSISDN", id).await;
+    let path = format!("/parties/MSISDN/{id}");
+    let mut put = fspiop_headers("PUT", "parties", "payeefsp", Some("payerfsp"));
+    for (name, value) in &mut put {
+        if name == "content-type" {
+            *value = "application/vnd.interoperability.parties+json;version=2.0".to_string();
+        }
+    }
+    let answer = switch
+        .call_with("PUT", &path, &put, Some(r#"{"notAParty": true}"#.to_string()))
+        .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    let told = payer.wait_for("PUT", &format!("{path}/error")).await;
+    let error = told.json();
+    assert_eq!(error["errorInformation"]["errorCode"], "3102", "{error}");
+    let description = error["errorInformation"]["errorDescription"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        description.contains("party answer of payeefsp refused by the switch"),
+        "{description}"
+    );
+    assert_eq!(
+        told.header("content-type"),
+        Some("application/vnd.interoperability.parties+json;version=2.0")
+    );
+    assert_eq!(told.header("fspiop-source"), Some("Hub"));
+    // Nothing was relayed as an answer.
+    assert!(payer.received().iter().all(|r| r.path != path));
+    // A sender that is not a participant makes the hub send nothing.
+    let mut stranger = put.clone();
+    for (name, value) in &mut stranger {
+        if name == "fspiop-source" {
+            *value = "strangerfsp".to_string();
+        }
+    }
+    let other = format!("/parties/MSISDN/19012345408");
+    let answer = switch
+        .call_with("PUT", &other, &stranger, Some("{}".to_string()))
+        .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(payer.received().iter().all(|r| !r.path.starts_with(&other)));
+    switch.stop().await;
+}
