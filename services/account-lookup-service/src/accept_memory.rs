@@ -31,10 +31,13 @@ pub const ACCEPT_MEMORY_ENTRIES_MAX: usize = 100_000;
 
 const RESOURCE: &str = "parties";
 
+/// (requester, party path) → when the lookup was forwarded and the versions it accepts.
+type Entries = HashMap<(String, String), (Instant, Vec<Version>)>;
+
 /// Remembered `Accept` versions by (requester, party path).
 #[derive(Default)]
 pub struct AcceptMemory {
-    entries: Mutex<HashMap<(String, String), (Instant, Vec<Version>)>>,
+    entries: Mutex<Entries>,
 }
 
 /// Whether `accepted` (an `Accept` version, `x` or `x.y`) allows content version `content`.
