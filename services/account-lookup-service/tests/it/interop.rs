@@ -464,7 +464,7 @@ async fn the_payer_is_told_when_its_payees_answer_is_refused() {
             *value = "strangerfsp".to_string();
         }
     }
-    let other = format!("/parties/MSISDN/19012345408");
+    let other = "/parties/MSISDN/19012345408".to_string();
     let answer = switch
         .call_with("PUT", &other, &stranger, Some("{}".to_string()))
         .await;
