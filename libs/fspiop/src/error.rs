@@ -347,10 +347,10 @@ mod tests {
 
     #[test]
     fn description_and_body() {
-        let error = FspiopError::with_detail(ErrorCode::MissingElement, "Accept is required");
+        let error = FspiopError::with_detail(ErrorCode::MissingElement, "accept is required");
         assert_eq!(
             error.to_json(),
-            r#"{"errorInformation":{"errorCode":"3102","errorDescription":"Missing mandatory element - Accept is required"}}"#
+            r#"{"errorInformation":{"errorCode":"3102","errorDescription":"Missing mandatory element - accept is required"}}"#
         );
         assert_eq!(
             FspiopError::new(ErrorCode::PartyNotFound).description(),

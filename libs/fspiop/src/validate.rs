@@ -1,8 +1,8 @@
 //! Validation of FSPIOP bodies and path parameters against the API definition, with the error
 //! codes Mojaloop gives: a missing required element 3102, a wrong JSON type 3101, an
-//! unexpected element 3103 (where unknown properties are rejected), and any other rule
-//! (pattern, enumeration, length, item count) 3100. The first problem wins, and the
-//! description names the field by its JSON pointer, e.g.
+//! unexpected element 3103 (only when a service is set to reject unknown properties), and
+//! any other rule (pattern, enumeration, length, item count) 3100. The first problem wins,
+//! and the description names the field by its JSON pointer, e.g.
 //! `Missing mandatory element - /payee/partyIdInfo must have required property 'fspId'`.
 //!
 //! Schemas are static data ([`Object`], [`Field`], [`Rule`]); the shapes are in
@@ -75,10 +75,12 @@ pub struct Object {
 /// How strict to be about properties the schema does not name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UnknownFields {
-    /// FSPIOP v1.1: unknown properties are allowed.
+    /// Unknown properties are allowed, at every version: what the FSPIOP API definition and
+    /// Mojaloop's services accept (the services' default).
     #[default]
     Allow,
-    /// FSPIOP v2.0 (and the Quoting Service's schemas): unknown properties get 3103.
+    /// Unknown properties get 3103 Too many elements (a service's strict option,
+    /// `[validation] reject_additional_properties`).
     Reject,
 }
 

@@ -766,3 +766,43 @@ mod protocol_versions_tests {
         assert!(empty.to_versions().is_err());
     }
 }
+
+/// The `[validation]` section of the FSPIOP-facing services: how strictly request bodies are
+/// read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationConfig {
+    /// Refuse a body with a member the API definition does not name (3103 Too many elements).
+    /// Off by default: the FSPIOP API definition and Mojaloop accept such members, and the
+    /// switch forwards the body as received, so the receiving DFSP sees them.
+    pub reject_additional_properties: bool,
+}
+
+impl ValidationConfig {
+    /// The body-validation mode the setting stands for.
+    pub fn unknown_fields(&self) -> fspiop::validate::UnknownFields {
+        if self.reject_additional_properties {
+            fspiop::validate::UnknownFields::Reject
+        } else {
+            fspiop::validate::UnknownFields::Allow
+        }
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::ValidationConfig;
+    use fspiop::validate::UnknownFields;
+
+    #[test]
+    fn additional_properties_are_allowed_unless_asked() {
+        assert_eq!(
+            ValidationConfig::default().unknown_fields(),
+            UnknownFields::Allow
+        );
+        let strict = ValidationConfig {
+            reject_additional_properties: true,
+        };
+        assert_eq!(strict.unknown_fields(), UnknownFields::Reject);
+    }
+}

@@ -135,6 +135,9 @@ pub async fn send_hub_put(
 
 /// An error callback from the hub to `to`'s `endpoint_type` endpoint. Failures (no endpoint,
 /// unreachable) are logged: there is nobody left to tell.
+///
+/// `answering` are the headers of the request the error answers: it speaks that request's
+/// FSPIOP version (see `fspiop_edge::forwarder::answer_version`).
 pub async fn send_error(
     state: &AppState,
     to: &str,
@@ -142,13 +145,14 @@ pub async fn send_error(
     vars: &[(&str, String)],
     uri_path: &str,
     error: &FspiopError,
+    answering: &[(String, String)],
 ) {
     let resource = fspiop::headers::resource_of_path(uri_path);
     let result = match endpoint_url(state, to, endpoint_type, vars).await {
         Ok(url) => {
             state
                 .forwarder
-                .send_error(to, &url, uri_path, resource, error)
+                .send_error_answering(to, &url, uri_path, resource, error, answering)
                 .await
         }
         Err(problem) => Err(problem),

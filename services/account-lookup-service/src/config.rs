@@ -24,6 +24,8 @@ pub struct Config {
     /// Mutual TLS on both listeners and the client certificate of calls to DFSPs and oracles
     /// (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// How strictly request bodies are read (`[validation]`).
+    pub validation: service_kit::config::ValidationConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

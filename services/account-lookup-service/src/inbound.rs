@@ -8,7 +8,9 @@
 //!    libraries add by default, is ignored rather than refused as malformed);
 //! 3. path parameters ([`PartyRef::from_params`]): `Type` one of the API's party identifier
 //!    types, `ID` 1 to 128 characters without whitespace or braces (3100 otherwise);
-//! 4. query and body (schema checks in the handlers).
+//! 4. query and body (schema checks in the handlers; members the API definition does not
+//!    name are accepted and relayed unless `[validation] reject_additional_properties` is on,
+//!    then 3103).
 //!
 //! The stricter per-type identifier rules (MSISDN digits, e-mail, IBAN) are checked after the
 //! request is accepted and reported by error callback with 3101 ([`PartyRef::check_format`]),
@@ -40,16 +42,15 @@ pub struct Inbound {
     pub destination: Option<String>,
     /// The `Content-Type` version.
     pub content_version: Version,
+    /// How the body's members the API definition does not name are treated (`[validation]`):
+    /// accepted and relayed as received by default, at every version; 3103 when strict.
+    pub unknown_fields: UnknownFields,
 }
 
 impl Inbound {
-    /// How strict body validation is: v2.0 bodies may not carry unknown members.
+    /// How strict body validation is.
     pub fn unknown_fields(&self) -> UnknownFields {
-        if self.content_version.major >= 2 {
-            UnknownFields::Reject
-        } else {
-            UnknownFields::Allow
-        }
+        self.unknown_fields
     }
 }
 
@@ -86,6 +87,7 @@ impl FromRequestParts<AppState> for FspiopHeaders {
             source: validated.source,
             destination: validated.destination.filter(|d| !d.is_empty()),
             content_version: validated.content_version,
+            unknown_fields: state.config.validation.unknown_fields(),
         }))
     }
 }

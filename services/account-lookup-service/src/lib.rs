@@ -19,6 +19,7 @@
 //! Entry point: [`run`], which takes the configuration, the stores, the two bound listeners
 //! and a shutdown future, so tests drive it on port 0.
 
+pub mod accept_memory;
 pub mod admin;
 pub mod callbacks;
 pub mod config;
@@ -149,6 +150,8 @@ pub struct AppState {
     pub metrics: Metrics,
     pub stores: Stores,
     pub started: SystemTime,
+    /// The `Accept` of each lookup forwarded, for the version of its answers.
+    pub accept_memory: Arc<accept_memory::AcceptMemory>,
 }
 
 impl AppState {
@@ -192,6 +195,7 @@ impl AppState {
             metrics,
             stores,
             started: SystemTime::now(),
+            accept_memory: Arc::default(),
         })
     }
 }

@@ -13,7 +13,8 @@
 //! `errorInformation` body is that error, relayed verbatim; an oracle that cannot be reached
 //! (refused, timed out) or answers 5xx without one is 2003 "Service currently unavailable";
 //! 404 without a body 3200, other 4xx 3000; no oracle registered for the type 3003 "Oracle
-//! type:{Type} not found".
+//! type:{Type} not found". A lookup answered 404 (with or without a body) is 3204 "Party not
+//! found", as an empty `partyList` is.
 //!
 //! Lookup answers may be cached per URL for `lookup_cache_ttl_ms` (off by default); a
 //! registration, update or deletion through this service drops the party's entries.
@@ -338,7 +339,20 @@ impl Oracles {
         body: Option<Vec<u8>>,
     ) -> Result<axum::body::Bytes, FspiopError> {
         let started = Instant::now();
-        let result = self.call_inner(method, url, caller, body).await;
+        let result = self
+            .call_inner(method, url, caller, body)
+            .await
+            .map_err(|(status, error)| {
+                // A lookup the oracle answers 404 is a party it does not know, whatever the
+                // body says (Mojaloop's oracles answer 3200 or nothing): 3204, as the ALS
+                // reports an empty partyList.
+                if operation == "lookup" && status == Some(404) {
+                    tracing::debug!(%url, error = %error.description(), "oracle answered 404");
+                    FspiopError::new(ErrorCode::PartyNotFound)
+                } else {
+                    error
+                }
+            });
         let outcome = match &result {
             Ok(_) => "ok",
             Err(_) => "error",
@@ -355,7 +369,7 @@ impl Oracles {
         url: &str,
         caller: &Caller<'_>,
         body: Option<Vec<u8>>,
-    ) -> Result<axum::body::Bytes, FspiopError> {
+    ) -> Result<axum::body::Bytes, (Option<u16>, FspiopError)> {
         let mut request = self.client.request(method.clone(), url);
         let mut has_content_type = false;
         for (name, value) in caller.headers {
@@ -384,29 +398,33 @@ impl Oracles {
         };
         let response = request.send().await.map_err(|error| {
             tracing::warn!(%url, %error, "oracle unreachable");
-            unreachable("oracle unreachable".to_string())
+            (None, unreachable("oracle unreachable".to_string()))
         })?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|error| {
             tracing::warn!(%url, %error, "oracle answer unreadable");
-            unreachable("oracle answer could not be read".to_string())
+            (
+                Some(status.as_u16()),
+                unreachable("oracle answer could not be read".to_string()),
+            )
         })?;
         if status.is_success() {
             return Ok(bytes);
         }
+        let failed = |error| (Some(status.as_u16()), error);
         if let Some(error) = serde_json::from_slice::<fspiop::ErrorInformationObject>(&bytes)
             .ok()
             .and_then(|object| FspiopError::received(object.error_information))
         {
-            return Err(error);
+            return Err(failed(error));
         }
-        Err(match status.as_u16() {
+        Err(failed(match status.as_u16() {
             404 => FspiopError::with_detail(ErrorCode::IdNotFound, "oracle answered 404"),
             400..=499 => FspiopError::with_detail(
                 ErrorCode::GenericClientError,
                 format!("oracle answered {}", status.as_u16()),
             ),
             _ => unreachable(format!("oracle answered {}", status.as_u16())),
-        })
+        }))
     }
 }

@@ -13,6 +13,9 @@
 //! Failures go to the requester's `…PARTICIPANT[_SUB_ID]_PUT_ERROR` (batch:
 //! `…PARTICIPANT_BATCH_PUT_ERROR`): an oracle's own `errorInformation` verbatim, an
 //! unreachable oracle 2003, other oracle refusals 3003 (create, update) or 3040 (delete).
+//! Registering a party again for the DFSP that holds it is a resend and confirmed again: the
+//! MSISDN oracle answers it 201; an oracle that answers 3003 to any existing party is asked who
+//! holds it, and only another DFSP's claim stays 3003.
 //! In a batch, items whose `fspId` is not the requester get 3204, items the oracle could not
 //! register get its error or 3003, each with the item's type and identifier as extension.
 
@@ -276,6 +279,7 @@ async fn run(state: AppState, flow: Flow, request: Request) {
             &party.vars(),
             &uri,
             &error,
+            &request.inbound.headers,
         )
         .await;
     }
@@ -347,17 +351,25 @@ async fn lookup(state: &AppState, request: &Request) -> Result<(), FspiopError> 
 
 async fn register(state: &AppState, request: &Request, update: bool) -> Result<(), FspiopError> {
     request.party.check_format()?;
-    state
-        .oracles
-        .write(&caller(request), &request.party, update, &request.body)
-        .await
-        .map_err(|error| oracle_refusal(error, ErrorCode::AddPartyInfoError))?;
     let fsp_id = request
         .body
         .get("fspId")
         .and_then(Value::as_str)
         .unwrap_or(&request.inbound.source)
         .to_string();
+    let written = state
+        .oracles
+        .write(&caller(request), &request.party, update, &request.body)
+        .await;
+    if let Err(error) = written {
+        // An oracle that refuses every existing party (3003) gets asked who holds it: the
+        // holder registering it again is a resend, confirmed as the first registration was.
+        let duplicate =
+            !update && error.received.is_some() && error.code == ErrorCode::AddPartyInfoError;
+        if !(duplicate && holds(state, request, &fsp_id).await) {
+            return Err(oracle_refusal(error, ErrorCode::AddPartyInfoError));
+        }
+    }
     let mut party = Map::new();
     party.insert(
         "partyIdType".into(),
@@ -378,6 +390,30 @@ async fn register(state: &AppState, request: &Request, update: bool) -> Result<(
     }
     let to = request.inbound.destination.clone().unwrap_or(fsp_id);
     send_result(state, request, &to, &Value::Object(body)).await
+}
+
+/// Whether the oracle lists `fsp_id` as the holder of the request's party (its sub-id's, when
+/// it has one). A lookup that fails counts as no.
+async fn holds(state: &AppState, request: &Request, fsp_id: &str) -> bool {
+    let wanted = request.party.sub_id.as_deref();
+    match state
+        .oracles
+        .lookup(&caller(request), &request.party, None)
+        .await
+    {
+        Ok(parties) => parties.iter().any(|party| {
+            party.fsp_id == fsp_id
+                && party
+                    .party_sub_id_or_type
+                    .as_deref()
+                    .filter(|sub_id| !sub_id.is_empty())
+                    == wanted
+        }),
+        Err(error) => {
+            tracing::warn!(error = %error.description(), "oracle lookup after a refused registration failed");
+            false
+        }
+    }
 }
 
 async fn delete(state: &AppState, request: &Request) -> Result<(), FspiopError> {
@@ -531,6 +567,7 @@ async fn run_batch(state: AppState, batch: Batch) {
             &vars,
             &uri,
             &error,
+            &batch.inbound.headers,
         )
         .await;
     }

@@ -4,11 +4,12 @@
 //!   3101 "invalid fspiop-source header" otherwise). Then, in a task: the identifier's format
 //!   (3101); with a non-empty `FSPIOP-Destination` the GET goes straight to that DFSP (3204 if
 //!   it is not a participant); otherwise the oracle is asked, its `partyList` filtered by
-//!   sub-id (no entries 3204, none left 3200), and the GET forwarded to every listed DFSP's
+//!   sub-id (no entries or an oracle's 404: 3204; none left 3200), and the GET forwarded to every listed DFSP's
 //!   `FSPIOP_CALLBACK_URL_PARTIES[_SUB_ID]_GET` with the requester's headers.
 //! - `PUT /parties/{Type}/{ID}[/{SubId}]` (payee → payer) and its `/error` form → 200; the raw
 //!   body is relayed to the `FSPIOP-Destination`'s `…PARTIES[_SUB_ID]_PUT[_ERROR]` endpoint
-//!   (3201 if the destination is not a participant).
+//!   (3201 if the destination is not a participant), under a `Content-Type` version the payer's
+//!   lookup accepted ([`crate::accept_memory`]).
 //!
 //! Failures after acceptance go back to the requester (for a PUT, the sender) as a hub error
 //! callback to its `FSPIOP_CALLBACK_URL_PARTIES[_SUB_ID]_PUT_ERROR` endpoint.
@@ -96,7 +97,10 @@ async fn put_parties(
     RawBody(body): RawBody,
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
-    parse_body::<PartiesTypeIdPutResponse>(&body, inbound.unknown_fields())?;
+    if let Err(error) = parse_body::<PartiesTypeIdPutResponse>(&body, inbound.unknown_fields()) {
+        tell_payer_of_refused_answer(&state, &inbound, &party, &error);
+        return Err(error.into());
+    }
     accept_relay(
         state,
         Relay {
@@ -151,15 +155,51 @@ async fn accept_relay(state: AppState, relay: Relay) -> Result<Response, FspiopR
 
 // ---- the asynchronous part -----------------------------------------------------------------
 
-/// The error callback of a parties flow, to `to`'s `…PARTIES[_SUB_ID]_PUT_ERROR` endpoint.
-async fn send_parties_error(state: &AppState, to: &str, party: &PartyRef, error: &FspiopError) {
+/// The error callback of a parties flow, to `to`'s `…PARTIES[_SUB_ID]_PUT_ERROR` endpoint, in
+/// the version of the request it answers (`answering`: that request's headers).
+async fn send_parties_error(
+    state: &AppState,
+    to: &str,
+    party: &PartyRef,
+    error: &FspiopError,
+    answering: &[(String, String)],
+) {
     let endpoint = pick(
         party.sub_id.is_some(),
         callbacks::PARTIES_SUB_ID_PUT_ERROR,
         callbacks::PARTIES_PUT_ERROR,
     );
     let uri = format!("{}/error", party.path("parties"));
-    callbacks::send_error(state, to, endpoint, &party.vars(), &uri, error).await;
+    callbacks::send_error(state, to, endpoint, &party.vars(), &uri, error, answering).await;
+}
+
+/// A payee's party answer the switch refused (400 to the payee) is no answer for the payer
+/// named in its `FSPIOP-Destination`: the payer is told at once rather than waiting out its
+/// lookup. Only for a sender that is a participant, so nobody can make the hub send errors for
+/// them.
+fn tell_payer_of_refused_answer(
+    state: &AppState,
+    inbound: &Inbound,
+    party: &PartyRef,
+    error: &FspiopError,
+) {
+    let Some(payer) = inbound.destination.clone().filter(|d| !d.is_empty()) else {
+        return;
+    };
+    let (state, party) = (state.clone(), party.clone());
+    let (payee, headers) = (inbound.source.clone(), inbound.headers.clone());
+    let reason = error.detail.clone().unwrap_or_else(|| error.description());
+    let told = FspiopError::with_detail(
+        error.code,
+        format!("party answer of {payee} refused by the switch: {reason}"),
+    );
+    tokio::spawn(async move {
+        if !matches!(is_participant(&state, &payee).await, Ok(true)) {
+            return;
+        }
+        tracing::info!(%payer, %payee, "payer told of the refused party answer");
+        send_parties_error(&state, &payer, &party, &told, &headers).await;
+    });
 }
 
 fn party_not_found() -> FspiopError {
@@ -173,12 +213,26 @@ async fn run_lookup(state: AppState, lookup: Arc<Lookup>) {
     let result = discover(&state, &lookup).await;
     state.metrics.task("parties_get", &result);
     if let Err(error) = result {
-        send_parties_error(&state, &lookup.inbound.source, &lookup.party, &error).await;
+        send_parties_error(
+            &state,
+            &lookup.inbound.source,
+            &lookup.party,
+            &error,
+            &lookup.inbound.headers,
+        )
+        .await;
     }
 }
 
 async fn discover(state: &AppState, lookup: &Arc<Lookup>) -> Result<(), FspiopError> {
     lookup.party.check_format()?;
+    if let Some(accept) = header(&lookup.inbound.headers, fspiop::headers::ACCEPT) {
+        state.accept_memory.remember(
+            &lookup.inbound.source,
+            &lookup.party.path("parties"),
+            accept,
+        );
+    }
     if let Some(destination) = &lookup.inbound.destination {
         // The requester named the payee's DFSP: no oracle (Mojaloop design authority #79).
         if !is_participant(state, destination).await? {
@@ -191,10 +245,18 @@ async fn discover(state: &AppState, lookup: &Arc<Lookup>) -> Result<(), FspiopEr
         source: &lookup.inbound.source,
         destination: None,
     };
-    let parties = state
+    let parties = match state
         .oracles
         .lookup(&caller, &lookup.party, lookup.currency.as_deref())
-        .await?;
+        .await
+    {
+        Ok(parties) => parties,
+        // The oracle answered 404: it does not know the party, as with an empty list.
+        Err(error) if error.code == ErrorCode::PartyNotFound && error.received.is_none() => {
+            return Err(party_not_found())
+        }
+        Err(error) => return Err(error),
+    };
     if parties.is_empty() {
         return Err(party_not_found());
     }
@@ -294,7 +356,14 @@ async fn run_relay(state: AppState, relay: Relay) {
     let result = relay_to_destination(&state, &relay).await;
     state.metrics.task(flow, &result);
     if let Err(error) = result {
-        send_parties_error(&state, &relay.inbound.source, &relay.party, &error).await;
+        send_parties_error(
+            &state,
+            &relay.inbound.source,
+            &relay.party,
+            &error,
+            &relay.inbound.headers,
+        )
+        .await;
     }
 }
 
@@ -326,18 +395,52 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
         )
     };
     let url = callbacks::endpoint_url(state, &destination, endpoint, &party.vars()).await?;
+    let mut headers = relay.inbound.headers.clone();
+    let mut body = relay.body.to_vec();
+    let signed = header(&headers, fspiop::headers::FSPIOP_SIGNATURE).is_some();
+    // In a version the payer's lookup accepted (see `accept_memory`).
+    if let Some((_, content_type)) = headers
+        .iter_mut()
+        .find(|(name, _)| name == fspiop::headers::CONTENT_TYPE)
+    {
+        if let Some(relabelled) = state.accept_memory.content_type_for(
+            &destination,
+            &party.path("parties"),
+            content_type,
+            &state.versions.content_supported,
+        ) {
+            let to_1x = fspiop::headers::parse_content_type(&relabelled, "parties")
+                .is_some_and(|v| v.major == 1);
+            if to_1x && !relay.error && !signed {
+                if let Some(adapted) = crate::accept_memory::party_body_for_1x(&body) {
+                    tracing::info!(%destination, "2.0 party answer made a 1.x body (members and a name 1.x cannot carry left out)");
+                    body = adapted;
+                }
+            }
+            tracing::debug!(%destination, from = %content_type, to = %relabelled, "answer relayed in the version the lookup accepted");
+            *content_type = relabelled;
+        }
+    }
     let result = state
         .forwarder
         .send(OutboundRequest {
             method: "PUT",
             url,
             uri_path,
-            headers: relay.inbound.headers.clone(),
+            headers,
             source: relay.inbound.source.clone(),
             destination,
-            body: Some(relay.body.to_vec()),
+            body: Some(body),
         })
         .await;
     state.metrics.callback(endpoint, &result);
     result
+}
+
+/// The value of header `name` (lower case) among `headers`.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }

@@ -8,7 +8,8 @@
 //!    3102 missing, 3101 malformed, 3001 / 406 unsupported version;
 //! 2. the path `ID` is a UUID or ULID (`fspiop::validate::correlation_id_param`): 3101;
 //! 3. the body (at most [`BODY_LEN_MAX_BYTES`], else 3104): not JSON 3101, then its schema
-//!    (unknown members allowed, as Mojaloop's adapter): 3102 missing, 3101 wrong type,
+//!    (unknown members allowed and forwarded, as Mojaloop's adapter; 3103 when
+//!    `[validation] reject_additional_properties` is on): 3102 missing, 3101 wrong type,
 //!    3100 any other rule;
 //! 4. `PUT /transfers/{ID}` with `transferState: RESERVED` under a `version=1.0` content type:
 //!    3100 (1.0 has no RESERVED fulfil; nothing is committed);
@@ -29,7 +30,7 @@ use axum::routing::{delete, get, post, put};
 use axum::Router;
 use fspiop::headers::{self, HeaderRules};
 use fspiop::types::{self, TransfersIdPutResponse, TransfersPostRequest};
-use fspiop::validate::{self, UnknownFields};
+use fspiop::validate;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use serde_json::json;
 use service_kit::health::{health_response, HealthReport, Status, SubServiceHealth};
@@ -177,7 +178,8 @@ async fn post_transfer(State(state): State<AppState>, headers: HeaderMap, body: 
     let checked = async {
         let map = check_headers(&state, "POST", &headers)?;
         let bytes = read_body(body).await?;
-        let transfer: TransfersPostRequest = types::parse_body(&bytes, UnknownFields::Allow)?;
+        let transfer: TransfersPostRequest =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
         Ok(messages::prepare(
             map,
             &bytes,
@@ -208,7 +210,8 @@ async fn put_transfer(
         let map = check_headers(&state, "PUT", &headers)?;
         validate::correlation_id_param("ID", &id)?;
         let bytes = read_body(body).await?;
-        let fulfil: TransfersIdPutResponse = types::parse_body(&bytes, UnknownFields::Allow)?;
+        let fulfil: TransfersIdPutResponse =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
         check_reserved_needs_1_1(&id, &map, fulfil.transfer_state)?;
         if !map.contains_key("fspiop-proxy") {
             let rules = &state.config().transfers;
@@ -250,7 +253,8 @@ async fn put_transfer_error(
         let map = check_headers(&state, "PUT", &headers)?;
         validate::correlation_id_param("ID", &id)?;
         let bytes = read_body(body).await?;
-        let _: ErrorInformationObject = types::parse_body(&bytes, UnknownFields::Allow)?;
+        let _: ErrorInformationObject =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
         Ok(messages::abort(
             &id,
             map,

@@ -3,7 +3,7 @@
 //! | call | answer |
 //! | --- | --- |
 //! | `GET /participants/{Type}/{ID}[/{SubId}]` `[?currency=C][&partySubIdOrType=S]` | 200 `{"partyList":[{"fspId","partySubIdOrType"?}]}`, empty list when unknown |
-//! | `POST /participants/{Type}/{ID}[/{SubId}]` `{fspId, currency?, partySubIdOrType?, extensionList?}` | 201; 409 / 3003 when it exists |
+//! | `POST /participants/{Type}/{ID}[/{SubId}]` `{fspId, currency?, partySubIdOrType?, extensionList?}` | 201, also when that DFSP holds it already (a resend; a currency given replaces the stored one); 409 / 3003 when another DFSP holds it |
 //! | `PUT` same | 200 with the updated mapping as a `partyList`; 404 / 3200 when unknown |
 //! | `DELETE /participants/{Type}/{ID}[/{SubId}]` `[?partySubIdOrType=S]` | 204; 404 / 3200 when unknown |
 //! | `POST /participants` `{requestId, partyList:[PartyIdInfo + currency?]}` | 201 `{"partyList":[{"partyId", "errorInformation"?}]}` |
@@ -224,7 +224,11 @@ async fn create_party(
         currency: body.currency,
     };
     let result = state.store.insert(&mapping).await;
-    state.metrics.record("create", outcome(&result));
+    let recorded = match &result {
+        Ok(false) => "resent",
+        other => outcome(other),
+    };
+    state.metrics.record("create", recorded);
     result?;
     Ok(empty_response(201))
 }

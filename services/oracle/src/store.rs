@@ -71,8 +71,10 @@ impl Store {
         rows.iter().map(mapping_of_row).collect()
     }
 
-    /// Inserts one mapping; a duplicate is [`Error::duplicate`].
-    pub async fn insert(&self, mapping: &Mapping) -> Result<()> {
+    /// Inserts one mapping. A mapping that exists already for the same DFSP is a resend: its
+    /// currency is updated when one is given and the answer is `Ok(false)`. One held by
+    /// another DFSP is [`Error::duplicate`]. `Ok(true)`: inserted.
+    pub async fn insert(&self, mapping: &Mapping) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO oracleMSISDN (id, subId, fspId, currency) VALUES (?, ?, ?, ?)",
         )
@@ -84,11 +86,38 @@ impl Store {
         .await
         .map_err(Error::from);
         match result {
-            Ok(_) => Ok(()),
-            Err(error) if error.is_unique_violation() => Err(Error::duplicate(format!(
-                "Party already exists [id: {}]",
-                mapping.id
-            ))),
+            Ok(_) => Ok(true),
+            Err(error) if error.is_unique_violation() => {
+                // Only the holder's own resend changes the row (its currency).
+                let resent = sqlx::query(
+                    "UPDATE oracleMSISDN SET currency = COALESCE(?, currency) \
+                     WHERE id = ? AND subId = ? AND fspId = ?",
+                )
+                .bind(&mapping.currency)
+                .bind(&mapping.id)
+                .bind(&mapping.sub_id)
+                .bind(&mapping.fsp_id)
+                .execute(&self.pool)
+                .await?;
+                let held_by_sender = resent.rows_affected() > 0
+                    || sqlx::query(
+                        "SELECT 1 FROM oracleMSISDN WHERE id = ? AND subId = ? AND fspId = ?",
+                    )
+                    .bind(&mapping.id)
+                    .bind(&mapping.sub_id)
+                    .bind(&mapping.fsp_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some();
+                if held_by_sender {
+                    Ok(false)
+                } else {
+                    Err(Error::duplicate(format!(
+                        "Party already exists [id: {}]",
+                        mapping.id
+                    )))
+                }
+            }
             Err(error) => Err(error),
         }
     }
@@ -185,8 +214,9 @@ impl Store {
                     // (it is atomic), so go row by row.
                     for (index, row) in fresh {
                         match self.insert(row).await {
-                            Ok(()) => {}
-                            Err(Error::Client(409, _)) => {
+                            Ok(true) => {}
+                            // A bulk registration reports every existing key as a duplicate.
+                            Ok(false) | Err(Error::Client(409, _)) => {
                                 if let Some(outcome) = outcomes.get_mut(index) {
                                     *outcome = BulkOutcome::Duplicate;
                                 }

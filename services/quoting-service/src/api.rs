@@ -7,8 +7,9 @@
 //! 1. headers (`fspiop::headers::validate_request_headers`, resource `quotes`,
 //!    `FSPIOP-Destination` required): 3102 missing, 3101 malformed, 3001/406 version;
 //! 2. the path id is a UUID or ULID: 3100 (a pattern rule, as Mojaloop's OpenAPI check);
-//! 3. the body: not JSON 3101, then the schema with unknown members rejected, as Mojaloop's
-//!    Quoting Service does (3102 missing, 3101 wrong type, 3103 unknown member, 3100 rule);
+//! 3. the body: not JSON 3101, then the schema (3102 missing, 3101 wrong type, 3100 rule);
+//!    members the API definition does not name are accepted and forwarded with the body as
+//!    received, unless `[validation] reject_additional_properties` is on (then 3103);
 //! 4. every amount can be expressed in minor units of its currency (3100): a quote whose
 //!    amount cannot become an ILP packet or a ledger amount is refused before it travels.
 
@@ -22,7 +23,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use fspiop::headers::{self, HeaderRules};
 use fspiop::types::{self, Money, QuotesIdPutResponse, QuotesPostRequest};
-use fspiop::validate::{self, UnknownFields};
+use fspiop::validate;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use service_kit::health::{health_response, HealthReport, Status, SubServiceHealth};
 use service_kit::http::{empty_response, FspiopResponse};
@@ -127,7 +128,10 @@ fn parse<T: types::Body>(
 ) -> Result<(T, Option<String>), FspiopError> {
     let value = validate::parse_json(bytes)?;
     let hash = state.inner.writer.is_some().then(|| body_hash(&value));
-    Ok((types::from_value(value, UnknownFields::Reject)?, hash))
+    Ok((
+        types::from_value(value, state.inner.config.validation.unknown_fields())?,
+        hash,
+    ))
 }
 
 async fn post_quotes(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -211,7 +215,8 @@ async fn put_quote_error(
         check_id(&id)?;
         let bytes = read_body(body).await?;
         let value = validate::parse_json(&bytes)?;
-        let object: ErrorInformationObject = types::from_value(value, UnknownFields::Reject)?;
+        let object: ErrorInformationObject =
+            types::from_value(value, state.inner.config.validation.unknown_fields())?;
         let inbound = Inbound {
             id,
             headers: map,

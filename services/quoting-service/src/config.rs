@@ -30,6 +30,8 @@ pub struct Config {
     pub jws: service_kit::jws::JwsConfig,
     /// Mutual TLS on the listener and the forwarding client's certificate (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// How strictly request bodies are read (`[validation]`).
+    pub validation: service_kit::config::ValidationConfig,
 }
 
 /// The HTTP server.

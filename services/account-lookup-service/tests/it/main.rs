@@ -13,5 +13,6 @@ mod admin;
 mod discovery;
 mod headers;
 mod helpers;
+mod interop;
 mod participants;
 mod relay;

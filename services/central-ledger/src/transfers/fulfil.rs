@@ -555,7 +555,15 @@ pub async fn handle(
     for incoming in batch {
         let id = incoming.transfer_id.as_str();
         let mut tell = |to: &str, action: &str, body: Body<'_>| {
-            notifier.from_hub(id, to, action, body, &new_event_id(), now_ms)
+            notifier.answer(
+                &incoming.message,
+                id,
+                to,
+                action,
+                body,
+                &new_event_id(),
+                now_ms,
+            )
         };
         let request = match &incoming.request {
             Ok(request) => request,
@@ -683,7 +691,8 @@ pub async fn handle(
                     writes.abort(id, &transfer, &error);
                     decided(State::AbortedError);
                     outcome.aborted += 1;
-                    let mut message = notifier.from_hub(
+                    let mut message = notifier.answer(
+                        &incoming.message,
                         id,
                         &transfer.payer,
                         "abort-validation",
@@ -751,7 +760,8 @@ pub async fn handle(
                     if let (Some(f), Some(object)) = (&put.fulfilment, payload.as_object_mut()) {
                         object.insert("fulfilment".into(), Value::String(f.clone()));
                     }
-                    let mut message = notifier.from_hub(
+                    let mut message = notifier.answer(
+                        &incoming.message,
                         id,
                         &transfer.payer,
                         "reserve",
@@ -919,7 +929,8 @@ pub async fn run_handler(
                 incoming
                     .iter()
                     .map(|i| {
-                        notifier.from_hub(
+                        notifier.answer(
+                            &i.message,
                             &i.transfer_id,
                             &i.source,
                             "commit",

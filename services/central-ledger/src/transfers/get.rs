@@ -128,7 +128,8 @@ pub async fn run_handler(
                 .unwrap_or_else(|| message.from.clone());
             let event_id = uuid::Uuid::new_v4().to_string();
             match answer(&store, &transfer_id, &requester).await {
-                Ok(Ok(payload)) => messages.push(notifier.from_hub(
+                Ok(Ok(payload)) => messages.push(notifier.answer(
+                    &message,
                     &transfer_id,
                     &requester,
                     "get",
@@ -136,7 +137,8 @@ pub async fn run_handler(
                     &event_id,
                     now_ms,
                 )),
-                Ok(Err(error)) => messages.push(notifier.from_hub(
+                Ok(Err(error)) => messages.push(notifier.answer(
+                    &message,
                     &transfer_id,
                     &requester,
                     "get",
@@ -147,7 +149,8 @@ pub async fn run_handler(
                 Err(error) => {
                     tracing::error!(%error, "get failed");
                     let failure = FspiopError::new(ErrorCode::InternalServerError);
-                    messages.push(notifier.from_hub(
+                    messages.push(notifier.answer(
+                        &message,
                         &transfer_id,
                         &requester,
                         "get",

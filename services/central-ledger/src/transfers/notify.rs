@@ -97,6 +97,38 @@ impl Notifier {
         message
     }
 
+    /// [`Notifier::from_hub`] answering `original`: the message carries the version headers
+    /// (`Content-Type`, `Accept`) of the request it answers, so the callback speaks the
+    /// requester's FSPIOP version (the ML API Adapter's forwarder picks it from them).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "from_hub's arguments and the original"
+    )]
+    pub fn answer(
+        &self,
+        original: &Message,
+        id: &str,
+        to: &str,
+        action: &str,
+        body: Body<'_>,
+        event_id: &str,
+        now_ms: i64,
+    ) -> Message {
+        let mut message = self.from_hub(id, to, action, body, event_id, now_ms);
+        for name in ["content-type", "accept"] {
+            let asked = original
+                .content
+                .headers
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .map(|(_, value)| value.clone());
+            if let Some(value) = asked {
+                message.content.headers.insert(name.to_string(), value);
+            }
+        }
+        message
+    }
+
     /// Produces every message and waits for the broker to take them all.
     pub async fn send_all(&self, messages: Vec<Message>) -> Result<()> {
         let values = messages

@@ -354,7 +354,7 @@ async fn transfer_state_payload(
     .await?;
     Ok(row.and_then(|(state, completed, fulfilment)| {
         let state = State::parse(&state)?;
-        let mut payload = json!({ "transferState": state.enumeration().as_str(), "completedTimestamp": completed });
+        let mut payload = json!({ "transferState": state.enumeration().fspiop_str(), "completedTimestamp": completed });
         if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
             object.insert("fulfilment".into(), Value::String(f));
         }
@@ -736,7 +736,8 @@ pub async fn handle(
                 Some(Err(rejection)) => {
                     outcome.rejected += 1;
                     let error = rejection_error(*rejection);
-                    outcome.messages.push(notifier.from_hub(
+                    outcome.messages.push(notifier.answer(
+                        &incoming.message,
                         id,
                         payer,
                         "prepare",
@@ -751,7 +752,8 @@ pub async fn handle(
                 outcome.invalid += 1;
                 let error =
                     FspiopError::with_detail(ErrorCode::GenericValidationError, reason.clone());
-                outcome.messages.push(notifier.from_hub(
+                outcome.messages.push(notifier.answer(
+                    &incoming.message,
                     id,
                     &incoming.source,
                     "prepare",
@@ -766,7 +768,8 @@ pub async fn handle(
                     ErrorCode::ModifiedRequest,
                     format!("transfer {id} was sent before with different content"),
                 );
-                outcome.messages.push(notifier.from_hub(
+                outcome.messages.push(notifier.answer(
+                    &incoming.message,
                     id,
                     &incoming.source,
                     "prepare",
@@ -786,7 +789,8 @@ pub async fn handle(
                     if state.is_final()
                         || state.enumeration() == ledger::transfer::Enumeration::Reserved
                     {
-                        outcome.messages.push(notifier.from_hub(
+                        outcome.messages.push(notifier.answer(
+                            &incoming.message,
                             id,
                             &incoming.source,
                             "prepare-duplicate",
@@ -948,7 +952,8 @@ pub async fn run_handler(
                         .get("fspiop-source")
                         .cloned()
                         .unwrap_or(message.from.clone());
-                    early.push(notifier.from_hub(
+                    early.push(notifier.answer(
+                        &message,
                         &message.id,
                         &to,
                         "prepare",
@@ -1004,7 +1009,8 @@ pub async fn run_handler(
                 tracing::error!(%error, transfers = incoming.len(), "prepare batch failed; payers are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
                 for i in &incoming {
-                    messages.push(notifier.from_hub(
+                    messages.push(notifier.answer(
+                        &i.message,
                         &i.transfer.transfer_id,
                         &i.source,
                         "prepare",

@@ -323,12 +323,20 @@ impl Bus {
 
     /// Puts a prepare on the topic as the ML API Adapter does: the exact body bytes in a data URI.
     pub async fn prepare(&self, body: &Value, source: &str) {
+        self.prepare_with(body, source, &[]).await
+    }
+
+    /// [`Bus::prepare`] with these headers set (`content-type`, `accept`, …).
+    pub async fn prepare_with(&self, body: &Value, source: &str, set: &[(&str, &str)]) {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
         let mut headers = BTreeMap::new();
         headers.insert(
             "content-type".to_string(),
             "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
         );
+        for (name, value) in set {
+            headers.insert(name.to_string(), value.to_string());
+        }
         headers.insert("fspiop-source".to_string(), source.to_string());
         headers.insert(
             "fspiop-destination".to_string(),

@@ -80,11 +80,15 @@ async fn prepares_are_reserved_rejected_and_deduplicated() {
         "the payee gets the exact bytes"
     );
 
-    // More than the funds left (500 − 100 = 400): 4001, nothing reserved.
+    // More than the funds left (500 − 100 = 400): 4001, nothing reserved. The payer sent
+    // FSPIOP 2.0: the hub's answer carries its version headers, so it is answered in 2.0.
     let too_much = new_id();
-    bus.prepare(
+    let v2 = "application/vnd.interoperability.transfers+json;version=2.0";
+    let accept_v2 = "application/vnd.interoperability.transfers+json;version=2";
+    bus.prepare_with(
         &prepare_body(&too_much, "payerfsp", "payeefsp", "450"),
         "payerfsp",
+        &[("content-type", v2), ("accept", accept_v2)],
     )
     .await;
     app.wait_for_state(&too_much, "ABORTED_REJECTED").await;
@@ -94,6 +98,26 @@ async fn prepares_are_reserved_rejected_and_deduplicated() {
         ("Hub", "payerfsp")
     );
     assert_eq!(refused.metadata.event.state.code, 4001);
+    assert_eq!(
+        refused
+            .content
+            .headers
+            .get("content-type")
+            .map(String::as_str),
+        Some(v2)
+    );
+    assert_eq!(
+        refused.content.headers.get("accept").map(String::as_str),
+        Some(accept_v2)
+    );
+    assert_eq!(
+        refused
+            .content
+            .headers
+            .get("fspiop-source")
+            .map(String::as_str),
+        Some("Hub")
+    );
     assert_eq!(
         refused.content.payload["errorInformation"]["errorCode"],
         "4001"

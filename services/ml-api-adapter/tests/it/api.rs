@@ -248,7 +248,7 @@ async fn header_errors() {
             None,
             400,
             "3102",
-            "Missing mandatory element - Accept is required",
+            "Missing mandatory element - accept is required",
         ),
         (
             "accept",

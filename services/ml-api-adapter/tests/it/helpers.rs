@@ -253,6 +253,8 @@ pub struct Options<'a> {
     pub callback_concurrency_max: Option<usize>,
     /// The `[jws]` settings, when not the default (off).
     pub jws: Option<service_kit::jws::JwsConfig>,
+    /// `[validation] reject_additional_properties`.
+    pub reject_additional_properties: bool,
 }
 
 pub struct TestApp {
@@ -282,6 +284,7 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
     if let Some(jws) = options.jws.clone() {
         config.jws = jws;
     }
+    config.validation.reject_additional_properties = options.reject_additional_properties;
     match options.database {
         Some(db) => {
             config.central_ledger_database.url = database_server_url();

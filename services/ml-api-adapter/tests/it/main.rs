@@ -11,5 +11,6 @@
 
 mod api;
 mod helpers;
+mod interop;
 mod jws;
 mod notification;

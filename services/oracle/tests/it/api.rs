@@ -37,6 +37,35 @@ async fn create_read_update_delete() {
         json!({"partyList": [{"fspId": "dfsp1"}]})
     );
 
+    // The holder registering it again is a resend: 201, one mapping, the new currency.
+    oracle
+        .call(
+            "POST",
+            path,
+            Some(json!({"fspId": "dfsp1", "currency": "EUR"})),
+            201,
+        )
+        .await;
+    oracle
+        .call("POST", path, Some(json!({"fspId": "dfsp1"})), 201)
+        .await;
+    assert_eq!(
+        oracle.call("GET", path, None, 200).await,
+        json!({"partyList": [{"fspId": "dfsp1"}]})
+    );
+    assert_eq!(
+        oracle
+            .call("GET", &format!("{path}?currency=EUR"), None, 200)
+            .await,
+        json!({"partyList": [{"fspId": "dfsp1"}]})
+    );
+    assert_eq!(
+        oracle
+            .call("GET", &format!("{path}?currency=USD"), None, 200)
+            .await,
+        json!({"partyList": []})
+    );
+    // Another DFSP claiming it: 409 / 3003.
     let description = oracle
         .fails("POST", path, Some(json!({"fspId": "dfsp2"})), 409, "3003")
         .await;

@@ -206,6 +206,8 @@ pub struct Setup {
     pub ilp_versions: &'static [&'static str],
     /// The version the test payee makes its packets in.
     pub payee_ilp: &'static str,
+    /// `[validation] reject_additional_properties`.
+    pub reject_additional_properties: bool,
 }
 
 impl Default for Setup {
@@ -215,6 +217,7 @@ impl Default for Setup {
             ilp_check: true,
             ilp_versions: &["v1", "v4"],
             payee_ilp: "v4",
+            reject_additional_properties: false,
         }
     }
 }
@@ -270,6 +273,7 @@ where
     config.quotes.mode = setup.mode;
     config.quotes.ilp_check = setup.ilp_check;
     config.quotes.ilp_versions = setup.ilp_versions.iter().map(|v| v.to_string()).collect();
+    config.validation.reject_additional_properties = setup.reject_additional_properties;
     config.central_ledger_database.url = server.clone();
     config.central_ledger_database.name = ledger_db.clone();
     config.central_ledger_database.pool_size_max = 4;

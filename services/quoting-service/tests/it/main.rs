@@ -13,6 +13,7 @@
 mod duplicates;
 mod helpers;
 mod ilp;
+mod interop;
 mod participants;
 mod pass_through;
 mod relay;
