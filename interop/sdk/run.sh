@@ -74,7 +74,7 @@ RUN_START_S=$SECONDS
 MYSQL_CLIENT=""
 
 log() { printf '[sdk] %s\n' "$*"; }
-die() { printf '[sdk] ERROR: %s\n' "$*" >&2; exit 1; }
+die() { printf '[sdk] ERROR: %s\n' "$*" >&2; printf 'FAIL setup: %s\n' "$*" | tee -a "$RESULTS"; exit 1; }
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 APT_UPDATED=""
@@ -141,13 +141,17 @@ cleanup() {
   trap - EXIT
   stop_started 0
   [[ -n "$MYSQL_CLIENT" ]] && drop_databases >/dev/null 2>&1
+  local summary=""
+  [[ -f "$RESULTS" ]] && summary="$(grep -c '^PASS ' "$RESULTS") passed, $(grep -c '^FAIL ' "$RESULTS") failed"
   if (( status != 0 )) || [[ "${SDK_KEEP_LOGS:-}" == 1 ]]; then
     log "logs kept in $LOGS"
-    rm -rf "$STATE/keys" "$STATE/switch-keys"
+    rm -rf "$STATE/keys" "$STATE"/switch-keys-*/private
   else
     rm -rf "$STATE"
   fi
   log "took $((SECONDS - RUN_START_S)) s"
+  # The last line: the count of every check (run.sh's own and the harness's).
+  if [[ -n "$summary" ]]; then echo; echo "$summary"; fi
   exit "$status"
 }
 trap cleanup EXIT
@@ -438,8 +442,5 @@ for phase in $PHASES; do
   redis_db=$((redis_db + 1))
 done
 
-passed=$(grep -c '^PASS ' "$RESULTS" || true)
-failed=$(grep -c '^FAIL ' "$RESULTS" || true)
-echo
-printf '%s passed, %s failed\n' "$passed" "$failed"
-(( failed == 0 && passed > 0 ))
+# cleanup prints the count as the last line.
+grep -q '^PASS ' "$RESULTS" && ! grep -q '^FAIL ' "$RESULTS"
