@@ -61,7 +61,7 @@ function pass(what) {
 }
 function fail(what, why) {
     failed += 1;
-    console.log(`FAIL ${phase}: ${what}: ${why}`);
+    console.log(`FAIL ${phase}: ${what}: ${String(why).replace(/\s+/g, ' ')}`);
 }
 function check(ok, what, why) {
     if (ok) pass(what); else fail(what, why);
@@ -288,6 +288,21 @@ function amountFor(i) {
     return a;
 }
 
+// "N failed; first: …; by cause: 3× statusCode 3100 … | …" for a run's results.
+function failureSummary(results) {
+    const failures = results.filter((r) => !r.ok);
+    if (failures.length === 0) return 'not all sent';
+    const causes = new Map();
+    for (const r of failures) {
+        const cause = (r.why || '').replace(/message ".*$/s, '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>')
+            .replace(/\d+(\.\d+)?/g, 'N').slice(0, 160);
+        causes.set(cause, (causes.get(cause) || 0) + 1);
+    }
+    const byCause = [...causes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 4)
+        .map(([cause, n]) => `${n}× ${cause}`).join(' | ');
+    return `${failures.length} failed; first: ${failures[0].why}; by cause: ${byCause}`;
+}
+
 async function sequential() {
     const msisdns = payeeMsisdns();
     const results = [];
@@ -302,17 +317,16 @@ async function sequential() {
         }
     }
     const ok = results.filter((r) => r.ok).length;
-    const first = results.find((r) => !r.ok);
     const times = results.map((r) => r.ms).sort((a, b) => a - b);
     check(ok === cfg.sequential, `${cfg.sequential} sequential payments COMMITTED (${ok}/${cfg.sequential}, median ${times[Math.floor(times.length / 2)] || 0} ms)`,
-        first ? `first failure: ${first.why}` : 'not all sent');
+        failureSummary(results));
     return ok;
 }
 
 async function concurrent() {
-    // Each payment in flight holds its own MSISDN: the SDK mixes up (and then stops serving)
-    // lookups when two payments in flight look up the same one, so a worker takes a free MSISDN
-    // and gives it back when its payment has ended.
+    // Each payment in flight holds its own MSISDN: the SDK misses callbacks when two payments in
+    // flight look up the same one (see interop/README.md), so a worker takes a free MSISDN and
+    // gives it back when its payment has ended.
     const free = payeeMsisdns().slice(0, cfg.concurrentMsisdns);
     const used = new Set();
     const results = [];
@@ -336,13 +350,12 @@ async function concurrent() {
     await Promise.all(Array.from({ length: cfg.concurrency }, () => worker()));
     const seconds = (Date.now() - started) / 1000;
     const ok = results.filter((r) => r.ok).length;
-    const first = results.find((r) => !r.ok);
     if (failures >= 16) info(`concurrent: stopped after 16 failures, ${cfg.concurrentCount - results.length} not sent`);
     const times = results.map((r) => r.ms).sort((a, b) => a - b);
     const p = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))] || 0;
     check(ok === cfg.concurrentCount,
         `${cfg.concurrentCount} payments at concurrency ${cfg.concurrency} over ${used.size} MSISDNs COMMITTED (${ok}/${cfg.concurrentCount} in ${seconds.toFixed(1)} s, ${(results.length / seconds).toFixed(1)}/s, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms)`,
-        first ? `first failure: ${first.why}` : 'not all sent');
+        failureSummary(results));
 }
 
 // An outbound transfer that must fail in the SDK with `code` (not a timeout), within `maxMs`.
