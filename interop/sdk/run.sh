@@ -7,8 +7,9 @@
 # Two runs of the switch, each on fresh databases:
 #   defaults   `mojaloop up` with nothing but its port offset and database names; the SDKs on
 #              their default FSPIOP 1.0 content types, without JWS
-#   jws-1.1    `mojaloop up --jws-dir DIR` (DIR holds only the DFSPs' public keys); the SDKs
-#              sign RS256 and validate what they receive, on FSPIOP 1.1 content types
+#   jws-1.1    `mojaloop up --jws-dir DIR`, DIR holding the DFSPs' public keys only and the hub's
+#              RSA pair (`mojaloop jws keygen --dfsps 0 --alg RS256`); the SDKs sign RS256 and
+#              validate what they receive, on FSPIOP 1.1 content types
 # In each: onboarding through the admin APIs, sequential and concurrent payments, the error
 # paths, positions against what committed. Prints one line per check and, last, exactly
 # `N passed, M failed`; exits non-zero when any check failed.
@@ -360,6 +361,13 @@ run_phase() {  # run_phase <phase> <redis db>
       local sw="$STATE/switch-keys-$phase" sdkkeys="$STATE/sdk-keys-$phase"
       mkdir -p "$sw" "$sdkkeys"
       cp "$KEYS/$PAYER.pem" "$KEYS/$PAYEE.pem" "$sw/"  # public keys only, as DFSPs hand them in
+      # The hub's own pair, RSA: Mojaloop's SDK verifies RS256 only (README, "Working with
+      # Mojaloop's own tools"). `up --jws-dir` would make an ES256 one.
+      if "$MOJALOOP_BIN" jws keygen --out "$sw" --dfsps 0 --alg RS256 >"$LOGS/keygen-$phase.log" 2>&1; then
+        result PASS "$phase: mojaloop jws keygen --dfsps 0 --alg RS256 made the hub's RSA pair"
+      else
+        result FAIL "$phase: mojaloop jws keygen --dfsps 0 --alg RS256" "$(tail -n 3 "$LOGS/keygen-$phase.log")"
+      fi
       up_args=(--jws-dir "$sw")
       expect_signed=1
       concurrent=$(( CONCURRENT / 2 ))
