@@ -12,15 +12,17 @@
 //!
 //! A 2.0 `parties` body relabelled 1.x is made a valid 1.x body by [`party_body_for_1x`]: the
 //! members 1.x does not have (`party.supportedCurrencies`, `party.personalInfo.kycInformation`)
-//! are left out, and so is a `party.name` that 1.x's `Name` rule refuses (2.0's `PartyName` has
-//! no character rule; 1.x allows letters, marks, digits, spaces and `.,'-`). A signed body is
-//! never changed (the signature covers it): it is relabelled only.
+//! are left out, and so is an optional member 1.x's rules refuse: `party.name` (2.0's
+//! `PartyName` has no character rule; 1.x's `Name` allows letters, marks, digits, spaces and
+//! `.,'-`), the complex name's parts, `dateOfBirth`, `merchantClassificationCode`. A body
+//! carrying a signature is never changed (the signature covers it): it is relabelled only.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fspiop::headers::{self, Version};
+use fspiop::validate::Format;
 
 /// How long the `Accept` of a forwarded lookup is remembered: longer than any DFSP waits for
 /// the answer to its lookup.
@@ -104,16 +106,57 @@ pub fn party_body_for_1x(body: &[u8]) -> Option<Vec<u8>> {
     {
         changed |= info.remove("kycInformation").is_some();
     }
-    let bad_name = party.get("name").is_some_and(|name| {
-        !name
-            .as_str()
-            .is_some_and(|n| fspiop::validate::check_format(fspiop::validate::Format::Name, n))
-    });
-    if bad_name {
-        party.remove("name");
-        changed = true;
+    changed |= drop_unless(party, "name", Format::Name);
+    changed |= drop_unless(
+        party,
+        "merchantClassificationCode",
+        Format::MerchantClassificationCode,
+    );
+    if let Some(info) = party
+        .get_mut("personalInfo")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        changed |= drop_unless(info, "dateOfBirth", Format::Date);
+        if let Some(names) = info
+            .get_mut("complexName")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for name in ["firstName", "middleName", "lastName"] {
+                changed |= drop_unless(names, name, Format::Name);
+            }
+        }
     }
     changed.then(|| serde_json::to_vec(&value).ok()).flatten()
+}
+
+/// Removes optional member `name` of `object` unless it is a string of `format`; whether it
+/// did.
+fn drop_unless(
+    object: &mut serde_json::Map<String, serde_json::Value>,
+    name: &str,
+    format: Format,
+) -> bool {
+    let fits = |value: &serde_json::Value| {
+        value
+            .as_str()
+            .is_some_and(|text| fspiop::validate::check_format(format, text))
+    };
+    if object.get(name).is_some_and(|value| !fits(value)) {
+        object.remove(name);
+        return true;
+    }
+    false
+}
+
+/// Whether an `FSPIOP-Signature` value is a JWS at all (`{"protectedHeader","signature"}`): a
+/// body carrying one is never changed. Anything else (a test tool's placeholder text) protects
+/// nothing.
+pub fn is_signature(value: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(value).is_ok_and(|v| {
+        v.get("protectedHeader")
+            .is_some_and(serde_json::Value::is_string)
+            && v.get("signature").is_some_and(serde_json::Value::is_string)
+    })
 }
 
 #[cfg(test)]
@@ -135,13 +178,15 @@ mod tests {
 
     #[test]
     fn a_2_0_party_body_becomes_a_valid_1_x_body() {
-        let body = br#"{"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"name":"eCg Cpt'J PPeM=okJgkutp{cc","supportedCurrencies":["USD"],"personalInfo":{"complexName":{"firstName":"Henrik"},"kycInformation":"k"}},"esse_1":1}"#;
+        let body = br#"{"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"name":"eCg Cpt'J PPeM=okJgkutp{cc","supportedCurrencies":["USD"],"personalInfo":{"complexName":{"firstName":"Henrik","lastName":"}{="},"dateOfBirth":"not a date","kycInformation":"k"}},"esse_1":1}"#;
         let adapted = party_body_for_1x(body).unwrap_or_default();
         let value: serde_json::Value = serde_json::from_slice(&adapted).unwrap_or_default();
         assert_eq!(
             value,
             serde_json::json!({"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"personalInfo":{"complexName":{"firstName":"Henrik"}}},"esse_1":1})
         );
+        assert!(!is_signature("Ut dolore id veniam"));
+        assert!(is_signature(r#"{"signature":"s","protectedHeader":"p"}"#));
         // A name 1.x allows is kept, and a body with nothing to change is not rewritten.
         let fine = r#"{"party":{"partyIdInfo":{"partyIdType":"MSISDN","partyIdentifier":"1"},"name":"José O'Neil-Smith"}}"#;
         assert_eq!(party_body_for_1x(fine.as_bytes()), None);

@@ -397,7 +397,8 @@ async fn relay_to_destination(state: &AppState, relay: &Relay) -> Result<(), Fsp
     let url = callbacks::endpoint_url(state, &destination, endpoint, &party.vars()).await?;
     let mut headers = relay.inbound.headers.clone();
     let mut body = relay.body.to_vec();
-    let signed = header(&headers, fspiop::headers::FSPIOP_SIGNATURE).is_some();
+    let signed = header(&headers, fspiop::headers::FSPIOP_SIGNATURE)
+        .is_some_and(crate::accept_memory::is_signature);
     // In a version the payer's lookup accepted (see `accept_memory`).
     if let Some((_, content_type)) = headers
         .iter_mut()

@@ -18,6 +18,7 @@ use fspiop::ilp::{Ilp, IlpVersion};
 use serde_json::{json, Value};
 
 const TRANSFERS: &str = "application/vnd.interoperability.transfers+json;version=1.1";
+const TRANSFERS_V10: &str = "application/vnd.interoperability.transfers+json;version=1.0";
 
 fn database_server_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
@@ -310,7 +311,8 @@ async fn payments_end_to_end_in_every_outcome() {
                         let id = transfer["transferId"].as_str().unwrap_or("").to_string();
                         tokio::spawn(async move {
                             // The amount says how this payee behaves: 13 refuses, 14 answers
-                            // RESERVED, 15 sends a wrong fulfilment, 16 never answers.
+                            // RESERVED, 15 sends a wrong fulfilment, 16 never answers, 17
+                            // answers RESERVED in FSPIOP 1.0 (which has no RESERVED fulfil).
                             let amount = transfer["amount"]["amount"].as_str().unwrap_or("").to_string();
                             let fulfilment = engine.fulfilment_for_packet(transfer["ilpPacket"].as_str().unwrap_or("")).unwrap_or_default();
                             let completed = fspiop::datetime::format_date_time(now_ms());
@@ -319,17 +321,25 @@ async fn payments_end_to_end_in_every_outcome() {
                                 "14" => (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": completed, "transferState": "RESERVED"})),
                                 "15" => (format!("/transfers/{id}"), json!({"fulfilment": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "completedTimestamp": completed, "transferState": "COMMITTED"})),
                                 "16" => return,
+                                "17" => (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": completed, "transferState": "RESERVED"})),
                                 _ => (format!("/transfers/{id}"), json!({"fulfilment": fulfilment, "completedTimestamp": completed, "transferState": "COMMITTED"})),
                             };
-                            let _ = reqwest::Client::new()
+                            let content_type = if amount == "17" { TRANSFERS_V10 } else { TRANSFERS };
+                            let answer = reqwest::Client::new()
                                 .put(format!("{api}{path}"))
-                                .header("content-type", TRANSFERS)
+                                .header("content-type", content_type)
                                 .header("date", fspiop::datetime::format_http_date(now_ms()))
                                 .header("fspiop-source", "payee-dfsp")
                                 .header("fspiop-destination", "payer-dfsp")
                                 .json(&body)
                                 .send()
                                 .await;
+                            // What the switch answered the payee, for the test to read.
+                            if let Ok(answer) = answer {
+                                let status = answer.status().as_u16().to_string();
+                                let bytes = answer.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                                received.lock().map(|mut r| r.push(("ANSWERED".into(), path.clone(), vec![("status".into(), status)], bytes))).unwrap_or(());
+                            }
                         });
                         StatusCode::ACCEPTED
                     }
@@ -553,6 +563,29 @@ async fn payments_end_to_end_in_every_outcome() {
     );
     assert_eq!(switch.position("payer-dfsp").await, "114.0000");
 
+    // FSPIOP 1.0 has no RESERVED fulfil: the payee's 1.0 RESERVED is refused (3100) and
+    // commits nothing; the transfer stays RESERVED, expires as any reserved transfer does, and
+    // GET reports it ABORTED with the cause.
+    let old = uuid::Uuid::new_v4().to_string();
+    send_expiring(&old, "payer-dfsp", "payee-dfsp", "17", 2500).await;
+    let (_, _, answer_headers, answer) = wait_for(
+        &payee_received,
+        "the switch's answer to the 1.0 RESERVED",
+        |(m, p, _, _)| m == "ANSWERED" && *p == format!("/transfers/{old}"),
+    )
+    .await;
+    assert_eq!(header(&answer_headers, "status"), Some("400"));
+    assert_eq!(error_code(&answer), "3100");
+    assert_eq!(switch.state(&old).await.as_deref(), Some("RESERVED"));
+    assert_eq!(switch.position("payer-dfsp").await, "131.0000");
+    let (_, _, _, body) = callback_to(&payer_received, format!("/transfers/{old}/error")).await;
+    assert_eq!(error_code(&body), "3303");
+    assert_eq!(
+        switch.state(&old).await.as_deref(),
+        Some("EXPIRED_RESERVED")
+    );
+    assert_eq!(switch.position("payer-dfsp").await, "114.0000");
+
     // The first payment sent again: the payer gets its outcome again; changed: 3106.
     let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);
     resend(paid_body.clone()).await;
@@ -636,8 +669,12 @@ async fn payments_end_to_end_in_every_outcome() {
     );
     assert_eq!(switch.state(&lapsed).await.as_deref(), Some("INVALID"));
 
-    // GET of a committed and of an aborted transfer.
-    for (id, state) in [(&paid, "COMMITTED"), (&refused, "ABORTED")] {
+    // GET of a committed and of aborted transfers (the 1.0 RESERVED one expired: its cause).
+    for (id, state) in [
+        (&paid, "COMMITTED"),
+        (&refused, "ABORTED"),
+        (&old, "ABORTED"),
+    ] {
         let before = payer_received.lock().map(|r| r.len()).unwrap_or(0);
         let response = reqwest::Client::new()
             .get(format!("{}/transfers/{id}", switch.api))
@@ -658,11 +695,22 @@ async fn payments_end_to_end_in_every_outcome() {
                 .lock()
                 .map(|r| {
                     r.iter().skip(before).any(|(m, p, _, b)| {
+                        let answer = serde_json::from_slice::<Value>(b).unwrap_or_default();
+                        let cause_ok = id != &old
+                            || answer["extensionList"]["extension"].as_array().is_some_and(
+                                |list| {
+                                    list.iter().any(|e| {
+                                        e["key"] == "cause"
+                                            && e["value"]
+                                                .as_str()
+                                                .is_some_and(|v| v.starts_with("3303"))
+                                    })
+                                },
+                            );
                         m == "PUT"
                             && *p == format!("/transfers/{id}")
-                            && serde_json::from_slice::<Value>(b).unwrap_or_default()
-                                ["transferState"]
-                                == state
+                            && answer["transferState"] == state
+                            && cause_ok
                     })
                 })
                 .unwrap_or(false);

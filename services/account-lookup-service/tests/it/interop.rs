@@ -436,7 +436,12 @@ async fn the_payer_is_told_when_its_payees_answer_is_refused() {
         }
     }
     let answer = switch
-        .call_with("PUT", &path, &put, Some(r#"{"notAParty": true}"#.to_string()))
+        .call_with(
+            "PUT",
+            &path,
+            &put,
+            Some(r#"{"notAParty": true}"#.to_string()),
+        )
         .await;
     assert_eq!(answer.status, 400, "{answer:?}");
     let told = payer.wait_for("PUT", &format!("{path}/error")).await;
