@@ -304,9 +304,9 @@ start_switch() {  # start_switch <phase> [extra up args...]
       bash -c "curl -fsS -m 3 http://$HOST:$ALS_ADMIN_PORT/oracles | grep -q MSISDN" || ok=0
   fi
   if (( ok )); then
-    result PASS "$phase: mojaloop up $* healthy (ledger, adapter, quoting, ALS, oracle)"
+    result PASS "$phase: mojaloop up${*:+ $*} healthy (ledger, adapter, quoting, ALS, oracle)"
   else
-    result FAIL "$phase: mojaloop up $*" "not healthy; last lines of its log:"
+    result FAIL "$phase: mojaloop up${*:+ $*}" "not healthy; last lines of its log:"
     tail -n 30 "$LOGS/switch-$phase.log" | sed 's/^/    /'
     return 1
   fi
@@ -389,7 +389,7 @@ run_phase() {  # run_phase <phase> <redis db>
     else
       result FAIL "$phase: up --jws-dir kept the DFSPs' public keys" "$sw/$PAYER.pem or $PAYEE.pem was replaced: every signed request will fail 3105"
     fi
-    [[ -f "$sw/Hub.pem" ]] || { result FAIL "$phase: the hub's public key" "up --jws-dir made no $sw/Hub.pem"; stop_started "$mark"; return 0; }
+    [[ -f "$sw/Hub.pem" ]] || { result FAIL "$phase: the hub's public key" "no $sw/Hub.pem after keygen and up"; stop_started "$mark"; return 0; }
     cp "$KEYS/$PAYER.pem" "$KEYS/$PAYEE.pem" "$sw/Hub.pem" "$sdkkeys/"
     sdk_env=(JWS_SIGN=true VALIDATE_INBOUND_JWS=true
       JWS_VERIFICATION_KEYS_DIRECTORY="$sdkkeys"
