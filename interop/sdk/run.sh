@@ -8,7 +8,7 @@
 #   defaults   `mojaloop up` with nothing but its port offset and database names; the SDKs on
 #              their default FSPIOP 1.0 content types, without JWS
 #   jws-1.1    `mojaloop up --jws-dir DIR`, DIR holding the DFSPs' public keys only and the hub's
-#              RSA pair (`mojaloop jws keygen --dfsps 0 --alg RS256`); the SDKs sign RS256 and
+#              RSA pair, which `up` makes there itself; the SDKs sign RS256 and
 #              validate what they receive, on FSPIOP 1.1 content types
 # In each: onboarding through the admin APIs, sequential and concurrent payments, the error
 # paths, positions against what committed. Prints one line per check and, last, exactly
@@ -361,13 +361,8 @@ run_phase() {  # run_phase <phase> <redis db>
       local sw="$STATE/switch-keys-$phase" sdkkeys="$STATE/sdk-keys-$phase"
       mkdir -p "$sw" "$sdkkeys"
       cp "$KEYS/$PAYER.pem" "$KEYS/$PAYEE.pem" "$sw/"  # public keys only, as DFSPs hand them in
-      # The hub's own pair, RSA: Mojaloop's SDK verifies RS256 only (README, "Working with
-      # Mojaloop's own tools"). `up --jws-dir` would make an ES256 one.
-      if "$MOJALOOP_BIN" jws keygen --out "$sw" --dfsps 0 --alg RS256 >"$LOGS/keygen-$phase.log" 2>&1; then
-        result PASS "$phase: mojaloop jws keygen --dfsps 0 --alg RS256 made the hub's RSA pair"
-      else
-        result FAIL "$phase: mojaloop jws keygen --dfsps 0 --alg RS256" "$(tail -n 3 "$LOGS/keygen-$phase.log")"
-      fi
+      # The hub's own pair is left to `up --jws-dir`, which makes it RSA (Mojaloop's SDK
+      # verifies RS256 only); checked once the switch is up.
       up_args=(--jws-dir "$sw")
       expect_signed=1
       concurrent=$(( CONCURRENT / 2 ))
@@ -389,7 +384,13 @@ run_phase() {  # run_phase <phase> <redis db>
     else
       result FAIL "$phase: up --jws-dir kept the DFSPs' public keys" "$sw/$PAYER.pem or $PAYEE.pem was replaced: every signed request will fail 3105"
     fi
-    [[ -f "$sw/Hub.pem" ]] || { result FAIL "$phase: the hub's public key" "no $sw/Hub.pem after keygen and up"; stop_started "$mark"; return 0; }
+    [[ -f "$sw/Hub.pem" ]] || { result FAIL "$phase: the hub's public key" "up --jws-dir made no $sw/Hub.pem"; stop_started "$mark"; return 0; }
+    if openssl pkey -pubin -in "$sw/Hub.pem" -noout -text 2>/dev/null | grep -q "Public-Key: (2048 bit)" \
+      && openssl pkey -pubin -in "$sw/Hub.pem" -noout -text 2>/dev/null | grep -qi "modulus"; then
+      result PASS "$phase: up --jws-dir made the hub an RSA key pair (RS256, what the SDK verifies)"
+    else
+      result FAIL "$phase: the hub's key" "$sw/Hub.pem is not a 2048-bit RSA public key"
+    fi
     cp "$KEYS/$PAYER.pem" "$KEYS/$PAYEE.pem" "$sw/Hub.pem" "$sdkkeys/"
     sdk_env=(JWS_SIGN=true VALIDATE_INBOUND_JWS=true
       JWS_VERIFICATION_KEYS_DIRECTORY="$sdkkeys"

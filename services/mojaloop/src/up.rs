@@ -43,7 +43,8 @@ pub struct UpArgs {
     /// JWS on everywhere: the ML API Adapter, the Quoting Service and the ALS validate
     /// FSPIOP-Signature (3105 when wrong) and sign what the hub originates, and the simulated
     /// DFSPs sign their requests and validate what they receive. Keys from DIR as `mojaloop jws
-    /// keygen --out DIR` writes them (made there when missing).
+    /// keygen --out DIR` writes them (made there when missing: the hub's RSA, RS256, which
+    /// Mojaloop's SDK verifies; a key already there is never replaced).
     #[arg(long, env = "MOJALOOP_JWS_DIR")]
     jws_dir: Option<std::path::PathBuf>,
     /// Mutual TLS on everywhere: every listener speaks HTTPS and requires a client certificate
@@ -171,6 +172,11 @@ pub async fn run_switch(
     oracle.database.url = database_url.to_string();
     let sim_jws = match &security.jws_dir {
         Some(dir) => {
+            // The hub's pair is RSA: Mojaloop's SDK verifies RS256 only, and the hub signs only
+            // what it originates (errors, notifications), so RS256's cost to sign is small.
+            crate::tools::keygen(dir, 0, "Hub", &[], fspiop::jws::Algorithm::RS256, false)?;
+            // The simulated DFSPs' pairs (kept when there; a DFSP's own public key is never
+            // replaced).
             crate::tools::keygen(
                 dir,
                 dfsps.max(dfsp_sim::layout::DFSPS_DEFAULT),

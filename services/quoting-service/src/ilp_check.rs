@@ -9,7 +9,11 @@
 //!    (default: both), and carries a Transaction object;
 //! 2. the Transaction object's `quoteId` is the quote being answered;
 //! 3. amount: the packet's amount is `transferAmount` in minor units of its currency (the
-//!    ILP scale table), and the Transaction object's `amount` is the same amount and currency;
+//!    ILP scale table), and the Transaction object's `amount` is the same amount and currency.
+//!    The amount field of an ILPv1 packet is not compared: Mojaloop's SDK computes it in
+//!    floating point (4.11 USD becomes 411.00000000000006 minor units) and its encoder garbles
+//!    it, for about one amount in nine; the Transaction object's amount, which the v1
+//!    condition covers with the rest of the packet, is;
 //! 4. expiry: the Transaction object's `expiration` (and, in ILPv4, the packet's `expiresAt`)
 //!    is the response's `expiration`; an ILPv1 Transaction object made by Mojaloop's SDK
 //!    carries no `expiration`, so a v1 packet without one is not checked for it;
@@ -68,7 +72,8 @@ pub fn check_response(
     let transfer = &response.transfer_amount;
     let expected = minor_units(transfer)
         .map_err(|e| invalid(format!("/transferAmount cannot be carried in ILP: {e}")))?;
-    if packet.amount() != expected {
+    // Not for v1: see the module documentation.
+    if !matches!(packet, Packet::V1(_)) && packet.amount() != expected {
         return Err(invalid(format!(
             "ilpPacket amount {} is not transferAmount {} {} ({expected})",
             packet.amount(),
@@ -202,12 +207,11 @@ mod tests {
                 terms("100", "USD", EXPIRY),
                 terms("101", "USD", EXPIRY),
             );
-            fails(
-                &r,
-                IlpVersions::BOTH,
-                QUOTE_ID,
-                "ilpPacket amount 10000 is not transferAmount 101 USD",
-            );
+            let needle = match version {
+                IlpVersion::V4 => "ilpPacket amount 10000 is not transferAmount 101 USD",
+                IlpVersion::V1 => "ilpPacket transaction amount \"100\" is not transferAmount 101",
+            };
+            fails(&r, IlpVersions::BOTH, QUOTE_ID, needle);
             // Same minor units (100 JPY vs 1.00 USD) but another currency.
             let r = response(
                 version,
@@ -300,11 +304,21 @@ mod tests {
         assert!(
             check_response(QUOTE_ID, &body(packet(10000, QUOTE_ID)), IlpVersions::BOTH).is_ok()
         );
+        // The SDK's floating-point amount field (4.11 → 411.00000000000006, garbled): not
+        // compared in v1; the Transaction object's amount is.
+        assert!(check_response(
+            QUOTE_ID,
+            &body(packet(4_110_000_000_006, QUOTE_ID)),
+            IlpVersions::BOTH
+        )
+        .is_ok());
+        let mut wrong = body(packet(10000, QUOTE_ID));
+        wrong.transfer_amount.amount = "100.01".into();
         fails(
-            &body(packet(10001, QUOTE_ID)),
+            &wrong,
             IlpVersions::BOTH,
             QUOTE_ID,
-            "ilpPacket amount 10001",
+            "ilpPacket transaction amount \"100\" is not transferAmount 100.01",
         );
         fails(
             &body(packet(10000, "another")),

@@ -145,18 +145,21 @@ async fn v1_and_v4_packets_are_both_accepted_by_default() {
         };
         URL_SAFE_NO_PAD.encode(packet.encode())
     };
+    // A transfer amount its Transaction object does not carry is refused; the packet's own
+    // amount field, which the SDK computes in floating point and garbles, is not compared.
     let mut wrong = response.clone();
-    wrong["ilpPacket"] = json!(sdk_v1(701));
+    wrong["ilpPacket"] = json!(sdk_v1(700));
+    wrong["transferAmount"]["amount"] = json!("7.01");
     refused(
         &world,
         &id,
         &wrong,
-        "ilpPacket amount 701 is not transferAmount 7 USD",
+        "ilpPacket transaction amount \"7\" is not transferAmount 7.01",
         1,
     )
     .await;
     let mut good = response.clone();
-    good["ilpPacket"] = json!(sdk_v1(700));
+    good["ilpPacket"] = json!(sdk_v1(7_000_000_000_001));
     world.put_quote(&id, PAYEE, PAYER, &good, 200).await;
     world.payer.wait_for("PUT", &format!("/quotes/{id}")).await;
     world.stop().await;
@@ -178,7 +181,7 @@ async fn one_ilp_version_can_be_required() {
         &world,
         &id,
         &wrong,
-        "ilpPacket amount 1234 is not transferAmount 12.35 USD",
+        "ilpPacket transaction amount \"12.34\" is not transferAmount 12.35",
         1,
     )
     .await;
