@@ -1076,10 +1076,18 @@ mod tests {
     #[test]
     fn a_v1_packet_is_checked_by_its_transaction_object() {
         let check = |t: &TransfersPostRequest| {
-            check_packet(t, Money::parse(&t.amount.amount).unwrap(), IlpVersions::BOTH, 0)
+            check_packet(
+                t,
+                Money::parse(&t.amount.amount).unwrap(),
+                IlpVersions::BOTH,
+                0,
+            )
         };
         // 4.11 USD as the SDK writes its amount field (411.00000000000006, garbled): accepted.
-        assert_eq!(check(&transfer("4.11", sdk_v1(4_110_000_000_006, "4.11"))), Ok(()));
+        assert_eq!(
+            check(&transfer("4.11", sdk_v1(4_110_000_000_006, "4.11"))),
+            Ok(())
+        );
         assert_eq!(check(&transfer("4.11", sdk_v1(411, "4.11"))), Ok(()));
         // The Transaction object's amount is another: refused.
         assert_eq!(
