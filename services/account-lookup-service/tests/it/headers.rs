@@ -350,7 +350,7 @@ async fn path_body_and_route_errors() {
 }
 
 #[tokio::test]
-async fn versions_pass_through_forwarded_messages_and_hub_messages_use_the_default() {
+async fn versions_pass_through_forwarded_messages_and_hub_messages_answer_in_the_requesters_version() {
     let switch = spawn_switch().await;
     let payer = spawn_dfsp("payerfsp").await;
     let payee = spawn_dfsp("payeefsp").await;
@@ -391,7 +391,8 @@ async fn versions_pass_through_forwarded_messages_and_hub_messages_use_the_defau
     let date = get.header("date").unwrap_or_default().to_string();
     assert!(fspiop::datetime::parse_http_date(&date).is_some(), "{date}");
 
-    // A v2.0 lookup of an unknown party: the hub's error is at the hub's version (1.1).
+    // A v2.0 lookup of an unknown party: the hub's error answers it in 2.0 (not the hub's
+    // default, 1.1).
     switch
         .call_with(
             "GET",
@@ -405,7 +406,7 @@ async fn versions_pass_through_forwarded_messages_and_hub_messages_use_the_defau
         .await;
     assert_eq!(
         error.header("content-type"),
-        Some("application/vnd.interoperability.parties+json;version=1.1")
+        Some("application/vnd.interoperability.parties+json;version=2.0")
     );
     assert_eq!(error.header("fspiop-source"), Some("Hub"));
     assert_eq!(error.header("fspiop-signature"), None);
