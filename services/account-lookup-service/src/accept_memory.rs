@@ -17,24 +17,52 @@
 //! `.,'-`), the complex name's parts, `dateOfBirth`, `merchantClassificationCode`. A body
 //! carrying a signature is never changed (the signature covers it): it is relabelled only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use fspiop::headers::{self, Version};
 use fspiop::validate::Format;
 
-/// How long the `Accept` of a forwarded lookup is remembered: longer than any DFSP waits for
-/// the answer to its lookup.
-pub const ACCEPT_MEMORY_TTL: Duration = Duration::from_secs(120);
-/// Most lookups remembered at once; beyond it (after dropping the expired ones) a lookup is not
-/// remembered and its answer is relayed as received.
+/// How long the `Accept` of a forwarded lookup is remembered: longer than a DFSP waits for the
+/// answer to its lookup.
+pub const ACCEPT_MEMORY_TTL: Duration = Duration::from_secs(60);
+/// Most lookups remembered at once (about 10 MB); beyond it a lookup is not remembered and its
+/// answer is relayed as received. At 1000 lookups a second the TTL keeps 60,000.
 pub const ACCEPT_MEMORY_ENTRIES_MAX: usize = 100_000;
 
 const RESOURCE: &str = "parties";
 
-/// (requester, party path) → when the lookup was forwarded and the versions it accepts.
-type Entries = HashMap<(String, String), (Instant, Vec<Version>)>;
+/// (requester, party path).
+type Key = (String, String);
+
+/// The lookups remembered, and the order they were remembered in, so expired ones are dropped
+/// from the front at a constant cost per lookup (never a scan of the whole map).
+#[derive(Default)]
+struct Entries {
+    by_key: HashMap<Key, (Instant, Vec<Version>)>,
+    order: VecDeque<(Instant, Key)>,
+}
+
+impl Entries {
+    fn drop_expired(&mut self, now: Instant) {
+        while let Some((at, _)) = self.order.front() {
+            if now.duration_since(*at) < ACCEPT_MEMORY_TTL {
+                break;
+            }
+            if let Some((at, key)) = self.order.pop_front() {
+                // Only if not remembered again since.
+                if self
+                    .by_key
+                    .get(&key)
+                    .is_some_and(|(latest, _)| *latest == at)
+                {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
+    }
+}
 
 /// Remembered `Accept` versions by (requester, party path).
 #[derive(Default)]
@@ -60,14 +88,14 @@ impl AcceptMemory {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
-        let key = (requester.to_string(), path.to_string());
-        if entries.len() >= ACCEPT_MEMORY_ENTRIES_MAX && !entries.contains_key(&key) {
-            entries.retain(|_, (at, _)| at.elapsed() < ACCEPT_MEMORY_TTL);
-            if entries.len() >= ACCEPT_MEMORY_ENTRIES_MAX {
-                return;
-            }
+        let now = Instant::now();
+        entries.drop_expired(now);
+        if entries.order.len() >= ACCEPT_MEMORY_ENTRIES_MAX {
+            return;
         }
-        entries.insert(key, (Instant::now(), versions));
+        let key = (requester.to_string(), path.to_string());
+        entries.order.push_back((now, key.clone()));
+        entries.by_key.insert(key, (now, versions));
     }
 
     /// The `Content-Type` to relay an answer about `path` to `requester` with, when its own
@@ -82,7 +110,9 @@ impl AcceptMemory {
     ) -> Option<String> {
         let content = headers::parse_content_type(content_type, RESOURCE)?;
         let entries = self.entries.lock().ok()?;
-        let (at, accepted) = entries.get(&(requester.to_string(), path.to_string()))?;
+        let (at, accepted) = entries
+            .by_key
+            .get(&(requester.to_string(), path.to_string()))?;
         if at.elapsed() >= ACCEPT_MEMORY_TTL || accepted.iter().any(|a| allows(*a, content)) {
             return None;
         }
@@ -210,6 +240,38 @@ mod tests {
         );
         assert_eq!(
             memory.content_type_for("payer", "/parties/MSISDN/2", V20, &supported()),
+            None
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded_and_expires_from_the_front() {
+        let memory = AcceptMemory::default();
+        let accept = "application/vnd.interoperability.parties+json;version=1.1";
+        let old = Instant::now()
+            .checked_sub(ACCEPT_MEMORY_TTL + Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        {
+            let mut entries = memory.entries.lock().unwrap_or_else(|e| e.into_inner());
+            for n in 0..ACCEPT_MEMORY_ENTRIES_MAX {
+                let key = ("payer".to_string(), format!("/parties/MSISDN/{n}"));
+                entries.order.push_back((old, key.clone()));
+                entries.by_key.insert(key, (old, vec![Version::new(1, 1)]));
+            }
+        }
+        // Full of expired lookups: the next one drops them and is remembered.
+        memory.remember("payer", PATH, accept);
+        let entries = memory.entries.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!((entries.order.len(), entries.by_key.len()), (1, 1));
+        drop(entries);
+        assert_eq!(relabel(&memory, V20).as_deref(), Some(V11));
+        // Full of live lookups: a new one is not remembered (its answer goes as received).
+        for n in 0..ACCEPT_MEMORY_ENTRIES_MAX {
+            memory.remember("payer", &format!("/parties/MSISDN/{n}"), accept);
+        }
+        memory.remember("other", PATH, accept);
+        assert_eq!(
+            memory.content_type_for("other", PATH, V20, &supported()),
             None
         );
     }

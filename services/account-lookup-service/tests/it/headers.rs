@@ -350,7 +350,8 @@ async fn path_body_and_route_errors() {
 }
 
 #[tokio::test]
-async fn versions_pass_through_forwarded_messages_and_hub_messages_answer_in_the_requesters_version() {
+async fn versions_pass_through_forwarded_messages_and_hub_messages_answer_in_the_requesters_version(
+) {
     let switch = spawn_switch().await;
     let payer = spawn_dfsp("payerfsp").await;
     let payee = spawn_dfsp("payeefsp").await;
