@@ -86,10 +86,90 @@ pub struct MetricsConfig {
     pub positions_interval_ms: u64,
 }
 
+/// A configuration that loaded but cannot work; lists every problem, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", problems.join("; "))]
+pub struct InvalidConfig {
+    pub problems: Vec<String>,
+}
+
+/// Why the configuration could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] service_kit::config::ConfigError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidConfig),
+}
+
 impl Config {
-    /// Loads the layered configuration.
-    pub fn load(file: Option<&Path>) -> Result<Config, service_kit::config::ConfigError> {
-        service_kit::config::load(DEFAULTS_TOML, file, ENV_PREFIX)
+    /// Loads the layered configuration and validates it.
+    pub fn load(file: Option<&Path>) -> Result<Config, LoadError> {
+        let config: Config = service_kit::config::load(DEFAULTS_TOML, file, ENV_PREFIX)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what would fail later, or never show (a zero interval stops a handler; a batch
+    /// wait past the Kafka session timeout gets the consumer thrown out of its group), and
+    /// reports every problem at once.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let mut problems = Vec::new();
+        let mut positive = |key: &str, value: u64| {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        };
+        positive("server.request_timeout_ms", self.server.request_timeout_ms);
+        positive(
+            "database.pool_size_max",
+            u64::from(self.database.pool_size_max),
+        );
+        positive(
+            "database.acquire_timeout_ms",
+            self.database.acquire_timeout_ms,
+        );
+        positive(
+            "kafka.session_timeout_ms",
+            u64::from(self.kafka.session_timeout_ms),
+        );
+        positive(
+            "kafka.topic_create_timeout_ms",
+            self.kafka.topic_create_timeout_ms,
+        );
+        positive("funds.transfer_validity_s", self.funds.transfer_validity_s);
+        positive(
+            "transfers.batch_size_max",
+            u64::try_from(self.transfers.batch_size_max).unwrap_or(u64::MAX),
+        );
+        positive(
+            "transfers.timeout_interval_ms",
+            self.transfers.timeout_interval_ms,
+        );
+        positive(
+            "transfers.timeout_sweep_size_max",
+            u64::from(self.transfers.timeout_sweep_size_max),
+        );
+        if self.kafka.topic_partitions < 1 {
+            problems.push("kafka.topic_partitions must be at least 1".to_string());
+        }
+        if self.hub.name.trim().is_empty() {
+            problems.push("hub.name must not be empty".to_string());
+        }
+        if self.transfers.batch_wait_ms >= u64::from(self.kafka.session_timeout_ms) {
+            problems.push(format!(
+                "transfers.batch_wait_ms ({}) must be shorter than kafka.session_timeout_ms ({}): a handler waiting that long for a batch is thrown out of its consumer group",
+                self.transfers.batch_wait_ms, self.kafka.session_timeout_ms
+            ));
+        }
+        if let Err(problem) = fspiop::ilp::IlpVersions::from_names(&self.transfers.ilp_versions) {
+            problems.push(format!("transfers.ilp_versions: {problem}"));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidConfig { problems })
+        }
     }
 
     /// The embedded defaults alone.
@@ -116,5 +196,57 @@ impl Config {
         let mut bus = bus::BusConfig::new(self.kafka.brokers.clone(), self.kafka.client_id.clone());
         bus.session_timeout_ms = self.kafka.session_timeout_ms;
         bus
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::defaults().unwrap().validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        let config: Config = service_kit::config::load_from_env_map(
+            DEFAULTS_TOML,
+            None,
+            ENV_PREFIX,
+            vec![
+                (
+                    "CENTRAL_LEDGER__TRANSFERS__TIMEOUT_INTERVAL_MS".to_string(),
+                    "0".to_string(),
+                ),
+                (
+                    "CENTRAL_LEDGER__TRANSFERS__BATCH_SIZE_MAX".to_string(),
+                    "0".to_string(),
+                ),
+                (
+                    "CENTRAL_LEDGER__TRANSFERS__BATCH_WAIT_MS".to_string(),
+                    "60000".to_string(),
+                ),
+                (
+                    "CENTRAL_LEDGER__TRANSFERS__ILP_VERSIONS".to_string(),
+                    "[\"v2\"]".to_string(),
+                ),
+            ],
+        )
+        .unwrap();
+        let problems = config.validate().unwrap_err().problems;
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        for key in [
+            "transfers.timeout_interval_ms must be at least 1",
+            "transfers.batch_size_max must be at least 1",
+            "transfers.batch_wait_ms (60000) must be shorter than kafka.session_timeout_ms",
+            "transfers.ilp_versions: \"v2\"",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.contains(key)),
+                "{key} not in {problems:?}"
+            );
+        }
     }
 }

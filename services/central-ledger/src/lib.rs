@@ -243,6 +243,11 @@ pub async fn run_with_bus(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    // Whoever built the configuration (a file, the environment, `mojaloop up`, a test), it is
+    // checked before anything starts.
+    config
+        .validate()
+        .map_err(|invalid| Error::Internal(invalid.to_string()))?;
     let tls = config
         .tls
         .server()

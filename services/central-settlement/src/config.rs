@@ -88,10 +88,93 @@ pub struct GrossConfig {
     pub batch_wait_ms: u64,
 }
 
+/// A configuration that loaded but cannot work; lists every problem, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", problems.join("; "))]
+pub struct InvalidConfig {
+    pub problems: Vec<String>,
+}
+
+/// Why the configuration could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] service_kit::config::ConfigError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidConfig),
+}
+
 impl Config {
-    /// Loads the layered configuration.
-    pub fn load(file: Option<&Path>) -> Result<Config, service_kit::config::ConfigError> {
-        service_kit::config::load(DEFAULTS_TOML, file, ENV_PREFIX)
+    /// Loads the layered configuration and validates it.
+    pub fn load(file: Option<&Path>) -> Result<Config, LoadError> {
+        let config: Config = service_kit::config::load(DEFAULTS_TOML, file, ENV_PREFIX)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what would fail later or never show (a zero sweep interval, no close attempt, a
+    /// batch wait past the Kafka session timeout), reporting every problem at once.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        let mut problems = Vec::new();
+        let mut positive = |key: &str, value: u64| {
+            if value == 0 {
+                problems.push(format!("{key} must be at least 1"));
+            }
+        };
+        positive("server.request_timeout_ms", self.server.request_timeout_ms);
+        positive(
+            "database.pool_size_max",
+            u64::from(self.database.pool_size_max),
+        );
+        positive(
+            "database.acquire_timeout_ms",
+            self.database.acquire_timeout_ms,
+        );
+        positive(
+            "kafka.session_timeout_ms",
+            u64::from(self.kafka.session_timeout_ms),
+        );
+        positive(
+            "kafka.topic_create_timeout_ms",
+            self.kafka.topic_create_timeout_ms,
+        );
+        positive(
+            "windows.close_attempts_max",
+            u64::from(self.windows.close_attempts_max),
+        );
+        positive(
+            "windows.processing_sweep_interval_ms",
+            self.windows.processing_sweep_interval_ms,
+        );
+        positive(
+            "settlements.transfer_validity_s",
+            self.settlements.transfer_validity_s,
+        );
+        positive(
+            "settlements.list_len_max",
+            u64::from(self.settlements.list_len_max),
+        );
+        positive(
+            "gross.batch_size_max",
+            u64::try_from(self.gross.batch_size_max).unwrap_or(u64::MAX),
+        );
+        if self.kafka.topic_partitions < 1 {
+            problems.push("kafka.topic_partitions must be at least 1".to_string());
+        }
+        if self.hub.name.trim().is_empty() {
+            problems.push("hub.name must not be empty".to_string());
+        }
+        if self.gross.batch_wait_ms >= u64::from(self.kafka.session_timeout_ms) {
+            problems.push(format!(
+                "gross.batch_wait_ms ({}) must be shorter than kafka.session_timeout_ms ({})",
+                self.gross.batch_wait_ms, self.kafka.session_timeout_ms
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidConfig { problems })
+        }
     }
 
     /// The embedded defaults alone.
@@ -130,5 +213,28 @@ mod tests {
         let config = Config::defaults().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.server.port, 3007);
         assert_eq!(config.windows.close_attempts_max, 3);
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_named_by_its_key() {
+        let mut config = Config::defaults().unwrap_or_else(|e| panic!("{e}"));
+        config.windows.processing_sweep_interval_ms = 0;
+        config.windows.close_attempts_max = 0;
+        config.gross.batch_wait_ms = 6000;
+        let problems = config
+            .validate()
+            .err()
+            .map(|e| e.problems)
+            .unwrap_or_default();
+        assert_eq!(
+            problems,
+            vec![
+                "windows.close_attempts_max must be at least 1".to_string(),
+                "windows.processing_sweep_interval_ms must be at least 1".to_string(),
+                "gross.batch_wait_ms (6000) must be shorter than kafka.session_timeout_ms (6000)"
+                    .to_string(),
+            ]
+        );
     }
 }

@@ -659,3 +659,45 @@ fn keygen_keeps_a_dfsps_public_key_and_refuses_a_hub_without_its_private_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A configuration that cannot work is refused at start, every problem named by its key,
+/// before anything connects (no database or broker is needed to see it).
+#[test]
+fn serve_refuses_an_invalid_configuration_naming_its_keys() {
+    for (service, vars, needles) in [
+        (
+            "central-ledger",
+            vec![
+                ("CENTRAL_LEDGER__TRANSFERS__TIMEOUT_INTERVAL_MS", "0"),
+                ("CENTRAL_LEDGER__TRANSFERS__BATCH_SIZE_MAX", "0"),
+            ],
+            vec![
+                "transfers.timeout_interval_ms must be at least 1",
+                "transfers.batch_size_max must be at least 1",
+            ],
+        ),
+        (
+            "central-settlement",
+            vec![(
+                "CENTRAL_SETTLEMENT__WINDOWS__PROCESSING_SWEEP_INTERVAL_MS",
+                "0",
+            )],
+            vec!["windows.processing_sweep_interval_ms must be at least 1"],
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+            .args(["serve", service])
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{service}: {stderr}");
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{service}: {needle:?} not in {stderr}"
+            );
+        }
+    }
+}
