@@ -133,6 +133,30 @@ pub fn datastore_and_broker(
     health_response(report, 502)
 }
 
+/// [`datastore_and_broker`] for a service with background tasks ([`crate::tasks::TaskWatch`]):
+/// Mojaloop's shape while they all run; one more entry, `handlers` DOWN, once one has ended.
+pub fn datastore_broker_and_tasks(
+    started: SystemTime,
+    version: &str,
+    datastore_up: bool,
+    broker_up: bool,
+    tasks: &crate::tasks::TaskWatch,
+) -> Response {
+    let ended = tasks.ended();
+    let mut services = vec![
+        SubServiceHealth::new("datastore", Status::from_healthy(datastore_up)),
+        SubServiceHealth::new("broker", Status::from_healthy(broker_up)),
+    ];
+    if !ended.is_empty() {
+        tracing::warn!(tasks = ?ended, "health DOWN: background tasks ended");
+        services.push(SubServiceHealth::new(
+            "handlers",
+            Status::from_healthy(false),
+        ));
+    }
+    health_response(HealthReport::new(started, version, services), 502)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

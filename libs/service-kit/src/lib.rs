@@ -31,5 +31,6 @@ pub mod jws;
 pub mod metrics;
 pub mod pki;
 pub mod shutdown;
+pub mod tasks;
 pub mod telemetry;
 pub mod tls;

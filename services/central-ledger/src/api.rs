@@ -197,11 +197,12 @@ fn position_json(position: &AccountPosition) -> Value {
 // ---- health and metrics ------------------------------------------------------------------
 
 async fn health(State(state): State<AppState>) -> Response {
-    service_kit::health::datastore_and_broker(
+    service_kit::health::datastore_broker_and_tasks(
         state.started,
         env!("CARGO_PKG_VERSION"),
         state.store.ping().await.is_ok(),
         state.broker_healthy().await,
+        &state.tasks,
     )
 }
 

@@ -121,6 +121,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub started: SystemTime,
+    /// The handlers and background readers; one that ended early makes `/health` DOWN.
+    pub tasks: service_kit::tasks::TaskWatch,
 }
 
 /// Longest wait for queued messages to leave at shutdown.
@@ -271,19 +273,24 @@ pub async fn run_with_bus(
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handler_tasks = Vec::new();
+    // A handler that ends before shutdown makes /health DOWN, naming it.
+    let tasks = service_kit::tasks::TaskWatch::default();
     let mut lag_probes = Vec::new();
     if handlers.admin {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_ADMIN), &admin_topic)
             .map_err(|e| Error::Bus(e.to_string()))?;
         lag_probes.push(consumer.lag_probe());
-        handler_tasks.push(tokio::spawn(funds::run_handler(
-            store.clone(),
-            consumer,
-            config.funds.transfer_validity_s,
-            stop_rx.clone(),
-            metrics.clone(),
-        )));
+        handler_tasks.push(tasks.spawn(
+            "admin handler",
+            funds::run_handler(
+                store.clone(),
+                consumer,
+                config.funds.transfer_validity_s,
+                stop_rx.clone(),
+                metrics.clone(),
+            ),
+        ));
     }
     let notifier = transfers::notify::Notifier {
         producer: producer.clone(),
@@ -304,22 +311,25 @@ pub async fn run_with_bus(
             .map_err(|e| Error::Bus(e.to_string()))?
             .with_batch_observer(metrics.ledger.batch_observer("prepare"));
         lag_probes.push(consumer.lag_probe());
-        handler_tasks.push(tokio::spawn(transfers::prepare::run_handler(
-            store.clone(),
-            consumer,
-            notifier.clone(),
-            transfers::prepare::PrepareConfig {
-                on_us_allowed: config.transfers.on_us_allowed,
-                ilp_check: if config.transfers.ilp_check {
-                    Some(ilp_versions)
-                } else {
-                    None
+        handler_tasks.push(tasks.spawn(
+            "prepare handler",
+            transfers::prepare::run_handler(
+                store.clone(),
+                consumer,
+                notifier.clone(),
+                transfers::prepare::PrepareConfig {
+                    on_us_allowed: config.transfers.on_us_allowed,
+                    ilp_check: if config.transfers.ilp_check {
+                        Some(ilp_versions)
+                    } else {
+                        None
+                    },
                 },
-            },
-            limits,
-            stop_rx.clone(),
-            metrics.clone(),
-        )));
+                limits,
+                stop_rx.clone(),
+                metrics.clone(),
+            ),
+        ));
     }
     if handlers.fulfil {
         let consumer = bus
@@ -327,14 +337,17 @@ pub async fn run_with_bus(
             .map_err(|e| Error::Bus(e.to_string()))?
             .with_batch_observer(metrics.ledger.batch_observer("fulfil"));
         lag_probes.push(consumer.lag_probe());
-        handler_tasks.push(tokio::spawn(transfers::fulfil::run_handler(
-            store.clone(),
-            consumer,
-            notifier.clone(),
-            limits,
-            stop_rx.clone(),
-            metrics.clone(),
-        )));
+        handler_tasks.push(tasks.spawn(
+            "fulfil handler",
+            transfers::fulfil::run_handler(
+                store.clone(),
+                consumer,
+                notifier.clone(),
+                limits,
+                stop_rx.clone(),
+                metrics.clone(),
+            ),
+        ));
     }
     if handlers.get {
         let consumer = bus
@@ -342,40 +355,52 @@ pub async fn run_with_bus(
             .map_err(|e| Error::Bus(e.to_string()))?
             .with_batch_observer(metrics.ledger.batch_observer("get"));
         lag_probes.push(consumer.lag_probe());
-        handler_tasks.push(tokio::spawn(transfers::get::run_handler(
-            store.clone(),
-            consumer,
-            notifier.clone(),
-            limits,
-            stop_rx.clone(),
-        )));
+        handler_tasks.push(tasks.spawn(
+            "get handler",
+            transfers::get::run_handler(
+                store.clone(),
+                consumer,
+                notifier.clone(),
+                limits,
+                stop_rx.clone(),
+            ),
+        ));
     }
     if handlers.timeout {
         let timeout = transfers::timeout::TimeoutConfig {
             interval_ms: config.transfers.timeout_interval_ms,
             sweep_size_max: config.transfers.timeout_sweep_size_max,
         };
-        handler_tasks.push(tokio::spawn(transfers::timeout::run_handler(
-            store.clone(),
-            notifier.clone(),
-            timeout,
-            stop_rx.clone(),
-            metrics.clone(),
-        )));
+        handler_tasks.push(tasks.spawn(
+            "timeout handler",
+            transfers::timeout::run_handler(
+                store.clone(),
+                notifier.clone(),
+                timeout,
+                stop_rx.clone(),
+                metrics.clone(),
+            ),
+        ));
     }
-    handler_tasks.push(tokio::spawn(metrics::run_consumer_lag(
-        lag_probes,
-        config.metrics.consumer_lag_interval_ms,
-        stop_rx.clone(),
-        metrics.ledger.consumer_lag.clone(),
-    )));
-    if handlers.admin {
-        handler_tasks.push(tokio::spawn(metrics::run_positions(
-            store.clone(),
-            metrics.ledger.clone(),
-            config.metrics.positions_interval_ms,
+    handler_tasks.push(tasks.spawn(
+        "consumer lag reader",
+        metrics::run_consumer_lag(
+            lag_probes,
+            config.metrics.consumer_lag_interval_ms,
             stop_rx.clone(),
-        )));
+            metrics.ledger.consumer_lag.clone(),
+        ),
+    ));
+    if handlers.admin {
+        handler_tasks.push(tasks.spawn(
+            "positions reader",
+            metrics::run_positions(
+                store.clone(),
+                metrics.ledger.clone(),
+                config.metrics.positions_interval_ms,
+                stop_rx.clone(),
+            ),
+        ));
     }
     let state = AppState {
         store,
@@ -383,8 +408,10 @@ pub async fn run_with_bus(
         config: Arc::new(config),
         metrics,
         started: SystemTime::now(),
+        tasks: tasks.clone(),
     };
     let served = service_kit::tls::serve(listener, app(state), tls, shutdown).await;
+    tasks.stopping();
     let _ = stop_tx.send(true);
     for task in handler_tasks {
         let _ = task.await;

@@ -91,6 +91,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub started: SystemTime,
+    /// The close handler, the sweep, the gross handler and the lag reader; one that ended
+    /// early makes `/health` DOWN.
+    pub tasks: service_kit::tasks::TaskWatch,
 }
 
 /// Longest wait for queued messages to leave at shutdown.
@@ -235,6 +238,7 @@ pub async fn run_with_bus(
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
+    let watch = service_kit::tasks::TaskWatch::default();
     let consumer = bus
         .consumer(
             &config.topic(bus::GROUP_DEFERREDSETTLEMENT_CLOSE),
@@ -242,19 +246,25 @@ pub async fn run_with_bus(
         )
         .map_err(|e| Error::Bus(e.to_string()))?;
     let mut lag_probes = vec![consumer.lag_probe()];
-    tasks.push(tokio::spawn(run_close_handler(
-        store.clone(),
-        consumer,
-        config.windows.clone(),
-        metrics.clone(),
-        stop_rx.clone(),
-    )));
-    tasks.push(tokio::spawn(run_processing_sweep(
-        store.clone(),
-        config.windows.clone(),
-        metrics.clone(),
-        stop_rx.clone(),
-    )));
+    tasks.push(watch.spawn(
+        "close handler",
+        run_close_handler(
+            store.clone(),
+            consumer,
+            config.windows.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        ),
+    ));
+    tasks.push(watch.spawn(
+        "processing sweep",
+        run_processing_sweep(
+            store.clone(),
+            config.windows.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        ),
+    ));
     if config.gross.enabled {
         let consumer = bus
             .consumer(
@@ -263,31 +273,39 @@ pub async fn run_with_bus(
             )
             .map_err(|e| Error::Bus(e.to_string()))?;
         lag_probes.push(consumer.lag_probe());
-        tasks.push(tokio::spawn(gross::run_handler(
-            store.clone(),
-            consumer,
-            central_ledger::transfers::batch::BatchLimits {
-                batch_size_max: config.gross.batch_size_max,
-                batch_wait_ms: config.gross.batch_wait_ms,
-            },
-            config.gross.models_cache_ms,
-            stop_rx.clone(),
-        )));
+        tasks.push(watch.spawn(
+            "gross settlement handler",
+            gross::run_handler(
+                store.clone(),
+                consumer,
+                central_ledger::transfers::batch::BatchLimits {
+                    batch_size_max: config.gross.batch_size_max,
+                    batch_wait_ms: config.gross.batch_wait_ms,
+                },
+                config.gross.models_cache_ms,
+                stop_rx.clone(),
+            ),
+        ));
     }
-    tasks.push(tokio::spawn(central_ledger::metrics::run_consumer_lag(
-        lag_probes,
-        config.metrics.consumer_lag_interval_ms,
-        stop_rx.clone(),
-        metrics.consumer_lag.clone(),
-    )));
+    tasks.push(watch.spawn(
+        "consumer lag reader",
+        central_ledger::metrics::run_consumer_lag(
+            lag_probes,
+            config.metrics.consumer_lag_interval_ms,
+            stop_rx.clone(),
+            metrics.consumer_lag.clone(),
+        ),
+    ));
     let state = AppState {
         store,
         producer: producer.clone(),
         config: Arc::new(config),
         metrics,
         started: SystemTime::now(),
+        tasks: watch.clone(),
     };
     let served = service_kit::tls::serve(listener, app(state), tls, shutdown).await;
+    watch.stopping();
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
