@@ -408,6 +408,39 @@ impl Origins {
     }
 }
 
+/// A configuration that loaded but cannot work; lists every problem, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", problems.join("; "))]
+pub struct InvalidConfig {
+    pub problems: Vec<String>,
+}
+
+/// Collects a service's configuration problems, so `validate` reports them all at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    /// `key` must be at least 1 (an interval, size or timeout of 0 stops what uses it).
+    pub fn positive(&mut self, key: &str, value: u64) {
+        if value == 0 {
+            self.0.push(format!("{key} must be at least 1"));
+        }
+    }
+
+    pub fn push(&mut self, problem: String) {
+        self.0.push(problem);
+    }
+
+    /// `Ok` when nothing was recorded.
+    pub fn finish(self) -> Result<(), InvalidConfig> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidConfig { problems: self.0 })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

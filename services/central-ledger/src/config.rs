@@ -86,12 +86,7 @@ pub struct MetricsConfig {
     pub positions_interval_ms: u64,
 }
 
-/// A configuration that loaded but cannot work; lists every problem, each naming its key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {}", problems.join("; "))]
-pub struct InvalidConfig {
-    pub problems: Vec<String>,
-}
+pub use service_kit::config::InvalidConfig;
 
 /// Why the configuration could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -114,39 +109,34 @@ impl Config {
     /// wait past the Kafka session timeout gets the consumer thrown out of its group), and
     /// reports every problem at once.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
-        let mut problems = Vec::new();
-        let mut positive = |key: &str, value: u64| {
-            if value == 0 {
-                problems.push(format!("{key} must be at least 1"));
-            }
-        };
-        positive("server.request_timeout_ms", self.server.request_timeout_ms);
-        positive(
+        let mut problems = service_kit::config::Problems::default();
+        problems.positive("server.request_timeout_ms", self.server.request_timeout_ms);
+        problems.positive(
             "database.pool_size_max",
             u64::from(self.database.pool_size_max),
         );
-        positive(
+        problems.positive(
             "database.acquire_timeout_ms",
             self.database.acquire_timeout_ms,
         );
-        positive(
+        problems.positive(
             "kafka.session_timeout_ms",
             u64::from(self.kafka.session_timeout_ms),
         );
-        positive(
+        problems.positive(
             "kafka.topic_create_timeout_ms",
             self.kafka.topic_create_timeout_ms,
         );
-        positive("funds.transfer_validity_s", self.funds.transfer_validity_s);
-        positive(
+        problems.positive("funds.transfer_validity_s", self.funds.transfer_validity_s);
+        problems.positive(
             "transfers.batch_size_max",
             u64::try_from(self.transfers.batch_size_max).unwrap_or(u64::MAX),
         );
-        positive(
+        problems.positive(
             "transfers.timeout_interval_ms",
             self.transfers.timeout_interval_ms,
         );
-        positive(
+        problems.positive(
             "transfers.timeout_sweep_size_max",
             u64::from(self.transfers.timeout_sweep_size_max),
         );
@@ -165,11 +155,7 @@ impl Config {
         if let Err(problem) = fspiop::ilp::IlpVersions::from_names(&self.transfers.ilp_versions) {
             problems.push(format!("transfers.ilp_versions: {problem}"));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(InvalidConfig { problems })
-        }
+        problems.finish()
     }
 
     /// The embedded defaults alone.

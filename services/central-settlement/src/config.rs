@@ -88,12 +88,7 @@ pub struct GrossConfig {
     pub batch_wait_ms: u64,
 }
 
-/// A configuration that loaded but cannot work; lists every problem, each naming its key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {}", problems.join("; "))]
-pub struct InvalidConfig {
-    pub problems: Vec<String>,
-}
+pub use service_kit::config::InvalidConfig;
 
 /// Why the configuration could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -115,46 +110,41 @@ impl Config {
     /// Checks what would fail later or never show (a zero sweep interval, no close attempt, a
     /// batch wait past the Kafka session timeout), reporting every problem at once.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
-        let mut problems = Vec::new();
-        let mut positive = |key: &str, value: u64| {
-            if value == 0 {
-                problems.push(format!("{key} must be at least 1"));
-            }
-        };
-        positive("server.request_timeout_ms", self.server.request_timeout_ms);
-        positive(
+        let mut problems = service_kit::config::Problems::default();
+        problems.positive("server.request_timeout_ms", self.server.request_timeout_ms);
+        problems.positive(
             "database.pool_size_max",
             u64::from(self.database.pool_size_max),
         );
-        positive(
+        problems.positive(
             "database.acquire_timeout_ms",
             self.database.acquire_timeout_ms,
         );
-        positive(
+        problems.positive(
             "kafka.session_timeout_ms",
             u64::from(self.kafka.session_timeout_ms),
         );
-        positive(
+        problems.positive(
             "kafka.topic_create_timeout_ms",
             self.kafka.topic_create_timeout_ms,
         );
-        positive(
+        problems.positive(
             "windows.close_attempts_max",
             u64::from(self.windows.close_attempts_max),
         );
-        positive(
+        problems.positive(
             "windows.processing_sweep_interval_ms",
             self.windows.processing_sweep_interval_ms,
         );
-        positive(
+        problems.positive(
             "settlements.transfer_validity_s",
             self.settlements.transfer_validity_s,
         );
-        positive(
+        problems.positive(
             "settlements.list_len_max",
             u64::from(self.settlements.list_len_max),
         );
-        positive(
+        problems.positive(
             "gross.batch_size_max",
             u64::try_from(self.gross.batch_size_max).unwrap_or(u64::MAX),
         );
@@ -170,11 +160,7 @@ impl Config {
                 self.gross.batch_wait_ms, self.kafka.session_timeout_ms
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(InvalidConfig { problems })
-        }
+        problems.finish()
     }
 
     /// The embedded defaults alone.

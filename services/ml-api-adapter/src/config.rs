@@ -120,12 +120,7 @@ pub struct MetricsConfig {
     pub consumer_lag_interval_ms: u64,
 }
 
-/// A configuration that loaded but cannot work; lists every problem.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {}", problems.join("; "))]
-pub struct InvalidConfig {
-    pub problems: Vec<String>,
-}
+pub use service_kit::config::InvalidConfig;
 
 impl Config {
     /// Loads the layered configuration and validates it.

@@ -113,12 +113,7 @@ pub struct HttpClientConfig {
     pub idle_connections_per_host_max: usize,
 }
 
-/// A configuration that loaded but cannot work; lists every problem.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {}", problems.join("; "))]
-pub struct InvalidConfig {
-    pub problems: Vec<String>,
-}
+pub use service_kit::config::InvalidConfig;
 
 impl Config {
     /// Loads the layered configuration and validates it.
