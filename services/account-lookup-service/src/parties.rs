@@ -98,7 +98,7 @@ async fn put_parties(
 ) -> Result<Response, FspiopResponse> {
     let party = PartyRef::from_params(&params)?;
     if let Err(error) = parse_body::<PartiesTypeIdPutResponse>(&body, inbound.unknown_fields()) {
-        tell_payer_of_refused_answer(&state, &inbound, &party, &error);
+        tell_payer_of_refused_answer(&state, &inbound, &party, &error).await;
         return Err(error.into());
     }
     accept_relay(
@@ -177,7 +177,7 @@ async fn send_parties_error(
 /// named in its `FSPIOP-Destination`: the payer is told at once rather than waiting out its
 /// lookup. Only for a sender that is a participant, so nobody can make the hub send errors for
 /// them.
-fn tell_payer_of_refused_answer(
+async fn tell_payer_of_refused_answer(
     state: &AppState,
     inbound: &Inbound,
     party: &PartyRef,
@@ -193,13 +193,19 @@ fn tell_payer_of_refused_answer(
         error.code,
         format!("party answer of {payee} refused by the switch: {reason}"),
     );
-    tokio::spawn(async move {
-        if !matches!(is_participant(&state, &payee).await, Ok(true)) {
-            return;
-        }
-        tracing::info!(%payer, %payee, "payer told of the refused party answer");
-        send_parties_error(&state, &payer, &party, &told, &headers).await;
-    });
+    // In the service's bounded task pool, as every other callback; shutting down, nobody is
+    // told (the payee still gets its 400).
+    let runner = state.clone();
+    let _ = runner
+        .tasks
+        .spawn("parties_put_refused", async move {
+            if !matches!(is_participant(&state, &payee).await, Ok(true)) {
+                return;
+            }
+            tracing::info!(%payer, %payee, "payer told of the refused party answer");
+            send_parties_error(&state, &payer, &party, &told, &headers).await;
+        })
+        .await;
 }
 
 fn party_not_found() -> FspiopError {
