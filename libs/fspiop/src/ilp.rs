@@ -50,6 +50,14 @@ impl IlpVersion {
             IlpVersion::V1 => "v1",
         }
     }
+
+    /// The first byte of a packet of this version.
+    pub fn type_byte(self) -> u8 {
+        match self {
+            IlpVersion::V4 => TYPE_PREPARE_V4,
+            IlpVersion::V1 => TYPE_PAYMENT_V1,
+        }
+    }
 }
 
 /// The packet versions a deployment accepts. A packet says which version it is (its type
@@ -117,8 +125,8 @@ pub enum IlpError {
     Base64,
     #[error("packet has incorrect type {0}")]
     WrongType(u8),
-    #[error("packet has type {0} (ILP {version}), which this switch does not accept", version = .1.name())]
-    VersionNotAllowed(u8, IlpVersion),
+    #[error("packet has type {} (ILP {}), which this switch does not accept", .0.type_byte(), .0.name())]
+    VersionNotAllowed(IlpVersion),
     #[error("packet is truncated")]
     Truncated,
     #[error("packet has a non-canonical length prefix")]
@@ -433,7 +441,7 @@ pub fn decode_packet_of(text: &str, allowed: IlpVersions) -> Result<Packet, IlpE
         other => return Err(IlpError::WrongType(other)),
     };
     if !allowed.allows(version) {
-        return Err(IlpError::VersionNotAllowed(kind, version));
+        return Err(IlpError::VersionNotAllowed(version));
     }
     match version {
         IlpVersion::V4 => Prepare::decode(&bytes).map(Packet::V4),
@@ -755,7 +763,7 @@ mod tests {
             };
             assert!(matches!(
                 decode_packet_of(&terms.ilp_packet, IlpVersions::only(other)),
-                Err(IlpError::VersionNotAllowed(_, v)) if v == version
+                Err(IlpError::VersionNotAllowed(v)) if v == version
             ));
         }
         assert_eq!(

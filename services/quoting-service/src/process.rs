@@ -99,10 +99,13 @@ impl Job {
 pub async fn process(state: &AppState, job: Job) {
     let (action, inbound) = job.parts();
     let (action, requester, id) = (action, inbound.source.clone(), inbound.id.clone());
-    let inbound_headers: Vec<(String, String)> = inbound
-        .headers
-        .iter()
-        .map(|(name, value)| (name.clone(), value.clone()))
+    // What a hub error answering this request needs to speak its version.
+    let inbound_headers: Vec<(String, String)> = ["content-type", "accept"]
+        .into_iter()
+        .filter_map(|name| {
+            let value = inbound.headers.get(name)?;
+            Some((name.to_string(), value.clone()))
+        })
         .collect();
     let result: Result<(), Refusal> = match job {
         Job::Post {
