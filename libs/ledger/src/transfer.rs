@@ -124,10 +124,25 @@ const ALL: [(State, &str, Enumeration); 16] = [
 impl State {
     /// The `transferStateId` stored in the database.
     pub fn id(self) -> &'static str {
-        ALL.iter()
-            .find(|(s, _, _)| *s == self)
-            .map(|(_, id, _)| *id)
-            .unwrap_or("FAILED")
+        use State::*;
+        match self {
+            ReceivedPrepare => "RECEIVED_PREPARE",
+            Reserved => "RESERVED",
+            ReceivedFulfil => "RECEIVED_FULFIL",
+            ReceivedFulfilDependent => "RECEIVED_FULFIL_DEPENDENT",
+            ReservedForwarded => "RESERVED_FORWARDED",
+            ReservedTimeout => "RESERVED_TIMEOUT",
+            ReceivedReject => "RECEIVED_REJECT",
+            ReceivedError => "RECEIVED_ERROR",
+            Committed => "COMMITTED",
+            AbortedRejected => "ABORTED_REJECTED",
+            AbortedError => "ABORTED_ERROR",
+            ExpiredPrepared => "EXPIRED_PREPARED",
+            ExpiredReserved => "EXPIRED_RESERVED",
+            Invalid => "INVALID",
+            Failed => "FAILED",
+            Settled => "SETTLED",
+        }
     }
 
     pub fn parse(id: &str) -> Option<State> {
@@ -135,10 +150,21 @@ impl State {
     }
 
     pub fn enumeration(self) -> Enumeration {
-        ALL.iter()
-            .find(|(s, _, _)| *s == self)
-            .map(|(_, _, e)| *e)
-            .unwrap_or(Enumeration::Aborted)
+        use State::*;
+        match self {
+            ReceivedPrepare => Enumeration::Received,
+            Reserved
+            | ReceivedFulfil
+            | ReceivedFulfilDependent
+            | ReservedForwarded
+            | ReservedTimeout
+            | ReceivedReject
+            | ReceivedError => Enumeration::Reserved,
+            Committed => Enumeration::Committed,
+            AbortedRejected | AbortedError | ExpiredPrepared | ExpiredReserved | Invalid
+            | Failed => Enumeration::Aborted,
+            Settled => Enumeration::Settled,
+        }
     }
 
     /// Whether nothing more can happen to the transfer (apart from settlement).
@@ -260,6 +286,116 @@ pub fn reserve_prepares(
         })
         .collect();
     (outcomes, position)
+}
+
+/// An account of the ledger (`participantCurrencyId`).
+pub type AccountId = u32;
+
+/// One prepare of a batch as the pure decision needs it, in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPrepare {
+    pub payer_account: AccountId,
+    pub amount: Money,
+}
+
+/// What a batch of prepares decided: each prepare's outcome (in the batch's order) and the
+/// position moves to journal, in the order they apply (each `(index, account, change)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrepareDecisions {
+    pub outcomes: Vec<PrepareOutcome>,
+    pub moves: Vec<(usize, AccountId, Money)>,
+}
+
+/// Decides a batch of prepares against the payers' figures at the start of the batch:
+/// per payer account in arrival order ([`reserve_prepares`]); a payer without figures (no
+/// position row) is refused for liquidity. Pure: the same snapshot and batch give the same
+/// decisions.
+pub fn decide_prepares(
+    batch: &[BatchPrepare],
+    snapshot: &dyn Fn(AccountId) -> Option<PayerAccount>,
+) -> PrepareDecisions {
+    let mut outcomes: Vec<PrepareOutcome> =
+        vec![Err(PrepareRejection::InsufficientLiquidity); batch.len()];
+    let mut by_account: std::collections::BTreeMap<AccountId, Vec<usize>> = Default::default();
+    for (index, prepare) in batch.iter().enumerate() {
+        by_account
+            .entry(prepare.payer_account)
+            .or_default()
+            .push(index);
+    }
+    let mut moves = Vec::new();
+    for (account, indexes) in by_account {
+        let Some(figures) = snapshot(account) else {
+            continue;
+        };
+        let prepares: Vec<Prepare> = indexes
+            .iter()
+            .filter_map(|i| batch.get(*i))
+            .map(|p| Prepare {
+                amount: p.amount,
+                in_prepared_state: true,
+            })
+            .collect();
+        let (decided, _) = reserve_prepares(figures, &prepares);
+        for (index, outcome) in indexes.iter().zip(decided) {
+            if let (Ok(_), Some(prepare)) = (&outcome, batch.get(*index)) {
+                moves.push((*index, account, prepare.amount));
+            }
+            if let Some(slot) = outcomes.get_mut(*index) {
+                *slot = outcome;
+            }
+        }
+    }
+    moves.sort_by_key(|(index, account, _)| (*account, *index));
+    PrepareDecisions { outcomes, moves }
+}
+
+/// A reserved transfer as the later phases need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservedTransfer {
+    pub amount: Money,
+    pub payer_account: AccountId,
+    pub payee_account: AccountId,
+}
+
+/// What finishing a reserved transfer records: the states it goes through (from RESERVED)
+/// and the position moves, journaled against the last of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub path: &'static [State],
+    pub moves: Vec<(AccountId, Money)>,
+}
+
+impl Posting {
+    /// The state the moves are journaled against.
+    pub fn at(&self) -> State {
+        self.path.last().copied().unwrap_or(State::Reserved)
+    }
+}
+
+/// A commit: the payee's position goes down by the amount (the payer's reservation stays as
+/// its debt).
+pub fn commit(transfer: ReservedTransfer) -> Posting {
+    Posting {
+        path: &[State::ReceivedFulfil, State::Committed],
+        moves: vec![(transfer.payee_account, transfer.amount.negate())],
+    }
+}
+
+/// An abort (the payee's error, or a wrong fulfilment): the payer's reservation given back.
+pub fn abort(transfer: ReservedTransfer) -> Posting {
+    Posting {
+        path: &[State::ReceivedError, State::AbortedError],
+        moves: vec![(transfer.payer_account, transfer.amount.negate())],
+    }
+}
+
+/// An expiry: the payer's reservation given back.
+pub fn expire(transfer: ReservedTransfer) -> Posting {
+    Posting {
+        path: &[State::ReservedTimeout, State::ExpiredReserved],
+        moves: vec![(transfer.payer_account, transfer.amount.negate())],
+    }
 }
 
 #[cfg(test)]

@@ -44,8 +44,76 @@ pub enum Error {
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// How long a statement waits for a row lock another transaction holds before it fails (MySQL
+/// error 1205, classed [`Class::Unavailable`]), set on every connection of [`connect`]. A
+/// blocked batch fails fast and is retried by its handler instead of waiting MySQL's default
+/// 50 s while its messages' senders time out.
+pub const LOCK_WAIT_TIMEOUT_S: u32 = 5;
+
+/// What a failed statement means to its caller: the one classification every service maps to
+/// FSPIOP ([`to_fspiop`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The row asked for does not exist.
+    NotFound,
+    /// A unique key refused the row (an idempotency check, a name taken).
+    Duplicate,
+    /// The database cannot answer now: unreachable, pool exhausted or closed, the connection
+    /// lost, a lock wait timed out or a deadlock chose this transaction. Retrying later may
+    /// succeed.
+    Unavailable,
+    /// Anything else: a bug or a schema mismatch.
+    Other,
+}
+
+/// MySQL's error numbers for a lock wait timeout, a deadlock, too many connections, and a
+/// server shutting down.
+const TRANSIENT_MYSQL_ERRORS: [u16; 4] = [1205, 1213, 1040, 1053];
+
+/// Classifies a failed statement.
+pub fn classify(error: &sqlx::Error) -> Class {
+    match error {
+        sqlx::Error::RowNotFound => Class::NotFound,
+        sqlx::Error::Database(e) if e.is_unique_violation() => Class::Duplicate,
+        sqlx::Error::Database(e)
+            if e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| TRANSIENT_MYSQL_ERRORS.contains(&e.number())) =>
+        {
+            Class::Unavailable
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => Class::Unavailable,
+        _ => Class::Other,
+    }
+}
+
+/// Whether the database could not answer (see [`Class::Unavailable`]).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    classify(error) == Class::Unavailable
+}
+
+/// The FSPIOP error a failed statement is answered with when nothing more specific applies:
+/// 2003 (HTTP 503) when the database is unavailable, in every service; otherwise 2001 (500),
+/// revealing nothing of the cause (which the caller logs).
+pub fn to_fspiop(error: &sqlx::Error) -> fspiop::FspiopError {
+    match classify(error) {
+        Class::Unavailable => fspiop::FspiopError::with_detail(
+            fspiop::ErrorCode::ServiceCurrentlyUnavailable,
+            "the database is unavailable",
+        ),
+        Class::NotFound | Class::Duplicate | Class::Other => {
+            fspiop::FspiopError::new(fspiop::ErrorCode::InternalServerError)
+        }
+    }
+}
+
 /// A pool of at most `pool_size_max` connections to `url` (which names the database). Waiting
-/// for a free connection, and the first connect, give up after `acquire_timeout_ms`.
+/// for a free connection, and the first connect, give up after `acquire_timeout_ms`; a row
+/// lock wait after [`LOCK_WAIT_TIMEOUT_S`].
 pub async fn connect(url: &str, pool_size_max: u32, acquire_timeout_ms: u64) -> Result<MySqlPool> {
     if pool_size_max == 0 {
         return Err(Error::InvalidPoolSettings("pool_size_max is 0".to_owned()));
@@ -58,6 +126,17 @@ pub async fn connect(url: &str, pool_size_max: u32, acquire_timeout_ms: u64) -> 
     MySqlPoolOptions::new()
         .max_connections(pool_size_max)
         .acquire_timeout(Duration::from_millis(acquire_timeout_ms))
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        format!("SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_TIMEOUT_S}")
+                            .as_str(),
+                    )
+                    .await
+                    .map(|_| ())
+            })
+        })
         .connect(url)
         .await
         .map_err(Error::Connect)
@@ -161,6 +240,26 @@ mod tests {
         );
         assert!(database_url("mysql://h", "a;b").is_err());
         Ok(())
+    }
+
+    #[test]
+    fn an_outage_is_unavailable_and_answered_2003() {
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(std::io::Error::other("connection reset")),
+        ] {
+            assert_eq!(classify(&error), Class::Unavailable, "{error}");
+            let answer = to_fspiop(&error);
+            assert_eq!(answer.code, fspiop::ErrorCode::ServiceCurrentlyUnavailable);
+            assert_eq!(answer.http_status(), 503);
+        }
+        assert_eq!(classify(&sqlx::Error::RowNotFound), Class::NotFound);
+        assert_eq!(
+            to_fspiop(&sqlx::Error::RowNotFound).code,
+            fspiop::ErrorCode::InternalServerError
+        );
     }
 
     #[test]

@@ -13,6 +13,19 @@ pub enum Error {
     Bus(String),
     #[error("{0}")]
     Internal(String),
+    /// A rule of the ledger would have been broken (see `ledger_book::invariant!`); the
+    /// transaction was rolled back.
+    #[error("ledger invariant broken: {0}")]
+    Invariant(String),
+}
+
+impl From<ledger_book::Error> for Error {
+    fn from(error: ledger_book::Error) -> Error {
+        match error {
+            ledger_book::Error::Db(e) => Error::Db(e),
+            ledger_book::Error::Invariant(message) => Error::Invariant(message),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -26,6 +39,11 @@ impl Error {
         Error::client(ErrorCode::IdNotFound, detail)
     }
 
+    /// Whether a ledger invariant was broken (counted by the handlers).
+    pub fn is_invariant(&self) -> bool {
+        matches!(self, Error::Invariant(_))
+    }
+
     /// Whether this is MySQL refusing a duplicate key.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Error::Db(sqlx::Error::Database(e)) if e.is_unique_violation())
@@ -36,10 +54,10 @@ impl Error {
     pub fn to_fspiop(&self) -> FspiopError {
         match self {
             Error::Fspiop(error) => error.clone(),
-            Error::Db(sqlx::Error::PoolTimedOut) => {
-                FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, "database busy")
+            Error::Db(error) => store::to_fspiop(error),
+            Error::Internal(_) | Error::Invariant(_) => {
+                FspiopError::new(ErrorCode::InternalServerError)
             }
-            Error::Db(_) | Error::Internal(_) => FspiopError::new(ErrorCode::InternalServerError),
             Error::Bus(_) => FspiopError::with_detail(
                 ErrorCode::ServiceCurrentlyUnavailable,
                 "message bus unavailable",

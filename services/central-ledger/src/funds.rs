@@ -13,7 +13,9 @@ use fspiop::envelope::{self, Message};
 use fspiop::error::ExtensionList;
 use fspiop::ErrorCode;
 use ledger::funds::{self, Direction, Side};
+use ledger::transfer::State;
 use ledger::Money;
+use ledger_book::Journal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -212,81 +214,6 @@ pub enum Outcome {
     Skipped(String),
 }
 
-struct Position {
-    id: u64,
-    account_id: u32,
-    value: Money,
-    reserved: Money,
-}
-
-async fn lock_position(tx: &mut Tx<'_>, account_id: u32) -> Result<Position> {
-    let row: Option<(u64, String, String)> = sqlx::query_as(
-        "SELECT participantPositionId, CAST(value AS CHAR), CAST(reservedValue AS CHAR)
-         FROM participantPosition WHERE participantCurrencyId = ? FOR UPDATE",
-    )
-    .bind(account_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let (id, value, reserved) =
-        row.ok_or_else(|| Error::Internal(format!("account {account_id} has no position")))?;
-    let parse = |text: &str| Money::parse(text).map_err(|e| Error::Internal(e.to_string()));
-    Ok(Position {
-        id,
-        account_id,
-        value: parse(&value)?,
-        reserved: parse(&reserved)?,
-    })
-}
-
-async fn apply_change(
-    tx: &mut Tx<'_>,
-    position: &mut Position,
-    delta: Money,
-    state_change_id: u64,
-) -> Result<()> {
-    let after = position
-        .value
-        .try_add(delta)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
-        .bind(after.to_decimal_string())
-        .bind(position.id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO participantPositionChange
-           (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue)
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(position.id)
-    .bind(position.account_id)
-    .bind(state_change_id)
-    .bind(after.to_decimal_string())
-    .bind(delta.to_decimal_string())
-    .bind(position.reserved.to_decimal_string())
-    .execute(&mut **tx)
-    .await?;
-    position.value = after;
-    Ok(())
-}
-
-async fn insert_state(
-    tx: &mut Tx<'_>,
-    transfer_id: &str,
-    state: &str,
-    reason: &str,
-) -> Result<u64> {
-    let result = sqlx::query(
-        "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, ?)",
-    )
-    .bind(transfer_id)
-    .bind(state)
-    .bind(reason)
-    .execute(&mut **tx)
-    .await?;
-    Ok(result.last_insert_id())
-}
-
 async fn hub_reconciliation_account(tx: &mut Tx<'_>, currency: &str) -> Result<u32> {
     let row: Option<(u32,)> = sqlx::query_as(
         "SELECT pc.participantCurrencyId FROM participantCurrency pc
@@ -303,19 +230,6 @@ async fn hub_reconciliation_account(tx: &mut Tx<'_>, currency: &str) -> Result<u
             "the hub has no {ACCOUNT_HUB_RECONCILIATION} account in {currency}"
         ))
     })
-}
-
-/// Locks both positions in account-id order, so concurrent movements cannot deadlock.
-async fn lock_pair(tx: &mut Tx<'_>, hub: u32, dfsp: u32) -> Result<(Position, Position)> {
-    if hub < dfsp {
-        let h = lock_position(tx, hub).await?;
-        let d = lock_position(tx, dfsp).await?;
-        Ok((h, d))
-    } else {
-        let d = lock_position(tx, dfsp).await?;
-        let h = lock_position(tx, hub).await?;
-        Ok((h, d))
-    }
 }
 
 /// Applies one funds command. Idempotent: a command applied before changes nothing.
@@ -362,7 +276,12 @@ async fn prepare(
         Err(e) => return Err(e),
     }
     let hub_account = hub_reconciliation_account(&mut tx, currency).await?;
-    let (mut hub, mut dfsp) = lock_pair(&mut tx, hub_account, command.account_id).await?;
+    let mut positions =
+        ledger_book::lock_positions(&mut tx, &[hub_account, command.account_id]).await?;
+    let account_of = |side: Side| match side {
+        Side::Hub => hub_account,
+        Side::Dfsp => command.account_id,
+    };
     sqlx::query(
         "INSERT INTO transfer (transferId, amount, currencyId, ilpCondition, expirationDate)
          VALUES (?, ?, ?, '0', DATE_ADD(NOW(3), INTERVAL ? SECOND))",
@@ -422,69 +341,56 @@ async fn prepare(
             .execute(&mut *tx)
             .await?;
     }
-    insert_state(
-        &mut tx,
-        &command.transfer_id,
-        "RECEIVED_PREPARE",
-        &command.reason,
-    )
-    .await?;
+    // The book: the states and the legs' moves, checked and journaled together.
+    let id = command.transfer_id.as_str();
+    let reason = Some(command.reason.as_str());
+    let mut journal = Journal::new();
+    journal.transition(id, None, State::ReceivedPrepare, reason);
     let outcome = match direction {
         Direction::In => {
-            let reserved =
-                insert_state(&mut tx, &command.transfer_id, "RESERVED", &command.reason).await?;
-            apply_change(
-                &mut tx,
-                &mut hub,
-                funds::reserve(direction, amount).delta,
-                reserved,
-            )
-            .await?;
-            commit_rows(&mut tx, &command.transfer_id, &command.hash).await?;
-            insert_state(
-                &mut tx,
-                &command.transfer_id,
-                "RECEIVED_FULFIL",
-                &command.reason,
-            )
-            .await?;
-            let committed =
-                insert_state(&mut tx, &command.transfer_id, "COMMITTED", &command.reason).await?;
-            apply_change(
-                &mut tx,
-                &mut dfsp,
-                funds::commit(direction, amount).delta,
-                committed,
-            )
-            .await?;
+            journal.transition(id, Some(State::ReceivedPrepare), State::Reserved, reason);
+            let reserve = funds::reserve(direction, amount);
+            journal.move_position(account_of(reserve.side), reserve.delta, id, State::Reserved);
+            commit_rows(&mut tx, id, &command.hash).await?;
+            journal.path(
+                id,
+                Some(State::Reserved),
+                &[State::ReceivedFulfil, State::Committed],
+                reason,
+            );
+            let commit = funds::commit(direction, amount);
+            journal.move_position(account_of(commit.side), commit.delta, id, State::Committed);
             Outcome::Applied("COMMITTED")
         }
-        Direction::Out => match funds::reserve_out(dfsp.value, amount) {
-            Ok(_) => {
-                let reserved =
-                    insert_state(&mut tx, &command.transfer_id, "RESERVED", &command.reason)
-                        .await?;
-                apply_change(
-                    &mut tx,
-                    &mut dfsp,
-                    funds::reserve(direction, amount).delta,
-                    reserved,
-                )
-                .await?;
-                Outcome::Applied("RESERVED")
+        Direction::Out => {
+            let held = positions.value(command.account_id).ok_or_else(|| {
+                ledger_book::broken(format!("account {} has no position", command.account_id))
+            })?;
+            match funds::reserve_out(held, amount) {
+                Ok(_) => {
+                    journal.transition(id, Some(State::ReceivedPrepare), State::Reserved, reason);
+                    let reserve = funds::reserve(direction, amount);
+                    journal.move_position(
+                        account_of(reserve.side),
+                        reserve.delta,
+                        id,
+                        State::Reserved,
+                    );
+                    Outcome::Applied("RESERVED")
+                }
+                Err(_) => {
+                    journal.transition(
+                        id,
+                        Some(State::ReceivedPrepare),
+                        State::AbortedRejected,
+                        Some(REASON_INSUFFICIENT_FUNDS),
+                    );
+                    Outcome::Applied("ABORTED_REJECTED")
+                }
             }
-            Err(_) => {
-                insert_state(
-                    &mut tx,
-                    &command.transfer_id,
-                    "ABORTED_REJECTED",
-                    REASON_INSUFFICIENT_FUNDS,
-                )
-                .await?;
-                Outcome::Applied("ABORTED_REJECTED")
-            }
-        },
+        }
     };
+    journal.write(&mut tx, &mut positions).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -528,7 +434,7 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
     .bind(&command.transfer_id)
     .fetch_one(&mut *tx)
     .await?;
-    if state != "RESERVED" {
+    if State::parse(&state) != Some(State::Reserved) {
         return Ok(Outcome::Skipped(format!(
             "transfer {} is {state}, not RESERVED",
             command.transfer_id
@@ -554,21 +460,25 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
             command.transfer_id, command.account_id
         )));
     }
-    let (mut hub, mut dfsp) = lock_pair(&mut tx, hub_account, command.account_id).await?;
+    let mut positions =
+        ledger_book::lock_positions(&mut tx, &[hub_account, command.account_id]).await?;
+    let account_of = |side: Side| match side {
+        Side::Hub => hub_account,
+        Side::Dfsp => command.account_id,
+    };
+    let id = command.transfer_id.as_str();
+    let mut journal = Journal::new();
     let outcome = if commit && live != 0 {
-        commit_rows(&mut tx, &command.transfer_id, &command.hash).await?;
-        insert_state(
-            &mut tx,
-            &command.transfer_id,
-            "RECEIVED_FULFIL",
-            &command.reason,
-        )
-        .await?;
-        let committed =
-            insert_state(&mut tx, &command.transfer_id, "COMMITTED", &command.reason).await?;
+        commit_rows(&mut tx, id, &command.hash).await?;
+        let reason = Some(command.reason.as_str());
+        journal.path(
+            id,
+            Some(State::Reserved),
+            &[State::ReceivedFulfil, State::Committed],
+            reason,
+        );
         let change = funds::commit(Direction::Out, amount);
-        debug_assert_eq!(change.side, Side::Hub);
-        apply_change(&mut tx, &mut hub, change.delta, committed).await?;
+        journal.move_position(account_of(change.side), change.delta, id, State::Committed);
         Outcome::Applied("COMMITTED")
     } else {
         let reason = if commit {
@@ -579,18 +489,26 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
         sqlx::query(
             "INSERT INTO transferFulfilmentDuplicateCheck (transferId, hash) VALUES (?, ?)",
         )
-        .bind(&command.transfer_id)
+        .bind(id)
         .bind(&command.hash)
         .execute(&mut *tx)
         .await?;
-        insert_state(&mut tx, &command.transfer_id, "RECEIVED_REJECT", reason).await?;
-        let aborted =
-            insert_state(&mut tx, &command.transfer_id, "ABORTED_REJECTED", reason).await?;
+        journal.path(
+            id,
+            Some(State::Reserved),
+            &[State::ReceivedReject, State::AbortedRejected],
+            Some(reason),
+        );
         let change = funds::abort(Direction::Out, amount);
-        debug_assert_eq!(change.side, Side::Dfsp);
-        apply_change(&mut tx, &mut dfsp, change.delta, aborted).await?;
+        journal.move_position(
+            account_of(change.side),
+            change.delta,
+            id,
+            State::AbortedRejected,
+        );
         Outcome::Applied("ABORTED_REJECTED")
     };
+    journal.write(&mut tx, &mut positions).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -15,6 +15,8 @@ use sqlx::{MySql, QueryBuilder};
 use central_ledger::error::{Error, Result};
 use central_ledger::store::{Store, Tx};
 use central_ledger::transfers::batch::{self, BatchLimits};
+use ledger::transfer::State;
+use ledger_book::Journal;
 
 use crate::windows::money;
 
@@ -65,7 +67,7 @@ pub async fn settle(store: &Store, ids: &[String], models: &[(Model, u32)]) -> R
     }
     let plain: Vec<Model> = models.iter().map(|m| m.0.clone()).collect();
     let mut tx = store.pool.begin().await?;
-    central_ledger::transfers::fulfil::lock_transfers(&mut tx, ids).await?;
+    ledger_book::lock_transfers(&mut tx, ids).await?;
     let mut query = QueryBuilder::<MySql>::new(
         "SELECT tp.transferId, tp.participantId, tp.participantCurrencyId, pc.ledgerAccountTypeId, pc.currencyId, CAST(tp.amount AS CHAR),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = tp.transferId
@@ -86,7 +88,7 @@ pub async fn settle(store: &Store, ids: &[String], models: &[(Model, u32)]) -> R
     let rows: Vec<Row> = query.build_query_as().fetch_all(&mut *tx).await?;
     let mut legs: BTreeMap<String, Vec<Leg>> = BTreeMap::new();
     for (transfer_id, participant, account, account_type, currency, amount, state) in rows {
-        if state.as_deref() != Some("COMMITTED") {
+        if state.as_deref().and_then(State::parse) != Some(State::Committed) {
             continue;
         }
         if !settlement::model_for(&plain, account_type, &currency)
@@ -150,22 +152,16 @@ pub async fn settle(store: &Store, ids: &[String], models: &[(Model, u32)]) -> R
         accounts.insert(leg.account);
         accounts.extend(settlement_of(leg));
     }
-    let account_ids: Vec<u64> = accounts.iter().map(|a| u64::from(*a)).collect();
-    let mut query = QueryBuilder::<MySql>::new(
-        "SELECT participantPositionId FROM participantPosition WHERE participantCurrencyId IN (",
-    );
-    crate::windows::push_ids(&mut query, &account_ids);
-    query.push(" ORDER BY participantCurrencyId FOR UPDATE");
-    query.build().execute(&mut *tx).await?;
+    let accounts: Vec<u32> = accounts.into_iter().collect();
+    let mut positions = ledger_book::lock_positions(&mut tx, &accounts).await?;
+    let mut journal = Journal::new();
     for (transfer_id, transfer_legs) in &legs {
-        let change = sqlx::query(
-            "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, 'SETTLED', 'Gross settlement process')",
-        )
-        .bind(transfer_id)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_id();
-        let mut moves: Vec<(u32, Money)> = Vec::new();
+        journal.transition(
+            transfer_id,
+            Some(State::Committed),
+            State::Settled,
+            Some("Gross settlement process"),
+        );
         for leg in transfer_legs {
             let settlement_account = settlement_of(leg).ok_or_else(|| {
                 Error::Internal(format!("no settlement account for {}", leg.transfer_id))
@@ -186,15 +182,16 @@ pub async fn settle(store: &Store, ids: &[String], models: &[(Model, u32)]) -> R
                 leg.amount,
             )
             .await?;
-            moves.push((leg.account, leg.amount.negate()));
-            moves.push((settlement_account, leg.amount));
-        }
-        moves.sort_by_key(|m| m.0);
-        for (account, amount) in moves {
-            central_ledger::transfers::fulfil::move_position(&mut tx, account, amount, change)
-                .await?;
+            journal.move_position(
+                leg.account,
+                leg.amount.negate(),
+                transfer_id,
+                State::Settled,
+            );
+            journal.move_position(settlement_account, leg.amount, transfer_id, State::Settled);
         }
     }
+    journal.write(&mut tx, &mut positions).await?;
     tx.commit().await?;
     Ok(legs.len())
 }

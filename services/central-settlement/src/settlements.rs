@@ -8,11 +8,13 @@
 //! operators updating one settlement take turns. Positions are locked in account-id order, as
 //! the transfer handlers lock them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use fspiop::ErrorCode;
 use ledger::settlement::{self, AccountChange, Model, SettlementState, WindowState};
+use ledger::transfer::State;
 use ledger::Money;
+use ledger_book::Journal;
 use serde_json::{json, Value};
 use sqlx::{MySql, QueryBuilder};
 
@@ -659,44 +661,11 @@ async fn hub_account(tx: &mut Tx<'_>, currency: &str) -> Result<u32> {
     })
 }
 
-/// Locks the position rows of `accounts` in account-id order (the order the transfer handlers
-/// use), before any of them moves.
-async fn lock_positions(tx: &mut Tx<'_>, accounts: &BTreeSet<u32>) -> Result<()> {
-    if accounts.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<u64> = accounts.iter().map(|a| u64::from(*a)).collect();
-    let mut query = QueryBuilder::<MySql>::new(
-        "SELECT participantPositionId FROM participantPosition WHERE participantCurrencyId IN (",
-    );
-    push_ids(&mut query, &ids);
-    query.push(" ORDER BY participantCurrencyId FOR UPDATE");
-    query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Inserts a transfer state change; returns its id.
-async fn transfer_state(
-    tx: &mut Tx<'_>,
-    transfer_id: &str,
-    state: &str,
-    reason: &str,
-) -> Result<u64> {
-    Ok(sqlx::query(
-        "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, ?)",
-    )
-    .bind(transfer_id)
-    .bind(state)
-    .bind(reason)
-    .execute(&mut **tx)
-    .await?
-    .last_insert_id())
-}
-
 /// Records a settlement transfer (RECEIVED_PREPARE): the DFSP's POSITION account and the hub's
 /// multilateral settlement account as its legs.
 async fn prepare_transfer(
     tx: &mut Tx<'_>,
+    journal: &mut Journal,
     account: &AccountView,
     transfer_id: &str,
     hub: u32,
@@ -741,32 +710,27 @@ async fn prepare_transfer(
     .bind(account.net.negate().to_decimal_string())
     .execute(&mut **tx)
     .await?;
-    transfer_state(
-        tx,
+    journal.transition(
         transfer_id,
-        "RECEIVED_PREPARE",
-        "Settlement transfer prepare",
-    )
-    .await?;
+        None,
+        State::ReceivedPrepare,
+        Some("Settlement transfer prepare"),
+    );
     Ok(())
 }
 
-/// Applies `moves` to the DFSP's position and the hub's, journaled against `state_change`.
-async fn apply_moves(
-    tx: &mut Tx<'_>,
+/// Records `moves` of the DFSP's position and the hub's, journaled against `transfer_id`
+/// reaching `at`.
+fn apply_moves(
+    journal: &mut Journal,
     account: u32,
     hub: u32,
     moves: settlement::SettlementMoves,
-    state_change: u64,
-) -> Result<()> {
-    // Account-id order, as locked.
-    let mut legs = [(account, moves.dfsp), (hub, moves.hub)];
-    legs.sort_by_key(|l| l.0);
-    for (leg_account, change) in legs {
-        central_ledger::transfers::fulfil::move_position(tx, leg_account, change, state_change)
-            .await?;
-    }
-    Ok(())
+    transfer_id: &str,
+    at: State,
+) {
+    journal.move_position(account, moves.dfsp, transfer_id, at);
+    journal.move_position(hub, moves.hub, transfer_id, at);
 }
 
 /// Moves the requested accounts (`PUT /settlements/{id}` with participants): each account is
@@ -842,7 +806,14 @@ pub async fn update_accounts(
             }
         }
     }
-    lock_positions(&mut tx, &to_lock).await?;
+    let to_lock: Vec<u32> = to_lock.into_iter().collect();
+    let mut positions = ledger_book::lock_positions(&mut tx, &to_lock).await?;
+    let transfer_ids: Vec<String> = planned
+        .iter()
+        .filter_map(|(index, _, _)| current.get(*index)?.transfer_id.clone())
+        .collect();
+    let transfer_states = ledger_book::latest_states(&mut tx, &transfer_ids).await?;
+    let mut journal = Journal::new();
     let mut settled_any = false;
     for (index, change, update) in &planned {
         let Some(account) = current.get(*index).cloned() else {
@@ -863,6 +834,8 @@ pub async fn update_accounts(
         if let AccountChange::Advance(reached) = change {
             advance_account(
                 &mut tx,
+                &mut journal,
+                &transfer_states,
                 id,
                 &account,
                 *reached,
@@ -878,6 +851,7 @@ pub async fn update_accounts(
             }
         }
     }
+    journal.write(&mut tx, &mut positions).await?;
     if settled_any {
         settle_contents(&mut tx, id).await?;
     }
@@ -904,6 +878,8 @@ pub async fn update_accounts(
 #[allow(clippy::too_many_arguments)]
 async fn advance_account(
     tx: &mut Tx<'_>,
+    journal: &mut Journal,
+    transfer_states: &HashMap<String, State>,
     settlement_id: u64,
     account: &AccountView,
     reached: SettlementState,
@@ -924,8 +900,16 @@ async fn advance_account(
             .execute(&mut **tx)
             .await?;
             if let (true, Some(hub)) = (model.auto_position_reset, hub) {
-                prepare_transfer(tx, account, &transfer_id, hub, transfer_validity_s, now_ms)
-                    .await?;
+                prepare_transfer(
+                    tx,
+                    journal,
+                    account,
+                    &transfer_id,
+                    hub,
+                    transfer_validity_s,
+                    now_ms,
+                )
+                .await?;
             }
         }
         SettlementState::PsTransfersReserved => {
@@ -934,11 +918,21 @@ async fn advance_account(
                 hub,
                 account.transfer_id.as_deref(),
             ) {
-                let change =
-                    transfer_state(tx, transfer_id, "RESERVED", "Settlement transfer reserve")
-                        .await?;
+                journal.transition(
+                    transfer_id,
+                    transfer_states.get(transfer_id).copied(),
+                    State::Reserved,
+                    Some("Settlement transfer reserve"),
+                );
                 if let Some(moves) = settlement::settlement_moves(account.net, reached) {
-                    apply_moves(tx, account.id, hub, moves, change).await?;
+                    apply_moves(
+                        journal,
+                        account.id,
+                        hub,
+                        moves,
+                        transfer_id,
+                        State::Reserved,
+                    );
                 }
             }
         }
@@ -965,18 +959,21 @@ async fn advance_account(
                 .bind(DbTime(now_ms).to_string())
                 .execute(&mut **tx)
                 .await?;
-                transfer_state(
-                    tx,
+                journal.path(
                     transfer_id,
-                    "RECEIVED_FULFIL",
-                    "Settlement transfer commit",
-                )
-                .await?;
-                let change =
-                    transfer_state(tx, transfer_id, "COMMITTED", "Settlement transfer commit")
-                        .await?;
+                    transfer_states.get(transfer_id).copied(),
+                    &[State::ReceivedFulfil, State::Committed],
+                    Some("Settlement transfer commit"),
+                );
                 if let Some(moves) = settlement::settlement_moves(account.net, reached) {
-                    apply_moves(tx, account.id, hub, moves, change).await?;
+                    apply_moves(
+                        journal,
+                        account.id,
+                        hub,
+                        moves,
+                        transfer_id,
+                        State::Committed,
+                    );
                 }
             }
         }
@@ -1059,7 +1056,14 @@ pub async fn abort(
                 }
             }
         }
-        lock_positions(&mut tx, &to_lock).await?;
+        let to_lock: Vec<u32> = to_lock.into_iter().collect();
+        let mut positions = ledger_book::lock_positions(&mut tx, &to_lock).await?;
+        let transfer_ids: Vec<String> = accounts
+            .iter()
+            .filter_map(|a| a.transfer_id.clone())
+            .collect();
+        let transfer_states = ledger_book::latest_states(&mut tx, &transfer_ids).await?;
+        let mut journal = Journal::new();
         for account in &accounts {
             set_account_state(
                 &mut tx,
@@ -1072,27 +1076,33 @@ pub async fn abort(
             let Some(transfer_id) = account.transfer_id.as_deref() else {
                 continue;
             };
-            let exists: Option<(String,)> = sqlx::query_as(
-                "SELECT transferStateId FROM transferStateChange WHERE transferId = ? ORDER BY transferStateChangeId DESC LIMIT 1",
-            )
-            .bind(transfer_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if !matches!(
-                exists.as_ref().map(|s| s.0.as_str()),
-                Some("RECEIVED_PREPARE" | "RESERVED")
-            ) {
-                continue;
-            }
-            transfer_state(&mut tx, transfer_id, "RECEIVED_REJECT", reason).await?;
-            let change = transfer_state(&mut tx, transfer_id, "ABORTED_REJECTED", reason).await?;
+            // A recorded transfer is rejected at once; a reserved one through RECEIVED_REJECT.
+            let path: &[State] = match transfer_states.get(transfer_id) {
+                Some(State::ReceivedPrepare) => &[State::AbortedRejected],
+                Some(State::Reserved) => &[State::ReceivedReject, State::AbortedRejected],
+                _ => continue,
+            };
+            journal.path(
+                transfer_id,
+                transfer_states.get(transfer_id).copied(),
+                path,
+                Some(reason),
+            );
             if let (Some(moves), Some(hub)) = (
                 settlement::abort_moves(account.net, account.state),
                 hubs.get(&account.currency),
             ) {
-                apply_moves(&mut tx, account.id, *hub, moves, change).await?;
+                apply_moves(
+                    &mut journal,
+                    account.id,
+                    *hub,
+                    moves,
+                    transfer_id,
+                    State::AbortedRejected,
+                );
             }
         }
+        journal.write(&mut tx, &mut positions).await?;
         let contents: Vec<(u64,)> = sqlx::query_as(
             "SELECT settlementWindowContentId FROM settlementWindowContent WHERE settlementId = ? ORDER BY settlementWindowContentId",
         )

@@ -127,18 +127,24 @@ fn a_short_run_passes_the_validity_gate() {
     assert_eq!(r["capacity"]["highest_rate_held_per_s"], 20.0, "{r}");
     assert_eq!(r["gate"]["passed"], true, "{r}");
 
-    // The gate fails when the ledger disagrees: perffsp-8's position moved by 1 without a
-    // transfer (the run below leaves perffsp-8 alone: with --dfsps 6 it pays perffsp-4..6).
+    // The gate fails when the ledger disagrees: one of perffsp-8's committed transfers is
+    // made to say 1 more than its position moved (the run below leaves perffsp-8 alone: with
+    // --dfsps 6 it pays perffsp-4..6). Positions themselves are written by the ledger book
+    // only, so the disagreement is made on the transfer's side.
     let url = store::database_url(&run.database_url, &run.databases[0]).unwrap();
     common::runtime().block_on(async {
         let pool = store::connect(&url, 1, 5_000).await.unwrap();
         let changed = sqlx::query(
-            "UPDATE participantPosition pp
-               JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
-               JOIN ledgerAccountType la ON la.ledgerAccountTypeId = pc.ledgerAccountTypeId
-               JOIN participant p ON p.participantId = pc.participantId
-                SET pp.value = pp.value + 1
-              WHERE p.name = 'perffsp-8' AND la.name = 'POSITION'",
+            "UPDATE transferParticipant SET amount = amount + 1
+              WHERE transferParticipantId = (
+                SELECT id FROM (
+                  SELECT MIN(tp.transferParticipantId) AS id FROM transferParticipant tp
+                    JOIN participantCurrency pc ON pc.participantCurrencyId = tp.participantCurrencyId
+                    JOIN ledgerAccountType la ON la.ledgerAccountTypeId = pc.ledgerAccountTypeId
+                    JOIN participant p ON p.participantId = pc.participantId
+                   WHERE p.name = 'perffsp-8' AND la.name = 'POSITION'
+                     AND (SELECT l.transferStateId FROM transferStateChange l WHERE l.transferId = tp.transferId
+                           ORDER BY l.transferStateChangeId DESC LIMIT 1) IN ('COMMITTED', 'SETTLED')) first_leg)",
         )
         .execute(&pool)
         .await

@@ -16,8 +16,9 @@ use fspiop::envelope::{decode_payload, Message};
 use fspiop::types::TransfersIdPutResponse;
 use fspiop::validate::UnknownFields;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
-use ledger::transfer::{Enumeration, State};
+use ledger::transfer::{ReservedTransfer, State};
 use ledger::Money;
+use ledger_book::Journal;
 use serde_json::{json, Value};
 use sqlx::{MySql, QueryBuilder};
 
@@ -123,7 +124,7 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    lock_transfers(tx, ids).await?;
+    ledger_book::lock_transfers(tx, ids).await?;
     type Row = (
         String,
         String,
@@ -180,21 +181,6 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
         .collect()
 }
 
-/// Locks the `transfer` rows of `ids` (sorted, so two batches lock in the same order).
-pub async fn lock_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut sorted = ids.to_vec();
-    sorted.sort();
-    let mut query =
-        QueryBuilder::<MySql>::new("SELECT transferId FROM transfer WHERE transferId IN (");
-    in_list(&mut query, &sorted);
-    query.push(" ORDER BY transferId FOR UPDATE");
-    query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
 fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
     let mut separated = builder.separated(", ");
     for value in values {
@@ -230,13 +216,20 @@ struct Writes {
     fulfilments: Vec<(String, Option<String>, i64)>,
     /// (id, key, value, isFulfilment, isError)
     extensions: Vec<(String, String, String, bool, bool)>,
-    /// (id, state, reason), in order.
-    states: Vec<(String, State, Option<String>)>,
+    /// The state transitions and position moves, for the book.
+    journal: Journal,
     /// (id, code, description): linked to the transfer's RECEIVED_ERROR.
     errors: Vec<(String, u32, String)>,
-    /// (account, change, id, the state the change belongs to), in order.
-    moves: Vec<(u32, Money, String, State)>,
     finished: Vec<String>,
+}
+
+/// The pure core's view of a transfer being finished.
+fn reserved(transfer: &Transfer) -> ReservedTransfer {
+    ReservedTransfer {
+        amount: transfer.amount,
+        payer_account: transfer.payer_account,
+        payee_account: transfer.payee_account,
+    }
 }
 
 impl Writes {
@@ -249,15 +242,12 @@ impl Writes {
     ) {
         self.fulfilments
             .push((id.to_string(), fulfilment, completed_ms));
-        self.states
-            .push((id.to_string(), State::ReceivedFulfil, None));
-        self.states.push((id.to_string(), State::Committed, None));
-        self.moves.push((
-            transfer.payee_account,
-            transfer.amount.negate(),
-            id.to_string(),
-            State::Committed,
-        ));
+        self.journal.post(
+            id,
+            transfer.state,
+            &ledger::transfer::commit(reserved(transfer)),
+            None,
+        );
         self.finished.push(id.to_string());
     }
 
@@ -269,24 +259,17 @@ impl Writes {
             .error_code
             .parse::<u32>()
             .unwrap_or(u32::from(error.code.code()));
-        self.states.push((
-            id.to_string(),
-            State::ReceivedError,
-            Some(description.clone()),
-        ));
         self.errors.push((
             id.to_string(),
             code,
             fspiop::error::truncate_chars(&description, 128),
         ));
-        self.states
-            .push((id.to_string(), State::AbortedError, Some(description)));
-        self.moves.push((
-            transfer.payer_account,
-            transfer.amount.negate(),
-            id.to_string(),
-            State::AbortedError,
-        ));
+        self.journal.post(
+            id,
+            transfer.state,
+            &ledger::transfer::abort(reserved(transfer)),
+            Some(&description),
+        );
         self.finished.push(id.to_string());
     }
 
@@ -331,156 +314,38 @@ impl Writes {
             );
             query.build().execute(&mut **tx).await?;
         }
-        if self.states.is_empty() {
+        if self.journal.is_empty() {
             return Ok(());
         }
-        let mut query = QueryBuilder::<MySql>::new(
-            "INSERT INTO transferStateChange (transferId, transferStateId, reason) ",
-        );
-        query.push_values(&self.states, |mut row, (id, state, reason)| {
-            row.push_bind(id.clone()).push_bind(state.id()).push_bind(
-                reason
-                    .as_ref()
-                    .map(|r| r.chars().take(512).collect::<String>()),
-            );
-        });
-        query.build().execute(&mut **tx).await?;
-        // The ids of the state changes just written, for the journal and the errors.
-        let ids: Vec<String> = self.finished.clone();
-        let mut query = QueryBuilder::<MySql>::new(
-            "SELECT transferId, transferStateId, MAX(transferStateChangeId) FROM transferStateChange
-             WHERE transferStateId IN ('COMMITTED', 'ABORTED_ERROR', 'RECEIVED_ERROR') AND transferId IN (",
-        );
-        in_list(&mut query, &ids);
-        query.push(" GROUP BY transferId, transferStateId");
-        let rows: Vec<(String, String, u64)> = query.build_query_as().fetch_all(&mut **tx).await?;
-        let state_id = |id: &str, state: State| {
-            rows.iter()
-                .find(|(t, s, _)| t == id && s == state.id())
-                .map(|(_, _, n)| *n)
-        };
+        // The book: positions locked in one statement (account-id order), the transitions
+        // checked and written, the moves applied and journaled.
+        let mut positions = ledger_book::lock_positions(tx, &self.journal.accounts()).await?;
+        let state_ids = self.journal.write(tx, &mut positions).await?;
         if !self.errors.is_empty() {
+            let mut rows = Vec::with_capacity(self.errors.len());
+            for (id, code, description) in &self.errors {
+                rows.push((
+                    id,
+                    state_ids.require(id, State::ReceivedError)?,
+                    code,
+                    description,
+                ));
+            }
             let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ");
-            query.push_values(&self.errors, |mut row, (id, code, description)| {
-                row.push_bind(id.clone())
-                    .push_bind(state_id(id, State::ReceivedError).unwrap_or(0))
-                    .push_bind(*code)
-                    .push_bind(description.clone());
+            query.push_values(&rows, |mut row, (id, change, code, description)| {
+                row.push_bind((*id).clone())
+                    .push_bind(*change)
+                    .push_bind(**code)
+                    .push_bind((*description).clone());
             });
             query.build().execute(&mut **tx).await?;
         }
-        // Positions: each account locked once (in id order), moved through its changes in
-        // order, written once, every change journaled.
-        let mut accounts: Vec<u32> = self.moves.iter().map(|m| m.0).collect();
-        accounts.sort_unstable();
-        accounts.dedup();
-        let account_ids: Vec<String> = accounts.iter().map(u32::to_string).collect();
-        let mut query = QueryBuilder::<MySql>::new(
-            "SELECT participantPositionId, participantCurrencyId, CAST(value AS CHAR), CAST(reservedValue AS CHAR)
-             FROM participantPosition WHERE participantCurrencyId IN (",
-        );
-        in_list(&mut query, &account_ids);
-        query.push(" ORDER BY participantCurrencyId FOR UPDATE");
-        let positions: Vec<(u64, u32, String, String)> =
-            query.build_query_as().fetch_all(&mut **tx).await?;
-        let mut running: HashMap<u32, (u64, Money, String)> = HashMap::new();
-        for (position_id, account, value, reserved) in positions {
-            running.insert(
-                account,
-                (
-                    position_id,
-                    Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?,
-                    reserved,
-                ),
-            );
-        }
-        let mut journal: Vec<(u64, u32, Option<u64>, Money, Money, String)> =
-            Vec::with_capacity(self.moves.len());
-        for (account, change, id, state) in &self.moves {
-            let entry = running
-                .get_mut(account)
-                .ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
-            entry.1 = entry
-                .1
-                .try_add(*change)
-                .map_err(|e| Error::Internal(e.to_string()))?;
-            journal.push((
-                entry.0,
-                *account,
-                state_id(id, *state),
-                entry.1,
-                *change,
-                entry.2.clone(),
-            ));
-        }
-        for (position_id, value, _) in running.values() {
-            sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
-                .bind(value.to_decimal_string())
-                .bind(position_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let mut query = QueryBuilder::<MySql>::new(
-            "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue) ",
-        );
-        query.push_values(
-            &journal,
-            |mut row, (position_id, account, state_change, value, change, reserved)| {
-                row.push_bind(*position_id)
-                    .push_bind(*account)
-                    .push_bind(*state_change)
-                    .push_bind(value.to_decimal_string())
-                    .push_bind(change.to_decimal_string())
-                    .push_bind(reserved.clone());
-            },
-        );
-        query.build().execute(&mut **tx).await?;
         let mut query =
             QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
-        in_list(&mut query, &ids);
+        in_list(&mut query, &self.finished);
         query.build().execute(&mut **tx).await?;
         Ok(())
     }
-}
-
-/// Moves an account's position by `change` (locked first) and journals it.
-pub async fn move_position(
-    tx: &mut Tx<'_>,
-    account: u32,
-    change: Money,
-    state_change_id: u64,
-) -> Result<()> {
-    let row: Option<(u64, String, String)> = sqlx::query_as(
-        "SELECT participantPositionId, CAST(value AS CHAR), CAST(reservedValue AS CHAR) FROM participantPosition
-         WHERE participantCurrencyId = ? FOR UPDATE",
-    )
-    .bind(account)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let (position_id, value, reserved) =
-        row.ok_or_else(|| Error::Internal(format!("account {account} has no position")))?;
-    let value = Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?;
-    let after = value
-        .try_add(change)
-        .map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
-        .bind(after.to_decimal_string())
-        .bind(position_id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue)
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(position_id)
-    .bind(account)
-    .bind(state_change_id)
-    .bind(after.to_decimal_string())
-    .bind(change.to_decimal_string())
-    .bind(reserved)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The open settlement window, read with a shared lock on its one-row pointer: a window close
@@ -494,30 +359,6 @@ pub async fn open_window(tx: &mut Tx<'_>) -> Result<Option<u64>> {
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(|(id,)| id))
-}
-
-/// The PUT body a finished transfer is described with.
-async fn state_payload(tx: &mut Tx<'_>, transfer_id: &str) -> Result<Value> {
-    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'), tf.ilpFulfilment
-         FROM transferStateChange tsc LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
-         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
-    )
-    .bind(transfer_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((state, completed, fulfilment)) = row else {
-        return Ok(Value::Null);
-    };
-    let enumeration = State::parse(&state)
-        .map(State::enumeration)
-        .unwrap_or(Enumeration::Aborted);
-    let mut payload =
-        json!({ "transferState": enumeration.fspiop_str(), "completedTimestamp": completed });
-    if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
-        object.insert("fulfilment".into(), Value::String(f));
-    }
-    Ok(payload)
 }
 
 /// Counts for metrics.
@@ -640,7 +481,12 @@ pub async fn handle(
                     Body::Error(&error),
                 ));
             } else if transfer.state.is_final() {
-                let payload = state_payload(&mut tx, id).await?;
+                let payload = ledger_book::latest(&mut *tx, id)
+                    .await?
+                    .map(|latest| latest.payload())
+                    .ok_or_else(|| {
+                        ledger_book::broken(format!("transfer {id} is final but has no state"))
+                    })?;
                 let action = if is_reserve {
                     "reserve"
                 } else {

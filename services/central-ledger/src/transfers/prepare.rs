@@ -8,15 +8,16 @@
 //! positions are locked (`SELECT … FOR UPDATE`, in account-id order) for the whole batch, so
 //! concurrent handlers serialise on the accounts they share, never on the others.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use fspiop::envelope::{decode_payload, Message};
 use fspiop::types::TransfersPostRequest;
 use fspiop::validate::UnknownFields;
 use fspiop::{ErrorCode, FspiopError};
-use ledger::transfer::{reserve_prepares, PayerAccount, Prepare, PrepareRejection, State};
+use ledger::transfer::{decide_prepares, BatchPrepare, PayerAccount, PrepareRejection, State};
 use ledger::Money;
-use serde_json::{json, Value};
+use ledger_book::Journal;
+use serde_json::Value;
 use sqlx::{MySql, QueryBuilder};
 
 use super::body_hash;
@@ -342,29 +343,6 @@ fn check_packet(
     Ok(())
 }
 
-/// The state object a resend of a finished transfer is answered with.
-async fn transfer_state_payload(
-    store: &Store,
-    transfer_id: &str,
-) -> Result<Option<(State, Value)>> {
-    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'), tf.ilpFulfilment
-         FROM transferStateChange tsc LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
-         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
-    )
-    .bind(transfer_id)
-    .fetch_optional(&store.pool)
-    .await?;
-    Ok(row.and_then(|(state, completed, fulfilment)| {
-        let state = State::parse(&state)?;
-        let mut payload = json!({ "transferState": state.enumeration().fspiop_str(), "completedTimestamp": completed });
-        if let (Some(f), Some(object)) = (fulfilment.filter(|f| f != "0"), payload.as_object_mut()) {
-            object.insert("fulfilment".into(), Value::String(f));
-        }
-        Some((state, payload))
-    }))
-}
-
 /// What the batch decided, for notifications.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -546,174 +524,123 @@ pub async fn handle(
             query.build().execute(&mut *tx).await?;
         }
     }
-    // First states: RECEIVED_PREPARE for the valid, INVALID with the reason for the others.
-    let first_states: Vec<(String, &str, Option<String>)> = recordable
+    // Positions: the payers' and, for liquidity, their settlement accounts', locked in one
+    // statement by the book; then the pure decision; then the book records it.
+    let lock_ids: Vec<u32> = valid
         .iter()
-        .filter_map(|i| {
-            let b = batch.get(*i)?;
-            match fates.get(*i)? {
-                Fate::Valid => Some((
-                    b.transfer.transfer_id.clone(),
-                    State::ReceivedPrepare.id(),
-                    None,
-                )),
-                Fate::Invalid(reason) => Some((
-                    b.transfer.transfer_id.clone(),
-                    State::Invalid.id(),
-                    Some(reason.clone()),
-                )),
-                _ => None,
-            }
+        .flat_map(|v| std::iter::once(v.payer_account).chain(v.payer_settlement))
+        .collect();
+    let mut positions = ledger_book::lock_positions(&mut tx, &lock_ids).await?;
+    let mut payer_accounts: Vec<u32> = valid.iter().map(|v| v.payer_account).collect();
+    payer_accounts.sort_unstable();
+    payer_accounts.dedup();
+    let limits = net_debit_caps(&mut tx, &payer_accounts).await?;
+    let settlement_of: HashMap<u32, u32> = valid
+        .iter()
+        .filter_map(|v| Some((v.payer_account, v.payer_settlement?)))
+        .collect();
+    // A payer without an active net debit cap, or without a SETTLEMENT account, has no
+    // headroom: its prepares are refused (4200, 4001), never let through.
+    let snapshot = |account: u32| {
+        let position = positions.get(account)?;
+        Some(PayerAccount {
+            position: position.value,
+            reserved: position.reserved,
+            net_debit_cap: limits.get(&account).copied().unwrap_or(Money::ZERO),
+            settlement_value: settlement_of
+                .get(&account)
+                .and_then(|s| positions.value(*s))
+                .unwrap_or(Money::ZERO),
+        })
+    };
+    let prepares: Vec<BatchPrepare> = valid
+        .iter()
+        .map(|v| BatchPrepare {
+            payer_account: v.payer_account,
+            amount: v.amount,
         })
         .collect();
-    insert_states(&mut tx, &first_states).await?;
-
-    // Positions: per payer account, in arrival order, under lock.
-    let mut by_account: BTreeMap<u32, Vec<&Valid>> = BTreeMap::new();
-    for v in &valid {
-        by_account.entry(v.payer_account).or_default().push(v);
-    }
-    let mut lock_ids: Vec<u32> = by_account.keys().copied().collect();
-    lock_ids.extend(valid.iter().filter_map(|v| v.payer_settlement));
-    lock_ids.sort_unstable();
-    lock_ids.dedup();
-    let positions = lock_positions(&mut tx, &lock_ids).await?;
-    let limits = net_debit_caps(&mut tx, &by_account.keys().copied().collect::<Vec<_>>()).await?;
-    let mut decided: Vec<(usize, std::result::Result<Money, PrepareRejection>)> = Vec::new();
-    let mut position_updates: Vec<(u64, Money)> = Vec::new();
-    for (account, items) in &by_account {
-        let Some(&(position_id, value, reserved)) = positions.get(account) else {
-            decided.extend(
-                items
-                    .iter()
-                    .map(|v| (v.index, Err(PrepareRejection::InsufficientLiquidity))),
-            );
-            continue;
-        };
-        let settlement_value = items
-            .first()
-            .and_then(|v| v.payer_settlement)
-            .and_then(|s| positions.get(&s))
-            .map(|p| p.1)
-            .unwrap_or(Money::ZERO);
-        let payer = PayerAccount {
-            position: value,
-            reserved,
-            net_debit_cap: limits.get(account).copied().unwrap_or(Money::ZERO),
-            settlement_value,
-        };
-        let prepares: Vec<Prepare> = items
-            .iter()
-            .map(|v| Prepare {
-                amount: v.amount,
-                in_prepared_state: true,
-            })
-            .collect();
-        let (outcomes, final_position) = reserve_prepares(payer, &prepares);
-        decided.extend(items.iter().zip(outcomes).map(|(v, o)| (v.index, o)));
-        if final_position != value {
-            position_updates.push((position_id, final_position));
+    let decisions = decide_prepares(&prepares, &snapshot);
+    let transfer_id = |index: usize| {
+        batch
+            .get(index)
+            .map(|b| b.transfer.transfer_id.as_str())
+            .unwrap_or_default()
+    };
+    let mut journal = Journal::new();
+    // First states: RECEIVED_PREPARE for the valid, INVALID with the reason for the others.
+    for i in &recordable {
+        match fates.get(*i) {
+            Some(Fate::Valid) => {
+                journal.transition(transfer_id(*i), None, State::ReceivedPrepare, None)
+            }
+            Some(Fate::Invalid(reason)) => {
+                journal.transition(transfer_id(*i), None, State::Invalid, Some(reason))
+            }
+            _ => {}
         }
     }
-    for (position_id, value) in &position_updates {
-        sqlx::query("UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?")
-            .bind(value.to_decimal_string())
-            .bind(position_id)
-            .execute(&mut *tx)
-            .await?;
+    let mut decided: Vec<(usize, std::result::Result<Money, PrepareRejection>)> =
+        Vec::with_capacity(valid.len());
+    for (v, outcome) in valid.iter().zip(&decisions.outcomes) {
+        let id = transfer_id(v.index);
+        match outcome {
+            Ok(_) => journal.transition(id, Some(State::ReceivedPrepare), State::Reserved, None),
+            Err(rejection) => journal.transition(
+                id,
+                Some(State::ReceivedPrepare),
+                State::AbortedRejected,
+                Some(&rejection_error(*rejection).description()),
+            ),
+        }
+        decided.push((v.index, *outcome));
     }
-    let second_states: Vec<(String, &str, Option<String>)> = decided
-        .iter()
-        .filter_map(|(index, result)| {
-            let id = batch.get(*index)?.transfer.transfer_id.clone();
-            Some(match result {
-                Ok(_) => (id, State::Reserved.id(), None),
-                Err(rejection) => (
-                    id,
-                    State::AbortedRejected.id(),
-                    Some(rejection_error(*rejection).description()),
-                ),
-            })
-        })
-        .collect();
-    insert_states(&mut tx, &second_states).await?;
-    let state_ids = latest_state_ids(
-        &mut tx,
-        &recordable
-            .iter()
-            .filter_map(|i| batch.get(*i))
-            .map(|b| b.transfer.transfer_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .await?;
+    for (k, account, amount) in &decisions.moves {
+        let v = valid.get(*k).ok_or_else(|| {
+            ledger_book::broken(format!("move for prepare {k} of {}", valid.len()))
+        })?;
+        journal.move_position(*account, *amount, transfer_id(v.index), State::Reserved);
+    }
+    let state_ids = journal.write(&mut tx, &mut positions).await?;
 
-    // Position journal, errors, expiry watch.
-    let reserved: Vec<(&Valid, Money)> = decided
+    // Expiry watch for the reserved.
+    let reserved: Vec<&Valid> = valid
         .iter()
-        .filter_map(|(index, result)| {
-            Some((
-                valid.iter().find(|v| v.index == *index)?,
-                *result.as_ref().ok()?,
-            ))
-        })
+        .zip(&decisions.outcomes)
+        .filter(|(_, outcome)| outcome.is_ok())
+        .map(|(v, _)| v)
         .collect();
     if !reserved.is_empty() {
-        let mut query = QueryBuilder::<MySql>::new(
-            "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, value, `change`, reservedValue) ",
-        );
-        query.push_values(&reserved, |mut row, (v, after)| {
-            let (position_id, _, reserved_value) = positions
-                .get(&v.payer_account)
-                .copied()
-                .unwrap_or((0, Money::ZERO, Money::ZERO));
-            let id = batch
-                .get(v.index)
-                .map(|b| b.transfer.transfer_id.as_str())
-                .unwrap_or("");
-            row.push_bind(position_id)
-                .push_bind(v.payer_account)
-                .push_bind(state_ids.get(id).copied())
-                .push_bind(after.to_decimal_string())
-                .push_bind(v.amount.to_decimal_string())
-                .push_bind(reserved_value.to_decimal_string());
-        });
-        query.build().execute(&mut *tx).await?;
         let mut query =
             QueryBuilder::<MySql>::new("INSERT INTO transferTimeout (transferId, expirationDate) ");
-        query.push_values(&reserved, |mut row, (v, _)| {
-            let id = batch
-                .get(v.index)
-                .map(|b| b.transfer.transfer_id.clone())
-                .unwrap_or_default();
-            row.push_bind(id).push_bind(db_datetime(v.expiration_ms));
+        query.push_values(&reserved, |mut row, v| {
+            row.push_bind(transfer_id(v.index).to_string())
+                .push_bind(db_datetime(v.expiration_ms));
         });
         query.build().execute(&mut *tx).await?;
     }
-    let mut errors: Vec<(String, u16, String)> = Vec::new();
+    // Errors, each linked to the state change that recorded it.
+    let mut errors: Vec<(String, u64, u16, String)> = Vec::new();
     for i in &recordable {
         if let (Some(b), Some(Fate::Invalid(reason))) = (batch.get(*i), fates.get(*i)) {
-            errors.push((
-                b.transfer.transfer_id.clone(),
-                3100,
-                fspiop::error::truncate_chars(reason, 128),
-            ));
+            let id = b.transfer.transfer_id.clone();
+            let change = state_ids.require(&id, State::Invalid)?;
+            errors.push((id, change, 3100, fspiop::error::truncate_chars(reason, 128)));
         }
     }
     for (index, result) in &decided {
         if let (Some(b), Err(rejection)) = (batch.get(*index), result) {
             let error = rejection_error(*rejection);
-            errors.push((
-                b.transfer.transfer_id.clone(),
-                error.code.code(),
-                error.description(),
-            ));
+            let id = b.transfer.transfer_id.clone();
+            let change = state_ids.require(&id, State::AbortedRejected)?;
+            errors.push((id, change, error.code.code(), error.description()));
         }
     }
     if !errors.is_empty() {
         let mut query = QueryBuilder::<MySql>::new("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ");
-        query.push_values(&errors, |mut row, (id, code, description)| {
+        query.push_values(&errors, |mut row, (id, change, code, description)| {
             row.push_bind(id.clone())
-                .push_bind(state_ids.get(id.as_str()).copied().unwrap_or(0))
+                .push_bind(*change)
                 .push_bind(*code)
                 .push_bind(description.clone());
         });
@@ -788,7 +715,8 @@ pub async fn handle(
                 // also forwarded to the payee again: if this is a redelivery after a crash
                 // between the commit and the notification, the payee never had it (a payee
                 // receiving a prepare twice answers it the same way twice).
-                if let Some((state, payload)) = transfer_state_payload(store, id).await? {
+                if let Some(latest) = ledger_book::latest(&store.pool, id).await? {
+                    let (state, payload) = (latest.state, latest.payload());
                     if state.is_final()
                         || state.enumeration() == ledger::transfer::Enumeration::Reserved
                     {
@@ -818,71 +746,17 @@ pub async fn handle(
     Ok(outcome)
 }
 
+/// The error a refused prepare is answered with: the pure core's code for the refusal.
 fn rejection_error(rejection: PrepareRejection) -> FspiopError {
+    let code = ErrorCode::resolve(rejection.error_code()).unwrap_or(ErrorCode::InternalServerError);
     match rejection {
-        PrepareRejection::InsufficientLiquidity => {
-            FspiopError::new(ErrorCode::PayerFspInsufficientLiquidity)
+        PrepareRejection::WrongState => {
+            FspiopError::with_detail(code, "Transfer in incorrect state")
         }
-        PrepareRejection::NetDebitCapExceeded => FspiopError::new(ErrorCode::PayerLimitError),
-        PrepareRejection::WrongState => FspiopError::with_detail(
-            ErrorCode::InternalServerError,
-            "Transfer in incorrect state",
-        ),
+        PrepareRejection::InsufficientLiquidity | PrepareRejection::NetDebitCapExceeded => {
+            FspiopError::new(code)
+        }
     }
-}
-
-async fn insert_states(tx: &mut Tx<'_>, states: &[(String, &str, Option<String>)]) -> Result<()> {
-    if states.is_empty() {
-        return Ok(());
-    }
-    let mut query = QueryBuilder::<MySql>::new(
-        "INSERT INTO transferStateChange (transferId, transferStateId, reason) ",
-    );
-    query.push_values(states, |mut row, (id, state, reason)| {
-        row.push_bind(id.clone()).push_bind(*state).push_bind(
-            reason
-                .as_ref()
-                .map(|r| r.chars().take(512).collect::<String>()),
-        );
-    });
-    query.build().execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// The id of each transfer's latest state change.
-async fn latest_state_ids(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, u64>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut query = QueryBuilder::<MySql>::new("SELECT transferId, MAX(transferStateChangeId) FROM transferStateChange WHERE transferId IN (");
-    in_list(&mut query, ids);
-    query.push(" GROUP BY transferId");
-    let rows: Vec<(String, u64)> = query.build_query_as().fetch_all(&mut **tx).await?;
-    Ok(rows.into_iter().collect())
-}
-
-/// Locks the positions of `accounts` (sorted) and returns `(positionId, value, reserved)` per account.
-async fn lock_positions(
-    tx: &mut Tx<'_>,
-    accounts: &[u32],
-) -> Result<HashMap<u32, (u64, Money, Money)>> {
-    if accounts.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<String> = accounts.iter().map(u32::to_string).collect();
-    let mut query = QueryBuilder::<MySql>::new(
-        "SELECT participantPositionId, participantCurrencyId, CAST(value AS CHAR), CAST(reservedValue AS CHAR)
-         FROM participantPosition WHERE participantCurrencyId IN (",
-    );
-    in_list(&mut query, &ids);
-    query.push(" ORDER BY participantCurrencyId FOR UPDATE");
-    let rows: Vec<(u64, u32, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
-    rows.into_iter()
-        .map(|(position_id, account, value, reserved)| {
-            let parse = |t: &str| Money::parse(t).map_err(|e| Error::Internal(e.to_string()));
-            Ok((account, (position_id, parse(&value)?, parse(&reserved)?)))
-        })
-        .collect()
 }
 
 /// The active NET_DEBIT_CAP of each account.

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use fspiop::envelope::Message;
 use fspiop::{ErrorCode, FspiopError};
-use ledger::transfer::State;
+use ledger::transfer::{ReservedTransfer, State};
 use ledger::Money;
+use ledger_book::Journal;
 use serde_json::json;
 
 use super::notify::{Body, Notifier};
@@ -52,6 +53,7 @@ struct Expiring {
     payer: String,
     payer_account: u32,
     payee: String,
+    payee_account: u32,
 }
 
 /// One sweep: expires what is due at `now_ms`.
@@ -76,7 +78,7 @@ pub async fn sweep(
     // Every due transfer is locked before anything is read (a fulfil holding one finishes
     // first); the reads below then see the states those fulfils committed.
     let ids: Vec<String> = due.iter().map(|(id,)| id.clone()).collect();
-    super::fulfil::lock_transfers(&mut tx, &ids).await?;
+    ledger_book::lock_transfers(&mut tx, &ids).await?;
     let mut expiring = Vec::with_capacity(ids.len());
     for id in &ids {
         if let Some(transfer) = load(&mut tx, id).await? {
@@ -91,13 +93,71 @@ pub async fn sweep(
     }
     list.push_unseparated(")");
     delete.build().execute(&mut *tx).await?;
-    // Positions in account-id order (then transfer id), the lock order of every handler.
-    expiring.sort_by(|a, b| (a.payer_account, &a.id).cmp(&(b.payer_account, &b.id)));
-    let mut messages = Vec::with_capacity(expiring.len());
-    for transfer in expiring {
-        messages.push(expire(&mut tx, notifier, transfer, now_ms).await?);
+    // The book: the payers' positions locked in one statement (account-id order, the lock
+    // order of every writer), RESERVED_TIMEOUT then EXPIRED_RESERVED, reservations given back.
+    let mut journal = Journal::new();
+    for transfer in &expiring {
+        let posting = ledger::transfer::expire(ReservedTransfer {
+            amount: transfer.amount,
+            payer_account: transfer.payer_account,
+            payee_account: transfer.payee_account,
+        });
+        journal.transition(
+            &transfer.id,
+            Some(State::Reserved),
+            State::ReservedTimeout,
+            Some("Marked for expiration by Timeout Handler"),
+        );
+        journal.transition(
+            &transfer.id,
+            Some(State::ReservedTimeout),
+            State::ExpiredReserved,
+            Some("Transfer expired"),
+        );
+        for (account, change) in &posting.moves {
+            journal.move_position(*account, *change, &transfer.id, posting.at());
+        }
+    }
+    let mut positions = ledger_book::lock_positions(&mut tx, &journal.accounts()).await?;
+    let state_ids = journal.write(&mut tx, &mut positions).await?;
+    let error = FspiopError::new(ErrorCode::TransferExpired);
+    if !expiring.is_empty() {
+        let mut rows = Vec::with_capacity(expiring.len());
+        for transfer in &expiring {
+            rows.push((
+                transfer.id.clone(),
+                state_ids.require(&transfer.id, State::ReservedTimeout)?,
+            ));
+        }
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) ",
+        );
+        query.push_values(&rows, |mut row, (id, change)| {
+            row.push_bind(id.clone())
+                .push_bind(*change)
+                .push_bind(u32::from(error.code.code()))
+                .push_bind(error.description());
+        });
+        query.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    let messages = expiring
+        .into_iter()
+        .map(|transfer| {
+            let mut message = notifier.from_hub(
+                &transfer.id,
+                &transfer.payer,
+                "timeout-reserved",
+                Body::Error(&error),
+                &uuid::Uuid::new_v4().to_string(),
+                now_ms,
+            );
+            message.from = transfer.payee.clone();
+            message.content.context =
+                Some(json!({ "payer": transfer.payer, "payee": transfer.payee }));
+            message
+        })
+        .collect();
     Ok(Swept {
         messages,
         claimed: ids.len(),
@@ -106,14 +166,14 @@ pub async fn sweep(
 
 /// The transfer, if it is still RESERVED.
 async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
-    type Row = (String, String, String, u32, String);
+    type Row = (String, String, String, u32, String, u32);
     // The transfer row, which fulfils lock too, is locked by `sweep`: a commit and an expiry
     // cannot interleave. Not `FOR UPDATE` here: that would lock the participant rows as well.
     let row: Option<Row> = sqlx::query_as(
         "SELECT CAST(t.amount AS CHAR),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
                   ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
-                payer.name, tpa.participantCurrencyId, payee.name
+                payer.name, tpa.participantCurrencyId, payee.name, tpe.participantCurrencyId
          FROM transfer t
          JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
          JOIN participant payer ON payer.participantId = tpa.participantId
@@ -124,7 +184,7 @@ async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((amount, state, payer, payer_account, payee)) = row else {
+    let Some((amount, state, payer, payer_account, payee, payee_account)) = row else {
         return Ok(None);
     };
     if state != State::Reserved.id() {
@@ -137,55 +197,8 @@ async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
         payer,
         payer_account,
         payee,
+        payee_account,
     }))
-}
-
-async fn expire(
-    tx: &mut Tx<'_>,
-    notifier: &Notifier,
-    transfer: Expiring,
-    now_ms: i64,
-) -> Result<Message> {
-    let Expiring {
-        id,
-        amount,
-        payer,
-        payer_account,
-        payee,
-    } = transfer;
-    let error = FspiopError::new(ErrorCode::TransferExpired);
-    let timed_out = sqlx::query(
-        "INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, 'Marked for expiration by Timeout Handler')",
-    )
-    .bind(&id)
-    .bind(State::ReservedTimeout.id())
-    .execute(&mut **tx)
-    .await?
-    .last_insert_id();
-    sqlx::query("INSERT INTO transferError (transferId, transferStateChangeId, errorCode, errorDescription) VALUES (?, ?, 3303, ?)")
-        .bind(&id)
-        .bind(timed_out)
-        .bind(error.description())
-        .execute(&mut **tx)
-        .await?;
-    let expired = sqlx::query("INSERT INTO transferStateChange (transferId, transferStateId, reason) VALUES (?, ?, 'Transfer expired')")
-        .bind(&id)
-        .bind(State::ExpiredReserved.id())
-        .execute(&mut **tx)
-        .await?
-        .last_insert_id();
-    super::fulfil::move_position(tx, payer_account, amount.negate(), expired).await?;
-    let mut message = notifier.from_hub(
-        &id,
-        &payer,
-        "timeout-reserved",
-        Body::Error(&error),
-        &uuid::Uuid::new_v4().to_string(),
-        now_ms,
-    );
-    message.from = payee.clone();
-    message.content.context = Some(json!({ "payer": payer, "payee": payee }));
-    Ok(message)
 }
 
 /// The earliest expiration still watched, in milliseconds since the epoch (an indexed `MIN`).

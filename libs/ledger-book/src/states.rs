@@ -1,0 +1,106 @@
+//! Reading transfers' states: the transfer row lock every writer takes first, and the one
+//! "latest state" query every answer about a transfer is built from.
+
+use std::collections::HashMap;
+
+use ledger::transfer::State;
+use serde_json::{json, Value};
+use sqlx::{Executor, MySql, QueryBuilder};
+
+use crate::{broken, push_in_list, Result, Tx};
+
+/// Locks the `transfer` rows of `ids` (sorted, so two writers lock in the same order). Whoever
+/// changes a transfer's state holds its row lock first; reads after it see the states those
+/// writers committed.
+pub async fn lock_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut query =
+        QueryBuilder::<MySql>::new("SELECT transferId FROM transfer WHERE transferId IN (");
+    push_in_list(&mut query, &sorted);
+    query.push(" ORDER BY transferId FOR UPDATE");
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The latest state of each of `ids` that has one.
+pub async fn latest_states(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, State>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT tsc.transferId, tsc.transferStateId FROM transferStateChange tsc
+         JOIN (SELECT transferId, MAX(transferStateChangeId) AS latest FROM transferStateChange WHERE transferId IN (",
+    );
+    push_in_list(&mut query, ids);
+    query.push(" GROUP BY transferId) l ON l.latest = tsc.transferStateChangeId");
+    let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .map(|(id, state)| {
+            let parsed = State::parse(&state)
+                .ok_or_else(|| broken(format!("transfer {id} has unknown state {state}")))?;
+            Ok((id, parsed))
+        })
+        .collect()
+}
+
+/// A transfer's latest state, as every answer about it is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Latest {
+    pub state: State,
+    /// When the state was reached, FSPIOP `DateTime` (UTC, milliseconds).
+    pub completed: String,
+    /// The fulfilment of a committed transfer (not a funds transfer's `'0'`).
+    pub fulfilment: Option<String>,
+    /// The error recorded for an aborted transfer: code and description.
+    pub error: Option<(u32, String)>,
+}
+
+/// The latest state of `transfer_id`, or `None` when it has none.
+pub async fn latest<'e, E>(executor: E, transfer_id: &str) -> Result<Option<Latest>>
+where
+    E: Executor<'e, Database = MySql>,
+{
+    type Row = (String, String, Option<String>, Option<u32>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'),
+                tf.ilpFulfilment, te.errorCode, te.errorDescription
+         FROM transferStateChange tsc
+         LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
+         LEFT JOIN transferError te ON te.transferId = tsc.transferId
+         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
+    )
+    .bind(transfer_id)
+    .fetch_optional(executor)
+    .await?;
+    let Some((state, completed, fulfilment, code, description)) = row else {
+        return Ok(None);
+    };
+    let state = State::parse(&state)
+        .ok_or_else(|| broken(format!("transfer {transfer_id} has unknown state {state}")))?;
+    Ok(Some(Latest {
+        state,
+        completed,
+        fulfilment: fulfilment.filter(|f| f != "0"),
+        error: code.zip(description),
+    }))
+}
+
+impl Latest {
+    /// The FSPIOP transfer state object (`PUT /transfers/{ID}` shape): `transferState` as FSPIOP
+    /// names it (SETTLED is shown COMMITTED), `completedTimestamp` and any `fulfilment`.
+    pub fn payload(&self) -> Value {
+        let mut payload = json!({
+            "transferState": self.state.enumeration().fspiop_str(),
+            "completedTimestamp": self.completed,
+        });
+        if let (Some(f), Some(object)) = (&self.fulfilment, payload.as_object_mut()) {
+            object.insert("fulfilment".into(), Value::String(f.clone()));
+        }
+        payload
+    }
+}
