@@ -233,6 +233,13 @@ pub enum Error {
     /// A [`StreamConsumer`] was requested outside a Tokio runtime (it spawns a task on creation).
     #[error("a kafka consumer must be created inside a Tokio runtime")]
     NoRuntime,
+    /// The bus refused the message (the embedded bus when told to, see
+    /// [`MemoryBus::refuse_sends`]).
+    #[error("the bus refused a message for {topic}")]
+    Refused {
+        /// The topic.
+        topic: String,
+    },
     /// A blocking helper task panicked or was cancelled.
     #[error("background task failed")]
     Task(#[from] tokio::task::JoinError),

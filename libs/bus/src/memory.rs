@@ -69,6 +69,8 @@ struct Inner {
     config: MemoryBusConfig,
     topics: Mutex<HashMap<String, Arc<Topic>>>,
     members: AtomicU64,
+    /// Per topic: sends still let through, then sends to refuse ([`MemoryBus::refuse_sends`]).
+    refusals: Mutex<HashMap<String, (usize, usize)>>,
 }
 
 struct Topic {
@@ -142,6 +144,7 @@ impl MemoryBus {
                 config,
                 topics: Mutex::default(),
                 members: AtomicU64::new(0),
+                refusals: Mutex::default(),
             }),
         })
     }
@@ -181,6 +184,31 @@ impl MemoryBus {
         self.topic(name, self.inner.config.partitions_default)
     }
 
+    /// Fault injection, for tests and drills of what a handler does when its broker fails:
+    /// after the next `pass` sends to `topic`, the `refuse` sends that follow fail with
+    /// [`Error::Refused`] (a broker refusing the message), then sends succeed again.
+    pub fn refuse_sends(&self, topic: &str, pass: usize, refuse: usize) {
+        lock(&self.inner.refusals).insert(topic.to_owned(), (pass, refuse));
+    }
+
+    /// Whether this send to `topic` is to be refused (see [`MemoryBus::refuse_sends`]).
+    fn refused(&self, topic: &str) -> bool {
+        let mut refusals = lock(&self.inner.refusals);
+        let Some((pass, refuse)) = refusals.get_mut(topic) else {
+            return false;
+        };
+        if *pass > 0 {
+            *pass -= 1;
+            return false;
+        }
+        if *refuse > 0 {
+            *refuse -= 1;
+            return true;
+        }
+        refusals.remove(topic);
+        false
+    }
+
     /// Appends one message, waiting at most `timeout_ms` for room when its partition is full.
     pub async fn send(
         &self,
@@ -189,6 +217,11 @@ impl MemoryBus {
         payload: &[u8],
         timeout_ms: u64,
     ) -> Result<(), Error> {
+        if self.refused(topic) {
+            return Err(Error::Refused {
+                topic: topic.to_owned(),
+            });
+        }
         let topic = self.topic_or_default(topic);
         let partition_count = topic.partitions.len();
         let index = match key {

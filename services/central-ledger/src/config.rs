@@ -75,6 +75,11 @@ pub struct TransfersConfig {
     pub batch_wait_ms: u64,
     pub timeout_interval_ms: u64,
     pub timeout_sweep_size_max: u32,
+    /// Attempts at putting a batch's notifications on the bus before the handler stops
+    /// (without committing the batch) and reports itself unhealthy.
+    pub notify_attempts_max: u32,
+    /// Pause before the second attempt; each later one waits this much longer.
+    pub notify_retry_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +140,10 @@ impl Config {
         problems.positive(
             "transfers.timeout_interval_ms",
             self.transfers.timeout_interval_ms,
+        );
+        problems.positive(
+            "transfers.notify_attempts_max",
+            u64::from(self.transfers.notify_attempts_max),
         );
         problems.positive(
             "transfers.timeout_sweep_size_max",

@@ -298,6 +298,8 @@ pub async fn run_with_bus(
         hub_name: config.hub.name.clone(),
         versions: fspiop::headers::ProtocolVersions::default(),
         timeout_ms: config.server.request_timeout_ms,
+        attempts_max: config.transfers.notify_attempts_max,
+        retry_delay_ms: config.transfers.notify_retry_delay_ms,
     };
     let limits = transfers::batch::BatchLimits {
         batch_size_max: config.transfers.batch_size_max,

@@ -28,6 +28,10 @@ pub struct Notifier {
     pub hub_name: String,
     pub versions: ProtocolVersions,
     pub timeout_ms: u64,
+    /// Attempts at delivering a batch's notifications ([`Notifier::deliver`]).
+    pub attempts_max: u32,
+    /// Pause before the second attempt; each later one waits this much longer.
+    pub retry_delay_ms: u64,
 }
 
 impl Notifier {
@@ -130,7 +134,32 @@ impl Notifier {
     }
 
     /// Produces every message and waits for the broker to take them all.
-    pub async fn send_all(&self, messages: Vec<Message>) -> Result<()> {
+    /// Puts `messages` on the bus, trying up to `attempts_max` times (a retry sends them all
+    /// again: a DFSP may hear one twice, never not at all). An error means they are not all
+    /// on the bus: the caller must not commit past them.
+    pub async fn deliver(&self, messages: Vec<Message>) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut attempt: u32 = 1;
+        loop {
+            match self.send_all(&messages).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < self.attempts_max => {
+                    tracing::warn!(%error, attempt, messages = messages.len(), "notifications not delivered; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        self.retry_delay_ms.saturating_mul(u64::from(attempt)),
+                    ))
+                    .await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Puts `messages` on the bus once (see [`Notifier::deliver`]).
+    pub async fn send_all(&self, messages: &[Message]) -> Result<()> {
         let values = messages
             .iter()
             .map(|message| {

@@ -898,8 +898,12 @@ pub async fn run_handler(
                 }
             }
         }
-        if let Err(error) = notifier.send_all(messages).await {
-            tracing::error!(%error, "prepare notifications not delivered to the bus");
+        if let Err(error) = notifier.deliver(messages).await {
+            // Never past an effect not delivered: the batch stays uncommitted (handled again
+            // after a restart, answered from the ledger's state) and the handler stops, which
+            // makes /health DOWN.
+            tracing::error!(%error, "prepare notifications not delivered; the handler stops without committing the batch");
+            break;
         }
         super::batch::commit(&consumer, &batch);
     }

@@ -140,8 +140,7 @@ pub async fn sweep(
         });
         query.build().execute(&mut *tx).await?;
     }
-    tx.commit().await?;
-    let messages = expiring
+    let messages: Vec<Message> = expiring
         .into_iter()
         .map(|transfer| {
             let mut message = notifier.from_hub(
@@ -158,6 +157,9 @@ pub async fn sweep(
             message
         })
         .collect();
+    // The notices are kept with the expiry, in its transaction, until they are delivered.
+    record_notices(&mut tx, &messages).await?;
+    tx.commit().await?;
     Ok(Swept {
         messages,
         claimed: ids.len(),
@@ -201,6 +203,88 @@ async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
     }))
 }
 
+/// Keeps `messages` (expiry notices, one per transfer) until [`delivered`] removes them.
+async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(messages.len());
+    for message in messages {
+        let text = serde_json::to_string(message).map_err(|e| Error::Internal(e.to_string()))?;
+        rows.push((message.id.clone(), text));
+    }
+    let mut query =
+        QueryBuilder::<MySql>::new("INSERT INTO transferExpiryNotice (transferId, message) ");
+    query.push_values(&rows, |mut row, (id, text)| {
+        row.push_bind(id.clone()).push_bind(text.clone());
+    });
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Forgets the notices of `messages`, which are on the bus.
+pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut query =
+        QueryBuilder::<MySql>::new("DELETE FROM transferExpiryNotice WHERE transferId IN (");
+    let mut list = query.separated(", ");
+    for message in messages {
+        list.push_bind(message.id.clone());
+    }
+    list.push_unseparated(")");
+    query.build().execute(&store.pool).await?;
+    Ok(())
+}
+
+/// Expiry notices an earlier handler recorded but did not deliver, oldest first, at most
+/// `limit`.
+pub async fn undelivered(store: &Store, limit: u32) -> Result<Vec<Message>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT message FROM transferExpiryNotice ORDER BY createdDate, transferId LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(&store.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(text,)| {
+            serde_json::from_str(&text).map_err(|e| {
+                Error::Invariant(format!("a stored expiry notice does not parse: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// Delivers the notices an earlier handler left; false when the bus refused them.
+async fn deliver_left_over(store: &Store, notifier: &Notifier, limit: u32) -> bool {
+    loop {
+        let left = match undelivered(store, limit).await {
+            Ok(left) => left,
+            Err(error) => {
+                tracing::error!(%error, "reading undelivered expiry notices failed; retried at the next start");
+                return true;
+            }
+        };
+        if left.is_empty() {
+            return true;
+        }
+        let count = left.len();
+        if let Err(error) = notifier.deliver(left.clone()).await {
+            tracing::error!(%error, "expiry notices left by an earlier handler not delivered");
+            return false;
+        }
+        tracing::info!(count, "delivered expiry notices left by an earlier handler");
+        if let Err(error) = delivered(store, &left).await {
+            tracing::error!(%error, "forgetting delivered expiry notices failed");
+            return true;
+        }
+        if count < limit as usize {
+            return true;
+        }
+    }
+}
+
 /// The earliest expiration still watched, in milliseconds since the epoch (an indexed `MIN`).
 pub async fn next_expiration_ms(store: &Store) -> Result<Option<i64>> {
     let (next,): (Option<i64>,) = sqlx::query_as(
@@ -234,6 +318,11 @@ pub async fn run_handler(
     mut stop: tokio::sync::watch::Receiver<bool>,
     metrics: crate::Metrics,
 ) {
+    // What an earlier handler expired but could not tell, first.
+    if !deliver_left_over(&store, &notifier, config.sweep_size_max).await {
+        tracing::error!("the timeout handler stops: the bus refuses its notices");
+        return;
+    }
     let mut wait = 0;
     loop {
         tokio::select! {
@@ -245,8 +334,14 @@ pub async fn run_handler(
                 metrics
                     .transfers
                     .inc_by(&["timeout", "expired"], swept.messages.len() as u64);
-                if let Err(error) = notifier.send_all(swept.messages).await {
-                    tracing::error!(%error, "timeout notifications not delivered to the bus");
+                if let Err(error) = notifier.deliver(swept.messages.clone()).await {
+                    // The notices stay recorded; the next handler to start delivers them. This
+                    // one stops, which makes /health DOWN.
+                    tracing::error!(%error, "expiry notices not delivered; the timeout handler stops");
+                    break;
+                }
+                if let Err(error) = delivered(&store, &swept.messages).await {
+                    tracing::warn!(%error, "forgetting delivered expiry notices failed; a restart tells those DFSPs again");
                 }
                 swept.claimed >= config.sweep_size_max as usize
             }

@@ -45,14 +45,33 @@ pub async fn spawn_app_with(handlers: Handlers) -> TestApp {
 
 /// [`spawn_app_with`], with `adjust` applied to the test configuration before the start.
 pub async fn spawn_app_configured(handlers: Handlers, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(handlers, adjust, None, None).await
+}
+
+/// A test app's database and topic prefix, to start it again on them ([`TestApp::halt`]).
+pub struct Resume {
+    pub database: String,
+    pub topic_prefix: String,
+}
+
+/// [`spawn_app_configured`] on `bus` (Kafka at KAFKA_BROKERS when `None`), on a fresh
+/// database and topic prefix or, with `resume`, on an earlier app's.
+pub async fn spawn_app_on(
+    handlers: Handlers,
+    adjust: impl FnOnce(&mut Config),
+    bus: Option<bus::Bus>,
+    resume: Option<Resume>,
+) -> TestApp {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let database = format!("t_{id}");
+    let (database, topic_prefix) = match resume {
+        Some(resume) => (resume.database, resume.topic_prefix),
+        None => (format!("t_{id}"), format!("t{}-", &id[..12])),
+    };
     let mut config = Config::defaults().unwrap_or_else(|e| panic!("defaults: {e}"));
     config.database.url = database_server_url();
     config.database.name = database.clone();
     config.database.pool_size_max = 10;
     config.kafka.brokers = kafka_brokers();
-    let topic_prefix = format!("t{}-", &id[..12]);
     config.kafka.topic_prefix = topic_prefix.clone();
     config.kafka.topic_partitions = 2;
     config.server.hostname_url = "http://central-ledger".to_string();
@@ -77,7 +96,13 @@ pub async fn spawn_app_configured(handlers: Handlers, adjust: impl FnOnce(&mut C
         let shutdown = async move {
             let _ = rx.await;
         };
-        if let Err(error) = central_ledger::run(config, store, handlers, listener, shutdown).await {
+        let result = match bus {
+            Some(bus) => {
+                central_ledger::run_with_bus(config, bus, store, handlers, listener, shutdown).await
+            }
+            None => central_ledger::run(config, store, handlers, listener, shutdown).await,
+        };
+        if let Err(error) = result {
             panic!("central-ledger stopped with an error (is Kafka at KAFKA_BROKERS up?): {error}");
         }
     });
@@ -252,6 +277,30 @@ impl TestApp {
         }
     }
 
+    /// Whether /health answers 200.
+    pub async fn healthy(&self) -> bool {
+        self.client
+            .get(format!("{}/health", self.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+    }
+
+    /// Stops the service and keeps its database, to start it again ([`spawn_app_on`]).
+    pub async fn halt(mut self) -> Resume {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        self.pool.close().await;
+        Resume {
+            database: self.database.clone(),
+            topic_prefix: self.topic_prefix.clone(),
+        }
+    }
+
     /// Stops the service and drops its database.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -292,6 +341,45 @@ pub fn funds_out(transfer_id: &str, amount: &str, currency: &str) -> Value {
     })
 }
 
+/// A prepare as the ML API Adapter puts it on `topic-transfer-prepare` (the exact body bytes in
+/// a data URI, these headers set): its key and its bytes.
+pub fn prepare_message(body: &Value, source: &str, set: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut headers = BTreeMap::new();
+    headers.insert(
+        "content-type".to_string(),
+        "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
+    );
+    for (name, value) in set {
+        headers.insert(name.to_string(), value.to_string());
+    }
+    headers.insert("fspiop-source".to_string(), source.to_string());
+    headers.insert(
+        "fspiop-destination".to_string(),
+        body["payeeFsp"].as_str().unwrap_or("").to_string(),
+    );
+    headers.insert(
+        "date".to_string(),
+        "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+    );
+    let id = body["transferId"].as_str().unwrap_or("");
+    let message = Message::from_request(
+        id,
+        source,
+        body["payeeFsp"].as_str().unwrap_or(""),
+        headers,
+        Some(&bytes),
+        None,
+        "prepare",
+        "prepare",
+        central_ledger::now_ms(),
+    );
+    (
+        id.to_string(),
+        serde_json::to_vec(&message).unwrap_or_default(),
+    )
+}
+
 pub struct Bus {
     producer: FutureProducer,
     notifications: StreamConsumer,
@@ -328,41 +416,11 @@ impl Bus {
 
     /// [`Bus::prepare`] with these headers set (`content-type`, `accept`, …).
     pub async fn prepare_with(&self, body: &Value, source: &str, set: &[(&str, &str)]) {
-        let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let mut headers = BTreeMap::new();
-        headers.insert(
-            "content-type".to_string(),
-            "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
-        );
-        for (name, value) in set {
-            headers.insert(name.to_string(), value.to_string());
-        }
-        headers.insert("fspiop-source".to_string(), source.to_string());
-        headers.insert(
-            "fspiop-destination".to_string(),
-            body["payeeFsp"].as_str().unwrap_or("").to_string(),
-        );
-        headers.insert(
-            "date".to_string(),
-            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
-        );
-        let id = body["transferId"].as_str().unwrap_or("");
-        let message = Message::from_request(
-            id,
-            source,
-            body["payeeFsp"].as_str().unwrap_or(""),
-            headers,
-            Some(&bytes),
-            None,
-            "prepare",
-            "prepare",
-            central_ledger::now_ms(),
-        );
-        let value = serde_json::to_vec(&message).unwrap_or_default();
+        let (id, value) = prepare_message(body, source, set);
         self.producer
             .send(
                 FutureRecord::to(&self.prepare_topic)
-                    .key(id)
+                    .key(&id)
                     .payload(&value),
                 Duration::from_secs(10),
             )
