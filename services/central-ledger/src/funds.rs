@@ -569,7 +569,16 @@ pub async fn run_handler(
             Err(error) => {
                 tracing::error!(%error, "funds command failed");
                 metrics.funds.inc(&["failed", ""]);
+                if error.is_invariant() {
+                    metrics.invariant_breaks.inc(&["admin"]);
+                }
             }
+        }
+        if let Err(Error::Db(error)) = &outcome {
+            // The database still fails after the retries: the command is not dropped. The
+            // handler stops without committing it (/health DOWN) and a restart applies it.
+            tracing::error!(%error, "the admin-transfer handler stops; the command is kept on the bus");
+            break;
         }
         if let Err(error) = consumer.commit_records(std::slice::from_ref(&message)) {
             tracing::warn!(%error, "offset commit failed");

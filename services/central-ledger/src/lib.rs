@@ -83,6 +83,9 @@ pub struct Metrics {
     pub transfers: Counter,
     /// Positions, consumer lag and handler batches.
     pub ledger: metrics::LedgerMetrics,
+    /// `invariant_breaks_total{handler}`: batches rolled back because a ledger invariant would
+    /// have been broken (`ledger_book::invariant!`). Anything but 0 is a bug to investigate.
+    pub invariant_breaks: Counter,
 }
 
 impl Metrics {
@@ -97,12 +100,18 @@ impl Metrics {
         let transfers =
             registry.counter("transfer_total", "Transfers handled", &["phase", "outcome"]);
         let ledger = metrics::LedgerMetrics::new(&registry);
+        let invariant_breaks = registry.counter(
+            "invariant_breaks_total",
+            "Batches rolled back because a ledger invariant would have been broken",
+            &["handler"],
+        );
         Metrics {
             registry,
             http,
             funds,
             transfers,
             ledger,
+            invariant_breaks,
         }
     }
 }

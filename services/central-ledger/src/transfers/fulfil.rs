@@ -745,7 +745,7 @@ pub async fn run_handler(
         let mut attempt = 1;
         let result = loop {
             match handle(&store, &notifier, &incoming, now_ms, &mut new_id).await {
-                Err(error) if attempt < BATCH_ATTEMPTS_MAX => {
+                Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
                     tracing::warn!(%error, attempt, "fulfil batch failed; retrying");
                     tokio::time::sleep(Duration::from_millis(
                         BATCH_RETRY_DELAY_MS * u64::from(attempt),
@@ -770,6 +770,9 @@ pub async fn run_handler(
                 outcome.messages
             }
             Err(error) => {
+                if error.is_invariant() {
+                    metrics.invariant_breaks.inc(&["fulfil"]);
+                }
                 tracing::error!(%error, "fulfil batch failed; senders are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
                 incoming

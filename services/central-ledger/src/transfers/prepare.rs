@@ -854,7 +854,7 @@ pub async fn run_handler(
             )
             .await
             {
-                Err(error) if attempt < BATCH_ATTEMPTS_MAX => {
+                Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
                     tracing::warn!(%error, attempt, "prepare batch failed; retrying");
                     tokio::time::sleep(std::time::Duration::from_millis(
                         BATCH_RETRY_DELAY_MS * u64::from(attempt),
@@ -883,6 +883,9 @@ pub async fn run_handler(
                 messages.extend(outcome.messages);
             }
             Err(error) => {
+                if error.is_invariant() {
+                    metrics.invariant_breaks.inc(&["prepare"]);
+                }
                 tracing::error!(%error, transfers = incoming.len(), "prepare batch failed; payers are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
                 for i in &incoming {

@@ -63,7 +63,16 @@ pub async fn sweep(
     config: TimeoutConfig,
     now_ms: i64,
 ) -> Result<Swept> {
-    let mut tx = store.pool.begin().await?;
+    // READ COMMITTED: the sweep locks every row it acts on (the due rows, the transfers, the
+    // positions), so it needs no gap locks; under REPEATABLE READ its DELETE of the due rows
+    // took next-key locks on `transferTimeout`, which a prepare batch holding payer positions
+    // waits on to insert its own rows while this sweep waited on those positions: a deadlock
+    // (tests/it/concurrency.rs found it).
+    let mut connection = store.pool.acquire().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .execute(&mut *connection)
+        .await?;
+    let mut tx = sqlx::Acquire::begin(&mut *connection).await?;
     let due: Vec<(String,)> = sqlx::query_as(
         "SELECT transferId FROM transferTimeout WHERE expirationDate <= ? ORDER BY expirationDate LIMIT ? FOR UPDATE SKIP LOCKED",
     )
@@ -346,6 +355,9 @@ pub async fn run_handler(
                 swept.claimed >= config.sweep_size_max as usize
             }
             Err(error) => {
+                if error.is_invariant() {
+                    metrics.invariant_breaks.inc(&["timeout"]);
+                }
                 tracing::error!(%error, "timeout sweep failed; retried at the next look");
                 false
             }

@@ -218,6 +218,49 @@ async fn commits_reserves_and_aborts() {
         "3303"
     );
     assert_eq!(app.transfer_state(&late).await.as_deref(), Some("RESERVED"));
+
+    // A resent prepare of a SETTLED transfer is answered with an FSPIOP state: SETTLED is the
+    // hub's step after COMMITTED (gross settlement, here through the book as central
+    // settlement does it), and DFSPs are shown COMMITTED.
+    let id = new_id();
+    let prepare = prepare_body(&id, "payerfsp", "payeefsp", "7");
+    bus.prepare(&prepare, "payerfsp").await;
+    app.wait_for_state(&id, "RESERVED").await;
+    bus.fulfil(
+        &id,
+        &commit_body("COMMITTED"),
+        "payeefsp",
+        "payerfsp",
+        "commit",
+    )
+    .await;
+    app.wait_for_state(&id, "COMMITTED").await;
+    let mut tx = app.pool.begin().await.unwrap_or_else(|e| panic!("{e}"));
+    ledger_book::lock_transfers(&mut tx, std::slice::from_ref(&id))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut journal = ledger_book::Journal::new();
+    journal.transition(
+        &id,
+        Some(ledger::transfer::State::Committed),
+        ledger::transfer::State::Settled,
+        Some("test"),
+    );
+    journal
+        .write(&mut tx, &mut ledger_book::Positions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tx.commit().await.unwrap_or_else(|e| panic!("{e}"));
+    app.wait_for_state(&id, "SETTLED").await;
+    bus.prepare(&prepare, "payerfsp").await;
+    let answer = bus.notification(&id, "prepare-duplicate").await;
+    assert_eq!(answer.to, "payerfsp");
+    assert_eq!(
+        answer.content.payload["transferState"], "COMMITTED",
+        "{answer:?}"
+    );
+    assert_eq!(answer.content.payload["fulfilment"], FULFILMENT);
+
     app.stop().await;
 }
 

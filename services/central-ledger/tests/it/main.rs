@@ -7,6 +7,7 @@
     reason = "test code: a failed expectation panics"
 )]
 
+mod concurrency;
 mod delivery;
 mod errors;
 mod fulfil;
