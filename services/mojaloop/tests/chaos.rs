@@ -1,7 +1,10 @@
-//! Crash recovery: thousands of payments between four DFSPs while the process running the
-//! ledger's prepare/position and fulfil/position handlers is killed (SIGKILL) and restarted
-//! twice. Afterwards every transfer must be final, none applied twice, and each DFSP's position
-//! must equal what it paid minus what it received in committed transfers.
+//! Crash recovery over Kafka with every service as its own process (`mojaloop serve …`): while
+//! thousands of payments flow between four DFSPs, the central ledger (admin API and every
+//! handler) is killed with SIGKILL and restarted, and then, separately, the ML API Adapter.
+//! The DFSPs behave as real ones do: a request that got no answer is sent again, the payee
+//! resends its fulfilment until the switch takes it. Afterwards every transfer must be final,
+//! none applied twice, each DFSP's position must equal what it paid minus what it received in
+//! committed transfers, and every payer must have been told its transfer's outcome.
 
 #![allow(
     clippy::panic,
@@ -56,14 +59,14 @@ async fn serve(router: axum::Router) -> String {
     base
 }
 
-/// The ledger's transfer handlers as their own process, so they can be killed.
-fn start_handlers(database: &str, prefix: &str) -> Child {
+/// The central ledger as its own process: the admin API and every handler.
+fn start_ledger(database: &str, prefix: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_mojaloop"))
         .args([
             "serve",
             "central-ledger",
             "--handlers",
-            "prepare,position,fulfil",
+            "admin,prepare,position,fulfil,get,timeout",
         ])
         .env("CENTRAL_LEDGER__DATABASE__URL", database_server_url())
         .env("CENTRAL_LEDGER__DATABASE__NAME", database)
@@ -71,12 +74,59 @@ fn start_handlers(database: &str, prefix: &str) -> Child {
         .env("CENTRAL_LEDGER__KAFKA__TOPIC_PREFIX", prefix)
         .env("CENTRAL_LEDGER__KAFKA__TOPIC_PARTITIONS", "2")
         .env("CENTRAL_LEDGER__SERVER__HOST", "127.0.0.1")
-        .env("CENTRAL_LEDGER__SERVER__PORT", free_port().to_string())
+        .env("CENTRAL_LEDGER__SERVER__PORT", port.to_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The ML API Adapter as its own process: the FSPIOP API and the notification handler.
+fn start_api(database: &str, prefix: &str, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+        .args(["serve", "ml-api-adapter"])
+        .env(
+            "ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__URL",
+            database_server_url(),
+        )
+        .env("ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__NAME", database)
+        .env("ML_API_ADAPTER__KAFKA__BROKERS", kafka_brokers())
+        .env("ML_API_ADAPTER__KAFKA__TOPIC_PREFIX", prefix)
+        .env("ML_API_ADAPTER__KAFKA__TOPIC_PARTITIONS", "2")
+        .env("ML_API_ADAPTER__SERVER__HOST", "127.0.0.1")
+        .env("ML_API_ADAPTER__SERVER__PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "{base} not healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the DFSPs' servers heard: per transfer, `(dfsp, kind, transferState)` for every
+/// `PUT /transfers/{id}` (kind `put`) and `PUT /transfers/{id}/error` (kind `error`).
+type Heard = Arc<std::sync::Mutex<HashMap<String, Vec<(String, &'static str, String)>>>>;
+
+fn heard(heard: &Heard, id: &str, dfsp: &str, kind: &'static str, state: &str) {
+    heard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .entry(id.to_string())
+        .or_default()
+        .push((dfsp.to_string(), kind, state.to_string()));
 }
 
 async fn admin(ledger: &str, method: reqwest::Method, path: &str, body: Value) {
@@ -94,89 +144,42 @@ async fn admin(ledger: &str, method: reqwest::Method, path: &str, body: Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn payments_survive_handler_crashes() {
+async fn payments_survive_ledger_and_adapter_crashes() {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let database = format!("t_{id}");
     let prefix = format!("t{}-", &id[..12]);
 
-    // The admin API, get and timeout handlers in this process.
+    // The database, made and migrated here; the services in their own processes.
     let mut ledger_config = central_ledger::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
     ledger_config.database.url = database_server_url();
     ledger_config.database.name = database.clone();
-    ledger_config.kafka.brokers = kafka_brokers();
-    ledger_config.kafka.topic_prefix = prefix.clone();
-    ledger_config.kafka.topic_partitions = 2;
-    ledger_config.transfers.timeout_interval_ms = 500;
     let store = central_ledger::connect_store(&ledger_config, true, true)
         .await
         .unwrap_or_else(|e| panic!("MySQL (DATABASE_URL): {e}"));
     let pool = store.pool.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ledger = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    let (stop_ledger, stopped_ledger) = tokio::sync::oneshot::channel::<()>();
-    let handlers = central_ledger::Handlers {
-        admin: true,
-        get: true,
-        timeout: true,
-        ..central_ledger::Handlers::default()
-    };
-    tokio::spawn(async move {
-        let _ = central_ledger::run(ledger_config, store, handlers, listener, async move {
-            let _ = stopped_ledger.await;
-        })
-        .await;
-    });
-    // The ML API Adapter in this process.
-    let mut api_config = ml_api_adapter::Config::defaults().unwrap_or_else(|e| panic!("{e}"));
-    api_config.server.host = "127.0.0.1".into();
-    api_config.kafka.brokers = kafka_brokers();
-    api_config.kafka.topic_prefix = prefix.clone();
-    api_config.kafka.topic_partitions = 2;
-    api_config.central_ledger_database.url = database_server_url();
-    api_config.central_ledger_database.name = database.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let api = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    let (stop_api, stopped_api) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = ml_api_adapter::run(api_config, listener, async move {
-            let _ = stopped_api.await;
-        })
-        .await;
-    });
+    let (ledger_port, api_port) = (free_port(), free_port());
+    let ledger = format!("http://127.0.0.1:{ledger_port}");
+    let api = format!("http://127.0.0.1:{api_port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(IN_FLIGHT_MAX)
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for base in [&ledger, &api] {
-        while !client
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "{base} not healthy");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    let mut ledger_process = start_ledger(&database, &prefix, ledger_port);
+    wait_healthy(&client, &ledger).await;
+    let mut api_process = start_api(&database, &prefix, api_port);
+    wait_healthy(&client, &api).await;
+    let heard_by_dfsps: Heard = Arc::default();
 
-    // Every DFSP's server fulfils each prepare it receives.
+    // Every DFSP's server fulfils each prepare it receives (as a payee, sending the same
+    // fulfilment again until the switch answers it) and records what it is told (as a payer).
     let engine = Ilp::new(IlpVersion::V4, "chaos-secret");
     let mut bases = HashMap::new();
     for name in DFSPS {
         let engine = engine.clone();
         let api = api.clone();
         let client = client.clone();
+        let (on_put, on_error) = (heard_by_dfsps.clone(), heard_by_dfsps.clone());
         let router = axum::Router::new()
             .route(
                 "/transfers",
@@ -190,17 +193,46 @@ async fn payments_survive_handler_crashes() {
                         tokio::spawn(async move {
                             let id = transfer["transferId"].as_str().unwrap_or("").to_string();
                             let fulfilment = engine.fulfilment_for_packet(transfer["ilpPacket"].as_str().unwrap_or("")).unwrap_or_default();
-                            let _ = client
-                                .put(format!("{api}/transfers/{id}"))
-                                .header("content-type", TRANSFERS)
-                                .header("date", fspiop::datetime::format_http_date(now_ms()))
-                                .header("fspiop-source", transfer["payeeFsp"].as_str().unwrap_or(""))
-                                .header("fspiop-destination", transfer["payerFsp"].as_str().unwrap_or(""))
-                                .json(&json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}))
-                                .send()
-                                .await;
+                            let answer = json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"});
+                            for _ in 0..240 {
+                                let sent = client
+                                    .put(format!("{api}/transfers/{id}"))
+                                    .header("content-type", TRANSFERS)
+                                    .header("date", fspiop::datetime::format_http_date(now_ms()))
+                                    .header("fspiop-source", transfer["payeeFsp"].as_str().unwrap_or(""))
+                                    .header("fspiop-destination", transfer["payerFsp"].as_str().unwrap_or(""))
+                                    .json(&answer)
+                                    .send()
+                                    .await;
+                                if sent.is_ok_and(|r| r.status().is_success()) {
+                                    break;
+                                }
+                                tokio::time::sleep(Duration::from_millis(250)).await;
+                            }
                         });
                         StatusCode::ACCEPTED
+                    }
+                }),
+            )
+            .route(
+                "/transfers/{id}",
+                axum::routing::put(move |axum::extract::Path(id): axum::extract::Path<String>, body: axum::body::Bytes| {
+                    let on_put = on_put.clone();
+                    async move {
+                        let value: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        heard(&on_put, &id, name, "put", value["transferState"].as_str().unwrap_or(""));
+                        StatusCode::OK
+                    }
+                }),
+            )
+            .route(
+                "/transfers/{id}/error",
+                axum::routing::put(move |axum::extract::Path(id): axum::extract::Path<String>, body: axum::body::Bytes| {
+                    let on_error = on_error.clone();
+                    async move {
+                        let value: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        heard(&on_error, &id, name, "error", value["errorInformation"]["errorCode"].as_str().unwrap_or(""));
+                        StatusCode::OK
                     }
                 }),
             )
@@ -264,24 +296,30 @@ async fn payments_survive_handler_crashes() {
             "externalReference": "r", "action": "recordFundsIn", "reason": "deposit", "amount": {"amount": "1000000", "currency": "USD"}})).await;
     }
 
-    // The handlers in their own process; killed and restarted twice while payments flow.
-    let mut handlers = start_handlers(&database, &prefix);
+    // The ledger killed and restarted a third of the way in, the adapter two thirds in.
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let crasher = {
         let sent = sent.clone();
-        let database = database.clone();
-        let prefix = prefix.clone();
+        let (database, prefix, client) = (database.clone(), prefix.clone(), client.clone());
+        let (ledger, api) = (ledger.clone(), api.clone());
         tokio::spawn(async move {
-            for threshold in [PAYMENTS / 3, 2 * PAYMENTS / 3] {
-                while sent.load(std::sync::atomic::Ordering::Relaxed) < threshold {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                let _ = handlers.kill();
-                let _ = handlers.wait();
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                handlers = start_handlers(&database, &prefix);
+            while sent.load(std::sync::atomic::Ordering::Relaxed) < PAYMENTS / 3 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            handlers
+            let _ = ledger_process.kill();
+            let _ = ledger_process.wait();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            ledger_process = start_ledger(&database, &prefix, ledger_port);
+            wait_healthy(&client, &ledger).await;
+            while sent.load(std::sync::atomic::Ordering::Relaxed) < 2 * PAYMENTS / 3 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = api_process.kill();
+            let _ = api_process.wait();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            api_process = start_api(&database, &prefix, api_port);
+            wait_healthy(&client, &api).await;
+            (ledger_process, api_process)
         })
     };
 
@@ -293,7 +331,7 @@ async fn payments_survive_handler_crashes() {
         let payee = DFSPS[(i + 1 + (i / 4) % 3) % 4];
         let amount = format!("{}", 1 + i % 9);
         let transfer_id = uuid::Uuid::new_v4().to_string();
-        ids.push(transfer_id.clone());
+        ids.push((transfer_id.clone(), payer));
         let quote = json!({"quoteId": uuid::Uuid::new_v4().to_string(), "transactionId": uuid::Uuid::new_v4().to_string(),
             "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "1", "fspId": payer}},
             "payee": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": "2", "fspId": payee}},
@@ -314,21 +352,34 @@ async fn payments_survive_handler_crashes() {
         let api = api.clone();
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(format!("{api}/transfers"))
-                .header(
-                    "accept",
-                    "application/vnd.interoperability.transfers+json;version=1",
-                )
-                .header("content-type", TRANSFERS)
-                .header("date", fspiop::datetime::format_http_date(now_ms()))
-                .header("fspiop-source", payer)
-                .header("fspiop-destination", payee)
-                .json(&body)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(response.status().as_u16(), 202);
+            // As a DFSP does: a request without an answer (the adapter is down) is sent again,
+            // the same request, until the switch takes it.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let response = client
+                    .post(format!("{api}/transfers"))
+                    .header(
+                        "accept",
+                        "application/vnd.interoperability.transfers+json;version=1",
+                    )
+                    .header("content-type", TRANSFERS)
+                    .header("date", fspiop::datetime::format_http_date(now_ms()))
+                    .header("fspiop-source", payer)
+                    .header("fspiop-destination", payee)
+                    .json(&body)
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status().as_u16() == 202 => break,
+                    Ok(r) if r.status().is_client_error() => {
+                        panic!("refused: {}", r.text().await.unwrap_or_default())
+                    }
+                    _ => {
+                        assert!(Instant::now() < deadline, "the switch never took a payment");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
             sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             drop(permit);
         }));
@@ -336,7 +387,7 @@ async fn payments_survive_handler_crashes() {
     for task in tasks {
         task.await.unwrap_or_else(|e| panic!("{e}"));
     }
-    let mut handlers = crasher.await.unwrap_or_else(|e| panic!("{e}"));
+    let (mut ledger_process, mut api_process) = crasher.await.unwrap_or_else(|e| panic!("{e}"));
 
     // Every transfer reaches a final state (committed, or expired and given back).
     let final_states = "'COMMITTED','ABORTED_REJECTED','ABORTED_ERROR','EXPIRED_RESERVED','EXPIRED_PREPARED','INVALID'";
@@ -363,8 +414,6 @@ async fn payments_survive_handler_crashes() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let _ = handlers.kill();
-    let _ = handlers.wait();
 
     // No transfer applied twice: one COMMITTED (or one reversal) each, and every position is the
     // sum of its journal.
@@ -411,11 +460,58 @@ async fn payments_survive_handler_crashes() {
         .fetch_one(&pool)
         .await
         .unwrap_or((0,));
-    println!("{PAYMENTS} payments, {committed} committed, the rest expired and given back, across two handler crashes");
     assert!(committed > 0);
 
-    let _ = stop_api.send(());
-    let _ = stop_ledger.send(());
+    // Every payer told: the payer of a committed transfer got its PUT with COMMITTED, the payer
+    // of any other an error callback (or a PUT saying ABORTED).
+    let finals: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+        "SELECT t.transferId, (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
+            ORDER BY tsc.transferStateChangeId DESC LIMIT 1) FROM transfer t WHERE t.ilpCondition <> '0'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .into_iter()
+    .collect();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let untold: Vec<(&String, &str, &String)> = {
+            let heard = heard_by_dfsps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            ids.iter()
+                .filter_map(|(id, payer)| {
+                    let state = finals.get(id)?;
+                    let told = heard.get(id).is_some_and(|h| {
+                        h.iter().any(|(dfsp, kind, said)| {
+                            dfsp == payer
+                                && match state.as_str() {
+                                    "COMMITTED" => *kind == "put" && said == "COMMITTED",
+                                    _ => *kind == "error" || said == "ABORTED",
+                                }
+                        })
+                    });
+                    (!told).then_some((id, *payer, state))
+                })
+                .collect()
+        };
+        if untold.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} payers never told, e.g. {:?}",
+            untold.len(),
+            untold.iter().take(5).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!("{PAYMENTS} payments, {committed} committed, the rest expired and given back, every payer told, across a ledger crash and an adapter crash");
+
+    let _ = ledger_process.kill();
+    let _ = ledger_process.wait();
+    let _ = api_process.kill();
+    let _ = api_process.wait();
     pool.close().await;
     let _ = store::drop_database_if_exists(&database_server_url(), &database).await;
 }
