@@ -41,6 +41,23 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl Error {
+    /// The FSPIOP error a caller is answered with (see [`to_fspiop`]): connecting that failed
+    /// is the database being unavailable.
+    pub fn to_fspiop(&self) -> fspiop::FspiopError {
+        match self {
+            Error::Connect(_) => fspiop::FspiopError::with_detail(
+                fspiop::ErrorCode::ServiceCurrentlyUnavailable,
+                "the database is unavailable",
+            ),
+            Error::Database(error) => to_fspiop(error),
+            Error::InvalidDatabaseName(_) | Error::InvalidPoolSettings(_) | Error::Migrate(_) => {
+                fspiop::FspiopError::new(fspiop::ErrorCode::InternalServerError)
+            }
+        }
+    }
+}
+
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -49,18 +49,9 @@ impl Error {
     }
 }
 
-/// Whether a database error means "cannot reach the database".
-pub fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    )
-}
+/// Whether a database error means "cannot reach the database" (the one classification,
+/// `store::classify`).
+pub use store::is_unavailable;
 
 impl From<Error> for FspiopError {
     fn from(error: Error) -> FspiopError {

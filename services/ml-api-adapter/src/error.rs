@@ -38,10 +38,7 @@ impl Error {
                 ErrorCode::ServiceCurrentlyUnavailable,
                 "message bus unavailable",
             ),
-            Error::Store(_) => FspiopError::with_detail(
-                ErrorCode::ServiceCurrentlyUnavailable,
-                "database unavailable",
-            ),
+            Error::Store(error) => error.to_fspiop(),
             Error::Config(_) | Error::InvalidConfig(_) | Error::Internal(_) => {
                 FspiopError::new(ErrorCode::InternalServerError)
             }

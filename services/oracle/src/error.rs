@@ -65,19 +65,9 @@ impl Error {
     }
 }
 
-/// Whether a database error means "cannot reach the database" rather than "the statement
-/// failed".
-pub fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed
-    )
-}
+/// Whether a database error means "cannot reach the database" (the one classification,
+/// `store::classify`).
+pub use store::is_unavailable;
 
 impl axum::response::IntoResponse for Error {
     fn into_response(self) -> axum::response::Response {

@@ -114,14 +114,32 @@ pub enum ResponseOutcome {
     TransactionMismatch { stored: String },
 }
 
-/// The quotes database could not take a write.
+/// The quotes database could not take a write: the statement's error (kept as the source,
+/// classified once by `store::classify`), or the writer itself failing.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("quotes database: {0}")]
-pub struct WriteError(Arc<str>);
+pub enum WriteError {
+    #[error("quotes database")]
+    Db(#[source] Arc<sqlx::Error>),
+    #[error("quotes writer: {0}")]
+    Writer(&'static str),
+}
 
 impl From<sqlx::Error> for WriteError {
     fn from(error: sqlx::Error) -> Self {
-        WriteError(error.to_string().into())
+        WriteError::Db(Arc::new(error))
+    }
+}
+
+impl WriteError {
+    /// The FSPIOP error a requester is answered with: 2003 when the database is unavailable,
+    /// 2001 otherwise (the one mapping of `store::to_fspiop`).
+    pub fn to_fspiop(&self) -> fspiop::FspiopError {
+        match self {
+            WriteError::Db(error) => store::to_fspiop(error),
+            WriteError::Writer(_) => {
+                fspiop::FspiopError::new(fspiop::ErrorCode::InternalServerError)
+            }
+        }
     }
 }
 
@@ -141,7 +159,7 @@ pub struct Writer {
 }
 
 fn stopped() -> WriteError {
-    WriteError("the writer has stopped".into())
+    WriteError::Writer("the writer has stopped")
 }
 
 impl Writer {
@@ -322,7 +340,7 @@ fn first<T>(result: Result<Vec<T>, sqlx::Error>) -> Result<T, WriteError> {
     result?
         .into_iter()
         .next()
-        .ok_or_else(|| WriteError("no outcome for a written row".into()))
+        .ok_or_else(|| WriteError::Writer("no outcome for a written row"))
 }
 
 #[derive(Default)]

@@ -350,8 +350,9 @@ async fn get(state: &AppState, inbound: Inbound) -> Result<(), FspiopError> {
 
 /// A storage failure as the requester sees it (the cause goes to the log only).
 fn storage_failed(id: &str, error: &crate::persistence::WriteError) -> FspiopError {
-    tracing::error!(quote_id = %id, %error, "quote not stored");
-    FspiopError::with_detail(ErrorCode::InternalServerError, "quote could not be stored")
+    let cause = std::error::Error::source(error).map(ToString::to_string);
+    tracing::error!(quote_id = %id, %error, cause, "quote not stored");
+    error.to_fspiop()
 }
 
 /// The participant exists, is active, and holds an active POSITION account in each
