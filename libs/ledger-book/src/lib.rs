@@ -32,6 +32,31 @@ pub use journal::{Journal, StateIds};
 pub use positions::{lock_positions, Position, Positions};
 pub use states::{latest, latest_states, lock_transfers, Latest};
 
+/// The hub's `participantId` (the `Hub` participant every ledger has).
+pub const HUB_PARTICIPANT_ID: u32 = 1;
+
+/// The duplicate-check hash of a request body (the `hash` of `transferDuplicateCheck` and its
+/// fulfil and error siblings): base64 (no padding) of SHA-256 over the canonical JSON of the
+/// body, so key order and whitespace do not make a resend look new.
+pub fn body_hash(body: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(sha2::Sha256::digest(
+        fspiop::canonical::to_string(body).as_bytes(),
+    ))
+}
+
+/// A time as MySQL `DATETIME(3)` text (`YYYY-MM-DD HH:MM:SS.mmm`, UTC).
+#[derive(Debug, Clone, Copy)]
+pub struct DbTime(pub i64);
+
+impl std::fmt::Display for DbTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let iso = fspiop::datetime::format_date_time(self.0);
+        f.write_str(iso.replace('T', " ").trim_end_matches('Z'))
+    }
+}
+
 /// A MySQL transaction; the book writes inside its caller's.
 pub type Tx<'a> = sqlx::Transaction<'a, sqlx::MySql>;
 

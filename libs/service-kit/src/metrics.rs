@@ -624,8 +624,8 @@ impl HttpMetrics {
 }
 
 /// `<prefix>_consumer_lag_messages{topic,partition,group}`: the messages of a partition its
-/// consumer group has not committed yet, as last read (the bus crate's `lag::watch` reads
-/// them; this type only shows them, so it needs no bus).
+/// consumer group has not committed yet, as last read ([`run_consumer_lag`] reads them with the
+/// bus crate's `lag::watch`).
 #[derive(Clone)]
 pub struct ConsumerLagMetrics {
     gauge: Gauge,
@@ -663,6 +663,36 @@ impl ConsumerLagMetrics {
     pub fn forget(&self, group: &str, topic: &str) {
         self.publish(group, topic, &[]);
     }
+}
+
+/// Shows the lag of `probes` (this process's handler consumers) every `interval_ms` until
+/// `stop` changes (`interval_ms` 0: never). A partition whose lag cannot be read is not shown
+/// rather than shown stale.
+pub async fn run_consumer_lag(
+    probes: Vec<bus::LagProbe>,
+    interval_ms: u64,
+    stop: tokio::sync::watch::Receiver<bool>,
+    lag: ConsumerLagMetrics,
+) {
+    bus::lag::watch(
+        probes,
+        interval_ms,
+        stop,
+        move |probe, reading| match reading {
+            Ok(partitions) => {
+                let partitions: Vec<(i32, i64)> = partitions
+                    .iter()
+                    .map(|p| (p.partition, p.messages))
+                    .collect();
+                lag.publish(probe.group(), probe.topic(), &partitions);
+            }
+            Err(error) => {
+                tracing::debug!(error.message = %error, group = probe.group(), "consumer lag not read");
+                lag.forget(probe.group(), probe.topic());
+            }
+        },
+    )
+    .await;
 }
 
 #[cfg(test)]

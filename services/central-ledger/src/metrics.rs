@@ -183,32 +183,4 @@ pub async fn run_positions(
     }
 }
 
-/// Shows the lag of `probes` (this process's handler consumers) every `interval_ms` until
-/// `stop` changes (`interval_ms` 0: never). A partition whose lag cannot be read is not shown
-/// rather than shown stale.
-pub async fn run_consumer_lag(
-    probes: Vec<bus::LagProbe>,
-    interval_ms: u64,
-    stop: tokio::sync::watch::Receiver<bool>,
-    lag: ConsumerLagMetrics,
-) {
-    bus::lag::watch(
-        probes,
-        interval_ms,
-        stop,
-        move |probe, reading| match reading {
-            Ok(partitions) => {
-                let partitions: Vec<(i32, i64)> = partitions
-                    .iter()
-                    .map(|p| (p.partition, p.messages))
-                    .collect();
-                lag.publish(probe.group(), probe.topic(), &partitions);
-            }
-            Err(error) => {
-                tracing::debug!(%error, group = probe.group(), "consumer lag not read");
-                lag.forget(probe.group(), probe.topic());
-            }
-        },
-    )
-    .await;
-}
+pub use service_kit::metrics::run_consumer_lag;

@@ -20,7 +20,7 @@ macro_rules! iso {
     };
 }
 
-pub const HUB_PARTICIPANT_ID: u32 = 1;
+pub use ledger_book::HUB_PARTICIPANT_ID;
 pub const LIMIT_TYPE_NET_DEBIT_CAP: &str = "NET_DEBIT_CAP";
 pub const ACCOUNT_POSITION: &str = "POSITION";
 pub const ACCOUNT_SETTLEMENT: &str = "SETTLEMENT";

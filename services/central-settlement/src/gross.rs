@@ -12,11 +12,12 @@ use ledger::settlement::{self, Model};
 use ledger::Money;
 use sqlx::{MySql, QueryBuilder};
 
-use central_ledger::error::{Error, Result};
-use central_ledger::store::{Store, Tx};
-use central_ledger::transfers::batch::{self, BatchLimits};
+use crate::error::{Error, Result};
+use crate::Store;
+use bus::batch::{self, BatchLimits};
 use ledger::transfer::State;
 use ledger_book::Journal;
+use ledger_book::Tx;
 
 use crate::windows::money;
 

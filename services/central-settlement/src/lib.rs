@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod error;
 pub mod gross;
 pub mod settlements;
 pub mod windows;
@@ -43,9 +44,26 @@ use fspiop::envelope::Message;
 use service_kit::metrics::{Counter, HttpMetrics, Registry};
 use tokio::net::TcpListener;
 
-pub use central_ledger::error::{Error, Result};
-pub use central_ledger::store::Store;
 pub use config::Config;
+pub use error::{Error, Result};
+
+/// The settlement service's handle on the central ledger's database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub pool: sqlx::MySqlPool,
+}
+
+impl Store {
+    pub fn new(pool: sqlx::MySqlPool) -> Store {
+        Store { pool }
+    }
+
+    /// Whether the database answers (for `/health`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
 
 /// The service's metrics.
 #[derive(Clone)]
@@ -278,7 +296,7 @@ pub async fn run_with_bus(
             gross::run_handler(
                 store.clone(),
                 consumer,
-                central_ledger::transfers::batch::BatchLimits {
+                bus::batch::BatchLimits {
                     batch_size_max: config.gross.batch_size_max,
                     batch_wait_ms: config.gross.batch_wait_ms,
                 },
@@ -289,7 +307,7 @@ pub async fn run_with_bus(
     }
     tasks.push(watch.spawn(
         "consumer lag reader",
-        central_ledger::metrics::run_consumer_lag(
+        service_kit::metrics::run_consumer_lag(
             lag_probes,
             config.metrics.consumer_lag_interval_ms,
             stop_rx.clone(),
@@ -359,9 +377,7 @@ pub async fn run_close_handler(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     // One close at a time: closes are rare and each is one transaction.
-    while let Some(records) =
-        central_ledger::transfers::batch::next_batch(&consumer, 1, 0, &mut stop).await
-    {
+    while let Some(records) = bus::batch::next_batch(&consumer, 1, 0, &mut stop).await {
         for record in &records {
             let window = record
                 .payload
@@ -377,7 +393,7 @@ pub async fn run_close_handler(
                 ),
             }
         }
-        central_ledger::transfers::batch::commit(&consumer, &records);
+        bus::batch::commit(&consumer, &records);
     }
 }
 

@@ -18,9 +18,10 @@ use ledger_book::Journal;
 use serde_json::{json, Value};
 use sqlx::{MySql, QueryBuilder};
 
-use central_ledger::error::{Error, Result};
-use central_ledger::store::{Store, Tx};
-use central_ledger::transfers::DbTime;
+use crate::error::{Error, Result};
+use crate::Store;
+use ledger_book::DbTime;
+use ledger_book::Tx;
 
 use crate::windows::{self, iso, money, push_ids, validation, WindowView};
 
@@ -674,7 +675,7 @@ async fn prepare_transfer(
 ) -> Result<()> {
     sqlx::query("INSERT INTO transferDuplicateCheck (transferId, hash) VALUES (?, ?)")
         .bind(transfer_id)
-        .bind(central_ledger::transfers::body_hash(
+        .bind(ledger_book::body_hash(
             &json!({ "transferId": transfer_id }),
         ))
         .execute(&mut **tx)
@@ -691,7 +692,7 @@ async fn prepare_transfer(
     .execute(&mut **tx)
     .await?;
     let entry_type = settlement::settlement_entry_type(account.net);
-    let hub_participant = central_ledger::store::HUB_PARTICIPANT_ID;
+    let hub_participant = ledger_book::HUB_PARTICIPANT_ID;
     sqlx::query(
         "INSERT INTO transferParticipant (transferId, participantId, participantCurrencyId, transferParticipantRoleTypeId, ledgerEntryTypeId, amount)
          VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)",
@@ -946,7 +947,7 @@ async fn advance_account(
                     "INSERT INTO transferFulfilmentDuplicateCheck (transferId, hash) VALUES (?, ?)",
                 )
                 .bind(transfer_id)
-                .bind(central_ledger::transfers::body_hash(
+                .bind(ledger_book::body_hash(
                     &json!({ "transferId": transfer_id, "commit": true }),
                 ))
                 .execute(&mut **tx)

@@ -11,8 +11,9 @@ use ledger::Money;
 use serde_json::{json, Value};
 use sqlx::{MySql, QueryBuilder};
 
-use central_ledger::error::{Error, Result};
-use central_ledger::store::{Store, Tx};
+use crate::error::{Error, Result};
+use crate::Store;
+use ledger_book::Tx;
 
 /// `DATETIME(3)` as ISO-8601 UTC with milliseconds.
 macro_rules! iso {
@@ -182,7 +183,7 @@ pub struct WindowFilter {
 pub(crate) fn date_filter(name: &str, text: &str) -> Result<String> {
     let ms = fspiop::datetime::parse_iso8601_lenient(text)
         .ok_or_else(|| validation(format!("{name} {text:?} is not an ISO-8601 date-time")))?;
-    Ok(central_ledger::transfers::DbTime(ms).to_string())
+    Ok(ledger_book::DbTime(ms).to_string())
 }
 
 /// Windows matching the filters, newest change first.

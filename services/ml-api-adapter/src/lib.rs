@@ -355,8 +355,8 @@ pub async fn run_with_bus(
             metrics.clone(),
         ));
         let running = Arc::new(AtomicBool::new(true));
-        lag_task = Some(tokio::spawn(watch_consumer_lag(
-            consumer.lag_probe(),
+        lag_task = Some(tokio::spawn(service_kit::metrics::run_consumer_lag(
+            vec![consumer.lag_probe()],
             config.metrics.consumer_lag_interval_ms,
             stop_rx.clone(),
             metrics.consumer_lag.clone(),
@@ -398,35 +398,6 @@ pub async fn run_with_bus(
         pool.close().await;
     }
     served.map_err(|e| Error::Internal(e.to_string()))
-}
-
-/// Shows the notification consumer's lag every `interval_ms` until `stop` changes
-/// (`interval_ms` 0: never); a lag that cannot be read is not shown rather than shown stale.
-async fn watch_consumer_lag(
-    probe: bus::LagProbe,
-    interval_ms: u64,
-    stop: tokio::sync::watch::Receiver<bool>,
-    lag: ConsumerLagMetrics,
-) {
-    bus::lag::watch(
-        vec![probe],
-        interval_ms,
-        stop,
-        move |probe, reading| match reading {
-            Ok(partitions) => {
-                let partitions: Vec<(i32, i64)> = partitions
-                    .iter()
-                    .map(|p| (p.partition, p.messages))
-                    .collect();
-                lag.publish(probe.group(), probe.topic(), &partitions);
-            }
-            Err(error) => {
-                tracing::debug!(error.message = %error, "consumer lag not read");
-                lag.forget(probe.group(), probe.topic());
-            }
-        },
-    )
-    .await;
 }
 
 #[cfg(test)]

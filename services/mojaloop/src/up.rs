@@ -239,7 +239,7 @@ pub async fn run_switch(
     let oracle_store = msisdn_oracle::connect_store(&oracle, true, true)
         .await
         .context("oracle database")?;
-    let settlement_store = central_ledger::store::Store::new(ledger_store.pool.clone());
+    let settlement_store = central_settlement::Store::new(ledger_store.pool.clone());
 
     let listeners = (
         bind(host, ports.central_ledger).await?,

@@ -1,0 +1,63 @@
+//! The service's one error type and its single mapping to FSPIOP.
+
+use fspiop::{ErrorCode, FspiopError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A client-visible failure with its FSPIOP code.
+    #[error("{0}")]
+    Fspiop(#[from] FspiopError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("message bus: {0}")]
+    Bus(String),
+    #[error("{0}")]
+    Internal(String),
+    /// A rule of the ledger would have been broken (`ledger_book::invariant!`); the
+    /// transaction was rolled back.
+    #[error("ledger invariant broken: {0}")]
+    Invariant(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<ledger_book::Error> for Error {
+    fn from(error: ledger_book::Error) -> Error {
+        match error {
+            ledger_book::Error::Db(e) => Error::Db(e),
+            ledger_book::Error::Invariant(message) => Error::Invariant(message),
+        }
+    }
+}
+
+impl Error {
+    pub fn client(code: ErrorCode, detail: impl Into<String>) -> Error {
+        Error::Fspiop(FspiopError::with_detail(code, detail))
+    }
+
+    /// The FSPIOP error answered to the client: a database outage is 2003 (`store::to_fspiop`),
+    /// the bus down 2003; internal failures reveal nothing but their class (the cause goes to
+    /// the log).
+    pub fn to_fspiop(&self) -> FspiopError {
+        match self {
+            Error::Fspiop(error) => error.clone(),
+            Error::Db(error) => store::to_fspiop(error),
+            Error::Bus(_) => FspiopError::with_detail(
+                ErrorCode::ServiceCurrentlyUnavailable,
+                "message bus unavailable",
+            ),
+            Error::Internal(_) | Error::Invariant(_) => {
+                FspiopError::new(ErrorCode::InternalServerError)
+            }
+        }
+    }
+}
+
+impl axum::response::IntoResponse for Error {
+    fn into_response(self) -> axum::response::Response {
+        if !matches!(self, Error::Fspiop(_)) {
+            tracing::error!(error = %self, "request failed");
+        }
+        service_kit::http::FspiopResponse(self.to_fspiop()).into_response()
+    }
+}
