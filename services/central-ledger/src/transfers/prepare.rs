@@ -353,7 +353,11 @@ pub struct Outcome {
     pub duplicates: usize,
 }
 
-/// Handles one batch: one transaction, then the notifications to send.
+/// Handles one batch: one transaction, then the notifications to send. The phases:
+/// prefetch (duplicate hashes and participants, in two reads) → classify (pure: each message's
+/// fate, Mojaloop's validations in its order) → record (the new transfers' rows) → reserve (the
+/// payers' positions locked by the ledger book, the pure decision, the book's journal) →
+/// commit → notify.
 pub async fn handle(
     store: &Store,
     notifier: &Notifier,
@@ -362,36 +366,72 @@ pub async fn handle(
     now_ms: i64,
     new_event_id: &mut (dyn FnMut() -> String + Send),
 ) -> Result<Outcome> {
-    let mut outcome = Outcome::default();
+    let mut tx = store.pool.begin().await?;
+    let prefetched = prefetch(&mut tx, &batch).await?;
+    let (fates, valid) = classify(&batch, &prefetched, config, now_ms);
+    let recordable = record(&mut tx, &batch, &fates, &valid, now_ms).await?;
+    let decided = reserve(&mut tx, &batch, &fates, &valid, &recordable).await?;
+    tx.commit().await?;
+    notify(
+        store,
+        notifier,
+        &batch,
+        &fates,
+        &decided,
+        now_ms,
+        new_event_id,
+    )
+    .await
+}
+
+/// What a batch reads before deciding: the stored duplicate-check hashes of its ids and its
+/// participants with their accounts.
+struct Prefetched {
+    existing: HashMap<String, String>,
+    participants: HashMap<String, ParticipantRow>,
+}
+
+async fn prefetch(tx: &mut Tx<'_>, batch: &[Incoming]) -> Result<Prefetched> {
     let ids: Vec<String> = batch
         .iter()
         .map(|i| i.transfer.transfer_id.clone())
         .collect();
-    let mut tx = store.pool.begin().await?;
-
-    // Duplicates: against the database and within the batch.
     let mut existing: HashMap<String, String> = HashMap::new();
     if !ids.is_empty() {
         let mut query = QueryBuilder::<MySql>::new(
             "SELECT transferId, hash FROM transferDuplicateCheck WHERE transferId IN (",
         );
         in_list(&mut query, &ids);
-        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut *tx).await?;
+        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
         existing.extend(rows);
     }
-    let mut first_in_batch: HashMap<&str, &str> = HashMap::new();
-    let mut fates: Vec<Fate> = Vec::with_capacity(batch.len());
     let names: Vec<String> = batch
         .iter()
         .flat_map(|i| [i.transfer.payer_fsp.clone(), i.transfer.payee_fsp.clone()])
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let participants = load_participants(&mut tx, &names).await?;
+    let participants = load_participants(tx, &names).await?;
+    Ok(Prefetched {
+        existing,
+        participants,
+    })
+}
+
+/// Each message's fate (pure): a resend or a changed resend of a stored transfer, a second copy
+/// in the batch, or new and valid or invalid (first failure wins).
+fn classify(
+    batch: &[Incoming],
+    prefetched: &Prefetched,
+    config: &PrepareConfig,
+    now_ms: i64,
+) -> (Vec<Fate>, Vec<Valid>) {
+    let mut first_in_batch: HashMap<&str, &str> = HashMap::new();
+    let mut fates: Vec<Fate> = Vec::with_capacity(batch.len());
     let mut valid: Vec<Valid> = Vec::new();
     for (index, incoming) in batch.iter().enumerate() {
         let id = incoming.transfer.transfer_id.as_str();
-        let fate = if let Some(hash) = existing.get(id) {
+        let fate = if let Some(hash) = prefetched.existing.get(id) {
             if *hash == incoming.hash {
                 Fate::Resend
             } else {
@@ -403,7 +443,7 @@ pub async fn handle(
             }
         } else {
             first_in_batch.insert(id, incoming.hash.as_str());
-            match validate(incoming, &participants, config, now_ms, index) {
+            match validate(incoming, &prefetched.participants, config, now_ms, index) {
                 Ok(v) => {
                     valid.push(v);
                     Fate::Valid
@@ -413,8 +453,18 @@ pub async fn handle(
         };
         fates.push(fate);
     }
+    (fates, valid)
+}
 
-    // Record every new transfer.
+/// Records every new transfer (valid or invalid, in an API currency); returns the indexes
+/// recorded.
+async fn record(
+    tx: &mut Tx<'_>,
+    batch: &[Incoming],
+    fates: &[Fate],
+    valid: &[Valid],
+    now_ms: i64,
+) -> Result<Vec<usize>> {
     let new: Vec<usize> = fates
         .iter()
         .enumerate()
@@ -437,7 +487,7 @@ pub async fn handle(
             row.push_bind(b.transfer.transfer_id.clone())
                 .push_bind(b.hash.clone());
         });
-        query.build().execute(&mut *tx).await?;
+        query.build().execute(&mut **tx).await?;
     }
     if !recordable.is_empty() {
         let mut query = QueryBuilder::<MySql>::new(
@@ -456,7 +506,7 @@ pub async fn handle(
                     .push_bind(db_datetime(expiration));
             },
         );
-        query.build().execute(&mut *tx).await?;
+        query.build().execute(&mut **tx).await?;
     }
     if !valid.is_empty() {
         let mut query = QueryBuilder::<MySql>::new(
@@ -487,7 +537,7 @@ pub async fn handle(
                     );
             },
         );
-        query.build().execute(&mut *tx).await?;
+        query.build().execute(&mut **tx).await?;
         let mut query = QueryBuilder::<MySql>::new("INSERT INTO ilpPacket (transferId, value) ");
         query.push_values(
             valid.iter().filter_map(|v| batch.get(v.index)),
@@ -496,7 +546,7 @@ pub async fn handle(
                     .push_bind(b.transfer.ilp_packet.clone());
             },
         );
-        query.build().execute(&mut *tx).await?;
+        query.build().execute(&mut **tx).await?;
         let extensions: Vec<(String, String, String)> = valid
             .iter()
             .filter_map(|v| batch.get(v.index))
@@ -521,20 +571,32 @@ pub async fn handle(
             query.push_values(extensions, |mut row, (id, key, value)| {
                 row.push_bind(id).push_bind(key).push_bind(value);
             });
-            query.build().execute(&mut *tx).await?;
+            query.build().execute(&mut **tx).await?;
         }
     }
+    Ok(recordable)
+}
+
+/// The payers' positions locked by the book, the pure decision, its journal, the expiry
+/// watch and the errors; returns each valid prepare's outcome by batch index.
+async fn reserve(
+    tx: &mut Tx<'_>,
+    batch: &[Incoming],
+    fates: &[Fate],
+    valid: &[Valid],
+    recordable: &[usize],
+) -> Result<Vec<(usize, std::result::Result<Money, PrepareRejection>)>> {
     // Positions: the payers' and, for liquidity, their settlement accounts', locked in one
     // statement by the book; then the pure decision; then the book records it.
     let lock_ids: Vec<u32> = valid
         .iter()
         .flat_map(|v| std::iter::once(v.payer_account).chain(v.payer_settlement))
         .collect();
-    let mut positions = ledger_book::lock_positions(&mut tx, &lock_ids).await?;
+    let mut positions = ledger_book::lock_positions(tx, &lock_ids).await?;
     let mut payer_accounts: Vec<u32> = valid.iter().map(|v| v.payer_account).collect();
     payer_accounts.sort_unstable();
     payer_accounts.dedup();
-    let limits = net_debit_caps(&mut tx, &payer_accounts).await?;
+    let limits = net_debit_caps(tx, &payer_accounts).await?;
     let settlement_of: HashMap<u32, u32> = valid
         .iter()
         .filter_map(|v| Some((v.payer_account, v.payer_settlement?)))
@@ -569,7 +631,7 @@ pub async fn handle(
     };
     let mut journal = Journal::new();
     // First states: RECEIVED_PREPARE for the valid, INVALID with the reason for the others.
-    for i in &recordable {
+    for i in recordable {
         match fates.get(*i) {
             Some(Fate::Valid) => {
                 journal.transition(transfer_id(*i), None, State::ReceivedPrepare, None)
@@ -601,7 +663,7 @@ pub async fn handle(
         })?;
         journal.move_position(*account, *amount, transfer_id(v.index), State::Reserved);
     }
-    let state_ids = journal.write(&mut tx, &mut positions).await?;
+    let state_ids = journal.write(tx, &mut positions).await?;
 
     // Expiry watch for the reserved.
     let reserved: Vec<&Valid> = valid
@@ -617,11 +679,11 @@ pub async fn handle(
             row.push_bind(transfer_id(v.index).to_string())
                 .push_bind(db_datetime(v.expiration_ms));
         });
-        query.build().execute(&mut *tx).await?;
+        query.build().execute(&mut **tx).await?;
     }
     // Errors, each linked to the state change that recorded it.
     let mut errors: Vec<(String, u64, u16, String)> = Vec::new();
-    for i in &recordable {
+    for i in recordable {
         if let (Some(b), Some(Fate::Invalid(reason))) = (batch.get(*i), fates.get(*i)) {
             let id = b.transfer.transfer_id.clone();
             let change = state_ids.require(&id, State::Invalid)?;
@@ -644,11 +706,22 @@ pub async fn handle(
                 .push_bind(*code)
                 .push_bind(description.clone());
         });
-        query.build().execute(&mut *tx).await?;
+        query.build().execute(&mut **tx).await?;
     }
-    tx.commit().await?;
+    Ok(decided)
+}
 
-    // Notifications.
+/// The notifications of a decided batch.
+async fn notify(
+    store: &Store,
+    notifier: &Notifier,
+    batch: &[Incoming],
+    fates: &[Fate],
+    decided: &[(usize, std::result::Result<Money, PrepareRejection>)],
+    now_ms: i64,
+    new_event_id: &mut (dyn FnMut() -> String + Send),
+) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
     for (index, incoming) in batch.iter().enumerate() {
         let id = incoming.transfer.transfer_id.as_str();
         let payer = incoming.transfer.payer_fsp.as_str();
