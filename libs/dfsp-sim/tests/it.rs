@@ -14,14 +14,7 @@ use std::time::{Duration, Instant};
 
 use dfsp_sim::{DfspSpec, Phase, SimConfig, Simulator, SwitchUrls};
 use serde_json::{json, Value};
-
-fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
-fn kafka_brokers() -> String {
-    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
+use test_support::{database_server_url, kafka_brokers};
 
 async fn listen() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -22,41 +22,15 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use fspiop::ilp::{Ilp, IlpVersion};
 use serde_json::{json, Value};
+use test_support::{database_server_url, free_port, kafka_brokers, serve};
 
 const TRANSFERS: &str = "application/vnd.interoperability.transfers+json;version=1.1";
 const DFSPS: [&str; 4] = ["chaos-1", "chaos-2", "chaos-3", "chaos-4"];
 const PAYMENTS: usize = 2000;
 const IN_FLIGHT_MAX: usize = 64;
 
-fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
-fn kafka_brokers() -> String {
-    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
-
 fn now_ms() -> i64 {
     central_ledger::now_ms()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    base
 }
 
 /// The central ledger as its own process: the admin API and every handler.
@@ -104,16 +78,7 @@ fn start_api(database: &str, prefix: &str, port: u16) -> Child {
 }
 
 async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !client
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "{base} not healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    test_support::wait_healthy(client, base, Duration::from_secs(60)).await;
 }
 
 /// What the DFSPs' servers heard: per transfer, `(dfsp, kind, transferState)` for every
@@ -145,9 +110,10 @@ async fn admin(ledger: &str, method: reqwest::Method, path: &str, body: Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payments_survive_ledger_and_adapter_crashes() {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let database = format!("t_{id}");
-    let prefix = format!("t{}-", &id[..12]);
+    let test_support::Isolation {
+        database,
+        topic_prefix: prefix,
+    } = test_support::isolation();
 
     // The database, made and migrated here; the services in their own processes.
     let mut ledger_config = central_ledger::Config::defaults().unwrap_or_else(|e| panic!("{e}"));

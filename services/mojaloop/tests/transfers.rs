@@ -16,17 +16,10 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use fspiop::ilp::{Ilp, IlpVersion};
 use serde_json::{json, Value};
+use test_support::{database_server_url, kafka_brokers, serve};
 
 const TRANSFERS: &str = "application/vnd.interoperability.transfers+json;version=1.1";
 const TRANSFERS_V10: &str = "application/vnd.interoperability.transfers+json;version=1.0";
-
-fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
-fn kafka_brokers() -> String {
-    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
 
 fn now_ms() -> i64 {
     central_ledger::now_ms()
@@ -41,18 +34,6 @@ struct Switch {
     pool: sqlx::MySqlPool,
     database: String,
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
-}
-
-async fn serve(router: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    base
 }
 
 async fn start_switch() -> Switch {

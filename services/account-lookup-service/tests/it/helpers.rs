@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 
 use account_lookup_service::Config;
 use serde_json::{json, Value};
-
-pub fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
+pub use test_support::database_server_url;
 
 /// How long a test waits for a callback.
 pub const CALLBACK_WAIT: Duration = Duration::from_secs(15);

@@ -3,7 +3,7 @@
 
 use fspiop::envelope::Message;
 use fspiop::{ErrorCode, FspiopError};
-use ledger::transfer::{Enumeration, State};
+use ledger::transfer::Enumeration;
 use serde_json::{json, Value};
 
 use super::notify::{Body, Notifier};
@@ -37,28 +37,14 @@ pub async fn answer(
             format!("{requester} is not a participant of transfer {transfer_id}"),
         )));
     }
-    type Row = (String, String, Option<String>, Option<u32>, Option<String>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'),
-                tf.ilpFulfilment, te.errorCode, te.errorDescription
-         FROM transferStateChange tsc
-         LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
-         LEFT JOIN transferError te ON te.transferId = tsc.transferId
-         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
-    )
-    .bind(transfer_id)
-    .fetch_optional(&store.pool)
-    .await?;
-    let Some((state, completed, fulfilment, error_code, error_description)) = row else {
+    let Some(latest) = ledger_book::latest(&store.pool, transfer_id).await? else {
         return Ok(Err(FspiopError::with_detail(
             ErrorCode::TransferIdNotFound,
             format!("transfer {transfer_id} not found"),
         )));
     };
-    let enumeration = State::parse(&state)
-        .map(State::enumeration)
-        .unwrap_or(Enumeration::Aborted);
-    let fulfilment = fulfilment.filter(|f| f != "0");
+    let enumeration = latest.state.enumeration();
+    let fulfilment = latest.fulfilment.clone();
     let extensions: Vec<(String, String)> = sqlx::query_as(
         "SELECT `key`, value FROM transferExtension WHERE transferId = ? AND isError = 0 AND isFulfilment = ? ORDER BY transferExtensionId",
     )
@@ -71,16 +57,12 @@ pub async fn answer(
         .map(|(key, value)| json!({ "key": key, "value": value }))
         .collect();
     if enumeration == Enumeration::Aborted {
-        if let (Some(code), Some(description)) = (error_code, error_description) {
+        if let Some((code, description)) = &latest.error {
             extension.push(json!({ "key": "cause", "value": fspiop::error::truncate_chars(&format!("{code}: {description}"), 128) }));
         }
     }
-    let mut payload =
-        json!({ "transferState": enumeration.fspiop_str(), "completedTimestamp": completed });
+    let mut payload = latest.payload();
     if let Some(object) = payload.as_object_mut() {
-        if let Some(f) = fulfilment {
-            object.insert("fulfilment".into(), Value::String(f));
-        }
         if !extension.is_empty() {
             object.insert("extensionList".into(), json!({ "extension": extension }));
         }

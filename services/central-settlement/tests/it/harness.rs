@@ -7,14 +7,7 @@ use std::time::{Duration, Instant};
 
 use fspiop::envelope::Message;
 use serde_json::{json, Value};
-
-pub fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
-pub fn kafka_brokers() -> String {
-    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
+pub use test_support::{database_server_url, kafka_brokers};
 
 /// A fulfilment and its condition, shared by every test transfer (the ILP check is off here;
 /// the prepare's packet is checked end to end in services/mojaloop/tests/transfers.rs).

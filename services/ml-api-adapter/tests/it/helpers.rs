@@ -16,20 +16,13 @@ use rdkafka::message::Message as _;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
+pub use test_support::{database_server_url, kafka_brokers};
 
 /// Partitions of the topics a test app creates.
 pub const TOPIC_PARTITIONS: i32 = 2;
 /// Longest wait for anything asynchronous (group joins on the test broker take seconds).
 pub const WAIT_MAX: Duration = Duration::from_secs(60);
 pub const TRANSFERS_V11: &str = "application/vnd.interoperability.transfers+json;version=1.1";
-
-pub fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
-pub fn kafka_brokers() -> String {
-    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".to_string())
-}
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

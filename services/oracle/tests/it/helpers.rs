@@ -4,10 +4,7 @@ use std::time::Duration;
 
 use msisdn_oracle::Config;
 use serde_json::Value;
-
-pub fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
+pub use test_support::database_server_url;
 
 pub struct TestOracle {
     pub base: String,

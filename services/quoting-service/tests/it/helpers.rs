@@ -12,16 +12,13 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use fspiop::ilp::{Ilp, IlpVersion};
 use quoting_service::{Config, Mode};
 use serde_json::{json, Value};
+pub use test_support::database_server_url;
 
 pub const PAYER: &str = "payerfsp";
 pub const PAYEE: &str = "payeefsp";
 pub const HUB: &str = "Hub";
 /// How long a test waits for something asynchronous before failing.
 const WAIT_MAX: Duration = Duration::from_secs(20);
-
-pub fn database_server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
