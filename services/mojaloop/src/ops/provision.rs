@@ -1,0 +1,161 @@
+//! Onboarding the simulated DFSPs on a switch (`mojaloop provision`).
+
+use super::*;
+
+#[derive(Debug, Args)]
+pub struct ProvisionArgs {
+    /// Provision only this DFSP (perffsp-N); by default every DFSP of the layout.
+    #[arg(long)]
+    dfsp: Option<String>,
+    #[command(flatten)]
+    layout: Layout,
+    /// The simulator's URL as the switch reaches it, for the DFSPs' callback endpoints.
+    #[arg(
+        long,
+        env = "MOJALOOP_SIM_CALLBACK_URL",
+        default_value = "http://127.0.0.1:4100"
+    )]
+    callback_url: String,
+    /// The oracle's URL as the ALS reaches it (default: --oracle-url).
+    #[arg(long, env = "MOJALOOP_ORACLE_CALLBACK_URL")]
+    oracle_callback_url: Option<String>,
+    #[command(flatten)]
+    switch: Switch,
+}
+
+/// What [`register_oracle`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OracleRegistration {
+    /// The oracle is now the ALS's default MSISDN oracle.
+    Registered,
+    /// The ALS already had an MSISDN oracle, at this endpoint.
+    Present(String),
+}
+
+/// Registers `oracle_url` with the ALS admin API as the default MSISDN oracle, unless the ALS
+/// has one, through `client` (the hub's certificate when the ALS requires mutual TLS). Tries
+/// `attempts` times, 100 ms apart, while the ALS does not answer.
+pub async fn register_oracle(
+    client: &reqwest::Client,
+    als_admin: &str,
+    oracle_url: &str,
+    attempts: u32,
+) -> Result<OracleRegistration> {
+    let als_admin = als_admin.trim_end_matches('/');
+    let mut last_error = String::new();
+    for _attempt in 0..attempts.max(1) {
+        match client
+            .get(format!("{als_admin}/oracles?type=MSISDN"))
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                let existing: Value = response.json().await.unwrap_or_default();
+                if let Some(first) = existing.as_array().and_then(|list| list.first()) {
+                    let endpoint = first
+                        .pointer("/endpoint/value")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    return Ok(OracleRegistration::Present(endpoint.to_string()));
+                }
+                let body = serde_json::json!({"oracleIdType": "MSISDN", "endpoint": {"value": oracle_url, "endpointType": "URL"}, "isDefault": true});
+                let response = client
+                    .post(format!("{als_admin}/oracles"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .with_context(|| format!("POST {als_admin}/oracles"))?;
+                let status = response.status();
+                anyhow::ensure!(
+                    status.is_success(),
+                    "the ALS refused the MSISDN oracle: {status} {}",
+                    response.text().await.unwrap_or_default()
+                );
+                return Ok(OracleRegistration::Registered);
+            }
+            Ok(response) => last_error = format!("GET {als_admin}/oracles: {}", response.status()),
+            Err(error) => last_error = format!("GET {als_admin}/oracles: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the ALS admin API did not answer: {last_error}")
+}
+
+/// `mojaloop provision`.
+pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
+    let count = args.layout.dfsps;
+    layout::check_count(count).map_err(anyhow::Error::msg)?;
+    let indexes: Vec<usize> = match &args.dfsp {
+        Some(name) => vec![dfsp_index(name, count)?],
+        None => (1..=count).collect(),
+    };
+    let args = ProvisionArgs {
+        callback_url: args.switch.url(&args.callback_url),
+        oracle_callback_url: args
+            .oracle_callback_url
+            .as_deref()
+            .map(|u| args.switch.url(u)),
+        switch: args.switch.secured(),
+        ..args
+    };
+    runtime()?.block_on(async move {
+        heading("Provisioning");
+        let client = args.switch.client(args.switch.request_timeout_ms)?;
+        let oracle_for_als = args
+            .oracle_callback_url
+            .clone()
+            .unwrap_or_else(|| args.switch.oracle_url.clone());
+        let mut failed = 0;
+        match register_oracle(&client, &args.switch.als_admin_url, &oracle_for_als, 1).await {
+            Ok(OracleRegistration::Registered) => {
+                println!("✅ MSISDN oracle registered with the ALS: {oracle_for_als}")
+            }
+            Ok(OracleRegistration::Present(endpoint)) => {
+                println!("✅ MSISDN oracle already registered with the ALS: {endpoint}")
+            }
+            Err(error) => {
+                failed += 1;
+                println!("❌ MSISDN oracle: {error:#}");
+            }
+        }
+        let urls = dfsp_sim::provision::AdminUrls {
+            ledger: args.switch.central_ledger_url.clone(),
+            oracle: args.switch.oracle_url.clone(),
+        };
+        for index in indexes {
+            let plan = layout::plan(index, count);
+            let role = if plan.funds.is_some() { "payer" } else { "payee" };
+            match dfsp_sim::provision::provision_with(client.clone(), &urls, &args.callback_url, &[plan]).await {
+                Ok(done) => {
+                    for dfsp in done {
+                        let funds = match &dfsp.deposited {
+                            Some(amount) => format!("deposited {amount} {}", layout::CURRENCY),
+                            None if role == "payer" => "funded earlier".to_string(),
+                            None => "no deposit".to_string(),
+                        };
+                        println!(
+                            "✅ {}: {role}, net debit cap {} {}, {funds}, {} callback endpoints, {} MSISDNs in the oracle",
+                            dfsp.name,
+                            layout::NET_DEBIT_CAP,
+                            layout::CURRENCY,
+                            dfsp.endpoints,
+                            dfsp.msisdns
+                        );
+                    }
+                }
+                Err(error) => {
+                    failed += 1;
+                    println!("❌ {}: {error}", layout::name(index));
+                }
+            }
+        }
+        println!();
+        if failed == 0 {
+            println!("Provisioning complete; callbacks go to {}", args.callback_url);
+            Ok(Verdict::Positive)
+        } else {
+            println!("{failed} step(s) failed");
+            Ok(Verdict::Negative)
+        }
+    })
+}
