@@ -1,0 +1,277 @@
+//! The payee side: the DFSP's server answering lookups, quote requests and transfers as a
+//! payee does (party, quote terms, fulfilment), and the payer's party callbacks.
+
+use super::*;
+
+/// `/{dfsp}/parties/{Type}/{ID}[/{SubId}][/error]`: GET as the payee, PUT as the payer.
+pub(crate) async fn parties(
+    State(inner): Shared,
+    Path((dfsp, rest)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    let started = Instant::now();
+    let Some(sim) = inner.dfsps.get(&dfsp) else {
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    let (is_error, party) = match segments.split_last() {
+        Some((&"error", party)) => (true, party.to_vec()),
+        _ => (false, segments.clone()),
+    };
+    if !(2..=3).contains(&party.len()) || party.iter().any(|s| s.is_empty()) {
+        return fspiop_error(StatusCode::NOT_FOUND, "3002", "Unknown URI");
+    }
+    if method == Method::PUT {
+        inner.wake(
+            &format!("parties:{dfsp}:{}", party.join("/")),
+            callback_from(is_error, &body),
+        );
+        return StatusCode::OK.into_response();
+    }
+    if method != Method::GET || is_error {
+        return fspiop_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "3000",
+            "Generic client error - method not allowed",
+        );
+    }
+    let Some(requester) = header(&headers, "fspiop-source") else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        );
+    };
+    let (id_type, id) = match party.as_slice() {
+        [t, i, ..] => ((*t).to_string(), (*i).to_string()),
+        _ => return fspiop_error(StatusCode::NOT_FOUND, "3002", "Unknown URI"),
+    };
+    let sub_id = party.get(2).map(|s| (*s).to_string());
+    let path = format!("/parties/{}", party.join("/"));
+    let found = id_type == "MSISDN" && sim.msisdns.contains(&id);
+    let name = sim.spec.name.clone();
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let als = inner.config.switch.als.clone();
+        if found {
+            let mut id_info = json!({"partyIdType": id_type, "partyIdentifier": id, "fspId": name});
+            if let Some(sub_id) = sub_id {
+                set(&mut id_info, "partySubIdOrType", json!(sub_id));
+            }
+            let body = json!({"party": {
+                "partyIdInfo": id_info,
+                "name": "Simulated Customer",
+                "personalInfo": {"complexName": {"firstName": "Simulated", "lastName": "Customer"}},
+            }});
+            inner
+                .answer(
+                    Phase::AnswerParty,
+                    started,
+                    &als,
+                    path,
+                    &name,
+                    &requester,
+                    body,
+                )
+                .await;
+        } else {
+            let body = error_body("3204", "Party not found");
+            inner
+                .answer(
+                    Phase::AnswerParty,
+                    started,
+                    &als,
+                    format!("{path}/error"),
+                    &name,
+                    &requester,
+                    body,
+                )
+                .await;
+        }
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `POST /{dfsp}/quotes`: the payee's quote, with ILP terms made with its secret.
+pub(crate) async fn quotes_post(
+    State(inner): Shared,
+    Path(dfsp): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    let started = Instant::now();
+    let Some(sim) = inner.dfsps.get(&dfsp) else {
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
+    };
+    let Some(requester) = header(&headers, "fspiop-source") else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        );
+    };
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3101",
+            "Malformed syntax - body is not JSON",
+        );
+    };
+    let Some(quote_id) = at(&request, "/quoteId").as_str().map(str::to_string) else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - quoteId",
+        );
+    };
+    let name = sim.spec.name.clone();
+    let asked_version = at(&request, "/extensionList/extension")
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .find(|e| e["key"] == ILP_VERSION_KEY)
+                .and_then(|e| e["value"].as_str())
+                .and_then(IlpVersion::from_name)
+        })
+        .unwrap_or(IlpVersion::V4);
+    let ilp = sim.ilp_of(asked_version).clone();
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let base = inner.config.switch.quotes.clone();
+        let expiration = fspiop::datetime::format_date_time(
+            now_ms()
+                + i64::try_from(inner.config.callback_timeout_ms)
+                    .unwrap_or(60_000)
+                    .max(60_000),
+        );
+        let mut response =
+            json!({"transferAmount": at(&request, "/amount").clone(), "expiration": expiration});
+        let (path, body) = match ilp.quote_response_terms(&request, &response) {
+            Ok(terms) => {
+                set(&mut response, "ilpPacket", json!(terms.ilp_packet));
+                set(&mut response, "condition", json!(terms.condition));
+                (format!("/quotes/{quote_id}"), response)
+            }
+            Err(error) => (
+                format!("/quotes/{quote_id}/error"),
+                error_body("5101", &format!("Payee rejected quote - {error}")),
+            ),
+        };
+        inner
+            .answer(
+                Phase::AnswerQuote,
+                started,
+                &base,
+                path,
+                &name,
+                &requester,
+                body,
+            )
+            .await;
+    });
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// `POST /{dfsp}/transfers`: the payee fulfils with the fulfilment its secret gives the packet.
+pub(crate) async fn transfers_post(
+    State(inner): Shared,
+    Path(dfsp): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Response {
+    let started = Instant::now();
+    let Some(sim) = inner.dfsps.get(&dfsp) else {
+        return fspiop_error(
+            StatusCode::NOT_FOUND,
+            "3200",
+            "Generic ID not found - unknown DFSP",
+        );
+    };
+    let Some(requester) = header(&headers, "fspiop-source") else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        );
+    };
+    let Ok(prepare) = serde_json::from_slice::<Value>(&body) else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3101",
+            "Malformed syntax - body is not JSON",
+        );
+    };
+    let Some(transfer_id) = at(&prepare, "/transferId").as_str().map(str::to_string) else {
+        return fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - transferId",
+        );
+    };
+    let name = sim.spec.name.clone();
+    // The fulfilment is re-derived by the engine of the packet's own version.
+    let packet_version = at(&prepare, "/ilpPacket")
+        .as_str()
+        .and_then(|p| fspiop::ilp::decode_packet_of(p, fspiop::ilp::IlpVersions::BOTH).ok())
+        .map_or(IlpVersion::V4, |p| p.version());
+    let ilp = sim.ilp_of(packet_version).clone();
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let base = inner.config.switch.transfers.clone();
+        let condition = at(&prepare, "/condition").as_str().unwrap_or_default();
+        let wrong = at(&prepare, "/extensionList/extension")
+            .as_array()
+            .is_some_and(|list| {
+                list.iter().any(|e| {
+                    e["key"] == WRONG_FULFILMENT_KEY && e["value"] == WRONG_FULFILMENT_VALUE
+                })
+            });
+        let (path, body) = match ilp
+            .fulfilment_for_packet(at(&prepare, "/ilpPacket").as_str().unwrap_or_default())
+            // A well-formed 32-byte preimage that is not this condition's.
+            .map(|f| if wrong { "A".repeat(43) } else { f })
+        {
+            Ok(fulfilment) if wrong => (
+                format!("/transfers/{transfer_id}"),
+                json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
+            ),
+            Ok(fulfilment) if fspiop::ilp::fulfilment_matches(&fulfilment, condition) => (
+                format!("/transfers/{transfer_id}"),
+                json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
+            ),
+            Ok(_) => (
+                format!("/transfers/{transfer_id}/error"),
+                error_body(
+                    "5105",
+                    "Payee FSP rejected transaction - the condition is not this payee's",
+                ),
+            ),
+            Err(error) => (
+                format!("/transfers/{transfer_id}/error"),
+                error_body("5105", &format!("Payee FSP rejected transaction - {error}")),
+            ),
+        };
+        inner
+            .answer(
+                Phase::AnswerTransfer,
+                started,
+                &base,
+                path,
+                &name,
+                &requester,
+                body,
+            )
+            .await;
+    });
+    StatusCode::ACCEPTED.into_response()
+}
