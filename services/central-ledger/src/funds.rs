@@ -137,7 +137,7 @@ impl Store {
         .await?;
         row.map(|(hash, state, account_id, amount, out_legs)| {
             let amount = amount
-                .map(|a| Money::parse(&a).map_err(|e| Error::Internal(e.to_string())))
+                .map(|a| Money::parse(&a).map_err(Error::Money))
                 .transpose()?;
             Ok(FundsTransfer {
                 hash,
@@ -159,7 +159,7 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map_or(Ok(Money::ZERO), |(v,)| {
-            Money::parse(&v).map_err(|e| Error::Internal(e.to_string()))
+            Money::parse(&v).map_err(Error::Money)
         })
     }
 }
@@ -189,15 +189,14 @@ pub async fn produce(
         "transfer",
         now_ms,
     );
-    message.content.payload =
-        serde_json::to_value(command).map_err(|e| Error::Internal(e.to_string()))?;
+    message.content.payload = serde_json::to_value(command).map_err(Error::Json)?;
     message.content.context = Some(serde_json::json!({ "originalRequest": body }));
-    let value = serde_json::to_vec(&message).map_err(|e| Error::Internal(e.to_string()))?;
+    let value = serde_json::to_vec(&message).map_err(Error::Json)?;
     let key = command.account_id.to_string();
     producer
         .send(topic, Some(&key), &value, timeout_ms)
         .await
-        .map_err(|e| Error::Bus(e.to_string()))?;
+        .map_err(Error::Bus)?;
     Ok(())
 }
 
@@ -254,7 +253,7 @@ async fn prepare(
     let (Some(amount), Some(currency)) = (&command.amount, &command.currency) else {
         return Ok(Outcome::Skipped("no amount".into()));
     };
-    let amount = Money::parse(amount).map_err(|e| Error::Internal(e.to_string()))?;
+    let amount = Money::parse(amount).map_err(Error::Money)?;
     let mut tx = store.pool.begin().await?;
     let inserted =
         sqlx::query("INSERT INTO transferDuplicateCheck (transferId, hash) VALUES (?, ?)")
@@ -427,7 +426,7 @@ async fn finish(store: &Store, command: &FundsCommand, commit: bool) -> Result<O
             command.transfer_id
         )));
     };
-    let amount = Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?;
+    let amount = Money::parse(&amount).map_err(Error::Money)?;
     let (state,): (String,) = sqlx::query_as(
         "SELECT transferStateId FROM transferStateChange WHERE transferId = ? ORDER BY transferStateChangeId DESC LIMIT 1",
     )

@@ -213,20 +213,15 @@ pub async fn connect_store(config: &Config, create_database: bool, migrate: bool
     if create_database {
         store::create_database_if_missing_for(config).await?;
     }
-    let url = config
-        .database_url()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let url = config.database_url()?;
     let pool = ::store::connect(
         &url,
         config.database.pool_size_max,
         config.database.acquire_timeout_ms,
     )
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    .await?;
     if migrate {
-        ::store::migrate_central_ledger(&pool)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        ::store::migrate_central_ledger(&pool).await?;
     }
     Ok(Store::new(pool))
 }
@@ -277,8 +272,8 @@ pub async fn run_with_bus(
     ];
     bus.ensure_topics(&topics, config.kafka.topic_create_timeout_ms)
         .await
-        .map_err(|e| Error::Bus(e.to_string()))?;
-    let producer = bus.producer().map_err(|e| Error::Bus(e.to_string()))?;
+        .map_err(Error::Bus)?;
+    let producer = bus.producer().map_err(Error::Bus)?;
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handler_tasks = Vec::new();
@@ -288,7 +283,7 @@ pub async fn run_with_bus(
     if handlers.admin {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_ADMIN), &admin_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?;
+            .map_err(Error::Bus)?;
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
             "admin handler",
@@ -319,7 +314,7 @@ pub async fn run_with_bus(
     if handlers.prepare {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_PREPARE), &prepare_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?
+            .map_err(Error::Bus)?
             .with_batch_observer(metrics.ledger.batch_observer("prepare"));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
@@ -345,7 +340,7 @@ pub async fn run_with_bus(
     if handlers.fulfil {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_FULFIL), &fulfil_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?
+            .map_err(Error::Bus)?
             .with_batch_observer(metrics.ledger.batch_observer("fulfil"));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
@@ -363,7 +358,7 @@ pub async fn run_with_bus(
     if handlers.get {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_GET), &get_topic)
-            .map_err(|e| Error::Bus(e.to_string()))?
+            .map_err(Error::Bus)?
             .with_batch_observer(metrics.ledger.batch_observer("get"));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(

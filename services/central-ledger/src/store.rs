@@ -30,7 +30,7 @@ pub const ACCOUNT_HUB_MULTILATERAL_SETTLEMENT: &str = "HUB_MULTILATERAL_SETTLEME
 pub const LIST_LEN_MAX: i64 = 10_000;
 
 fn money(text: &str) -> Result<Money> {
-    Money::parse(text).map_err(|e| Error::Internal(format!("stored amount: {e}")))
+    Money::parse(text).map_err(Error::Money)
 }
 
 #[derive(Debug, Clone)]
@@ -936,7 +936,5 @@ pub type Tx<'a> = Transaction<'a, MySql>;
 
 /// Creates the configured database on the server when it does not exist.
 pub async fn create_database_if_missing_for(config: &crate::Config) -> Result<()> {
-    ::store::create_database_if_missing(&config.database.url, &config.database.name)
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))
+    Ok(::store::create_database_if_missing(&config.database.url, &config.database.name).await?)
 }

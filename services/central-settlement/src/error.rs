@@ -9,8 +9,15 @@ pub enum Error {
     Fspiop(#[from] FspiopError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("message bus: {0}")]
-    Bus(String),
+    #[error("message bus")]
+    Bus(#[from] bus::Error),
+    /// A stored amount that is not a `DECIMAL(18,4)` (a broken row, never client input).
+    #[error("stored amount")]
+    Money(#[from] ledger::MoneyError),
+    #[error("JSON")]
+    Json(#[from] serde_json::Error),
+    #[error("database setup")]
+    Store(#[from] store::Error),
     #[error("{0}")]
     Internal(String),
     /// A rule of the ledger would have been broken (`ledger_book::invariant!`); the
@@ -46,7 +53,8 @@ impl Error {
                 ErrorCode::ServiceCurrentlyUnavailable,
                 "message bus unavailable",
             ),
-            Error::Internal(_) | Error::Invariant(_) => {
+            Error::Store(error) => error.to_fspiop(),
+            Error::Internal(_) | Error::Invariant(_) | Error::Money(_) | Error::Json(_) => {
                 FspiopError::new(ErrorCode::InternalServerError)
             }
         }
@@ -56,7 +64,8 @@ impl Error {
 impl axum::response::IntoResponse for Error {
     fn into_response(self) -> axum::response::Response {
         if !matches!(self, Error::Fspiop(_)) {
-            tracing::error!(error = %self, "request failed");
+            let cause = std::error::Error::source(&self).map(ToString::to_string);
+            tracing::error!(error = %self, cause, "request failed");
         }
         service_kit::http::FspiopResponse(self.to_fspiop()).into_response()
     }

@@ -191,24 +191,17 @@ pub fn app(state: AppState) -> axum::Router {
 /// `serve central-ledger --migrate` does).
 pub async fn connect_store(config: &Config, migrate: bool) -> Result<Store> {
     if migrate {
-        store::create_database_if_missing(&config.database.url, &config.database.name)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        store::create_database_if_missing(&config.database.url, &config.database.name).await?;
     }
-    let url = config
-        .database_url()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let url = config.database_url()?;
     let pool = ::store::connect(
         &url,
         config.database.pool_size_max,
         config.database.acquire_timeout_ms,
     )
-    .await
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    .await?;
     if migrate {
-        ::store::migrate_central_ledger(&pool)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        ::store::migrate_central_ledger(&pool).await?;
     }
     Ok(Store::new(pool))
 }
@@ -251,8 +244,8 @@ pub async fn run_with_bus(
         config.kafka.topic_create_timeout_ms,
     )
     .await
-    .map_err(|e| Error::Bus(e.to_string()))?;
-    let producer = bus.producer().map_err(|e| Error::Bus(e.to_string()))?;
+    .map_err(Error::Bus)?;
+    let producer = bus.producer().map_err(Error::Bus)?;
     let metrics = Metrics::new();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -262,7 +255,7 @@ pub async fn run_with_bus(
             &config.topic(bus::GROUP_DEFERREDSETTLEMENT_CLOSE),
             &close_topic,
         )
-        .map_err(|e| Error::Bus(e.to_string()))?;
+        .map_err(Error::Bus)?;
     let mut lag_probes = vec![consumer.lag_probe()];
     tasks.push(watch.spawn(
         "close handler",
@@ -289,7 +282,7 @@ pub async fn run_with_bus(
                 &config.topic(bus::GROUP_SETTLEMENT_NOTIFICATION_EVENT),
                 &notification_topic,
             )
-            .map_err(|e| Error::Bus(e.to_string()))?;
+            .map_err(Error::Bus)?;
         lag_probes.push(consumer.lag_probe());
         tasks.push(watch.spawn(
             "gross settlement handler",

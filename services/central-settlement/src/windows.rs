@@ -28,7 +28,7 @@ macro_rules! iso {
 pub(crate) use iso;
 
 pub(crate) fn money(text: &str) -> Result<Money> {
-    Money::parse(text).map_err(|e| Error::Internal(format!("stored amount: {e}")))
+    Money::parse(text).map_err(Error::Money)
 }
 
 pub(crate) fn validation(detail: impl Into<String>) -> Error {

@@ -165,7 +165,7 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
                 payee_account,
             )| {
                 let transfer = Transfer {
-                    amount: Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?,
+                    amount: Money::parse(&amount).map_err(Error::Money)?,
                     condition,
                     expiration_ms,
                     state: State::parse(&state)

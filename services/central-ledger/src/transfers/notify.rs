@@ -165,7 +165,7 @@ impl Notifier {
             .map(|message| {
                 serde_json::to_vec(message)
                     .map(|value| (message.id.as_str(), value))
-                    .map_err(|e| Error::Internal(e.to_string()))
+                    .map_err(Error::Json)
             })
             .collect::<Result<Vec<_>>>()?;
         let records: Vec<(Option<&str>, &[u8])> = values
@@ -176,6 +176,6 @@ impl Notifier {
         self.producer
             .send_all(&self.topic, &records, self.timeout_ms)
             .await
-            .map_err(|e| Error::Bus(e.to_string()))
+            .map_err(Error::Bus)
     }
 }

@@ -846,12 +846,7 @@ async fn net_debit_caps(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32
     in_list(&mut query, &ids);
     let rows: Vec<(u32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
     rows.into_iter()
-        .map(|(account, value)| {
-            Ok((
-                account,
-                Money::parse(&value).map_err(|e| Error::Internal(e.to_string()))?,
-            ))
-        })
+        .map(|(account, value)| Ok((account, Money::parse(&value).map_err(Error::Money)?)))
         .collect()
 }
 

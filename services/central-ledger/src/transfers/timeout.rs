@@ -201,7 +201,7 @@ async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
     if state != State::Reserved.id() {
         return Ok(None);
     }
-    let amount = Money::parse(&amount).map_err(|e| Error::Internal(e.to_string()))?;
+    let amount = Money::parse(&amount).map_err(Error::Money)?;
     Ok(Some(Expiring {
         id: id.to_string(),
         amount,
@@ -219,7 +219,7 @@ async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Result<()> {
     }
     let mut rows = Vec::with_capacity(messages.len());
     for message in messages {
-        let text = serde_json::to_string(message).map_err(|e| Error::Internal(e.to_string()))?;
+        let text = serde_json::to_string(message).map_err(Error::Json)?;
         rows.push((message.id.clone(), text));
     }
     let mut query =
