@@ -393,282 +393,327 @@ pub async fn handle(
         stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
     let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;
     let mut writes = Writes::default();
+    let mut decisions = Decisions {
+        transfers: &mut transfers,
+        fulfil_hashes: &mut fulfil_hashes,
+        error_hashes: &mut error_hashes,
+        writes: &mut writes,
+        outcome: &mut outcome,
+    };
     for incoming in batch {
-        let id = incoming.transfer_id.as_str();
-        let mut tell = |to: &str, action: &str, body: Body<'_>| {
-            notifier.answer(
-                &incoming.message,
-                id,
-                to,
-                action,
-                body,
-                &new_event_id(),
-                now_ms,
-            )
-        };
-        let request = match &incoming.request {
-            Ok(request) => request,
-            Err(error) => {
-                outcome.refused += 1;
-                outcome
-                    .messages
-                    .push(tell(&incoming.source, "commit", Body::Error(error)));
-                continue;
-            }
-        };
-        if *request == Request::Reject {
-            tracing::info!(
-                transfer_id = id,
-                "reject is not allowed into the fulfil handler; ignored"
-            );
-            continue;
-        }
-        let Some(transfer) = transfers.get(id).cloned() else {
-            outcome.refused += 1;
-            let error = FspiopError::with_detail(
-                ErrorCode::TransferIdNotFound,
-                format!("transfer {id} not found"),
-            );
-            outcome
-                .messages
-                .push(tell(&incoming.source, "commit", Body::Error(&error)));
-            continue;
-        };
-        let is_reserve = matches!(request, Request::Reserve(_));
-        let abort = matches!(request, Request::Abort(_));
-        if !incoming.source.eq_ignore_ascii_case(&transfer.payee)
-            || !incoming.destination.eq_ignore_ascii_case(&transfer.payer)
-        {
-            outcome.refused += 1;
-            let which = if incoming.source.eq_ignore_ascii_case(&transfer.payee) {
-                "fspiop-destination does not match payer fsp"
-            } else {
-                "fspiop-source does not match payee fsp"
-            };
-            let error = FspiopError::with_detail(
-                ErrorCode::GenericValidationError,
-                format!("{which} on the Fulfil callback response"),
-            );
-            outcome.messages.push(tell(
-                &incoming.source,
-                if abort { "abort" } else { "commit" },
-                Body::Error(&error),
-            ));
-            continue;
-        }
-        let (hashes, new_hashes, duplicate_action) = if abort {
-            (
-                &mut error_hashes,
-                &mut writes.error_hashes,
-                "abort-duplicate",
-            )
-        } else {
-            (
-                &mut fulfil_hashes,
-                &mut writes.fulfil_hashes,
-                "fulfil-duplicate",
-            )
-        };
-        if let Some(stored) = hashes.get(id) {
-            if *stored != incoming.hash {
-                let error = FspiopError::with_detail(
-                    ErrorCode::ModifiedRequest,
-                    format!("transfer {id} fulfilment was sent before with different content"),
-                );
-                outcome.messages.push(tell(
-                    &incoming.source,
-                    duplicate_action,
-                    Body::Error(&error),
-                ));
-            } else if transfer.state.is_final() {
-                let payload = ledger_book::latest(&mut *tx, id)
-                    .await?
-                    .map(|latest| latest.payload())
-                    .ok_or_else(|| {
-                        ledger_book::broken(format!("transfer {id} is final but has no state"))
-                    })?;
-                let action = if is_reserve {
-                    "reserve"
-                } else {
-                    duplicate_action
-                };
-                outcome
-                    .messages
-                    .push(tell(&incoming.source, action, Body::Payload(&payload)));
-                // The payer is told the outcome again: after a crash between the commit and the
-                // notification this is the only way it hears of it (a duplicate PUT is harmless).
-                let repeat = match (request, transfer.state) {
-                    (Request::Commit(_), State::Committed) => Some("commit"),
-                    (Request::Abort(_), State::AbortedError) => Some("abort"),
-                    _ => None,
-                };
-                if let Some(action) = repeat {
-                    outcome.messages.push(notifier.forward(
-                        &incoming.message,
-                        action,
-                        &new_event_id(),
-                        now_ms,
-                    ));
-                }
-            }
-            continue;
-        }
-        hashes.insert(id.to_string(), incoming.hash.clone());
-        new_hashes.push((id.to_string(), incoming.hash.clone()));
-        // From here on the transfer is refused or decided; nothing is retried with this hash.
-        let not_reserved = !matches!(transfer.state, State::Reserved | State::ReservedForwarded);
-        let mut decided = |state: State| {
-            if let Some(t) = transfers.get_mut(id) {
-                t.state = state;
-            }
-        };
-        match request {
-            Request::Commit(put) | Request::Reserve(put) => {
-                let fulfilment_ok = put
-                    .fulfilment
-                    .as_deref()
-                    .is_some_and(|f| fspiop::ilp::fulfilment_matches(f, &transfer.condition));
-                if !fulfilment_ok && !not_reserved {
-                    // A wrong fulfilment aborts the transfer and gives the payer its money back.
-                    let error = FspiopError::with_detail(
-                        ErrorCode::GenericValidationError,
-                        "invalid fulfilment",
-                    );
-                    writes.abort(id, &transfer, &error);
-                    decided(State::AbortedError);
-                    outcome.aborted += 1;
-                    let mut message = notifier.answer(
-                        &incoming.message,
-                        id,
-                        &transfer.payer,
-                        "abort-validation",
-                        Body::Error(&error),
-                        &new_event_id(),
-                        now_ms,
-                    );
-                    message.from = transfer.payee.clone();
-                    outcome.messages.push(message);
-                    if is_reserve {
-                        outcome.messages.push(reserved_aborted(
-                            notifier,
-                            id,
-                            &transfer.payee,
-                            &error,
-                            &new_event_id(),
-                            now_ms,
-                        ));
-                    }
-                    continue;
-                }
-                let refusal = if not_reserved {
-                    Some(FspiopError::with_detail(
-                        ErrorCode::GenericValidationError,
-                        "non-RESERVED transfer state",
-                    ))
-                } else if transfer.expiration_ms <= now_ms {
-                    Some(FspiopError::new(ErrorCode::TransferExpired))
-                } else {
-                    None
-                };
-                if let Some(error) = refusal {
-                    outcome.refused += 1;
-                    outcome
-                        .messages
-                        .push(tell(&incoming.source, "commit", Body::Error(&error)));
-                    if is_reserve {
-                        outcome.messages.push(reserved_aborted(
-                            notifier,
-                            id,
-                            &transfer.payee,
-                            &error,
-                            &new_event_id(),
-                            now_ms,
-                        ));
-                    }
-                    continue;
-                }
-                let completed_ms = put
-                    .completed_timestamp
-                    .as_deref()
-                    .and_then(fspiop::datetime::parse_date_time)
-                    .unwrap_or(now_ms);
-                writes.commit(id, &transfer, put.fulfilment.clone(), completed_ms);
-                writes.extensions.extend(
-                    put.extension_list
-                        .iter()
-                        .flat_map(|l| l.extension.iter())
-                        .map(|e| (id.to_string(), e.key.clone(), e.value.clone(), true, false)),
-                );
-                decided(State::Committed);
-                outcome.committed += 1;
-                if is_reserve {
-                    let mut payload = json!({ "completedTimestamp": fspiop::datetime::format_date_time(completed_ms), "transferState": "COMMITTED" });
-                    if let (Some(f), Some(object)) = (&put.fulfilment, payload.as_object_mut()) {
-                        object.insert("fulfilment".into(), Value::String(f.clone()));
-                    }
-                    let mut message = notifier.answer(
-                        &incoming.message,
-                        id,
-                        &transfer.payer,
-                        "reserve",
-                        Body::Payload(&payload),
-                        &new_event_id(),
-                        now_ms,
-                    );
-                    message.from = transfer.payee.clone();
-                    outcome.messages.push(message);
-                } else {
-                    outcome.messages.push(notifier.forward(
-                        &incoming.message,
-                        "commit",
-                        &new_event_id(),
-                        now_ms,
-                    ));
-                }
-            }
-            Request::Abort(object) => {
-                if not_reserved {
-                    outcome.refused += 1;
-                    let error = FspiopError::with_detail(
-                        ErrorCode::GenericValidationError,
-                        "non-RESERVED transfer state",
-                    );
-                    outcome
-                        .messages
-                        .push(tell(&incoming.source, "abort", Body::Error(&error)));
-                    continue;
-                }
-                let error =
-                    FspiopError::received(object.error_information.clone()).unwrap_or_else(|| {
-                        FspiopError::with_detail(
-                            ErrorCode::GenericValidationError,
-                            "API specification undefined errorCode",
-                        )
-                    });
-                writes.extensions.extend(
-                    object
-                        .error_information
-                        .extension_list
-                        .iter()
-                        .flat_map(|l| l.extension.iter())
-                        .map(|e| (id.to_string(), e.key.clone(), e.value.clone(), false, true)),
-                );
-                writes.abort(id, &transfer, &error);
-                decided(State::AbortedError);
-                outcome.aborted += 1;
-                outcome.messages.push(notifier.forward(
-                    &incoming.message,
-                    "abort",
-                    &new_event_id(),
-                    now_ms,
-                ));
-            }
-            Request::Reject => {}
-        }
+        decide(
+            &mut tx,
+            &mut decisions,
+            notifier,
+            incoming,
+            now_ms,
+            new_event_id,
+        )
+        .await?;
     }
     writes.flush(&mut tx, window).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// What the messages of a batch decide, in order (a later message sees what an earlier one did).
+struct Decisions<'a> {
+    transfers: &'a mut HashMap<String, Transfer>,
+    fulfil_hashes: &'a mut HashMap<String, String>,
+    error_hashes: &'a mut HashMap<String, String>,
+    writes: &'a mut Writes,
+    outcome: &'a mut Outcome,
+}
+
+/// One message of a batch: the sender and the duplicate checks, then commit, reserve or abort
+/// recorded in `writes` (written by the book at the end of the batch) and the notifications.
+async fn decide(
+    tx: &mut Tx<'_>,
+    decisions: &mut Decisions<'_>,
+    notifier: &Notifier,
+    incoming: &Incoming,
+    now_ms: i64,
+    new_event_id: &mut (dyn FnMut() -> String + Send),
+) -> Result<()> {
+    let Decisions {
+        transfers,
+        fulfil_hashes,
+        error_hashes,
+        writes,
+        outcome,
+    } = decisions;
+    let id = incoming.transfer_id.as_str();
+    let mut tell = |to: &str, action: &str, body: Body<'_>| {
+        notifier.answer(
+            &incoming.message,
+            id,
+            to,
+            action,
+            body,
+            &new_event_id(),
+            now_ms,
+        )
+    };
+    let request = match &incoming.request {
+        Ok(request) => request,
+        Err(error) => {
+            outcome.refused += 1;
+            outcome
+                .messages
+                .push(tell(&incoming.source, "commit", Body::Error(error)));
+            return Ok(());
+        }
+    };
+    if *request == Request::Reject {
+        tracing::info!(
+            transfer_id = id,
+            "reject is not allowed into the fulfil handler; ignored"
+        );
+        return Ok(());
+    }
+    let Some(transfer) = transfers.get(id).cloned() else {
+        outcome.refused += 1;
+        let error = FspiopError::with_detail(
+            ErrorCode::TransferIdNotFound,
+            format!("transfer {id} not found"),
+        );
+        outcome
+            .messages
+            .push(tell(&incoming.source, "commit", Body::Error(&error)));
+        return Ok(());
+    };
+    let is_reserve = matches!(request, Request::Reserve(_));
+    let abort = matches!(request, Request::Abort(_));
+    if !incoming.source.eq_ignore_ascii_case(&transfer.payee)
+        || !incoming.destination.eq_ignore_ascii_case(&transfer.payer)
+    {
+        outcome.refused += 1;
+        let which = if incoming.source.eq_ignore_ascii_case(&transfer.payee) {
+            "fspiop-destination does not match payer fsp"
+        } else {
+            "fspiop-source does not match payee fsp"
+        };
+        let error = FspiopError::with_detail(
+            ErrorCode::GenericValidationError,
+            format!("{which} on the Fulfil callback response"),
+        );
+        outcome.messages.push(tell(
+            &incoming.source,
+            if abort { "abort" } else { "commit" },
+            Body::Error(&error),
+        ));
+        return Ok(());
+    }
+    let (hashes, new_hashes, duplicate_action) = if abort {
+        (
+            &mut **error_hashes,
+            &mut writes.error_hashes,
+            "abort-duplicate",
+        )
+    } else {
+        (
+            &mut **fulfil_hashes,
+            &mut writes.fulfil_hashes,
+            "fulfil-duplicate",
+        )
+    };
+    if let Some(stored) = hashes.get(id) {
+        if *stored != incoming.hash {
+            let error = FspiopError::with_detail(
+                ErrorCode::ModifiedRequest,
+                format!("transfer {id} fulfilment was sent before with different content"),
+            );
+            outcome.messages.push(tell(
+                &incoming.source,
+                duplicate_action,
+                Body::Error(&error),
+            ));
+        } else if transfer.state.is_final() {
+            let payload = ledger_book::latest(&mut **tx, id)
+                .await?
+                .map(|latest| latest.payload())
+                .ok_or_else(|| {
+                    ledger_book::broken(format!("transfer {id} is final but has no state"))
+                })?;
+            let action = if is_reserve {
+                "reserve"
+            } else {
+                duplicate_action
+            };
+            outcome
+                .messages
+                .push(tell(&incoming.source, action, Body::Payload(&payload)));
+            // The payer is told the outcome again: after a crash between the commit and the
+            // notification this is the only way it hears of it (a duplicate PUT is harmless).
+            let repeat = match (request, transfer.state) {
+                (Request::Commit(_), State::Committed) => Some("commit"),
+                (Request::Abort(_), State::AbortedError) => Some("abort"),
+                _ => None,
+            };
+            if let Some(action) = repeat {
+                outcome.messages.push(notifier.forward(
+                    &incoming.message,
+                    action,
+                    &new_event_id(),
+                    now_ms,
+                ));
+            }
+        }
+        return Ok(());
+    }
+    hashes.insert(id.to_string(), incoming.hash.clone());
+    new_hashes.push((id.to_string(), incoming.hash.clone()));
+    // From here on the transfer is refused or decided; nothing is retried with this hash.
+    let not_reserved = !matches!(transfer.state, State::Reserved | State::ReservedForwarded);
+    let mut decided = |state: State| {
+        if let Some(t) = transfers.get_mut(id) {
+            t.state = state;
+        }
+    };
+    match request {
+        Request::Commit(put) | Request::Reserve(put) => {
+            let fulfilment_ok = put
+                .fulfilment
+                .as_deref()
+                .is_some_and(|f| fspiop::ilp::fulfilment_matches(f, &transfer.condition));
+            if !fulfilment_ok && !not_reserved {
+                // A wrong fulfilment aborts the transfer and gives the payer its money back.
+                let error = FspiopError::with_detail(
+                    ErrorCode::GenericValidationError,
+                    "invalid fulfilment",
+                );
+                writes.abort(id, &transfer, &error);
+                decided(State::AbortedError);
+                outcome.aborted += 1;
+                let mut message = notifier.answer(
+                    &incoming.message,
+                    id,
+                    &transfer.payer,
+                    "abort-validation",
+                    Body::Error(&error),
+                    &new_event_id(),
+                    now_ms,
+                );
+                message.from = transfer.payee.clone();
+                outcome.messages.push(message);
+                if is_reserve {
+                    outcome.messages.push(reserved_aborted(
+                        notifier,
+                        id,
+                        &transfer.payee,
+                        &error,
+                        &new_event_id(),
+                        now_ms,
+                    ));
+                }
+                return Ok(());
+            }
+            let refusal = if not_reserved {
+                Some(FspiopError::with_detail(
+                    ErrorCode::GenericValidationError,
+                    "non-RESERVED transfer state",
+                ))
+            } else if transfer.expiration_ms <= now_ms {
+                Some(FspiopError::new(ErrorCode::TransferExpired))
+            } else {
+                None
+            };
+            if let Some(error) = refusal {
+                outcome.refused += 1;
+                outcome
+                    .messages
+                    .push(tell(&incoming.source, "commit", Body::Error(&error)));
+                if is_reserve {
+                    outcome.messages.push(reserved_aborted(
+                        notifier,
+                        id,
+                        &transfer.payee,
+                        &error,
+                        &new_event_id(),
+                        now_ms,
+                    ));
+                }
+                return Ok(());
+            }
+            let completed_ms = put
+                .completed_timestamp
+                .as_deref()
+                .and_then(fspiop::datetime::parse_date_time)
+                .unwrap_or(now_ms);
+            writes.commit(id, &transfer, put.fulfilment.clone(), completed_ms);
+            writes.extensions.extend(
+                put.extension_list
+                    .iter()
+                    .flat_map(|l| l.extension.iter())
+                    .map(|e| (id.to_string(), e.key.clone(), e.value.clone(), true, false)),
+            );
+            decided(State::Committed);
+            outcome.committed += 1;
+            if is_reserve {
+                let mut payload = json!({ "completedTimestamp": fspiop::datetime::format_date_time(completed_ms), "transferState": "COMMITTED" });
+                if let (Some(f), Some(object)) = (&put.fulfilment, payload.as_object_mut()) {
+                    object.insert("fulfilment".into(), Value::String(f.clone()));
+                }
+                let mut message = notifier.answer(
+                    &incoming.message,
+                    id,
+                    &transfer.payer,
+                    "reserve",
+                    Body::Payload(&payload),
+                    &new_event_id(),
+                    now_ms,
+                );
+                message.from = transfer.payee.clone();
+                outcome.messages.push(message);
+            } else {
+                outcome.messages.push(notifier.forward(
+                    &incoming.message,
+                    "commit",
+                    &new_event_id(),
+                    now_ms,
+                ));
+            }
+        }
+        Request::Abort(object) => {
+            if not_reserved {
+                outcome.refused += 1;
+                let error = FspiopError::with_detail(
+                    ErrorCode::GenericValidationError,
+                    "non-RESERVED transfer state",
+                );
+                outcome
+                    .messages
+                    .push(tell(&incoming.source, "abort", Body::Error(&error)));
+                return Ok(());
+            }
+            let error =
+                FspiopError::received(object.error_information.clone()).unwrap_or_else(|| {
+                    FspiopError::with_detail(
+                        ErrorCode::GenericValidationError,
+                        "API specification undefined errorCode",
+                    )
+                });
+            writes.extensions.extend(
+                object
+                    .error_information
+                    .extension_list
+                    .iter()
+                    .flat_map(|l| l.extension.iter())
+                    .map(|e| (id.to_string(), e.key.clone(), e.value.clone(), false, true)),
+            );
+            writes.abort(id, &transfer, &error);
+            decided(State::AbortedError);
+            outcome.aborted += 1;
+            outcome.messages.push(notifier.forward(
+                &incoming.message,
+                "abort",
+                &new_event_id(),
+                now_ms,
+            ));
+        }
+        Request::Reject => {}
+    }
+    Ok(())
 }
 
 /// The PATCH the payee of a `reserve` gets when the switch could not commit.
