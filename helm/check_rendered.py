@@ -57,7 +57,7 @@ SERVICE_PREFIX = {
     "account-lookup-service": "ALS",
     "oracle": "ORACLE",
 }
-COMMAND_SOURCES = ["services/mojaloop/src/ops.rs", "services/mojaloop/src/up.rs", "services/mojaloop/src/settlement.rs", "perf/src/cli.rs"]
+COMMAND_SOURCES = ["services/mojaloop/src/ops", "services/mojaloop/src/up.rs", "services/mojaloop/src/settlement.rs", "perf/src/cli.rs"]
 
 
 def env_is_read(name, root, configs, sources):
@@ -148,7 +148,12 @@ def main():
     args = [a for a in args if a != "--env-only"]
     rendered, root = pathlib.Path(args[0]), pathlib.Path(args[1])
     configs = {p: tomllib.loads((root / path).read_text()) for p, path in CONFIGS.items()}
-    sources = "\n".join((root / s).read_text() for s in COMMAND_SOURCES)
+    # A source is a file, or a folder of them (`ops/`, one file per command).
+    sources = "\n".join(
+        f.read_text()
+        for s in COMMAND_SOURCES
+        for f in ([root / s] if (root / s).is_file() else sorted((root / s).glob("*.rs")))
+    )
     failures = []
     replicas = {}
     env_names = set()

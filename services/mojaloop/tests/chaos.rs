@@ -26,7 +26,7 @@ use test_support::{database_server_url, free_port, kafka_brokers, serve};
 
 const TRANSFERS: &str = "application/vnd.interoperability.transfers+json;version=1.1";
 const DFSPS: [&str; 4] = ["chaos-1", "chaos-2", "chaos-3", "chaos-4"];
-const PAYMENTS: usize = 2000;
+const PAYMENTS: usize = 3000;
 const IN_FLIGHT_MAX: usize = 64;
 
 fn now_ms() -> i64 {

@@ -392,6 +392,15 @@ pub async fn handle(
     let mut fulfil_hashes =
         stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
     let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;
+    // What a resend of a finished transfer is answered with (rarely any).
+    let mut finished = HashMap::new();
+    for (id, transfer) in &transfers {
+        if transfer.state.is_final() {
+            if let Some(latest) = ledger_book::latest(&mut *tx, id).await? {
+                finished.insert(id.clone(), latest.payload());
+            }
+        }
+    }
     let mut writes = Writes::default();
     let mut decisions = Decisions {
         transfers: &mut transfers,
@@ -402,14 +411,13 @@ pub async fn handle(
     };
     for incoming in batch {
         decide(
-            &mut tx,
             &mut decisions,
+            &finished,
             notifier,
             incoming,
             now_ms,
             new_event_id,
-        )
-        .await?;
+        );
     }
     writes.flush(&mut tx, window).await?;
     tx.commit().await?;
@@ -425,16 +433,18 @@ struct Decisions<'a> {
     outcome: &'a mut Outcome,
 }
 
-/// One message of a batch: the sender and the duplicate checks, then commit, reserve or abort
-/// recorded in `writes` (written by the book at the end of the batch) and the notifications.
-async fn decide(
-    tx: &mut Tx<'_>,
+/// One message of a batch, decided without IO: the sender and the duplicate checks, then
+/// commit, reserve or abort recorded in `writes` (written by the book at the end of the batch)
+/// and the notifications. `finished` holds the state objects of the batch's transfers that
+/// were final before it.
+fn decide(
     decisions: &mut Decisions<'_>,
+    finished: &HashMap<String, Value>,
     notifier: &Notifier,
     incoming: &Incoming,
     now_ms: i64,
     new_event_id: &mut (dyn FnMut() -> String + Send),
-) -> Result<()> {
+) {
     let Decisions {
         transfers,
         fulfil_hashes,
@@ -461,7 +471,7 @@ async fn decide(
             outcome
                 .messages
                 .push(tell(&incoming.source, "commit", Body::Error(error)));
-            return Ok(());
+            return;
         }
     };
     if *request == Request::Reject {
@@ -469,7 +479,7 @@ async fn decide(
             transfer_id = id,
             "reject is not allowed into the fulfil handler; ignored"
         );
-        return Ok(());
+        return;
     }
     let Some(transfer) = transfers.get(id).cloned() else {
         outcome.refused += 1;
@@ -480,7 +490,7 @@ async fn decide(
         outcome
             .messages
             .push(tell(&incoming.source, "commit", Body::Error(&error)));
-        return Ok(());
+        return;
     };
     let is_reserve = matches!(request, Request::Reserve(_));
     let abort = matches!(request, Request::Abort(_));
@@ -502,7 +512,7 @@ async fn decide(
             if abort { "abort" } else { "commit" },
             Body::Error(&error),
         ));
-        return Ok(());
+        return;
     }
     let (hashes, new_hashes, duplicate_action) = if abort {
         (
@@ -528,13 +538,9 @@ async fn decide(
                 duplicate_action,
                 Body::Error(&error),
             ));
-        } else if transfer.state.is_final() {
-            let payload = ledger_book::latest(&mut **tx, id)
-                .await?
-                .map(|latest| latest.payload())
-                .ok_or_else(|| {
-                    ledger_book::broken(format!("transfer {id} is final but has no state"))
-                })?;
+        } else if let (true, Some(payload)) = (transfer.state.is_final(), finished.get(id)) {
+            // (A resend of a transfer an earlier message of this batch finished is not
+            // answered: that outcome is among this batch's notifications.)
             let action = if is_reserve {
                 "reserve"
             } else {
@@ -542,7 +548,7 @@ async fn decide(
             };
             outcome
                 .messages
-                .push(tell(&incoming.source, action, Body::Payload(&payload)));
+                .push(tell(&incoming.source, action, Body::Payload(payload)));
             // The payer is told the outcome again: after a crash between the commit and the
             // notification this is the only way it hears of it (a duplicate PUT is harmless).
             let repeat = match (request, transfer.state) {
@@ -559,7 +565,7 @@ async fn decide(
                 ));
             }
         }
-        return Ok(());
+        return;
     }
     hashes.insert(id.to_string(), incoming.hash.clone());
     new_hashes.push((id.to_string(), incoming.hash.clone()));
@@ -606,7 +612,7 @@ async fn decide(
                         now_ms,
                     ));
                 }
-                return Ok(());
+                return;
             }
             let refusal = if not_reserved {
                 Some(FspiopError::with_detail(
@@ -633,7 +639,7 @@ async fn decide(
                         now_ms,
                     ));
                 }
-                return Ok(());
+                return;
             }
             let completed_ms = put
                 .completed_timestamp
@@ -684,7 +690,7 @@ async fn decide(
                 outcome
                     .messages
                     .push(tell(&incoming.source, "abort", Body::Error(&error)));
-                return Ok(());
+                return;
             }
             let error =
                 FspiopError::received(object.error_information.clone()).unwrap_or_else(|| {
@@ -713,7 +719,6 @@ async fn decide(
         }
         Request::Reject => {}
     }
-    Ok(())
 }
 
 /// The PATCH the payee of a `reserve` gets when the switch could not commit.
