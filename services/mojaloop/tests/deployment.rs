@@ -19,6 +19,22 @@ fn read(relative: &str) -> String {
     std::fs::read_to_string(root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
+/// Every `.rs` file of a source folder, joined.
+fn read_folder(relative: &str) -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(relative))
+        .unwrap_or_else(|e| panic!("{relative}: {e}"))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{relative} has no sources");
+    files
+        .iter()
+        .map(|path| std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The names of the `NAME: value` environment entries of a compose file (keys in capitals).
 fn compose_variables(text: &str) -> Vec<String> {
     let mut names: Vec<String> = text
@@ -76,7 +92,7 @@ fn compose_variables_are_ones_the_services_read() {
     let names = compose_variables(&compose);
     assert!(names.len() > 10, "{names:?}");
     let mojaloop_sources = [
-        read("services/mojaloop/src/ops.rs"),
+        read_folder("services/mojaloop/src/ops"),
         read("services/mojaloop/src/up.rs"),
         read("services/mojaloop/src/settlement.rs"),
         read("perf/src/cli.rs"),
