@@ -22,14 +22,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use fspiop::headers::{self, HeaderRules};
-use fspiop::types::{self, Money, QuotesIdPutResponse, QuotesPostRequest};
+use fspiop::types::{
+    self, FxMoney, FxQuotesIdPutResponse, FxQuotesPostRequest, Money, QuotesIdPutResponse,
+    QuotesPostRequest,
+};
 use fspiop::validate;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use service_kit::health::{health_response, HealthReport, Status, SubServiceHealth};
 use service_kit::http::{empty_response, FspiopResponse};
 use sha2::{Digest, Sha256};
 
-use crate::process::{Inbound, Job};
+use crate::process::{Inbound, Job, Resource};
 use crate::AppState;
 
 /// Largest body read (the FSPIOP API's 5 MiB payload limit): larger is 3104.
@@ -45,6 +48,9 @@ pub fn router(state: AppState) -> Router {
         .route("/quotes", post(post_quotes))
         .route("/quotes/{id}", put(put_quote).get(get_quote))
         .route("/quotes/{id}/error", put(put_quote_error))
+        .route("/fxQuotes", post(post_fx_quotes))
+        .route("/fxQuotes/{id}", put(put_fx_quote).get(get_fx_quote))
+        .route("/fxQuotes/{id}/error", put(put_fx_quote_error))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -57,10 +63,20 @@ fn check_headers(
     method: &str,
     headers: &HeaderMap,
 ) -> Result<(std::collections::BTreeMap<String, String>, String, String), FspiopError> {
+    check_headers_of(state, Resource::Quotes, method, headers)
+}
+
+/// [`check_headers`] for `resource`'s media type.
+fn check_headers_of(
+    state: &AppState,
+    resource: Resource,
+    method: &str,
+    headers: &HeaderMap,
+) -> Result<(std::collections::BTreeMap<String, String>, String, String), FspiopError> {
     let map = fspiop_edge::headers_of(headers);
     let validated = headers::validate_request_headers(
         method,
-        RESOURCE,
+        resource.name(),
         &map,
         &state.inner.versions,
         HeaderRules {
@@ -142,6 +158,7 @@ async fn post_quotes(State(state): State<AppState>, headers: HeaderMap, body: Bo
         check_scale("/amount", Some(&request.amount))?;
         check_scale("/fees", request.fees.as_ref())?;
         let inbound = Inbound {
+            resource: Resource::Quotes,
             id: request.quote_id.clone(),
             headers: map,
             source,
@@ -184,6 +201,7 @@ async fn put_quote(
         )?;
         let had_accept = map.contains_key(headers::ACCEPT);
         let inbound = Inbound {
+            resource: Resource::Quotes,
             id,
             headers: map,
             source,
@@ -210,14 +228,35 @@ async fn put_quote_error(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    put_error_of(state, Resource::Quotes, id, headers, body).await
+}
+
+async fn put_fx_quote_error(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    put_error_of(state, Resource::FxQuotes, id, headers, body).await
+}
+
+/// `PUT /{resource}/{ID}/error`: relayed to FSPIOP-Destination.
+async fn put_error_of(
+    state: AppState,
+    resource: Resource,
+    id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let accepted = async {
-        let (map, source, destination) = check_headers(&state, "PUT", &headers)?;
+        let (map, source, destination) = check_headers_of(&state, resource, "PUT", &headers)?;
         check_id(&id)?;
         let bytes = read_body(body).await?;
         let value = validate::parse_json(&bytes)?;
         let object: ErrorInformationObject =
             types::from_value(value, state.inner.config.validation.unknown_fields())?;
         let inbound = Inbound {
+            resource,
             id,
             headers: map,
             source,
@@ -241,11 +280,25 @@ async fn get_quote(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
+    get_of(state, Resource::Quotes, id, headers).await
+}
+
+async fn get_fx_quote(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    get_of(state, Resource::FxQuotes, id, headers).await
+}
+
+/// `GET /{resource}/{ID}`: relayed to FSPIOP-Destination.
+async fn get_of(state: AppState, resource: Resource, id: String, headers: HeaderMap) -> Response {
     let accepted = (|| {
-        let (map, source, destination) = check_headers(&state, "GET", &headers)?;
+        let (map, source, destination) = check_headers_of(&state, resource, "GET", &headers)?;
         check_id(&id)?;
         Ok::<_, FspiopError>(Job::Get {
             inbound: Inbound {
+                resource,
                 id,
                 headers: map,
                 source,
@@ -256,6 +309,93 @@ async fn get_quote(
     })();
     match accepted {
         Ok(job) => state.dispatch(job, 202).await,
+        Err(error) => FspiopResponse(error).into_response(),
+    }
+}
+
+/// An FX amount, when given, fits its currency's minor units.
+fn check_fx_scale(pointer: &str, money: &FxMoney) -> Result<(), FspiopError> {
+    match &money.amount {
+        Some(amount) => check_scale(
+            pointer,
+            Some(&Money {
+                amount: amount.clone(),
+                currency: money.currency.clone(),
+            }),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `POST /fxQuotes` (FSPIOP 2.0): a DFSP asks a foreign exchange provider (FSPIOP-Destination)
+/// for conversion terms; relayed to the FXP (see `process::fx_post`).
+async fn post_fx_quotes(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let accepted = async {
+        let (map, source, destination) =
+            check_headers_of(&state, Resource::FxQuotes, "POST", &headers)?;
+        let bytes = read_body(body).await?;
+        let value = validate::parse_json(&bytes)?;
+        let request: FxQuotesPostRequest =
+            types::from_value(value, state.inner.config.validation.unknown_fields())?;
+        let terms = &request.conversion_terms;
+        check_fx_scale("/conversionTerms/sourceAmount", &terms.source_amount)?;
+        check_fx_scale("/conversionTerms/targetAmount", &terms.target_amount)?;
+        let inbound = Inbound {
+            resource: Resource::FxQuotes,
+            id: request.conversion_request_id.clone(),
+            headers: map,
+            source,
+            destination,
+            body: bytes.to_vec(),
+        };
+        Ok::<_, FspiopError>(Job::FxPost {
+            inbound,
+            request: Box::new(request),
+        })
+    }
+    .await;
+    match accepted {
+        Ok(job) => state.dispatch(job, 202).await,
+        Err(error) => FspiopResponse(error).into_response(),
+    }
+}
+
+/// `PUT /fxQuotes/{ID}`: the FXP's terms, relayed to the initiating DFSP.
+async fn put_fx_quote(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let accepted = async {
+        let (map, source, destination) =
+            check_headers_of(&state, Resource::FxQuotes, "PUT", &headers)?;
+        check_id(&id)?;
+        let bytes = read_body(body).await?;
+        let value = validate::parse_json(&bytes)?;
+        let response: FxQuotesIdPutResponse =
+            types::from_value(value, state.inner.config.validation.unknown_fields())?;
+        let terms = &response.conversion_terms;
+        check_fx_scale("/conversionTerms/sourceAmount", &terms.source_amount)?;
+        check_fx_scale("/conversionTerms/targetAmount", &terms.target_amount)?;
+        let had_accept = map.contains_key(headers::ACCEPT);
+        let inbound = Inbound {
+            resource: Resource::FxQuotes,
+            id,
+            headers: map,
+            source,
+            destination,
+            body: bytes.to_vec(),
+        };
+        Ok::<_, FspiopError>(Job::FxPut {
+            inbound,
+            response: Box::new(response),
+            had_accept,
+        })
+    }
+    .await;
+    match accepted {
+        Ok(job) => state.dispatch(job, 200).await,
         Err(error) => FspiopResponse(error).into_response(),
     }
 }

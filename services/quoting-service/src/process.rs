@@ -17,7 +17,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use fspiop::types::{Money, QuotesIdPutResponse, QuotesPostRequest};
+use fspiop::types::{
+    FxConversion, FxQuotesIdPutResponse, FxQuotesPostRequest, Money, QuotesIdPutResponse,
+    QuotesPostRequest,
+};
 use fspiop::{ErrorCode, ErrorInformation, FspiopError};
 use fspiop_edge::OutboundRequest;
 
@@ -29,6 +32,35 @@ use crate::AppState;
 
 /// Endpoint type of the quotes callbacks (a base URL).
 pub const QUOTES_ENDPOINT_TYPE: &str = "FSPIOP_CALLBACK_URL_QUOTES";
+/// Endpoint type of the FX quotes callbacks (a base URL).
+pub const FX_QUOTES_ENDPOINT_TYPE: &str = "FSPIOP_CALLBACK_URL_FX_QUOTES";
+
+/// Which FSPIOP resource a request belongs to: its paths, callback endpoint and media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// `/quotes`.
+    Quotes,
+    /// `/fxQuotes` (FSPIOP 2.0): relayed between a DFSP and a foreign exchange provider.
+    FxQuotes,
+}
+
+impl Resource {
+    /// The resource's name in paths and media types.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Quotes => "quotes",
+            Resource::FxQuotes => "fxQuotes",
+        }
+    }
+
+    /// The endpoint type its callbacks go to.
+    pub fn endpoint_type(self) -> &'static str {
+        match self {
+            Resource::Quotes => QUOTES_ENDPOINT_TYPE,
+            Resource::FxQuotes => FX_QUOTES_ENDPOINT_TYPE,
+        }
+    }
+}
 
 /// The inbound headers forwarded (Mojaloop's Quoting Service forwards this subset only,
 /// services spec §4.4; `FSPIOP-Encryption` is kept as well so end-to-end encryption works).
@@ -47,6 +79,8 @@ pub const FORWARDED_HEADERS: [&str; 9] = [
 /// What every accepted request carries into its task.
 #[derive(Debug, Clone)]
 pub struct Inbound {
+    /// `/quotes` or `/fxQuotes`.
+    pub resource: Resource,
     /// The quote id (from the path, or the body of a POST).
     pub id: String,
     /// Inbound headers, lower-case names.
@@ -82,6 +116,17 @@ pub enum Job {
     Get {
         inbound: Inbound,
     },
+    /// `POST /fxQuotes`.
+    FxPost {
+        inbound: Inbound,
+        request: Box<FxQuotesPostRequest>,
+    },
+    /// `PUT /fxQuotes/{ID}`.
+    FxPut {
+        inbound: Inbound,
+        response: Box<FxQuotesIdPutResponse>,
+        had_accept: bool,
+    },
 }
 
 impl Job {
@@ -91,6 +136,8 @@ impl Job {
             Job::Put { inbound, .. } => ("put", inbound),
             Job::PutError { inbound, .. } => ("error", inbound),
             Job::Get { inbound } => ("get", inbound),
+            Job::FxPost { inbound, .. } => ("fx-post", inbound),
+            Job::FxPut { inbound, .. } => ("fx-put", inbound),
         }
     }
 }
@@ -99,6 +146,7 @@ impl Job {
 pub async fn process(state: &AppState, job: Job) {
     let (action, inbound) = job.parts();
     let (action, requester, id) = (action, inbound.source.clone(), inbound.id.clone());
+    let resource = inbound.resource;
     // What a hub error answering this request needs to speak its version.
     let inbound_headers: Vec<(String, String)> = ["content-type", "accept"]
         .into_iter()
@@ -133,6 +181,22 @@ pub async fn process(state: &AppState, job: Job) {
             .await
             .map_err(Refusal::from),
         Job::Get { inbound } => get(state, inbound).await.map_err(Refusal::from),
+        Job::FxPost { inbound, request } => fx_post(state, inbound, &request)
+            .await
+            .map_err(Refusal::from),
+        Job::FxPut {
+            inbound,
+            response,
+            had_accept,
+        } => {
+            let initiator = inbound.destination.clone();
+            fx_put(state, inbound, &response, had_accept)
+                .await
+                .map_err(|(error, refused)| Refusal {
+                    error,
+                    tell: refused.then_some(initiator),
+                })
+        }
     };
     let metrics = &state.inner.metrics;
     match result {
@@ -140,7 +204,9 @@ pub async fn process(state: &AppState, job: Job) {
         Err(refusal) => {
             let error = &refusal.error;
             tracing::info!(quote_id = %id, %requester, action, error = %error, "quote request rejected");
-            let sent = send_error_callback(state, &requester, &id, error, &inbound_headers).await;
+            let sent =
+                send_error_callback(state, resource, &requester, &id, error, &inbound_headers)
+                    .await;
             metrics.record_quote(action, if sent { "rejected" } else { "failed" });
             // The payer asked for this quote and waits for it: a refused answer is no answer,
             // so it is told now rather than at its own timeout.
@@ -152,7 +218,7 @@ pub async fn process(state: &AppState, job: Job) {
                 );
                 tracing::info!(quote_id = %id, %payer, payee = %requester, "payer told of the refused quote response");
                 // In the version the payer would have had the payee's answer in.
-                send_error_callback(state, &payer, &id, &told, &inbound_headers).await;
+                send_error_callback(state, resource, &payer, &id, &told, &inbound_headers).await;
             }
         }
     }
@@ -326,7 +392,8 @@ async fn put_error(
     inbound: Inbound,
     error: ErrorInformation,
 ) -> Result<(), FspiopError> {
-    if let Some(writer) = &state.inner.writer {
+    // FX quote errors are relayed, not stored (FX quotes are not persisted yet).
+    if let (Some(writer), Resource::Quotes) = (&state.inner.writer, inbound.resource) {
         let row = ErrorRow {
             quote_id: inbound.id.clone(),
             source_fsp: inbound.source.clone(),
@@ -339,13 +406,121 @@ async fn put_error(
             tracing::error!(quote_id = %inbound.id, error = %failure, "error callback not recorded");
         }
     }
-    let path = format!("/quotes/{}/error", inbound.id);
+    let path = format!("/{}/{}/error", inbound.resource.name(), inbound.id);
     forward(state, "error", "PUT", path, inbound, true).await
 }
 
 async fn get(state: &AppState, inbound: Inbound) -> Result<(), FspiopError> {
-    let path = format!("/quotes/{}", inbound.id);
+    let path = format!("/{}/{}", inbound.resource.name(), inbound.id);
     forward(state, "get", "GET", path, inbound, false).await
+}
+
+/// The conversion terms name the two parties of the request: the initiating DFSP (the payer)
+/// and the FXP (`counterPartyFsp`), and convert between two different currencies. Mojaloop
+/// checks none of this; a quote whose terms name other parties would reach a DFSP that did not
+/// ask for it, or bind an FXP that did not quote.
+fn check_terms(terms: &FxConversion, initiator: &str, fxp: &str) -> Result<(), FspiopError> {
+    let refuse = |why: String| {
+        Err(FspiopError::with_detail(
+            ErrorCode::GenericValidationError,
+            why,
+        ))
+    };
+    if terms.initiating_fsp != initiator {
+        return refuse(format!(
+            "conversionTerms.initiatingFsp {} is not the initiating DFSP {initiator}",
+            terms.initiating_fsp
+        ));
+    }
+    if terms.counter_party_fsp != fxp {
+        return refuse(format!(
+            "conversionTerms.counterPartyFsp {} is not the FXP {fxp}",
+            terms.counter_party_fsp
+        ));
+    }
+    if terms.source_amount.currency == terms.target_amount.currency {
+        return refuse(format!(
+            "conversionTerms converts {} to itself",
+            terms.source_amount.currency
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /fxQuotes`: the initiating DFSP holds the source currency (3202), the FXP is active
+/// and holds both currencies (3100, as Mojaloop answers an unsupported FXP), the terms name
+/// them; then relayed to the FXP's FX quotes endpoint.
+async fn fx_post(
+    state: &AppState,
+    inbound: Inbound,
+    request: &FxQuotesPostRequest,
+) -> Result<(), FspiopError> {
+    let terms = &request.conversion_terms;
+    let source = terms.source_amount.currency.as_str();
+    let target = terms.target_amount.currency.as_str();
+    require_participant(
+        state,
+        &inbound.source,
+        &[source],
+        ErrorCode::PayerFspIdNotFound,
+    )
+    .await?;
+    require_participant(
+        state,
+        &inbound.destination,
+        &[source, target],
+        ErrorCode::GenericValidationError,
+    )
+    .await?;
+    check_terms(terms, &inbound.source, &inbound.destination)?;
+    forward(
+        state,
+        "fx-post",
+        "POST",
+        "/fxQuotes".to_string(),
+        inbound,
+        true,
+    )
+    .await
+}
+
+/// `PUT /fxQuotes/{ID}`: no `Accept` (3100), the FXP (FSPIOP-Source) holds both currencies
+/// and the terms name it and the initiating DFSP (3100); then relayed to the initiating DFSP.
+/// A refused answer is told to the initiating DFSP as well: it waits for it.
+async fn fx_put(
+    state: &AppState,
+    inbound: Inbound,
+    response: &FxQuotesIdPutResponse,
+    had_accept: bool,
+) -> Result<(), (FspiopError, bool)> {
+    let refused = |error: FspiopError| (error, true);
+    let id = &inbound.id;
+    if had_accept {
+        return Err(refused(FspiopError::with_detail(
+            ErrorCode::GenericValidationError,
+            format!(
+                "Update for fx quote {id} failed: \"accept\" header should not be sent in callbacks."
+            ),
+        )));
+    }
+    let terms = &response.conversion_terms;
+    let currencies = [
+        terms.source_amount.currency.as_str(),
+        terms.target_amount.currency.as_str(),
+    ];
+    require_participant(
+        state,
+        &inbound.source,
+        &currencies,
+        ErrorCode::GenericValidationError,
+    )
+    .await
+    .map_err(refused)?;
+    check_terms(terms, &inbound.destination, &inbound.source).map_err(refused)?;
+    let path = format!("/fxQuotes/{id}");
+    forward(state, "fx-put", "PUT", path, inbound, true)
+        .await
+        .map_err(|error| (error, false))
 }
 
 /// A storage failure as the requester sees it (the cause goes to the log only).
@@ -392,11 +567,15 @@ async fn require_participant(
 }
 
 /// The participant's quotes base URL, without a trailing `/`.
-async fn quotes_base(state: &AppState, fsp: &str) -> Result<Option<String>, FspiopError> {
+async fn callback_base(
+    state: &AppState,
+    resource: Resource,
+    fsp: &str,
+) -> Result<Option<String>, FspiopError> {
     let template = state
         .inner
         .directory
-        .endpoint(fsp, QUOTES_ENDPOINT_TYPE)
+        .endpoint(fsp, resource.endpoint_type())
         .await
         .map_err(|error| {
             tracing::error!(%error, fsp, "endpoint lookup failed");
@@ -421,12 +600,14 @@ async fn forward(
     inbound: Inbound,
     with_body: bool,
 ) -> Result<(), FspiopError> {
-    let Some(base) = quotes_base(state, &inbound.destination).await? else {
+    let Some(base) = callback_base(state, inbound.resource, &inbound.destination).await? else {
         return Err(FspiopError::with_detail(
             ErrorCode::DestinationFspError,
             format!(
-                "No {QUOTES_ENDPOINT_TYPE} found for quote {} party {}",
-                inbound.id, inbound.destination
+                "No {} found for quote {} party {}",
+                inbound.resource.endpoint_type(),
+                inbound.id,
+                inbound.destination
             ),
         ));
     };
@@ -458,6 +639,7 @@ async fn forward(
 /// delivered.
 async fn send_error_callback(
     state: &AppState,
+    resource: Resource,
     to: &str,
     id: &str,
     error: &FspiopError,
@@ -470,23 +652,23 @@ async fn send_error_callback(
     if to.eq_ignore_ascii_case(&state.inner.config.hub.name) {
         return false;
     }
-    let base = match quotes_base(state, to).await {
+    let base = match callback_base(state, resource, to).await {
         Ok(Some(base)) => base,
         Ok(None) => {
             tracing::warn!(
-                quote_id = %id, fsp = to, code = 3204,
-                "no {QUOTES_ENDPOINT_TYPE} for the requester; unable to make error callback"
+                quote_id = %id, fsp = to, code = 3204, endpoint = resource.endpoint_type(),
+                "no callback endpoint for the requester; unable to make error callback"
             );
             return false;
         }
         Err(_) => return false,
     };
-    let path = format!("/quotes/{id}/error");
+    let path = format!("/{}/{id}/error", resource.name());
     let url = format!("{base}{path}");
     match state
         .inner
         .forwarder
-        .send_error_answering(to, &url, &path, "quotes", error, answering)
+        .send_error_answering(to, &url, &path, resource.name(), error, answering)
         .await
     {
         Ok(()) => true,

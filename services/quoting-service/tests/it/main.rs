@@ -11,6 +11,7 @@
 )]
 
 mod duplicates;
+mod fx;
 mod helpers;
 mod ilp;
 mod interop;
