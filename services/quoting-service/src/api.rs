@@ -335,6 +335,7 @@ async fn post_fx_quotes(State(state): State<AppState>, headers: HeaderMap, body:
             check_headers_of(&state, Resource::FxQuotes, "POST", &headers)?;
         let bytes = read_body(body).await?;
         let value = validate::parse_json(&bytes)?;
+        let hash = state.inner.writer.is_some().then(|| body_hash(&value));
         let request: FxQuotesPostRequest =
             types::from_value(value, state.inner.config.validation.unknown_fields())?;
         let terms = &request.conversion_terms;
@@ -351,6 +352,7 @@ async fn post_fx_quotes(State(state): State<AppState>, headers: HeaderMap, body:
         Ok::<_, FspiopError>(Job::FxPost {
             inbound,
             request: Box::new(request),
+            hash,
         })
     }
     .await;
@@ -373,6 +375,7 @@ async fn put_fx_quote(
         check_id(&id)?;
         let bytes = read_body(body).await?;
         let value = validate::parse_json(&bytes)?;
+        let hash = state.inner.writer.is_some().then(|| body_hash(&value));
         let response: FxQuotesIdPutResponse =
             types::from_value(value, state.inner.config.validation.unknown_fields())?;
         let terms = &response.conversion_terms;
@@ -390,6 +393,7 @@ async fn put_fx_quote(
         Ok::<_, FspiopError>(Job::FxPut {
             inbound,
             response: Box::new(response),
+            hash,
             had_accept,
         })
     }

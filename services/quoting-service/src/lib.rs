@@ -20,6 +20,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod fx_store;
 pub mod ilp_check;
 pub mod metrics;
 pub mod persistence;

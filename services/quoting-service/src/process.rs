@@ -24,6 +24,7 @@ use fspiop::types::{
 use fspiop::{ErrorCode, ErrorInformation, FspiopError};
 use fspiop_edge::OutboundRequest;
 
+use crate::fx_store::{FxOutcome, FxQuoteRow, FxResponseRow};
 use crate::ilp_check;
 use crate::persistence::{
     datetime_literal, ErrorRow, QuoteOutcome, QuoteRow, ResponseOutcome, ResponseRow,
@@ -120,11 +121,14 @@ pub enum Job {
     FxPost {
         inbound: Inbound,
         request: Box<FxQuotesPostRequest>,
+        /// Hex SHA-256 of the canonical body (persistent mode).
+        hash: Option<String>,
     },
     /// `PUT /fxQuotes/{ID}`.
     FxPut {
         inbound: Inbound,
         response: Box<FxQuotesIdPutResponse>,
+        hash: Option<String>,
         had_accept: bool,
     },
 }
@@ -181,16 +185,21 @@ pub async fn process(state: &AppState, job: Job) {
             .await
             .map_err(Refusal::from),
         Job::Get { inbound } => get(state, inbound).await.map_err(Refusal::from),
-        Job::FxPost { inbound, request } => fx_post(state, inbound, &request)
+        Job::FxPost {
+            inbound,
+            request,
+            hash,
+        } => fx_post(state, inbound, &request, hash)
             .await
             .map_err(Refusal::from),
         Job::FxPut {
             inbound,
             response,
+            hash,
             had_accept,
         } => {
             let initiator = inbound.destination.clone();
-            fx_put(state, inbound, &response, had_accept)
+            fx_put(state, inbound, &response, hash, had_accept)
                 .await
                 .map_err(|(error, refused)| Refusal {
                     error,
@@ -454,6 +463,7 @@ async fn fx_post(
     state: &AppState,
     inbound: Inbound,
     request: &FxQuotesPostRequest,
+    hash: Option<String>,
 ) -> Result<(), FspiopError> {
     let terms = &request.conversion_terms;
     let source = terms.source_amount.currency.as_str();
@@ -473,6 +483,34 @@ async fn fx_post(
     )
     .await?;
     check_terms(terms, &inbound.source, &inbound.destination)?;
+    if let (Some(pool), Some(hash)) = (&state.inner.stores.quotes, hash) {
+        let row = FxQuoteRow {
+            conversion_request_id: inbound.id.clone(),
+            conversion_id: terms.conversion_id.clone(),
+            determining_transfer_id: terms.determining_transfer_id.clone(),
+            initiating_fsp: inbound.source.clone(),
+            counter_party_fsp: inbound.destination.clone(),
+            amount_type: terms.amount_type.as_str().to_string(),
+            source: fx_money(&terms.source_amount),
+            target: fx_money(&terms.target_amount),
+            expiration: fx_expiration(terms)?,
+            hash,
+            body: String::from_utf8_lossy(&inbound.body).into_owned(),
+        };
+        match crate::fx_store::store_request(pool, &row).await {
+            Ok(FxOutcome::Accepted) => {}
+            Ok(_) => {
+                return Err(FspiopError::with_detail(
+                    ErrorCode::ModifiedRequest,
+                    format!(
+                        "FX quote {} is a duplicate but hashes dont match",
+                        inbound.id
+                    ),
+                ))
+            }
+            Err(error) => return Err(storage_failed(&inbound.id, &error)),
+        }
+    }
     forward(
         state,
         "fx-post",
@@ -491,6 +529,7 @@ async fn fx_put(
     state: &AppState,
     inbound: Inbound,
     response: &FxQuotesIdPutResponse,
+    hash: Option<String>,
     had_accept: bool,
 ) -> Result<(), (FspiopError, bool)> {
     let refused = |error: FspiopError| (error, true);
@@ -517,10 +556,70 @@ async fn fx_put(
     .await
     .map_err(refused)?;
     check_terms(terms, &inbound.destination, &inbound.source).map_err(refused)?;
+    if let (Some(pool), Some(hash)) = (&state.inner.stores.quotes, hash) {
+        let row = FxResponseRow {
+            conversion_request_id: id.clone(),
+            fxp: inbound.source.clone(),
+            initiating_fsp: inbound.destination.clone(),
+            condition: response.condition.clone(),
+            source: fx_money(&terms.source_amount),
+            target: fx_money(&terms.target_amount),
+            expiration: fx_expiration(terms).map_err(refused)?,
+            hash,
+            body: String::from_utf8_lossy(&inbound.body).into_owned(),
+        };
+        // Whether the initiating DFSP hears of a refusal: not of a changed resend (it has the
+        // first answer) nor of an answer to a request it never made.
+        let refuse =
+            |code: ErrorCode, detail: String| Err((FspiopError::with_detail(code, detail), false));
+        match crate::fx_store::store_response(pool, &row).await {
+            Ok(FxOutcome::Accepted) => {}
+            Ok(FxOutcome::Modified) => {
+                return refuse(
+                    ErrorCode::ModifiedRequest,
+                    format!("Update for FX quote {id} is a duplicate but hashes dont match"),
+                )
+            }
+            Ok(FxOutcome::UnknownQuote) => {
+                return refuse(
+                    ErrorCode::QuoteIdNotFound,
+                    format!("FX quote {id} was not requested through this switch"),
+                )
+            }
+            Ok(FxOutcome::WrongParties {
+                initiating_fsp,
+                counter_party_fsp,
+            }) => {
+                return refuse(
+                    ErrorCode::GenericValidationError,
+                    format!(
+                        "FX quote {id} was requested by {initiating_fsp} from {counter_party_fsp}"
+                    ),
+                )
+            }
+            Err(error) => return Err(refused(storage_failed(id, &error))),
+        }
+    }
     let path = format!("/fxQuotes/{id}");
     forward(state, "fx-put", "PUT", path, inbound, true)
         .await
         .map_err(|error| (error, false))
+}
+
+fn fx_money(money: &fspiop::types::FxMoney) -> (Option<String>, String) {
+    (money.amount.clone(), money.currency.clone())
+}
+
+/// The terms' expiration as a database time (the schema guarantees a DateTime).
+fn fx_expiration(terms: &FxConversion) -> Result<String, FspiopError> {
+    fspiop::datetime::parse_date_time(&terms.expiration)
+        .map(datetime_literal)
+        .ok_or_else(|| {
+            FspiopError::with_detail(
+                ErrorCode::GenericValidationError,
+                "/conversionTerms/expiration is not a DateTime",
+            )
+        })
 }
 
 /// A storage failure as the requester sees it (the cause goes to the log only).

@@ -214,3 +214,128 @@ async fn an_fxp_without_an_fx_quotes_endpoint_is_3201() {
     );
     world.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_mode_stores_fx_quotes_and_detects_duplicates() {
+    let world = world().await;
+    let fxp = Dfsp::start(FXP).await;
+    add_participant(
+        &world.ledger,
+        FXP,
+        true,
+        &[("USD", true), ("EUR", true)],
+        None,
+    )
+    .await;
+    fx_endpoint(&world, FXP, &fxp.base).await;
+    fx_endpoint(&world, PAYER, &world.payer.base).await;
+    let quotes = world.quotes.clone().expect("persistent mode");
+
+    let id = new_id();
+    let request = json!({"conversionRequestId": id, "conversionTerms": terms(PAYER, FXP, None)});
+    assert_eq!(
+        send(&world, "POST", "/fxQuotes", PAYER, FXP, Some(&request)).await,
+        202
+    );
+    fxp.wait_for("POST", "/fxQuotes").await;
+    let (initiating, fxp_name, source): (String, String, String) = sqlx::query_as(
+        "SELECT initiatingFsp, counterPartyFsp, CAST(sourceAmount AS CHAR) FROM fxQuote WHERE conversionRequestId = ?",
+    )
+    .bind(&id)
+    .fetch_one(&quotes)
+    .await
+    .unwrap();
+    assert_eq!(
+        (initiating.as_str(), fxp_name.as_str(), source.as_str()),
+        (PAYER, FXP, "100.0000")
+    );
+
+    // The same request again is relayed again; a changed one is 3106 to the payer.
+    assert_eq!(
+        send(&world, "POST", "/fxQuotes", PAYER, FXP, Some(&request)).await,
+        202
+    );
+    fxp.wait_for_n("POST", "/fxQuotes", 2).await;
+    let mut changed = request.clone();
+    changed["conversionTerms"]["sourceAmount"]["amount"] = json!("101");
+    assert_eq!(
+        send(&world, "POST", "/fxQuotes", PAYER, FXP, Some(&changed)).await,
+        202
+    );
+    let refusal = world
+        .payer
+        .wait_for("PUT", &format!("/fxQuotes/{id}/error"))
+        .await;
+    assert_eq!(refusal.error_code(), "3106");
+    assert_eq!(fxp.count("POST", "/fxQuotes"), 2);
+
+    // The FXP's answer is stored once; a changed second answer is 3106 to the FXP.
+    let mut answered = request["conversionTerms"].clone();
+    answered["targetAmount"]["amount"] = json!("92.5");
+    let response = json!({"condition": "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA", "conversionTerms": answered.clone()});
+    let path = format!("/fxQuotes/{id}");
+    assert_eq!(
+        send(&world, "PUT", &path, FXP, PAYER, Some(&response)).await,
+        200
+    );
+    world.payer.wait_for("PUT", &path).await;
+    let mut other = answered;
+    other["targetAmount"]["amount"] = json!("90");
+    let changed = json!({"conversionTerms": other});
+    assert_eq!(
+        send(&world, "PUT", &path, FXP, PAYER, Some(&changed)).await,
+        200
+    );
+    let to_fxp = fxp.wait_for("PUT", &format!("{path}/error")).await;
+    assert_eq!(to_fxp.error_code(), "3106");
+    assert_eq!(world.payer.count("PUT", &path), 1);
+
+    // An answer to an FX quote the switch never relayed: 3205 to the FXP.
+    let unknown = new_id();
+    let stray = json!({"conversionTerms": terms(PAYER, FXP, Some("1"))});
+    let path = format!("/fxQuotes/{unknown}");
+    assert_eq!(
+        send(&world, "PUT", &path, FXP, PAYER, Some(&stray)).await,
+        200
+    );
+    let to_fxp = fxp.wait_for("PUT", &format!("{path}/error")).await;
+    assert_eq!(to_fxp.error_code(), "3205");
+    assert_eq!(world.payer.count("PUT", &path), 0);
+    world.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pass_through_mode_relays_fx_quotes_without_storing_them() {
+    let setup = crate::helpers::Setup {
+        mode: quoting_service::Mode::PassThrough,
+        ..crate::helpers::Setup::default()
+    };
+    let world = crate::helpers::world_with(setup, |_| async {}).await;
+    let fxp = Dfsp::start(FXP).await;
+    add_participant(
+        &world.ledger,
+        FXP,
+        true,
+        &[("USD", true), ("EUR", true)],
+        None,
+    )
+    .await;
+    fx_endpoint(&world, FXP, &fxp.base).await;
+    fx_endpoint(&world, PAYER, &world.payer.base).await;
+    let id = new_id();
+    let request = json!({"conversionRequestId": id, "conversionTerms": terms(PAYER, FXP, None)});
+    assert_eq!(
+        send(&world, "POST", "/fxQuotes", PAYER, FXP, Some(&request)).await,
+        202
+    );
+    // No duplicate detection: a changed resend is relayed like any request.
+    let mut changed = request.clone();
+    changed["conversionTerms"]["sourceAmount"]["amount"] = json!("101");
+    assert_eq!(
+        send(&world, "POST", "/fxQuotes", PAYER, FXP, Some(&changed)).await,
+        202
+    );
+    let posts = fxp.wait_for_n("POST", "/fxQuotes", 2).await;
+    assert_eq!(posts[1].json(), changed);
+    world.stop().await;
+}

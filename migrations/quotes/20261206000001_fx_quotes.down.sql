@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS `fxQuoteResponse`;
+DROP TABLE IF EXISTS `fxQuote`;
