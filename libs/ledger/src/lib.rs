@@ -5,6 +5,7 @@
 //! and get the changes to apply back.
 
 pub mod funds;
+pub mod fx;
 pub mod money;
 pub mod names;
 pub mod settlement;

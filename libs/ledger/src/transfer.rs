@@ -196,7 +196,9 @@ pub fn can_transition(from: Option<State>, to: State) -> bool {
             ReceivedFulfil | ReceivedError | ReservedTimeout | ReceivedFulfilDependent
         ),
         Some(ReceivedFulfil) => matches!(to, Committed),
-        Some(ReceivedFulfilDependent) => matches!(to, Committed | ReservedTimeout),
+        // A conversion waiting for its dependent transfer commits with it, or aborts or
+        // expires with it (`crate::fx`).
+        Some(ReceivedFulfilDependent) => matches!(to, Committed | ReservedTimeout | ReceivedError),
         Some(ReceivedError) => matches!(to, AbortedError),
         Some(ReservedTimeout) => matches!(to, ExpiredReserved),
         Some(ReceivedReject) => matches!(to, AbortedRejected),
