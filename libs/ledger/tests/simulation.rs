@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use ledger::fx::{self, Conversion};
 use ledger::transfer::{
     abort, can_transition, commit, decide_prepares, expire, AccountId, BatchPrepare, PayerAccount,
     Posting, PrepareRejection, ReservedTransfer, State,
@@ -69,6 +70,33 @@ struct Ledger {
     transfers: BTreeMap<u64, Transfer>,
     /// The transfers now RESERVED.
     reserved: std::collections::BTreeSet<u64>,
+    /// Currency conversions not finished yet.
+    conversions: Vec<OpenConversion>,
+}
+
+/// A conversion under way: the fxTransfer's state and whether its dependent transfer is
+/// reserved.
+struct OpenConversion {
+    conversion: Conversion,
+    fx: State,
+    dependent_reserved: bool,
+}
+
+impl OpenConversion {
+    /// What it holds reserved.
+    fn outstanding(&self) -> i64 {
+        let fx = if matches!(self.fx, State::Reserved | State::ReceivedFulfilDependent) {
+            self.conversion.source_amount.units()
+        } else {
+            0
+        };
+        let dependent = if self.dependent_reserved {
+            self.conversion.target_amount.units()
+        } else {
+            0
+        };
+        fx + dependent
+    }
 }
 
 fn units(n: i64) -> Money {
@@ -95,6 +123,7 @@ impl Ledger {
             initial: Money::ZERO,
             transfers: BTreeMap::new(),
             reserved: Default::default(),
+            conversions: Vec::new(),
         }
     }
 
@@ -192,12 +221,145 @@ impl Ledger {
             .reserved
             .iter()
             .map(|id| self.transfers[id].amount.units())
-            .sum();
+            .sum::<i64>()
+            + self
+                .conversions
+                .iter()
+                .map(OpenConversion::outstanding)
+                .sum::<i64>();
         assert_eq!(
             total - self.initial.units(),
             outstanding,
             "seed {seed} step {step}: positions moved by other than the reserved amounts"
         );
+    }
+}
+
+impl Ledger {
+    /// A reservation decided as the ledger decides a prepare; whether it was made (and then
+    /// within the account's cap and funds).
+    fn reserve(&mut self, prepare: BatchPrepare, step: u64) -> bool {
+        let decisions = decide_prepares(&[prepare], &|account| self.snapshot(account));
+        let reserved = decisions.outcomes.first().is_some_and(Result::is_ok);
+        for (_, account, change) in &decisions.moves {
+            self.apply(*account, *change);
+            let a = &self.accounts[account];
+            assert!(
+                a.position <= a.net_debit_cap && a.position <= a.settlement_value.negate(),
+                "seed {} step {step}: conversion reserved account {account} past its cap or funds",
+                self.seed
+            );
+        }
+        reserved
+    }
+
+    /// Applies a posting of a conversion leg from `from`, checking each transition.
+    fn post_leg(&mut self, from: State, posting: &Posting, step: u64) -> State {
+        let mut state = from;
+        for to in posting.path {
+            assert!(
+                can_transition(Some(state), *to),
+                "seed {} step {step}: conversion {state:?} -> {to:?}",
+                self.seed
+            );
+            state = *to;
+        }
+        for (account, change) in &posting.moves {
+            self.apply(*account, *change);
+        }
+        state
+    }
+
+    /// Starts a conversion between four distinct accounts; whether its fxTransfer reserved.
+    fn start_conversion(&mut self, rng: &mut Rng, step: u64) -> bool {
+        let ids: Vec<AccountId> = self.accounts.keys().copied().collect();
+        let mut picked: Vec<AccountId> = Vec::new();
+        while picked.len() < 4 {
+            let id = ids[rng.below(ids.len() as u64) as usize];
+            if !picked.contains(&id) {
+                picked.push(id);
+            }
+        }
+        let conversion = Conversion {
+            source_amount: units(1 + rng.below(100_000) as i64),
+            target_amount: units(1 + rng.below(100_000) as i64),
+            initiator_source: picked[0],
+            fxp_source: picked[1],
+            fxp_target: picked[2],
+            payee_target: picked[3],
+        };
+        if !self.reserve(conversion.fx_reservation(), step) {
+            return false;
+        }
+        assert_eq!(
+            fx::commit(&conversion, State::Reserved),
+            None,
+            "nothing commits before the FXP fulfils"
+        );
+        self.conversions.push(OpenConversion {
+            conversion,
+            fx: State::Reserved,
+            dependent_reserved: false,
+        });
+        true
+    }
+
+    /// Moves a conversion one step on; whether it committed.
+    fn advance_conversion(&mut self, rng: &mut Rng, index: usize, step: u64) -> bool {
+        let seed = self.seed;
+        let OpenConversion {
+            conversion,
+            fx: fx_state,
+            dependent_reserved,
+        } = self.conversions.swap_remove(index);
+        let roll = rng.below(100);
+        let finish = match (fx_state, dependent_reserved) {
+            (State::Reserved, _) if roll < 60 => {
+                let state = self.post_leg(fx_state, &fx::fx_fulfil(), step);
+                self.conversions.push(OpenConversion {
+                    conversion,
+                    fx: state,
+                    dependent_reserved: false,
+                });
+                return false;
+            }
+            (State::Reserved, _) if roll < 80 => fx::abort(&conversion, fx_state, false),
+            (State::Reserved, _) => fx::expire(&conversion, fx_state, false),
+            (State::ReceivedFulfilDependent, false) if roll < 70 => {
+                if self.reserve(conversion.dependent_reservation(), step) {
+                    self.conversions.push(OpenConversion {
+                        conversion,
+                        fx: fx_state,
+                        dependent_reserved: true,
+                    });
+                    return false;
+                }
+                // The FXP cannot pay the payee: the conversion aborts.
+                fx::abort(&conversion, fx_state, false)
+            }
+            (State::ReceivedFulfilDependent, false) => fx::expire(&conversion, fx_state, false),
+            (State::ReceivedFulfilDependent, true) if roll < 60 => {
+                fx::commit(&conversion, fx_state)
+            }
+            (State::ReceivedFulfilDependent, true) if roll < 85 => {
+                fx::abort(&conversion, fx_state, true)
+            }
+            (State::ReceivedFulfilDependent, true) => fx::expire(&conversion, fx_state, true),
+            (other, _) => panic!("seed {seed} step {step}: open conversion in {other:?}"),
+        };
+        let finish = finish
+            .unwrap_or_else(|| panic!("seed {seed} step {step}: no finish from {fx_state:?}"));
+        let committed = finish.fx.path.last() == Some(&State::Committed);
+        self.post_leg(fx_state, &finish.fx, step);
+        assert_eq!(
+            finish.dependent.is_some(),
+            dependent_reserved,
+            "seed {seed} step {step}: the dependent transfer finishes iff it was reserved"
+        );
+        if let Some(dependent) = &finish.dependent {
+            self.post_leg(State::Reserved, dependent, step);
+        }
+        committed
     }
 }
 
@@ -218,12 +380,13 @@ fn the_ledger_keeps_its_invariants_under_random_batches() {
         .unwrap_or(5_000);
     println!("simulation seed {seed} ({steps} steps); replay with SIM_SEED={seed}");
     let mut rng = Rng(seed);
-    let count = 2 + rng.below(8) as u32;
+    let count = 4 + rng.below(6) as u32;
     let mut ledger = Ledger::new(seed, &mut rng, count);
     let account_count = ledger.accounts.len() as u64;
     let mut next_id: u64 = 1;
     let mut now: u64 = 0;
     let (mut reserved, mut refused, mut committed, mut aborted, mut expired) = (0, 0, 0, 0, 0);
+    let (mut conversions_started, mut conversions_committed) = (0_u64, 0_u64);
     for step in 0..steps {
         now += rng.below(50);
         // A batch of prepares: new transfers, some resends of earlier ids (skipped as the
@@ -366,6 +529,17 @@ fn the_ledger_keeps_its_invariants_under_random_batches() {
             ledger.post(id, &posting);
             expired += 1;
         }
+        // Currency conversions: started, fulfilled by the FXP, their dependent transfer
+        // reserved on the FXP, then committed, aborted or expired together.
+        if account_count >= 4 && rng.chance(40) {
+            conversions_started += u64::from(ledger.start_conversion(&mut rng, step));
+        }
+        if !ledger.conversions.is_empty() && rng.chance(60) {
+            let index = rng.below(ledger.conversions.len() as u64) as usize;
+            if ledger.advance_conversion(&mut rng, index, step) {
+                conversions_committed += 1;
+            }
+        }
         // Now and then funds arrive or leave (settlement), moving the liquidity bound.
         if rng.chance(5) {
             let account = 1 + rng.below(account_count) as AccountId;
@@ -377,7 +551,11 @@ fn the_ledger_keeps_its_invariants_under_random_batches() {
         ledger.check(step);
     }
     println!(
-        "seed {seed}: {reserved} reserved, {refused} refused, {committed} committed, {aborted} aborted, {expired} expired"
+        "seed {seed}: {reserved} reserved, {refused} refused, {committed} committed, {aborted} aborted, {expired} expired; {conversions_started} conversions started, {conversions_committed} committed"
+    );
+    assert!(
+        conversions_started > 0 && conversions_committed > 0,
+        "seed {seed}: no conversion went through"
     );
     assert!(
         reserved > 0 && refused > 0 && committed > 0 && expired > 0,
