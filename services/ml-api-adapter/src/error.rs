@@ -15,8 +15,11 @@ pub enum Error {
     #[error(transparent)]
     InvalidConfig(#[from] crate::config::InvalidConfig),
     /// The broker refused or did not acknowledge in time.
-    #[error("message bus: {0}")]
-    Bus(String),
+    #[error("message bus")]
+    Bus(#[from] bus::Error),
+    /// A message that could not be serialised.
+    #[error("JSON")]
+    Json(#[from] serde_json::Error),
     /// The central ledger database (endpoints) could not be reached.
     #[error("central ledger database: {0}")]
     Store(#[from] store::Error),
@@ -39,7 +42,7 @@ impl Error {
                 "message bus unavailable",
             ),
             Error::Store(error) => error.to_fspiop(),
-            Error::Config(_) | Error::InvalidConfig(_) | Error::Internal(_) => {
+            Error::Config(_) | Error::InvalidConfig(_) | Error::Internal(_) | Error::Json(_) => {
                 FspiopError::new(ErrorCode::InternalServerError)
             }
         }
@@ -49,7 +52,8 @@ impl Error {
 impl axum::response::IntoResponse for Error {
     fn into_response(self) -> axum::response::Response {
         if !matches!(self, Error::Fspiop(_)) {
-            tracing::error!(error.message = %self, "request failed");
+            let cause = std::error::Error::source(&self).map(ToString::to_string);
+            tracing::error!(error.message = %self, cause, "request failed");
         }
         service_kit::http::FspiopResponse(self.to_fspiop()).into_response()
     }
@@ -62,12 +66,21 @@ mod tests {
     #[test]
     fn internal_errors_reveal_only_their_class() {
         assert_eq!(
-            Error::Bus("broker down at 10.0.0.1".into())
-                .to_fspiop()
-                .description(),
+            Error::Bus(bus::Error::Refused {
+                topic: "broker down at 10.0.0.1".into()
+            })
+            .to_fspiop()
+            .description(),
             "Service currently unavailable - message bus unavailable"
         );
-        assert_eq!(Error::Bus(String::new()).to_fspiop().http_status(), 503);
+        assert_eq!(
+            Error::Bus(bus::Error::Refused {
+                topic: String::new()
+            })
+            .to_fspiop()
+            .http_status(),
+            503
+        );
         assert_eq!(
             Error::Internal("secret".into()).to_fspiop().description(),
             "Internal server error"

@@ -202,8 +202,7 @@ impl AppState {
             messages::Topic::Fulfil => &self.inner.topic_fulfil,
             messages::Topic::Get => &self.inner.topic_get,
         };
-        let value =
-            serde_json::to_vec(&outbound.message).map_err(|e| Error::Internal(e.to_string()))?;
+        let value = serde_json::to_vec(&outbound.message).map_err(Error::Json)?;
         let timeout_ms = u64::from(self.inner.config.kafka.produce_timeout_ms);
         let sent = self
             .inner
@@ -212,7 +211,7 @@ impl AppState {
             .await;
         sent.map_err(|error| {
             tracing::error!(%topic, transfer_id = %outbound.key, error.message = %error, "produce failed");
-            Error::Bus(error.to_string())
+            Error::Bus(error)
         })
     }
 
@@ -293,7 +292,7 @@ pub async fn run_with_bus(
         .map_err(|e| Error::Internal(e.to_string()))?;
     let tls_error = |e: service_kit::tls::TlsError| Error::Internal(format!("TLS: {e}"));
     let tls = config.tls.server().map_err(tls_error)?;
-    let bus_error = |e: bus::Error| Error::Bus(e.to_string());
+    let bus_error = Error::Bus;
     let topic_prepare = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let topic_fulfil = config.topic(bus::TOPIC_TRANSFER_FULFIL);
     let topic_get = config.topic(bus::TOPIC_TRANSFER_GET);
