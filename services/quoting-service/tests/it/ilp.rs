@@ -14,8 +14,10 @@ use crate::helpers::{new_id, quote_request, world_with, Setup, World, PAYEE, PAY
 async fn quote(world: &World, amount: &str) -> (String, Value) {
     let id = new_id();
     let request = quote_request(&id, amount, "USD");
+    // This quote's relay, not an earlier one's: the answer must not overtake it.
+    let before = world.payee.count("POST", "/quotes");
     world.post_quote(PAYER, PAYEE, &request, 202).await;
-    world.payee.wait_for("POST", "/quotes").await;
+    world.payee.wait_for_n("POST", "/quotes", before + 1).await;
     (id, request)
 }
 
