@@ -17,13 +17,7 @@ use serde_json::{json, Value};
 use test_support::{database_server_url, kafka_brokers};
 
 async fn listen() -> (tokio::net::TcpListener, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, base) = test_support::listener().await;
     (listener, base)
 }
 

@@ -30,7 +30,7 @@ mod states;
 
 pub use journal::{Journal, StateIds};
 pub use positions::{lock_positions, Position, Positions};
-pub use states::{latest, latest_states, lock_transfers, Latest};
+pub use states::{latest, latest_many, latest_states, lock_transfers, Latest};
 
 /// The hub's `participantId` (the `Hub` participant every ledger has).
 pub const HUB_PARTICIPANT_ID: u32 = 1;

@@ -65,29 +65,54 @@ pub async fn latest<'e, E>(executor: E, transfer_id: &str) -> Result<Option<Late
 where
     E: Executor<'e, Database = MySql>,
 {
-    type Row = (String, String, Option<String>, Option<u32>, Option<String>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'),
+    Ok(latest_many(executor, &[transfer_id.to_string()])
+        .await?
+        .remove(transfer_id))
+}
+
+/// The latest state of each of `ids` that has one, in one read: the one query every answer
+/// about a transfer's state is built from.
+pub async fn latest_many<'e, E>(executor: E, ids: &[String]) -> Result<HashMap<String, Latest>>
+where
+    E: Executor<'e, Database = MySql>,
+{
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<u32>,
+        Option<String>,
+    );
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT tsc.transferId, tsc.transferStateId, CONCAT(LEFT(DATE_FORMAT(tsc.createdDate, '%Y-%m-%dT%H:%i:%s.%f'), 23), 'Z'),
                 tf.ilpFulfilment, te.errorCode, te.errorDescription
          FROM transferStateChange tsc
+         JOIN (SELECT transferId, MAX(transferStateChangeId) AS latest FROM transferStateChange WHERE transferId IN (",
+    );
+    push_in_list(&mut query, ids);
+    query.push(
+        " GROUP BY transferId) l ON l.latest = tsc.transferStateChangeId
          LEFT JOIN transferFulfilment tf ON tf.transferId = tsc.transferId
-         LEFT JOIN transferError te ON te.transferId = tsc.transferId
-         WHERE tsc.transferId = ? ORDER BY tsc.transferStateChangeId DESC LIMIT 1",
-    )
-    .bind(transfer_id)
-    .fetch_optional(executor)
-    .await?;
-    let Some((state, completed, fulfilment, code, description)) = row else {
-        return Ok(None);
-    };
-    let state = State::parse(&state)
-        .ok_or_else(|| broken(format!("transfer {transfer_id} has unknown state {state}")))?;
-    Ok(Some(Latest {
-        state,
-        completed,
-        fulfilment: fulfilment.filter(|f| f != "0"),
-        error: code.zip(description),
-    }))
+         LEFT JOIN transferError te ON te.transferId = tsc.transferId",
+    );
+    let rows: Vec<Row> = query.build_query_as().fetch_all(executor).await?;
+    rows.into_iter()
+        .map(|(id, state, completed, fulfilment, code, description)| {
+            let state = State::parse(&state)
+                .ok_or_else(|| broken(format!("transfer {id} has unknown state {state}")))?;
+            let latest = Latest {
+                state,
+                completed,
+                fulfilment: fulfilment.filter(|f| f != "0"),
+                error: code.zip(description),
+            };
+            Ok((id, latest))
+        })
+        .collect()
 }
 
 impl Latest {

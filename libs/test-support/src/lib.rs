@@ -49,8 +49,8 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-/// Serves `router` (a fake DFSP, a callback catcher) on a port of its own; its base URL.
-pub async fn serve(router: axum::Router) -> String {
+/// A listener on a port of its own and its base URL (`http://127.0.0.1:<port>`).
+pub async fn listener() -> (tokio::net::TcpListener, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -58,6 +58,12 @@ pub async fn serve(router: axum::Router) -> String {
         "http://{}",
         listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
     );
+    (listener, base)
+}
+
+/// Serves `router` (a fake DFSP, a callback catcher) on a port of its own; its base URL.
+pub async fn serve(router: axum::Router) -> String {
+    let (listener, base) = listener().await;
     tokio::spawn(async move { axum::serve(listener, router).await });
     base
 }

@@ -83,13 +83,25 @@ pub async fn store_request(pool: &MySqlPool, row: &FxQuoteRow) -> Result<FxOutco
     .bind(&row.body)
     .execute(&mut *tx)
     .await?;
-    let (stored,): (String,) =
-        sqlx::query_as("SELECT hash FROM fxQuote WHERE conversionRequestId = ? FOR UPDATE")
-            .bind(&row.conversion_request_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let outcome = compare_hash(&mut tx, "fxQuote", &row.conversion_request_id, &row.hash).await?;
     tx.commit().await?;
-    Ok(if stored == row.hash {
+    Ok(outcome)
+}
+
+/// The stored row's hash (read with a lock) against `hash`: the same body, or a changed one.
+async fn compare_hash(
+    tx: &mut sqlx::Transaction<'_, sqlx::MySql>,
+    table: &'static str,
+    id: &str,
+    hash: &str,
+) -> Result<FxOutcome, WriteError> {
+    let (stored,): (String,) = sqlx::query_as(&format!(
+        "SELECT hash FROM {table} WHERE conversionRequestId = ? FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(if stored == hash {
         FxOutcome::Accepted
     } else {
         FxOutcome::Modified
@@ -134,15 +146,13 @@ pub async fn store_response(
     .bind(&row.body)
     .execute(&mut *tx)
     .await?;
-    let (stored,): (String,) =
-        sqlx::query_as("SELECT hash FROM fxQuoteResponse WHERE conversionRequestId = ? FOR UPDATE")
-            .bind(&row.conversion_request_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let outcome = compare_hash(
+        &mut tx,
+        "fxQuoteResponse",
+        &row.conversion_request_id,
+        &row.hash,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(if stored == row.hash {
-        FxOutcome::Accepted
-    } else {
-        FxOutcome::Modified
-    })
+    Ok(outcome)
 }

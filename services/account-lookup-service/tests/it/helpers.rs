@@ -59,13 +59,7 @@ pub struct Dfsp {
 pub async fn spawn_dfsp(name: &str) -> Dfsp {
     let received: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
     let status = Arc::new(AtomicU16::new(200));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, base) = test_support::listener().await;
     let (log, answer) = (received.clone(), status.clone());
     let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let (log, answer) = (log.clone(), answer.clone());

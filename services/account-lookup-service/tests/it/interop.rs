@@ -227,13 +227,7 @@ async fn registering_again_is_a_resend_for_the_holder_and_3003_for_another_dfsp(
 
 /// An oracle that answers every request 404, with `body` (or nothing).
 async fn spawn_404_oracle(body: Option<Value>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, base) = test_support::listener().await;
     let app = axum::Router::new().fallback(move || {
         let body = body.clone();
         async move {
@@ -288,13 +282,7 @@ async fn an_oracle_404_is_party_not_found() {
 /// An oracle that answers every registration 400 / 3003 "Party already exists" and every
 /// lookup with `holder` as the party's DFSP.
 async fn spawn_refusing_oracle(holder: &'static str) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, base) = test_support::listener().await;
     let app = axum::Router::new().fallback(move |method: axum::http::Method| async move {
         let (status, body) = if method == axum::http::Method::GET {
             (200, json!({"partyList": [{"fspId": holder}]}))

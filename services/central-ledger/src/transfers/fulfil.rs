@@ -393,14 +393,16 @@ pub async fn handle(
         stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
     let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;
     // What a resend of a finished transfer is answered with (rarely any).
-    let mut finished = HashMap::new();
-    for (id, transfer) in &transfers {
-        if transfer.state.is_final() {
-            if let Some(latest) = ledger_book::latest(&mut *tx, id).await? {
-                finished.insert(id.clone(), latest.payload());
-            }
-        }
-    }
+    let finals: Vec<String> = transfers
+        .iter()
+        .filter(|(_, t)| t.state.is_final())
+        .map(|(id, _)| id.clone())
+        .collect();
+    let finished: HashMap<String, Value> = ledger_book::latest_many(&mut *tx, &finals)
+        .await?
+        .into_iter()
+        .map(|(id, latest)| (id, latest.payload()))
+        .collect();
     let mut writes = Writes::default();
     let mut decisions = Decisions {
         transfers: &mut transfers,
@@ -841,7 +843,7 @@ pub async fn run_handler(
                     .collect()
             }
         };
-        if let Err(error) = notifier.deliver(messages).await {
+        if let Err(error) = notifier.deliver(&messages).await {
             // Never past an effect not delivered: the batch stays uncommitted (handled again
             // after a restart, answered from the ledger's state) and the handler stops, which
             // makes /health DOWN.

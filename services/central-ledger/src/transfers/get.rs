@@ -143,7 +143,7 @@ pub async fn run_handler(
                 }
             }
         }
-        if let Err(error) = notifier.deliver(messages).await {
+        if let Err(error) = notifier.deliver(&messages).await {
             // Never past an effect not delivered: the batch stays uncommitted (handled again
             // after a restart, answered from the ledger's state) and the handler stops, which
             // makes /health DOWN.

@@ -137,13 +137,13 @@ impl Notifier {
     /// Puts `messages` on the bus, trying up to `attempts_max` times (a retry sends them all
     /// again: a DFSP may hear one twice, never not at all). An error means they are not all
     /// on the bus: the caller must not commit past them.
-    pub async fn deliver(&self, messages: Vec<Message>) -> Result<()> {
+    pub async fn deliver(&self, messages: &[Message]) -> Result<()> {
         if messages.is_empty() {
             return Ok(());
         }
         let mut attempt: u32 = 1;
         loop {
-            match self.send_all(&messages).await {
+            match self.send_all(messages).await {
                 Ok(()) => return Ok(()),
                 Err(error) if attempt < self.attempts_max => {
                     tracing::warn!(%error, attempt, messages = messages.len(), "notifications not delivered; retrying");

@@ -88,12 +88,7 @@ pub async fn sweep(
     // first); the reads below then see the states those fulfils committed.
     let ids: Vec<String> = due.iter().map(|(id,)| id.clone()).collect();
     ledger_book::lock_transfers(&mut tx, &ids).await?;
-    let mut expiring = Vec::with_capacity(ids.len());
-    for id in &ids {
-        if let Some(transfer) = load(&mut tx, id).await? {
-            expiring.push(transfer);
-        }
-    }
+    let expiring = load_reserved(&mut tx, &ids).await?;
     let mut delete =
         QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
     let mut list = delete.separated(", ");
@@ -175,13 +170,13 @@ pub async fn sweep(
     })
 }
 
-/// The transfer, if it is still RESERVED.
-async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
-    type Row = (String, String, String, u32, String, u32);
-    // The transfer row, which fulfils lock too, is locked by `sweep`: a commit and an expiry
+/// The transfers of `ids` still RESERVED, in one read, sorted by id.
+async fn load_reserved(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<Expiring>> {
+    type Row = (String, String, String, String, u32, String, u32);
+    // The transfer rows, which fulfils lock too, are locked by `sweep`: a commit and an expiry
     // cannot interleave. Not `FOR UPDATE` here: that would lock the participant rows as well.
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT CAST(t.amount AS CHAR),
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT t.transferId, CAST(t.amount AS CHAR),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
                   ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
                 payer.name, tpa.participantCurrencyId, payee.name, tpe.participantCurrencyId
@@ -190,26 +185,29 @@ async fn load(tx: &mut Tx<'_>, id: &str) -> Result<Option<Expiring>> {
          JOIN participant payer ON payer.participantId = tpa.participantId
          JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
          JOIN participant payee ON payee.participantId = tpe.participantId
-         WHERE t.transferId = ?",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((amount, state, payer, payer_account, payee, payee_account)) = row else {
-        return Ok(None);
-    };
-    if state != State::Reserved.id() {
-        return Ok(None);
+         WHERE t.transferId IN (",
+    );
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.clone());
     }
-    let amount = Money::parse(&amount).map_err(Error::Money)?;
-    Ok(Some(Expiring {
-        id: id.to_string(),
-        amount,
-        payer,
-        payer_account,
-        payee,
-        payee_account,
-    }))
+    list.push_unseparated(") ORDER BY t.transferId");
+    let rows: Vec<Row> = query.build_query_as().fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .filter(|row| row.2 == State::Reserved.id())
+        .map(
+            |(id, amount, _, payer, payer_account, payee, payee_account)| {
+                Ok(Expiring {
+                    id,
+                    amount: Money::parse(&amount).map_err(Error::Money)?,
+                    payer,
+                    payer_account,
+                    payee,
+                    payee_account,
+                })
+            },
+        )
+        .collect()
 }
 
 /// Keeps `messages` (expiry notices, one per transfer) until [`delivered`] removes them.
@@ -279,7 +277,7 @@ async fn deliver_left_over(store: &Store, notifier: &Notifier, limit: u32) -> bo
             return true;
         }
         let count = left.len();
-        if let Err(error) = notifier.deliver(left.clone()).await {
+        if let Err(error) = notifier.deliver(&left).await {
             tracing::error!(%error, "expiry notices left by an earlier handler not delivered");
             return false;
         }
@@ -343,7 +341,7 @@ pub async fn run_handler(
                 metrics
                     .transfers
                     .inc_by(&["timeout", "expired"], swept.messages.len() as u64);
-                if let Err(error) = notifier.deliver(swept.messages.clone()).await {
+                if let Err(error) = notifier.deliver(&swept.messages).await {
                     // The notices stay recorded; the next handler to start delivers them. This
                     // one stops, which makes /health DOWN.
                     tracing::error!(%error, "expiry notices not delivered; the timeout handler stops");

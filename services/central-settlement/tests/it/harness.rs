@@ -27,17 +27,6 @@ pub struct Switch {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-async fn listener() -> (tokio::net::TcpListener, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    (listener, base)
-}
-
 impl Switch {
     /// Starts both services; `gross` runs the gross settlement handler too.
     pub async fn start(gross: bool) -> Switch {
@@ -73,8 +62,8 @@ impl Switch {
         let producer = bus::Bus::Kafka(ledger.bus())
             .producer()
             .unwrap_or_else(|e| panic!("{e}"));
-        let (ledger_listener, ledger_base) = listener().await;
-        let (settlement_listener, settlement_base) = listener().await;
+        let (ledger_listener, ledger_base) = test_support::listener().await;
+        let (settlement_listener, settlement_base) = test_support::listener().await;
         let (ledger_stop, ledger_rx) = tokio::sync::oneshot::channel::<()>();
         let (settlement_stop, settlement_rx) = tokio::sync::oneshot::channel::<()>();
         let handlers = central_ledger::Handlers {

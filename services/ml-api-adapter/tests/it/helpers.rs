@@ -286,13 +286,7 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
         }
         None => config.notification.enabled = false,
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
-    let base = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, base) = test_support::listener().await;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let run_config = config.clone();
     let task = tokio::spawn(async move {
