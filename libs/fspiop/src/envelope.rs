@@ -44,6 +44,30 @@ pub mod action {
     pub const RECORD_FUNDS_OUT_PREPARE_RESERVE: &str = "recordFundsOutPrepareReserve";
     pub const RECORD_FUNDS_OUT_COMMIT: &str = "recordFundsOutCommit";
     pub const RECORD_FUNDS_OUT_ABORT: &str = "recordFundsOutAbort";
+
+    // Currency conversion (`/fxTransfers`, FSPIOP 2.0), Mojaloop's names.
+    /// `POST /fxTransfers` (prepare topic); success notification: POST to the FXP.
+    pub const FX_PREPARE: &str = "fx-prepare";
+    /// `PUT /fxTransfers/{ID}` with `conversionState: RESERVED` (fulfil topic); success
+    /// notification: the FXP's PUT relayed to the initiating DFSP.
+    pub const FX_RESERVE: &str = "fx-reserve";
+    /// `PUT /fxTransfers/{ID}` with `conversionState: COMMITTED` or `RECEIVED`.
+    pub const FX_COMMIT: &str = "fx-commit";
+    /// `PUT /fxTransfers/{ID}` with `conversionState: ABORTED`.
+    pub const FX_REJECT: &str = "fx-reject";
+    /// `PUT /fxTransfers/{ID}/error`.
+    pub const FX_ABORT: &str = "fx-abort";
+    /// The hub refused an FXP's fulfilment (wrong sender, invalid fulfilment).
+    pub const FX_ABORT_VALIDATION: &str = "fx-abort-validation";
+    /// `GET /fxTransfers/{ID}` (get topic) and its answer.
+    pub const FX_GET: &str = "fx-get";
+    pub const FX_PREPARE_DUPLICATE: &str = "fx-prepare-duplicate";
+    pub const FX_FULFIL_DUPLICATE: &str = "fx-fulfil-duplicate";
+    pub const FX_ABORT_DUPLICATE: &str = "fx-abort-duplicate";
+    /// The hub's `PATCH /fxTransfers/{ID}` to the FXP (the conversion committed or aborted).
+    pub const FX_NOTIFY: &str = "fx-notify";
+    pub const FX_TIMEOUT_RECEIVED: &str = "fx-timeout-received";
+    pub const FX_TIMEOUT_RESERVED: &str = "fx-timeout-reserved";
 }
 
 /// The participant name the switch uses as `from` on messages it originates.
