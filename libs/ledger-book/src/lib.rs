@@ -23,14 +23,22 @@
 //! The book also owns the one "latest state of a transfer" query ([`latest`]) that every
 //! answer about a transfer's state is built from, and the transfer row lock
 //! ([`lock_transfers`]) every writer takes before reading a transfer's state.
+//!
+//! Currency conversions (`fxTransfer`, FSPIOP 2.0) are journaled the same way
+//! ([`Journal::fx_post`], [`Kind::Fx`]): their state changes go to `fxTransferStateChange`
+//! and their moves point at them (`participantPositionChange.fxTransferStateChangeId`), so a
+//! conversion and its dependent transfer are written by one journal in one transaction. Lock
+//! order: conversions ([`lock_fx_transfers`]), then transfers, then positions.
 
 mod journal;
 mod positions;
 mod states;
 
-pub use journal::{Journal, StateIds};
+pub use journal::{Journal, Kind, StateIds};
 pub use positions::{lock_positions, Position, Positions};
-pub use states::{latest, latest_many, latest_states, lock_transfers, Latest};
+pub use states::{
+    latest, latest_fx_many, latest_many, latest_states, lock_fx_transfers, lock_transfers, Latest,
+};
 
 /// The hub's `participantId` (the `Hub` participant every ledger has).
 pub const HUB_PARTICIPANT_ID: u32 = 1;

@@ -405,8 +405,8 @@ pub enum Aggregated {
     Skipped(Option<WindowState>),
 }
 
-/// Phase two of a close: in one transaction, every position change of every transfer bound to
-/// the window is summed per account and direction into contents (for account types and
+/// Phase two of a close: in one transaction, every position change of every transfer (and
+/// currency conversion, `fxTransferFulfilment`) bound to the window is summed per account and direction into contents (for account types and
 /// currencies a deferred net model settles) and aggregation rows; the window becomes CLOSED.
 /// Safe to run again: a window that is no longer PROCESSING is left alone.
 pub async fn aggregate(store: &Store, id: u64) -> Result<Aggregated> {
@@ -420,14 +420,24 @@ pub async fn aggregate(store: &Store, id: u64) -> Result<Aggregated> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT ppc.participantCurrencyId, pc.ledgerAccountTypeId, pc.currencyId, CAST(ppc.`change` > 0 AS SIGNED) AS increase,
                 CAST(SUM(ppc.`change`) AS CHAR)
-         FROM transferFulfilment tf
-         JOIN transferStateChange tsc ON tsc.transferId = tf.transferId
-         JOIN participantPositionChange ppc ON ppc.transferStateChangeId = tsc.transferStateChangeId
+         FROM (
+           SELECT ppc.participantCurrencyId, ppc.`change`
+           FROM transferFulfilment tf
+           JOIN transferStateChange tsc ON tsc.transferId = tf.transferId
+           JOIN participantPositionChange ppc ON ppc.transferStateChangeId = tsc.transferStateChangeId
+           WHERE tf.settlementWindowId = ?
+           UNION ALL
+           SELECT ppc.participantCurrencyId, ppc.`change`
+           FROM fxTransferFulfilment ff
+           JOIN fxTransferStateChange fsc ON fsc.commitRequestId = ff.commitRequestId
+           JOIN participantPositionChange ppc ON ppc.fxTransferStateChangeId = fsc.fxTransferStateChangeId
+           WHERE ff.settlementWindowId = ?
+         ) ppc
          JOIN participantCurrency pc ON pc.participantCurrencyId = ppc.participantCurrencyId
-         WHERE tf.settlementWindowId = ?
          GROUP BY ppc.participantCurrencyId, pc.ledgerAccountTypeId, pc.currencyId, increase
          ORDER BY ppc.participantCurrencyId, increase DESC",
     )
+    .bind(id)
     .bind(id)
     .fetch_all(&mut *tx)
     .await?;

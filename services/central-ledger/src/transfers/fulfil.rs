@@ -110,6 +110,8 @@ struct Transfer {
     payer_account: u32,
     payee: String,
     payee_account: u32,
+    /// The conversion this transfer depends on: it commits, aborts and expires with it.
+    conversion: Option<super::fx::FxRow>,
 }
 
 /// The batch's transfers, locked (concurrent fulfils of one transfer queue here), with their
@@ -174,6 +176,7 @@ async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<Strin
                     payer_account,
                     payee,
                     payee_account,
+                    conversion: None,
                 };
                 Ok((id, transfer))
             },
@@ -221,6 +224,13 @@ struct Writes {
     /// (id, code, description): linked to the transfer's RECEIVED_ERROR.
     errors: Vec<(String, u32, String)>,
     finished: Vec<String>,
+    /// Conversions committed with their dependent transfers (their fulfilments join the
+    /// settlement window).
+    fx_committed: Vec<String>,
+    /// Conversions aborted with their dependent transfers.
+    fx_errors: Vec<(String, State, u32, String)>,
+    /// A conversion that cannot commit or abort with its transfer: the batch rolls back.
+    broken: Option<String>,
 }
 
 /// The pure core's view of a transfer being finished.
@@ -242,13 +252,46 @@ impl Writes {
     ) {
         self.fulfilments
             .push((id.to_string(), fulfilment, completed_ms));
-        self.journal.post(
-            id,
-            transfer.state,
-            &ledger::transfer::commit(reserved(transfer)),
-            None,
-        );
+        match &transfer.conversion {
+            None => self.journal.post(
+                id,
+                transfer.state,
+                &ledger::transfer::commit(reserved(transfer)),
+                None,
+            ),
+            // The conversion commits with its dependent transfer, in this journal.
+            Some(fx) => match self.linked(transfer, fx, ledger::fx::commit) {
+                Some(finish) => {
+                    self.journal.fx_post(&fx.id, fx.state, &finish.fx, None);
+                    if let Some(posting) = &finish.dependent {
+                        self.journal.post(id, transfer.state, posting, None);
+                    }
+                    self.fx_committed.push(fx.id.clone());
+                }
+                None => {
+                    self.broken = Some(format!(
+                        "transfer {id} commits but its FX transfer {} is {}",
+                        fx.id,
+                        fx.state.id()
+                    ))
+                }
+            },
+        }
         self.finished.push(id.to_string());
+    }
+
+    /// The pure core's finish of a dependent transfer and its conversion, when the transfer's
+    /// reservation is the conversion's FXP one.
+    fn linked(
+        &self,
+        transfer: &Transfer,
+        fx: &super::fx::FxRow,
+        finish: impl Fn(&ledger::fx::Conversion, State) -> Option<ledger::fx::Finish>,
+    ) -> Option<ledger::fx::Finish> {
+        if fx.fxp_target != transfer.payer_account || transfer.state != State::Reserved {
+            return None;
+        }
+        finish(&fx.conversion(transfer.payee_account), fx.state)
     }
 
     /// RECEIVED_ERROR with the error, the payer's reservation reversed, ABORTED_ERROR.
@@ -264,16 +307,45 @@ impl Writes {
             code,
             fspiop::error::truncate_chars(&description, 128),
         ));
-        self.journal.post(
-            id,
-            transfer.state,
-            &ledger::transfer::abort(reserved(transfer)),
-            Some(&description),
-        );
+        match &transfer.conversion {
+            None => self.journal.post(
+                id,
+                transfer.state,
+                &ledger::transfer::abort(reserved(transfer)),
+                Some(&description),
+            ),
+            // The conversion aborts with its dependent transfer: both reservations back.
+            Some(fx) => match self.linked(transfer, fx, |c, s| ledger::fx::abort(c, s, true)) {
+                Some(finish) => {
+                    self.journal
+                        .fx_post(&fx.id, fx.state, &finish.fx, Some(&description));
+                    if let Some(posting) = &finish.dependent {
+                        self.journal
+                            .post(id, transfer.state, posting, Some(&description));
+                    }
+                    self.fx_errors.push((
+                        fx.id.clone(),
+                        State::ReceivedError,
+                        code,
+                        description.clone(),
+                    ));
+                }
+                None => {
+                    self.broken = Some(format!(
+                        "transfer {id} aborts but its FX transfer {} is {}",
+                        fx.id,
+                        fx.state.id()
+                    ))
+                }
+            },
+        }
         self.finished.push(id.to_string());
     }
 
     async fn flush(self, tx: &mut Tx<'_>, window: Option<u64>) -> Result<()> {
+        if let Some(broken) = self.broken {
+            return Err(ledger_book::broken(broken).into());
+        }
         for (table, rows) in [
             ("transferFulfilmentDuplicateCheck", &self.fulfil_hashes),
             ("transferErrorDuplicateCheck", &self.error_hashes),
@@ -340,6 +412,8 @@ impl Writes {
             });
             query.build().execute(&mut **tx).await?;
         }
+        super::fx::record_errors(tx, &state_ids, &self.fx_errors).await?;
+        super::fx::settle_in_window(tx, &self.fx_committed, window).await?;
         let mut query =
             QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
         in_list(&mut query, &self.finished);
@@ -382,12 +456,32 @@ pub async fn handle(
     new_event_id: &mut (dyn FnMut() -> String + Send),
 ) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    let mut tx = store.pool.begin().await?;
     let mut ids: Vec<String> = batch.iter().map(|i| i.transfer_id.clone()).collect();
     ids.sort();
     ids.dedup();
-    // First: nothing may be read before the transfers are locked (see `load_transfers`).
+    // Dependent transfers' conversions: the link is written when the dependent transfer is
+    // reserved, before its payee can answer, so a read before the transaction sees it. The
+    // conversions are locked first (the ledger's lock order).
+    let links =
+        super::fx::dependents(&store.pool, super::fx::By::DeterminingTransferId, &ids).await?;
+    let fx_ids: Vec<String> = links.iter().map(|(_, fx)| fx.clone()).collect();
+    let mut tx = store.pool.begin().await?;
+    ledger_book::lock_fx_transfers(&mut tx, &fx_ids).await?;
+    // First read: nothing may be read before the transfers are locked (see `load_transfers`).
     let mut transfers = load_transfers(&mut tx, &ids).await?;
+    if !fx_ids.is_empty() {
+        let conversions: HashMap<String, super::fx::FxRow> =
+            super::fx::load(&mut *tx, super::fx::By::CommitRequestId, &fx_ids)
+                .await?
+                .into_iter()
+                .map(|fx| (fx.id.clone(), fx))
+                .collect();
+        for (transfer_id, fx_id) in &links {
+            if let Some(t) = transfers.get_mut(transfer_id) {
+                t.conversion = conversions.get(fx_id).cloned();
+            }
+        }
+    }
     let window = open_window(&mut tx).await?;
     let mut fulfil_hashes =
         stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
@@ -593,6 +687,11 @@ fn decide(
                 writes.abort(id, &transfer, &error);
                 decided(State::AbortedError);
                 outcome.aborted += 1;
+                if let Some(fx) = &transfer.conversion {
+                    outcome
+                        .messages
+                        .push(super::fx::patch(notifier, fx, false, now_ms));
+                }
                 let mut message = notifier.answer(
                     &incoming.message,
                     id,
@@ -657,6 +756,11 @@ fn decide(
             );
             decided(State::Committed);
             outcome.committed += 1;
+            if let Some(fx) = &transfer.conversion {
+                outcome
+                    .messages
+                    .push(super::fx::patch(notifier, fx, true, now_ms));
+            }
             if is_reserve {
                 let mut payload = json!({ "completedTimestamp": fspiop::datetime::format_date_time(completed_ms), "transferState": "COMMITTED" });
                 if let (Some(f), Some(object)) = (&put.fulfilment, payload.as_object_mut()) {
@@ -712,6 +816,11 @@ fn decide(
             writes.abort(id, &transfer, &error);
             decided(State::AbortedError);
             outcome.aborted += 1;
+            if let Some(fx) = &transfer.conversion {
+                outcome
+                    .messages
+                    .push(super::fx::patch(notifier, fx, false, now_ms));
+            }
             outcome.messages.push(notifier.forward(
                 &incoming.message,
                 "abort",
@@ -774,25 +883,24 @@ pub async fn run_handler(
     .await
     {
         let now_ms = crate::now_ms();
-        let incoming: Vec<Incoming> = batch
-            .iter()
-            .filter_map(|raw| {
-                match raw
-                    .payload
-                    .as_deref()
-                    .map(serde_json::from_slice::<Message>)
-                {
-                    Some(Ok(message)) => Some(parse(message)),
-                    _ => {
-                        tracing::warn!(
-                            offset = raw.offset,
-                            "fulfil message is not an envelope; skipped"
-                        );
-                        None
-                    }
+        let mut incoming: Vec<Incoming> = Vec::with_capacity(batch.len());
+        let mut conversions: Vec<super::fx::FxFulfil> = Vec::new();
+        for raw in &batch {
+            match raw
+                .payload
+                .as_deref()
+                .map(serde_json::from_slice::<Message>)
+            {
+                Some(Ok(message)) if super::fx::is_fx_action(&message.metadata.event.action) => {
+                    conversions.push(super::fx::parse_fulfil(message))
                 }
-            })
-            .collect();
+                Some(Ok(message)) => incoming.push(parse(message)),
+                _ => tracing::warn!(
+                    offset = raw.offset,
+                    "fulfil message is not an envelope; skipped"
+                ),
+            }
+        }
         let mut new_id = || uuid::Uuid::new_v4().to_string();
         let mut attempt = 1;
         let result = loop {
@@ -808,7 +916,7 @@ pub async fn run_handler(
                 other => break other,
             }
         };
-        let messages = match result {
+        let mut messages = match result {
             Ok(outcome) => {
                 metrics
                     .transfers
@@ -843,6 +951,11 @@ pub async fn run_handler(
                     .collect()
             }
         };
+        if !conversions.is_empty() {
+            messages.extend(
+                fulfil_conversions(&store, &notifier, &conversions, now_ms, &metrics).await,
+            );
+        }
         if let Err(error) = notifier.deliver(&messages).await {
             // Never past an effect not delivered: the batch stays uncommitted (handled again
             // after a restart, answered from the ledger's state) and the handler stops, which
@@ -853,4 +966,58 @@ pub async fn run_handler(
         super::batch::commit(&consumer, &batch);
     }
     tracing::info!("fulfil handler stopped");
+}
+
+/// The FXPs' callbacks of a batch (`super::fx::fulfil`), retried as transfer batches are;
+/// when they still fail their senders are told 2001.
+async fn fulfil_conversions(
+    store: &Store,
+    notifier: &Notifier,
+    batch: &[super::fx::FxFulfil],
+    now_ms: i64,
+    metrics: &crate::Metrics,
+) -> Vec<Message> {
+    let mut attempt = 1;
+    loop {
+        match super::fx::fulfil(store, notifier, batch, now_ms).await {
+            Ok(outcome) => {
+                for (name, count) in [
+                    ("fulfilled", outcome.fulfilled),
+                    ("aborted", outcome.aborted),
+                    ("refused", outcome.refused),
+                ] {
+                    metrics.transfers.inc_by(&["fx-fulfil", name], count as u64);
+                }
+                return outcome.messages;
+            }
+            Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
+                tracing::warn!(%error, attempt, "fx fulfil batch failed; retrying");
+                tokio::time::sleep(Duration::from_millis(
+                    BATCH_RETRY_DELAY_MS * u64::from(attempt),
+                ))
+                .await;
+                attempt += 1;
+            }
+            Err(error) => {
+                if error.is_invariant() {
+                    metrics.invariant_breaks.inc(&["fx-fulfil"]);
+                }
+                tracing::error!(%error, "fx fulfil batch failed; senders are told 2001");
+                let failure = FspiopError::new(ErrorCode::InternalServerError);
+                return batch
+                    .iter()
+                    .map(|i| {
+                        super::fx::from_hub(
+                            notifier,
+                            &i.id,
+                            &i.source,
+                            fspiop::envelope::action::FX_RESERVE,
+                            Body::Error(&failure),
+                            now_ms,
+                        )
+                    })
+                    .collect();
+            }
+        }
+    }
 }

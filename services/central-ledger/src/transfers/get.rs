@@ -109,12 +109,23 @@ pub async fn run_handler(
                 .cloned()
                 .unwrap_or_else(|| message.from.clone());
             let event_id = uuid::Uuid::new_v4().to_string();
-            match answer(&store, &transfer_id, &requester).await {
+            let is_fx = message.metadata.event.action == fspiop::envelope::action::FX_GET;
+            let action = if is_fx {
+                fspiop::envelope::action::FX_GET
+            } else {
+                "get"
+            };
+            let answered = if is_fx {
+                super::fx::answer_get(&store, &transfer_id, &requester).await
+            } else {
+                answer(&store, &transfer_id, &requester).await
+            };
+            match answered {
                 Ok(Ok(payload)) => messages.push(notifier.answer(
                     &message,
                     &transfer_id,
                     &requester,
-                    "get",
+                    action,
                     Body::Payload(&payload),
                     &event_id,
                     now_ms,
@@ -123,7 +134,7 @@ pub async fn run_handler(
                     &message,
                     &transfer_id,
                     &requester,
-                    "get",
+                    action,
                     Body::Error(&error),
                     &event_id,
                     now_ms,

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod fulfil;
+pub mod fx;
 pub mod get;
 pub mod notify;
 pub mod prepare;

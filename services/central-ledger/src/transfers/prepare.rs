@@ -50,23 +50,23 @@ pub struct Incoming {
 
 /// An account of a participant as the prepare needs it.
 #[derive(Debug, Clone)]
-struct AccountRow {
-    id: u32,
-    currency: String,
-    kind: String,
-    is_active: bool,
+pub(super) struct AccountRow {
+    pub(super) id: u32,
+    pub(super) currency: String,
+    pub(super) kind: String,
+    pub(super) is_active: bool,
 }
 
 #[derive(Debug, Clone)]
-struct ParticipantRow {
-    id: u32,
-    name: String,
-    is_active: bool,
-    accounts: Vec<AccountRow>,
+pub(super) struct ParticipantRow {
+    pub(super) id: u32,
+    pub(super) name: String,
+    pub(super) is_active: bool,
+    pub(super) accounts: Vec<AccountRow>,
 }
 
 impl ParticipantRow {
-    fn account(&self, currency: &str, kind: &str) -> Option<&AccountRow> {
+    pub(super) fn account(&self, currency: &str, kind: &str) -> Option<&AccountRow> {
         self.accounts
             .iter()
             .find(|a| a.currency == currency && a.kind == kind)
@@ -84,6 +84,8 @@ struct Valid {
     payer_account: u32,
     payer_settlement: Option<u32>,
     payee_account: u32,
+    /// The conversion this transfer depends on (its reservation is on the FXP).
+    conversion: Option<String>,
 }
 
 /// What becomes of one message.
@@ -136,7 +138,7 @@ pub fn parse(message: Message) -> std::result::Result<Incoming, Box<(Message, Fs
     }
 }
 
-fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
+pub(super) fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
     let mut separated = builder.separated(", ");
     for value in values {
         separated.push_bind(value.clone());
@@ -144,11 +146,11 @@ fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
     separated.push_unseparated(")");
 }
 
-fn db_datetime(ms: i64) -> String {
+pub(super) fn db_datetime(ms: i64) -> String {
     super::DbTime(ms).to_string()
 }
 
-async fn load_participants(
+pub(super) async fn load_participants(
     tx: &mut Tx<'_>,
     names: &[String],
 ) -> Result<HashMap<String, ParticipantRow>> {
@@ -198,10 +200,15 @@ async fn load_participants(
     Ok(participants)
 }
 
-/// Mojaloop's prepare validations, in its order, first failure wins.
+/// Mojaloop's prepare validations, in its order, first failure wins. A transfer that a
+/// conversion names as its determining transfer (`conversion`) is the conversion's dependent:
+/// its reservation is on the FXP's target-currency position, so the payer needs no account in
+/// that currency; it must come from the conversion's initiator, in its target currency and
+/// for its target amount, once the FXP has fulfilled it (Mojaloop checks only the last).
 fn validate(
     incoming: &Incoming,
     participants: &HashMap<String, ParticipantRow>,
+    conversion: Option<&super::fx::FxRow>,
     config: &PrepareConfig,
     now_ms: i64,
     index: usize,
@@ -260,7 +267,41 @@ fn validate(
             ))
         }
     };
-    let payer_account = position(payer)?;
+    let (payer_account, payer_settlement) = match conversion {
+        None => (
+            position(payer)?,
+            payer.account(currency, "SETTLEMENT").map(|a| a.id),
+        ),
+        Some(fx) => {
+            if fx.state != State::ReceivedFulfilDependent {
+                return Err(format!(
+                    "Related FX Transfer {} is not fulfilled (it is {})",
+                    fx.id,
+                    fx.state.id()
+                ));
+            }
+            if !t.payer_fsp.eq_ignore_ascii_case(&fx.initiator) {
+                return Err(format!(
+                    "payerFsp {} is not the initiating FSP of FX transfer {}",
+                    t.payer_fsp, fx.id
+                ));
+            }
+            if *currency != fx.target_currency || amount != fx.target_amount {
+                return Err(format!(
+                    "amount {} {currency} is not the target amount {} {} of FX transfer {}",
+                    t.amount.amount, fx.target_amount, fx.target_currency, fx.id
+                ));
+            }
+            if fx.expiration_ms <= now_ms {
+                return Err(format!("FX transfer {} has expired", fx.id));
+            }
+            let fxp = party(&fx.fxp)?;
+            (
+                fx.fxp_target,
+                fxp.account(currency, "SETTLEMENT").map(|a| a.id),
+            )
+        }
+    };
     let payee_account = position(payee)?;
     Ok(Valid {
         index,
@@ -269,8 +310,9 @@ fn validate(
         payer_id: payer.id,
         payee_id: payee.id,
         payer_account,
-        payer_settlement: payer.account(currency, "SETTLEMENT").map(|a| a.id),
+        payer_settlement,
         payee_account,
+        conversion: conversion.map(|fx| fx.id.clone()),
     })
 }
 
@@ -366,8 +408,17 @@ pub async fn handle(
     now_ms: i64,
     new_event_id: &mut (dyn FnMut() -> String + Send),
 ) -> Result<Outcome> {
+    // Conversions naming a transfer of the batch as their determining transfer: read before
+    // the transaction (they are written before a dependent transfer can be sent), then locked
+    // first in it (the ledger's lock order), so the reads below see their current state.
+    let ids: Vec<String> = batch
+        .iter()
+        .map(|i| i.transfer.transfer_id.clone())
+        .collect();
+    let candidates = super::fx::candidates(store, &ids).await?;
     let mut tx = store.pool.begin().await?;
-    let prefetched = prefetch(&mut tx, &batch).await?;
+    ledger_book::lock_fx_transfers(&mut tx, &candidates).await?;
+    let prefetched = prefetch(&mut tx, &batch, &candidates).await?;
     let (fates, valid) = classify(&batch, &prefetched, config, now_ms);
     let recordable = record(&mut tx, &batch, &fates, &valid, now_ms).await?;
     let decided = reserve(&mut tx, &batch, &fates, &valid, &recordable).await?;
@@ -389,9 +440,31 @@ pub async fn handle(
 struct Prefetched {
     existing: HashMap<String, String>,
     participants: HashMap<String, ParticipantRow>,
+    /// By determining transfer id: the conversion a transfer of the batch would depend on
+    /// (the one the FXP fulfilled, else the latest still open, else any).
+    conversions: HashMap<String, super::fx::FxRow>,
 }
 
-async fn prefetch(tx: &mut Tx<'_>, batch: &[Incoming]) -> Result<Prefetched> {
+async fn prefetch(
+    tx: &mut Tx<'_>,
+    batch: &[Incoming],
+    candidates: &[String],
+) -> Result<Prefetched> {
+    let mut conversions: HashMap<String, super::fx::FxRow> = HashMap::new();
+    for fx in super::fx::load(&mut **tx, super::fx::By::CommitRequestId, candidates).await? {
+        let rank = |f: &super::fx::FxRow| {
+            (
+                f.state == State::ReceivedFulfilDependent,
+                !f.state.is_final(),
+            )
+        };
+        let better = conversions
+            .get(&fx.determining_transfer_id)
+            .is_none_or(|held| rank(&fx) > rank(held));
+        if better {
+            conversions.insert(fx.determining_transfer_id.clone(), fx);
+        }
+    }
     let ids: Vec<String> = batch
         .iter()
         .map(|i| i.transfer.transfer_id.clone())
@@ -408,6 +481,7 @@ async fn prefetch(tx: &mut Tx<'_>, batch: &[Incoming]) -> Result<Prefetched> {
     let names: Vec<String> = batch
         .iter()
         .flat_map(|i| [i.transfer.payer_fsp.clone(), i.transfer.payee_fsp.clone()])
+        .chain(conversions.values().map(|fx| fx.fxp.clone()))
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -415,6 +489,7 @@ async fn prefetch(tx: &mut Tx<'_>, batch: &[Incoming]) -> Result<Prefetched> {
     Ok(Prefetched {
         existing,
         participants,
+        conversions,
     })
 }
 
@@ -443,7 +518,15 @@ fn classify(
             }
         } else {
             first_in_batch.insert(id, incoming.hash.as_str());
-            match validate(incoming, &prefetched.participants, config, now_ms, index) {
+            let conversion = prefetched.conversions.get(id);
+            match validate(
+                incoming,
+                &prefetched.participants,
+                conversion,
+                config,
+                now_ms,
+                index,
+            ) {
                 Ok(v) => {
                     valid.push(v);
                     Fate::Valid
@@ -680,6 +763,20 @@ async fn reserve(
                 .push_bind(db_datetime(v.expiration_ms));
         });
         query.build().execute(&mut **tx).await?;
+        // A dependent transfer holds its conversion's FXP reservation from now on.
+        let dependents: Vec<(String, String)> = reserved
+            .iter()
+            .filter_map(|v| Some((transfer_id(v.index).to_string(), v.conversion.clone()?)))
+            .collect();
+        if !dependents.is_empty() {
+            let mut query = QueryBuilder::<MySql>::new(
+                "INSERT INTO fxDependentTransfer (determiningTransferId, commitRequestId) ",
+            );
+            query.push_values(&dependents, |mut row, (transfer, fx)| {
+                row.push_bind(transfer.clone()).push_bind(fx.clone());
+            });
+            query.build().execute(&mut **tx).await?;
+        }
     }
     // Errors, each linked to the state change that recorded it.
     let mut errors: Vec<(String, u64, u16, String)> = Vec::new();
@@ -820,7 +917,7 @@ async fn notify(
 }
 
 /// The error a refused prepare is answered with: the pure core's code for the refusal.
-fn rejection_error(rejection: PrepareRejection) -> FspiopError {
+pub(super) fn rejection_error(rejection: PrepareRejection) -> FspiopError {
     let code = ErrorCode::resolve(rejection.error_code()).unwrap_or(ErrorCode::InternalServerError);
     match rejection {
         PrepareRejection::WrongState => {
@@ -833,7 +930,10 @@ fn rejection_error(rejection: PrepareRejection) -> FspiopError {
 }
 
 /// The active NET_DEBIT_CAP of each account.
-async fn net_debit_caps(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32, Money>> {
+pub(super) async fn net_debit_caps(
+    tx: &mut Tx<'_>,
+    accounts: &[u32],
+) -> Result<HashMap<u32, Money>> {
     if accounts.is_empty() {
         return Ok(HashMap::new());
     }
@@ -874,6 +974,7 @@ pub async fn run_handler(
     {
         let now_ms = crate::now_ms();
         let mut incoming = Vec::with_capacity(batch.len());
+        let mut conversions = Vec::new();
         let mut early = Vec::new();
         for raw in &batch {
             let Some(Ok(message)) = raw
@@ -887,8 +988,14 @@ pub async fn run_handler(
                 );
                 continue;
             };
-            match parse(message) {
-                Ok(prepare) => incoming.push(prepare),
+            let is_fx = message.metadata.event.action == fspiop::envelope::action::FX_PREPARE;
+            let parsed = if is_fx {
+                super::fx::parse_prepare(message).map(|p| conversions.push(p))
+            } else {
+                parse(message).map(|p| incoming.push(p))
+            };
+            match parsed {
+                Ok(()) => {}
                 Err(failed) => {
                     let (message, error) = *failed;
                     let to = message
@@ -901,7 +1008,11 @@ pub async fn run_handler(
                         &message,
                         &message.id,
                         &to,
-                        "prepare",
+                        if is_fx {
+                            fspiop::envelope::action::FX_PREPARE
+                        } else {
+                            "prepare"
+                        },
                         Body::Error(&error),
                         &uuid::Uuid::new_v4().to_string(),
                         now_ms,
@@ -969,6 +1080,12 @@ pub async fn run_handler(
                 }
             }
         }
+        if !conversions.is_empty() {
+            messages.extend(
+                prepare_conversions(&store, &notifier, &config, &conversions, now_ms, &metrics)
+                    .await,
+            );
+        }
         if let Err(error) = notifier.deliver(&messages).await {
             // Never past an effect not delivered: the batch stays uncommitted (handled again
             // after a restart, answered from the ledger's state) and the handler stops, which
@@ -979,6 +1096,65 @@ pub async fn run_handler(
         super::batch::commit(&consumer, &batch);
     }
     tracing::info!("prepare handler stopped");
+}
+
+/// The `fx-prepare` messages of a batch (`super::fx::prepare`), retried as transfer batches
+/// are; when they still fail their initiators are told 2001.
+async fn prepare_conversions(
+    store: &Store,
+    notifier: &Notifier,
+    config: &PrepareConfig,
+    batch: &[super::fx::FxPrepare],
+    now_ms: i64,
+    metrics: &crate::Metrics,
+) -> Vec<Message> {
+    let mut attempt = 1;
+    loop {
+        match super::fx::prepare(store, notifier, batch, config.on_us_allowed, now_ms).await {
+            Ok(outcome) => {
+                for (name, count) in [
+                    ("reserved", outcome.reserved),
+                    ("rejected", outcome.rejected),
+                    ("invalid", outcome.invalid),
+                    ("duplicate", outcome.duplicates),
+                ] {
+                    metrics
+                        .transfers
+                        .inc_by(&["fx-prepare", name], count as u64);
+                }
+                return outcome.messages;
+            }
+            Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
+                tracing::warn!(%error, attempt, "fx prepare batch failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    BATCH_RETRY_DELAY_MS * u64::from(attempt),
+                ))
+                .await;
+                attempt += 1;
+            }
+            Err(error) => {
+                if error.is_invariant() {
+                    metrics.invariant_breaks.inc(&["fx-prepare"]);
+                }
+                tracing::error!(%error, conversions = batch.len(), "fx prepare batch failed; initiators are told 2001");
+                let failure = FspiopError::new(ErrorCode::InternalServerError);
+                return batch
+                    .iter()
+                    .map(|p| {
+                        notifier.answer(
+                            &p.message,
+                            &p.body.commit_request_id,
+                            &p.source,
+                            fspiop::envelope::action::FX_PREPARE,
+                            Body::Error(&failure),
+                            &uuid::Uuid::new_v4().to_string(),
+                            now_ms,
+                        )
+                    })
+                    .collect();
+            }
+        }
+    }
 }
 
 #[cfg(test)]

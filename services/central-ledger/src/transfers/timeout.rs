@@ -85,10 +85,40 @@ pub async fn sweep(
         return Ok(Swept::default());
     }
     // Every due transfer is locked before anything is read (a fulfil holding one finishes
-    // first); the reads below then see the states those fulfils committed.
+    // first); the reads below then see the states those fulfils committed. Dependent
+    // transfers' conversions are locked before them (the ledger's lock order).
     let ids: Vec<String> = due.iter().map(|(id,)| id.clone()).collect();
+    let links = super::fx::dependents(&mut *tx, super::fx::By::DeterminingTransferId, &ids).await?;
+    let fx_ids: Vec<String> = links.iter().map(|(_, fx)| fx.clone()).collect();
+    ledger_book::lock_fx_transfers(&mut tx, &fx_ids).await?;
     ledger_book::lock_transfers(&mut tx, &ids).await?;
-    let expiring = load_reserved(&mut tx, &ids).await?;
+    let mut expiring = load_reserved(&mut tx, &ids).await?;
+    // A dependent transfer expires with its conversion (`super::fx::expire_all`).
+    let conversions = super::fx::load(&mut *tx, super::fx::By::CommitRequestId, &fx_ids).await?;
+    let mut dependent_of = std::collections::HashMap::new();
+    for (transfer_id, fx_id) in &links {
+        if let Some(t) = expiring.iter().find(|t| t.id == *transfer_id) {
+            dependent_of.insert(
+                fx_id.clone(),
+                super::fx::Dependent {
+                    id: t.id.clone(),
+                    state: State::Reserved,
+                    payer: t.payer.clone(),
+                    payee: t.payee.clone(),
+                    payee_account: t.payee_account,
+                },
+            );
+        }
+    }
+    let linked: Vec<super::fx::FxRow> = conversions
+        .into_iter()
+        .filter(|fx| dependent_of.contains_key(&fx.id))
+        .collect();
+    let (fx_journal, fx_errors, fx_transfer_errors, fx_messages) =
+        super::fx::expire_all(&linked, &dependent_of, notifier, now_ms);
+    let linked_transfers: std::collections::HashSet<String> =
+        dependent_of.values().map(|d| d.id.clone()).collect();
+    expiring.retain(|t| !linked_transfers.contains(&t.id));
     let mut delete =
         QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
     let mut list = delete.separated(", ");
@@ -122,8 +152,17 @@ pub async fn sweep(
             journal.move_position(*account, *change, &transfer.id, posting.at());
         }
     }
+    journal.extend(fx_journal);
     let mut positions = ledger_book::lock_positions(&mut tx, &journal.accounts()).await?;
     let state_ids = journal.write(&mut tx, &mut positions).await?;
+    super::fx::record_errors(&mut tx, &state_ids, &fx_errors).await?;
+    super::fx::record_transfer_errors(
+        &mut tx,
+        &state_ids,
+        &fx_transfer_errors,
+        State::ReservedTimeout,
+    )
+    .await?;
     let error = FspiopError::new(ErrorCode::TransferExpired);
     if !expiring.is_empty() {
         let mut rows = Vec::with_capacity(expiring.len());
@@ -163,11 +202,29 @@ pub async fn sweep(
         .collect();
     // The notices are kept with the expiry, in its transaction, until they are delivered.
     record_notices(&mut tx, &messages).await?;
+    super::fx::record_notices(&mut tx, &fx_messages).await?;
     tx.commit().await?;
+    let mut messages = messages;
+    messages.extend(fx_messages);
     Ok(Swept {
         messages,
         claimed: ids.len(),
     })
+}
+
+/// A sweep of transfers, then one of conversions (`super::fx::sweep`).
+pub async fn sweep_both(
+    store: &Store,
+    notifier: &Notifier,
+    config: TimeoutConfig,
+    now_ms: i64,
+) -> Result<Swept> {
+    let mut swept = sweep(store, notifier, config, now_ms).await?;
+    let (messages, claimed) =
+        super::fx::sweep(store, notifier, config.sweep_size_max, now_ms).await?;
+    swept.messages.extend(messages);
+    swept.claimed = swept.claimed.max(claimed);
+    Ok(swept)
 }
 
 /// The transfers of `ids` still RESERVED, in one read, sorted by id.
@@ -231,6 +288,11 @@ async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Result<()> {
 
 /// Forgets the notices of `messages`, which are on the bus.
 pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
+    let (fx, messages): (Vec<Message>, Vec<Message>) = messages
+        .iter()
+        .cloned()
+        .partition(|m| m.metadata.event.action == fspiop::envelope::action::FX_TIMEOUT_RESERVED);
+    super::fx::delivered(store, &fx).await?;
     if messages.is_empty() {
         return Ok(());
     }
@@ -248,6 +310,10 @@ pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
 /// Expiry notices an earlier handler recorded but did not deliver, oldest first, at most
 /// `limit`.
 pub async fn undelivered(store: &Store, limit: u32) -> Result<Vec<Message>> {
+    let fx = super::fx::undelivered(store, limit).await?;
+    if !fx.is_empty() {
+        return Ok(fx);
+    }
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT message FROM transferExpiryNotice ORDER BY createdDate, transferId LIMIT ?",
     )
@@ -299,7 +365,11 @@ pub async fn next_expiration_ms(store: &Store) -> Result<Option<i64>> {
     )
     .fetch_one(&store.pool)
     .await?;
-    Ok(next)
+    let fx = super::fx::next_expiration_ms(store).await?;
+    Ok(match (next, fx) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// Shortest sleep between looks: a due row another handler holds does not spin this one.
@@ -336,7 +406,7 @@ pub async fn run_handler(
             _ = stop.changed() => break,
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
         }
-        let full = match sweep(&store, &notifier, config, crate::now_ms()).await {
+        let full = match sweep_both(&store, &notifier, config, crate::now_ms()).await {
             Ok(swept) => {
                 metrics
                     .transfers

@@ -248,6 +248,34 @@ impl TestApp {
         .map(|(s,)| s)
     }
 
+    /// The latest state of a conversion, if it exists yet.
+    pub async fn fx_state(&self, commit_request_id: &str) -> Option<String> {
+        sqlx::query_as::<_, (String,)>(
+            "SELECT transferStateId FROM fxTransferStateChange WHERE commitRequestId = ? ORDER BY fxTransferStateChangeId DESC LIMIT 1",
+        )
+        .bind(commit_request_id)
+        .fetch_optional(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|(s,)| s)
+    }
+
+    /// Waits (bounded) until the conversion reaches `state`.
+    pub async fn wait_for_fx_state(&self, commit_request_id: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let current = self.fx_state(commit_request_id).await;
+            if current.as_deref() == Some(state) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fxTransfer {commit_request_id} is {current:?}, never reached {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits (bounded) until the transfer reaches `state`.
     pub async fn wait_for_state(&self, transfer_id: &str, state: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -452,6 +480,56 @@ impl Bus {
         self.producer
             .send(
                 FutureRecord::to(&self.fulfil_topic).key(id).payload(&value),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("{e}"));
+    }
+
+    /// Puts an `/fxTransfers` message on the `kind` topic (`prepare`, `fulfil` or `get`) as the
+    /// ML API Adapter does: fxTransfers media type, the exact body bytes, prepares keyed by
+    /// the initiator.
+    pub async fn fx(
+        &self,
+        kind: &str,
+        id: &str,
+        body: Option<&Value>,
+        source: &str,
+        destination: &str,
+        action: &str,
+    ) {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            "content-type".to_string(),
+            "application/vnd.interoperability.fxTransfers+json;version=2.0".to_string(),
+        );
+        headers.insert("fspiop-source".to_string(), source.to_string());
+        headers.insert("fspiop-destination".to_string(), destination.to_string());
+        headers.insert(
+            "date".to_string(),
+            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+        );
+        let message = Message::from_request(
+            id,
+            source,
+            destination,
+            headers,
+            bytes.as_deref(),
+            Some(id),
+            kind,
+            action,
+            central_ledger::now_ms(),
+        );
+        let (topic, key) = match kind {
+            "prepare" => (&self.prepare_topic, source),
+            "fulfil" => (&self.fulfil_topic, id),
+            _ => (&self.get_topic, id),
+        };
+        let value = serde_json::to_vec(&message).unwrap_or_default();
+        self.producer
+            .send(
+                FutureRecord::to(topic).key(key).payload(&value),
                 Duration::from_secs(10),
             )
             .await

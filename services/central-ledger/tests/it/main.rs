@@ -12,6 +12,7 @@ mod delivery;
 mod errors;
 mod fulfil;
 mod funds;
+mod fx;
 mod helpers;
 mod metrics;
 mod onboarding;

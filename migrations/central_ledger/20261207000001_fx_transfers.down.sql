@@ -1,0 +1,13 @@
+DROP TABLE IF EXISTS `fxTransferExpiryNotice`;
+DROP TABLE IF EXISTS `fxDependentTransfer`;
+DROP TABLE IF EXISTS `fxTransferTimeout`;
+DROP TABLE IF EXISTS `fxTransferError`;
+DROP TABLE IF EXISTS `fxTransferFulfilment`;
+DROP TABLE IF EXISTS `fxTransferErrorDuplicateCheck`;
+DROP TABLE IF EXISTS `fxTransferFulfilmentDuplicateCheck`;
+ALTER TABLE `participantPositionChange` DROP KEY `participantpositionchange_fxtransferstatechangeid_index`, DROP COLUMN `fxTransferStateChangeId`;
+DROP TABLE IF EXISTS `fxTransferStateChange`;
+DROP TABLE IF EXISTS `fxTransferParticipant`;
+DROP TABLE IF EXISTS `fxParticipantCurrencyType`;
+DROP TABLE IF EXISTS `fxTransfer`;
+DROP TABLE IF EXISTS `fxTransferDuplicateCheck`;

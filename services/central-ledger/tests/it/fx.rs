@@ -1,0 +1,486 @@
+//! Currency conversion (`/fxTransfers`, payer conversion) end to end through Kafka and MySQL:
+//! the conversion and its dependent transfer commit together (positions in both currencies),
+//! an invalid fulfilment, an FXP's error and a payee's error unwind both, each side's expiry
+//! expires both, duplicates, GET of each state, a callback from the wrong party, and a restart
+//! between the FXP's fulfilment and the dependent transfer.
+
+use central_ledger::Handlers;
+use fspiop::envelope::Message;
+use serde_json::{json, Value};
+
+use crate::helpers::{funds_in, new_id, spawn_app_on, Bus, Resume, TestApp};
+use crate::prepare::{condition, prepare_body_expiring, FULFILMENT};
+
+const HANDLERS: Handlers = Handlers {
+    admin: true,
+    prepare: true,
+    fulfil: true,
+    get: true,
+    timeout: true,
+};
+
+/// Account ids of the four positions an FX payment moves.
+struct Accounts {
+    payer_usd: u64,
+    fxp_usd: u64,
+    fxp_eur: u64,
+    payee_eur: u64,
+}
+
+impl Accounts {
+    async fn positions(&self, app: &TestApp) -> [String; 4] {
+        [
+            app.position(self.payer_usd).await,
+            app.position(self.fxp_usd).await,
+            app.position(self.fxp_eur).await,
+            app.position(self.payee_eur).await,
+        ]
+    }
+}
+
+fn zero() -> [String; 4] {
+    ["0.0000", "0.0000", "0.0000", "0.0000"].map(str::to_string)
+}
+
+async fn deposit(app: &TestApp, name: &str, currency: &str, amount: &str) {
+    let account = app.account_id(name, currency, "SETTLEMENT").await;
+    let id = new_id();
+    app.call(
+        "POST",
+        &format!("/participants/{name}/accounts/{account}"),
+        Some(funds_in(&id, amount, currency)),
+        202,
+    )
+    .await;
+    app.wait_for_state(&id, "COMMITTED").await;
+}
+
+/// A ledger with a USD payer, an EUR payee and an FXP holding both, funded.
+async fn setup(resume: Option<Resume>) -> (TestApp, Accounts) {
+    let fresh = resume.is_none();
+    let app = spawn_app_on(HANDLERS, |_| {}, None, resume).await;
+    if fresh {
+        app.setup_hub("USD").await;
+        for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
+            app.call(
+                "POST",
+                "/participants/Hub/accounts",
+                Some(json!({"currency": "EUR", "type": account_type})),
+                201,
+            )
+            .await;
+        }
+        app.onboard("payerfsp", "USD", 10_000).await;
+        app.onboard("payeefsp", "EUR", 10_000).await;
+        app.onboard("fxp", "USD", 10_000).await;
+        app.onboard("fxp", "EUR", 10_000).await;
+        deposit(&app, "payerfsp", "USD", "5000").await;
+        deposit(&app, "fxp", "EUR", "5000").await;
+    }
+    let accounts = Accounts {
+        payer_usd: app.account_id("payerfsp", "USD", "POSITION").await,
+        fxp_usd: app.account_id("fxp", "USD", "POSITION").await,
+        fxp_eur: app.account_id("fxp", "EUR", "POSITION").await,
+        payee_eur: app.account_id("payeefsp", "EUR", "POSITION").await,
+    };
+    (app, accounts)
+}
+
+fn fx_body(commit_request_id: &str, determining: &str, expires_in_ms: i64) -> Value {
+    json!({
+        "commitRequestId": commit_request_id,
+        "determiningTransferId": determining,
+        "initiatingFsp": "payerfsp",
+        "counterPartyFsp": "fxp",
+        "sourceAmount": {"amount": "100", "currency": "USD"},
+        "targetAmount": {"amount": "90", "currency": "EUR"},
+        "condition": condition(),
+        "expiration": fspiop::datetime::format_date_time(central_ledger::now_ms() + expires_in_ms),
+    })
+}
+
+fn fx_fulfil_body(fulfilment: &str) -> Value {
+    json!({
+        "conversionState": "RESERVED",
+        "fulfilment": fulfilment,
+        "completedTimestamp": fspiop::datetime::format_date_time(central_ledger::now_ms()),
+    })
+}
+
+fn dependent_body(transfer_id: &str, payer: &str, expires_in_ms: i64) -> Value {
+    let mut body = prepare_body_expiring(transfer_id, payer, "payeefsp", "90", expires_in_ms);
+    body["amount"]["currency"] = json!("EUR");
+    body
+}
+
+fn commit_body() -> Value {
+    json!({"fulfilment": FULFILMENT, "completedTimestamp": fspiop::datetime::format_date_time(central_ledger::now_ms()), "transferState": "COMMITTED"})
+}
+
+fn error_code(message: &Message) -> String {
+    message.content.payload["errorInformation"]["errorCode"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A conversion prepared and reserved (and, with `fulfil`, fulfilled by the FXP).
+async fn conversion(
+    app: &TestApp,
+    bus: &mut Bus,
+    expires_in_ms: i64,
+    fulfil: bool,
+) -> (String, String) {
+    let (fx, transfer) = (new_id(), new_id());
+    bus.fx(
+        "prepare",
+        &fx,
+        Some(&fx_body(&fx, &transfer, expires_in_ms)),
+        "payerfsp",
+        "fxp",
+        "fx-prepare",
+    )
+    .await;
+    app.wait_for_fx_state(&fx, "RESERVED").await;
+    let forwarded = bus.notification(&fx, "fx-prepare").await;
+    assert_eq!(
+        (forwarded.from.as_str(), forwarded.to.as_str()),
+        ("payerfsp", "fxp")
+    );
+    if fulfil {
+        bus.fx(
+            "fulfil",
+            &fx,
+            Some(&fx_fulfil_body(FULFILMENT)),
+            "fxp",
+            "payerfsp",
+            "fx-reserve",
+        )
+        .await;
+        app.wait_for_fx_state(&fx, "RECEIVED_FULFIL_DEPENDENT")
+            .await;
+        let relayed = bus.notification(&fx, "fx-reserve").await;
+        assert_eq!(
+            (relayed.from.as_str(), relayed.to.as_str()),
+            ("fxp", "payerfsp")
+        );
+    }
+    (fx, transfer)
+}
+
+/// What `GET /fxTransfers/{fx}` by `requester` is answered with (an answer not seen before).
+async fn get(bus: &mut Bus, fx: &str, requester: &str) -> Message {
+    let before: std::collections::HashSet<Option<String>> = bus
+        .seen
+        .iter()
+        .map(|m| m.metadata.event.id.clone())
+        .collect();
+    bus.fx("get", fx, None, requester, "Hub", "fx-get").await;
+    bus.notification_where("a new fx-get answer", |m| {
+        m.id == fx && m.metadata.event.action == "fx-get" && !before.contains(&m.metadata.event.id)
+    })
+    .await
+}
+
+/// Each account's journal sums to its position.
+async fn journal_matches_positions(app: &TestApp) {
+    let rows: Vec<(u64, String, String)> = sqlx::query_as(
+        "SELECT pp.participantCurrencyId, CAST(pp.value AS CHAR), CAST(COALESCE(SUM(ppc.`change`), 0) AS CHAR)
+         FROM participantPosition pp LEFT JOIN participantPositionChange ppc ON ppc.participantPositionId = pp.participantPositionId
+         GROUP BY pp.participantPositionId, pp.participantCurrencyId, pp.value",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    for (account, value, sum) in rows {
+        assert_eq!(
+            ledger::Money::parse(&value).ok(),
+            ledger::Money::parse(&sum).ok(),
+            "account {account}: position {value}, journal {sum}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_fx_payment_commits_both_sides_together() {
+    let (app, accounts) = setup(None).await;
+    let mut bus = Bus::new(&app).await;
+    let (fx, transfer) = conversion(&app, &mut bus, 600_000, false).await;
+    // The initiator's USD position holds the source amount; GET shows RESERVED.
+    assert_eq!(
+        accounts.positions(&app).await,
+        ["100.0000", "0.0000", "0.0000", "0.0000"].map(str::to_string)
+    );
+    let answer = get(&mut bus, &fx, "payerfsp").await;
+    assert_eq!(answer.content.payload["conversionState"], "RESERVED");
+    assert_eq!(answer.to, "payerfsp");
+
+    // The FXP fulfils: RECEIVED_FULFIL_DEPENDENT (still RESERVED outside), nothing moves.
+    bus.fx(
+        "fulfil",
+        &fx,
+        Some(&fx_fulfil_body(FULFILMENT)),
+        "fxp",
+        "payerfsp",
+        "fx-reserve",
+    )
+    .await;
+    app.wait_for_fx_state(&fx, "RECEIVED_FULFIL_DEPENDENT")
+        .await;
+    let relayed = bus.notification(&fx, "fx-reserve").await;
+    assert_eq!(relayed.to, "payerfsp");
+    let answer = get(&mut bus, &fx, "fxp").await;
+    assert_eq!(answer.content.payload["conversionState"], "RESERVED");
+    assert_eq!(answer.content.payload["fulfilment"], FULFILMENT);
+
+    // The dependent transfer reserves the FXP's EUR position, not the payer's.
+    bus.prepare(&dependent_body(&transfer, "payerfsp", 600_000), "payerfsp")
+        .await;
+    app.wait_for_state(&transfer, "RESERVED").await;
+    assert_eq!(
+        accounts.positions(&app).await,
+        ["100.0000", "0.0000", "90.0000", "0.0000"].map(str::to_string)
+    );
+
+    // The payee commits: both commit, in each currency the moves sum to zero.
+    bus.fulfil(&transfer, &commit_body(), "payeefsp", "payerfsp", "commit")
+        .await;
+    app.wait_for_state(&transfer, "COMMITTED").await;
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        accounts.positions(&app).await,
+        ["100.0000", "-100.0000", "90.0000", "-90.0000"].map(str::to_string)
+    );
+    let patch = bus.notification(&fx, "fx-notify").await;
+    assert_eq!(patch.to, "fxp");
+    assert_eq!(patch.content.payload["conversionState"], "COMMITTED");
+    assert_eq!(
+        patch
+            .content
+            .headers
+            .get("content-type")
+            .map(String::as_str),
+        Some("application/vnd.interoperability.fxTransfers+json;version=2.0")
+    );
+    let commit = bus.notification(&transfer, "commit").await;
+    assert_eq!(commit.to, "payerfsp");
+    let (window,): (Option<u64>,) = sqlx::query_as(
+        "SELECT settlementWindowId FROM fxTransferFulfilment WHERE commitRequestId = ?",
+    )
+    .bind(&fx)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or((None,));
+    assert_eq!(
+        window,
+        Some(1),
+        "the conversion settles in its transfer's window"
+    );
+    let answer = get(&mut bus, &fx, "payerfsp").await;
+    assert_eq!(answer.content.payload["conversionState"], "COMMITTED");
+
+    // A resend of the fx prepare is answered with the state; a changed one is 3106.
+    let body = fx_body(&fx, &transfer, 600_000);
+    let mut resent = body.clone();
+    resent["expiration"] = json!("2099-01-01T00:00:00.000Z");
+    bus.fx(
+        "prepare",
+        &fx,
+        Some(&resent),
+        "payerfsp",
+        "fxp",
+        "fx-prepare",
+    )
+    .await;
+    let modified = bus.notification(&fx, "fx-prepare-duplicate").await;
+    assert_eq!(error_code(&modified), "3106");
+    // A GET from a DFSP that is not a party: 3000. Of an unknown id: 3208.
+    let answer = get(&mut bus, &fx, "payeefsp").await;
+    assert_eq!(error_code(&answer), "3000");
+    let unknown = new_id();
+    bus.fx("get", &unknown, None, "payerfsp", "Hub", "fx-get")
+        .await;
+    let answer = bus.notification(&unknown, "fx-get").await;
+    assert_eq!(error_code(&answer), "3208");
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_fulfilment_an_fxp_error_or_a_stranger_changes_what_it_should() {
+    let (app, accounts) = setup(None).await;
+    let mut bus = Bus::new(&app).await;
+
+    // A wrong fulfilment aborts the conversion: reservation back, both sides told 3100.
+    let (bad, _) = conversion(&app, &mut bus, 600_000, false).await;
+    bus.fx(
+        "fulfil",
+        &bad,
+        Some(&fx_fulfil_body(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )),
+        "fxp",
+        "payerfsp",
+        "fx-reserve",
+    )
+    .await;
+    app.wait_for_fx_state(&bad, "ABORTED_ERROR").await;
+    for to in ["payerfsp", "fxp"] {
+        let told = bus
+            .notification_where(&format!("fx-abort-validation to {to}"), |m| {
+                m.id == bad && m.metadata.event.action == "fx-abort-validation" && m.to == to
+            })
+            .await;
+        assert_eq!(error_code(&told), "3100");
+    }
+    assert_eq!(accounts.positions(&app).await, zero());
+
+    // A callback from a DFSP that is not the FXP is refused to its sender; nothing changes.
+    let (fx, _) = conversion(&app, &mut bus, 600_000, false).await;
+    bus.fx(
+        "fulfil",
+        &fx,
+        Some(&fx_fulfil_body(FULFILMENT)),
+        "payeefsp",
+        "payerfsp",
+        "fx-reserve",
+    )
+    .await;
+    let refused = bus
+        .notification_where("refusal to payeefsp", |m| m.id == fx && m.to == "payeefsp")
+        .await;
+    assert_eq!(error_code(&refused), "3100");
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("RESERVED"));
+
+    // The FXP's error: aborted, the reservation back, the error relayed to the initiator.
+    let error = json!({"errorInformation": {"errorCode": "5100", "errorDescription": "rate no longer available"}});
+    bus.fx("fulfil", &fx, Some(&error), "fxp", "payerfsp", "fx-abort")
+        .await;
+    app.wait_for_fx_state(&fx, "ABORTED_ERROR").await;
+    let relayed = bus.notification(&fx, "fx-abort").await;
+    assert_eq!(
+        (relayed.from.as_str(), relayed.to.as_str()),
+        ("fxp", "payerfsp")
+    );
+    assert_eq!(accounts.positions(&app).await, zero());
+
+    // A transfer naming a conversion the FXP has not fulfilled is invalid (3100).
+    let (open, transfer) = conversion(&app, &mut bus, 600_000, false).await;
+    bus.prepare(&dependent_body(&transfer, "payerfsp", 600_000), "payerfsp")
+        .await;
+    app.wait_for_state(&transfer, "INVALID").await;
+    let answer = bus.notification(&transfer, "prepare").await;
+    assert_eq!(error_code(&answer), "3100");
+    assert_eq!(app.fx_state(&open).await.as_deref(), Some("RESERVED"));
+    // One from another payer, for a fulfilled conversion, is invalid too.
+    let (fulfilled, transfer) = conversion(&app, &mut bus, 600_000, true).await;
+    bus.prepare(&dependent_body(&transfer, "payeefsp", 600_000), "payeefsp")
+        .await;
+    app.wait_for_state(&transfer, "INVALID").await;
+    assert_eq!(
+        app.fx_state(&fulfilled).await.as_deref(),
+        Some("RECEIVED_FULFIL_DEPENDENT")
+    );
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payees_error_unwinds_both_and_the_fxp_is_told() {
+    let (app, accounts) = setup(None).await;
+    let mut bus = Bus::new(&app).await;
+    let (fx, transfer) = conversion(&app, &mut bus, 600_000, true).await;
+    bus.prepare(&dependent_body(&transfer, "payerfsp", 600_000), "payerfsp")
+        .await;
+    app.wait_for_state(&transfer, "RESERVED").await;
+    let error =
+        json!({"errorInformation": {"errorCode": "5101", "errorDescription": "payee refused"}});
+    bus.fulfil(&transfer, &error, "payeefsp", "payerfsp", "abort")
+        .await;
+    app.wait_for_state(&transfer, "ABORTED_ERROR").await;
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("ABORTED_ERROR"));
+    assert_eq!(accounts.positions(&app).await, zero());
+    let patch = bus.notification(&fx, "fx-notify").await;
+    assert_eq!(
+        (patch.to.as_str(), &patch.content.payload["conversionState"]),
+        ("fxp", &json!("ABORTED"))
+    );
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_side_expires_with_the_other() {
+    let (app, accounts) = setup(None).await;
+    let mut bus = Bus::new(&app).await;
+    // The conversion expires before the FXP answers: 3303 to the initiator and the FXP.
+    let (alone, _) = conversion(&app, &mut bus, 1500, false).await;
+    app.wait_for_fx_state(&alone, "EXPIRED_RESERVED").await;
+    for to in ["payerfsp", "fxp"] {
+        let told = bus
+            .notification_where(&format!("fx-timeout-reserved to {to}"), |m| {
+                m.id == alone && m.metadata.event.action == "fx-timeout-reserved" && m.to == to
+            })
+            .await;
+        assert_eq!(error_code(&told), "3303");
+    }
+    assert_eq!(accounts.positions(&app).await, zero());
+
+    // The dependent transfer expires: the conversion expires with it.
+    let (fx, transfer) = conversion(&app, &mut bus, 600_000, true).await;
+    bus.prepare(&dependent_body(&transfer, "payerfsp", 1500), "payerfsp")
+        .await;
+    app.wait_for_state(&transfer, "EXPIRED_RESERVED").await;
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("EXPIRED_RESERVED"));
+    assert_eq!(accounts.positions(&app).await, zero());
+    bus.notification(&transfer, "timeout-reserved").await;
+
+    // The conversion expires while its dependent transfer is reserved: both expire.
+    let (fx, transfer) = conversion(&app, &mut bus, 3000, true).await;
+    bus.prepare(&dependent_body(&transfer, "payerfsp", 600_000), "payerfsp")
+        .await;
+    app.wait_for_state(&transfer, "RESERVED").await;
+    app.wait_for_fx_state(&fx, "EXPIRED_RESERVED").await;
+    assert_eq!(
+        app.transfer_state(&transfer).await.as_deref(),
+        Some("EXPIRED_RESERVED")
+    );
+    assert_eq!(accounts.positions(&app).await, zero());
+    bus.notification(&transfer, "timeout-reserved").await;
+    // And the payee's late commit is refused: nothing moves.
+    bus.fulfil(&transfer, &commit_body(), "payeefsp", "payerfsp", "commit")
+        .await;
+    let refused = bus
+        .notification_where("late commit refused", |m| {
+            m.id == transfer && m.to == "payeefsp" && m.metadata.event.action == "commit"
+        })
+        .await;
+    assert_eq!(error_code(&refused), "3100");
+    assert_eq!(accounts.positions(&app).await, zero());
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_between_the_fxp_fulfilment_and_the_commit_keeps_both_sides() {
+    let (app, accounts) = setup(None).await;
+    let mut bus = Bus::new(&app).await;
+    let (fx, transfer) = conversion(&app, &mut bus, 600_000, true).await;
+    drop(bus);
+    let resume = app.halt().await;
+    let (app, _) = setup(Some(resume)).await;
+    let bus = Bus::new(&app).await;
+    bus.prepare(&dependent_body(&transfer, "payerfsp", 600_000), "payerfsp")
+        .await;
+    app.wait_for_state(&transfer, "RESERVED").await;
+    bus.fulfil(&transfer, &commit_body(), "payeefsp", "payerfsp", "commit")
+        .await;
+    app.wait_for_state(&transfer, "COMMITTED").await;
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        accounts.positions(&app).await,
+        ["100.0000", "-100.0000", "90.0000", "-90.0000"].map(str::to_string)
+    );
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}
