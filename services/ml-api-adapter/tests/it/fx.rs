@@ -1148,3 +1148,52 @@ async fn fx_hub_callbacks_are_signed() {
     s.db.drop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_configured_without_2_0_refuses_fx_requests_and_still_calls_back_in_2_0() {
+    let s = fx_scheme().await;
+    let strings = |list: &[&str]| list.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+    let app = spawn_app(Options {
+        database: Some(&s.db),
+        protocol_versions: Some(service_kit::config::ProtocolVersionsConfig {
+            content_supported: strings(&["1.1", "1.0"]),
+            accept_supported: strings(&["1", "1.0", "1.1"]),
+            content_default: "1.1".into(),
+            accept_default: "1".into(),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let id = new_id();
+    let post = fx_headers("POST", "payerfsp", Some("fxp"));
+    app.send_json(
+        "POST",
+        "/fxTransfers",
+        &post,
+        &fx_transfer_body(&id, "payerfsp", "fxp"),
+    )
+    .await
+    .error(406, "3001");
+
+    // The ledger's PATCH still goes out as fxTransfers 2.0, not in the hub's 1.1 default.
+    app.notifier()
+        .send(&notification(
+            &id,
+            "Hub",
+            "fxp",
+            "fx-notify",
+            EventState::success(),
+            hub_fx_headers("fxp"),
+            json!({"conversionState": "ABORTED", "completedTimestamp": completed_timestamp(0)}),
+        ))
+        .await;
+    let r = only(
+        s.fxp.wait_for(&id, 1).await,
+        "PATCH",
+        &format!("/fxTransfers/{id}"),
+    );
+    assert_eq!(r.header("content-type"), Some(FX_TRANSFERS_V20));
+    assert_eq!(r.json()["conversionState"], "ABORTED");
+    app.stop().await;
+    s.db.drop().await;
+}

@@ -288,6 +288,8 @@ pub struct Options<'a> {
     pub jws: Option<service_kit::jws::JwsConfig>,
     /// `[validation] reject_additional_properties`.
     pub reject_additional_properties: bool,
+    /// The `[protocol_versions]` settings, when not the default.
+    pub protocol_versions: Option<service_kit::config::ProtocolVersionsConfig>,
 }
 
 pub struct TestApp {
@@ -318,6 +320,9 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
         config.jws = jws;
     }
     config.validation.reject_additional_properties = options.reject_additional_properties;
+    if let Some(versions) = options.protocol_versions.clone() {
+        config.protocol_versions = versions;
+    }
     match options.database {
         Some(db) => {
             config.central_ledger_database.url = database_server_url();
