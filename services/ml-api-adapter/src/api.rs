@@ -18,6 +18,23 @@
 //!    `max_fulfil_timeout_duration_s` in the past is 3100.
 //!
 //! `PATCH /transfers/{ID}` passes the header and id checks, then answers 501 / 2002.
+//!
+//! The FSPIOP 2.0 `/fxTransfers` routes are checked the same way, in the same order and with
+//! the same codes, except:
+//! - step 1: the headers are those of resource `fxTransfers` (a `transfers` media type is
+//!   malformed, 3101), and only the configured versions of FSPIOP 2.x are supported
+//!   ([`fx_versions`]: the API has no fxTransfers before 2.0; another version is 406 / 3001
+//!   listing the 2.x ones);
+//! - step 3: the bodies are `FxTransfersPostRequest`, `FxTransfersIDPutResponse` and
+//!   `ErrorInformationObject`, followed by what the API leaves optional but a conversion cannot
+//!   do without ([`check_fx_prepare`], [`check_fx_fulfil`]): `POST` without `expiration` or
+//!   `determiningTransferId` is 3102, with one currency on both sides 3100; `PUT` with a
+//!   `conversionState` other than ABORTED and no `fulfilment` is 3102;
+//! - step 4 does not apply (fxTransfers exist only in 2.x); step 5, the `completedTimestamp`
+//!   window, applies to `PUT /fxTransfers/{ID}` (skipped with `FSPIOP-Proxy`).
+//!
+//! `PATCH /fxTransfers/{ID}` is sent by the hub only: it passes the header and id checks, then
+//! answers 501 / 2002.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -28,8 +45,11 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use fspiop::headers::{self, HeaderRules};
-use fspiop::types::{self, TransfersIdPutResponse, TransfersPostRequest};
+use fspiop::headers::{self, HeaderRules, ProtocolVersions, Version};
+use fspiop::types::{
+    self, FxTransfersIdPutResponse, FxTransfersPostRequest, TransfersIdPutResponse,
+    TransfersPostRequest,
+};
 use fspiop::validate;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use serde_json::json;
@@ -42,8 +62,10 @@ use crate::{now_ms, AppState};
 
 /// Largest body read (the FSPIOP API's 5 MiB payload limit): larger is 3104.
 pub const BODY_LEN_MAX_BYTES: usize = 5_242_880;
-/// The FSPIOP resource of every route.
+/// The FSPIOP resource of the `/transfers` routes.
 pub const RESOURCE: &str = "transfers";
+/// The FSPIOP resource of the `/fxTransfers` routes.
+pub const FX_RESOURCE: &str = crate::callbacks::FX_RESOURCE;
 /// `/health` status when a sub-service is down (Mojaloop's adapter answers 502).
 pub const HEALTH_DOWN_STATUS: u16 = 502;
 
@@ -56,6 +78,14 @@ pub fn router(state: AppState) -> Router {
             put(put_transfer).get(get_transfer).patch(patch_transfer),
         )
         .route("/transfers/{id}/error", put(put_transfer_error))
+        .route("/fxTransfers", post(post_fx_transfer))
+        .route(
+            "/fxTransfers/{id}",
+            put(put_fx_transfer)
+                .get(get_fx_transfer)
+                .patch(patch_fx_transfer),
+        )
+        .route("/fxTransfers/{id}/error", put(put_fx_transfer_error))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/endpointcache", delete(delete_endpoint_cache))
@@ -63,21 +93,89 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Validates the FSPIOP headers; returns them with lower-case names.
+/// Validates the FSPIOP headers of a `/transfers` request; returns them with lower-case
+/// names.
 fn check_headers(
     state: &AppState,
     method: &str,
     headers: &HeaderMap,
 ) -> Result<BTreeMap<String, String>, FspiopError> {
+    check_headers_of(RESOURCE, state.versions(), method, headers)
+}
+
+/// Validates the FSPIOP headers of an `/fxTransfers` request (FSPIOP 2.x only).
+fn check_fx_headers(
+    state: &AppState,
+    method: &str,
+    headers: &HeaderMap,
+) -> Result<BTreeMap<String, String>, FspiopError> {
+    check_headers_of(FX_RESOURCE, state.fx_versions(), method, headers)
+}
+
+fn check_headers_of(
+    resource: &str,
+    versions: &ProtocolVersions,
+    method: &str,
+    headers: &HeaderMap,
+) -> Result<BTreeMap<String, String>, FspiopError> {
     let map = fspiop_edge::headers_of(headers);
-    headers::validate_request_headers(
-        method,
-        RESOURCE,
-        &map,
-        state.versions(),
-        HeaderRules::default(),
-    )?;
+    headers::validate_request_headers(method, resource, &map, versions, HeaderRules::default())?;
     Ok(map)
+}
+
+/// The versions of the `/fxTransfers` routes and of the hub's fx callbacks: the configured
+/// ones of FSPIOP 2.x (fxTransfers do not exist before 2.0); the hub writes 2.0.
+pub fn fx_versions(versions: &ProtocolVersions) -> ProtocolVersions {
+    let fx = crate::callbacks::FX_VERSION;
+    let major = |list: &[Version]| {
+        list.iter()
+            .copied()
+            .filter(|v| v.major == fx.major)
+            .collect::<Vec<_>>()
+    };
+    ProtocolVersions {
+        content_supported: major(&versions.content_supported),
+        accept_supported: major(&versions.accept_supported),
+        content_default: fx,
+        accept_default: Version::major_only(fx.major),
+    }
+}
+
+/// What `POST /fxTransfers` leaves optional but a conversion cannot do without: an
+/// `expiration` (the reservation must time out), a `determiningTransferId` (the transfer the
+/// conversion is for: there is no bulk currency purchase here), and two different currencies.
+pub fn check_fx_prepare(fx_transfer: &FxTransfersPostRequest) -> Result<(), FspiopError> {
+    if fx_transfer.expiration.is_none() {
+        return Err(FspiopError::with_detail(
+            ErrorCode::MissingElement,
+            "body must have required property 'expiration' (a conversion without one would never time out)",
+        ));
+    }
+    if fx_transfer.determining_transfer_id.is_none() {
+        return Err(FspiopError::with_detail(
+            ErrorCode::MissingElement,
+            "body must have required property 'determiningTransferId' (a conversion is for one transfer; bulk currency purchase is not supported)",
+        ));
+    }
+    if fx_transfer.source_amount.currency == fx_transfer.target_amount.currency {
+        return Err(FspiopError::with_detail(
+            ErrorCode::GenericValidationError,
+            "sourceAmount and targetAmount must be in different currencies",
+        ));
+    }
+    Ok(())
+}
+
+/// An FXP's `PUT /fxTransfers/{ID}` that accepts the conversion (any `conversionState` but
+/// ABORTED) must carry the `fulfilment` that proves it.
+pub fn check_fx_fulfil(fulfil: &FxTransfersIdPutResponse) -> Result<(), FspiopError> {
+    if fulfil.conversion_state != types::TransferState::Aborted && fulfil.fulfilment.is_none() {
+        return Err(FspiopError::with_detail(
+            ErrorCode::MissingElement,
+            "body must have required property 'fulfilment' unless conversionState is ABORTED",
+        ));
+    }
+    Ok(())
 }
 
 async fn read_body(body: Body) -> Result<Bytes, FspiopError> {
@@ -213,15 +311,7 @@ async fn put_transfer(
         let fulfil: TransfersIdPutResponse =
             types::parse_body(&bytes, state.config().validation.unknown_fields())?;
         check_reserved_needs_1_1(&id, &map, fulfil.transfer_state)?;
-        if !map.contains_key("fspiop-proxy") {
-            let rules = &state.config().transfers;
-            check_completed_timestamp(
-                fulfil.completed_timestamp.as_deref(),
-                now_ms(),
-                rules.max_fulfil_timeout_duration_s,
-                rules.max_callback_time_lag_dilation_ms,
-            )?;
-        }
+        check_completed_window(&state, &map, fulfil.completed_timestamp.as_deref())?;
         Ok(messages::fulfil(
             &id,
             map,
@@ -302,6 +392,158 @@ async fn patch_transfer(
     FspiopResponse(error).into_response()
 }
 
+/// The completedTimestamp window, unless the request came through a proxy.
+fn check_completed_window(
+    state: &AppState,
+    headers: &BTreeMap<String, String>,
+    completed_timestamp: Option<&str>,
+) -> Result<(), FspiopError> {
+    if headers.contains_key("fspiop-proxy") {
+        return Ok(());
+    }
+    let rules = &state.config().transfers;
+    check_completed_timestamp(
+        completed_timestamp,
+        now_ms(),
+        rules.max_fulfil_timeout_duration_s,
+        rules.max_callback_time_lag_dilation_ms,
+    )
+}
+
+async fn post_fx_transfer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let checked = async {
+        let map = check_fx_headers(&state, "POST", &headers)?;
+        let bytes = read_body(body).await?;
+        let fx_transfer: FxTransfersPostRequest =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
+        check_fx_prepare(&fx_transfer)?;
+        Ok(messages::fx_prepare(
+            map,
+            &bytes,
+            &fx_transfer,
+            &state.next_request_id(),
+            now_ms(),
+        ))
+    }
+    .await;
+    accept(
+        &state,
+        &state.metrics().fx_transfer_prepare,
+        started,
+        checked,
+        202,
+    )
+    .await
+}
+
+async fn put_fx_transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let checked = async {
+        let map = check_fx_headers(&state, "PUT", &headers)?;
+        validate::correlation_id_param("ID", &id)?;
+        let bytes = read_body(body).await?;
+        let fulfil: FxTransfersIdPutResponse =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
+        check_fx_fulfil(&fulfil)?;
+        check_completed_window(&state, &map, fulfil.completed_timestamp.as_deref())?;
+        Ok(messages::fx_fulfil(
+            &id,
+            map,
+            &bytes,
+            fulfil.conversion_state,
+            &state.next_request_id(),
+            now_ms(),
+        ))
+    }
+    .await;
+    accept(
+        &state,
+        &state.metrics().fx_transfer_fulfil,
+        started,
+        checked,
+        200,
+    )
+    .await
+}
+
+async fn put_fx_transfer_error(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let checked = async {
+        let map = check_fx_headers(&state, "PUT", &headers)?;
+        validate::correlation_id_param("ID", &id)?;
+        let bytes = read_body(body).await?;
+        let _: ErrorInformationObject =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
+        Ok(messages::fx_abort(
+            &id,
+            map,
+            &bytes,
+            &state.next_request_id(),
+            now_ms(),
+        ))
+    }
+    .await;
+    accept(
+        &state,
+        &state.metrics().fx_transfer_fulfil_error,
+        started,
+        checked,
+        200,
+    )
+    .await
+}
+
+async fn get_fx_transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let checked = (|| {
+        let map = check_fx_headers(&state, "GET", &headers)?;
+        validate::correlation_id_param("ID", &id)?;
+        Ok(messages::fx_get(&id, map, now_ms()))
+    })();
+    accept(
+        &state,
+        &state.metrics().fx_transfer_get,
+        started,
+        checked,
+        202,
+    )
+    .await
+}
+
+/// `PATCH /fxTransfers/{ID}` goes from the hub to the FXP only.
+async fn patch_fx_transfer(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let checked = check_fx_headers(&state, "PATCH", &headers)
+        .and_then(|_| validate::correlation_id_param("ID", &id));
+    let error = match checked {
+        Ok(()) => FspiopError::new(ErrorCode::NotImplemented),
+        Err(error) => error,
+    };
+    FspiopResponse(error).into_response()
+}
+
 async fn health(State(state): State<AppState>) -> Response {
     let mut services = vec![SubServiceHealth::new(
         "broker",
@@ -346,6 +588,11 @@ async fn metadata(State(state): State<AppState>) -> Response {
             "TransfersByIDPut": url("/transfers/:ID"),
             "TransfersByIDPatch": url("/transfers/:ID"),
             "TransfersByIDAndError": url("/transfers/:ID/error"),
+            "FxTransfersPost": url("/fxTransfers"),
+            "FxTransfersByIDGet": url("/fxTransfers/:ID"),
+            "FxTransfersByIDPut": url("/fxTransfers/:ID"),
+            "FxTransfersByIDPatch": url("/fxTransfers/:ID"),
+            "FxTransfersByIDAndErrorPut": url("/fxTransfers/:ID/error"),
         }
     });
     json_response(200, &body)
@@ -376,5 +623,93 @@ mod tests {
             Err("Generic validation error - completedTimestamp fails because provided timestamp exceeded the maximum timeout duration".to_string())
         );
         assert_eq!(check_completed_timestamp(None, NOW, 300, 200), Ok(()));
+    }
+    #[test]
+    fn fx_versions_are_the_configured_2_x() {
+        let fx = fx_versions(&ProtocolVersions::default());
+        assert_eq!(fx.content_supported, vec![Version::new(2, 0)]);
+        assert_eq!(
+            fx.accept_supported,
+            vec![Version::major_only(2), Version::new(2, 0)]
+        );
+        assert_eq!(fx.content_default, Version::new(2, 0));
+        assert_eq!(fx.accept_default, Version::major_only(2));
+        let only_1 = ProtocolVersions {
+            content_supported: vec![Version::new(1, 1)],
+            accept_supported: vec![Version::major_only(1)],
+            ..ProtocolVersions::default()
+        };
+        let fx = fx_versions(&only_1);
+        assert!(fx.content_supported.is_empty() && fx.accept_supported.is_empty());
+        assert_eq!(
+            fx.content_default,
+            Version::new(2, 0),
+            "the hub still writes 2.0"
+        );
+    }
+
+    #[test]
+    fn fx_prepare_and_fulfil_rules() {
+        let prepare = |change: &dyn Fn(&mut serde_json::Value)| {
+            let mut body = json!({
+                "commitRequestId": "0f2a7c3e-3b1d-4c55-9d0e-8a1b2c3d4e5f",
+                "determiningTransferId": "b51ec534-ee48-4575-b6a9-ead2955b8069",
+                "initiatingFsp": "payerfsp", "counterPartyFsp": "fxp",
+                "sourceAmount": {"amount": "300", "currency": "BWP"},
+                "targetAmount": {"amount": "48000", "currency": "TZS"},
+                "condition": "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA",
+                "expiration": "2030-01-01T00:00:00.000Z"
+            });
+            change(&mut body);
+            let request: FxTransfersPostRequest = serde_json::from_value(body).unwrap();
+            check_fx_prepare(&request).map_err(|e| (e.code.code(), e.description()))
+        };
+        assert_eq!(prepare(&|_| {}), Ok(()));
+        let (code, description) = prepare(&|b| {
+            b.as_object_mut().map(|o| o.remove("expiration"));
+        })
+        .unwrap_err();
+        assert_eq!(code, 3102);
+        assert!(
+            description.starts_with(
+                "Missing mandatory element - body must have required property 'expiration'"
+            ),
+            "{description}"
+        );
+        let (code, description) = prepare(&|b| {
+            b.as_object_mut().map(|o| o.remove("determiningTransferId"));
+        })
+        .unwrap_err();
+        assert_eq!(code, 3102);
+        assert!(
+            description.contains("'determiningTransferId'"),
+            "{description}"
+        );
+        assert_eq!(
+            prepare(&|b| b["targetAmount"]["currency"] = json!("BWP")),
+            Err((
+                3100,
+                "Generic validation error - sourceAmount and targetAmount must be in different currencies"
+                    .to_string()
+            ))
+        );
+
+        let fulfil = |body: serde_json::Value| {
+            let response: FxTransfersIdPutResponse = serde_json::from_value(body).unwrap();
+            check_fx_fulfil(&response).map_err(|e| e.code.code())
+        };
+        let fulfilment = "UNlJ98hZTY_dsw0cAqw4i_UN3v4utt7CZFB4yfLbVFA";
+        for state in ["RESERVED", "COMMITTED", "RECEIVED"] {
+            assert_eq!(
+                fulfil(json!({"conversionState": state})),
+                Err(3102),
+                "{state}"
+            );
+            assert_eq!(
+                fulfil(json!({"conversionState": state, "fulfilment": fulfilment})),
+                Ok(())
+            );
+        }
+        assert_eq!(fulfil(json!({"conversionState": "ABORTED"})), Ok(()));
     }
 }

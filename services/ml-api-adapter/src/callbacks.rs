@@ -1,9 +1,11 @@
 //! What the notification handler sends for a message on `topic-notification-event`: the
-//! action matrix of the services spec §5.3 (transfers, not fx), as pure functions.
+//! action matrix of the services spec §5.3 (transfers) and of the FSPIOP 2.0 fxTransfers, as
+//! pure functions.
 //!
 //! [`Notification::from_message`] reads the message the way Mojaloop's adapter does:
 //!
-//! - the transfer id is `content.uriParams.id`, else the payload's `transferId`, else `id`;
+//! - the transfer id is `content.uriParams.id`, else the payload's `transferId` (or
+//!   `commitRequestId`), else `id`;
 //! - the success flag is `metadata.event.state.status == "success"`, the action is lower-cased;
 //! - the callback body is the original request's exact bytes when `content.context.
 //!   originalRequestPayload` carries them, else `content.payload` (a data URI's bytes, or the
@@ -38,9 +40,36 @@
 //! | `limit-adjustment`, `position`, `settlement-transfer-position-change` | nothing ([`Plan::Skip`]: Mojaloop's email notifier handles them) |
 //! | anything else | nothing ([`Plan::Unknown`]) |
 //!
+//! The fx actions (`fx-…`): the ledger sends one message per recipient of everything it
+//! originates, so each makes exactly one callback, to `to`. "Hub" is as above with source the
+//! hub's name; the ledger's object is `content.payload` as JSON (`{conversionState,
+//! completedTimestamp, fulfilment?}`); the error body is the payload's `errorInformation`
+//! re-rendered as for the hub's transfer errors (whoever the message is from), else the relayed
+//! body:
+//!
+//! | action (status) | callback |
+//! | --- | --- |
+//! | `fx-prepare` (success) | `POST` FX_TRANSFER_POST of `to`, source `from`, original headers and bytes (the initiating DFSP's request to the FXP) |
+//! | `fx-reserve`, `fx-commit`, `fx-reject` (success) | `PUT` FX_TRANSFER_PUT of `to`, source `from`, original headers and bytes (the FXP's `PUT` to the initiating DFSP) |
+//! | `fx-abort` (success) | `PUT` FX_TRANSFER_ERROR of `to`, source `from`, original headers and bytes |
+//! | `fx-prepare-duplicate`, `fx-fulfil-duplicate`, `fx-abort-duplicate`, `fx-get` (success) | `PUT` FX_TRANSFER_PUT of `to` from the hub with the ledger's object |
+//! | `fx-notify` (any status) | `PATCH` FX_TRANSFER_PUT of `to` from the hub with the ledger's object without `fulfilment` |
+//! | any other `fx-…` action with an error status; `fx-abort-validation`, `fx-timeout-received`, `fx-timeout-reserved` (any status) | `PUT` FX_TRANSFER_ERROR of `to` from the hub with the error body |
+//! | `fx-get` with an empty payload | nothing ([`Plan::Skip`]: no proxy forwarding of fx gets) |
+//! | an unknown `fx-…` action | nothing ([`Plan::Unknown`]) |
+//!
+//! A hub fxTransfers callback has `Content-Type` `application/vnd.interoperability.fxTransfers
+//! +json;version=2.0` (the message's own fxTransfers 2.x type when it has one; never
+//! `transfers`) and no `Accept` ([`callback_headers`]); the notification handler sends fx
+//! callbacks through a `Forwarder` whose versions are FSPIOP 2.x only, so they never fall back
+//! to the hub's 1.x default. Hub callbacks with a body are signed when `[jws] sign` is on,
+//! transfers and fx alike.
+//!
 //! Every callback carries `FSPIOP-HTTP-Method` (its method) and `FSPIOP-URI` (`/transfers`,
-//! `/transfers/{ID}` or `/transfers/{ID}/error`); the rest of Mojaloop's outbound rules are
-//! `fspiop_edge::Forwarder`'s.
+//! `/transfers/{ID}`, `/transfers/{ID}/error`, `/fxTransfers`, `/fxTransfers/{ID}` or
+//! `/fxTransfers/{ID}/error`); the rest of Mojaloop's outbound rules are
+//! `fspiop_edge::Forwarder`'s. Endpoint templates are rendered with `{{transferId}}` and
+//! `{{commitRequestId}}` (Mojaloop's fx placeholder) both set to the id.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +78,7 @@ use fspiop::error::{ExtensionList, EXTENSION_VALUE_LEN_MAX};
 use fspiop::{headers, ErrorInformation, ErrorInformationObject};
 use serde_json::Value;
 
-/// A participant's callback endpoint type used for transfers.
+/// A participant's callback endpoint type used for transfers and fxTransfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     /// `FSPIOP_CALLBACK_URL_TRANSFER_POST`: `POST /transfers`.
@@ -58,7 +87,16 @@ pub enum Endpoint {
     TransferPut,
     /// `FSPIOP_CALLBACK_URL_TRANSFER_ERROR`: `PUT /transfers/{ID}/error`.
     TransferError,
+    /// `FSPIOP_CALLBACK_URL_FX_TRANSFER_POST`: `POST /fxTransfers`.
+    FxTransferPost,
+    /// `FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT`: `PUT`/`PATCH /fxTransfers/{ID}`.
+    FxTransferPut,
+    /// `FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR`: `PUT /fxTransfers/{ID}/error`.
+    FxTransferError,
 }
+
+/// The FSPIOP resource of the fxTransfers callbacks.
+pub const FX_RESOURCE: &str = "fxTransfers";
 
 impl Endpoint {
     /// The `endpointType` name in the central ledger.
@@ -67,6 +105,9 @@ impl Endpoint {
             Endpoint::TransferPost => "FSPIOP_CALLBACK_URL_TRANSFER_POST",
             Endpoint::TransferPut => "FSPIOP_CALLBACK_URL_TRANSFER_PUT",
             Endpoint::TransferError => "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
+            Endpoint::FxTransferPost => "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
+            Endpoint::FxTransferPut => "FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT",
+            Endpoint::FxTransferError => "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
         }
     }
 
@@ -76,7 +117,18 @@ impl Endpoint {
             Endpoint::TransferPost => "/transfers".to_string(),
             Endpoint::TransferPut => format!("/transfers/{transfer_id}"),
             Endpoint::TransferError => format!("/transfers/{transfer_id}/error"),
+            Endpoint::FxTransferPost => "/fxTransfers".to_string(),
+            Endpoint::FxTransferPut => format!("/fxTransfers/{transfer_id}"),
+            Endpoint::FxTransferError => format!("/fxTransfers/{transfer_id}/error"),
         }
+    }
+
+    /// An fxTransfers endpoint (FSPIOP 2.0 only).
+    pub fn is_fx(self) -> bool {
+        matches!(
+            self,
+            Endpoint::FxTransferPost | Endpoint::FxTransferPut | Endpoint::FxTransferError
+        )
     }
 }
 
@@ -109,6 +161,9 @@ pub struct Notification {
     pub headers: BTreeMap<String, String>,
     /// The body forwarded by callbacks that relay what a participant sent.
     pub callback_body: Vec<u8>,
+    /// `content.payload` as an `errorInformation` re-rendered as the hub sends it (whoever
+    /// the message is from), when it is one: the body of the hub's fx error callbacks.
+    pub hub_error_body: Option<Vec<u8>>,
     /// `content.payload` as JSON, when it is JSON.
     pub ledger_object: Option<Value>,
     /// `content.payload` is an empty object (a `get` to forward).
@@ -191,8 +246,9 @@ impl Notification {
             .and_then(|c| c.get("originalRequestPayload"))
             .filter(|v| !v.is_null());
         let from_hub = message.from == hub_name;
+        let hub_error_body = ledger_object.as_ref().and_then(normalised_error);
         let hub_error = if from_hub {
-            ledger_object.as_ref().and_then(normalised_error)
+            hub_error_body.clone()
         } else {
             None
         };
@@ -207,9 +263,10 @@ impl Notification {
             .map(|p| p.id.clone())
             .filter(|id| !id.is_empty())
             .or_else(|| {
-                ledger_object
-                    .as_ref()?
-                    .get("transferId")?
+                let object = ledger_object.as_ref()?;
+                object
+                    .get("transferId")
+                    .or_else(|| object.get("commitRequestId"))?
                     .as_str()
                     .map(str::to_string)
             })
@@ -232,6 +289,7 @@ impl Notification {
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect(),
             callback_body,
+            hub_error_body,
             payload_empty: content
                 .payload
                 .as_object()
@@ -428,6 +486,7 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
             };
             b.push("PUT", endpoint, to, from, true, b.relayed());
         }
+        fx if fx.starts_with("fx-") => return plan_fx(&mut b, &hub),
         // Mojaloop's email notifier mails these to the DFSP's *_EMAIL endpoints; there is no
         // FSPIOP callback for them.
         "limit-adjustment" | "position" | "settlement-transfer-position-change" => {
@@ -438,29 +497,116 @@ pub fn plan(n: &Notification, rules: &Rules) -> Plan {
     Plan::Send(b.out)
 }
 
+/// The callbacks of an `fx-…` action: exactly one, to the message's `to` (the ledger sends
+/// one message per recipient of everything it originates).
+fn plan_fx(b: &mut Builder<'_>, hub: &str) -> Plan {
+    use Endpoint::{FxTransferError, FxTransferPost, FxTransferPut};
+    let n = b.n;
+    let (from, to) = (n.from.as_str(), n.to.as_str());
+    let hub_error = || {
+        Some(
+            n.hub_error_body
+                .clone()
+                .unwrap_or_else(|| n.callback_body.clone()),
+        )
+    };
+    match n.action.as_str() {
+        action::FX_NOTIFY => {
+            let Some(object) = &n.ledger_object else {
+                return Plan::Skip("fx-notify without a JSON payload");
+            };
+            b.push(
+                "PATCH",
+                FxTransferPut,
+                to,
+                hub,
+                true,
+                Some(object_body(object, true)),
+            );
+        }
+        action::FX_GET if n.payload_empty => {
+            return Plan::Skip("fx-get without a payload: not proxied")
+        }
+        action::FX_ABORT_VALIDATION | action::FX_TIMEOUT_RECEIVED | action::FX_TIMEOUT_RESERVED => {
+            b.push("PUT", FxTransferError, to, hub, true, hub_error())
+        }
+        _ if !n.success => b.push("PUT", FxTransferError, to, hub, true, hub_error()),
+        action::FX_PREPARE => b.push("POST", FxTransferPost, to, from, false, b.relayed()),
+        action::FX_RESERVE | action::FX_COMMIT | action::FX_REJECT => {
+            b.push("PUT", FxTransferPut, to, from, false, b.relayed())
+        }
+        action::FX_ABORT => b.push("PUT", FxTransferError, to, from, false, b.relayed()),
+        action::FX_PREPARE_DUPLICATE
+        | action::FX_FULFIL_DUPLICATE
+        | action::FX_ABORT_DUPLICATE
+        | action::FX_GET => {
+            let Some(object) = &n.ledger_object else {
+                return Plan::Skip("an fx state answer without a JSON payload");
+            };
+            b.push(
+                "PUT",
+                FxTransferPut,
+                to,
+                hub,
+                true,
+                Some(object_body(object, false)),
+            );
+        }
+        _ => return Plan::Unknown,
+    }
+    Plan::Send(std::mem::take(&mut b.out))
+}
+
+/// The `Content-Type` of a hub-originated fxTransfers callback: the message's own when it is
+/// an fxTransfers 2.x media type, else `…fxTransfers+json;version=2.0` (never `transfers`,
+/// whatever the message carried).
+pub fn fx_content_type(message_content_type: Option<&str>) -> String {
+    let version = message_content_type
+        .and_then(|ct| headers::parse_content_type(ct, FX_RESOURCE))
+        .filter(|v| v.major == FX_VERSION.major)
+        .unwrap_or(FX_VERSION);
+    headers::media_type(FX_RESOURCE, version)
+}
+
+/// The FSPIOP version of the fxTransfers resource.
+pub const FX_VERSION: headers::Version = headers::Version::new(2, 0);
+
 /// `forwarded`: a transfer handed to an inter-scheme proxy; notified like `timeout-reserved`.
 pub const ACTION_FORWARDED: &str = "forwarded";
 
 /// The headers of `callback` for transfer `id`: the message's headers with
 /// `FSPIOP-HTTP-Method` and `FSPIOP-URI` set, and without the inbound signature for hub
-/// headers. `fspiop_edge::Forwarder` applies the remaining outbound rules.
+/// headers. A hub fxTransfers callback also has its `Content-Type` set by
+/// [`fx_content_type`] and no `Accept` (the hub's FX callbacks are `PUT` and `PATCH`).
+/// `fspiop_edge::Forwarder` applies the remaining outbound rules.
 pub fn callback_headers(
     message_headers: &BTreeMap<String, String>,
     callback: &Callback,
     id: &str,
 ) -> Vec<(String, String)> {
+    let fx_hub = callback.hub_headers && callback.endpoint.is_fx();
     let mut out: Vec<(String, String)> = message_headers
         .iter()
         .filter(|(name, _)| {
             let replaced = matches!(
                 name.as_str(),
                 headers::FSPIOP_HTTP_METHOD | headers::FSPIOP_URI
-            );
+            ) || (fx_hub
+                && matches!(name.as_str(), headers::CONTENT_TYPE | headers::ACCEPT));
             let dropped = callback.hub_headers && name.as_str() == headers::FSPIOP_SIGNATURE;
             !replaced && !dropped
         })
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
+    if fx_hub {
+        let content_type = message_headers
+            .get(headers::CONTENT_TYPE)
+            .map(String::as_str);
+        out.push((
+            headers::CONTENT_TYPE.to_string(),
+            fx_content_type(content_type),
+        ));
+    }
     out.push((
         headers::FSPIOP_HTTP_METHOD.to_string(),
         callback.method.to_string(),
@@ -970,5 +1116,262 @@ mod tests {
         assert!(callback_headers(&inbound, &relayed, ID)
             .iter()
             .any(|(n, v)| n == "fspiop-signature" && v == "s"));
+    }
+    const FX_CT: &str = "application/vnd.interoperability.fxTransfers+json;version=2.0";
+
+    /// A ledger fx message: fxTransfers 2.0 content type, as the ledger writes it.
+    fn fx_message(
+        from: &str,
+        to: &str,
+        action: &str,
+        state: EventState,
+        payload: Value,
+        context: Option<Value>,
+    ) -> Message {
+        let mut m = message(from, to, action, state, payload, context);
+        m.content
+            .headers
+            .insert("content-type".to_string(), FX_CT.to_string());
+        m
+    }
+
+    #[test]
+    fn fx_relays_go_to_to_with_the_original_bytes() {
+        let bytes = br#"{"commitRequestId" : "x",  "z":1}"#;
+        let uri = Value::String(data_uri(FX_CT, bytes));
+        let body = String::from_utf8_lossy(bytes).into_owned();
+        for (action, method, endpoint) in [
+            ("fx-prepare", "POST", Endpoint::FxTransferPost),
+            ("fx-reserve", "PUT", Endpoint::FxTransferPut),
+            ("fx-commit", "PUT", Endpoint::FxTransferPut),
+            ("fx-reject", "PUT", Endpoint::FxTransferPut),
+            ("fx-abort", "PUT", Endpoint::FxTransferError),
+        ] {
+            let m = fx_message(
+                "payerfsp",
+                "fxp",
+                action,
+                EventState::success(),
+                uri.clone(),
+                Some(json!({"originalRequestPayload": uri})),
+            );
+            // Confirmation to the sender is never sent for fx: one callback.
+            assert_eq!(
+                sent(plan(&read(&m), &rules(true))),
+                vec![(
+                    method,
+                    endpoint,
+                    "fxp".to_string(),
+                    "payerfsp".to_string(),
+                    false,
+                    body.clone()
+                )],
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
+    fn fx_hub_answers_carry_the_ledger_object() {
+        let object = json!({"conversionState": "RESERVED", "completedTimestamp": "2024-01-01T00:00:00.000Z", "fulfilment": "f"});
+        for action in [
+            "fx-prepare-duplicate",
+            "fx-fulfil-duplicate",
+            "fx-abort-duplicate",
+            "fx-get",
+        ] {
+            let m = fx_message(
+                "Hub",
+                "payerfsp",
+                action,
+                EventState::success(),
+                object.clone(),
+                None,
+            );
+            assert_eq!(
+                sent(plan(&read(&m), &rules(false))),
+                vec![(
+                    "PUT",
+                    Endpoint::FxTransferPut,
+                    "payerfsp".to_string(),
+                    "Hub".to_string(),
+                    true,
+                    r#"{"conversionState":"RESERVED","completedTimestamp":"2024-01-01T00:00:00.000Z","fulfilment":"f"}"#.to_string()
+                )],
+                "{action}"
+            );
+        }
+        // fx-get without a payload: not proxied.
+        let m = fx_message(
+            "payerfsp",
+            "Hub",
+            "fx-get",
+            EventState::success(),
+            json!({}),
+            None,
+        );
+        assert!(matches!(plan(&read(&m), &rules(false)), Plan::Skip(_)));
+    }
+
+    #[test]
+    fn fx_notify_patches_to_without_the_fulfilment() {
+        let object = json!({"conversionState": "COMMITTED", "fulfilment": "f", "completedTimestamp": "2024-01-01T00:00:00.000Z"});
+        let mut old = rules(false);
+        old.patch_supported = false;
+        for state in [EventState::success(), EventState::error(2001, "x")] {
+            let m = fx_message("Hub", "fxp", "fx-notify", state, object.clone(), None);
+            // Even when the hub's transfers default has no PATCH: fxTransfers are 2.0.
+            assert_eq!(
+                sent(plan(&read(&m), &old)),
+                vec![(
+                    "PATCH",
+                    Endpoint::FxTransferPut,
+                    "fxp".to_string(),
+                    "Hub".to_string(),
+                    true,
+                    r#"{"conversionState":"COMMITTED","completedTimestamp":"2024-01-01T00:00:00.000Z"}"#
+                        .to_string()
+                )]
+            );
+        }
+    }
+
+    #[test]
+    fn fx_errors_go_to_the_error_endpoint_of_to_from_the_hub() {
+        let error = json!({"errorInformation": {"errorCode": "3100", "errorDescription": "Generic validation error - x",
+            "extensionList": {"extension": [{"key": "cause", "value": "stack"}]}}});
+        let expected = r#"{"errorInformation":{"errorCode":"3100","errorDescription":"Generic validation error - x"}}"#;
+        for (from, action, state) in [
+            ("Hub", "fx-prepare", EventState::error(3100, "x")),
+            ("Hub", "fx-reserve", EventState::error(3100, "x")),
+            ("Hub", "fx-commit", EventState::error(3100, "x")),
+            ("Hub", "fx-reject", EventState::error(3100, "x")),
+            ("Hub", "fx-abort", EventState::error(3100, "x")),
+            ("Hub", "fx-get", EventState::error(3100, "x")),
+            ("Hub", "fx-prepare-duplicate", EventState::error(3106, "x")),
+            ("Hub", "fx-fulfil-duplicate", EventState::error(3106, "x")),
+            ("Hub", "fx-abort-duplicate", EventState::error(3106, "x")),
+            ("Hub", "fx-abort-validation", EventState::error(3100, "x")),
+            ("Hub", "fx-abort-validation", EventState::success()),
+            ("Hub", "fx-timeout-received", EventState::error(3303, "x")),
+            ("Hub", "fx-timeout-reserved", EventState::error(3303, "x")),
+            // Not from the hub by name: still the hub's error, re-rendered.
+            ("fxp", "fx-timeout-reserved", EventState::error(3303, "x")),
+        ] {
+            let m = fx_message(from, "payerfsp", action, state, error.clone(), None);
+            assert_eq!(
+                sent(plan(&read(&m), &rules(true))),
+                vec![(
+                    "PUT",
+                    Endpoint::FxTransferError,
+                    "payerfsp".to_string(),
+                    "Hub".to_string(),
+                    true,
+                    expected.to_string()
+                )],
+                "{from} {action}"
+            );
+        }
+        let m = fx_message(
+            "Hub",
+            "payerfsp",
+            "fx-no-such-action",
+            EventState::success(),
+            json!({"a": 1}),
+            None,
+        );
+        assert_eq!(plan(&read(&m), &rules(false)), Plan::Unknown);
+    }
+
+    #[test]
+    fn fx_ids_endpoints_and_hub_headers() {
+        let mut m = fx_message(
+            "Hub",
+            "payerfsp",
+            "fx-get",
+            EventState::success(),
+            json!({"commitRequestId": "c-payload", "conversionState": "COMMITTED"}),
+            None,
+        );
+        m.content.uri_params = None;
+        assert_eq!(read(&m).id, "c-payload");
+
+        assert_eq!(
+            [
+                Endpoint::FxTransferPost,
+                Endpoint::FxTransferPut,
+                Endpoint::FxTransferError
+            ]
+            .map(|e| (e.type_name(), e.uri_path(ID), e.is_fx())),
+            [
+                (
+                    "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
+                    "/fxTransfers".to_string(),
+                    true
+                ),
+                (
+                    "FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT",
+                    format!("/fxTransfers/{ID}"),
+                    true
+                ),
+                (
+                    "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
+                    format!("/fxTransfers/{ID}/error"),
+                    true
+                ),
+            ]
+        );
+        assert!(!Endpoint::TransferPut.is_fx());
+
+        // A hub fx callback: fxTransfers content type (even when the message says transfers),
+        // no Accept, no inbound signature.
+        let mut inbound = BTreeMap::new();
+        inbound.insert("content-type".to_string(), CT.to_string());
+        inbound.insert(
+            "accept".to_string(),
+            "application/vnd.interoperability.transfers+json;version=1".to_string(),
+        );
+        inbound.insert("fspiop-signature".to_string(), "s".to_string());
+        inbound.insert("date".to_string(), "d".to_string());
+        let callback = Callback {
+            method: "PATCH",
+            endpoint: Endpoint::FxTransferPut,
+            destination: "fxp".into(),
+            source: "Hub".into(),
+            hub_headers: true,
+            body: None,
+        };
+        assert_eq!(
+            callback_headers(&inbound, &callback, ID),
+            vec![
+                ("date".to_string(), "d".to_string()),
+                ("content-type".to_string(), FX_CT.to_string()),
+                ("fspiop-http-method".to_string(), "PATCH".to_string()),
+                ("fspiop-uri".to_string(), format!("/fxTransfers/{ID}")),
+            ]
+        );
+        // A relayed fx callback keeps the sender's headers.
+        let relayed = Callback {
+            hub_headers: false,
+            ..callback
+        };
+        let out = callback_headers(&inbound, &relayed, ID);
+        assert!(out.contains(&("content-type".to_string(), CT.to_string())));
+        assert!(out.contains(&("fspiop-signature".to_string(), "s".to_string())));
+
+        assert_eq!(fx_content_type(None), FX_CT);
+        assert_eq!(fx_content_type(Some(CT)), FX_CT);
+        assert_eq!(
+            fx_content_type(Some(
+                "application/vnd.interoperability.fxTransfers+json;version=2.1"
+            )),
+            "application/vnd.interoperability.fxTransfers+json;version=2.1"
+        );
+        assert_eq!(
+            fx_content_type(Some(
+                "application/vnd.interoperability.fxTransfers+json;version=1.1"
+            )),
+            FX_CT
+        );
     }
 }

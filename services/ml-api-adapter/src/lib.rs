@@ -2,9 +2,10 @@
 //! handler (services spec §5).
 //!
 //! - [`api`]: `POST /transfers`, `PUT /transfers/{ID}`, `PUT /transfers/{ID}/error`,
-//!   `GET /transfers/{ID}` (and `PATCH` → 501), checked synchronously and put on
-//!   `topic-transfer-prepare` / `-fulfil` / `-get` in Mojaloop's envelope ([`messages`]) before
-//!   they are answered; `/health`, `/metrics`, `DELETE /endpointcache`, `GET /`.
+//!   `GET /transfers/{ID}` (and `PATCH` → 501), the same for FSPIOP 2.0 `/fxTransfers`,
+//!   checked synchronously and put on `topic-transfer-prepare` / `-fulfil` / `-get` in
+//!   Mojaloop's envelope ([`messages`]) before they are answered; `/health`, `/metrics`,
+//!   `DELETE /endpointcache`, `GET /`.
 //! - [`notification`]: consumes `topic-notification-event` and makes the callbacks of the
 //!   action matrix ([`callbacks`]) to the participants' endpoints, read from the central
 //!   ledger's database (`fspiop_edge::Directory`) and sent with Mojaloop's outbound header
@@ -51,6 +52,14 @@ pub struct Metrics {
     pub transfer_fulfil_error: Histogram,
     /// `GET /transfers/{ID}` answered.
     pub transfer_get: Histogram,
+    /// `POST /fxTransfers` answered.
+    pub fx_transfer_prepare: Histogram,
+    /// `PUT /fxTransfers/{ID}` answered.
+    pub fx_transfer_fulfil: Histogram,
+    /// `PUT /fxTransfers/{ID}/error` answered.
+    pub fx_transfer_fulfil_error: Histogram,
+    /// `GET /fxTransfers/{ID}` answered.
+    pub fx_transfer_get: Histogram,
     /// Notification messages handled, by `success` and `action`.
     pub notification_process: Histogram,
     /// Callbacks attempted, by `success`, `from`, `dest`, `action` and `status` (`ok` or the
@@ -88,6 +97,26 @@ impl Metrics {
                 "Produce a transfer get message to the get topic",
                 &["success"],
             ),
+            fx_transfer_prepare: histogram(
+                "ml_fx_transfer_prepare",
+                "Produce an fxTransfer prepare message to the prepare topic",
+                &["success"],
+            ),
+            fx_transfer_fulfil: histogram(
+                "ml_fx_transfer_fulfil",
+                "Produce an fxTransfer fulfil message to the fulfil topic",
+                &["success"],
+            ),
+            fx_transfer_fulfil_error: histogram(
+                "ml_fx_transfer_fulfil_error",
+                "Produce an fxTransfer error message to the fulfil topic",
+                &["success"],
+            ),
+            fx_transfer_get: histogram(
+                "ml_fx_transfer_get",
+                "Produce an fxTransfer get message to the get topic",
+                &["success"],
+            ),
             notification_process: histogram(
                 "notification_event_process_msg",
                 "Consume a notification message from the kafka topic and process it accordingly",
@@ -120,6 +149,8 @@ pub struct AppState {
 struct Inner {
     config: Config,
     versions: ProtocolVersions,
+    /// `versions` restricted to FSPIOP 2.x: the `/fxTransfers` routes' ([`api::fx_versions`]).
+    fx_versions: ProtocolVersions,
     producer: bus::Producer,
     topic_prepare: String,
     topic_fulfil: String,
@@ -156,6 +187,7 @@ impl AppState {
                 topic_fulfil: config.topic(bus::TOPIC_TRANSFER_FULFIL),
                 topic_get: config.topic(bus::TOPIC_TRANSFER_GET),
                 config,
+                fx_versions: api::fx_versions(&versions),
                 versions,
                 producer,
                 handler,
@@ -172,6 +204,11 @@ impl AppState {
 
     pub fn versions(&self) -> &ProtocolVersions {
         &self.inner.versions
+    }
+
+    /// The versions the `/fxTransfers` routes accept (the configured ones of FSPIOP 2.x).
+    pub fn fx_versions(&self) -> &ProtocolVersions {
+        &self.inner.fx_versions
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -322,18 +359,27 @@ pub async fn run_with_bus(
         )
         .await?;
         let directory = Directory::new(pool.clone(), db.cache_ttl_ms);
-        let forwarder = Forwarder::new(
-            ForwarderConfig::new(
-                config.http_client.request_timeout_ms,
-                config.http_client.idle_connections_per_host_max,
-                &config.hub.name,
-                versions.clone(),
+        let client_tls = config.tls.client().map_err(tls_error)?;
+        let refusals = fspiop_edge::refusals_counter(&metrics.registry);
+        let forwarder_with = |versions: ProtocolVersions| {
+            Forwarder::new(
+                ForwarderConfig::new(
+                    config.http_client.request_timeout_ms,
+                    config.http_client.idle_connections_per_host_max,
+                    &config.hub.name,
+                    versions,
+                )
+                .with_tls(client_tls.clone()),
             )
-            .with_tls(config.tls.client().map_err(tls_error)?),
-        )
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .with_signer(jws_signer.clone())
-        .with_refusals(fspiop_edge::refusals_counter(&metrics.registry));
+            .map(|forwarder| {
+                forwarder
+                    .with_signer(jws_signer.clone())
+                    .with_refusals(refusals.clone())
+            })
+            .map_err(|e| Error::Internal(e.to_string()))
+        };
+        let forwarder = forwarder_with(versions.clone())?;
+        let fx_forwarder = forwarder_with(api::fx_versions(&versions))?;
         let rules = callbacks::Rules {
             hub_name: config.hub.name.clone(),
             send_transfer_confirmation_to_payee: config
@@ -350,6 +396,7 @@ pub async fn run_with_bus(
         let deliverer = Arc::new(notification::Deliverer::new(
             directory.clone(),
             forwarder,
+            fx_forwarder,
             rules,
             metrics.clone(),
         ));

@@ -6,23 +6,31 @@
 //! | `PUT /transfers/{ID}` | `topic-transfer-fulfil` | path `ID` | `FSPIOP-Source` / `FSPIOP-Destination` | `fulfil` / `commit` (COMMITTED, RECEIVED), `reserve` (RESERVED), `reject` (ABORTED) |
 //! | `PUT /transfers/{ID}/error` | `topic-transfer-fulfil` | path `ID` | headers | `fulfil` / `abort` |
 //! | `GET /transfers/{ID}` | `topic-transfer-get` | path `ID` | headers | `get` / `get` |
+//! | `POST /fxTransfers` | `topic-transfer-prepare` | body `commitRequestId` | body `initiatingFsp` / `counterPartyFsp` | `prepare` / `fx-prepare` |
+//! | `PUT /fxTransfers/{ID}` | `topic-transfer-fulfil` | path `ID` | `FSPIOP-Source` / `FSPIOP-Destination` | `fulfil` / `fx-commit` (COMMITTED, RECEIVED), `fx-reserve` (RESERVED), `fx-reject` (ABORTED) |
+//! | `PUT /fxTransfers/{ID}/error` | `topic-transfer-fulfil` | path `ID` | headers | `fulfil` / `fx-abort` |
+//! | `GET /fxTransfers/{ID}` | `topic-transfer-get` | path `ID` | headers | `get` / `fx-get` |
 //!
 //! `content.headers` are the request's headers with lower-case names, `content.uriParams.id`
-//! the transfer id, `content.payload` the data URI `data:<Content-Type>;base64,<exact body
-//! bytes>` (`{}` for GET) and `content.context` `{originalRequestPayload: <the same data URI>,
-//! originalRequestId}` (none for GET), as Mojaloop's adapter sends them with its default
-//! payload storage. A missing `FSPIOP-Destination` gives an empty `to`.
+//! the transfer id (the `commitRequestId` for fxTransfers), `content.payload` the data URI
+//! `data:<Content-Type>;base64,<exact body bytes>` (`{}` for GET) and `content.context`
+//! `{originalRequestPayload: <the same data URI>, originalRequestId}` (none for GET), as
+//! Mojaloop's adapter sends them with its default payload storage. A missing
+//! `FSPIOP-Destination` gives an empty `to`.
 //!
 //! Prepares are keyed by the payer (Mojaloop's adapter produces without a key): all of one
 //! payer's prepares land in one partition, so one prepare handler owns that payer's position
-//! at a time and sees a resent prepare after the original. Fulfils and gets are keyed by the
-//! transfer id, so a payee's `PUT` and `PUT …/error` for one transfer stay in arrival order.
+//! at a time and sees a resent prepare after the original. An fxTransfer prepare is keyed by
+//! its `initiatingFsp`, the same key as that DFSP's transfer prepares: the conversion's
+//! reservation and the DFSP's transfers are handled in arrival order by one consumer. Fulfils
+//! and gets are keyed by the transfer id (the `commitRequestId`), so a payee's (an FXP's) `PUT`
+//! and `PUT …/error` for one transfer stay in arrival order.
 
 use std::collections::BTreeMap;
 
 use fspiop::envelope::{action, event_type, Message};
 use fspiop::headers;
-use fspiop::types::{TransferState, TransfersPostRequest};
+use fspiop::types::{FxTransfersPostRequest, TransferState, TransfersPostRequest};
 use serde_json::{json, Value};
 
 /// Which topic a message goes to (before the configured prefix).
@@ -66,6 +74,15 @@ fn header(headers: &BTreeMap<String, String>, name: &str) -> String {
     headers.get(name).cloned().unwrap_or_default()
 }
 
+/// The fulfil action a `PUT /fxTransfers/{ID}` stands for (by its `conversionState`).
+pub fn fx_fulfil_action(state: TransferState) -> &'static str {
+    match state {
+        TransferState::Aborted => action::FX_REJECT,
+        TransferState::Reserved => action::FX_RESERVE,
+        TransferState::Committed | TransferState::Received => action::FX_COMMIT,
+    }
+}
+
 /// `{originalRequestPayload, originalRequestId}`.
 fn context(payload: &Value, original_request_id: &str) -> Value {
     json!({ "originalRequestPayload": payload, "originalRequestId": original_request_id })
@@ -95,6 +112,35 @@ pub fn prepare(
     Outbound {
         topic: Topic::Prepare,
         key: transfer.payer_fsp.clone(),
+        message,
+    }
+}
+
+/// `POST /fxTransfers` → `topic-transfer-prepare`, action `fx-prepare`, keyed by the
+/// initiating DFSP.
+pub fn fx_prepare(
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    fx_transfer: &FxTransfersPostRequest,
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    let id = fx_transfer.commit_request_id.as_str();
+    let mut message = Message::from_request(
+        id,
+        &fx_transfer.initiating_fsp,
+        &fx_transfer.counter_party_fsp,
+        headers,
+        Some(body),
+        Some(id),
+        event_type::PREPARE,
+        action::FX_PREPARE,
+        now_ms,
+    );
+    message.content.context = Some(context(&message.content.payload, original_request_id));
+    Outbound {
+        topic: Topic::Prepare,
+        key: fx_transfer.initiating_fsp.clone(),
         message,
     }
 }
@@ -136,6 +182,43 @@ pub fn abort(
     )
 }
 
+/// `PUT /fxTransfers/{ID}` → `topic-transfer-fulfil`, action by `conversionState`.
+pub fn fx_fulfil(
+    id: &str,
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    state: TransferState,
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    fulfil_with_action(
+        id,
+        headers,
+        body,
+        fx_fulfil_action(state),
+        original_request_id,
+        now_ms,
+    )
+}
+
+/// `PUT /fxTransfers/{ID}/error` → `topic-transfer-fulfil`, action `fx-abort`.
+pub fn fx_abort(
+    id: &str,
+    headers: BTreeMap<String, String>,
+    body: &[u8],
+    original_request_id: &str,
+    now_ms: i64,
+) -> Outbound {
+    fulfil_with_action(
+        id,
+        headers,
+        body,
+        action::FX_ABORT,
+        original_request_id,
+        now_ms,
+    )
+}
+
 fn fulfil_with_action(
     id: &str,
     headers: BTreeMap<String, String>,
@@ -167,6 +250,20 @@ fn fulfil_with_action(
 
 /// `GET /transfers/{ID}` → `topic-transfer-get` (payload `{}`, no context).
 pub fn get(id: &str, headers: BTreeMap<String, String>, now_ms: i64) -> Outbound {
+    get_with_action(id, headers, action::GET, now_ms)
+}
+
+/// `GET /fxTransfers/{ID}` → `topic-transfer-get`, action `fx-get` (payload `{}`, no context).
+pub fn fx_get(id: &str, headers: BTreeMap<String, String>, now_ms: i64) -> Outbound {
+    get_with_action(id, headers, action::FX_GET, now_ms)
+}
+
+fn get_with_action(
+    id: &str,
+    headers: BTreeMap<String, String>,
+    event_action: &str,
+    now_ms: i64,
+) -> Outbound {
     let from = header(&headers, headers::FSPIOP_SOURCE);
     let to = header(&headers, headers::FSPIOP_DESTINATION);
     let message = Message::from_request(
@@ -177,7 +274,7 @@ pub fn get(id: &str, headers: BTreeMap<String, String>, now_ms: i64) -> Outbound
         None,
         Some(id),
         event_type::GET,
-        action::GET,
+        event_action,
         now_ms,
     );
     Outbound {
@@ -307,6 +404,125 @@ mod tests {
                 .as_ref()
                 .map(|p| p.id.as_str()),
             Some(TRANSFER_ID)
+        );
+    }
+    const FX_CONTENT_TYPE: &str = "application/vnd.interoperability.fxTransfers+json;version=2.0";
+    const COMMIT_REQUEST_ID: &str = "0f2a7c3e-3b1d-4c55-9d0e-8a1b2c3d4e5f";
+
+    fn fx_headers(source: &str, destination: Option<&str>) -> BTreeMap<String, String> {
+        let mut map = headers(source, destination);
+        map.insert("content-type".to_string(), FX_CONTENT_TYPE.to_string());
+        map
+    }
+
+    fn fx_transfer() -> FxTransfersPostRequest {
+        serde_json::from_value(json!({
+            "commitRequestId": COMMIT_REQUEST_ID, "determiningTransferId": TRANSFER_ID,
+            "initiatingFsp": "payerfsp", "counterPartyFsp": "fxp",
+            "sourceAmount": {"amount": "300", "currency": "BWP"},
+            "targetAmount": {"amount": "48000", "currency": "TZS"},
+            "condition": "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA", "expiration": "2030-01-01T00:00:00.000Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn fx_prepare_is_keyed_by_the_initiating_fsp_and_goes_to_the_fxp() {
+        let body = br#"{"commitRequestId" : "0f2a7c3e-3b1d-4c55-9d0e-8a1b2c3d4e5f"}"#;
+        let out = fx_prepare(
+            fx_headers("payerfsp", Some("fxp")),
+            body,
+            &fx_transfer(),
+            "r9",
+            1_704_067_200_000,
+        );
+        assert_eq!(out.topic.name(), "topic-transfer-prepare");
+        assert_eq!(
+            out.key, "payerfsp",
+            "the same partition as the DFSP's transfer prepares"
+        );
+        let json = serde_json::to_value(&out.message).unwrap();
+        assert_eq!(json["id"], COMMIT_REQUEST_ID);
+        assert_eq!(json["from"], "payerfsp");
+        assert_eq!(json["to"], "fxp");
+        assert_eq!(json["content"]["uriParams"]["id"], COMMIT_REQUEST_ID);
+        let uri = data_uri(FX_CONTENT_TYPE, body);
+        assert!(uri.starts_with(
+            "data:application/vnd.interoperability.fxTransfers+json;version=2.0;base64,"
+        ));
+        assert_eq!(json["content"]["payload"], uri);
+        assert_eq!(json["content"]["context"]["originalRequestPayload"], uri);
+        assert_eq!(json["content"]["context"]["originalRequestId"], "r9");
+        assert_eq!(json["metadata"]["correlationId"], COMMIT_REQUEST_ID);
+        assert_eq!(json["metadata"]["event"]["type"], "prepare");
+        assert_eq!(json["metadata"]["event"]["action"], "fx-prepare");
+    }
+
+    #[test]
+    fn fx_fulfil_actions_follow_the_conversion_state() {
+        for (state, expected) in [
+            (TransferState::Committed, "fx-commit"),
+            (TransferState::Received, "fx-commit"),
+            (TransferState::Reserved, "fx-reserve"),
+            (TransferState::Aborted, "fx-reject"),
+        ] {
+            let out = fx_fulfil(
+                COMMIT_REQUEST_ID,
+                fx_headers("fxp", Some("payerfsp")),
+                b"{}",
+                state,
+                "r2",
+                0,
+            );
+            assert_eq!(out.topic.name(), "topic-transfer-fulfil");
+            assert_eq!(out.key, COMMIT_REQUEST_ID);
+            assert_eq!(out.message.metadata.event.kind, "fulfil");
+            assert_eq!(out.message.metadata.event.action, expected, "{state:?}");
+            assert_eq!(
+                (out.message.from.as_str(), out.message.to.as_str()),
+                ("fxp", "payerfsp")
+            );
+            assert!(out.message.content.context.is_some());
+        }
+        let out = fx_abort(
+            COMMIT_REQUEST_ID,
+            fx_headers("fxp", Some("payerfsp")),
+            b"{}",
+            "r3",
+            0,
+        );
+        assert_eq!(
+            (
+                out.topic,
+                out.key.as_str(),
+                out.message.metadata.event.kind.as_str(),
+                out.message.metadata.event.action.as_str()
+            ),
+            (Topic::Fulfil, COMMIT_REQUEST_ID, "fulfil", "fx-abort")
+        );
+        assert_eq!(
+            (out.message.from.as_str(), out.message.to.as_str()),
+            ("fxp", "payerfsp")
+        );
+    }
+
+    #[test]
+    fn fx_get_has_an_empty_payload() {
+        let out = fx_get(COMMIT_REQUEST_ID, fx_headers("payerfsp", Some("Hub")), 0);
+        assert_eq!(out.topic.name(), "topic-transfer-get");
+        assert_eq!(out.key, COMMIT_REQUEST_ID);
+        assert_eq!(out.message.content.payload, json!({}));
+        assert_eq!(out.message.content.context, None);
+        assert_eq!(
+            (
+                out.message.metadata.event.kind.as_str(),
+                out.message.metadata.event.action.as_str()
+            ),
+            ("get", "fx-get")
+        );
+        assert_eq!(
+            (out.message.from.as_str(), out.message.to.as_str()),
+            ("payerfsp", "Hub")
         );
     }
 }

@@ -71,6 +71,9 @@ pub struct Handled {
 pub struct Deliverer {
     directory: Directory,
     forwarder: Forwarder,
+    /// The fxTransfers callbacks' forwarder: its versions are FSPIOP 2.x only
+    /// (`crate::api::fx_versions`), so a hub fx callback speaks 2.x.
+    fx_forwarder: Forwarder,
     rules: Rules,
     metrics: Metrics,
 }
@@ -79,12 +82,14 @@ impl Deliverer {
     pub fn new(
         directory: Directory,
         forwarder: Forwarder,
+        fx_forwarder: Forwarder,
         rules: Rules,
         metrics: Metrics,
     ) -> Deliverer {
         Deliverer {
             directory,
             forwarder,
+            fx_forwarder,
             rules,
             metrics,
         }
@@ -212,7 +217,8 @@ impl Deliverer {
                 fsp: callback.destination.clone(),
                 endpoint_type,
             })?;
-        let url = render_endpoint(&template, &[("transferId", notification.id.as_str())]);
+        let id = notification.id.as_str();
+        let url = render_endpoint(&template, &[("transferId", id), ("commitRequestId", id)]);
         let headers =
             callbacks::callback_headers(&notification.headers, &callback, &notification.id);
         let request = OutboundRequest {
@@ -224,10 +230,12 @@ impl Deliverer {
             destination: callback.destination,
             body: callback.body,
         };
-        self.forwarder
-            .send(request)
-            .await
-            .map_err(DeliveryError::Peer)
+        let forwarder = if callback.endpoint.is_fx() {
+            &self.fx_forwarder
+        } else {
+            &self.forwarder
+        };
+        forwarder.send(request).await.map_err(DeliveryError::Peer)
     }
 }
 

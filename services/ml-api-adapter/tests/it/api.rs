@@ -606,7 +606,7 @@ async fn patch_unknown_routes_and_operations() {
             .error(404, "3002"),
         "Unknown URI"
     );
-    app.send("POST", "/fxTransfers", &post, Some(b"{}"))
+    app.send("POST", "/fxQuotes", &post, Some(b"{}"))
         .await
         .error(404, "3002");
     assert_eq!(

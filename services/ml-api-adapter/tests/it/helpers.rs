@@ -23,6 +23,9 @@ pub const TOPIC_PARTITIONS: i32 = 2;
 /// Longest wait for anything asynchronous (group joins on the test broker take seconds).
 pub const WAIT_MAX: Duration = Duration::from_secs(60);
 pub const TRANSFERS_V11: &str = "application/vnd.interoperability.transfers+json;version=1.1";
+pub const FX_TRANSFERS_V20: &str = "application/vnd.interoperability.fxTransfers+json;version=2.0";
+pub const FX_TRANSFERS_ACCEPT_V2: &str =
+    "application/vnd.interoperability.fxTransfers+json;version=2";
 
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
@@ -92,6 +95,43 @@ impl TestDb {
             .execute(&self.pool)
             .await
             .unwrap_or_else(|e| panic!("endpoint {endpoint_type} of {name}: {e}"));
+        }
+    }
+
+    /// One more endpoint of participant `name`.
+    pub async fn endpoint(&self, name: &str, endpoint_type: &str, value: &str) {
+        sqlx::query(
+            "INSERT INTO participantEndpoint (participantId, endpointTypeId, value, createdBy)
+             SELECT p.participantId, t.endpointTypeId, ?, 'test'
+             FROM participant p JOIN endpointType t ON t.name = ?
+             WHERE p.name = ?",
+        )
+        .bind(value)
+        .bind(endpoint_type)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("endpoint {endpoint_type} of {name}: {e}"));
+    }
+
+    /// The FX_TRANSFER_POST, _PUT and _ERROR endpoints of participant `name` under `base`;
+    /// the PUT template uses Mojaloop's `{{commitRequestId}}`, the error one `{{transferId}}`.
+    pub async fn fx_endpoints(&self, name: &str, base: &str) {
+        for (endpoint_type, value) in [
+            (
+                "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
+                format!("{base}/fxTransfers"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT",
+                format!("{base}/fxTransfers/{{{{commitRequestId}}}}"),
+            ),
+            (
+                "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
+                format!("{base}/fxTransfers/{{{{transferId}}}}/error"),
+            ),
+        ] {
+            self.endpoint(name, endpoint_type, &value).await;
         }
     }
 
@@ -248,6 +288,8 @@ pub struct Options<'a> {
     pub jws: Option<service_kit::jws::JwsConfig>,
     /// `[validation] reject_additional_properties`.
     pub reject_additional_properties: bool,
+    /// The `[protocol_versions]` settings, when not the default.
+    pub protocol_versions: Option<service_kit::config::ProtocolVersionsConfig>,
 }
 
 pub struct TestApp {
@@ -278,6 +320,9 @@ pub async fn spawn_app(options: Options<'_>) -> TestApp {
         config.jws = jws;
     }
     config.validation.reject_additional_properties = options.reject_additional_properties;
+    if let Some(versions) = options.protocol_versions.clone() {
+        config.protocol_versions = versions;
+    }
     match options.database {
         Some(db) => {
             config.central_ledger_database.url = database_server_url();
@@ -333,6 +378,33 @@ pub fn fspiop_headers(
         headers.push(("fspiop-destination".to_string(), destination.to_string()));
     }
     headers
+}
+
+/// The FSPIOP 2.0 headers of an `/fxTransfers` request from `source` to `destination`.
+pub fn fx_headers(method: &str, source: &str, destination: Option<&str>) -> Vec<(String, String)> {
+    let mut headers = with_header(
+        fspiop_headers(method, source, destination),
+        "content-type",
+        Some(FX_TRANSFERS_V20),
+    );
+    if matches!(method, "POST" | "GET") {
+        headers = with_header(headers, "accept", Some(FX_TRANSFERS_ACCEPT_V2));
+    }
+    headers
+}
+
+/// A `POST /fxTransfers` body: `initiating` converts 300 BWP into 48000 TZS with FXP `fxp`.
+pub fn fx_transfer_body(commit_request_id: &str, initiating: &str, fxp: &str) -> Value {
+    serde_json::json!({
+        "commitRequestId": commit_request_id,
+        "determiningTransferId": new_id(),
+        "initiatingFsp": initiating,
+        "counterPartyFsp": fxp,
+        "sourceAmount": {"amount": "300", "currency": "BWP"},
+        "targetAmount": {"amount": "48000", "currency": "TZS"},
+        "condition": "f5sqb7tBTWPd5Y8BDFdMm9BJR_MNI4isf8p8n4D5pHA",
+        "expiration": "2030-01-01T00:00:00.000Z"
+    })
 }
 
 /// `headers` with `name` replaced by `value` (removed when `None`).

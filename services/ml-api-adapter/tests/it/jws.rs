@@ -16,7 +16,7 @@ use crate::helpers::{
 };
 
 /// Key pairs for `names` in a fresh directory: `<name>.pem` public, `private/<name>.pem`.
-fn keys(names: &[&str]) -> PathBuf {
+pub(crate) fn keys(names: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("jws-{}", new_id()));
     std::fs::create_dir_all(dir.join("private")).unwrap();
     for name in names {
@@ -27,12 +27,12 @@ fn keys(names: &[&str]) -> PathBuf {
     dir
 }
 
-fn signing_key(dir: &std::path::Path, name: &str) -> SigningKey {
+pub(crate) fn signing_key(dir: &std::path::Path, name: &str) -> SigningKey {
     let pem = std::fs::read(dir.join("private").join(format!("{name}.pem"))).unwrap();
     SigningKey::from_pem(&pem, None).unwrap()
 }
 
-fn public_keys(dir: &std::path::Path) -> BTreeMap<String, VerifyingKey> {
+pub(crate) fn public_keys(dir: &std::path::Path) -> BTreeMap<String, VerifyingKey> {
     let mut keys = BTreeMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -52,7 +52,7 @@ fn public_keys(dir: &std::path::Path) -> BTreeMap<String, VerifyingKey> {
 }
 
 /// `headers` plus the signature of `body` by `key` for `method path`.
-fn signed(
+pub(crate) fn signed(
     key: &SigningKey,
     method: &str,
     path: &str,

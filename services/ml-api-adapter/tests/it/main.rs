@@ -10,6 +10,7 @@
 )]
 
 mod api;
+mod fx;
 mod helpers;
 mod interop;
 mod jws;

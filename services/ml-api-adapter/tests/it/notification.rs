@@ -51,7 +51,7 @@ fn hub_headers(to: &str) -> BTreeMap<String, String> {
 }
 
 /// A notification as the ledger produces it.
-fn notification(
+pub(crate) fn notification(
     id: &str,
     from: &str,
     to: &str,
@@ -77,11 +77,11 @@ fn notification(
     message
 }
 
-fn error_payload(code: &str, description: &str) -> Value {
+pub(crate) fn error_payload(code: &str, description: &str) -> Value {
     json!({"errorInformation": {"errorCode": code, "errorDescription": description}})
 }
 
-fn assert_headers(r: &Recorded, expected: &[(&str, Option<&str>)]) {
+pub(crate) fn assert_headers(r: &Recorded, expected: &[(&str, Option<&str>)]) {
     for (name, value) in expected {
         assert_eq!(
             r.header(name),
@@ -94,7 +94,7 @@ fn assert_headers(r: &Recorded, expected: &[(&str, Option<&str>)]) {
     }
 }
 
-fn only(requests: Vec<Recorded>, method: &str, path: &str) -> Recorded {
+pub(crate) fn only(requests: Vec<Recorded>, method: &str, path: &str) -> Recorded {
     let matching: Vec<Recorded> = requests
         .into_iter()
         .filter(|r| r.method == method && r.path == path)
