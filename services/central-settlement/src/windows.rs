@@ -406,8 +406,9 @@ pub enum Aggregated {
 }
 
 /// Phase two of a close: in one transaction, every position change of every transfer (and
-/// currency conversion, `fxTransferFulfilment`) bound to the window is summed per account and direction into contents (for account types and
-/// currencies a deferred net model settles) and aggregation rows; the window becomes CLOSED.
+/// currency conversion, `fxTransferFulfilment`) bound to the window is summed per account and
+/// direction into contents (for account types and currencies a deferred net model settles)
+/// and aggregation rows; the window becomes CLOSED.
 /// Safe to run again: a window that is no longer PROCESSING is left alone.
 pub async fn aggregate(store: &Store, id: u64) -> Result<Aggregated> {
     let mut tx = store.pool.begin().await?;

@@ -334,6 +334,63 @@ impl Switch {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// Puts an `/fxTransfers` message (`kind` prepare or fulfil) as the ML API Adapter does.
+    pub async fn fx(
+        &self,
+        kind: &str,
+        id: &str,
+        body: &Value,
+        source: &str,
+        destination: &str,
+        action: &str,
+    ) {
+        let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let mut headers = headers(source, destination);
+        headers.insert(
+            "content-type".to_string(),
+            "application/vnd.interoperability.fxTransfers+json;version=2.0".to_string(),
+        );
+        let message = Message::from_request(
+            id,
+            source,
+            destination,
+            headers,
+            Some(&bytes),
+            Some(id),
+            kind,
+            action,
+            central_ledger::now_ms(),
+        );
+        let (topic, key) = if kind == "prepare" {
+            (&self.prepare_topic, source)
+        } else {
+            (&self.fulfil_topic, id)
+        };
+        self.put(topic, &message, key).await;
+    }
+
+    /// Waits (bounded) until the conversion reaches `state`.
+    pub async fn wait_for_fx_state(&self, id: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let current: Option<(String,)> = sqlx::query_as(
+                "SELECT transferStateId FROM fxTransferStateChange WHERE commitRequestId = ? ORDER BY fxTransferStateChangeId DESC LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+            if current.as_ref().map(|(s,)| s.as_str()) == Some(state) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fxTransfer {id} is {current:?}, never reached {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Puts a prepare from `payer` to `payee` on the prepare topic.
     pub async fn prepare(&self, id: &str, payer: &str, payee: &str, amount: &str, currency: &str) {
         let body = json!({

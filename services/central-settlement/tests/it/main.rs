@@ -12,7 +12,7 @@ mod harness;
 
 use std::collections::BTreeMap;
 
-use harness::{accounts_of, all_to, net_of, units, Switch};
+use harness::{accounts_of, all_to, net_of, units, Switch, FULFILMENT};
 use serde_json::json;
 
 const DFSPS: usize = 8;
@@ -664,5 +664,97 @@ async fn immediate_gross_settles_each_transfer_on_commit() {
     switch
         .refused("POST", "/settlements", Some(json!({"settlementModel": "GROSS", "reason": "x", "settlementWindows": [{"id": 1}]})), 400, "3100")
         .await;
+    switch.stop().await;
+}
+
+/// A currency conversion (USD payer, EUR payee, an FXP holding both) settles in both
+/// currencies: the window's contents are per currency and the FXP is a net receiver in USD
+/// and a net payer in EUR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_fx_payment_settles_in_both_currencies() {
+    let switch = Switch::start(false).await;
+    switch.setup_hub(&["USD", "EUR"], None).await;
+    switch.onboard("payer", "USD", 10_000, "5000").await;
+    switch.onboard("payee", "EUR", 10_000, "1").await;
+    switch.onboard("fxp", "USD", 10_000, "1").await;
+    switch.onboard("fxp", "EUR", 10_000, "5000").await;
+    let (fx, transfer) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let condition = fspiop::ilp::condition_from_fulfilment(FULFILMENT).unwrap_or_default();
+    switch
+        .fx(
+            "prepare",
+            &fx,
+            &json!({
+                "commitRequestId": fx, "determiningTransferId": transfer,
+                "initiatingFsp": "payer", "counterPartyFsp": "fxp",
+                "sourceAmount": {"amount": "100", "currency": "USD"},
+                "targetAmount": {"amount": "90", "currency": "EUR"},
+                "condition": condition,
+                "expiration": fspiop::datetime::format_date_time(central_ledger::now_ms() + 600_000),
+            }),
+            "payer",
+            "fxp",
+            "fx-prepare",
+        )
+        .await;
+    switch.wait_for_fx_state(&fx, "RESERVED").await;
+    switch
+        .fx(
+            "fulfil",
+            &fx,
+            &json!({"conversionState": "RESERVED", "fulfilment": FULFILMENT,
+                    "completedTimestamp": fspiop::datetime::format_date_time(central_ledger::now_ms())}),
+            "fxp",
+            "payer",
+            "fx-reserve",
+        )
+        .await;
+    switch
+        .wait_for_fx_state(&fx, "RECEIVED_FULFIL_DEPENDENT")
+        .await;
+    switch
+        .prepare(&transfer, "payer", "payee", "90", "EUR")
+        .await;
+    switch.wait_for_state(&transfer, "RESERVED").await;
+    switch.fulfil(&transfer, "payer", "payee", true).await;
+    switch.wait_for_state(&transfer, "COMMITTED").await;
+    switch.wait_for_fx_state(&fx, "COMMITTED").await;
+
+    switch
+        .api(
+            "POST",
+            "/settlementWindows/1",
+            Some(json!({"state": "CLOSED", "reason": "end of day"})),
+            200,
+        )
+        .await;
+    let closed = switch.wait_for_window(1, "CLOSED").await;
+    let mut currencies: Vec<String> = closed["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["currencyId"].as_str().unwrap_or_default().to_string())
+        .collect();
+    currencies.sort();
+    assert_eq!(currencies, ["EUR", "USD"], "{closed}");
+    let settlement = switch
+        .api("POST", "/settlements", Some(json!({"settlementModel": "DEFERREDNET", "reason": "daily", "settlementWindows": [{"id": 1}]})), 200)
+        .await;
+    for (name, currency, net) in [
+        ("payer", "USD", "100"),
+        ("fxp", "USD", "-100"),
+        ("fxp", "EUR", "90"),
+        ("payee", "EUR", "-90"),
+    ] {
+        let account = switch.account(name, currency, "POSITION").await;
+        assert_eq!(
+            net_of(&settlement, account),
+            Some(units(net)),
+            "{name} {currency}: {settlement}"
+        );
+    }
     switch.stop().await;
 }
