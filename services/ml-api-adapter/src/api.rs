@@ -332,36 +332,34 @@ async fn put_transfer(
     .await
 }
 
+/// Which resource a route serves: its header rules and its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Transfers,
+    FxTransfers,
+}
+
+impl Route {
+    fn check_headers(
+        self,
+        state: &AppState,
+        method: &str,
+        headers: &HeaderMap,
+    ) -> Result<BTreeMap<String, String>, FspiopError> {
+        match self {
+            Route::Transfers => check_headers(state, method, headers),
+            Route::FxTransfers => check_fx_headers(state, method, headers),
+        }
+    }
+}
+
 async fn put_transfer_error(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let checked = async {
-        let map = check_headers(&state, "PUT", &headers)?;
-        validate::correlation_id_param("ID", &id)?;
-        let bytes = read_body(body).await?;
-        let _: ErrorInformationObject =
-            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
-        Ok(messages::abort(
-            &id,
-            map,
-            &bytes,
-            &state.next_request_id(),
-            now_ms(),
-        ))
-    }
-    .await;
-    accept(
-        &state,
-        &state.metrics().transfer_fulfil_error,
-        started,
-        checked,
-        200,
-    )
-    .await
+    put_error(state, Route::Transfers, id, headers, body).await
 }
 
 async fn get_transfer(
@@ -369,13 +367,7 @@ async fn get_transfer(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let checked = (|| {
-        let map = check_headers(&state, "GET", &headers)?;
-        validate::correlation_id_param("ID", &id)?;
-        Ok(messages::get(&id, map, now_ms()))
-    })();
-    accept(&state, &state.metrics().transfer_get, started, checked, 202).await
+    get_state(state, Route::Transfers, id, headers).await
 }
 
 async fn patch_transfer(
@@ -383,8 +375,61 @@ async fn patch_transfer(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let checked = check_headers(&state, "PATCH", &headers)
-        .and_then(|_| validate::correlation_id_param("ID", &id));
+    patch(&state, Route::Transfers, &id, &headers)
+}
+
+/// `PUT /transfers/{ID}/error` and `PUT /fxTransfers/{ID}/error`.
+async fn put_error(
+    state: AppState,
+    route: Route,
+    id: String,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let checked = async {
+        let map = route.check_headers(&state, "PUT", &headers)?;
+        validate::correlation_id_param("ID", &id)?;
+        let bytes = read_body(body).await?;
+        let _: ErrorInformationObject =
+            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
+        let request_id = state.next_request_id();
+        Ok(match route {
+            Route::Transfers => messages::abort(&id, map, &bytes, &request_id, now_ms()),
+            Route::FxTransfers => messages::fx_abort(&id, map, &bytes, &request_id, now_ms()),
+        })
+    }
+    .await;
+    let metric = match route {
+        Route::Transfers => &state.metrics().transfer_fulfil_error,
+        Route::FxTransfers => &state.metrics().fx_transfer_fulfil_error,
+    };
+    accept(&state, metric, started, checked, 200).await
+}
+
+/// `GET /transfers/{ID}` and `GET /fxTransfers/{ID}`.
+async fn get_state(state: AppState, route: Route, id: String, headers: HeaderMap) -> Response {
+    let started = Instant::now();
+    let checked = (|| {
+        let map = route.check_headers(&state, "GET", &headers)?;
+        validate::correlation_id_param("ID", &id)?;
+        Ok(match route {
+            Route::Transfers => messages::get(&id, map, now_ms()),
+            Route::FxTransfers => messages::fx_get(&id, map, now_ms()),
+        })
+    })();
+    let metric = match route {
+        Route::Transfers => &state.metrics().transfer_get,
+        Route::FxTransfers => &state.metrics().fx_transfer_get,
+    };
+    accept(&state, metric, started, checked, 202).await
+}
+
+/// `PATCH` goes from the hub to a DFSP only: after the header and id checks, 501 / 2002.
+fn patch(state: &AppState, route: Route, id: &str, headers: &HeaderMap) -> Response {
+    let checked = route
+        .check_headers(state, "PATCH", headers)
+        .and_then(|_| validate::correlation_id_param("ID", id));
     let error = match checked {
         Ok(()) => FspiopError::new(ErrorCode::NotImplemented),
         Err(error) => error,
@@ -482,30 +527,7 @@ async fn put_fx_transfer_error(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let checked = async {
-        let map = check_fx_headers(&state, "PUT", &headers)?;
-        validate::correlation_id_param("ID", &id)?;
-        let bytes = read_body(body).await?;
-        let _: ErrorInformationObject =
-            types::parse_body(&bytes, state.config().validation.unknown_fields())?;
-        Ok(messages::fx_abort(
-            &id,
-            map,
-            &bytes,
-            &state.next_request_id(),
-            now_ms(),
-        ))
-    }
-    .await;
-    accept(
-        &state,
-        &state.metrics().fx_transfer_fulfil_error,
-        started,
-        checked,
-        200,
-    )
-    .await
+    put_error(state, Route::FxTransfers, id, headers, body).await
 }
 
 async fn get_fx_transfer(
@@ -513,20 +535,7 @@ async fn get_fx_transfer(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let started = Instant::now();
-    let checked = (|| {
-        let map = check_fx_headers(&state, "GET", &headers)?;
-        validate::correlation_id_param("ID", &id)?;
-        Ok(messages::fx_get(&id, map, now_ms()))
-    })();
-    accept(
-        &state,
-        &state.metrics().fx_transfer_get,
-        started,
-        checked,
-        202,
-    )
-    .await
+    get_state(state, Route::FxTransfers, id, headers).await
 }
 
 /// `PATCH /fxTransfers/{ID}` goes from the hub to the FXP only.
@@ -535,13 +544,7 @@ async fn patch_fx_transfer(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let checked = check_fx_headers(&state, "PATCH", &headers)
-        .and_then(|_| validate::correlation_id_param("ID", &id));
-    let error = match checked {
-        Ok(()) => FspiopError::new(ErrorCode::NotImplemented),
-        Err(error) => error,
-    };
-    FspiopResponse(error).into_response()
+    patch(&state, Route::FxTransfers, &id, &headers)
 }
 
 async fn health(State(state): State<AppState>) -> Response {

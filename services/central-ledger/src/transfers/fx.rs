@@ -28,7 +28,7 @@ use fspiop::types::{FxTransfersIdPutResponse, FxTransfersPostRequest};
 use fspiop::validate::UnknownFields;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use ledger::fx::Conversion;
-use ledger::transfer::{decide_prepares, BatchPrepare, PayerAccount, PrepareRejection, State};
+use ledger::transfer::{BatchPrepare, PrepareRejection, State};
 use ledger::Money;
 use ledger_book::{Journal, StateIds};
 use serde_json::{json, Value};
@@ -36,7 +36,7 @@ use sqlx::{Executor, MySql, QueryBuilder};
 
 use super::notify::{Body, Notifier};
 use super::prepare::{
-    db_datetime, in_list, load_participants, net_debit_caps, rejection_error, ParticipantRow,
+    db_datetime, in_list, load_participants, lock_and_decide, rejection_error, ParticipantRow,
 };
 use super::{body_hash, DbTime};
 use crate::error::{Error, Result};
@@ -666,46 +666,21 @@ pub async fn prepare(
     }
 
     // Reserve: the initiators' source positions, checked exactly as prepares are.
-    let lock_ids: Vec<u32> = valid
-        .iter()
-        .flat_map(|v| std::iter::once(v.initiator_source).chain(v.initiator_settlement))
-        .collect();
-    let mut positions = ledger_book::lock_positions(&mut tx, &lock_ids).await?;
-    let mut accounts: Vec<u32> = valid.iter().map(|v| v.initiator_source).collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-    let limits = net_debit_caps(&mut tx, &accounts).await?;
-    let settlement_of: HashMap<u32, u32> = valid
-        .iter()
-        .filter_map(|v| Some((v.initiator_source, v.initiator_settlement?)))
-        .collect();
-    let snapshot = |account: u32| {
-        let position = positions.get(account)?;
-        Some(PayerAccount {
-            position: position.value,
-            reserved: position.reserved,
-            net_debit_cap: limits.get(&account).copied().unwrap_or(Money::ZERO),
-            settlement_value: settlement_of
-                .get(&account)
-                .and_then(|s| positions.value(*s))
-                .unwrap_or(Money::ZERO),
-        })
-    };
-    let reservations: Vec<BatchPrepare> = valid
+    let reservations: Vec<(BatchPrepare, Option<u32>)> = valid
         .iter()
         .map(|v| {
-            Conversion {
+            let conversion = Conversion {
                 source_amount: v.source_amount,
                 target_amount: v.target_amount,
                 initiator_source: v.initiator_source,
                 fxp_source: v.fxp_source,
                 fxp_target: v.fxp_target,
                 payee_target: 0,
-            }
-            .fx_reservation()
+            };
+            (conversion.fx_reservation(), v.initiator_settlement)
         })
         .collect();
-    let decisions = decide_prepares(&reservations, &snapshot);
+    let (mut positions, decisions) = lock_and_decide(&mut tx, &reservations).await?;
     let mut journal = Journal::new();
     let mut errors = Vec::new();
     for (v, outcome) in valid.iter().zip(&decisions.outcomes) {
@@ -1544,7 +1519,7 @@ pub async fn sweep(
         State::ReservedTimeout,
     )
     .await?;
-    record_notices(&mut tx, &messages).await?;
+    super::timeout::record_notices(&mut tx, &messages).await?;
     tx.commit().await?;
     Ok((messages, ids.len()))
 }
@@ -1618,79 +1593,6 @@ pub fn expire_all(
         }
     }
     (journal, fx_errors, transfer_errors, messages)
-}
-
-/// Keeps the conversions' expiry notices (and those of their dependent transfers) until they
-/// are delivered.
-pub async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Result<()> {
-    let mut fx_rows = Vec::new();
-    let mut transfer_rows = Vec::new();
-    for message in messages {
-        let text = serde_json::to_string(message).map_err(Error::Json)?;
-        if message.metadata.event.action == action::FX_TIMEOUT_RESERVED {
-            fx_rows.push((message.id.clone(), message.to.clone(), text));
-        } else {
-            transfer_rows.push((message.id.clone(), text));
-        }
-    }
-    if !fx_rows.is_empty() {
-        let mut query = QueryBuilder::<MySql>::new(
-            "INSERT INTO fxTransferExpiryNotice (commitRequestId, recipient, message) ",
-        );
-        query.push_values(&fx_rows, |mut row, (id, to, text)| {
-            row.push_bind(id.clone())
-                .push_bind(to.clone())
-                .push_bind(text.clone());
-        });
-        query.build().execute(&mut **tx).await?;
-    }
-    if !transfer_rows.is_empty() {
-        let mut query =
-            QueryBuilder::<MySql>::new("INSERT INTO transferExpiryNotice (transferId, message) ");
-        query.push_values(&transfer_rows, |mut row, (id, text)| {
-            row.push_bind(id.clone()).push_bind(text.clone());
-        });
-        query.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Forgets the notices of `messages`, which are on the bus.
-pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
-    for message in messages {
-        if message.metadata.event.action == action::FX_TIMEOUT_RESERVED {
-            sqlx::query(
-                "DELETE FROM fxTransferExpiryNotice WHERE commitRequestId = ? AND recipient = ?",
-            )
-            .bind(&message.id)
-            .bind(&message.to)
-            .execute(&store.pool)
-            .await?;
-        } else {
-            sqlx::query("DELETE FROM transferExpiryNotice WHERE transferId = ?")
-                .bind(&message.id)
-                .execute(&store.pool)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Conversion expiry notices an earlier handler recorded but did not deliver.
-pub async fn undelivered(store: &Store, limit: u32) -> Result<Vec<Message>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT message FROM fxTransferExpiryNotice ORDER BY createdDate, commitRequestId, recipient LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(&store.pool)
-    .await?;
-    rows.into_iter()
-        .map(|(text,)| {
-            serde_json::from_str(&text).map_err(|e| {
-                Error::Invariant(format!("a stored fx expiry notice does not parse: {e}"))
-            })
-        })
-        .collect()
 }
 
 /// The earliest conversion expiration still watched.

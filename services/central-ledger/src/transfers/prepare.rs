@@ -669,43 +669,17 @@ async fn reserve(
     valid: &[Valid],
     recordable: &[usize],
 ) -> Result<Vec<(usize, std::result::Result<Money, PrepareRejection>)>> {
-    // Positions: the payers' and, for liquidity, their settlement accounts', locked in one
-    // statement by the book; then the pure decision; then the book records it.
-    let lock_ids: Vec<u32> = valid
+    let prepares: Vec<(BatchPrepare, Option<u32>)> = valid
         .iter()
-        .flat_map(|v| std::iter::once(v.payer_account).chain(v.payer_settlement))
-        .collect();
-    let mut positions = ledger_book::lock_positions(tx, &lock_ids).await?;
-    let mut payer_accounts: Vec<u32> = valid.iter().map(|v| v.payer_account).collect();
-    payer_accounts.sort_unstable();
-    payer_accounts.dedup();
-    let limits = net_debit_caps(tx, &payer_accounts).await?;
-    let settlement_of: HashMap<u32, u32> = valid
-        .iter()
-        .filter_map(|v| Some((v.payer_account, v.payer_settlement?)))
-        .collect();
-    // A payer without an active net debit cap, or without a SETTLEMENT account, has no
-    // headroom: its prepares are refused (4200, 4001), never let through.
-    let snapshot = |account: u32| {
-        let position = positions.get(account)?;
-        Some(PayerAccount {
-            position: position.value,
-            reserved: position.reserved,
-            net_debit_cap: limits.get(&account).copied().unwrap_or(Money::ZERO),
-            settlement_value: settlement_of
-                .get(&account)
-                .and_then(|s| positions.value(*s))
-                .unwrap_or(Money::ZERO),
-        })
-    };
-    let prepares: Vec<BatchPrepare> = valid
-        .iter()
-        .map(|v| BatchPrepare {
-            payer_account: v.payer_account,
-            amount: v.amount,
+        .map(|v| {
+            let prepare = BatchPrepare {
+                payer_account: v.payer_account,
+                amount: v.amount,
+            };
+            (prepare, v.payer_settlement)
         })
         .collect();
-    let decisions = decide_prepares(&prepares, &snapshot);
+    let (mut positions, decisions) = lock_and_decide(tx, &prepares).await?;
     let transfer_id = |index: usize| {
         batch
             .get(index)
@@ -916,6 +890,47 @@ async fn notify(
     Ok(outcome)
 }
 
+/// Reservations decided the one way: the payers' positions and, for liquidity, their
+/// settlement accounts (each prepare's second element) locked in one statement by the book,
+/// their active net debit caps read, then the pure decision (`decide_prepares`). A payer
+/// without an active net debit cap, or without a SETTLEMENT account, has no headroom: its
+/// prepares are refused (4200, 4001), never let through. Prepares and currency conversions
+/// (`super::fx`) both reserve through here; the caller journals the decisions with the locked
+/// positions returned.
+pub(super) async fn lock_and_decide(
+    tx: &mut Tx<'_>,
+    prepares: &[(BatchPrepare, Option<u32>)],
+) -> Result<(ledger_book::Positions, ledger::transfer::PrepareDecisions)> {
+    let lock_ids: Vec<u32> = prepares
+        .iter()
+        .flat_map(|(p, settlement)| std::iter::once(p.payer_account).chain(*settlement))
+        .collect();
+    let positions = ledger_book::lock_positions(tx, &lock_ids).await?;
+    let mut payer_accounts: Vec<u32> = prepares.iter().map(|(p, _)| p.payer_account).collect();
+    payer_accounts.sort_unstable();
+    payer_accounts.dedup();
+    let limits = net_debit_caps(tx, &payer_accounts).await?;
+    let settlement_of: HashMap<u32, u32> = prepares
+        .iter()
+        .filter_map(|(p, settlement)| Some((p.payer_account, (*settlement)?)))
+        .collect();
+    let snapshot = |account: u32| {
+        let position = positions.get(account)?;
+        Some(PayerAccount {
+            position: position.value,
+            reserved: position.reserved,
+            net_debit_cap: limits.get(&account).copied().unwrap_or(Money::ZERO),
+            settlement_value: settlement_of
+                .get(&account)
+                .and_then(|s| positions.value(*s))
+                .unwrap_or(Money::ZERO),
+        })
+    };
+    let batch: Vec<BatchPrepare> = prepares.iter().map(|(p, _)| *p).collect();
+    let decisions = decide_prepares(&batch, &snapshot);
+    Ok((positions, decisions))
+}
+
 /// The error a refused prepare is answered with: the pure core's code for the refusal.
 pub(super) fn rejection_error(rejection: PrepareRejection) -> FspiopError {
     let code = ErrorCode::resolve(rejection.error_code()).unwrap_or(ErrorCode::InternalServerError);
@@ -930,10 +945,7 @@ pub(super) fn rejection_error(rejection: PrepareRejection) -> FspiopError {
 }
 
 /// The active NET_DEBIT_CAP of each account.
-pub(super) async fn net_debit_caps(
-    tx: &mut Tx<'_>,
-    accounts: &[u32],
-) -> Result<HashMap<u32, Money>> {
+async fn net_debit_caps(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32, Money>> {
     if accounts.is_empty() {
         return Ok(HashMap::new());
     }

@@ -202,7 +202,7 @@ pub async fn sweep(
         .collect();
     // The notices are kept with the expiry, in its transaction, until they are delivered.
     record_notices(&mut tx, &messages).await?;
-    super::fx::record_notices(&mut tx, &fx_messages).await?;
+    record_notices(&mut tx, &fx_messages).await?;
     tx.commit().await?;
     let mut messages = messages;
     messages.extend(fx_messages);
@@ -267,32 +267,60 @@ async fn load_reserved(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<Expiring>>
         .collect()
 }
 
-/// Keeps `messages` (expiry notices, one per transfer) until [`delivered`] removes them.
-async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Result<()> {
-    if messages.is_empty() {
-        return Ok(());
-    }
-    let mut rows = Vec::with_capacity(messages.len());
+/// Whether an expiry notice is a conversion's (one per recipient) rather than a transfer's
+/// (one per transfer, the adapter telling payer and payee).
+fn is_fx_notice(message: &Message) -> bool {
+    message.metadata.event.action == fspiop::envelope::action::FX_TIMEOUT_RESERVED
+}
+
+/// Keeps `messages` (expiry notices of transfers and of conversions) until [`delivered`]
+/// removes them.
+pub(super) async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Result<()> {
+    let mut fx_rows = Vec::new();
+    let mut transfer_rows = Vec::new();
     for message in messages {
         let text = serde_json::to_string(message).map_err(Error::Json)?;
-        rows.push((message.id.clone(), text));
+        if is_fx_notice(message) {
+            fx_rows.push((message.id.clone(), message.to.clone(), text));
+        } else {
+            transfer_rows.push((message.id.clone(), text));
+        }
     }
-    let mut query =
-        QueryBuilder::<MySql>::new("INSERT INTO transferExpiryNotice (transferId, message) ");
-    query.push_values(&rows, |mut row, (id, text)| {
-        row.push_bind(id.clone()).push_bind(text.clone());
-    });
-    query.build().execute(&mut **tx).await?;
+    if !fx_rows.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO fxTransferExpiryNotice (commitRequestId, recipient, message) ",
+        );
+        query.push_values(&fx_rows, |mut row, (id, to, text)| {
+            row.push_bind(id.clone())
+                .push_bind(to.clone())
+                .push_bind(text.clone());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    if !transfer_rows.is_empty() {
+        let mut query =
+            QueryBuilder::<MySql>::new("INSERT INTO transferExpiryNotice (transferId, message) ");
+        query.push_values(&transfer_rows, |mut row, (id, text)| {
+            row.push_bind(id.clone()).push_bind(text.clone());
+        });
+        query.build().execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
 /// Forgets the notices of `messages`, which are on the bus.
 pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
-    let (fx, messages): (Vec<Message>, Vec<Message>) = messages
-        .iter()
-        .cloned()
-        .partition(|m| m.metadata.event.action == fspiop::envelope::action::FX_TIMEOUT_RESERVED);
-    super::fx::delivered(store, &fx).await?;
+    let (fx, messages): (Vec<&Message>, Vec<&Message>) =
+        messages.iter().partition(|m| is_fx_notice(m));
+    for message in fx {
+        sqlx::query(
+            "DELETE FROM fxTransferExpiryNotice WHERE commitRequestId = ? AND recipient = ?",
+        )
+        .bind(&message.id)
+        .bind(&message.to)
+        .execute(&store.pool)
+        .await?;
+    }
     if messages.is_empty() {
         return Ok(());
     }
@@ -308,25 +336,29 @@ pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
 }
 
 /// Expiry notices an earlier handler recorded but did not deliver, oldest first, at most
-/// `limit`.
+/// `limit` (conversions' first).
 pub async fn undelivered(store: &Store, limit: u32) -> Result<Vec<Message>> {
-    let fx = super::fx::undelivered(store, limit).await?;
-    if !fx.is_empty() {
-        return Ok(fx);
-    }
-    let rows: Vec<(String,)> = sqlx::query_as(
+    for query in [
+        "SELECT message FROM fxTransferExpiryNotice ORDER BY createdDate, commitRequestId, recipient LIMIT ?",
         "SELECT message FROM transferExpiryNotice ORDER BY createdDate, transferId LIMIT ?",
-    )
-    .bind(limit)
-    .fetch_all(&store.pool)
-    .await?;
-    rows.into_iter()
-        .map(|(text,)| {
-            serde_json::from_str(&text).map_err(|e| {
-                Error::Invariant(format!("a stored expiry notice does not parse: {e}"))
+    ] {
+        let rows: Vec<(String,)> = sqlx::query_as(query)
+            .bind(limit)
+            .fetch_all(&store.pool)
+            .await?;
+        if rows.is_empty() {
+            continue;
+        }
+        return rows
+            .into_iter()
+            .map(|(text,)| {
+                serde_json::from_str(&text).map_err(|e| {
+                    Error::Invariant(format!("a stored expiry notice does not parse: {e}"))
+                })
             })
-        })
-        .collect()
+            .collect();
+    }
+    Ok(Vec::new())
 }
 
 /// Delivers the notices an earlier handler left; false when the bus refused them.
