@@ -8,7 +8,9 @@ use central_ledger::Handlers;
 use fspiop::envelope::Message;
 use serde_json::{json, Value};
 
-use crate::helpers::{funds_in, new_id, spawn_app_on, Bus, Resume, TestApp};
+use crate::helpers::{
+    funds_in, fx_message, new_id, prepare_message, spawn_app_on, Bus, Resume, TestApp,
+};
 use crate::prepare::{condition, prepare_body_expiring, FULFILMENT};
 
 const HANDLERS: Handlers = Handlers {
@@ -57,8 +59,17 @@ async fn deposit(app: &TestApp, name: &str, currency: &str, amount: &str) {
 
 /// A ledger with a USD payer, an EUR payee and an FXP holding both, funded.
 async fn setup(resume: Option<Resume>) -> (TestApp, Accounts) {
+    setup_on(None, resume).await
+}
+
+/// [`setup`] on `bus` (Kafka when `None`).
+async fn setup_on(bus: Option<bus::Bus>, resume: Option<Resume>) -> (TestApp, Accounts) {
     let fresh = resume.is_none();
-    let app = spawn_app_on(HANDLERS, |_| {}, None, resume).await;
+    let adjust = |config: &mut central_ledger::Config| {
+        config.transfers.notify_attempts_max = 2;
+        config.transfers.notify_retry_delay_ms = 20;
+    };
+    let app = spawn_app_on(HANDLERS, adjust, bus, resume).await;
     if fresh {
         app.setup_hub("USD").await;
         for account_type in ["HUB_MULTILATERAL_SETTLEMENT", "HUB_RECONCILIATION"] {
@@ -477,6 +488,147 @@ async fn a_restart_between_the_fxp_fulfilment_and_the_commit_keeps_both_sides() 
         .await;
     app.wait_for_state(&transfer, "COMMITTED").await;
     assert_eq!(app.fx_state(&fx).await.as_deref(), Some("COMMITTED"));
+    assert_eq!(
+        accounts.positions(&app).await,
+        ["100.0000", "-100.0000", "90.0000", "-90.0000"].map(str::to_string)
+    );
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}
+
+/// Sends a message to a topic of the embedded bus.
+async fn send(memory: &bus::MemoryBus, app: &TestApp, topic: &str, key: &str, value: &[u8]) {
+    memory
+        .send(
+            &format!("{}{topic}", app.topic_prefix),
+            Some(key.as_bytes()),
+            value,
+            5_000,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits (bounded) for a notification `wanted` accepts on the embedded bus.
+async fn told(
+    listener: &bus::memory::MemoryConsumer,
+    what: &str,
+    wanted: impl Fn(&Message) -> bool,
+) -> Message {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let record = tokio::time::timeout(left, listener.recv())
+            .await
+            .unwrap_or_else(|_| panic!("never told: {what}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let message: Message = serde_json::from_slice(record.payload.as_deref().unwrap_or(&[]))
+            .unwrap_or_else(|e| panic!("not an envelope: {e}"));
+        if wanted(&message) {
+            return message;
+        }
+    }
+}
+
+/// The ledger records the FXP's fulfilment and then cannot tell the initiator (the bus refuses
+/// past the retries): the fulfil handler stops without committing. Started again, it reads the
+/// same message, finds the fulfilment recorded and tells the initiator (nothing recorded
+/// twice); the dependent transfer then commits both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_fxp_fulfilment_is_recorded_loses_nothing() {
+    let memory =
+        bus::MemoryBus::new(bus::MemoryBusConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let (app, accounts) = setup_on(Some(bus::Bus::Memory(memory.clone())), None).await;
+    let notifications = format!("{}{}", app.topic_prefix, bus::TOPIC_NOTIFICATION_EVENT);
+    let listener = memory
+        .consumer("test-listener", &notifications)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (fx, transfer) = (new_id(), new_id());
+    let (key, value) = fx_message(
+        "prepare",
+        &fx,
+        Some(&fx_body(&fx, &transfer, 600_000)),
+        "payerfsp",
+        "fxp",
+        "fx-prepare",
+    );
+    send(&memory, &app, bus::TOPIC_TRANSFER_PREPARE, &key, &value).await;
+    told(&listener, "the FXP gets the fxTransfer", |m| {
+        m.id == fx && m.metadata.event.action == "fx-prepare" && m.to == "fxp"
+    })
+    .await;
+
+    memory.refuse_sends(&notifications, 0, 1_000_000);
+    let (key, value) = fx_message(
+        "fulfil",
+        &fx,
+        Some(&fx_fulfil_body(FULFILMENT)),
+        "fxp",
+        "payerfsp",
+        "fx-reserve",
+    );
+    send(&memory, &app, bus::TOPIC_TRANSFER_FULFIL, &key, &value).await;
+    app.wait_for_fx_state(&fx, "RECEIVED_FULFIL_DEPENDENT")
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.healthy().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fulfil handler never stopped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    memory.refuse_sends(&notifications, 0, 0);
+    let resume = app.halt().await;
+    let (app, _) = setup_on(Some(bus::Bus::Memory(memory.clone())), Some(resume)).await;
+    let relayed = told(&listener, "the initiator gets the FXP's fulfilment", |m| {
+        m.id == fx && m.metadata.event.action == "fx-reserve" && m.to == "payerfsp"
+    })
+    .await;
+    assert_eq!(relayed.from, "fxp");
+    let (changes,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM fxTransferStateChange WHERE commitRequestId = ? AND transferStateId = 'RECEIVED_FULFIL_DEPENDENT'",
+    )
+    .bind(&fx)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(changes, 1, "the fulfilment is recorded once");
+
+    let (key, value) = prepare_message(
+        &dependent_body(&transfer, "payerfsp", 600_000),
+        "payerfsp",
+        &[],
+    );
+    send(&memory, &app, bus::TOPIC_TRANSFER_PREPARE, &key, &value).await;
+    app.wait_for_state(&transfer, "RESERVED").await;
+    let commit = serde_json::to_vec(&commit_body()).unwrap_or_default();
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert(
+        "content-type".to_string(),
+        "application/vnd.interoperability.transfers+json;version=1.1".to_string(),
+    );
+    headers.insert("fspiop-source".to_string(), "payeefsp".to_string());
+    headers.insert("fspiop-destination".to_string(), "payerfsp".to_string());
+    let message = Message::from_request(
+        &transfer,
+        "payeefsp",
+        "payerfsp",
+        headers,
+        Some(&commit),
+        Some(&transfer),
+        "fulfil",
+        "commit",
+        central_ledger::now_ms(),
+    );
+    let value = serde_json::to_vec(&message).unwrap_or_default();
+    send(&memory, &app, bus::TOPIC_TRANSFER_FULFIL, &transfer, &value).await;
+    app.wait_for_state(&transfer, "COMMITTED").await;
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("COMMITTED"));
+    told(&listener, "the FXP gets PATCH COMMITTED", |m| {
+        m.id == fx && m.metadata.event.action == "fx-notify" && m.to == "fxp"
+    })
+    .await;
     assert_eq!(
         accounts.positions(&app).await,
         ["100.0000", "-100.0000", "90.0000", "-90.0000"].map(str::to_string)

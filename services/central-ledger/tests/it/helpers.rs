@@ -395,6 +395,47 @@ pub fn prepare_message(body: &Value, source: &str, set: &[(&str, &str)]) -> (Str
     )
 }
 
+/// An `/fxTransfers` message for the `kind` topic as the ML API Adapter makes it: fxTransfers
+/// media type, the exact body bytes; returns its key (prepares keyed by the initiator) and
+/// value.
+pub fn fx_message(
+    kind: &str,
+    id: &str,
+    body: Option<&Value>,
+    source: &str,
+    destination: &str,
+    action: &str,
+) -> (String, Vec<u8>) {
+    let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+    let mut headers = BTreeMap::new();
+    headers.insert(
+        "content-type".to_string(),
+        "application/vnd.interoperability.fxTransfers+json;version=2.0".to_string(),
+    );
+    headers.insert("fspiop-source".to_string(), source.to_string());
+    headers.insert("fspiop-destination".to_string(), destination.to_string());
+    headers.insert(
+        "date".to_string(),
+        "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
+    );
+    let message = Message::from_request(
+        id,
+        source,
+        destination,
+        headers,
+        bytes.as_deref(),
+        Some(id),
+        kind,
+        action,
+        central_ledger::now_ms(),
+    );
+    let key = if kind == "prepare" { source } else { id };
+    (
+        key.to_string(),
+        serde_json::to_vec(&message).unwrap_or_default(),
+    )
+}
+
 pub struct Bus {
     producer: FutureProducer,
     notifications: StreamConsumer,
@@ -487,8 +528,7 @@ impl Bus {
     }
 
     /// Puts an `/fxTransfers` message on the `kind` topic (`prepare`, `fulfil` or `get`) as the
-    /// ML API Adapter does: fxTransfers media type, the exact body bytes, prepares keyed by
-    /// the initiator.
+    /// ML API Adapter does ([`fx_message`]).
     pub async fn fx(
         &self,
         kind: &str,
@@ -498,38 +538,15 @@ impl Bus {
         destination: &str,
         action: &str,
     ) {
-        let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        let mut headers = BTreeMap::new();
-        headers.insert(
-            "content-type".to_string(),
-            "application/vnd.interoperability.fxTransfers+json;version=2.0".to_string(),
-        );
-        headers.insert("fspiop-source".to_string(), source.to_string());
-        headers.insert("fspiop-destination".to_string(), destination.to_string());
-        headers.insert(
-            "date".to_string(),
-            "Tue, 15 Nov 1994 08:12:31 GMT".to_string(),
-        );
-        let message = Message::from_request(
-            id,
-            source,
-            destination,
-            headers,
-            bytes.as_deref(),
-            Some(id),
-            kind,
-            action,
-            central_ledger::now_ms(),
-        );
-        let (topic, key) = match kind {
-            "prepare" => (&self.prepare_topic, source),
-            "fulfil" => (&self.fulfil_topic, id),
-            _ => (&self.get_topic, id),
+        let (key, value) = fx_message(kind, id, body, source, destination, action);
+        let topic = match kind {
+            "prepare" => &self.prepare_topic,
+            "fulfil" => &self.fulfil_topic,
+            _ => &self.get_topic,
         };
-        let value = serde_json::to_vec(&message).unwrap_or_default();
         self.producer
             .send(
-                FutureRecord::to(topic).key(key).payload(&value),
+                FutureRecord::to(topic).key(&key).payload(&value),
                 Duration::from_secs(10),
             )
             .await
