@@ -416,6 +416,8 @@ async fn the_payees_error_unwinds_both_and_the_fxp_is_told() {
         (patch.to.as_str(), &patch.content.payload["conversionState"]),
         ("fxp", &json!("ABORTED"))
     );
+    let answer = get(&mut bus, &fx, "fxp").await;
+    assert_eq!(answer.content.payload["conversionState"], "ABORTED");
     journal_matches_positions(&app).await;
     app.stop().await;
 }
@@ -436,6 +438,8 @@ async fn each_side_expires_with_the_other() {
         assert_eq!(error_code(&told), "3303");
     }
     assert_eq!(accounts.positions(&app).await, zero());
+    let answer = get(&mut bus, &alone, "payerfsp").await;
+    assert_eq!(answer.content.payload["conversionState"], "ABORTED");
 
     // The dependent transfer expires: the conversion expires with it.
     let (fx, transfer) = conversion(&app, &mut bus, 600_000, true).await;
