@@ -142,16 +142,21 @@ async fn conversion(
     expires_in_ms: i64,
     fulfil: bool,
 ) -> (String, String) {
+    let (fx, transfer, _) = conversion_of(app, bus, expires_in_ms, fulfil).await;
+    (fx, transfer)
+}
+
+/// [`conversion`], with the body the fx prepare was sent with.
+async fn conversion_of(
+    app: &TestApp,
+    bus: &mut Bus,
+    expires_in_ms: i64,
+    fulfil: bool,
+) -> (String, String, Value) {
     let (fx, transfer) = (new_id(), new_id());
-    bus.fx(
-        "prepare",
-        &fx,
-        Some(&fx_body(&fx, &transfer, expires_in_ms)),
-        "payerfsp",
-        "fxp",
-        "fx-prepare",
-    )
-    .await;
+    let body = fx_body(&fx, &transfer, expires_in_ms);
+    bus.fx("prepare", &fx, Some(&body), "payerfsp", "fxp", "fx-prepare")
+        .await;
     app.wait_for_fx_state(&fx, "RESERVED").await;
     let forwarded = bus.notification(&fx, "fx-prepare").await;
     assert_eq!(
@@ -176,7 +181,7 @@ async fn conversion(
             ("fxp", "payerfsp")
         );
     }
-    (fx, transfer)
+    (fx, transfer, body)
 }
 
 /// What `GET /fxTransfers/{fx}` by `requester` is answered with (an answer not seen before).
@@ -216,7 +221,7 @@ async fn journal_matches_positions(app: &TestApp) {
 async fn an_fx_payment_commits_both_sides_together() {
     let (app, accounts) = setup(None).await;
     let mut bus = Bus::new(&app).await;
-    let (fx, transfer) = conversion(&app, &mut bus, 600_000, false).await;
+    let (fx, transfer, body) = conversion_of(&app, &mut bus, 600_000, false).await;
     // The initiator's USD position holds the source amount; GET shows RESERVED.
     assert_eq!(
         accounts.positions(&app).await,
@@ -291,20 +296,42 @@ async fn an_fx_payment_commits_both_sides_together() {
     assert_eq!(answer.content.payload["conversionState"], "COMMITTED");
 
     // A resend of the fx prepare is answered with the state; a changed one is 3106.
-    let body = fx_body(&fx, &transfer, 600_000);
-    let mut resent = body.clone();
-    resent["expiration"] = json!("2099-01-01T00:00:00.000Z");
+    bus.fx("prepare", &fx, Some(&body), "payerfsp", "fxp", "fx-prepare")
+        .await;
+    let resent = bus.notification(&fx, "fx-prepare-duplicate").await;
+    assert_eq!(resent.content.payload["conversionState"], "COMMITTED");
+    assert_eq!(resent.to, "payerfsp");
+    let mut changed = body.clone();
+    changed["expiration"] = json!("2099-01-01T00:00:00.000Z");
     bus.fx(
         "prepare",
         &fx,
-        Some(&resent),
+        Some(&changed),
         "payerfsp",
         "fxp",
         "fx-prepare",
     )
     .await;
-    let modified = bus.notification(&fx, "fx-prepare-duplicate").await;
-    assert_eq!(error_code(&modified), "3106");
+    let modified = bus
+        .notification_where("3106", |m| {
+            m.id == fx
+                && m.metadata.event.action == "fx-prepare-duplicate"
+                && m.content.payload["errorInformation"]["errorCode"] == "3106"
+        })
+        .await;
+    assert_eq!(modified.to, "payerfsp");
+    // The FXP's fulfilment again: answered with the state, nothing moves.
+    bus.fx(
+        "fulfil",
+        &fx,
+        Some(&fx_fulfil_body(FULFILMENT)),
+        "fxp",
+        "payerfsp",
+        "fx-reserve",
+    )
+    .await;
+    let again = bus.notification(&fx, "fx-fulfil-duplicate").await;
+    assert_eq!(again.to, "fxp");
     // A GET from a DFSP that is not a party: 3000. Of an unknown id: 3208.
     let answer = get(&mut bus, &fx, "payeefsp").await;
     assert_eq!(error_code(&answer), "3000");
