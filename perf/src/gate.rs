@@ -8,7 +8,9 @@
 //! - **The ledger agrees with the payers**: transfers the ledger COMMITTED since the start
 //!   equal the payments the payers saw committed.
 //! - **Positions add up**: each DFSP's position equals the sum of its committed transfers (payer
-//!   legs plus, payee legs minus) and nothing stays reserved. Settlement transfers are ledger
+//!   legs plus, payee legs minus) and of its committed currency conversions' source-currency legs
+//!   (initiator plus, FXP minus; the target-currency legs are the dependent transfers'), in
+//!   every currency, and nothing stays reserved. Settlement transfers are ledger
 //!   transfers with a DFSP_POSITION leg, so settled amounts are in that sum: committed ones, and
 //!   a net recipient's reserved one (its position moves at reserve); gross-settled transfers
 //!   (SETTLED) carry their reversing legs.
@@ -60,7 +62,8 @@ pub fn callbacks(before: CallbackCounts, after: CallbackCounts) -> GateCheck {
     )
 }
 
-/// Transfers created at or after `since` (UTC) still in flight, by state.
+/// Transfers and currency conversions created at or after `since` (UTC) still in flight, by
+/// state.
 async fn in_flight(pool: &MySqlPool, since: &str) -> sqlx::Result<Vec<(String, i64)>> {
     sqlx::query_as(
         "SELECT ts.transferStateId, COUNT(*) FROM transfer t
@@ -68,8 +71,16 @@ async fn in_flight(pool: &MySqlPool, since: &str) -> sqlx::Result<Vec<(String, i
                 (SELECT MAX(l.transferStateChangeId) FROM transferStateChange l WHERE l.transferId = t.transferId)
            JOIN transferState s ON s.transferStateId = ts.transferStateId
           WHERE t.createdDate >= ? AND s.enumeration IN ('RECEIVED', 'RESERVED')
-          GROUP BY ts.transferStateId",
+          GROUP BY ts.transferStateId
+         UNION ALL
+         SELECT CONCAT('fx ', fs.transferStateId), COUNT(*) FROM fxTransfer f
+           JOIN fxTransferStateChange fs ON fs.fxTransferStateChangeId =
+                (SELECT MAX(l.fxTransferStateChangeId) FROM fxTransferStateChange l WHERE l.commitRequestId = f.commitRequestId)
+           JOIN transferState s ON s.transferStateId = fs.transferStateId
+          WHERE f.createdDate >= ? AND s.enumeration IN ('RECEIVED', 'RESERVED')
+          GROUP BY fs.transferStateId",
     )
+    .bind(since)
     .bind(since)
     .fetch_all(pool)
     .await
@@ -97,13 +108,21 @@ async fn position_gaps(pool: &MySqlPool) -> sqlx::Result<Vec<(String, String, St
            JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
            JOIN ledgerAccountType la ON la.ledgerAccountTypeId = pc.ledgerAccountTypeId AND la.name = 'POSITION'
            JOIN participant p ON p.participantId = pc.participantId
-           LEFT JOIN (SELECT tp.participantCurrencyId, SUM(tp.amount) AS total
-                        FROM transferParticipant tp
-                        JOIN transferStateChange ts ON ts.transferStateChangeId =
-                             (SELECT MAX(l.transferStateChangeId) FROM transferStateChange l WHERE l.transferId = tp.transferId)
-                       WHERE ts.transferStateId IN ('COMMITTED', 'SETTLED')
-                          OR (ts.transferStateId = 'RESERVED' AND tp.transferParticipantRoleTypeId = 5 AND tp.amount > 0)
-                       GROUP BY tp.participantCurrencyId) c ON c.participantCurrencyId = pp.participantCurrencyId
+           LEFT JOIN (SELECT legs.participantCurrencyId, SUM(legs.amount) AS total FROM (
+                        SELECT tp.participantCurrencyId, tp.amount
+                          FROM transferParticipant tp
+                          JOIN transferStateChange ts ON ts.transferStateChangeId =
+                               (SELECT MAX(l.transferStateChangeId) FROM transferStateChange l WHERE l.transferId = tp.transferId)
+                         WHERE ts.transferStateId IN ('COMMITTED', 'SETTLED')
+                            OR (ts.transferStateId = 'RESERVED' AND tp.transferParticipantRoleTypeId = 5 AND tp.amount > 0)
+                        UNION ALL
+                        SELECT fp.participantCurrencyId, fp.amount
+                          FROM fxTransferParticipant fp
+                          JOIN fxTransferStateChange fs ON fs.fxTransferStateChangeId =
+                               (SELECT MAX(l.fxTransferStateChangeId) FROM fxTransferStateChange l WHERE l.commitRequestId = fp.commitRequestId)
+                         WHERE fs.transferStateId = 'COMMITTED'
+                           AND (fp.fxParticipantCurrencyTypeId IS NULL OR fp.fxParticipantCurrencyTypeId = 1)
+                       ) legs GROUP BY legs.participantCurrencyId) c ON c.participantCurrencyId = pp.participantCurrencyId
           ORDER BY p.name, pc.currencyId",
     )
     .fetch_all(pool)
