@@ -3,6 +3,66 @@
 
 use super::*;
 
+/// The FSPIOP version a message is sent in: its `Content-Type`, and on requests its `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// `Content-Type` version 1.1, `Accept` version 1.
+    V1,
+    /// `Content-Type` version 2.0, `Accept` version 2 (the fx resources, and the quotes and
+    /// transfers of a payment with a currency conversion).
+    V2,
+    /// `Content-Type` version 1.1, `Accept` versions 2 and 1: an FX-capable payer's lookup,
+    /// which wants the payee's `supportedCurrencies` (2.0) but takes a 1.x answer.
+    V2OrV1,
+}
+
+impl Wire {
+    /// The version of a received `Content-Type` for `resource`: 2.x is [`Wire::V2`], anything
+    /// else [`Wire::V1`].
+    pub(crate) fn of_content_type(headers: &HeaderMap, resource: &str) -> Wire {
+        let version = header(headers, "content-type")
+            .and_then(|value| fspiop::headers::parse_content_type(&value, resource));
+        match version {
+            Some(version) if version.major == 2 => Wire::V2,
+            _ => Wire::V1,
+        }
+    }
+
+    /// The version to answer a request for `resource` in: 2.0 when its `Accept` lists a 2 or
+    /// 2.x version, else 1.1 (as before FSPIOP 2.0, also for an `Accept` of any version).
+    pub(crate) fn of_accept(headers: &HeaderMap, resource: &str) -> Wire {
+        let accepted = header(headers, "accept")
+            .and_then(|value| fspiop::headers::parse_accept(&value, resource))
+            .unwrap_or_default();
+        let two = accepted
+            .iter()
+            .any(|version| version.is_some_and(|v| v.major == 2));
+        if two {
+            Wire::V2
+        } else {
+            Wire::V1
+        }
+    }
+
+    fn content_type(self, resource: &str) -> String {
+        let version = match self {
+            Wire::V1 | Wire::V2OrV1 => "1.1",
+            Wire::V2 => "2.0",
+        };
+        format!("application/vnd.interoperability.{resource}+json;version={version}")
+    }
+
+    fn accept(self, resource: &str) -> String {
+        let media = format!("application/vnd.interoperability.{resource}+json");
+        match self {
+            Wire::V1 => format!("{media};version=1"),
+            Wire::V2 => format!("{media};version=2"),
+            // No space after the comma: the switch's Accept parser takes none.
+            Wire::V2OrV1 => format!("{media};version=2,{media};version=1"),
+        }
+    }
+}
+
 /// An outbound FSPIOP message's outcome: success, an FSPIOP error, or another failure.
 pub(crate) enum Sent {
     Ok,
@@ -11,7 +71,8 @@ pub(crate) enum Sent {
 }
 
 impl Inner {
-    /// Sends one FSPIOP message with the DFSP's headers.
+    /// Sends one FSPIOP message with the DFSP's headers, in version `wire`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn send(
         &self,
         method: &'static str,
@@ -20,6 +81,7 @@ impl Inner {
         source: &str,
         destination: Option<&str>,
         body: Option<&Value>,
+        wire: Wire,
     ) -> Sent {
         let resource = uri_path
             .trim_start_matches('/')
@@ -27,17 +89,14 @@ impl Inner {
             .next()
             .unwrap_or_default();
         let mut headers: Vec<(String, String)> = vec![
-            ("content-type".into(), content_type(resource)),
+            ("content-type".into(), wire.content_type(resource)),
             ("date".into(), fspiop::datetime::format_http_date(now_ms())),
             ("fspiop-source".into(), source.to_string()),
             ("fspiop-uri".into(), uri_path.to_string()),
             ("fspiop-http-method".into(), method.to_string()),
         ];
         if method != "PUT" && method != "PATCH" {
-            headers.push((
-                "accept".into(),
-                format!("application/vnd.interoperability.{resource}+json;version=1"),
-            ));
+            headers.push(("accept".into(), wire.accept(resource)));
         }
         if let Some(destination) = destination {
             headers.push(("fspiop-destination".into(), destination.to_string()));
@@ -95,7 +154,8 @@ impl Inner {
         }
     }
 
-    /// A payee's callback, timed from when its request arrived.
+    /// A payee's (or an FXP's) callback in version `wire`, timed from when its request
+    /// arrived.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn answer(
         &self,
@@ -106,6 +166,7 @@ impl Inner {
         source: &str,
         destination: &str,
         body: Value,
+        wire: Wire,
     ) {
         let ok = match self
             .send(
@@ -115,6 +176,7 @@ impl Inner {
                 source,
                 Some(destination),
                 Some(&body),
+                wire,
             )
             .await
         {

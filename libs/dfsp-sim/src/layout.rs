@@ -2,9 +2,15 @@
 //! first half payers holding 1,000,000 USD, the second half payees starting at 0, and DFSP `i`
 //! owning the 100 MSISDNs `19012345{i-1}00` … `19012345{i-1}99`. `mojaloop up --dfsps`,
 //! `mojaloop sim`, `provision`, `verify-participants` and `test-transaction` all read it here.
+//!
+//! The FX layout, beside it, for currency conversion (FSPIOP 2.0 payer conversion): the
+//! foreign exchange provider [`FXP_NAME`] converting USD → [`FX_CURRENCY`] at [`FX_RATE`]
+//! (a USD and an EUR position, a net debit cap of 1,000,000 in each, 1,000,000 EUR deposited),
+//! and the EUR payee [`FX_PAYEE_NAME`] owning the 100 MSISDNs `19012346000` … `19012346099`,
+//! starting at 0. A `perffsp-N` payer paying one of those MSISDNs pays through the FXP.
 
-use crate::provision::DfspPlan;
-use crate::DfspSpec;
+use crate::provision::{CurrencyPlan, DfspPlan};
+use crate::{DfspSpec, FxpSpec};
 
 /// Currency of every DFSP.
 pub const CURRENCY: &str = "USD";
@@ -74,18 +80,84 @@ pub fn specs(count: usize) -> Vec<DfspSpec> {
 
 /// What provisioning gives DFSP `index` of `count`.
 pub fn plan(index: usize, count: usize) -> DfspPlan {
-    DfspPlan {
-        name: name(index),
-        currency: CURRENCY.to_string(),
-        net_debit_cap: NET_DEBIT_CAP.to_string(),
-        funds: is_payer(index, count).then(|| PAYER_FUNDS.to_string()),
-        msisdns: spec(index).msisdns,
-    }
+    DfspPlan::new(
+        &name(index),
+        CURRENCY,
+        NET_DEBIT_CAP,
+        is_payer(index, count).then_some(PAYER_FUNDS),
+        spec(index).msisdns,
+    )
 }
 
 /// Provisioning plans of every DFSP of a layout of `count`.
 pub fn plans(count: usize) -> Vec<DfspPlan> {
     (1..=count).map(|index| plan(index, count)).collect()
+}
+
+/// The FX layout's foreign exchange provider.
+pub const FXP_NAME: &str = "perffsp-fxp";
+/// The FX layout's payee DFSP, holding [`FX_CURRENCY`].
+pub const FX_PAYEE_NAME: &str = "perffsp-eur";
+/// The currency the FXP converts [`CURRENCY`] to, and the FX payee's.
+pub const FX_CURRENCY: &str = "EUR";
+/// The FXP's rate: [`FX_CURRENCY`] per [`CURRENCY`], an exact decimal.
+pub const FX_RATE: &str = "0.9";
+/// The FXP's deposit, in [`FX_CURRENCY`] (what it delivers from).
+pub const FXP_FUNDS: &str = "1000000";
+/// The prefix of the FX payee's MSISDNs: `19012346000` … `19012346099`.
+pub const FX_PAYEE_MSISDN_PREFIX: &str = "190123460";
+
+/// The `n`th MSISDN (0–99) of the FX payee: `19012346{n:03}`.
+pub fn fx_msisdn(n: usize) -> String {
+    format!("{FX_PAYEE_MSISDN_PREFIX}{n:02}")
+}
+
+/// The customer a test payment to the FX payee uses (`19012346001`).
+pub fn fx_test_msisdn() -> String {
+    fx_msisdn(1)
+}
+
+/// The simulator's view of the FXP.
+pub fn fxp_spec() -> DfspSpec {
+    DfspSpec::fxp(
+        FXP_NAME,
+        &format!("{FXP_NAME}-ilp-secret"),
+        FxpSpec::new(CURRENCY, FX_CURRENCY, FX_RATE),
+    )
+}
+
+/// The simulator's view of the FX payee.
+pub fn fx_payee_spec() -> DfspSpec {
+    DfspSpec::with_range(
+        FX_PAYEE_NAME,
+        FX_PAYEE_MSISDN_PREFIX,
+        MSISDNS_PER_DFSP,
+        &format!("{FX_PAYEE_NAME}-ilp-secret"),
+        FX_CURRENCY,
+    )
+}
+
+/// The FX layout's DFSPs: the FXP, then the EUR payee.
+pub fn fx_specs() -> Vec<DfspSpec> {
+    vec![fxp_spec(), fx_payee_spec()]
+}
+
+/// What provisioning gives the FX layout's DFSPs: the FXP a USD position (no deposit) and an
+/// EUR one (with [`FXP_FUNDS`]), both capped at [`NET_DEBIT_CAP`]; the EUR payee an EUR
+/// position starting at 0 and its MSISDNs.
+pub fn fx_plans() -> Vec<DfspPlan> {
+    vec![
+        DfspPlan::new(FXP_NAME, CURRENCY, NET_DEBIT_CAP, None, Vec::new()).with_currency(
+            CurrencyPlan::new(FX_CURRENCY, NET_DEBIT_CAP, Some(FXP_FUNDS)),
+        ),
+        DfspPlan::new(
+            FX_PAYEE_NAME,
+            FX_CURRENCY,
+            NET_DEBIT_CAP,
+            None,
+            fx_payee_spec().msisdns,
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -118,5 +190,53 @@ mod tests {
         assert_eq!(index_of("perffsp-11"), None);
         assert_eq!(index_of("payerfsp"), None);
         assert!(check_count(0).is_err() && check_count(11).is_err() && check_count(8).is_ok());
+        assert!(plans.iter().all(|p| p.other_currencies.is_empty()));
+    }
+
+    #[test]
+    fn the_fx_layout() {
+        let fx = fx_specs();
+        let names: Vec<&str> = fx.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["perffsp-fxp", "perffsp-eur"]);
+        let fxp = &fx[0];
+        assert!(fxp.msisdns.is_empty());
+        assert_eq!(fxp.fxp, Some(FxpSpec::new("USD", "EUR", "0.9")));
+        let payee = &fx[1];
+        assert_eq!(
+            (payee.currency.as_str(), payee.fxp.is_none()),
+            ("EUR", true)
+        );
+        assert_eq!(payee.msisdns.len(), 100);
+        assert_eq!(
+            payee.msisdns.first().map(String::as_str),
+            Some("19012346000")
+        );
+        assert_eq!(
+            payee.msisdns.last().map(String::as_str),
+            Some("19012346099")
+        );
+        assert_eq!(fx_test_msisdn(), "19012346001");
+        assert!(payee.msisdns.contains(&fx_test_msisdn()));
+        // No MSISDN of the FX payee is one of the perffsp-N layout's.
+        assert!(specs(DFSPS_MAX)
+            .iter()
+            .all(|s| s.msisdns.iter().all(|m| !payee.msisdns.contains(m))));
+
+        let plans = fx_plans();
+        let fxp_plan = &plans[0];
+        assert_eq!(
+            fxp_plan.currencies(),
+            [
+                CurrencyPlan::new("USD", "1000000", None),
+                CurrencyPlan::new("EUR", "1000000", Some("1000000")),
+            ]
+        );
+        assert!(fxp_plan.msisdns.is_empty());
+        let payee_plan = &plans[1];
+        assert_eq!(
+            payee_plan.currencies(),
+            [CurrencyPlan::new("EUR", "1000000", None)]
+        );
+        assert_eq!(payee_plan.msisdns, payee.msisdns);
     }
 }

@@ -9,16 +9,39 @@
 //! **payer**, [`Simulator::pay`] drives lookup → quote → transfer and waits for each callback,
 //! which the same server receives (and answers 200).
 //!
-//! Everything sent carries FSPIOP headers (`Content-Type` at version 1.1, `Date`,
-//! `FSPIOP-Source`, `FSPIOP-Destination` when known, `FSPIOP-URI`); `Accept` only on requests,
-//! never on `PUT` callbacks. The outbound client is hyper directly, because higher-level clients
-//! add an `Accept` of their own. It speaks plain HTTP, or with [`SimTls`] mutual TLS both ways
-//! (the server requires a scheme certificate; each DFSP presents its own client certificate).
+//! **Currency conversion** (FSPIOP 2.0, payer conversion). A DFSP whose spec has an
+//! [`FxpSpec`] is also a **foreign exchange provider** (FXP): it answers `POST /fxQuotes`,
+//! `POST /fxTransfers` and `PATCH /fxTransfers/{ID}` (see the `fx` module; the PATCHes are
+//! counted, [`Simulator::fx_patches`]). When some simulated DFSP is an FXP, payers look up in
+//! FSPIOP 2.0 (`Accept` versions 2 and 1, so a payee answers 2.0 with its
+//! `party.supportedCurrencies`) and a payment to a payee that does not hold the payer's
+//! currency (by its lookup answer, else by the payee DFSP's spec when it is simulated here)
+//! runs: lookup → `POST /fxQuotes` to the FXP (the simulated FXP converting that pair, else
+//! the first FXP, which refuses) for the amount in the payer's currency (SEND) → `POST
+//! /quotes` to the payee for the FXP's target amount in the payee's currency (`converter:
+//! PAYER`, `currencyConversion`, `payer.supportedCurrencies` = the payer's currency) → `POST
+//! /fxTransfers` (`commitRequestId` = the quote's `conversionId`, `determiningTransferId` =
+//! the transfer's id, expiring after twice the callback timeout) until the FXP's `PUT
+//! /fxTransfers` RESERVED → `POST /transfers` of the target amount, until `PUT /transfers`
+//! COMMITTED. [`Scenario::Fx`] is that payment, refused when the payee holds the payer's
+//! currency. The FX phases are timed ([`Phase::FxQuote`], [`Phase::FxTransfer`], and the FXP's
+//! [`Phase::AnswerFxQuote`], [`Phase::AnswerFxTransfer`]) and reported in [`PaymentReport`].
 //!
-//! Per-phase timings (payer phases and the payee's answers) are kept and readable through
-//! [`Simulator::timings`].
+//! Everything sent carries FSPIOP headers (`Content-Type`, `Date`, `FSPIOP-Source`,
+//! `FSPIOP-Destination` when known, `FSPIOP-URI`); `Accept` only on requests, never on `PUT`
+//! callbacks. Versions: 1.1 (`Accept` version 1) by default; 2.0 (`Accept` version 2) for
+//! fxQuotes, fxTransfers, and the quote and transfer of a payment with a conversion; a payee
+//! answers a lookup in 2.0 when its `Accept` lists a 2.x version, a quote or a transfer in the
+//! version of its `Content-Type`. The outbound client is hyper directly, because higher-level
+//! clients add an `Accept` of their own. It speaks plain HTTP, or with [`SimTls`] mutual TLS
+//! both ways (the server requires a scheme certificate; each DFSP presents its own client
+//! certificate).
+//!
+//! Per-phase timings (payer phases and the payee's and FXP's answers) are kept and readable
+//! through [`Simulator::timings`].
 
 mod client;
+mod fx;
 pub mod layout;
 mod payee;
 mod payer;
@@ -31,9 +54,10 @@ pub use remote::{RemoteSimulator, SignatureCounts};
 pub use security::SimJws;
 pub use tls::SimTls;
 
-use client::Sent;
+use client::{Sent, Wire};
+use fx::{fx_quotes_post, fx_transfers_callback, fx_transfers_post, Rate};
 use payee::{parties, quotes_post, transfers_post};
-use payer::{callback_from, quotes_callback, transfers_callback};
+use payer::{callback_from, fx_quotes_callback, quotes_callback, transfers_callback};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,8 +93,35 @@ pub struct DfspSpec {
     pub msisdns: Vec<String>,
     /// The local secret its ILP conditions and fulfilments are made with.
     pub ilp_secret: String,
-    /// The currency it quotes and pays in.
+    /// The currency it quotes and pays in (an FXP's: its source currency).
     pub currency: String,
+    /// Set when the DFSP is a foreign exchange provider: the conversion it offers.
+    pub fxp: Option<FxpSpec>,
+}
+
+/// The conversion a simulated foreign exchange provider (FXP) offers: `source_currency` →
+/// `target_currency` at `rate` target units per source unit, an exact decimal (`"0.9"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FxpSpec {
+    pub source_currency: String,
+    pub target_currency: String,
+    /// A positive decimal (`digits[.digits]`), never a float.
+    pub rate: String,
+}
+
+impl FxpSpec {
+    pub fn new(source_currency: &str, target_currency: &str, rate: &str) -> FxpSpec {
+        FxpSpec {
+            source_currency: source_currency.to_string(),
+            target_currency: target_currency.to_string(),
+            rate: rate.to_string(),
+        }
+    }
+
+    /// Whether it converts `source` → `target`.
+    pub fn converts(&self, source: &str, target: &str) -> bool {
+        self.source_currency == source && self.target_currency == target
+    }
 }
 
 impl DfspSpec {
@@ -90,7 +141,25 @@ impl DfspSpec {
             msisdns,
             ilp_secret: ilp_secret.to_string(),
             currency: currency.to_string(),
+            fxp: None,
         }
+    }
+
+    /// A foreign exchange provider owning no MSISDNs, its currency `fxp`'s source currency.
+    pub fn fxp(name: &str, ilp_secret: &str, fxp: FxpSpec) -> DfspSpec {
+        DfspSpec {
+            name: name.to_string(),
+            msisdns: Vec::new(),
+            ilp_secret: ilp_secret.to_string(),
+            currency: fxp.source_currency.clone(),
+            fxp: Some(fxp),
+        }
+    }
+
+    /// The same DFSP offering the conversion `fxp` too.
+    pub fn with_fxp(mut self, fxp: FxpSpec) -> DfspSpec {
+        self.fxp = Some(fxp);
+        self
     }
 }
 
@@ -125,6 +194,14 @@ pub enum Phase {
     AnswerQuote,
     /// Payee: a `POST /transfers` received until its callback was accepted.
     AnswerTransfer,
+    /// Payer of a currency conversion: `POST /fxQuotes` until its `PUT` callback.
+    FxQuote,
+    /// Payer of a currency conversion: `POST /fxTransfers` until its `PUT` callback.
+    FxTransfer,
+    /// FXP: a `POST /fxQuotes` received until its callback was accepted.
+    AnswerFxQuote,
+    /// FXP: a `POST /fxTransfers` received until its callback was accepted.
+    AnswerFxTransfer,
 }
 
 /// Counts and durations of one phase.
@@ -162,6 +239,9 @@ pub enum Scenario {
     Quotes,
     /// Transfer only (the payee DFSP given; the payee's terms made locally, no quote).
     Transfers,
+    /// Lookup, then a currency conversion (payer conversion, FSPIOP 2.0): FX quote, quote,
+    /// FX transfer, transfer. The payee must not hold the payer's currency.
+    Fx,
 }
 
 impl Scenario {
@@ -171,6 +251,7 @@ impl Scenario {
             Scenario::Discovery => "discovery",
             Scenario::Quotes => "quotes",
             Scenario::Transfers => "transfers",
+            Scenario::Fx => "fx",
         }
     }
 
@@ -180,6 +261,7 @@ impl Scenario {
             Scenario::Discovery,
             Scenario::Quotes,
             Scenario::Transfers,
+            Scenario::Fx,
         ]
         .into_iter()
         .find(|s| s.name() == name)
@@ -187,7 +269,10 @@ impl Scenario {
 
     /// Whether the scenario starts with a lookup.
     pub fn looks_up(self) -> bool {
-        matches!(self, Scenario::EndToEnd | Scenario::Discovery)
+        matches!(
+            self,
+            Scenario::EndToEnd | Scenario::Discovery | Scenario::Fx
+        )
     }
 }
 
@@ -215,14 +300,15 @@ const WRONG_FULFILMENT_KEY: &str = "simAnswer";
 const WRONG_FULFILMENT_VALUE: &str = "wrongFulfilment";
 
 /// A payment that went through. Phases a scenario skips have a zero duration (and, without a
-/// transfer, an empty `transfer_id` and `transfer_state`).
+/// transfer, an empty `transfer_id` and `transfer_state`); a payment without a currency
+/// conversion has empty conversion fields and zero FX durations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentReport {
     pub transfer_id: String,
     pub quote_id: String,
     /// The payee DFSP the lookup found.
     pub payee_fsp: String,
-    /// The amount transferred, as quoted.
+    /// The amount transferred, as quoted (with a conversion: the target amount).
     pub transfer_amount: String,
     pub currency: String,
     /// Final state reported to the payer (`COMMITTED`).
@@ -230,11 +316,33 @@ pub struct PaymentReport {
     pub lookup: Duration,
     pub quote: Duration,
     pub transfer: Duration,
+    /// The FXP that converted (empty without a conversion).
+    pub fxp: String,
+    /// The FX quote's `conversionRequestId`.
+    pub conversion_request_id: String,
+    /// The fxTransfer's `commitRequestId` (the FX quote's `conversionId`).
+    pub commit_request_id: String,
+    /// What the payer pays, in its own currency.
+    pub source_amount: String,
+    pub source_currency: String,
+    /// What the FXP delivers, in the payee's currency (the transfer's amount).
+    pub target_amount: String,
+    pub target_currency: String,
+    /// `POST /fxQuotes` until its callback.
+    pub fx_quote: Duration,
+    /// `POST /fxTransfers` until its callback.
+    pub fx_transfer: Duration,
 }
 
 impl PaymentReport {
+    /// The sum of every phase's duration.
     pub fn total(&self) -> Duration {
-        self.lookup + self.quote + self.transfer
+        self.lookup + self.fx_quote + self.quote + self.fx_transfer + self.transfer
+    }
+
+    /// Whether the payment went through a currency conversion.
+    pub fn converted(&self) -> bool {
+        !self.commit_request_id.is_empty() || !self.conversion_request_id.is_empty()
     }
 }
 
@@ -301,6 +409,8 @@ struct Dfsp {
     /// The same secret for v1 packets, when a payment asks for them.
     ilp_v1: Ilp,
     msisdns: HashSet<String>,
+    /// As an FXP: its rate, parsed.
+    rate: Option<Rate>,
 }
 
 impl Dfsp {
@@ -323,7 +433,39 @@ struct Inner {
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Callback>>>>,
     stats: Mutex<BTreeMap<Phase, PhaseStats>>,
     counters: Counters,
+    fx_patches: FxPatchCounters,
     jws: Option<security::Keys>,
+}
+
+/// The `PATCH /fxTransfers/{ID}` the simulated FXPs received, since the start.
+#[derive(Debug, Default)]
+struct FxPatchCounters {
+    committed: AtomicU64,
+    aborted: AtomicU64,
+    /// Any other `conversionState`, or a body without one.
+    other: AtomicU64,
+}
+
+/// How many `PATCH /fxTransfers/{ID}` (the switch telling an FXP how the conversion ended) the
+/// simulated FXPs received ([`Simulator::fx_patches`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FxPatchCounts {
+    /// `conversionState: COMMITTED`.
+    pub committed: u64,
+    /// `conversionState: ABORTED`.
+    pub aborted: u64,
+    /// Any other state, or none.
+    pub other: u64,
+}
+
+impl FxPatchCounters {
+    fn snapshot(&self) -> FxPatchCounts {
+        FxPatchCounts {
+            committed: self.committed.load(Ordering::Relaxed),
+            aborted: self.aborted.load(Ordering::Relaxed),
+            other: self.other.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// How the payer's requests and the callbacks it received matched up, since the start.
@@ -393,21 +535,21 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn content_type(resource: &str) -> String {
-    format!("application/vnd.interoperability.{resource}+json;version=1.1")
-}
-
 fn error_body(code: &str, description: &str) -> Value {
     json!({"errorInformation": {"errorCode": code, "errorDescription": description}})
 }
 
 /// The callback endpoints of `dfsp` served by a simulator at `base`, as
-/// `(endpoint type, URL template)`, for registration with the central ledger.
+/// `(endpoint type, URL template)`, for registration with the central ledger: parties, quotes
+/// and transfers, and the FSPIOP 2.0 fx ones (`FSPIOP_CALLBACK_URL_FX_QUOTES`, a base URL the
+/// quoting service appends `/fxQuotes…` to, and `FSPIOP_CALLBACK_URL_FX_TRANSFER_POST`,
+/// `_PUT`, `_ERROR`) for every DFSP: an FXP receives fx requests, a payer their callbacks.
 pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
     let base = format!("{}/{dfsp}", base.trim_end_matches('/'));
     let parties = format!("{base}/parties/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
     let sub = format!("{parties}/{{{{partySubIdOrType}}}}");
     let transfer = format!("{base}/transfers/{{{{transferId}}}}");
+    let fx_transfer = format!("{base}/fxTransfers/{{{{commitRequestId}}}}");
     [
         ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
         ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
@@ -430,6 +572,16 @@ pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
         (
             "FSPIOP_CALLBACK_URL_TRANSFER_ERROR",
             format!("{transfer}/error"),
+        ),
+        ("FSPIOP_CALLBACK_URL_FX_QUOTES", base.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
+            format!("{base}/fxTransfers"),
+        ),
+        ("FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT", fx_transfer.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
+            format!("{fx_transfer}/error"),
         ),
     ]
     .into_iter()
@@ -460,11 +612,19 @@ impl Simulator {
                     spec.name
                 )));
             }
+            let rate = match &spec.fxp {
+                Some(fxp) => Some(
+                    fx::check_fxp(fxp)
+                        .map_err(|why| SimError::Config(format!("FXP {}: {why}", spec.name)))?,
+                ),
+                None => None,
+            };
             let dfsp = Dfsp {
                 ilp: Ilp::new(IlpVersion::V4, &spec.ilp_secret),
                 ilp_v1: Ilp::new(IlpVersion::V1, &spec.ilp_secret),
                 msisdns: spec.msisdns.iter().cloned().collect(),
                 spec: spec.clone(),
+                rate,
             };
             if dfsps.insert(spec.name.clone(), dfsp).is_some() {
                 return Err(SimError::Config(format!("DFSP {} given twice", spec.name)));
@@ -491,6 +651,7 @@ impl Simulator {
             waiters: Mutex::default(),
             stats: Mutex::default(),
             counters: Counters::default(),
+            fx_patches: FxPatchCounters::default(),
             jws,
         });
         let router = Router::new()
@@ -499,6 +660,10 @@ impl Simulator {
             .route("/{dfsp}/quotes/{*rest}", any(quotes_callback))
             .route("/{dfsp}/transfers", post(transfers_post))
             .route("/{dfsp}/transfers/{*rest}", any(transfers_callback))
+            .route("/{dfsp}/fxQuotes", post(fx_quotes_post))
+            .route("/{dfsp}/fxQuotes/{*rest}", any(fx_quotes_callback))
+            .route("/{dfsp}/fxTransfers", post(fx_transfers_post))
+            .route("/{dfsp}/fxTransfers/{*rest}", any(fx_transfers_callback))
             .route("/{dfsp}/pay", post(remote::pay))
             .route("/{dfsp}/health", axum::routing::get(remote::dfsp_health))
             .route("/dfsps", axum::routing::get(remote::dfsps))
@@ -549,6 +714,11 @@ impl Simulator {
         self.inner.counters.snapshot()
     }
 
+    /// The `PATCH /fxTransfers/{ID}` the simulated FXPs received so far.
+    pub fn fx_patches(&self) -> FxPatchCounts {
+        self.inner.fx_patches.snapshot()
+    }
+
     /// A snapshot of the timings recorded so far.
     pub fn timings(&self) -> BTreeMap<Phase, PhaseStats> {
         self.inner
@@ -559,7 +729,9 @@ impl Simulator {
     }
 
     /// Pays `amount` (in the payer's currency) from DFSP `payer` to the owner of MSISDN
-    /// `payee_msisdn`: lookup, quote and transfer, each waiting for its callback.
+    /// `payee_msisdn`: lookup, quote and transfer, each waiting for its callback; with a
+    /// currency conversion when the payee does not hold the payer's currency (see the crate
+    /// documentation).
     pub async fn pay(
         &self,
         payer: &str,

@@ -1,5 +1,9 @@
 //! The payee side: the DFSP's server answering lookups, quote requests and transfers as a
 //! payee does (party, quote terms, fulfilment), and the payer's party callbacks.
+//!
+//! A payee answers in the version its request allows: a lookup whose `Accept` lists a 2.x
+//! version is answered in 2.0 with `party.supportedCurrencies` (the DFSP's currency), any other in 1.1; a
+//! quote or a transfer is answered in the version of its `Content-Type` (2.0 or 1.1).
 
 use super::*;
 
@@ -56,6 +60,8 @@ pub(crate) async fn parties(
     let path = format!("/parties/{}", party.join("/"));
     let found = id_type == "MSISDN" && sim.msisdns.contains(&id);
     let name = sim.spec.name.clone();
+    let currency = sim.spec.currency.clone();
+    let wire = Wire::of_accept(&headers, "parties");
     let inner = inner.clone();
     tokio::spawn(async move {
         let als = inner.config.switch.als.clone();
@@ -64,11 +70,16 @@ pub(crate) async fn parties(
             if let Some(sub_id) = sub_id {
                 set(&mut id_info, "partySubIdOrType", json!(sub_id));
             }
-            let body = json!({"party": {
+            let mut body = json!({"party": {
                 "partyIdInfo": id_info,
                 "name": "Simulated Customer",
                 "personalInfo": {"complexName": {"firstName": "Simulated", "lastName": "Customer"}},
             }});
+            if wire == Wire::V2 {
+                if let Some(party) = body.get_mut("party") {
+                    set(party, "supportedCurrencies", json!([currency]));
+                }
+            }
             inner
                 .answer(
                     Phase::AnswerParty,
@@ -78,6 +89,7 @@ pub(crate) async fn parties(
                     &name,
                     &requester,
                     body,
+                    wire,
                 )
                 .await;
         } else {
@@ -91,6 +103,7 @@ pub(crate) async fn parties(
                     &name,
                     &requester,
                     body,
+                    wire,
                 )
                 .await;
         }
@@ -145,6 +158,7 @@ pub(crate) async fn quotes_post(
         })
         .unwrap_or(IlpVersion::V4);
     let ilp = sim.ilp_of(asked_version).clone();
+    let wire = Wire::of_content_type(&headers, "quotes");
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.quotes.clone();
@@ -176,6 +190,7 @@ pub(crate) async fn quotes_post(
                 &name,
                 &requester,
                 body,
+                wire,
             )
             .await;
     });
@@ -225,6 +240,7 @@ pub(crate) async fn transfers_post(
         .and_then(|p| fspiop::ilp::decode_packet_of(p, fspiop::ilp::IlpVersions::BOTH).ok())
         .map_or(IlpVersion::V4, |p| p.version());
     let ilp = sim.ilp_of(packet_version).clone();
+    let wire = Wire::of_content_type(&headers, "transfers");
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.transfers.clone();
@@ -270,6 +286,7 @@ pub(crate) async fn transfers_post(
                 &name,
                 &requester,
                 body,
+                wire,
             )
             .await;
     });

@@ -1,11 +1,105 @@
 //! The payer side: a payment's lookup, quote and transfer (each request sent, its callback
-//! awaited), the outcomes counted, and the callbacks that wake a waiting payment.
+//! awaited) — with a currency conversion, FX quote, quote, FX transfer and transfer — the
+//! outcomes counted, and the callbacks that wake a waiting payment.
 
 use super::*;
 
+/// The conversion a payment goes through, as the FXP quoted it.
+#[derive(Debug, Clone)]
+pub(crate) struct Conversion {
+    fxp: String,
+    /// The quote's `conversionId`, committed as the fxTransfer's `commitRequestId`.
+    commit_request_id: String,
+    /// `{amount, currency}` the payer pays.
+    source: Value,
+    /// `{amount, currency}` the FXP delivers: the dependent transfer's amount.
+    target: Value,
+    condition: String,
+}
+
+impl Conversion {
+    /// The FXP's `PUT /fxQuotes` answer, checked against what was asked.
+    fn from_response(
+        fxp: &str,
+        response: &Value,
+        source_currency: &str,
+        source_amount: &str,
+        target_currency: &str,
+    ) -> Result<Conversion, PaymentError> {
+        let invalid = |detail: String| PaymentError::InvalidCallback {
+            phase: Phase::FxQuote,
+            detail,
+        };
+        let text = |pointer: &str| at(response, pointer).as_str().unwrap_or_default();
+        let condition = text("/condition");
+        if !fspiop::ilp::is_canonical_32(condition) {
+            return Err(invalid(format!(
+                "condition {condition:?} is not 32 bytes of base64url"
+            )));
+        }
+        let conversion_id = text("/conversionTerms/conversionId");
+        if conversion_id.is_empty() {
+            return Err(invalid("no conversionTerms.conversionId".into()));
+        }
+        let (source, source_in) = (
+            text("/conversionTerms/sourceAmount/amount"),
+            text("/conversionTerms/sourceAmount/currency"),
+        );
+        if source_in != source_currency || !fx::same_amount(source, source_amount, source_currency)
+        {
+            return Err(invalid(format!(
+                "sourceAmount {source} {source_in} is not the {source_amount} {source_currency} asked"
+            )));
+        }
+        let (target, target_in) = (
+            text("/conversionTerms/targetAmount/amount"),
+            text("/conversionTerms/targetAmount/currency"),
+        );
+        if target_in != target_currency || target.is_empty() {
+            return Err(invalid(format!(
+                "targetAmount {target:?} {target_in} is not an amount of {target_currency}"
+            )));
+        }
+        Ok(Conversion {
+            fxp: fxp.to_string(),
+            commit_request_id: conversion_id.to_string(),
+            source: json!({"amount": source, "currency": source_in}),
+            target: json!({"amount": target, "currency": target_in}),
+            condition: condition.to_string(),
+        })
+    }
+
+    /// The target `(amount, currency)`.
+    fn target_parts(&self) -> (&str, &str) {
+        (
+            at(&self.target, "/amount").as_str().unwrap_or_default(),
+            at(&self.target, "/currency").as_str().unwrap_or_default(),
+        )
+    }
+}
+
+impl PaymentReport {
+    /// Records `conversion` in the report and hands it back.
+    fn converting(&mut self, conversion: Conversion) -> Conversion {
+        let part = |money: &Value, name: &str| {
+            at(money, &format!("/{name}"))
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        self.commit_request_id = conversion.commit_request_id.clone();
+        self.source_amount = part(&conversion.source, "amount");
+        self.source_currency = part(&conversion.source, "currency");
+        self.target_amount = part(&conversion.target, "amount");
+        self.target_currency = part(&conversion.target, "currency");
+        conversion
+    }
+}
+
 impl Inner {
     /// Pays `amount` (in the payer's currency) from DFSP `payer` to the owner of MSISDN
-    /// `payee_msisdn`: the phases of `options.scenario`, each waiting for its callback.
+    /// `payee_msisdn`: the phases of `options.scenario`, each waiting for its callback, with a
+    /// currency conversion when the payee does not hold the payer's currency.
     pub(crate) async fn pay(
         &self,
         payer: &str,
@@ -22,19 +116,37 @@ impl Inner {
             .as_deref()
             .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
             .unwrap_or(PAYER_MSISDN_FALLBACK);
+        let payer_currency = dfsp.spec.currency.as_str();
         let mut report = PaymentReport {
             transfer_id: String::new(),
             quote_id: String::new(),
             payee_fsp: options.payee_fsp.clone().unwrap_or_default(),
             transfer_amount: amount.to_string(),
-            currency: dfsp.spec.currency.clone(),
+            currency: payer_currency.to_string(),
             transfer_state: String::new(),
             lookup: Duration::ZERO,
             quote: Duration::ZERO,
             transfer: Duration::ZERO,
+            fxp: String::new(),
+            conversion_request_id: String::new(),
+            commit_request_id: String::new(),
+            source_amount: String::new(),
+            source_currency: String::new(),
+            target_amount: String::new(),
+            target_currency: String::new(),
+            fx_quote: Duration::ZERO,
+            fx_transfer: Duration::ZERO,
         };
         let mut payee_info = json!({"partyIdType": "MSISDN", "partyIdentifier": payee_msisdn, "fspId": report.payee_fsp});
+        // The currencies the payee's lookup answer says it holds (FSPIOP 2.0).
+        let mut answered_currencies: Option<Vec<String>> = None;
         if options.scenario.looks_up() || report.payee_fsp.is_empty() {
+            // An FX-capable payer asks for a 2.0 answer, which lists the payee's currencies.
+            let wire = if self.fx_capable() {
+                Wire::V2OrV1
+            } else {
+                Wire::V1
+            };
             let started = Instant::now();
             let party = self
                 .request(
@@ -46,6 +158,7 @@ impl Inner {
                     payer,
                     None,
                     None,
+                    wire,
                 )
                 .await;
             let party = self.record(Phase::Lookup, started, party)?;
@@ -61,22 +174,97 @@ impl Inner {
                     detail: "no party.partyIdInfo.fspId".into(),
                 });
             }
+            answered_currencies = at(&party, "/party/supportedCurrencies")
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .filter(|list| !list.is_empty());
         }
         if options.scenario == Scenario::Discovery {
             return Ok(report);
         }
         let payee_fsp = report.payee_fsp.clone();
+        // The payee's currencies: its answer's, else those of the payee DFSP when simulated
+        // here; unknown otherwise (then paid in the payer's currency).
+        let answered = answered_currencies.is_some();
+        let payee_currencies = answered_currencies.or_else(|| {
+            self.dfsps
+                .get(&payee_fsp)
+                .map(|payee| vec![payee.spec.currency.clone()])
+        });
+        let target_currency = match &payee_currencies {
+            Some(list) if !list.iter().any(|c| c == payer_currency) => {
+                Some(self.target_currency(payer_currency, list))
+            }
+            _ => None,
+        };
+        if options.scenario == Scenario::Fx && target_currency.is_none() {
+            let held = match &payee_currencies {
+                Some(list) if answered => format!(
+                    "holds {} (its lookup answer's supportedCurrencies)",
+                    list.join(", ")
+                ),
+                Some(list) => format!("holds {} (it is simulated here)", list.join(", ")),
+                None => "did not say which currencies it holds (a 1.x lookup answer, and it is not simulated here)".to_string(),
+            };
+            return Err(PaymentError::InvalidCallback {
+                phase: Phase::Lookup,
+                detail: format!(
+                    "scenario fx needs a currency conversion, but payee DFSP {payee_fsp} {held}; the payer pays in {payer_currency}"
+                ),
+            });
+        }
+        let transfer_id = uuid::Uuid::new_v4().to_string();
+
+        let conversion = match target_currency {
+            Some(target_currency) => Some(
+                self.fx_quote(
+                    payer,
+                    payer_currency,
+                    amount,
+                    &target_currency,
+                    &transfer_id,
+                    options,
+                    &mut report,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let wire = if conversion.is_some() {
+            Wire::V2
+        } else {
+            Wire::V1
+        };
 
         let quote_id = uuid::Uuid::new_v4().to_string();
+        let payer_party = json!({"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": payer_msisdn, "fspId": payer}});
         let mut quote_request = json!({
             "quoteId": quote_id,
             "transactionId": uuid::Uuid::new_v4().to_string(),
-            "payer": {"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": payer_msisdn, "fspId": payer}},
+            "payer": payer_party,
             "payee": {"partyIdInfo": payee_info},
             "amountType": "SEND",
-            "amount": {"amount": amount, "currency": dfsp.spec.currency},
+            "amount": {"amount": amount, "currency": payer_currency},
             "transactionType": {"scenario": "TRANSFER", "initiator": "PAYER", "initiatorType": "CONSUMER"},
         });
+        if let Some(conversion) = &conversion {
+            // FSPIOP 2.0 payer conversion: the payee is quoted in its currency for what the
+            // FXP delivers; the payer says it holds its own currency only.
+            set(&mut quote_request, "amount", conversion.target.clone());
+            if let Some(party) = quote_request.get_mut("payer") {
+                set(party, "supportedCurrencies", json!([payer_currency]));
+            }
+            set(&mut quote_request, "converter", json!("PAYER"));
+            set(
+                &mut quote_request,
+                "currencyConversion",
+                json!({"sourceAmount": conversion.source, "targetAmount": conversion.target}),
+            );
+        }
         if let Some(version) = options.ilp_version {
             set(
                 &mut quote_request,
@@ -100,6 +288,7 @@ impl Inner {
                     payer,
                     Some(&payee_fsp),
                     Some(&quote_request),
+                    wire,
                 )
                 .await;
             let quote = self.record(Phase::Quote, started, quote)?;
@@ -121,24 +310,45 @@ impl Inner {
             field("condition")?,
             field("expiration")?,
         );
-        let transfer_amount = at(&quote, "/transferAmount").clone();
+        let mut transfer_amount = at(&quote, "/transferAmount").clone();
         let (Some(quoted), Some(currency)) = (
-            at(&transfer_amount, "/amount").as_str(),
-            at(&transfer_amount, "/currency").as_str(),
+            at(&transfer_amount, "/amount").as_str().map(str::to_string),
+            at(&transfer_amount, "/currency")
+                .as_str()
+                .map(str::to_string),
         ) else {
             return Err(PaymentError::InvalidCallback {
                 phase: Phase::Quote,
                 detail: "no transferAmount".into(),
             });
         };
-        report.transfer_amount = quoted.to_string();
-        report.currency = currency.to_string();
+        if let Some(conversion) = &conversion {
+            // The dependent transfer must move exactly what the FXP delivers.
+            let (target, target_currency) = conversion.target_parts();
+            if currency != target_currency || !fx::same_amount(&quoted, target, &currency) {
+                return Err(PaymentError::InvalidCallback {
+                    phase: Phase::Quote,
+                    detail: format!(
+                        "transferAmount {quoted} {currency} is not the conversion's target amount {target} {target_currency}"
+                    ),
+                });
+            }
+            transfer_amount = conversion.target.clone();
+        }
+        report.transfer_amount = at(&transfer_amount, "/amount")
+            .as_str()
+            .map_or(quoted, str::to_string);
+        report.currency = currency;
         if options.scenario == Scenario::Quotes {
             return Ok(report);
         }
 
+        if let Some(conversion) = &conversion {
+            self.fx_transfer(payer, conversion, &transfer_id, &mut report)
+                .await?;
+        }
+
         let started = Instant::now();
-        let transfer_id = uuid::Uuid::new_v4().to_string();
         let mut prepare = json!({
             "transferId": transfer_id,
             "payerFsp": payer,
@@ -165,6 +375,7 @@ impl Inner {
                 payer,
                 Some(&payee_fsp),
                 Some(&prepare),
+                wire,
             )
             .await;
         let checked = transfer.and_then(|body| {
@@ -190,6 +401,179 @@ impl Inner {
         report.transfer_state = self.record(Phase::Transfer, started, checked)?;
         report.transfer = started.elapsed();
         Ok(report)
+    }
+
+    /// Whether a payer here can pay with a currency conversion: some simulated DFSP is an FXP.
+    pub(crate) fn fx_capable(&self) -> bool {
+        self.config.dfsps.iter().any(|d| d.fxp.is_some())
+    }
+
+    /// The currency of `payee_currencies` to convert `payer_currency` to: the first a
+    /// simulated FXP converts to, else the first.
+    fn target_currency(&self, payer_currency: &str, payee_currencies: &[String]) -> String {
+        payee_currencies
+            .iter()
+            .find(|target| self.fxp_for(payer_currency, target).is_some())
+            .or_else(|| payee_currencies.first())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The simulated FXP to ask for `source` → `target`: the first converting that pair, else
+    /// the first FXP (which then answers the request with its error).
+    fn fxp_for(&self, source: &str, target: &str) -> Option<&DfspSpec> {
+        let fxps = || self.config.dfsps.iter().filter(|d| d.fxp.is_some());
+        fxps()
+            .find(|d| d.fxp.as_ref().is_some_and(|f| f.converts(source, target)))
+            .or_else(|| fxps().next())
+    }
+
+    /// The FX quote of a payment: `POST /fxQuotes` to the FXP for `amount` of
+    /// `payer_currency` in `target_currency` (SEND), or with [`Scenario::Transfers`] the terms
+    /// the simulated FXP would give, made locally.
+    #[allow(clippy::too_many_arguments)]
+    async fn fx_quote(
+        &self,
+        payer: &str,
+        payer_currency: &str,
+        amount: &str,
+        target_currency: &str,
+        transfer_id: &str,
+        options: &PayOptions,
+        report: &mut PaymentReport,
+    ) -> Result<Conversion, PaymentError> {
+        let fxp = self
+            .fxp_for(payer_currency, target_currency)
+            .map(|spec| spec.name.clone())
+            .ok_or_else(|| PaymentError::Request {
+                phase: Phase::FxQuote,
+                detail: format!(
+                    "a conversion of {payer_currency} to {target_currency} is needed, and no simulated DFSP is an FXP"
+                ),
+            })?;
+        let conversion_request_id = uuid::Uuid::new_v4().to_string();
+        let conversion_id = uuid::Uuid::new_v4().to_string();
+        let expiration = fspiop::datetime::format_date_time(
+            now_ms()
+                + i64::try_from(self.config.callback_timeout_ms)
+                    .unwrap_or(60_000)
+                    .max(60_000),
+        );
+        let request = json!({
+            "conversionRequestId": conversion_request_id,
+            "conversionTerms": {
+                "conversionId": conversion_id,
+                "determiningTransferId": transfer_id,
+                "initiatingFsp": payer,
+                "counterPartyFsp": fxp,
+                "amountType": "SEND",
+                "sourceAmount": {"amount": amount, "currency": payer_currency},
+                "targetAmount": {"currency": target_currency},
+                "expiration": expiration,
+            },
+        });
+        report.fxp = fxp.clone();
+        let response = if options.scenario == Scenario::Transfers {
+            let simulated = self
+                .dfsps
+                .get(&fxp)
+                .ok_or_else(|| PaymentError::InvalidCallback {
+                    phase: Phase::FxQuote,
+                    detail: format!("{fxp} is not simulated here"),
+                })?;
+            fx::quote_terms(simulated, &request).map_err(|(code, description)| {
+                PaymentError::Fspiop {
+                    phase: Phase::FxQuote,
+                    code,
+                    description,
+                }
+            })?
+        } else {
+            let started = Instant::now();
+            let response = self
+                .request(
+                    Phase::FxQuote,
+                    format!("fxQuotes:{payer}:{conversion_request_id}"),
+                    "POST",
+                    &self.config.switch.quotes,
+                    "/fxQuotes",
+                    payer,
+                    Some(&fxp),
+                    Some(&request),
+                    Wire::V2,
+                )
+                .await;
+            let checked = response.and_then(|response| {
+                Conversion::from_response(&fxp, &response, payer_currency, amount, target_currency)
+            });
+            let conversion = self.record(Phase::FxQuote, started, checked)?;
+            report.fx_quote = started.elapsed();
+            report.conversion_request_id = conversion_request_id;
+            return Ok(report.converting(conversion));
+        };
+        let conversion =
+            Conversion::from_response(&fxp, &response, payer_currency, amount, target_currency)?;
+        Ok(report.converting(conversion))
+    }
+
+    /// `POST /fxTransfers` for `conversion`, the dependent transfer `transfer_id`, until the
+    /// FXP's `PUT /fxTransfers` RESERVED with the fulfilment of its condition.
+    async fn fx_transfer(
+        &self,
+        payer: &str,
+        conversion: &Conversion,
+        transfer_id: &str,
+        report: &mut PaymentReport,
+    ) -> Result<(), PaymentError> {
+        let expiration = fspiop::datetime::format_date_time(
+            now_ms()
+                + i64::try_from(self.config.callback_timeout_ms.saturating_mul(2))
+                    .unwrap_or(120_000),
+        );
+        let body = json!({
+            "commitRequestId": conversion.commit_request_id,
+            "determiningTransferId": transfer_id,
+            "initiatingFsp": payer,
+            "counterPartyFsp": conversion.fxp,
+            "sourceAmount": conversion.source,
+            "targetAmount": conversion.target,
+            "condition": conversion.condition,
+            "expiration": expiration,
+        });
+        let started = Instant::now();
+        let answer = self
+            .request(
+                Phase::FxTransfer,
+                format!("fxTransfers:{payer}:{}", conversion.commit_request_id),
+                "POST",
+                &self.config.switch.transfers,
+                "/fxTransfers",
+                payer,
+                Some(&conversion.fxp),
+                Some(&body),
+                Wire::V2,
+            )
+            .await;
+        let checked = answer.and_then(|body| {
+            let state = at(&body, "/conversionState").as_str().unwrap_or_default();
+            if state != "RESERVED" {
+                return Err(PaymentError::InvalidCallback {
+                    phase: Phase::FxTransfer,
+                    detail: format!("conversionState {state:?}"),
+                });
+            }
+            let fulfilment = at(&body, "/fulfilment").as_str().unwrap_or_default();
+            if !fspiop::ilp::fulfilment_matches(fulfilment, &conversion.condition) {
+                return Err(PaymentError::InvalidCallback {
+                    phase: Phase::FxTransfer,
+                    detail: "the FXP's fulfilment does not match the conversion's condition".into(),
+                });
+            }
+            Ok(())
+        });
+        self.record(Phase::FxTransfer, started, checked)?;
+        report.fx_transfer = started.elapsed();
+        Ok(())
     }
 
     /// The quote `payee_fsp` would answer to `quote_request`, made locally.
@@ -258,6 +642,7 @@ impl Inner {
         source: &str,
         destination: Option<&str>,
         body: Option<&Value>,
+        wire: Wire,
     ) -> Result<Value, PaymentError> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut waiters) = self.waiters.lock() {
@@ -271,6 +656,7 @@ impl Inner {
                 source,
                 destination,
                 body,
+                wire,
             )
             .await;
         if matches!(sent, Sent::Ok) {
@@ -315,7 +701,6 @@ impl Inner {
         outcome
     }
 
-    /// Wakes every payer waiting for `key`.
     /// Hands a callback to the oldest payer waiting for `key` (requests with the same key, such
     /// as two lookups of one MSISDN, are answered in order, one callback each).
     pub(crate) fn wake(&self, key: &str, callback: Callback) {
@@ -352,6 +737,16 @@ pub(crate) async fn quotes_callback(
     body: bytes::Bytes,
 ) -> Response {
     callback(&inner, "quotes", &dfsp, &rest, &method, &body)
+}
+
+/// `PUT /{dfsp}/fxQuotes/{id}[/error]`: the payer's callback of an FX quote.
+pub(crate) async fn fx_quotes_callback(
+    State(inner): Shared,
+    Path((dfsp, rest)): Path<(String, String)>,
+    method: Method,
+    body: bytes::Bytes,
+) -> Response {
+    callback(&inner, "fxQuotes", &dfsp, &rest, &method, &body)
 }
 
 /// `PUT|PATCH /{dfsp}/transfers/{id}[/error]`: the payer's callback (PATCH is only

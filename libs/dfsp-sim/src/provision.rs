@@ -1,8 +1,10 @@
 //! Provisioning simulated DFSPs on a running switch through its admin APIs, as an operator's
-//! onboarding does: the hub's accounts and a DEFERREDNET settlement model, then per DFSP the
-//! participant, its net debit cap, its callback endpoints (the simulator's), a deposit, and its
-//! MSISDNs in the oracle. Safe to run again on a switch that has them: what exists is kept and
-//! a DFSP that already holds funds is not funded twice.
+//! onboarding does: the hub's accounts in every currency and a DEFERREDNET settlement model,
+//! then per DFSP the participant in each of its currencies (an FXP holds two) with a net debit
+//! cap each, its callback endpoints (the simulator's, [`crate::endpoints`]: fx ones included), a
+//! deposit in each currency that has one, and its MSISDNs in the oracle (in its first
+//! currency). Safe to run again on a switch that has them: what exists is kept and a DFSP that
+//! already holds funds in a currency is not funded twice in it.
 
 use std::time::{Duration, Instant};
 
@@ -21,21 +23,84 @@ pub struct AdminUrls {
 #[derive(Debug, Clone)]
 pub struct DfspPlan {
     pub name: String,
+    /// Its first currency (the one its MSISDNs are registered in).
     pub currency: String,
-    /// Net debit cap.
+    /// Net debit cap in `currency`.
     pub net_debit_cap: String,
-    /// Deposited at onboarding (`None` for a payee that starts with nothing).
+    /// Deposited in `currency` at onboarding (`None` for a payee that starts with nothing).
     pub funds: Option<String>,
     /// Registered with the oracle as this DFSP's.
     pub msisdns: Vec<String>,
+    /// Further currencies it holds (an FXP's), each with its position account, net debit cap
+    /// and optional deposit.
+    pub other_currencies: Vec<CurrencyPlan>,
+}
+
+/// One currency of a DFSP: a position account with a net debit cap, and optionally a deposit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyPlan {
+    pub currency: String,
+    pub net_debit_cap: String,
+    pub funds: Option<String>,
+}
+
+impl CurrencyPlan {
+    pub fn new(currency: &str, net_debit_cap: &str, funds: Option<&str>) -> CurrencyPlan {
+        CurrencyPlan {
+            currency: currency.to_string(),
+            net_debit_cap: net_debit_cap.to_string(),
+            funds: funds.map(str::to_string),
+        }
+    }
+}
+
+impl DfspPlan {
+    /// A DFSP holding one currency.
+    pub fn new(
+        name: &str,
+        currency: &str,
+        net_debit_cap: &str,
+        funds: Option<&str>,
+        msisdns: Vec<String>,
+    ) -> DfspPlan {
+        DfspPlan {
+            name: name.to_string(),
+            currency: currency.to_string(),
+            net_debit_cap: net_debit_cap.to_string(),
+            funds: funds.map(str::to_string),
+            msisdns,
+            other_currencies: Vec::new(),
+        }
+    }
+
+    /// The same DFSP holding `currency` too.
+    pub fn with_currency(mut self, currency: CurrencyPlan) -> DfspPlan {
+        self.other_currencies.push(currency);
+        self
+    }
+
+    /// Every currency it holds, its first one first.
+    pub fn currencies(&self) -> Vec<CurrencyPlan> {
+        let first = CurrencyPlan {
+            currency: self.currency.clone(),
+            net_debit_cap: self.net_debit_cap.clone(),
+            funds: self.funds.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.other_currencies.iter().cloned())
+            .collect()
+    }
 }
 
 /// What provisioning did for one DFSP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provisioned {
     pub name: String,
-    /// The deposit made by this run (`None` when the DFSP is a payee or held funds already).
+    /// The deposit made by this run in the plan's first currency (`None` when the DFSP is a
+    /// payee or held funds already).
     pub deposited: Option<String>,
+    /// Every deposit made by this run, `(currency, amount)`, in the plan's currency order.
+    pub deposits: Vec<(String, String)>,
     /// Callback endpoints registered.
     pub endpoints: usize,
     /// MSISDNs registered with the oracle.
@@ -157,6 +222,49 @@ async fn settlement(
     }))
 }
 
+/// Deposits `funds` in `name`'s `currency` settlement account unless it holds funds already,
+/// and waits until the ledger has applied it. Whether this call deposited.
+async fn fund(
+    admin: &Admin,
+    ledger: &str,
+    name: &str,
+    currency: &str,
+    funds: &str,
+) -> Result<bool, ProvisionError> {
+    let Some((account, value)) = settlement(admin, ledger, name, currency).await? else {
+        return Err(ProvisionError::Refused {
+            call: format!("GET {ledger}/participants/{name}/accounts"),
+            detail: format!("no SETTLEMENT account in {currency}"),
+        });
+    };
+    if value != 0.0 {
+        return Ok(false);
+    }
+    let deposit = json!({"transferId": deposit_id(name, currency), "externalReference": "dfsp-sim onboarding", "action": "recordFundsIn",
+        "reason": "initial funds", "amount": {"amount": funds, "currency": currency}});
+    admin
+        .post(
+            &format!("{ledger}/participants/{name}/accounts/{account}"),
+            deposit,
+            &[],
+        )
+        .await?;
+    let deadline = Instant::now() + Duration::from_millis(FUNDS_WAIT_MAX_MS);
+    loop {
+        let held = settlement(admin, ledger, name, currency)
+            .await?
+            .map(|(_, v)| v)
+            .unwrap_or(0.0);
+        if held < 0.0 {
+            return Ok(true);
+        }
+        if Instant::now() > deadline {
+            return Err(ProvisionError::FundsTimeout(name.to_string()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Onboards every DFSP of `plans`, their callbacks pointing at the simulator serving
 /// `callbacks_base` (see [`crate::endpoints`]).
 pub async fn provision(
@@ -177,7 +285,10 @@ pub async fn provision_with(
 ) -> Result<Vec<Provisioned>, ProvisionError> {
     let admin = Admin { client };
     let ledger = urls.ledger.trim_end_matches('/');
-    let mut currencies: Vec<&str> = plans.iter().map(|p| p.currency.as_str()).collect();
+    let mut currencies: Vec<String> = plans
+        .iter()
+        .flat_map(|p| p.currencies().into_iter().map(|c| c.currency))
+        .collect();
     currencies.sort_unstable();
     currencies.dedup();
     for currency in &currencies {
@@ -199,22 +310,24 @@ pub async fn provision_with(
     let mut done = Vec::with_capacity(plans.len());
     for plan in plans {
         let name = plan.name.as_str();
-        let mut deposited = None;
         let endpoints = crate::endpoints(callbacks_base, name);
-        admin
-            .post(
-                &format!("{ledger}/participants"),
-                json!({"name": name, "currency": plan.currency}),
-                &["3000"],
-            )
-            .await?;
-        admin
-            .post(
-                &format!("{ledger}/participants/{name}/initialPositionAndLimits"),
-                json!({"currency": plan.currency, "limit": {"type": "NET_DEBIT_CAP", "value": plan.net_debit_cap}, "initialPosition": 0}),
-                &["3000"],
-            )
-            .await?;
+        let currencies = plan.currencies();
+        for held in &currencies {
+            admin
+                .post(
+                    &format!("{ledger}/participants"),
+                    json!({"name": name, "currency": held.currency}),
+                    &["3000"],
+                )
+                .await?;
+            admin
+                .post(
+                    &format!("{ledger}/participants/{name}/initialPositionAndLimits"),
+                    json!({"currency": held.currency, "limit": {"type": "NET_DEBIT_CAP", "value": held.net_debit_cap}, "initialPosition": 0}),
+                    &["3000"],
+                )
+                .await?;
+        }
         for (kind, value) in &endpoints {
             admin
                 .post(
@@ -224,41 +337,18 @@ pub async fn provision_with(
                 )
                 .await?;
         }
-        if let Some(funds) = &plan.funds {
-            let Some((account, value)) = settlement(&admin, ledger, name, &plan.currency).await?
-            else {
-                return Err(ProvisionError::Refused {
-                    call: format!("GET {ledger}/participants/{name}/accounts"),
-                    detail: "no SETTLEMENT account".into(),
-                });
-            };
-            if value == 0.0 {
-                deposited = Some(funds.clone());
-                let deposit = json!({"transferId": deposit_id(name, &plan.currency), "externalReference": "dfsp-sim onboarding", "action": "recordFundsIn",
-                    "reason": "initial funds", "amount": {"amount": funds, "currency": plan.currency}});
-                admin
-                    .post(
-                        &format!("{ledger}/participants/{name}/accounts/{account}"),
-                        deposit,
-                        &[],
-                    )
-                    .await?;
-                let deadline = Instant::now() + Duration::from_millis(FUNDS_WAIT_MAX_MS);
-                loop {
-                    let held = settlement(&admin, ledger, name, &plan.currency)
-                        .await?
-                        .map(|(_, v)| v)
-                        .unwrap_or(0.0);
-                    if held < 0.0 {
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        return Err(ProvisionError::FundsTimeout(name.to_string()));
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut deposits = Vec::new();
+        for held in &currencies {
+            if let Some(funds) = &held.funds {
+                if fund(&admin, ledger, name, &held.currency, funds).await? {
+                    deposits.push((held.currency.clone(), funds.clone()));
                 }
             }
         }
+        let deposited = deposits
+            .iter()
+            .find(|(currency, _)| *currency == plan.currency)
+            .map(|(_, amount)| amount.clone());
         for chunk in plan.msisdns.chunks(ORACLE_BATCH_MAX) {
             let party_list: Vec<Value> =
                 chunk.iter().map(|msisdn| json!({"partyIdType": "MSISDN", "partyIdentifier": msisdn, "fspId": name, "currency": plan.currency})).collect();
@@ -275,6 +365,7 @@ pub async fn provision_with(
         done.push(Provisioned {
             name: name.to_string(),
             deposited,
+            deposits,
             endpoints: endpoints.len(),
             msisdns: plan.msisdns.len(),
         });
@@ -295,5 +386,21 @@ mod tests {
         let parsed = uuid::Uuid::parse_str(&id).map(|u| u.get_version_num());
         assert_eq!(parsed.ok(), Some(4), "{id}");
         assert_eq!(id.len(), 36);
+    }
+
+    #[test]
+    fn a_plan_lists_its_first_currency_first() {
+        let plan = DfspPlan::new("fxp", "USD", "10", None, Vec::new())
+            .with_currency(CurrencyPlan::new("EUR", "20", Some("5")));
+        assert_eq!(
+            plan.currencies(),
+            [
+                CurrencyPlan::new("USD", "10", None),
+                CurrencyPlan::new("EUR", "20", Some("5"))
+            ]
+        );
+        assert!(DfspPlan::new("p", "USD", "1", Some("1"), Vec::new())
+            .other_currencies
+            .is_empty());
     }
 }

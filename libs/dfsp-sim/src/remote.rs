@@ -4,12 +4,15 @@
 //!
 //! - `POST /{dfsp}/pay` with `{"payeeMsisdn", "amount", "payerMsisdn"?, "payeeFsp"?,
 //!   "scenario"?}` pays through lookup → quote → transfer (or the phases of `scenario`:
-//!   `end-to-end`, `discovery`, `quotes`, `transfers`; the last two need `payeeFsp`) and answers
-//!   200 with the report, 422 with `{"error": …}` when the payment stopped, 404 for a DFSP the
-//!   simulator does not run.
-//! - `GET /stats` answers how the payer's requests and the callbacks matched up.
+//!   `end-to-end`, `discovery`, `quotes`, `transfers`, `fx`; `quotes` and `transfers` need
+//!   `payeeFsp`; `fx` requires a currency conversion) and answers 200 with the report (with a
+//!   conversion also its FX phases, ids and amounts), 422 with `{"error": …}` when the payment
+//!   stopped, 404 for a DFSP the simulator does not run.
+//! - `GET /stats` answers how the payer's requests and the callbacks matched up, and how many
+//!   `PATCH /fxTransfers` the simulated FXPs received (`fxCommitted`, `fxAborted`, `fxOther`).
 //! - `GET /{dfsp}/health` answers 200 for a DFSP it runs, 404 otherwise.
-//! - `GET /dfsps` lists the DFSPs with their MSISDN counts.
+//! - `GET /dfsps` lists the DFSPs with their currencies, MSISDN counts and, for an FXP, its
+//!   conversion.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +23,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::{CallbackCounts, Inner, PayOptions, PaymentError, PaymentReport, Phase, Scenario};
+use crate::{
+    CallbackCounts, FxPatchCounts, Inner, PayOptions, PaymentError, PaymentReport, Phase, Scenario,
+};
 
 impl Phase {
     /// The phase's name on the wire.
@@ -32,6 +37,10 @@ impl Phase {
             Phase::AnswerParty => "answerParty",
             Phase::AnswerQuote => "answerQuote",
             Phase::AnswerTransfer => "answerTransfer",
+            Phase::FxQuote => "fxQuote",
+            Phase::FxTransfer => "fxTransfer",
+            Phase::AnswerFxQuote => "answerFxQuote",
+            Phase::AnswerFxTransfer => "answerFxTransfer",
         }
     }
 
@@ -43,6 +52,10 @@ impl Phase {
             Phase::AnswerParty,
             Phase::AnswerQuote,
             Phase::AnswerTransfer,
+            Phase::FxQuote,
+            Phase::FxTransfer,
+            Phase::AnswerFxQuote,
+            Phase::AnswerFxTransfer,
         ]
         .into_iter()
         .find(|phase| phase.name() == name)
@@ -68,11 +81,24 @@ fn report_json(report: &PaymentReport) -> Value {
         "lookupMs": millis(report.lookup),
         "quoteMs": millis(report.quote),
         "transferMs": millis(report.transfer),
+        "fxp": report.fxp,
+        "conversionRequestId": report.conversion_request_id,
+        "commitRequestId": report.commit_request_id,
+        "sourceAmount": report.source_amount,
+        "sourceCurrency": report.source_currency,
+        "targetAmount": report.target_amount,
+        "targetCurrency": report.target_currency,
+        "fxQuoteMs": millis(report.fx_quote),
+        "fxTransferMs": millis(report.fx_transfer),
     })
 }
 
+/// The report of [`report_json`]; the conversion's members may be missing (a simulator that
+/// predates them): empty and zero then.
 fn report_from_json(body: &Value) -> Option<PaymentReport> {
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
+    let optional = |name: &str| text(name).unwrap_or_default();
+    let optional_ms = |name: &str| body.get(name).map_or(Duration::ZERO, from_millis);
     Some(PaymentReport {
         transfer_id: text("transferId")?,
         quote_id: text("quoteId")?,
@@ -83,6 +109,15 @@ fn report_from_json(body: &Value) -> Option<PaymentReport> {
         lookup: from_millis(body.get("lookupMs")?),
         quote: from_millis(body.get("quoteMs")?),
         transfer: from_millis(body.get("transferMs")?),
+        fxp: optional("fxp"),
+        conversion_request_id: optional("conversionRequestId"),
+        commit_request_id: optional("commitRequestId"),
+        source_amount: optional("sourceAmount"),
+        source_currency: optional("sourceCurrency"),
+        target_amount: optional("targetAmount"),
+        target_currency: optional("targetCurrency"),
+        fx_quote: optional_ms("fxQuoteMs"),
+        fx_transfer: optional_ms("fxTransferMs"),
     })
 }
 
@@ -170,7 +205,7 @@ pub(crate) async fn pay(
         Some(None) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(json!({"error": {"kind": "simulator", "detail": "scenario is not end-to-end, discovery, quotes or transfers"}})),
+                Json(json!({"error": {"kind": "simulator", "detail": "scenario is not end-to-end, discovery, quotes, transfers or fx"}})),
             )
                 .into_response()
         }
@@ -236,6 +271,7 @@ pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
             )
         })
         .unwrap_or_default();
+    let fx = inner.fx_patches.snapshot();
     Json(json!({
         "awaited": counts.awaited,
         "matched": counts.matched,
@@ -244,6 +280,9 @@ pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
         "jws": inner.jws.is_some(),
         "signaturesVerified": verified,
         "signaturesRefused": refused,
+        "fxCommitted": fx.committed,
+        "fxAborted": fx.aborted,
+        "fxOther": fx.other,
     }))
 }
 
@@ -253,7 +292,16 @@ pub(crate) async fn dfsps(State(inner): State<Arc<Inner>>) -> Json<Value> {
         .config
         .dfsps
         .iter()
-        .map(|d| json!({"name": d.name, "currency": d.currency, "msisdns": d.msisdns.len()}))
+        .map(|d| {
+            let mut entry = json!({"name": d.name, "currency": d.currency, "msisdns": d.msisdns.len()});
+            if let (Some(fxp), Some(object)) = (&d.fxp, entry.as_object_mut()) {
+                object.insert(
+                    "fxp".into(),
+                    json!({"sourceCurrency": fxp.source_currency, "targetCurrency": fxp.target_currency, "rate": fxp.rate}),
+                );
+            }
+            entry
+        })
         .collect();
     Json(Value::Array(list))
 }
@@ -404,6 +452,26 @@ impl RemoteSimulator {
         })
     }
 
+    /// How many `PATCH /fxTransfers` the simulator's FXPs received since it started.
+    pub async fn fx_patch_counts(&self) -> Result<FxPatchCounts, String> {
+        let url = format!("{}/stats", self.base);
+        let body: Value = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let count = |name: &str| body.get(name).and_then(Value::as_u64).unwrap_or(0);
+        Ok(FxPatchCounts {
+            committed: count("fxCommitted"),
+            aborted: count("fxAborted"),
+            other: count("fxOther"),
+        })
+    }
+
     /// Whether the simulator runs `dfsp` and answers.
     pub async fn dfsp_healthy(&self, dfsp: &str) -> bool {
         self.client
@@ -431,10 +499,60 @@ mod tests {
             lookup: Duration::from_micros(12_500),
             quote: Duration::from_millis(30),
             transfer: Duration::from_millis(41),
+            fxp: String::new(),
+            conversion_request_id: String::new(),
+            commit_request_id: String::new(),
+            source_amount: String::new(),
+            source_currency: String::new(),
+            target_amount: String::new(),
+            target_currency: String::new(),
+            fx_quote: Duration::ZERO,
+            fx_transfer: Duration::ZERO,
         };
         let back = report_from_json(&report_json(&report)).unwrap();
-        assert_eq!(back.transfer_id, "t");
+        assert_eq!(back, report);
         assert_eq!(back.lookup.as_micros(), 12_500);
+        assert!(!back.converted());
+
+        // A conversion's report survives too.
+        let converted = PaymentReport {
+            currency: "EUR".into(),
+            transfer_amount: "90".into(),
+            fxp: "perffsp-fxp".into(),
+            conversion_request_id: "cr".into(),
+            commit_request_id: "c".into(),
+            source_amount: "100".into(),
+            source_currency: "USD".into(),
+            target_amount: "90".into(),
+            target_currency: "EUR".into(),
+            fx_quote: Duration::from_micros(7_250),
+            fx_transfer: Duration::from_millis(55),
+            ..report.clone()
+        };
+        let back = report_from_json(&report_json(&converted)).unwrap();
+        assert_eq!(back, converted);
+        assert!(back.converted());
+        assert_eq!(
+            back.total(),
+            Duration::from_micros(12_500 + 7_250 + 30_000 + 55_000 + 41_000)
+        );
+
+        // A report from a simulator without the conversion's members.
+        let mut old = report_json(&report);
+        for name in [
+            "fxp",
+            "conversionRequestId",
+            "commitRequestId",
+            "sourceAmount",
+            "sourceCurrency",
+            "targetAmount",
+            "targetCurrency",
+            "fxQuoteMs",
+            "fxTransferMs",
+        ] {
+            old.as_object_mut().unwrap().remove(name);
+        }
+        assert_eq!(report_from_json(&old).unwrap(), report);
         for error in [
             PaymentError::Fspiop {
                 phase: Phase::Transfer,
@@ -446,6 +564,15 @@ mod tests {
                 timeout_ms: 30_000,
             },
             PaymentError::UnknownPayer("x".into()),
+            PaymentError::Fspiop {
+                phase: Phase::FxQuote,
+                code: "3100".into(),
+                description: "no such pair".into(),
+            },
+            PaymentError::InvalidCallback {
+                phase: Phase::FxTransfer,
+                detail: "d".into(),
+            },
             PaymentError::InvalidCallback {
                 phase: Phase::Lookup,
                 detail: "d".into(),
@@ -453,5 +580,30 @@ mod tests {
         ] {
             assert_eq!(error_from_json(&error_json(&error)), error);
         }
+        for phase in [
+            Phase::Lookup,
+            Phase::Quote,
+            Phase::Transfer,
+            Phase::AnswerParty,
+            Phase::AnswerQuote,
+            Phase::AnswerTransfer,
+            Phase::FxQuote,
+            Phase::FxTransfer,
+            Phase::AnswerFxQuote,
+            Phase::AnswerFxTransfer,
+        ] {
+            assert_eq!(Phase::from_name(phase.name()), Some(phase));
+        }
+        for scenario in [
+            Scenario::EndToEnd,
+            Scenario::Discovery,
+            Scenario::Quotes,
+            Scenario::Transfers,
+            Scenario::Fx,
+        ] {
+            assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
+        }
+        assert_eq!(Scenario::from_name("fx"), Some(Scenario::Fx));
+        assert!(Scenario::Fx.looks_up());
     }
 }

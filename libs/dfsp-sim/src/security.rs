@@ -136,7 +136,7 @@ pub(crate) async fn validate(
         .unwrap_or("");
     if !matches!(
         resource,
-        "parties" | "quotes" | "transfers" | "participants"
+        "parties" | "quotes" | "transfers" | "participants" | "fxQuotes" | "fxTransfers"
     ) || !signed_request(request.method().as_str(), &fspiop_path)
     {
         return next.run(request).await;

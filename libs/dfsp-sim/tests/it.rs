@@ -3,6 +3,13 @@
 //! `DATABASE_URL` and the Kafka at `KAFKA_BROKERS`. Two simulated DFSPs are provisioned through
 //! the admin APIs; one payment goes through lookup → quote → transfer and commits, one to an
 //! MSISDN no oracle knows and one to an MSISDN the payee does not own both stop with 3204.
+//!
+//! Currency conversion (FSPIOP 2.0, payer conversion): a USD payer, a USD payee, a simulated
+//! FXP (USD → EUR at 0.9) and an EUR payee, provisioned by `dfsp_sim::provision` (the FXP in
+//! both currencies). Payments to the EUR payee go lookup → fxQuote → quote → fxTransfer →
+//! transfer and commit both legs (exact positions in both currencies, the FXP told COMMITTED);
+//! a USD payment still takes the plain path; the fx scenario refuses a USD payee; an FXP asked
+//! for a pair it does not convert answers an error the payer gets as an FSPIOP error.
 
 #![allow(
     clippy::panic,
@@ -12,7 +19,10 @@
 
 use std::time::{Duration, Instant};
 
-use dfsp_sim::{DfspSpec, Phase, SimConfig, Simulator, SwitchUrls};
+use dfsp_sim::provision::{AdminUrls, CurrencyPlan, DfspPlan};
+use dfsp_sim::{
+    DfspSpec, FxpSpec, PayOptions, PaymentError, Phase, Scenario, SimConfig, Simulator, SwitchUrls,
+};
 use serde_json::{json, Value};
 use test_support::{database_server_url, kafka_brokers};
 
@@ -220,6 +230,97 @@ impl Switch {
         value
     }
 
+    /// `name`'s position in `currency`.
+    async fn position_in(&self, name: &str, currency: &str) -> String {
+        let (value,): (String,) = sqlx::query_as(
+            "SELECT CAST(pp.value AS CHAR) FROM participantPosition pp
+             JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
+             JOIN participant p ON p.participantId = pc.participantId
+             WHERE p.name = ? AND pc.currencyId = ? AND pc.ledgerAccountTypeId = 1",
+        )
+        .bind(name)
+        .bind(currency)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{name} {currency}: {e}"));
+        value
+    }
+
+    /// The latest state of fxTransfer `commit_request_id`.
+    async fn fx_state(&self, commit_request_id: &str) -> Option<String> {
+        sqlx::query_as::<_, (String,)>("SELECT transferStateId FROM fxTransferStateChange WHERE commitRequestId = ? ORDER BY fxTransferStateChangeId DESC LIMIT 1")
+            .bind(commit_request_id)
+            .fetch_optional(&self.pool)
+            .await
+            .ok()
+            .flatten()
+            .map(|(s,)| s)
+    }
+
+    /// The ALS's default MSISDN oracle: the switch's.
+    async fn register_oracle(&self) {
+        let oracle = json!({"oracleIdType": "MSISDN", "endpoint": {"value": self.oracle, "endpointType": "URL"}, "isDefault": true});
+        let response = self
+            .client
+            .post(format!("{}/oracles", self.als_admin))
+            .header(
+                "accept",
+                "application/vnd.interoperability.participants+json;version=1",
+            )
+            .header(
+                "content-type",
+                "application/vnd.interoperability.participants+json;version=1.0",
+            )
+            .header(
+                "date",
+                fspiop::datetime::format_http_date(central_ledger::now_ms()),
+            )
+            .body(oracle.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// The endpoints registered for `name`, as `(type, value)`, sorted.
+    async fn endpoints_of(&self, name: &str) -> Vec<(String, String)> {
+        let list: Value = self
+            .client
+            .get(format!("{}/participants/{name}/endpoints", self.ledger))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut pairs: Vec<(String, String)> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                (
+                    e["type"].as_str().unwrap_or_default().to_string(),
+                    e["value"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
+    fn urls(&self) -> SwitchUrls {
+        SwitchUrls {
+            als: self.als.clone(),
+            quotes: self.quotes.clone(),
+            transfers: self.transfers.clone(),
+        }
+    }
+
     /// A DFSP with its limits, endpoints and, when `funds` is given, that much deposited.
     async fn provision(&self, sim: &Simulator, spec: &DfspSpec, funds: Option<&str>) {
         let name = &spec.name;
@@ -301,11 +402,7 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     let payee = DfspSpec::with_range("simfsp-5", "1901234540", 10, "payee-secret", "USD");
     let config = SimConfig {
         dfsps: vec![payer.clone(), payee.clone()],
-        switch: SwitchUrls {
-            als: switch.als.clone(),
-            quotes: switch.quotes.clone(),
-            transfers: switch.transfers.clone(),
-        },
+        switch: switch.urls(),
         request_timeout_ms: 10_000,
         callback_timeout_ms: 30_000,
         jws: None,
@@ -332,32 +429,7 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
                    "requireLiquidityCheck": true, "ledgerAccountType": "POSITION", "autoPositionReset": true, "settlementAccountType": "SETTLEMENT"}),
         )
         .await;
-    let oracle = json!({"oracleIdType": "MSISDN", "endpoint": {"value": switch.oracle, "endpointType": "URL"}, "isDefault": true});
-    let response = switch
-        .client
-        .post(format!("{}/oracles", switch.als_admin))
-        .header(
-            "accept",
-            "application/vnd.interoperability.participants+json;version=1",
-        )
-        .header(
-            "content-type",
-            "application/vnd.interoperability.participants+json;version=1.0",
-        )
-        .header(
-            "date",
-            fspiop::datetime::format_http_date(central_ledger::now_ms()),
-        )
-        .body(oracle.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        response.status().as_u16(),
-        201,
-        "{}",
-        response.text().await.unwrap_or_default()
-    );
+    switch.register_oracle().await;
     switch.provision(&sim, &payer, Some("1000")).await;
     switch.provision(&sim, &payee, None).await;
 
@@ -465,6 +537,446 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     }
     assert_eq!(timings.get(&Phase::Lookup).map(|s| s.failures), Some(2));
     assert_eq!(switch.position("simfsp-1").await, "100.0000");
+
+    drop(sim);
+    switch.stop().await;
+}
+
+/// The simulator of the FX tests: a USD payer, a USD payee, an FXP converting USD → EUR at 0.9
+/// and an EUR payee; all provisioned by `dfsp_sim::provision` (the payer funded 1000 USD, the
+/// EUR payee 1000 EUR so it can pay too, the FXP 1000 EUR), the ALS's oracle registered.
+async fn fx_setup(switch: &Switch) -> Simulator {
+    let payer = DfspSpec::with_range("simfsp-1", "1901234500", 10, "payer-secret", "USD");
+    let payee = DfspSpec::with_range("simfsp-5", "1901234540", 10, "payee-secret", "USD");
+    let fxp = DfspSpec::fxp(
+        "simfsp-fxp",
+        "fxp-secret",
+        FxpSpec::new("USD", "EUR", "0.9"),
+    );
+    let eur = DfspSpec::with_range("simfsp-eur", "1901234600", 10, "eur-secret", "EUR");
+    let config = SimConfig {
+        dfsps: vec![payer.clone(), payee.clone(), fxp.clone(), eur.clone()],
+        switch: switch.urls(),
+        request_timeout_ms: 10_000,
+        callback_timeout_ms: 30_000,
+        jws: None,
+        tls: None,
+    };
+    let (listener, _) = listen().await;
+    let sim = Simulator::start(config, listener)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    switch.register_oracle().await;
+    let plans = [
+        DfspPlan::new("simfsp-1", "USD", "10000", Some("1000"), payer.msisdns),
+        DfspPlan::new("simfsp-5", "USD", "10000", None, payee.msisdns),
+        DfspPlan::new("simfsp-fxp", "USD", "10000", None, Vec::new())
+            .with_currency(CurrencyPlan::new("EUR", "10000", Some("1000"))),
+        DfspPlan::new("simfsp-eur", "EUR", "10000", Some("1000"), eur.msisdns),
+    ];
+    let urls = AdminUrls {
+        ledger: switch.ledger.clone(),
+        oracle: switch.oracle.clone(),
+    };
+    let done = dfsp_sim::provision::provision(&urls, sim.base_url(), &plans)
+        .await
+        .unwrap_or_else(|e| panic!("provisioning: {e}"));
+    let deposits: Vec<(&str, Vec<(String, String)>)> = done
+        .iter()
+        .map(|d| (d.name.as_str(), d.deposits.clone()))
+        .collect();
+    let money = |currency: &str, amount: &str| vec![(currency.to_string(), amount.to_string())];
+    assert_eq!(
+        deposits,
+        [
+            ("simfsp-1", money("USD", "1000")),
+            ("simfsp-5", vec![]),
+            ("simfsp-fxp", money("EUR", "1000")),
+            ("simfsp-eur", money("EUR", "1000")),
+        ]
+    );
+    assert_eq!(done[2].deposited, None, "the FXP's first currency is USD");
+    // What provisioning registered is what the simulator serves: fx endpoints included.
+    for name in ["simfsp-1", "simfsp-fxp"] {
+        let mut expected = sim.endpoints(name);
+        expected.sort();
+        assert_eq!(switch.endpoints_of(name).await, expected, "{name}");
+        for kind in [
+            "FSPIOP_CALLBACK_URL_FX_QUOTES",
+            "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
+            "FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT",
+            "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
+        ] {
+            assert!(expected.iter().any(|(k, _)| k == kind), "{name}: {kind}");
+        }
+    }
+    sim
+}
+
+/// Waits until the FXP and payee answers are all recorded (a DFSP records its answer once its
+/// callback request returns, which can be after the payer saw the callback).
+async fn wait_for_answers(sim: &Simulator, wanted: &[(Phase, u64)]) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let timings = sim.timings();
+        let done = wanted
+            .iter()
+            .all(|(phase, count)| timings.get(phase).map_or(0, |s| s.count + s.failures) >= *count);
+        if done || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fx_payments_convert_through_the_fxp_and_commit_both_legs() {
+    service_kit::telemetry::init_for_tests("info,sqlx=warn,rdkafka=warn");
+    let switch = start_switch().await;
+    let sim = fx_setup(&switch).await;
+    let read_positions = || async {
+        [
+            switch.position_in("simfsp-1", "USD").await,
+            switch.position_in("simfsp-fxp", "USD").await,
+            switch.position_in("simfsp-fxp", "EUR").await,
+            switch.position_in("simfsp-eur", "EUR").await,
+            switch.position_in("simfsp-5", "USD").await,
+        ]
+    };
+
+    // 100 USD to the EUR payee, scenario fx: the FXP delivers 90 EUR.
+    let options = PayOptions {
+        scenario: Scenario::Fx,
+        ..PayOptions::default()
+    };
+    let report = sim
+        .pay_with("simfsp-1", "19012346003", "100", &options)
+        .await
+        .unwrap_or_else(|e| panic!("fx payment failed: {e}"));
+    assert_eq!(report.transfer_state, "COMMITTED");
+    assert_eq!(report.payee_fsp, "simfsp-eur");
+    assert_eq!(report.fxp, "simfsp-fxp");
+    assert!(report.converted(), "{report:?}");
+    assert_eq!(
+        (
+            report.source_amount.as_str(),
+            report.source_currency.as_str(),
+            report.target_amount.as_str(),
+            report.target_currency.as_str(),
+        ),
+        ("100", "USD", "90", "EUR")
+    );
+    assert_eq!(
+        (report.transfer_amount.as_str(), report.currency.as_str()),
+        ("90", "EUR")
+    );
+    assert!(
+        !report.conversion_request_id.is_empty() && !report.commit_request_id.is_empty(),
+        "{report:?}"
+    );
+    assert!(
+        [
+            report.lookup,
+            report.fx_quote,
+            report.quote,
+            report.fx_transfer,
+            report.transfer
+        ]
+        .iter()
+        .all(|d| *d > Duration::ZERO),
+        "{report:?}"
+    );
+    assert_eq!(
+        report.total(),
+        report.lookup + report.fx_quote + report.quote + report.fx_transfer + report.transfer
+    );
+    assert_eq!(
+        switch.state(&report.transfer_id).await.as_deref(),
+        Some("COMMITTED")
+    );
+    assert_eq!(
+        switch.fx_state(&report.commit_request_id).await.as_deref(),
+        Some("COMMITTED")
+    );
+    let (determining,): (String,) =
+        sqlx::query_as("SELECT determiningTransferId FROM fxTransfer WHERE commitRequestId = ?")
+            .bind(&report.commit_request_id)
+            .fetch_one(&switch.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(determining, report.transfer_id);
+    // Net debit positive: the payer owes 100 USD, the FXP is owed them and owes 90 EUR, the
+    // payee is owed 90 EUR.
+    assert_eq!(
+        read_positions().await,
+        ["100.0000", "-100.0000", "90.0000", "-90.0000", "0.0000"]
+    );
+    // The switch tells the FXP the conversion committed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.fx_patches().committed < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no PATCH /fxTransfers COMMITTED: {:?}",
+            sim.fx_patches()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // 10.01 USD, scenario end-to-end: the conversion is found needed by the lookup's answer;
+    // 10.01 × 0.9 = 9.009 EUR, rounded half up to the cent.
+    let report = sim
+        .pay("simfsp-1", "19012346004", "10.01")
+        .await
+        .unwrap_or_else(|e| panic!("second fx payment failed: {e}"));
+    assert_eq!(
+        (
+            report.source_amount.as_str(),
+            report.target_amount.as_str(),
+            report.transfer_amount.as_str(),
+            report.currency.as_str(),
+        ),
+        ("10.01", "9.01", "9.01", "EUR")
+    );
+    assert_eq!(
+        read_positions().await,
+        ["110.0100", "-110.0100", "99.0100", "-99.0100", "0.0000"]
+    );
+
+    // Scenario transfers (payee given, terms made locally with the simulated FXP's and
+    // payee's secrets): the fxTransfer and the transfer still go over the wire.
+    let options = PayOptions {
+        scenario: Scenario::Transfers,
+        payee_fsp: Some("simfsp-eur".into()),
+        ..PayOptions::default()
+    };
+    let report = sim
+        .pay_with("simfsp-1", "19012346005", "20", &options)
+        .await
+        .unwrap_or_else(|e| panic!("transfers-only fx payment failed: {e}"));
+    assert_eq!(
+        (
+            report.target_amount.as_str(),
+            report.transfer_state.as_str()
+        ),
+        ("18", "COMMITTED")
+    );
+    assert_eq!(
+        (report.lookup, report.fx_quote, report.quote),
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO)
+    );
+    assert!(report.fx_transfer > Duration::ZERO && report.transfer > Duration::ZERO);
+    assert_eq!(
+        read_positions().await,
+        ["130.0100", "-130.0100", "117.0100", "-117.0100", "0.0000"]
+    );
+
+    // A USD payment to the USD payee takes the plain path, though its payer looks up in 2.0.
+    let report = sim
+        .pay("simfsp-1", "19012345403", "5")
+        .await
+        .unwrap_or_else(|e| panic!("plain payment failed: {e}"));
+    assert_eq!(report.transfer_state, "COMMITTED");
+    assert!(!report.converted(), "{report:?}");
+    assert_eq!(
+        (report.fx_quote, report.fx_transfer),
+        (Duration::ZERO, Duration::ZERO)
+    );
+    assert_eq!(
+        (
+            report.transfer_amount.as_str(),
+            report.currency.as_str(),
+            report.fxp.as_str(),
+            report.target_amount.as_str()
+        ),
+        ("5", "USD", "", "")
+    );
+    assert_eq!(
+        read_positions().await,
+        ["135.0100", "-130.0100", "117.0100", "-117.0100", "-5.0000"]
+    );
+
+    // Scenario fx to a payee holding the payer's currency: refused before anything is sent.
+    let options = PayOptions {
+        scenario: Scenario::Fx,
+        ..PayOptions::default()
+    };
+    let error = sim
+        .pay_with("simfsp-1", "19012345404", "5", &options)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("scenario fx paid a USD payee"));
+    match &error {
+        PaymentError::InvalidCallback {
+            phase: Phase::Lookup,
+            detail,
+        } => assert!(
+            // Known from the payee's 2.0 lookup answer, relayed by the ALS.
+            detail.contains("simfsp-5 holds USD (its lookup answer's supportedCurrencies)"),
+            "{detail}"
+        ),
+        other => panic!("unexpected error {other}"),
+    }
+
+    // Every FX phase was timed: the payer's and the FXP's answers.
+    wait_for_answers(
+        &sim,
+        &[(Phase::AnswerFxQuote, 2), (Phase::AnswerFxTransfer, 3)],
+    )
+    .await;
+    let timings = sim.timings();
+    for (phase, count) in [
+        (Phase::FxQuote, 2),
+        (Phase::FxTransfer, 3),
+        (Phase::AnswerFxQuote, 2),
+        (Phase::AnswerFxTransfer, 3),
+        (Phase::Quote, 3),
+        (Phase::Transfer, 4),
+    ] {
+        let stats = timings.get(&phase).copied().unwrap_or_default();
+        assert_eq!(
+            (stats.count, stats.failures),
+            (count, 0),
+            "{phase:?}: {stats:?}"
+        );
+    }
+    // Each conversion committed, none aborted.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.fx_patches().committed < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let patches = sim.fx_patches();
+    assert_eq!(
+        (patches.committed, patches.aborted, patches.other),
+        (3, 0, 0)
+    );
+
+    drop(sim);
+    switch.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_fxp_asked_for_a_pair_it_does_not_convert_answers_an_error() {
+    service_kit::telemetry::init_for_tests("info,sqlx=warn,rdkafka=warn");
+    let switch = start_switch().await;
+    let sim = fx_setup(&switch).await;
+
+    // The EUR DFSP pays a USD payee: it needs EUR → USD, and the only FXP converts USD → EUR.
+    let error = sim
+        .pay("simfsp-eur", "19012345403", "50")
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a conversion no FXP offers was paid"));
+    match &error {
+        PaymentError::Fspiop {
+            phase: Phase::FxQuote,
+            code,
+            description,
+        } => {
+            assert_eq!(code, "3100", "{error}");
+            assert!(
+                description.contains("simfsp-fxp does not convert EUR to USD"),
+                "{description}"
+            );
+        }
+        other => panic!("unexpected error {other}"),
+    }
+    assert_eq!(error.fspiop_code(), Some("3100"));
+    wait_for_answers(&sim, &[(Phase::AnswerFxQuote, 1)]).await;
+    let timings = sim.timings();
+    let fx_quote = timings.get(&Phase::FxQuote).copied().unwrap_or_default();
+    assert_eq!((fx_quote.count, fx_quote.failures), (0, 1));
+    // The FXP's error callback was accepted by the switch.
+    let answered = timings
+        .get(&Phase::AnswerFxQuote)
+        .copied()
+        .unwrap_or_default();
+    assert_eq!((answered.count, answered.failures), (1, 0));
+    assert!(!timings.contains_key(&Phase::Quote) && !timings.contains_key(&Phase::FxTransfer));
+    // Nothing moved.
+    for (name, currency) in [
+        ("simfsp-eur", "EUR"),
+        ("simfsp-fxp", "USD"),
+        ("simfsp-fxp", "EUR"),
+        ("simfsp-5", "USD"),
+    ] {
+        assert_eq!(
+            switch.position_in(name, currency).await,
+            "0.0000",
+            "{name} {currency}"
+        );
+    }
+
+    drop(sim);
+    switch.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_fx_payment_the_payee_refuses_aborts_both_legs() {
+    service_kit::telemetry::init_for_tests("info,sqlx=warn,rdkafka=warn");
+    let switch = start_switch().await;
+    let sim = fx_setup(&switch).await;
+
+    // The payee answers the dependent transfer with a fulfilment that is not the condition's:
+    // the switch refuses it and aborts the transfer and its conversion.
+    let options = PayOptions {
+        scenario: Scenario::Fx,
+        wrong_fulfilment: true,
+        ..PayOptions::default()
+    };
+    let error = sim
+        .pay_with("simfsp-1", "19012346007", "40", &options)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a wrong fulfilment was accepted"));
+    assert!(
+        matches!(
+            &error,
+            PaymentError::Fspiop {
+                phase: Phase::Transfer,
+                code,
+                ..
+            } if code == "3100"
+        ),
+        "{error}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.fx_patches().aborted < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "no PATCH /fxTransfers ABORTED: {:?}",
+            sim.fx_patches()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let patches = sim.fx_patches();
+    assert_eq!(
+        (patches.committed, patches.aborted, patches.other),
+        (0, 1, 0)
+    );
+    let (commit_request_id, transfer_id): (String, String) =
+        sqlx::query_as("SELECT commitRequestId, determiningTransferId FROM fxTransfer")
+            .fetch_one(&switch.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        switch.fx_state(&commit_request_id).await.as_deref(),
+        Some("ABORTED_ERROR")
+    );
+    let transfer_state = switch.state(&transfer_id).await.unwrap_or_default();
+    assert!(transfer_state.starts_with("ABORTED"), "{transfer_state}");
+    // Both legs unwound: every position back at 0.
+    for (name, currency) in [
+        ("simfsp-1", "USD"),
+        ("simfsp-fxp", "USD"),
+        ("simfsp-fxp", "EUR"),
+        ("simfsp-eur", "EUR"),
+    ] {
+        assert_eq!(
+            switch.position_in(name, currency).await,
+            "0.0000",
+            "{name} {currency}"
+        );
+    }
 
     drop(sim);
     switch.stop().await;
