@@ -205,7 +205,13 @@ pub fn parse_content_type(value: &str, resource: &str) -> Option<Version> {
 pub fn parse_accept(value: &str, resource: &str) -> Option<Vec<Option<Version>>> {
     value
         .split(',')
-        .map(|item| {
+        .enumerate()
+        .map(|(index, item)| {
+            // Mojaloop's rule allows one space after each comma of the list.
+            let item = match index {
+                0 => item,
+                _ => item.strip_prefix(' ').unwrap_or(item),
+            };
             let rest = strip_media_type(item, resource)?;
             if rest.is_empty() {
                 return Some(None);
@@ -417,6 +423,23 @@ mod tests {
                 Some("application/vnd.interoperability.quotes+json; version=1.1"),
             )],
             None,
+        );
+    }
+
+    #[test]
+    fn an_accept_list_may_have_one_space_after_each_comma() {
+        let parsed = |value: &str| parse_accept(value, "parties");
+        assert_eq!(
+            parsed("application/vnd.interoperability.parties+json;version=2.0, application/vnd.interoperability.parties+json;version=1.1"),
+            Some(vec![Some(Version::new(2, 0)), Some(Version::new(1, 1))])
+        );
+        assert_eq!(
+            parsed("application/vnd.interoperability.parties+json;version=2,application/vnd.interoperability.parties+json"),
+            Some(vec![Some(Version { major: 2, minor: None }), None])
+        );
+        assert_eq!(
+            parsed("application/vnd.interoperability.parties+json;version=2,  application/vnd.interoperability.parties+json"),
+            None
         );
     }
 

@@ -64,6 +64,10 @@ pub(super) fn phase_label(phase: Phase) -> &'static str {
         Phase::AnswerParty => "Payee party answer",
         Phase::AnswerQuote => "Payee quote answer",
         Phase::AnswerTransfer => "Payee transfer answer",
+        Phase::FxQuote => "FX Quote",
+        Phase::FxTransfer => "FX Transfer",
+        Phase::AnswerFxQuote => "FXP quote answer",
+        Phase::AnswerFxTransfer => "FXP transfer answer",
     }
 }
 
