@@ -48,6 +48,8 @@ fn phase_colour(phase: &str) -> &'static str {
         "lookup" => "#1f77b4",
         "quote" => "#ff7f0e",
         "transfer" => "#2ca02c",
+        "fxQuote" => "#9467bd",
+        "fxTransfer" => "#8c564b",
         "end_to_end" => "#d62728",
         _ => "#7f7f7f",
     }

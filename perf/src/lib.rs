@@ -160,7 +160,10 @@ async fn gate_checks(
                 since,
                 gate::PayerView {
                     committed,
-                    transfers: matches!(scenario, Scenario::EndToEnd | Scenario::Transfers),
+                    transfers: matches!(
+                        scenario,
+                        Scenario::EndToEnd | Scenario::Transfers | Scenario::Fx
+                    ),
                 },
                 target.drain_timeout_ms,
             )

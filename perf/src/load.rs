@@ -179,7 +179,12 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                         .unwrap_or((1, config.dfsps)),
                 };
                 let payer_msisdn = layout::msisdn(payer, draw.between(0, 99));
-                let payee_msisdn = layout::msisdn(payee, draw.between(0, 99));
+                // The FX scenario pays the EUR payee through the FXP.
+                let payee_msisdn = if config.scenario == Scenario::Fx {
+                    layout::fx_msisdn(draw.between(0, 99))
+                } else {
+                    layout::msisdn(payee, draw.between(0, 99))
+                };
                 let options = PayOptions {
                     payer_msisdn: Some(payer_msisdn),
                     payee_fsp: (!config.scenario.looks_up()).then(|| layout::name(payee)),
@@ -199,10 +204,12 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                     .await;
                     let outcome = match paid {
                         Ok(Ok(report)) => {
-                            let mut phases = Vec::with_capacity(3);
+                            let mut phases = Vec::with_capacity(5);
                             for (name, took) in [
                                 ("lookup", report.lookup),
+                                ("fxQuote", report.fx_quote),
                                 ("quote", report.quote),
+                                ("fxTransfer", report.fx_transfer),
                                 ("transfer", report.transfer),
                             ] {
                                 if !took.is_zero() {

@@ -5,8 +5,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Phases reported, in order: the three FSPIOP phases and the payment end to end.
-pub const PHASES: &[&str] = &["lookup", "quote", "transfer", "end_to_end"];
+/// Phases reported, in order: the FSPIOP phases (the FX ones in the `fx` scenario) and the
+/// payment end to end.
+pub const PHASES: &[&str] = &[
+    "lookup",
+    "fxQuote",
+    "quote",
+    "fxTransfer",
+    "transfer",
+    "end_to_end",
+];
 
 /// Latency summary of one phase over the measured part of a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

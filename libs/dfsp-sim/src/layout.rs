@@ -107,7 +107,7 @@ pub const FXP_FUNDS: &str = "1000000";
 /// The prefix of the FX payee's MSISDNs: `19012346000` … `19012346099`.
 pub const FX_PAYEE_MSISDN_PREFIX: &str = "190123460";
 
-/// The `n`th MSISDN (0–99) of the FX payee: `19012346{n:03}`.
+/// The `n`th MSISDN (0–99) of the FX payee: `190123460{n:02}`.
 pub fn fx_msisdn(n: usize) -> String {
     format!("{FX_PAYEE_MSISDN_PREFIX}{n:02}")
 }
@@ -158,6 +158,57 @@ pub fn fx_plans() -> Vec<DfspPlan> {
             fx_payee_spec().msisdns,
         ),
     ]
+}
+
+/// The FX layout's DFSP names.
+pub fn fx_names() -> Vec<String> {
+    vec![FXP_NAME.to_string(), FX_PAYEE_NAME.to_string()]
+}
+
+/// A DFSP of the layouts as the operator commands check it: its currencies (each with a
+/// POSITION and a SETTLEMENT account and a net debit cap), its MSISDNs, and what it converts
+/// when it is an FXP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub currencies: Vec<String>,
+    pub msisdns: Vec<String>,
+    pub fxp: Option<crate::FxpSpec>,
+}
+
+impl Member {
+    fn of(spec: DfspSpec, plan: &DfspPlan) -> Member {
+        Member {
+            name: spec.name,
+            currencies: plan.currencies().into_iter().map(|c| c.currency).collect(),
+            msisdns: spec.msisdns,
+            fxp: spec.fxp,
+        }
+    }
+}
+
+/// `perffsp-1` … `perffsp-{count}`.
+pub fn members(count: usize) -> Vec<Member> {
+    (1..=count)
+        .map(|index| Member::of(spec(index), &plan(index, count)))
+        .collect()
+}
+
+/// The FX layout's DFSPs: the FXP and the EUR payee.
+pub fn fx_members() -> Vec<Member> {
+    fx_specs()
+        .into_iter()
+        .zip(fx_plans().iter())
+        .map(|(spec, plan)| Member::of(spec, plan))
+        .collect()
+}
+
+/// The member called `name` in a layout of `count` (FX DFSPs included).
+pub fn member(name: &str, count: usize) -> Option<Member> {
+    members(count)
+        .into_iter()
+        .chain(fx_members())
+        .find(|m| m.name == name)
 }
 
 #[cfg(test)]

@@ -63,8 +63,12 @@ pub fn certs(args: CertsArgs) -> Result<Verdict> {
     Ok(Verdict::Positive)
 }
 
+/// `perffsp-1` … `perffsp-{count}` and the FX layout's DFSPs.
 fn dfsp_names(count: usize) -> Vec<String> {
-    (1..=count).map(dfsp_sim::layout::name).collect()
+    (1..=count)
+        .map(dfsp_sim::layout::name)
+        .chain(dfsp_sim::layout::fx_names())
+        .collect()
 }
 
 /// Writes a new CA and the hub's and `dfsps`' certificates to `dir`: each file and what it
@@ -127,6 +131,8 @@ pub struct SwitchTls {
     pub client: reqwest::Client,
     /// The simulated DFSPs' certificates.
     pub sim: dfsp_sim::SimTls,
+    /// Whether the FX layout's DFSPs have certificates (and so run).
+    pub fx: bool,
 }
 
 /// The switch's TLS from `dir`, writing a new scheme there first when it has no `ca.pem`
@@ -140,10 +146,24 @@ pub fn switch_tls(dir: &Path, dfsps: usize, hub: &str) -> Result<SwitchTls> {
     }
     let services = layout.hub_tls(hub);
     let client = https_client(&services, ADMIN_REQUEST_TIMEOUT_MS)?;
+    // A scheme written before the FX layout has no certificates for its DFSPs: the switch then
+    // runs without them.
+    let fx = dfsp_sim::layout::fx_names()
+        .iter()
+        .all(|name| layout.pair(name, Usage::Client).0.exists());
+    let names: Vec<String> = (1..=dfsps)
+        .map(dfsp_sim::layout::name)
+        .chain(if fx {
+            dfsp_sim::layout::fx_names()
+        } else {
+            Vec::new()
+        })
+        .collect();
     Ok(SwitchTls {
         services,
         client,
-        sim: dfsp_sim::SimTls::from_layout(&layout, &dfsp_names(dfsps), hub),
+        sim: dfsp_sim::SimTls::from_layout(&layout, &names, hub),
+        fx,
     })
 }
 

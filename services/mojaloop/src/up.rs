@@ -181,7 +181,7 @@ pub async fn run_switch(
                 dir,
                 dfsps.max(dfsp_sim::layout::DFSPS_DEFAULT),
                 "Hub",
-                &[],
+                &dfsp_sim::layout::fx_names(),
                 fspiop::jws::Algorithm::ES256,
                 false,
             )?;
@@ -225,6 +225,9 @@ pub async fn run_switch(
         Some(tls) => ("https", tls.client.clone()),
         None => ("http", reqwest::Client::new()),
     };
+    // The FX layout (an FXP and an EUR payee) runs beside the DFSPs unless the certificates
+    // given were written without it.
+    let fx = tls.as_ref().is_none_or(|tls| tls.fx);
     let sim_tls = tls.map(|tls| tls.sim);
 
     let ledger_store = central_ledger::connect_store(&ledger, true, true)
@@ -290,11 +293,12 @@ pub async fn run_switch(
         register_oracle(&admin_client, &als_admin, &oracle_url).await;
         if let Some(listener) = sim_listener {
             let security = (sim_jws, sim_tls, admin_client);
-            match simulate(dfsps, listener, &urls, &oracle_url, security).await {
+            match simulate((dfsps, fx), listener, &urls, &oracle_url, security).await {
                 Ok(simulator) => {
                     tracing::info!(
                         "the switch is ready: in another terminal, `mojaloop verify-participants`, \
-                         `mojaloop test-transaction --from perffsp-1 --to perffsp-5 --amount 100`, \
+                         `mojaloop test-transaction --from perffsp-1 --to perffsp-5 --amount 100` \
+                         (`--to perffsp-eur` for a payment in EUR through the FXP), \
                          `mojaloop validate`"
                     );
                     if test_transaction {
@@ -374,9 +378,10 @@ pub async fn run_switch(
     Ok(())
 }
 
-/// Starts `count` simulated DFSPs and onboards them, once every service answers.
+/// Starts `count` simulated DFSPs (and, with `fx`, the FX layout's FXP and EUR payee) and
+/// onboards them, once every service answers.
 async fn simulate(
-    count: usize,
+    (count, fx): (usize, bool),
     listener: tokio::net::TcpListener,
     (ledger, als, quotes, transfers): &(String, String, String, String),
     oracle: &str,
@@ -401,8 +406,12 @@ async fn simulate(
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
-    let specs = dfsp_sim::layout::specs(count);
-    let plans = dfsp_sim::layout::plans(count);
+    let mut specs = dfsp_sim::layout::specs(count);
+    let mut plans = dfsp_sim::layout::plans(count);
+    if fx {
+        specs.extend(dfsp_sim::layout::fx_specs());
+        plans.extend(dfsp_sim::layout::fx_plans());
+    }
     let config = dfsp_sim::SimConfig {
         dfsps: specs,
         switch: dfsp_sim::SwitchUrls {
@@ -425,8 +434,14 @@ async fn simulate(
     dfsp_sim::provision::provision_with(client, &urls, simulator.base_url(), &plans).await?;
     tracing::info!(
         dfsps = count,
+        fx,
         simulator = simulator.base_url(),
-        "simulated DFSPs onboarded"
+        "simulated DFSPs onboarded{}",
+        if fx {
+            " (and the FXP perffsp-fxp, USD → EUR, with the EUR payee perffsp-eur)"
+        } else {
+            ""
+        }
     );
     Ok(simulator)
 }

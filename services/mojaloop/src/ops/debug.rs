@@ -142,15 +142,23 @@ pub fn debug_participant(args: DebugArgs) -> Result<Verdict> {
         }
 
         println!();
-        match layout::index_of(name) {
-            Some(index) => {
-                let registered = oracle_registrations(&http, &args.switch.oracle_url, index).await;
+        match layout::member(name, layout::DFSPS_MAX) {
+            Some(member) if member.msisdns.is_empty() => match &member.fxp {
+                Some(fxp) => println!(
+                    "Oracle registrations: none (an FXP owns no MSISDNs; it converts {} to {} at {})",
+                    fxp.source_currency, fxp.target_currency, fxp.rate
+                ),
+                None => println!("Oracle registrations: none (it owns no MSISDNs)"),
+            },
+            Some(member) => {
+                let registered =
+                    oracle_registrations(&http, &args.switch.oracle_url, &member).await;
                 match registered {
                     Ok(count) => println!(
                         "Oracle registrations: {count} of {} MSISDNs ({} … {})",
-                        layout::MSISDNS_PER_DFSP,
-                        layout::msisdn(index, 0),
-                        layout::msisdn(index, layout::MSISDNS_PER_DFSP - 1)
+                        member.msisdns.len(),
+                        member.msisdns.first().map(String::as_str).unwrap_or(""),
+                        member.msisdns.last().map(String::as_str).unwrap_or("")
                     ),
                     Err(error) => println!("Oracle registrations: not readable ({error:#})"),
                 }

@@ -149,6 +149,38 @@ pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
                 }
             }
         }
+        // The FX layout (an FXP and an EUR payee), unless one DFSP was asked for.
+        if args.dfsp.is_none() {
+            match dfsp_sim::provision::provision_with(client.clone(), &urls, &args.callback_url, &layout::fx_plans()).await {
+                Ok(done) => {
+                    for dfsp in done {
+                        let deposits: Vec<String> = dfsp
+                            .deposits
+                            .iter()
+                            .map(|(currency, amount)| format!("deposited {amount} {currency}"))
+                            .collect();
+                        let funds = if deposits.is_empty() {
+                            "no deposit".to_string()
+                        } else {
+                            deposits.join(", ")
+                        };
+                        let role = if dfsp.name == layout::FXP_NAME {
+                            format!("FXP {} → {} at {}", layout::CURRENCY, layout::FX_CURRENCY, layout::FX_RATE)
+                        } else {
+                            format!("payee in {}", layout::FX_CURRENCY)
+                        };
+                        println!(
+                            "✅ {}: {role}, {funds}, {} callback endpoints, {} MSISDNs in the oracle",
+                            dfsp.name, dfsp.endpoints, dfsp.msisdns
+                        );
+                    }
+                }
+                Err(error) => {
+                    failed += 1;
+                    println!("❌ FX DFSPs ({}): {error}", layout::fx_names().join(", "));
+                }
+            }
+        }
         println!();
         if failed == 0 {
             println!("Provisioning complete; callbacks go to {}", args.callback_url);

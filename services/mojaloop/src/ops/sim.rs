@@ -39,8 +39,26 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
         let listener = tokio::net::TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        // The FX layout (an FXP and an EUR payee) runs beside them when its keys and
+        // certificates are there (or none are needed).
+        let fx_names = layout::fx_names();
+        let fx = fx_names.iter().all(|name| {
+            let key = args
+                .jws_dir
+                .as_ref()
+                .is_none_or(|dir| dir.join("private").join(format!("{name}.pem")).exists());
+            let cert = args
+                .switch
+                .tls()
+                .is_none_or(|files| files.pair(name, service_kit::pki::Usage::Client).0.exists());
+            key && cert
+        });
+        let mut dfsps = layout::specs(args.layout.dfsps);
+        if fx {
+            dfsps.extend(layout::fx_specs());
+        }
         let config = dfsp_sim::SimConfig {
-            dfsps: layout::specs(args.layout.dfsps),
+            dfsps,
             switch: dfsp_sim::SwitchUrls {
                 als: args.switch.als_url.clone(),
                 quotes: args.switch.quoting_service_url.clone(),
@@ -53,7 +71,10 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 .clone()
                 .map(|keys_directory| dfsp_sim::SimJws { keys_directory }),
             tls: args.switch.tls().map(|files| {
-                let names: Vec<String> = (1..=args.layout.dfsps).map(layout::name).collect();
+                let names: Vec<String> = (1..=args.layout.dfsps)
+                    .map(layout::name)
+                    .chain(if fx { fx_names.clone() } else { Vec::new() })
+                    .collect();
                 dfsp_sim::SimTls::from_layout(&files, &names, crate::certs::HUB)
             }),
         };
@@ -91,7 +112,10 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 ledger: args.switch.central_ledger_url.clone(),
                 oracle: args.switch.oracle_url.clone(),
             };
-            let plans = layout::plans(args.layout.dfsps);
+            let mut plans = layout::plans(args.layout.dfsps);
+            if fx {
+                plans.extend(layout::fx_plans());
+            }
             dfsp_sim::provision::provision_with(client, &urls, &callbacks, &plans)
                 .await
                 .context("provisioning")?;

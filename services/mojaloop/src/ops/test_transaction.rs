@@ -7,7 +7,8 @@ pub struct TestTransactionArgs {
     /// Payer DFSP (perffsp-N).
     #[arg(long, default_value = "perffsp-1")]
     from: String,
-    /// Payee: a DFSP (perffsp-N, paying its test customer) or an MSISDN.
+    /// Payee: a DFSP (perffsp-N, paying its test customer; perffsp-eur, the payee in EUR,
+    /// paid through the FXP perffsp-fxp) or an MSISDN.
     #[arg(long, default_value = "perffsp-5")]
     to: String,
     /// Amount in the payer's currency (USD).
@@ -101,8 +102,10 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
     layout::check_count(count).map_err(anyhow::Error::msg)?;
     let payer = dfsp_index(&args.from, count)?;
+    let converts = args.to == layout::FX_PAYEE_NAME;
     let (payee_msisdn, payee_label) = match layout::index_of(&args.to) {
         Some(index) => (layout::test_msisdn(index), args.to.clone()),
+        None if converts => (layout::fx_test_msisdn(), args.to.clone()),
         None if !args.to.is_empty() && args.to.bytes().all(|b| b.is_ascii_digit()) => {
             (args.to.clone(), "owner to be looked up".to_string())
         }
@@ -119,24 +122,115 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
         let options = dfsp_sim::PayOptions {
             payer_msisdn: Some(payer_msisdn.clone()),
             ilp_version: fspiop::ilp::IlpVersion::from_name(&args.ilp_version),
+            scenario: if converts {
+                dfsp_sim::Scenario::Fx
+            } else {
+                dfsp_sim::Scenario::EndToEnd
+            },
             ..Default::default()
         };
         let outcome = sim
             .pay(&args.from, &payee_msisdn, &args.amount, &options)
             .await;
-        Ok(print_outcome(&outcome, &args.database).await)
+        Ok(print_outcome(&outcome, &args.database, &args.from, converts).await)
     })
 }
 
-/// Prints each phase and the status line; the verdict follows the payment.
+/// The positions (net debit: positive owes the hub) an FX payment moved: the payer's and the
+/// FXP's in the source currency, the FXP's and the payee's in the target currency.
+async fn fx_positions(
+    database: &Database,
+    report: &PaymentReport,
+    payer: &str,
+) -> Result<Vec<(String, String, String)>> {
+    let url = store::database_url(&database.database_url, &database.central_ledger_database)?;
+    let pool = store::connect(&url, 1, 5_000).await?;
+    let mut rows = Vec::new();
+    for (name, currency) in [
+        (payer, &report.source_currency),
+        (report.fxp.as_str(), &report.source_currency),
+        (report.fxp.as_str(), &report.target_currency),
+        (report.payee_fsp.as_str(), &report.target_currency),
+    ] {
+        let value: Option<(String,)> = sqlx::query_as(
+            "SELECT CAST(pp.value AS CHAR) FROM participantPosition pp
+               JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
+               JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId AND lat.name = 'POSITION'
+               JOIN participant p ON p.participantId = pc.participantId
+              WHERE p.name = ? AND pc.currencyId = ?",
+        )
+        .bind(name)
+        .bind(currency)
+        .fetch_optional(&pool)
+        .await?;
+        rows.push((
+            name.to_string(),
+            currency.clone(),
+            value.map_or_else(|| "?".to_string(), |(v,)| v),
+        ));
+    }
+    let state: Option<(String,)> = sqlx::query_as(
+        "SELECT transferStateId FROM fxTransferStateChange WHERE commitRequestId = ? ORDER BY fxTransferStateChangeId DESC LIMIT 1",
+    )
+    .bind(&report.commit_request_id)
+    .fetch_optional(&pool)
+    .await?;
+    pool.close().await;
+    rows.push((
+        "FX transfer".to_string(),
+        report.commit_request_id.clone(),
+        state.map_or_else(|| "?".to_string(), |(s,)| s),
+    ));
+    Ok(rows)
+}
+
+/// The phases a payment runs, in order.
+fn phases(converts: bool) -> &'static [Phase] {
+    if converts {
+        &[
+            Phase::Lookup,
+            Phase::FxQuote,
+            Phase::Quote,
+            Phase::FxTransfer,
+            Phase::Transfer,
+        ]
+    } else {
+        &[Phase::Lookup, Phase::Quote, Phase::Transfer]
+    }
+}
+
+/// Prints each phase and the status line; the verdict follows the payment. `converts`: the
+/// payment goes through an FXP.
 pub(super) async fn print_outcome(
     outcome: &Result<PaymentReport, PaymentError>,
     database: &Database,
+    payer: &str,
+    converts: bool,
 ) -> Verdict {
     match outcome {
         Ok(report) => {
             println!("[✓] {}: {}", phase_label(Phase::Lookup), ms(report.lookup));
+            if report.converted() {
+                println!(
+                    "[✓] {}: {} ({}: {} {} → {} {})",
+                    phase_label(Phase::FxQuote),
+                    ms(report.fx_quote),
+                    report.fxp,
+                    report.source_amount,
+                    report.source_currency,
+                    report.target_amount,
+                    report.target_currency
+                );
+            }
             println!("[✓] {}: {}", phase_label(Phase::Quote), ms(report.quote));
+            if report.converted() {
+                println!(
+                    "[✓] {}: {} (id {})",
+                    phase_label(Phase::FxTransfer),
+                    ms(report.fx_transfer),
+                    report.commit_request_id
+                );
+            }
             println!(
                 "[✓] {}: {} ({}, id {})",
                 phase_label(Phase::Transfer),
@@ -150,6 +244,18 @@ pub(super) async fn print_outcome(
                 }
                 Err(error) => println!("[?] Settlement: window not readable ({error:#})"),
             }
+            if report.converted() {
+                match fx_positions(database, report, payer).await {
+                    Ok(rows) => {
+                        println!();
+                        println!("Positions (net debit; positive owes the hub):");
+                        for (name, currency, value) in rows {
+                            println!("  {name} {currency}: {value}");
+                        }
+                    }
+                    Err(error) => println!("[?] Positions: not readable ({error:#})"),
+                }
+            }
             println!();
             println!("Total time: {}", ms(report.total()));
             println!("Status: SUCCESS");
@@ -157,16 +263,19 @@ pub(super) async fn print_outcome(
         }
         Err(error) => {
             let failed = failed_phase(error);
-            for phase in [Phase::Lookup, Phase::Quote, Phase::Transfer] {
-                match failed {
-                    Some(at) if phase < at => println!("[✓] {}", phase_label(phase)),
-                    Some(at) if phase == at => {
-                        println!("[✗] {}: {}", phase_label(phase), describe(error))
+            let order = phases(converts);
+            let position = |phase: Phase| order.iter().position(|p| *p == phase);
+            let at = failed.and_then(position);
+            for (index, phase) in order.iter().enumerate() {
+                match at {
+                    Some(at) if index < at => println!("[✓] {}", phase_label(*phase)),
+                    Some(at) if index == at => {
+                        println!("[✗] {}: {}", phase_label(*phase), describe(error))
                     }
                     _ => {}
                 }
             }
-            if failed.is_none() {
+            if at.is_none() {
                 println!("[✗] {}", describe(error));
             }
             println!();

@@ -256,7 +256,11 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
             if !sim.dfsp_healthy(&name).await {
                 silent.push(name.clone());
             }
-            if !check_participant(&http, &args.switch, index)
+            let member = layout::members(count)
+                .into_iter()
+                .nth(index - 1)
+                .with_context(|| format!("{name} is not in the layout"))?;
+            if !check_participant(&http, &args.switch, &member)
                 .await
                 .problems
                 .is_empty()
@@ -376,6 +380,47 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
         }
         if let Some(average) = average(&totals) {
             println!("✅ Average latency: {} (lookup + quote + transfer)", ms(average));
+        }
+        // Currency conversion, when the switch has the FX layout onboarded.
+        let mut fx_ready = true;
+        let mut fx_absent = false;
+        for member in layout::fx_members() {
+            let check = check_participant(&http, &args.switch, &member).await;
+            fx_ready &= check.problems.is_empty();
+            fx_absent |= check.absent;
+        }
+        if fx_ready {
+            let fx = sim
+                .pay(
+                    &layout::name(1),
+                    &layout::fx_test_msisdn(),
+                    "1",
+                    &dfsp_sim::PayOptions {
+                        payer_msisdn: Some(layout::test_msisdn(1)),
+                        scenario: dfsp_sim::Scenario::Fx,
+                        ..Default::default()
+                    },
+                )
+                .await;
+            match fx {
+                Ok(report) => println!(
+                    "✅ Currency conversion: PASSED ({} {} → {} {} through {})",
+                    report.source_amount,
+                    report.source_currency,
+                    report.target_amount,
+                    report.target_currency,
+                    report.fxp
+                ),
+                Err(error) => {
+                    println!("❌ Currency conversion: {}", describe(&error));
+                    failures.push("the currency conversion test failed".into());
+                }
+            }
+        } else if fx_absent {
+            println!("➖ Currency conversion: no FXP on this switch");
+        } else {
+            println!("❌ Currency conversion: the FX DFSPs are not fully provisioned (`mojaloop verify-participants`)");
+            failures.push("FX DFSPs not provisioned".into());
         }
         println!();
         if failures.is_empty() {
