@@ -23,7 +23,9 @@ pub enum PerfCommand {
 /// What every perf command shares.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// end-to-end (lookup, quote, transfer), discovery, quotes or transfers.
+    /// end-to-end (lookup, quote, transfer), discovery, quotes, transfers, or fx (lookup, FX
+    /// quote, quote, FX transfer, transfer: USD payers paying the EUR payee perffsp-eur through
+    /// the FXP perffsp-fxp).
     #[arg(long, default_value = "end-to-end", value_parser = parse_scenario)]
     scenario: Scenario,
     /// The simulated DFSPs' payer API (`mojaloop up --dfsps 8` or `mojaloop sim`).

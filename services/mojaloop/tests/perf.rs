@@ -1,6 +1,7 @@
 //! A short perf run in CI, for correctness, not speed: `mojaloop perf run` against
 //! `mojaloop up --dfsps 8` over the embedded bus passes its validity gate and writes its report;
-//! the transfers-only scenario and a two-step capacity search do too. No timing is asserted.
+//! the transfers-only and currency-conversion scenarios and a two-step capacity search do too.
+//! No timing is asserted.
 
 #![allow(
     clippy::panic,
@@ -99,6 +100,58 @@ fn a_short_run_passes_the_validity_gate() {
         after[2] - before[2],
         -sent,
         "perffsp-7 received every payment of 1"
+    );
+
+    // Currency conversion: USD payers pay the EUR payee through the FXP; the gate checks the
+    // positions in both currencies (the conversions' legs with the transfers').
+    let fx_before = (
+        common::units(&run.position_in("perffsp-fxp", "USD")),
+        common::units(&run.position_in("perffsp-fxp", "EUR")),
+        common::units(&run.position_in("perffsp-eur", "EUR")),
+    );
+    let dir = out.join("fx");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--scenario",
+        "fx",
+        "--amount",
+        "10",
+        "--rate",
+        "10",
+        "--duration-s",
+        "4",
+        "--warmup-s",
+        "0",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    let r = report(&dir);
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert_eq!(r["scenario"], "fx");
+    let sent = r["counts"]["sent"].as_i64().unwrap();
+    assert!(sent >= 20, "{r}");
+    assert_eq!(r["counts"]["succeeded"].as_i64(), Some(sent), "{r}");
+    for phase in ["lookup", "fxQuote", "quote", "fxTransfer", "transfer"] {
+        assert_eq!(
+            r["phases"][phase]["count"].as_i64(),
+            Some(sent),
+            "{phase}: {r}"
+        );
+    }
+    assert_eq!(
+        common::units(&run.position_in("perffsp-fxp", "USD")) - fx_before.0,
+        -10 * sent
+    );
+    assert_eq!(
+        common::units(&run.position_in("perffsp-fxp", "EUR")) - fx_before.1,
+        9 * sent
+    );
+    assert_eq!(
+        common::units(&run.position_in("perffsp-eur", "EUR")) - fx_before.2,
+        -9 * sent
     );
 
     let dir = out.join("capacity");

@@ -116,6 +116,46 @@ fn quick_start(kafka: bool, port_offset: u16) {
     assert_eq!(units(&run.position("perffsp-1")) - payer_before, 107);
     assert_eq!(units(&run.position("perffsp-5")) - payee_before, -107);
 
+    // A payment to the payee holding EUR, through the FXP: the conversion and the transfer
+    // commit together; positions move in both currencies.
+    let fxp_usd = units(&run.position_in("perffsp-fxp", "USD"));
+    let fxp_eur = units(&run.position_in("perffsp-fxp", "EUR"));
+    let payee_eur = units(&run.position_in("perffsp-eur", "EUR"));
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--from",
+        "perffsp-1",
+        "--to",
+        "perffsp-eur",
+        "--amount",
+        "100",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "To: MSISDN 19012346001 (perffsp-eur)",
+        "Amount: 100 USD",
+        "[✓] Party Lookup: ",
+        "[✓] FX Quote: ",
+        "(perffsp-fxp: 100 USD → 90 EUR)",
+        "[✓] Quote: ",
+        "[✓] FX Transfer: ",
+        "[✓] Transfer: ",
+        "FX transfer ",
+        "Status: SUCCESS",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}");
+    }
+    assert_eq!(units(&run.position("perffsp-1")) - payer_before, 207);
+    assert_eq!(
+        units(&run.position_in("perffsp-fxp", "USD")) - fxp_usd,
+        -100
+    );
+    assert_eq!(units(&run.position_in("perffsp-fxp", "EUR")) - fxp_eur, 90);
+    assert_eq!(
+        units(&run.position_in("perffsp-eur", "EUR")) - payee_eur,
+        -90
+    );
+
     let (code, out) = run.mojaloop(&["validate"]);
     assert_eq!(code, 0, "{out}");
     for expected in [
@@ -130,6 +170,7 @@ fn quick_start(kafka: bool, port_offset: u16) {
         "JWS: off",
         "✅ ILP: ",
         "✅ End-to-end transaction test: PASSED",
+        "✅ Currency conversion: PASSED (1 USD → 0.9 EUR through perffsp-fxp)",
         "✅ Average latency: ",
         "🎉 Mojaloop ready for performance testing!",
     ] {

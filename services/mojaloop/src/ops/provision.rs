@@ -159,10 +159,15 @@ pub fn provision(args: ProvisionArgs) -> Result<Verdict> {
                             .iter()
                             .map(|(currency, amount)| format!("deposited {amount} {currency}"))
                             .collect();
-                        let funds = if deposits.is_empty() {
-                            "no deposit".to_string()
-                        } else {
-                            deposits.join(", ")
+                        let funded = layout::fx_plans()
+                            .into_iter()
+                            .find(|plan| plan.name == dfsp.name)
+                            .map(|plan| plan.currencies().into_iter().filter(|c| c.funds.is_some()).count())
+                            .unwrap_or(0);
+                        let funds = match (deposits.is_empty(), funded) {
+                            (false, _) => deposits.join(", "),
+                            (true, 0) => "no deposit".to_string(),
+                            (true, _) => "funded earlier".to_string(),
                         };
                         let role = if dfsp.name == layout::FXP_NAME {
                             format!("FXP {} → {} at {}", layout::CURRENCY, layout::FX_CURRENCY, layout::FX_RATE)

@@ -77,6 +77,11 @@ impl Run {
 
     /// The POSITION value of `dfsp` in USD, from the admin API.
     pub fn position(&self, dfsp: &str) -> String {
+        self.position_in(dfsp, "USD")
+    }
+
+    /// The value of `dfsp`'s POSITION account in `currency`.
+    pub fn position_in(&self, dfsp: &str, currency: &str) -> String {
         let url = format!("{}/participants/{dfsp}/accounts", self.ledger_url);
         let body: serde_json::Value = runtime()
             .block_on(async { reqwest::get(&url).await?.json().await })
@@ -85,8 +90,8 @@ impl Run {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|a| a["ledgerAccountType"] == "POSITION" && a["currency"] == "USD")
-            .unwrap_or_else(|| panic!("no USD POSITION account: {body}"));
+            .find(|a| a["ledgerAccountType"] == "POSITION" && a["currency"] == currency)
+            .unwrap_or_else(|| panic!("no {currency} POSITION account: {body}"));
         account["value"].to_string()
     }
 
