@@ -186,10 +186,17 @@ mod tests {
     fn writes_the_layout_and_keys_stay_private() {
         let dir = std::env::temp_dir().join(format!("certs-{}", uuid_like()));
         let written = write_scheme(&dir, "Hub", &dfsp_names(2)).unwrap();
-        // ca.pem, then 4 files for each of Hub, perffsp-1, perffsp-2.
-        assert_eq!(written.len(), 13);
+        // ca.pem, then 4 files for each of Hub, perffsp-1, perffsp-2 and the FX layout's
+        // perffsp-fxp and perffsp-eur.
+        assert_eq!(written.len(), 21);
         let layout = Layout::new(&dir);
-        for name in ["Hub", "perffsp-1", "perffsp-2"] {
+        for name in [
+            "Hub",
+            "perffsp-1",
+            "perffsp-2",
+            "perffsp-fxp",
+            "perffsp-eur",
+        ] {
             for usage in [Usage::Server, Usage::Client] {
                 let (cert, key) = layout.pair(name, usage);
                 let der = service_kit::tls::read_certificates(&cert).unwrap();
@@ -209,6 +216,16 @@ mod tests {
         let tls = switch_tls(&dir, 2, "Hub").unwrap();
         assert!(tls.services.enabled);
         assert!(tls.services.server().unwrap().is_some());
+        // perffsp-1, perffsp-2 and the FX layout's two DFSPs.
+        assert!(tls.fx);
+        assert_eq!(tls.sim.clients.len(), 4);
+        // A scheme written before the FX layout: the switch runs without it.
+        for name in dfsp_sim::layout::fx_names() {
+            let (cert, _) = layout.pair(&name, Usage::Client);
+            std::fs::remove_file(cert).unwrap();
+        }
+        let tls = switch_tls(&dir, 2, "Hub").unwrap();
+        assert!(!tls.fx);
         assert_eq!(tls.sim.clients.len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
