@@ -421,9 +421,17 @@ pub async fn handle(
     let prefetched = prefetch(&mut tx, &batch, &candidates).await?;
     let (fates, valid) = classify(&batch, &prefetched, config, now_ms);
     let recordable = record(&mut tx, &batch, &fates, &valid, now_ms).await?;
-    let decided = reserve(&mut tx, &batch, &fates, &valid, &recordable).await?;
+    let decided = reserve(
+        &mut tx,
+        &batch,
+        &fates,
+        &valid,
+        &recordable,
+        &prefetched.conversions,
+    )
+    .await?;
     tx.commit().await?;
-    notify(
+    let mut outcome = notify(
         store,
         notifier,
         &batch,
@@ -432,7 +440,22 @@ pub async fn handle(
         now_ms,
         new_event_id,
     )
-    .await
+    .await?;
+    // A refused dependent transfer ends its conversion (`reserve`): the FXP is told.
+    for v in &valid {
+        let refused = decided
+            .iter()
+            .any(|(index, result)| *index == v.index && result.is_err());
+        let conversion = batch
+            .get(v.index)
+            .and_then(|b| prefetched.conversions.get(&b.transfer.transfer_id));
+        if let (true, Some(fx), Some(_)) = (refused, conversion, &v.conversion) {
+            outcome
+                .messages
+                .push(super::fx::patch(notifier, fx, false, now_ms));
+        }
+    }
+    Ok(outcome)
 }
 
 /// What a batch reads before deciding: the stored duplicate-check hashes of its ids and its
@@ -661,13 +684,17 @@ async fn record(
 }
 
 /// The payers' positions locked by the book, the pure decision, its journal, the expiry
-/// watch and the errors; returns each valid prepare's outcome by batch index.
+/// watch and the errors; returns each valid prepare's outcome by batch index. A dependent
+/// transfer refused (liquidity or net debit cap of the FXP) ends its conversion in the same
+/// journal: the initiator's reservation is given back at once rather than at the
+/// conversion's expiry (its transfer id is spent, so the conversion could never complete).
 async fn reserve(
     tx: &mut Tx<'_>,
     batch: &[Incoming],
     fates: &[Fate],
     valid: &[Valid],
     recordable: &[usize],
+    conversions: &HashMap<String, super::fx::FxRow>,
 ) -> Result<Vec<(usize, std::result::Result<Money, PrepareRejection>)>> {
     let prepares: Vec<(BatchPrepare, Option<u32>)> = valid
         .iter()
@@ -679,13 +706,23 @@ async fn reserve(
             (prepare, v.payer_settlement)
         })
         .collect();
-    let (mut positions, decisions) = lock_and_decide(tx, &prepares).await?;
     let transfer_id = |index: usize| {
         batch
             .get(index)
             .map(|b| b.transfer.transfer_id.as_str())
             .unwrap_or_default()
     };
+    let conversion_of = |v: &Valid| {
+        v.conversion
+            .as_ref()
+            .and_then(|_| conversions.get(transfer_id(v.index)))
+    };
+    let initiators: Vec<u32> = valid
+        .iter()
+        .filter_map(conversion_of)
+        .map(|fx| fx.initiator_source)
+        .collect();
+    let (mut positions, decisions) = lock_and_decide(tx, &prepares, &initiators).await?;
     let mut journal = Journal::new();
     // First states: RECEIVED_PREPARE for the valid, INVALID with the reason for the others.
     for i in recordable {
@@ -701,16 +738,40 @@ async fn reserve(
     }
     let mut decided: Vec<(usize, std::result::Result<Money, PrepareRejection>)> =
         Vec::with_capacity(valid.len());
+    let mut fx_errors: Vec<(String, State, u32, String)> = Vec::new();
     for (v, outcome) in valid.iter().zip(&decisions.outcomes) {
         let id = transfer_id(v.index);
         match outcome {
             Ok(_) => journal.transition(id, Some(State::ReceivedPrepare), State::Reserved, None),
-            Err(rejection) => journal.transition(
-                id,
-                Some(State::ReceivedPrepare),
-                State::AbortedRejected,
-                Some(&rejection_error(*rejection).description()),
-            ),
+            Err(rejection) => {
+                let error = rejection_error(*rejection);
+                journal.transition(
+                    id,
+                    Some(State::ReceivedPrepare),
+                    State::AbortedRejected,
+                    Some(&error.description()),
+                );
+                if let Some(fx) = conversion_of(v) {
+                    let finish =
+                        ledger::fx::abort(&fx.conversion(v.payee_account), fx.state, false)
+                            .ok_or_else(|| {
+                                ledger_book::broken(format!(
+                                    "FX transfer {} of refused transfer {id} is {}",
+                                    fx.id,
+                                    fx.state.id()
+                                ))
+                            })?;
+                    let reason =
+                        format!("dependent transfer {id} refused: {}", error.description());
+                    journal.fx_post(&fx.id, fx.state, &finish.fx, Some(&reason));
+                    fx_errors.push((
+                        fx.id.clone(),
+                        State::ReceivedError,
+                        u32::from(error.code.code()),
+                        reason,
+                    ));
+                }
+            }
         }
         decided.push((v.index, *outcome));
     }
@@ -721,6 +782,7 @@ async fn reserve(
         journal.move_position(*account, *amount, transfer_id(v.index), State::Reserved);
     }
     let state_ids = journal.write(tx, &mut positions).await?;
+    super::fx::record_errors(tx, &state_ids, &fx_errors).await?;
 
     // Expiry watch for the reserved.
     let reserved: Vec<&Valid> = valid
@@ -896,14 +958,17 @@ async fn notify(
 /// without an active net debit cap, or without a SETTLEMENT account, has no headroom: its
 /// prepares are refused (4200, 4001), never let through. Prepares and currency conversions
 /// (`super::fx`) both reserve through here; the caller journals the decisions with the locked
-/// positions returned.
+/// positions returned. `also_lock`: accounts the caller moves besides (in the same one
+/// statement, so the lock order holds).
 pub(super) async fn lock_and_decide(
     tx: &mut Tx<'_>,
     prepares: &[(BatchPrepare, Option<u32>)],
+    also_lock: &[u32],
 ) -> Result<(ledger_book::Positions, ledger::transfer::PrepareDecisions)> {
     let lock_ids: Vec<u32> = prepares
         .iter()
         .flat_map(|(p, settlement)| std::iter::once(p.payer_account).chain(*settlement))
+        .chain(also_lock.iter().copied())
         .collect();
     let positions = ledger_book::lock_positions(tx, &lock_ids).await?;
     let mut payer_accounts: Vec<u32> = prepares.iter().map(|(p, _)| p.payer_account).collect();

@@ -667,3 +667,45 @@ async fn a_crash_after_the_fxp_fulfilment_is_recorded_loses_nothing() {
     journal_matches_positions(&app).await;
     app.stop().await;
 }
+
+/// The dependent transfer refused for the FXP's liquidity (4001): its id is spent, so the
+/// conversion ends with it at once (not at its expiry): the initiator's reservation is given
+/// back and the FXP is told with PATCH ABORTED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_dependent_transfer_ends_its_conversion_at_once() {
+    let (app, accounts) = setup(None).await;
+    let mut bus = Bus::new(&app).await;
+    let (fx, transfer) = (new_id(), new_id());
+    let mut body = fx_body(&fx, &transfer, 600_000);
+    // More EUR than the FXP holds (5000).
+    body["targetAmount"]["amount"] = json!("6000");
+    bus.fx("prepare", &fx, Some(&body), "payerfsp", "fxp", "fx-prepare")
+        .await;
+    app.wait_for_fx_state(&fx, "RESERVED").await;
+    bus.fx(
+        "fulfil",
+        &fx,
+        Some(&fx_fulfil_body(FULFILMENT)),
+        "fxp",
+        "payerfsp",
+        "fx-reserve",
+    )
+    .await;
+    app.wait_for_fx_state(&fx, "RECEIVED_FULFIL_DEPENDENT")
+        .await;
+    let mut dependent = dependent_body(&transfer, "payerfsp", 600_000);
+    dependent["amount"]["amount"] = json!("6000");
+    bus.prepare(&dependent, "payerfsp").await;
+    app.wait_for_state(&transfer, "ABORTED_REJECTED").await;
+    let refused = bus.notification(&transfer, "prepare").await;
+    assert_eq!(error_code(&refused), "4001");
+    assert_eq!(app.fx_state(&fx).await.as_deref(), Some("ABORTED_ERROR"));
+    assert_eq!(accounts.positions(&app).await, zero());
+    let patch = bus.notification(&fx, "fx-notify").await;
+    assert_eq!(
+        (patch.to.as_str(), &patch.content.payload["conversionState"]),
+        ("fxp", &json!("ABORTED"))
+    );
+    journal_matches_positions(&app).await;
+    app.stop().await;
+}

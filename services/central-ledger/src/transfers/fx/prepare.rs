@@ -376,7 +376,7 @@ pub async fn prepare(
             (conversion.fx_reservation(), v.initiator_settlement)
         })
         .collect();
-    let (mut positions, decisions) = lock_and_decide(&mut tx, &reservations).await?;
+    let (mut positions, decisions) = lock_and_decide(&mut tx, &reservations, &[]).await?;
     let mut journal = Journal::new();
     let mut errors = Vec::new();
     for (v, outcome) in valid.iter().zip(&decisions.outcomes) {
