@@ -1,4 +1,5 @@
-//! One DFSP's figures and last transfers (`mojaloop debug-participant`).
+//! One DFSP's figures, last transfers and last currency conversions (`mojaloop
+//! debug-participant`).
 
 use super::*;
 
@@ -42,6 +43,39 @@ pub(super) async fn last_transfers(
                                    JOIN participant p ON p.participantId = tp.participantId
                                   WHERE p.name = ?)
           ORDER BY t.createdDate DESC LIMIT ?",
+    )
+    .bind(name)
+    .bind(limit)
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    Ok(rows)
+}
+
+/// The latest currency conversions `name` took part in (as initiator or FXP): time, id,
+/// initiator, FXP, source, target, state.
+pub(super) async fn last_conversions(
+    database: &Database,
+    name: &str,
+    limit: u32,
+) -> Result<Vec<TransferLine>> {
+    let url = store::database_url(&database.database_url, &database.central_ledger_database)?;
+    let pool = store::connect(&url, 1, 5_000).await?;
+    let rows: Vec<TransferLine> = sqlx::query_as(
+        "SELECT DATE_FORMAT(f.createdDate, '%Y-%m-%d %H:%i:%s'), f.commitRequestId,
+                COALESCE((SELECT p.name FROM fxTransferParticipant fp JOIN participant p ON p.participantId = fp.participantId
+                  WHERE fp.commitRequestId = f.commitRequestId AND fp.transferParticipantRoleTypeId = 6 LIMIT 1), '?'),
+                COALESCE((SELECT p.name FROM fxTransferParticipant fp JOIN participant p ON p.participantId = fp.participantId
+                  WHERE fp.commitRequestId = f.commitRequestId AND fp.transferParticipantRoleTypeId = 7 LIMIT 1), '?'),
+                CONCAT(CAST(f.sourceAmount AS CHAR), ' ', f.sourceCurrency),
+                CONCAT(CAST(f.targetAmount AS CHAR), ' ', f.targetCurrency),
+                COALESCE((SELECT s.transferStateId FROM fxTransferStateChange s
+                  WHERE s.commitRequestId = f.commitRequestId ORDER BY s.fxTransferStateChangeId DESC LIMIT 1), '?')
+           FROM fxTransfer f
+          WHERE f.commitRequestId IN (SELECT fp.commitRequestId FROM fxTransferParticipant fp
+                                        JOIN participant p ON p.participantId = fp.participantId
+                                       WHERE p.name = ?)
+          ORDER BY f.createdDate DESC LIMIT ?",
     )
     .bind(name)
     .bind(limit)
@@ -176,6 +210,17 @@ pub fn debug_participant(args: DebugArgs) -> Result<Verdict> {
                 }
             }
             Err(error) => println!("  not readable ({error:#})"),
+        }
+        match last_conversions(&args.database, name, args.transfers).await {
+            Ok(rows) if rows.is_empty() => {}
+            Ok(rows) => {
+                println!();
+                println!("Last currency conversions:");
+                for (at, id, initiator, fxp, source, target, state) in rows {
+                    println!("  {at}  {id}  {initiator} → {fxp}  {source} → {target}  {state}");
+                }
+            }
+            Err(error) => println!("Last currency conversions: not readable ({error:#})"),
         }
         Ok(Verdict::Positive)
     })
