@@ -238,7 +238,13 @@ fn quick_start(kafka: bool, port_offset: u16) {
     assert!(out.contains("[✗] Party Lookup: FSPIOP error 3204"), "{out}");
     assert!(out.contains("Status: FAILED (FSPIOP error 3204"), "{out}");
 
-    let (code, out) = run.mojaloop(&["debug-participant", "--dfsp", "perffsp-1"]);
+    let (code, out) = run.mojaloop(&[
+        "debug-participant",
+        "--dfsp",
+        "perffsp-1",
+        "--transfers",
+        "100",
+    ]);
     assert_eq!(code, 0, "{out}");
     for expected in [
         "Status: active",
@@ -246,6 +252,19 @@ fn quick_start(kafka: bool, port_offset: u16) {
         "FSPIOP_CALLBACK_URL_TRANSFER_PUT",
         "Oracle registrations: 100 of 100 MSISDNs (19012345000 … 19012345099)",
         transfer_id,
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}");
+    }
+    // The FXP: its accounts in both currencies, no MSISDNs, the conversions it made.
+    let (code, out) = run.mojaloop(&["debug-participant", "--dfsp", "perffsp-fxp"]);
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "NET_DEBIT_CAP EUR 1000000",
+        "NET_DEBIT_CAP USD 1000000",
+        "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
+        "Oracle registrations: none (an FXP owns no MSISDNs; it converts USD to EUR at 0.9)",
+        "Last currency conversions:",
+        "perffsp-1 → perffsp-fxp  100.0000 USD → 90.0000 EUR  COMMITTED",
     ] {
         assert!(out.contains(expected), "{expected:?} not in\n{out}");
     }

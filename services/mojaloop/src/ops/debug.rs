@@ -67,8 +67,8 @@ pub(super) async fn last_conversions(
                   WHERE fp.commitRequestId = f.commitRequestId AND fp.transferParticipantRoleTypeId = 6 LIMIT 1), '?'),
                 COALESCE((SELECT p.name FROM fxTransferParticipant fp JOIN participant p ON p.participantId = fp.participantId
                   WHERE fp.commitRequestId = f.commitRequestId AND fp.transferParticipantRoleTypeId = 7 LIMIT 1), '?'),
-                CONCAT(CAST(f.sourceAmount AS CHAR), ' ', f.sourceCurrency),
-                CONCAT(CAST(f.targetAmount AS CHAR), ' ', f.targetCurrency),
+                CAST(CONCAT(f.sourceAmount, ' ', f.sourceCurrency) AS CHAR),
+                CAST(CONCAT(f.targetAmount, ' ', f.targetCurrency) AS CHAR),
                 COALESCE((SELECT s.transferStateId FROM fxTransferStateChange s
                   WHERE s.commitRequestId = f.commitRequestId ORDER BY s.fxTransferStateChangeId DESC LIMIT 1), '?')
            FROM fxTransfer f
