@@ -70,7 +70,9 @@ fn a_payment_commits_over_mutual_tls() {
         "Hub-server.pem",
         "Hub-client-key.pem",
         "perffsp-8-client.pem",
-        "37 files",
+        "perffsp-fxp-client.pem",
+        "perffsp-eur-client.pem",
+        "45 files",
     ] {
         assert!(out.contains(expected), "{expected} not in:\n{out}");
     }
