@@ -312,14 +312,20 @@ pub(super) async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Res
 pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
     let (fx, messages): (Vec<&Message>, Vec<&Message>) =
         messages.iter().partition(|m| is_fx_notice(m));
-    for message in fx {
-        sqlx::query(
-            "DELETE FROM fxTransferExpiryNotice WHERE commitRequestId = ? AND recipient = ?",
-        )
-        .bind(&message.id)
-        .bind(&message.to)
-        .execute(&store.pool)
-        .await?;
+    if !fx.is_empty() {
+        let mut query = QueryBuilder::<MySql>::new(
+            "DELETE FROM fxTransferExpiryNotice WHERE (commitRequestId, recipient) IN (",
+        );
+        let mut list = query.separated(", ");
+        for message in &fx {
+            list.push("(")
+                .push_bind_unseparated(message.id.clone())
+                .push_unseparated(", ")
+                .push_bind_unseparated(message.to.clone())
+                .push_unseparated(")");
+        }
+        list.push_unseparated(")");
+        query.build().execute(&store.pool).await?;
     }
     if messages.is_empty() {
         return Ok(());

@@ -402,6 +402,37 @@ async fn a_bad_fulfilment_an_fxp_error_or_a_stranger_changes_what_it_should() {
     );
     assert_eq!(accounts.positions(&app).await, zero());
 
+    // The FXP answers conversionState ABORTED: aborted, the initiator told 5100 by the hub, the
+    // FXP (which knows) not.
+    let (rejected, _) = conversion(&app, &mut bus, 600_000, false).await;
+    let refusal = json!({"conversionState": "ABORTED", "completedTimestamp": fspiop::datetime::format_date_time(central_ledger::now_ms())});
+    bus.fx(
+        "fulfil",
+        &rejected,
+        Some(&refusal),
+        "fxp",
+        "payerfsp",
+        "fx-reject",
+    )
+    .await;
+    app.wait_for_fx_state(&rejected, "ABORTED_ERROR").await;
+    let told = bus
+        .notification_where("the refusal to the initiator", |m| {
+            m.id == rejected && m.metadata.event.action == "fx-abort-validation"
+        })
+        .await;
+    assert_eq!(
+        (told.to.as_str(), error_code(&told).as_str()),
+        ("payerfsp", "5100")
+    );
+    assert!(
+        !bus.seen.iter().any(|m| m.id == rejected
+            && m.to == "fxp"
+            && m.metadata.event.action == "fx-abort-validation"),
+        "the FXP is not told of its own refusal"
+    );
+    assert_eq!(accounts.positions(&app).await, zero());
+
     // A transfer naming a conversion the FXP has not fulfilled is invalid (3100).
     let (open, transfer) = conversion(&app, &mut bus, 600_000, false).await;
     bus.prepare(&dependent_body(&transfer, "payerfsp", 600_000), "payerfsp")
@@ -467,6 +498,22 @@ async fn each_side_expires_with_the_other() {
     assert_eq!(accounts.positions(&app).await, zero());
     let answer = get(&mut bus, &alone, "payerfsp").await;
     assert_eq!(answer.content.payload["conversionState"], "ABORTED");
+    // Delivered, the notices are forgotten.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fxTransferExpiryNotice")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        if left == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} fx expiry notices kept"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // The dependent transfer expires: the conversion expires with it.
     let (fx, transfer) = conversion(&app, &mut bus, 600_000, true).await;

@@ -162,16 +162,27 @@ async fn stored_hashes(
     Ok(rows.into_iter().collect())
 }
 
+/// Why a conversion is aborted, which decides who is told what.
+#[derive(Clone, Copy)]
+enum Cause<'a> {
+    /// The FXP's `PUT …/error`: relayed to the initiator.
+    FxpError(&'a Message),
+    /// The FXP's `PUT` with `conversionState: ABORTED`: the initiator is told by the hub (the
+    /// FXP knows).
+    FxpRefusal,
+    /// The hub refused the FXP's answer (a wrong fulfilment): both are told by the hub.
+    Hub,
+}
+
 /// Records the abort of a conversion (and of its reserved dependent transfer) and the
-/// messages that tell everyone: the error to the initiator (relayed when `relay` is the FXP's
-/// own message, else from the hub), the error to the FXP when it did not send it, and for a
-/// reserved dependent transfer its error to payer and payee.
+/// messages that tell everyone (by [`Cause`]): the initiator, the FXP when it did not abort
+/// itself, and for a reserved dependent transfer its payer and payee.
 #[allow(clippy::too_many_arguments, reason = "the parts of one abort")]
 fn abort_conversion(
     fx: &FxRow,
     dependent: Option<&Dependent>,
     error: &FspiopError,
-    relay: Option<&Message>,
+    cause: Cause<'_>,
     writes: &mut Writes,
     messages: &mut Vec<Message>,
     notifier: &Notifier,
@@ -195,8 +206,8 @@ fn abort_conversion(
         code,
         description.clone(),
     ));
-    match relay {
-        Some(original) => {
+    match cause {
+        Cause::FxpError(original) => {
             let mut message = notifier.forward(
                 original,
                 action::FX_ABORT,
@@ -206,7 +217,15 @@ fn abort_conversion(
             message.to = fx.initiator.clone();
             messages.push(message);
         }
-        None => {
+        Cause::FxpRefusal => messages.push(from_hub(
+            notifier,
+            &fx.id,
+            &fx.initiator,
+            action::FX_ABORT_VALIDATION,
+            Body::Error(error),
+            now_ms,
+        )),
+        Cause::Hub => {
             for to in [&fx.initiator, &fx.fxp] {
                 messages.push(from_hub(
                     notifier,
@@ -358,14 +377,14 @@ fn decide_fulfil(
     new_hashes.push((id.to_string(), incoming.hash.clone()));
     let dependent = dependent_of.get(id).cloned();
     let mut aborted = |error: &FspiopError,
-                       relay: Option<&Message>,
+                       cause: Cause<'_>,
                        writes: &mut Writes,
                        outcome: &mut FulfilOutcome| {
         if abort_conversion(
             &fx,
             dependent.as_ref(),
             error,
-            relay,
+            cause,
             writes,
             &mut outcome.messages,
             notifier,
@@ -409,7 +428,7 @@ fn decide_fulfil(
                     ErrorCode::GenericValidationError,
                     "invalid fulfilment",
                 );
-                aborted(&error, None, writes, outcome);
+                aborted(&error, Cause::Hub, writes, outcome);
                 return;
             };
             if fx.expiration_ms <= now_ms {
@@ -458,8 +477,11 @@ fn decide_fulfil(
                     "the FXP answered conversionState ABORTED",
                 ),
             };
-            let relay = matches!(request, Request::Abort(_)).then_some(&incoming.message);
-            if !aborted(&error, relay, writes, outcome) {
+            let cause = match request {
+                Request::Abort(_) => Cause::FxpError(&incoming.message),
+                _ => Cause::FxpRefusal,
+            };
+            if !aborted(&error, cause, writes, outcome) {
                 outcome.refused += 1;
                 let error = FspiopError::with_detail(
                     ErrorCode::GenericValidationError,
@@ -468,13 +490,6 @@ fn decide_fulfil(
                 outcome
                     .messages
                     .push(tell(action::FX_ABORT, Body::Error(&error)));
-            } else if relay.is_none() {
-                // A PUT ABORTED: the FXP knows; only the initiator is told (from the hub).
-                outcome.messages.retain(|m| {
-                    !(m.metadata.event.action == action::FX_ABORT_VALIDATION
-                        && m.to == fx.fxp
-                        && m.id == fx.id)
-                });
             }
         }
     }
