@@ -3,6 +3,7 @@
 // double: one process per DFSP, plain Node, no dependencies.
 //
 //   node backend.js --port 17020 --fsp perffsp-5 [--unknown 27710599999,...] [--refuse-amount 13,...]
+//                   [--reject-request-amount 6.66,...]
 //
 //   GET  /parties/{idType}/{idValue}[/{subId}]  the party, or 404 {statusCode: "3204"} for an
 //                                               --unknown identifier
@@ -11,7 +12,12 @@
 //   POST /transfers                             accepted: {homeTransactionId}
 //   PUT  /transfers/{transferId}                a notification: 200
 //   GET  /transfers/{transferId}                what this backend accepted for it, or 404
-//   GET  /otp/{id}, POST /transactionrequests   answered, not used by the harness
+//   POST /transactionrequests                   a payee's request to pay, as the payer's DFSP sees
+//                                               it: RECEIVED with a new transactionId, or REJECTED
+//                                               for a --reject-request-amount amount; recorded
+//   GET  /transactionrequests/{id}              what it was asked and answered, or 404
+//   GET  /otp/{transactionRequestId}            a new OTP (the payee's device, for an authorization)
+//   GET  /otps/{transactionRequestId}           the OTPs it gave for that request, or 404
 //   GET  /stats                                 how many of each call it answered, and the
 //                                               transfers it accepted (sum of their amounts)
 //   GET  /health                                200
@@ -25,7 +31,7 @@ const http = require('http');
 const crypto = require('crypto');
 
 function parseArgs(argv) {
-    const args = { port: 0, fsp: '', unknown: new Set(), refuseAmounts: new Set(), host: '127.0.0.1' };
+    const args = { port: 0, fsp: '', unknown: new Set(), refuseAmounts: new Set(), rejectRequestAmounts: new Set(), host: '127.0.0.1' };
     for (let i = 2; i < argv.length; i += 1) {
         const name = argv[i];
         const value = argv[i + 1];
@@ -37,6 +43,7 @@ function parseArgs(argv) {
         case '--fsp': args.fsp = value; break;
         case '--unknown': value.split(',').filter(Boolean).forEach((v) => args.unknown.add(v)); break;
         case '--refuse-amount': value.split(',').filter(Boolean).forEach((v) => args.refuseAmounts.add(normalAmount(v))); break;
+        case '--reject-request-amount': value.split(',').filter(Boolean).forEach((v) => args.rejectRequestAmounts.add(normalAmount(v))); break;
         default: throw new Error(`unknown argument ${name}`);
         }
     }
@@ -53,8 +60,13 @@ function normalAmount(value) {
 }
 
 const args = parseArgs(process.argv);
-const stats = { parties: 0, partiesUnknown: 0, quotes: 0, quotesRefused: 0, transfers: 0, notifications: 0, transferAmountTotal: 0 };
+const stats = {
+    parties: 0, partiesUnknown: 0, quotes: 0, quotesRefused: 0, transfers: 0, notifications: 0, transferAmountTotal: 0,
+    transactionRequests: 0, transactionRequestsRejected: 0, otps: 0,
+};
 const transfers = new Map();
+const transactionRequests = new Map(); // transactionRequestId -> { request, answer }
+const otps = new Map(); // transactionRequestId -> [otpValue, ...]
 
 function send(res, status, body) {
     const text = body === undefined ? '' : JSON.stringify(body);
@@ -151,11 +163,36 @@ async function handle(req, res) {
     }
 
     if (method === 'GET' && parts.length === 2 && parts[0] === 'otp') {
-        return send(res, 200, { otpValue: String(crypto.randomInt(100000, 999999)) });
+        const otpValue = String(crypto.randomInt(100000, 999999));
+        stats.otps += 1;
+        otps.set(parts[1], (otps.get(parts[1]) || []).concat([otpValue]));
+        return send(res, 200, { otpValue });
+    }
+
+    if (method === 'GET' && parts.length === 2 && parts[0] === 'otps') {
+        const given = otps.get(parts[1]);
+        if (!given) return send(res, 404, { statusCode: '3002', message: `no OTP given for ${parts[1]}` });
+        return send(res, 200, { transactionRequestId: parts[1], otpValues: given });
     }
 
     if (method === 'POST' && parts.length === 1 && parts[0] === 'transactionrequests') {
-        return send(res, 200, { transactionId: crypto.randomUUID(), transactionRequestState: 'RECEIVED' });
+        if (!body || !body.transactionRequestId || !body.amount || !body.currency) {
+            return send(res, 400, { statusCode: '3100', message: 'transaction request without transactionRequestId, amount or currency' });
+        }
+        const rejected = args.rejectRequestAmounts.has(normalAmount(body.amount));
+        const answer = { transactionId: crypto.randomUUID(), transactionRequestState: rejected ? 'REJECTED' : 'RECEIVED' };
+        if (!transactionRequests.has(body.transactionRequestId)) {
+            stats.transactionRequests += 1;
+            if (rejected) stats.transactionRequestsRejected += 1;
+        }
+        transactionRequests.set(body.transactionRequestId, { request: body, answer });
+        return send(res, 200, answer);
+    }
+
+    if (method === 'GET' && parts.length === 2 && parts[0] === 'transactionrequests') {
+        const t = transactionRequests.get(parts[1]);
+        if (!t) return send(res, 404, { statusCode: '3002', message: `no transaction request ${parts[1]}` });
+        return send(res, 200, t);
     }
 
     return send(res, 404, { statusCode: '3002', message: `${method} ${url.pathname} is not a backend route` });
