@@ -11,7 +11,8 @@
 #              RSA pair, which `up` makes there itself; the SDKs sign RS256 and
 #              validate what they receive, on FSPIOP 1.1 content types
 # In each: onboarding through the admin APIs, sequential and concurrent payments, the error
-# paths, positions against what committed. Prints one line per check and, last, exactly
+# paths, a request to pay (the payee's SDK asks, the payer's backend accepts or rejects, the
+# payer's SDK pays it with an OTP from the payee), positions against what committed. Prints one line per check and, last, exactly
 # `N passed, M failed`; exits non-zero when any check failed.
 #
 # Needs: MySQL/MariaDB answering as root (DATABASE_URL, default mysql://root@127.0.0.1:3306),
@@ -50,6 +51,7 @@ QUOTING_PORT=$((3002 + OFFSET))
 ALS_ADMIN_PORT=$((4001 + OFFSET))
 ALS_PORT=$((4002 + OFFSET))
 ORACLE_PORT=$((4003 + OFFSET))
+TRX_REQ_PORT=$((4006 + OFFSET))  # the transaction requests service (Mojaloop's 4003 is the oracle's in `up`)
 # Ours: the payer's SDK, the payee's SDK, their backends, a redis-server for each SDK.
 PAYER_INBOUND=$((BASE + 0)); PAYER_OUTBOUND=$((BASE + 1)); PAYER_TEST=$((BASE + 2)); PAYER_METRICS=$((BASE + 4))
 PAYEE_INBOUND=$((BASE + 10)); PAYEE_OUTBOUND=$((BASE + 11)); PAYEE_TEST=$((BASE + 12)); PAYEE_METRICS=$((BASE + 14))
@@ -131,7 +133,7 @@ stop_started() {  # stops every process started since index $1, newest first
 drop_databases() {
   local phase db sql=""
   for phase in $PHASES; do
-    for db in cl q als or; do sql+="DROP DATABASE IF EXISTS \`$(db_name "$phase" "$db")\`;"; done
+    for db in cl q als or tr; do sql+="DROP DATABASE IF EXISTS \`$(db_name "$phase" "$db")\`;"; done
   done
   mysql_exec "$sql"
 }
@@ -205,7 +207,7 @@ db_name() { printf '%s_%s_%s' "$DB_PREFIX" "${1//[^a-z0-9]/_}" "$2"; }
 
 mysql_exec 'SELECT 1' >/dev/null || die "MySQL does not answer at $DATABASE_URL"
 
-for port in $ML_API_PORT $LEDGER_PORT $QUOTING_PORT $ALS_ADMIN_PORT $ALS_PORT $ORACLE_PORT \
+for port in $ML_API_PORT $LEDGER_PORT $QUOTING_PORT $ALS_ADMIN_PORT $ALS_PORT $ORACLE_PORT $TRX_REQ_PORT \
   $PAYER_INBOUND $PAYER_OUTBOUND $PAYER_METRICS $PAYEE_INBOUND $PAYEE_OUTBOUND $PAYEE_METRICS \
   $PAYER_BACKEND $PAYEE_BACKEND $PAYER_REDIS $PAYEE_REDIS; do
   port_open "$HOST" "$port" && die "port $port is taken (set SDK_SWITCH_PORT_OFFSET / SDK_PORT_BASE)"
@@ -268,7 +270,7 @@ done
 # The switch runs on its defaults: no setting of any service comes in from the environment.
 SWITCH_UNSET=()
 for name in $(compgen -e); do
-  if [[ "$name" =~ ^(CENTRAL_LEDGER|CENTRAL_SETTLEMENT|ML_API_ADAPTER|QUOTING_SERVICE|ALS|ORACLE|MOJALOOP)_ ]]; then
+  if [[ "$name" =~ ^(CENTRAL_LEDGER|CENTRAL_SETTLEMENT|ML_API_ADAPTER|QUOTING_SERVICE|ALS|ORACLE|TRANSACTION_REQUESTS_SERVICE|MOJALOOP)_ ]]; then
     SWITCH_UNSET+=(-u "$name")
   fi
 done
@@ -291,11 +293,13 @@ start_switch() {  # start_switch <phase> [extra up args...]
     QUOTING_SERVICE__QUOTES_DATABASE__NAME="$(db_name "$phase" q)" \
     ALS__DATABASE__NAME="$(db_name "$phase" als)" \
     ORACLE__DATABASE__NAME="$(db_name "$phase" or)" \
+    TRANSACTION_REQUESTS_SERVICE__TRANSACTION_REQUESTS_DATABASE__NAME="$(db_name "$phase" tr)" \
     "$MOJALOOP_BIN" up --database-url "$DATABASE_URL" --port-offset "$OFFSET" "$@"
   SWITCH_PID=$LAST_PID
   local ok=1 url
   for url in "http://$HOST:$LEDGER_PORT/health" "http://$HOST:$ML_API_PORT/health" \
-    "http://$HOST:$QUOTING_PORT/health" "http://$HOST:$ALS_PORT/health" "http://$HOST:$ORACLE_PORT/health"; do
+    "http://$HOST:$QUOTING_PORT/health" "http://$HOST:$ALS_PORT/health" "http://$HOST:$ORACLE_PORT/health" \
+    "http://$HOST:$TRX_REQ_PORT/health"; do
     wait_until "$SWITCH_READY_TIMEOUT_S" "$url" "$SWITCH_PID" http_ok "$url" || { ok=0; break; }
   done
   # The ALS learns the MSISDN oracle from `up` once the services are up.
@@ -304,7 +308,7 @@ start_switch() {  # start_switch <phase> [extra up args...]
       bash -c "curl -fsS -m 3 http://$HOST:$ALS_ADMIN_PORT/oracles | grep -q MSISDN" || ok=0
   fi
   if (( ok )); then
-    result PASS "$phase: mojaloop up${*:+ $*} healthy (ledger, adapter, quoting, ALS, oracle)"
+    result PASS "$phase: mojaloop up${*:+ $*} healthy (ledger, adapter, quoting, ALS, oracle, transaction requests)"
   else
     result FAIL "$phase: mojaloop up${*:+ $*}" "not healthy; last lines of its log:"
     tail -n 30 "$LOGS/switch-$phase.log" | sed 's/^/    /'
@@ -318,15 +322,19 @@ start_sdk() {
   shift 9
   local dir="$STATE/sdk-$phase-$fsp"
   mkdir -p "$dir"
-  # cwd with no .env (the SDK reads one); every setting explicit.
+  # cwd with no .env (the SDK reads one); every setting explicit. PEER_ENDPOINT is the fallback
+  # for a resource without its own endpoint: in SDK 18.0.2 that is only what its outbound
+  # request-to-pay models send (POST /transactionRequests, GET /authorizations, which ignore
+  # TRANSACTION_REQUESTS_ENDPOINT), so it is the transaction requests service (interop/README.md).
   start_bg "sdk-$phase-$fsp" bash -c 'cd "$1" && shift && exec env "$@"' _ "$dir" \
     DFSP_ID="$fsp" \
     INBOUND_LISTEN_PORT="$inbound" OUTBOUND_LISTEN_PORT="$outbound" \
     TEST_LISTEN_PORT="$testport" METRICS_SERVER_LISTEN_PORT="$metrics" \
-    PEER_ENDPOINT="$HOST:$ML_API_PORT" \
     ALS_ENDPOINT="$HOST:$ALS_PORT" \
     QUOTES_ENDPOINT="$HOST:$QUOTING_PORT" \
     TRANSFERS_ENDPOINT="$HOST:$ML_API_PORT" \
+    TRANSACTION_REQUESTS_ENDPOINT="$HOST:$TRX_REQ_PORT" \
+    PEER_ENDPOINT="$HOST:$TRX_REQ_PORT" \
     BACKEND_ENDPOINT="$HOST:$backend" \
     CACHE_URL="redis://$HOST:$redis/$db" \
     ILP_SECRET="sdk-interop-secret-$fsp-$phase" \
@@ -394,7 +402,7 @@ run_phase() {  # run_phase <phase> <redis db>
     cp "$KEYS/$PAYER.pem" "$KEYS/$PAYEE.pem" "$sw/Hub.pem" "$sdkkeys/"
     sdk_env=(JWS_SIGN=true VALIDATE_INBOUND_JWS=true
       JWS_VERIFICATION_KEYS_DIRECTORY="$sdkkeys"
-      RESOURCE_VERSIONS="parties=1.1,participants=1.1,quotes=1.1,transfers=1.1")
+      RESOURCE_VERSIONS="parties=1.1,participants=1.1,quotes=1.1,transfers=1.1,transactionRequests=1.1,authorizations=1.1")
   fi
 
   local payer_env=("${sdk_env[@]}") payee_env=("${sdk_env[@]}")
@@ -404,8 +412,10 @@ run_phase() {  # run_phase <phase> <redis db>
   fi
 
   # The payee's MSISDNs: 40 from 27710500000; 27710599999 is registered but its backend does not
-  # know it; 27710588888 is in no oracle; the payee's backend refuses to quote 7.77.
-  if ! start_backend "$phase" "$PAYER" "$PAYER_BACKEND" \
+  # know it; 27710588888 is in no oracle; the payee's backend refuses to quote 7.77. The payer's
+  # customer 27710400001 is asked to pay 12.34 (request to pay), and its backend rejects a
+  # request for 6.66.
+  if ! start_backend "$phase" "$PAYER" "$PAYER_BACKEND" --reject-request-amount 6.66 \
      || ! start_backend "$phase" "$PAYEE" "$PAYEE_BACKEND" --unknown 27710599999 --refuse-amount 7.77 \
      || ! start_sdk "$phase" "$PAYER" "$PAYER_INBOUND" "$PAYER_OUTBOUND" "$PAYER_TEST" "$PAYER_METRICS" "$PAYER_BACKEND" "$PAYER_REDIS" "$db" "${payer_env[@]}" \
      || ! start_sdk "$phase" "$PAYEE" "$PAYEE_INBOUND" "$PAYEE_OUTBOUND" "$PAYEE_TEST" "$PAYEE_METRICS" "$PAYEE_BACKEND" "$PAYEE_REDIS" "$db" "${payee_env[@]}"; then
@@ -424,6 +434,10 @@ run_phase() {  # run_phase <phase> <redis db>
   H_PAYER_INBOUND_URL="http://$HOST:$PAYER_INBOUND" \
   H_PAYEE_INBOUND_URL="http://$HOST:$PAYEE_INBOUND" \
   H_PAYEE_BACKEND_URL="http://$HOST:$PAYEE_BACKEND" \
+  H_PAYEE_OUTBOUND_URL="http://$HOST:$PAYEE_OUTBOUND" \
+  H_PAYER_BACKEND_URL="http://$HOST:$PAYER_BACKEND" \
+  H_PAYEE_REDIS="$HOST:$PAYEE_REDIS" \
+  H_PAYER_MSISDN=27710400001 H_R2P_AMOUNT=12.34 H_R2P_REJECTED_AMOUNT=6.66 \
   H_MSISDN_BASE=27710500000 H_MSISDN_COUNT=40 \
   H_UNREGISTERED_MSISDN=27710588888 H_BACKEND_UNKNOWN_MSISDN=27710599999 H_REFUSED_AMOUNT=7.77 \
   H_SEQUENTIAL=20 H_CONCURRENT="$concurrent" H_CONCURRENCY=8 H_CONCURRENT_MSISDNS=32 \
