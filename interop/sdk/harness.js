@@ -44,6 +44,12 @@ const cfg = {
     payerMsisdn: process.env.H_PAYER_MSISDN || '',
     r2pAmount: process.env.H_R2P_AMOUNT || '12.34',
     r2pRejectedAmount: process.env.H_R2P_REJECTED_AMOUNT || '6.66',
+    transactionRequestsUrl: process.env.H_TRANSACTION_REQUESTS_URL || '', // the switch's transaction requests service
+    // The payee's private key (PEM), to sign what the harness sends as the payee (JWS phase).
+    payeeSigningKey: process.env.H_PAYEE_SIGNING_KEY ? require('fs').readFileSync(process.env.H_PAYEE_SIGNING_KEY, 'utf8') : '',
+    payerSigningKey: process.env.H_PAYER_SIGNING_KEY ? require('fs').readFileSync(process.env.H_PAYER_SIGNING_KEY, 'utf8') : '',
+    payerRedis: process.env.H_PAYER_REDIS || '',
+    transfersUrl: process.env.H_TRANSFERS_URL || '', // the switch's ML API adapter (FSPIOP transfers)
     currency: process.env.H_CURRENCY || 'USD',
     payerFunds: Number(process.env.H_PAYER_FUNDS || '100000'),
     netDebitCap: Number(process.env.H_NET_DEBIT_CAP || '1000000'),
@@ -506,14 +512,15 @@ function respParse(buf, at) {  // -> { value, end } or null when incomplete
     }
     throw new Error(`unexpected RESP type ${type}`);
 }
-function redisWatch(hostPort, pattern) {
+function redisWatch(hostPort, patterns) {
     const [host, port] = hostPort.split(':');
     const messages = new Map();  // channel -> [parsed message, ...]
     const waiters = [];
     return new Promise((resolve, reject) => {
         let buf = Buffer.alloc(0);
         let subscribed = false;
-        const sock = net.connect(Number(port), host, () => sock.write(respEncode(['PSUBSCRIBE', pattern])));
+        let acknowledged = 0;
+        const sock = net.connect(Number(port), host, () => sock.write(respEncode(['PSUBSCRIBE', ...patterns])));
         const watch = {
             // The first message on `channel`, waiting up to `ms` for it; undefined if none came.
             next(channel, ms) {
@@ -536,7 +543,11 @@ function redisWatch(hostPort, pattern) {
                 const v = r.value;
                 if (v instanceof Error) { if (!subscribed) reject(v); continue; }
                 if (!Array.isArray(v)) continue;
-                if (v[0] === 'psubscribe' && !subscribed) { subscribed = true; resolve(watch); continue; }
+                if (v[0] === 'psubscribe') {
+                    acknowledged += 1;
+                    if (acknowledged === patterns.length && !subscribed) { subscribed = true; resolve(watch); }
+                    continue;
+                }
                 if (v[0] !== 'pmessage') continue;
                 const channel = v[2];
                 let message;
@@ -556,64 +567,123 @@ function merchantMsisdn() {
     return String(cfg.msisdnBase + cfg.msisdnCount - 1);
 }
 
-let noRequestToPayStateNoted = false;
-
-// The payee's SDK: POST /requestToPay for `amount` from the payer's customer. Checks that the
-// payer's backend was asked and that its answer (`expectedState`) reached the payee's SDK.
-async function requestToPay(what, amount, expectedState, watch) {
-    const body = {
-        homeTransactionId: crypto.randomUUID(),
-        from: { idType: 'MSISDN', idValue: merchantMsisdn(), displayName: 'SDK Merchant' },
-        to: { idType: 'MSISDN', idValue: cfg.payerMsisdn },
-        amountType: 'RECEIVE',
-        currency: cfg.currency,
-        amount,
-        scenario: 'PAYMENT',
-        initiator: 'PAYEE',
-        initiatorType: 'CONSUMER',
+// An FSPIOP request as a DFSP sends it to the switch: its content type in `version`, and, when
+// `privateKey` is given, signed RS256 as the SDK signs (the protected header it writes).
+function fspiopRequest(method, url, resource, version, body, source, destination, privateKey) {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const u = new URL(url);
+    const date = new Date().toUTCString();
+    const headers = {
+        'content-type': `application/vnd.interoperability.${resource}+json;version=${version}`,
+        accept: `application/vnd.interoperability.${resource}+json;version=${version.split('.')[0]}`,
+        date, 'fspiop-source': source, 'fspiop-destination': destination,
+        'content-length': Buffer.byteLength(text),
     };
-    const started = Date.now();
+    if (privateKey) {
+        headers['fspiop-uri'] = u.pathname;
+        headers['fspiop-http-method'] = method;
+        const protectedHeader = b64url(JSON.stringify({
+            alg: 'RS256', 'FSPIOP-URI': u.pathname, 'FSPIOP-HTTP-Method': method,
+            'FSPIOP-Source': source, 'FSPIOP-Destination': destination, Date: date,
+        }));
+        const signature = b64url(crypto.sign('sha256', Buffer.from(`${protectedHeader}.${b64url(text)}`), privateKey));
+        headers['fspiop-signature'] = JSON.stringify({ signature, protectedHeader });
+    }
+    return new Promise((resolve, reject) => {
+        const req = http.request({ method, hostname: u.hostname, port: u.port, path: u.pathname + u.search, agent, headers }, (r) => {
+            const chunks = [];
+            r.on('data', (c) => chunks.push(c));
+            r.on('end', () => resolve({ status: r.statusCode, raw: Buffer.concat(chunks).toString('utf8') }));
+        });
+        req.setTimeout(10000, () => req.destroy(new Error('no answer in 10 s')));
+        req.on('error', reject);
+        req.end(text);
+    }).catch((e) => ({ status: 0, raw: e.message }));
+}
+
+// The payee's SDK's own POST /requestToPay, in the form its outbound API validates
+// (`scenario` a TransactionType object). SDK 18.0.2 copies that object into
+// transactionType.scenario, which must be a string: the switch must refuse the POST
+// /transactionRequests (400, 3101) and forward nothing. Should a later SDK get it right, the
+// request must instead arrive as any other.
+async function sdkRequestToPay(watch) {
+    const amount = '3.21';
+    const what = `POST /requestToPay at ${cfg.payee}'s SDK`;
+    const before = ((await request('GET', `${cfg.payerBackend}/stats`)).json || {}).transactionRequests;
     let res;
     try {
-        res = await request('POST', `${cfg.payeeOutbound}/requestToPay`, body);
+        res = await request('POST', `${cfg.payeeOutbound}/requestToPay`, {
+            homeTransactionId: crypto.randomUUID(),
+            from: { idType: 'MSISDN', idValue: merchantMsisdn(), displayName: 'SDK Merchant' },
+            to: { idType: 'MSISDN', idValue: cfg.payerMsisdn },
+            amountType: 'RECEIVE',
+            currency: cfg.currency,
+            amount,
+            scenario: { scenario: 'PAYMENT', initiator: 'PAYEE', initiatorType: 'CONSUMER' },
+            initiator: 'PAYEE',
+            initiatorType: 'CONSUMER',
+        });
     } catch (e) {
-        fail(what, e.message);
-        return undefined;
+        return fail(what, e.message);
     }
-    const ms = Date.now() - started;
     const j = res.json || {};
-    const id = j.transactionRequestId;
+    if (res.status === 200 && j.transactionRequestId) {
+        return verifyTransactionRequest(`${what}: its POST /transactionRequests reached ${cfg.payer}'s backend, the PUT RECEIVED reached ${cfg.payee}`,
+            j.transactionRequestId, amount, 'RECEIVED', watch);
+    }
+    await sleep(500);
+    const after = ((await request('GET', `${cfg.payerBackend}/stats`)).json || {}).transactionRequests;
+    return check(res.status === 500 && /non-success status code 400/.test(j.message || '') && after === before,
+        `${what}: the switch refuses the SDK's POST /transactionRequests, whose transactionType.scenario is an object (SDK 18.0.2, interop/README.md), with HTTP 400 and forwards nothing`,
+        `${errorSummaryR2p(res, 'requestToPayState')}; ${cfg.payer}'s backend was asked ${after - before} time(s)`);
+}
+
+// The payee's DFSP asks, as its SDK would with `scenario` a string: POST /transactionRequests to
+// the switch's transaction requests service (signed with the payee's key in the JWS phase).
+async function sendTransactionRequest(amount) {
+    const id = crypto.randomUUID();
+    const body = {
+        transactionRequestId: id,
+        payee: { partyIdInfo: { partyIdType: 'MSISDN', partyIdentifier: merchantMsisdn(), fspId: cfg.payee }, name: 'SDK Merchant' },
+        payer: { partyIdType: 'MSISDN', partyIdentifier: cfg.payerMsisdn, fspId: cfg.payer },
+        amount: { amount, currency: cfg.currency },
+        transactionType: { scenario: 'PAYMENT', initiator: 'PAYEE', initiatorType: 'CONSUMER' },
+        note: 'sdk interop request to pay',
+        authenticationType: 'OTP',
+        expiration: new Date(Date.now() + 60000).toISOString(),
+    };
+    const res = await fspiopRequest('POST', `${cfg.transactionRequestsUrl}/transactionRequests`, 'transactionRequests',
+        cfg.expectSigned ? '1.1' : '1.0', body, cfg.payee, cfg.payer, cfg.payeeSigningKey || undefined);
+    return { id, res };
+}
+
+// A transaction request reached the payer's backend, and its answer (`expectedState`) came back
+// to the payee's SDK through the switch.
+async function verifyTransactionRequest(what, id, amount, expectedState, watch, started = Date.now()) {
     const problems = [];
-    if (res.status !== 200 || j.currentState !== 'COMPLETED') problems.push(`requestToPay answered ${errorSummaryR2p(res, 'requestToPayState')}`);
-    if (!id) problems.push('no transactionRequestId in the answer');
-    if (j.to && j.to.fspId !== cfg.payer) problems.push(`the payer's lookup gave fspId ${j.to.fspId}, not ${cfg.payer}`);
-    let asked;
-    if (id) {
-        const r = await request('GET', `${cfg.payerBackend}/transactionrequests/${id}`);
-        asked = r.status === 200 ? r.json : undefined;
-        if (!asked) problems.push(`${cfg.payer}'s backend was not asked (GET /transactionrequests/${id}: HTTP ${r.status})`);
-        else if (Number(asked.request.amount) !== Number(amount) || asked.request.currency !== cfg.currency) {
-            problems.push(`${cfg.payer}'s backend was asked for ${asked.request.amount} ${asked.request.currency}`);
-        } else if (asked.answer.transactionRequestState !== expectedState) {
-            problems.push(`${cfg.payer}'s backend answered ${asked.answer.transactionRequestState}`);
-        }
-        const put = await watch.next(`txnreq_${id}`, 3000);
-        const putBody = put && put.data && put.data.body;
-        const putHeaders = (put && put.data && put.data.headers) || {};
-        if (!putBody) {
-            problems.push(`no PUT /transactionRequests/${id} reached ${cfg.payee}'s SDK`);
-        } else {
-            if (putBody.transactionRequestState !== expectedState) problems.push(`${cfg.payee}'s SDK got transactionRequestState ${putBody.transactionRequestState}`);
-            if (asked && putBody.transactionId !== asked.answer.transactionId) problems.push(`${cfg.payee}'s SDK got transactionId ${putBody.transactionId}, the payer's backend gave ${asked.answer.transactionId}`);
-            if (putHeaders['fspiop-source'] !== cfg.payer) problems.push(`the PUT came with FSPIOP-Source ${putHeaders['fspiop-source']}`);
-        }
+    const r = await request('GET', `${cfg.payerBackend}/transactionrequests/${id}`);
+    let asked = r.status === 200 ? r.json : undefined;
+    const put = await watch.next(`txnreq_${id}`, 5000);
+    const ms = Date.now() - started;
+    if (!asked) {
+        // The backend is asked before the PUT goes out; read again once the PUT came.
+        const again = await request('GET', `${cfg.payerBackend}/transactionrequests/${id}`);
+        asked = again.status === 200 ? again.json : undefined;
     }
-    if (j.requestToPayState !== undefined && j.requestToPayState !== expectedState) {
-        problems.push(`requestToPayState ${j.requestToPayState}`);
+    if (!asked) problems.push(`${cfg.payer}'s backend was not asked (GET /transactionrequests/${id}: HTTP ${r.status})`);
+    else if (Number(asked.request.amount) !== Number(amount) || asked.request.currency !== cfg.currency) {
+        problems.push(`${cfg.payer}'s backend was asked for ${asked.request.amount} ${asked.request.currency}`);
+    } else if (asked.answer.transactionRequestState !== expectedState) {
+        problems.push(`${cfg.payer}'s backend answered ${asked.answer.transactionRequestState}`);
     }
-    if (j.requestToPayState === undefined && res.status === 200 && !noRequestToPayStateNoted) {
-        noRequestToPayStateNoted = true;
-        info('the SDK\'s requestToPay answer has no requestToPayState (SDK 18.0.2 reads it from the wrong field of the callback; see interop/README.md): the state is read from the PUT /transactionRequests the payee\'s SDK received');
+    const putBody = put && put.data && put.data.body;
+    const putHeaders = (put && put.data && put.data.headers) || {};
+    if (!putBody) {
+        problems.push(`no PUT /transactionRequests/${id} reached ${cfg.payee}'s SDK within 5 s`);
+    } else {
+        if (putBody.transactionRequestState !== expectedState) problems.push(`${cfg.payee}'s SDK got transactionRequestState ${putBody.transactionRequestState}`);
+        if (asked && putBody.transactionId !== asked.answer.transactionId) problems.push(`${cfg.payee}'s SDK got transactionId ${putBody.transactionId}, the payer's backend gave ${asked.answer.transactionId}`);
+        if (putHeaders['fspiop-source'] !== cfg.payer) problems.push(`the PUT came with FSPIOP-Source ${putHeaders['fspiop-source']}`);
     }
     if (problems.length) {
         fail(what, problems.join('; '));
@@ -621,6 +691,16 @@ async function requestToPay(what, amount, expectedState, watch) {
     }
     pass(`${what} (${ms} ms)`);
     return { id, asked };
+}
+
+async function requestToPay(what, amount, expectedState, watch) {
+    const started = Date.now();
+    const { id, res } = await sendTransactionRequest(amount);
+    if (res.status !== 202) {
+        fail(what, `POST /transactionRequests answered HTTP ${res.status} ${short(res.raw, 300)}`);
+        return undefined;
+    }
+    return verifyTransactionRequest(what, id, amount, expectedState, watch, started);
 }
 
 function errorSummaryR2p(res, stateField) {
@@ -655,108 +735,139 @@ function fulfilmentMatches(fulfilment, condition) {
 }
 
 async function requestToPayChecks() {
-    if (!cfg.payeeOutbound || !cfg.payerBackend || !cfg.payeeRedis || !cfg.payerMsisdn) {
-        fail('request to pay', 'H_PAYEE_OUTBOUND_URL, H_PAYER_BACKEND_URL, H_PAYEE_REDIS and H_PAYER_MSISDN are needed');
+    if (!cfg.payeeOutbound || !cfg.payerBackend || !cfg.payeeRedis || !cfg.payerRedis || !cfg.payerMsisdn
+        || !cfg.transactionRequestsUrl || !cfg.quotesUrl || !cfg.transfersUrl
+        || (cfg.expectSigned && (!cfg.payeeSigningKey || !cfg.payerSigningKey))) {
+        fail('request to pay', 'H_PAYEE_OUTBOUND_URL, H_PAYER_BACKEND_URL, H_PAYEE_REDIS, H_PAYER_REDIS, H_PAYER_MSISDN, H_TRANSACTION_REQUESTS_URL, H_QUOTES_URL, H_TRANSFERS_URL (and the signing keys with JWS) are needed');
         return;
     }
-    let watch;
+    let payeeWatch;
+    let payerWatch;
     try {
-        watch = await redisWatch(cfg.payeeRedis, 'txnreq_*');
+        payeeWatch = await redisWatch(cfg.payeeRedis, ['txnreq_*']);
+        payerWatch = await redisWatch(cfg.payerRedis, ['qt_*', 'otp_*', 'tf_*']);
     } catch (e) {
-        fail('request to pay', `cannot watch ${cfg.payee}'s SDK: ${e.message}`);
+        fail('request to pay', `cannot watch the SDKs' callbacks: ${e.message}`);
+        if (payeeWatch) payeeWatch.close();
         return;
     }
     try {
-        await requestToPayFlow(watch);
+        await requestToPayFlow(payeeWatch, payerWatch);
     } finally {
-        watch.close();
+        payeeWatch.close();
+        payerWatch.close();
     }
 }
 
-async function requestToPayFlow(watch) {
+// The payer's SDK's own POST /requestToPayTransfer, in the form its outbound API validates: as
+// with POST /requestToPay, SDK 18.0.2 puts the `scenario` object into the POST /quotes, which
+// the switch must refuse (400) without forwarding it.
+async function sdkRequestToPayTransfer(asked) {
+    const what = `POST /requestToPayTransfer at ${cfg.payer}'s SDK`;
+    const before = ((await request('GET', `${cfg.payeeBackend}/stats`)).json || {}).quotes;
+    let res;
+    try {
+        res = await request('POST', `${cfg.payerOutbound}/requestToPayTransfer`, {
+            requestToPayTransactionId: asked.id,
+            from: { idType: 'MSISDN', idValue: cfg.payerMsisdn, displayName: 'SDK Payer' },
+            to: { idType: 'MSISDN', idValue: merchantMsisdn(), fspId: cfg.payee },
+            amountType: 'RECEIVE',
+            currency: cfg.currency,
+            amount: asked.asked.request.amount,
+            scenario: { scenario: 'PAYMENT', initiator: 'PAYEE', initiatorType: 'CONSUMER' },
+            initiator: 'PAYEE',
+            initiatorType: 'CONSUMER',
+        });
+    } catch (e) {
+        return fail(what, e.message);
+    }
+    const j = res.json || {};
+    await sleep(500);
+    const after = ((await request('GET', `${cfg.payeeBackend}/stats`)).json || {}).quotes;
+    if (res.status === 200) {
+        return fail(what, `a later SDK? it went through (${errorSummaryR2p(res, 'requestToPayTransferState')}): the harness should now pay through it`);
+    }
+    return check(/non-success status code 400/.test(j.message || '') && after === before,
+        `${what}: the switch refuses the SDK's POST /quotes, whose transactionType.scenario is an object (SDK 18.0.2, interop/README.md), with HTTP 400 and forwards nothing`,
+        `${errorSummaryR2p(res, 'requestToPayTransferState')}; ${cfg.payee}'s backend quoted ${after - before} time(s)`);
+}
+
+async function requestToPayFlow(payeeWatch, payerWatch) {
+    await sdkRequestToPay(payeeWatch);
     const amount = cfg.r2pAmount;
     const asked = await requestToPay(
-        `requestToPay from ${cfg.payee}: POST /transactionRequests through the switch reached ${cfg.payer}'s backend, its PUT /transactionRequests/{ID} RECEIVED reached ${cfg.payee}`,
-        amount, 'RECEIVED', watch);
+        `request to pay from ${cfg.payee}: POST /transactionRequests (202) reached ${cfg.payer}'s SDK and backend through the switch, its PUT /transactionRequests/{ID} RECEIVED reached ${cfg.payee}'s SDK`,
+        amount, 'RECEIVED', payeeWatch);
 
-    // The payer's customer accepts: the payer's backend has its SDK pay what was asked.
-    const rtpTransfer = `requestToPayTransfer at ${cfg.payer}`;
+    const quoteWhat = `request to pay: ${cfg.payer}'s POST /quotes for it (transactionRequestId, amountType RECEIVE) quoted by ${cfg.payee}'s SDK, PUT /quotes reached ${cfg.payer}'s SDK`;
+    const otpWhat = `request to pay: ${cfg.payer}'s GET /authorizations/{ID} through the switch to ${cfg.payee}'s SDK, whose backend's OTP came back to ${cfg.payer}'s SDK in PUT /authorizations/{ID}`;
+    const transferWhat = `request to pay: the transfer for the quote COMMITTED (fulfilment matching the condition) and the fulfil reached ${cfg.payer}'s SDK`;
+    const positionsWhat = `request to pay: ${cfg.payer}'s position up by ${amount}, ${cfg.payee}'s down by ${amount}, nothing reserved`;
     if (!asked) {
-        fail(`${rtpTransfer}: the quote for the request`, 'not attempted: the request did not arrive');
-        fail(`${rtpTransfer}: the OTP through GET/PUT /authorizations`, 'not attempted');
-        fail(`${rtpTransfer}: the transfer COMMITTED`, 'not attempted');
-        fail(`request to pay: positions moved by ${amount}`, 'not attempted');
+        for (const w of [`POST /requestToPayTransfer at ${cfg.payer}'s SDK`, quoteWhat, otpWhat, transferWhat, positionsWhat]) fail(w, 'not attempted: the request did not arrive');
     } else {
+        await sdkRequestToPayTransfer(asked);
+        // The payer's DFSP pays what was asked, as SDK 18.0.2 would if its outbound API let a
+        // scenario string through: POST /quotes, GET /authorizations, POST /transfers, signed
+        // with the payer's key in the JWS phase; the callbacks go to the payer's SDK.
+        const version = cfg.expectSigned ? '1.1' : '1.0';
+        const key = cfg.payerSigningKey || undefined;
         const request_ = asked.asked.request;
-        // The SDK files the request's parties under `from` and `to` as it read them; the
-        // merchant is the party at the payee's DFSP.
-        const merchant = [request_.from, request_.to].find((p) => p && p.fspId === cfg.payee);
-        const customer = [request_.from, request_.to].find((p) => p && p.fspId !== cfg.payee);
         const before = await positionsNow();
-        let res;
-        const started = Date.now();
-        try {
-            res = await request('POST', `${cfg.payerOutbound}/requestToPayTransfer`, {
-                requestToPayTransactionId: asked.id,
-                from: { idType: 'MSISDN', idValue: (customer && customer.idValue) || cfg.payerMsisdn, displayName: 'SDK Payer' },
-                to: merchant ? { idType: merchant.idType, idValue: merchant.idValue, fspId: merchant.fspId }
-                    : { idType: 'MSISDN', idValue: merchantMsisdn(), fspId: cfg.payee },
-                amountType: 'RECEIVE',
-                currency: request_.currency,
-                amount: request_.amount,
-                scenario: request_.transactionType,
-                initiator: request_.initiator,
-                initiatorType: request_.initiatorType,
-                note: 'sdk interop request to pay',
-            });
-        } catch (e) {
-            res = { status: 0, json: {}, raw: e.message };
-        }
-        const ms = Date.now() - started;
-        const j = res.json || {};
-        const quote = j.quoteResponse || {};
-        check(res.status === 200 && quote.transferAmount && Number(quote.transferAmount.amount) === Number(amount)
-            && j.quoteResponseSource === cfg.payee && typeof quote.condition === 'string',
-        `${rtpTransfer}: ${cfg.payee} quoted the request (POST /quotes with its transactionRequestId, amountType RECEIVE)`,
-        `${errorSummaryR2p(res, 'requestToPayTransferState')}; quote ${short(quote, 200)}`);
-        // The SDK pauses for the payer to accept the OTP (AUTO_ACCEPT_R2P_DEVICE_OTP defaults to false).
-        const otp = j.otpResponse || {};
-        const otpBody = otp.body || {};
+        const quoteId = crypto.randomUUID();
+        const quoteRes = await fspiopRequest('POST', `${cfg.quotesUrl}/quotes`, 'quotes', version, {
+            quoteId,
+            transactionId: asked.asked.answer.transactionId,
+            transactionRequestId: asked.id,
+            payee: { partyIdInfo: { partyIdType: 'MSISDN', partyIdentifier: merchantMsisdn(), fspId: cfg.payee } },
+            payer: { partyIdInfo: { partyIdType: 'MSISDN', partyIdentifier: cfg.payerMsisdn, fspId: cfg.payer } },
+            amountType: 'RECEIVE',
+            amount: { amount: request_.amount, currency: request_.currency },
+            transactionType: { scenario: request_.transactionType, initiator: request_.initiator, initiatorType: request_.initiatorType },
+            note: 'sdk interop request to pay',
+            expiration: new Date(Date.now() + 60000).toISOString(),
+        }, cfg.payer, cfg.payee, key);
+        const quoteMsg = quoteRes.status === 202 ? await payerWatch.next(`qt_${quoteId}`, 10000) : undefined;
+        const quote = (quoteMsg && quoteMsg.data && quoteMsg.data.body) || {};
+        const quoteOk = check(quoteRes.status === 202 && quoteMsg && quoteMsg.type === 'quoteResponse'
+            && quote.transferAmount && Number(quote.transferAmount.amount) === Number(amount)
+            && typeof quote.condition === 'string' && typeof quote.ilpPacket === 'string'
+            && quoteMsg.data.headers['fspiop-source'] === cfg.payee,
+        quoteWhat, `POST /quotes HTTP ${quoteRes.status} ${short(quoteRes.raw, 200)}; callback ${short(quoteMsg, 300)}`);
+
+        const query = `authenticationType=OTP&retriesLeft=1&amount=${request_.amount}&currency=${request_.currency}`;
+        const authRes = await fspiopRequest('GET', `${cfg.transactionRequestsUrl}/authorizations/${asked.id}?${query}`, 'authorizations', version,
+            undefined, cfg.payer, cfg.payee);
+        const otpMsg = authRes.status === 202 ? await payerWatch.next(`otp_${asked.id}`, 10000) : undefined;
+        const otpBody = (otpMsg && otpMsg.data && otpMsg.data.body) || {};
         const given = ((await request('GET', `${cfg.payeeBackend}/otps/${asked.id}`)).json || {}).otpValues || [];
         const value = otpBody.authenticationInfo && otpBody.authenticationInfo.authenticationValue;
-        const otpOk = check(res.status === 200 && j.currentState === 'WAITING_FOR_OTP_ACCEPTANCE'
-            && otpBody.responseType === 'ENTERED' && value !== undefined && given.includes(value)
-            && (otp.headers || {})['fspiop-source'] === cfg.payee,
-        `${rtpTransfer}: GET /authorizations/{ID} through the switch to ${cfg.payee}, whose backend's OTP came back in PUT /authorizations/{ID} (${ms} ms)`,
-        `${errorSummaryR2p(res, 'requestToPayTransferState')}; otpResponse ${short(otp.body, 200)} from ${(otp.headers || {})['fspiop-source']}; ${cfg.payee}'s backend gave ${JSON.stringify(given)}`);
-        if (!otpOk) {
-            fail(`${rtpTransfer}: the transfer COMMITTED`, 'not attempted: no OTP to accept');
-            fail(`request to pay: positions moved by ${amount}`, 'not attempted');
+        check(authRes.status === 202 && otpBody.responseType === 'ENTERED' && value !== undefined && given.includes(value)
+            && otpMsg.data.headers['fspiop-source'] === cfg.payee,
+        otpWhat, `GET HTTP ${authRes.status} ${short(authRes.raw, 200)}; callback ${short(otpMsg, 300)}; ${cfg.payee}'s backend gave ${JSON.stringify(given)}`);
+
+        if (!quoteOk) {
+            fail(transferWhat, 'not attempted: no quote');
+            fail(positionsWhat, 'not attempted: no quote');
         } else {
-            // The payer's customer confirms the OTP: the SDK goes on to the transfer.
-            let res2;
-            try {
-                res2 = await request('PUT', `${cfg.payerOutbound}/requestToPayTransfer/${asked.id}`, { acceptOTP: true });
-            } catch (e) {
-                res2 = { status: 0, json: {}, raw: e.message };
-            }
-            const k = res2.json || {};
-            const state = res2.status === 200 ? k : (k.transferState || {});
-            const fulfil = (state.fulfil && state.fulfil.body) || state.fulfil || {};
-            const valid = fulfilmentMatches(fulfil.fulfilment, quote.condition);
-            const committed = fulfil.transferState === 'COMMITTED' && valid;
-            // SDK 18.0.2 reads the fulfilment from the wrong field of its own callback record
-            // and fails the transfer after the fulfil arrived (see interop/README.md); the
-            // switch's part is the fulfil, checked here as the SDK means to check it.
-            const sdkOwnCheck = res2.status === 500 && /toString|fulfil|argument/i.test(k.message || '');
-            const ok = committed && ((res2.status === 200 && k.currentState === 'COMPLETED') || sdkOwnCheck);
-            check(ok, `${rtpTransfer}: the transfer COMMITTED (the fulfil through the switch, its fulfilment matching the quote's condition)${ok && sdkOwnCheck ? '; the SDK itself then failed reading its fulfil record (SDK 18.0.2, interop/README.md)' : ''}`,
-                `${errorSummaryR2p(res2, 'transferState')}; fulfil ${short(fulfil, 200)}; fulfilment ${valid ? 'matches' : 'does not match'} the condition`);
+            // The OTP checked (above), the payer's DFSP transfers. The transfer's id is the
+            // transaction's (the SDK finds its quote by transferId = the quote's transactionId).
+            const transferId = asked.asked.answer.transactionId;
+            const prepareRes = await fspiopRequest('POST', `${cfg.transfersUrl}/transfers`, 'transfers', version, {
+                transferId, payerFsp: cfg.payer, payeeFsp: cfg.payee,
+                amount: quote.transferAmount, ilpPacket: quote.ilpPacket, condition: quote.condition,
+                expiration: new Date(Date.now() + 60000).toISOString(),
+            }, cfg.payer, cfg.payee, key);
+            const tfMsg = prepareRes.status === 202 ? await payerWatch.next(`tf_${transferId}`, 15000) : undefined;
+            const fulfil = (tfMsg && tfMsg.data && tfMsg.data.body) || {};
+            const committed = tfMsg && tfMsg.type === 'transferFulfil' && fulfil.transferState === 'COMMITTED'
+                && fulfilmentMatches(fulfil.fulfilment, quote.condition);
+            check(prepareRes.status === 202 && committed, transferWhat,
+                `POST /transfers HTTP ${prepareRes.status} ${short(prepareRes.raw, 200)}; callback ${short(tfMsg, 300)}`);
             if (committed) {
                 committedCents += cents(amount);
                 committedCount += 1;
             }
-            // Positions move by the amount: read until settled (the ledger commits before the fulfil goes out).
             const deadline = Date.now() + 10000;
             let after;
             for (;;) {
@@ -766,15 +877,15 @@ async function requestToPayFlow(watch) {
                 await sleep(200);
             }
             check(after.payer - before.payer === cents(amount) && after.payee - before.payee === -cents(amount) && after.payerReserved === 0,
-                `request to pay: ${cfg.payer}'s position up by ${amount}, ${cfg.payee}'s down by ${amount}, nothing reserved`,
+                positionsWhat,
                 `${cfg.payer} ${before.payer / 100} -> ${after.payer / 100} (reserved ${after.payerReserved / 100}), ${cfg.payee} ${before.payee / 100} -> ${after.payee / 100}`);
         }
     }
 
     // The payer's backend rejects a request: the payee hears REJECTED, and nothing is paid.
     await requestToPay(
-        `a request to pay ${cfg.payer}'s backend rejects: PUT /transactionRequests/{ID} REJECTED reached ${cfg.payee}`,
-        cfg.r2pRejectedAmount, 'REJECTED', watch);
+        `a request to pay ${cfg.payer}'s backend rejects: PUT /transactionRequests/{ID} REJECTED reached ${cfg.payee}'s SDK`,
+        cfg.r2pRejectedAmount, 'REJECTED', payeeWatch);
 }
 
 // ---------------------------------------------------------------------------------------------

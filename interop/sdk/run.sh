@@ -405,10 +405,13 @@ run_phase() {  # run_phase <phase> <redis db>
       RESOURCE_VERSIONS="parties=1.1,participants=1.1,quotes=1.1,transfers=1.1,transactionRequests=1.1,authorizations=1.1")
   fi
 
-  local payer_env=("${sdk_env[@]}") payee_env=("${sdk_env[@]}")
+  local payer_env=("${sdk_env[@]}") payee_env=("${sdk_env[@]}") payee_key="" payer_key=""
   if [[ "$phase" == jws-1.1 ]]; then
     payer_env+=(JWS_SIGNING_KEY_PATH="$KEYS/$PAYER-private.pem")
     payee_env+=(JWS_SIGNING_KEY_PATH="$KEYS/$PAYEE-private.pem")
+    # The harness signs what it sends as the payee (POST /transactionRequests) and as the payer
+    # (POST /quotes, POST /transfers of a request to pay) with their keys.
+    payee_key="$KEYS/$PAYEE-private.pem" payer_key="$KEYS/$PAYER-private.pem"
   fi
 
   # The payee's MSISDNs: 40 from 27710500000; 27710599999 is registered but its backend does not
@@ -437,6 +440,9 @@ run_phase() {  # run_phase <phase> <redis db>
   H_PAYEE_OUTBOUND_URL="http://$HOST:$PAYEE_OUTBOUND" \
   H_PAYER_BACKEND_URL="http://$HOST:$PAYER_BACKEND" \
   H_PAYEE_REDIS="$HOST:$PAYEE_REDIS" \
+  H_PAYER_REDIS="$HOST:$PAYER_REDIS" H_TRANSFERS_URL="http://$HOST:$ML_API_PORT" \
+  H_TRANSACTION_REQUESTS_URL="http://$HOST:$TRX_REQ_PORT" \
+  H_PAYEE_SIGNING_KEY="$payee_key" H_PAYER_SIGNING_KEY="$payer_key" \
   H_PAYER_MSISDN=27710400001 H_R2P_AMOUNT=12.34 H_R2P_REJECTED_AMOUNT=6.66 \
   H_MSISDN_BASE=27710500000 H_MSISDN_COUNT=40 \
   H_UNREGISTERED_MSISDN=27710588888 H_BACKEND_UNKNOWN_MSISDN=27710599999 H_REFUSED_AMOUNT=7.77 \
