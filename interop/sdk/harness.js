@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Onboards two DFSPs on a running `mojaloop up` through its admin APIs, then pays through the
-// payer's sdk-scheme-adapter outbound API, has the payee request a payment through its own
-// (request to pay) and checks the outcomes (see interop/README.md).
+// payer's sdk-scheme-adapter outbound API, then has the payee request a payment (request to pay:
+// the SDKs' inbound sides and backends answer; what SDK 18.0.2's outbound API cannot send
+// validly, the harness sends as those DFSPs) and checks the outcomes (see interop/README.md).
 //
 //   node harness.js <phase-name>      configuration from the environment (run.sh sets it)
 //

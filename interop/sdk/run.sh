@@ -11,8 +11,9 @@
 #              RSA pair, which `up` makes there itself; the SDKs sign RS256 and
 #              validate what they receive, on FSPIOP 1.1 content types
 # In each: onboarding through the admin APIs, sequential and concurrent payments, the error
-# paths, a request to pay (the payee's SDK asks, the payer's backend accepts or rejects, the
-# payer's SDK pays it with an OTP from the payee), positions against what committed. Prints one line per check and, last, exactly
+# paths, a request to pay through the transaction requests service (the payer's SDK and backend
+# accept or reject it, the payee's give the OTP; see interop/README.md for what SDK 18.0.2
+# cannot send itself), positions against what committed. Prints one line per check and, last, exactly
 # `N passed, M failed`; exits non-zero when any check failed.
 #
 # Needs: MySQL/MariaDB answering as root (DATABASE_URL, default mysql://root@127.0.0.1:3306),
@@ -323,8 +324,8 @@ start_sdk() {
   local dir="$STATE/sdk-$phase-$fsp"
   mkdir -p "$dir"
   # cwd with no .env (the SDK reads one); every setting explicit. PEER_ENDPOINT is the fallback
-  # for a resource without its own endpoint: in SDK 18.0.2 that is only what its outbound
-  # request-to-pay models send (POST /transactionRequests, GET /authorizations, which ignore
+  # for a resource without its own endpoint: here, what SDK 18.0.2's outbound request-to-pay
+  # models send (POST /transactionRequests, GET /authorizations: they ignore
   # TRANSACTION_REQUESTS_ENDPOINT), so it is the transaction requests service (interop/README.md).
   start_bg "sdk-$phase-$fsp" bash -c 'cd "$1" && shift && exec env "$@"' _ "$dir" \
     DFSP_ID="$fsp" \
