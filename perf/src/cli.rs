@@ -25,7 +25,8 @@ pub enum PerfCommand {
 pub struct Common {
     /// end-to-end (lookup, quote, transfer), discovery, quotes, transfers, or fx (lookup, FX
     /// quote, quote, FX transfer, transfer: USD payers paying the EUR payee perffsp-eur through
-    /// the FXP perffsp-fxp).
+    /// the FXP perffsp-fxp), or request-to-pay (the payees ask the payers' customers to pay:
+    /// lookup, transaction request, quote, OTP authorization, transfer).
     #[arg(long, default_value = "end-to-end", value_parser = parse_scenario)]
     scenario: Scenario,
     /// The simulated DFSPs' payer API (`mojaloop up --dfsps 8` or `mojaloop sim`).
