@@ -47,6 +47,7 @@ CONFIGS = {
     "QUOTING_SERVICE": "services/quoting-service/src/config.default.toml",
     "ALS": "services/account-lookup-service/src/config.default.toml",
     "ORACLE": "services/oracle/src/config.default.toml",
+    "TRANSACTION_REQUESTS_SERVICE": "services/transaction-requests-service/src/config.default.toml",
 }
 # The environment prefix of each `mojaloop serve <service>`.
 SERVICE_PREFIX = {
@@ -56,6 +57,7 @@ SERVICE_PREFIX = {
     "quoting-service": "QUOTING_SERVICE",
     "account-lookup-service": "ALS",
     "oracle": "ORACLE",
+    "transaction-requests-service": "TRANSACTION_REQUESTS_SERVICE",
 }
 COMMAND_SOURCES = ["services/mojaloop/src/ops", "services/mojaloop/src/up.rs", "services/mojaloop/src/settlement.rs", "perf/src/cli.rs"]
 

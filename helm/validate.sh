@@ -99,7 +99,7 @@ def docs(path):
 
 # The Deployments of the services with a [jws] section (the ML API adapter's two included).
 JWS_DEPLOYMENTS = ('ml-api-adapter', 'ml-api-adapter-notification', 'quoting-service',
-                   'account-lookup-service')
+                   'account-lookup-service', 'transaction-requests-service')
 
 def name_of(d):
     m = re.search(r'(?m)^  name: (\S+)$', d)

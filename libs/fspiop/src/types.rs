@@ -69,6 +69,22 @@ string_enum!(
     }
 );
 string_enum!(CurrencyConverter, "CurrencyConverter" { Payer = "PAYER", Payee = "PAYEE" });
+string_enum!(
+    /// Where a payee's request for payment stands, as the payer's DFSP reports it.
+    TransactionRequestState, "TransactionRequestState" {
+        Received = "RECEIVED", Pending = "PENDING", Accepted = "ACCEPTED", Rejected = "REJECTED",
+    }
+);
+string_enum!(
+    /// How the payer approves a payment the payee requested.
+    AuthenticationType, "AuthenticationType" { Otp = "OTP", QrCode = "QRCODE", U2f = "U2F" }
+);
+string_enum!(
+    /// What the consumer did when asked for the authentication value.
+    AuthorizationResponse, "AuthorizationResponse" {
+        Entered = "ENTERED", Rejected = "REJECTED", Resend = "RESEND",
+    }
+);
 
 // ---- schemas ---------------------------------------------------------------------------
 
@@ -270,6 +286,39 @@ pub static QUOTES_ID_PUT: Object = Object {
         required("ilpPacket", fmt(Format::IlpPacket)),
         required("condition", fmt(Format::Binary32)),
         optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static TRANSACTION_REQUESTS_POST: Object = Object {
+    fields: &[
+        required("transactionRequestId", fmt(Format::CorrelationId)),
+        required("payee", Rule::Object(&PARTY)),
+        required("payer", Rule::Object(&PARTY_ID_INFO)),
+        required("amount", Rule::Object(&MONEY)),
+        required("transactionType", Rule::Object(&TRANSACTION_TYPE)),
+        optional("note", text(1, 128)),
+        optional("geoCode", Rule::Object(&GEO_CODE)),
+        optional("authenticationType", AuthenticationType::RULE),
+        optional("expiration", fmt(Format::DateTime)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static TRANSACTION_REQUESTS_ID_PUT: Object = Object {
+    fields: &[
+        optional("transactionId", fmt(Format::CorrelationId)),
+        required("transactionRequestState", TransactionRequestState::RULE),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static AUTHENTICATION_INFO: Object = Object {
+    fields: &[
+        required("authentication", AuthenticationType::RULE),
+        required("authenticationValue", fmt(Format::AuthenticationValue)),
+    ],
+};
+pub static AUTHORIZATIONS_ID_PUT: Object = Object {
+    fields: &[
+        optional("authenticationInfo", Rule::Object(&AUTHENTICATION_INFO)),
+        required("responseType", AuthorizationResponse::RULE),
     ],
 };
 pub static TRANSACTION: Object = Object {
@@ -610,6 +659,61 @@ pub struct QuotesPostRequest {
     pub extension_list: Option<ExtensionList>,
 }
 body!(QuotesPostRequest, QUOTES_POST);
+
+/// Body of `POST /transactionRequests`: a payee asks a payer to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionRequestsPostRequest {
+    pub transaction_request_id: String,
+    pub payee: Party,
+    pub payer: PartyIdInfo,
+    pub amount: Money,
+    pub transaction_type: TransactionType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_code: Option<GeoCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_type: Option<AuthenticationType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(TransactionRequestsPostRequest, TRANSACTION_REQUESTS_POST);
+
+/// Body of `PUT /transactionRequests/{ID}`: the payer's DFSP's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionRequestsIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    pub transaction_request_state: TransactionRequestState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(
+    TransactionRequestsIdPutResponse,
+    TRANSACTION_REQUESTS_ID_PUT
+);
+
+/// The authentication value a consumer entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationInfo {
+    pub authentication: AuthenticationType,
+    pub authentication_value: String,
+}
+
+/// Body of `PUT /authorizations/{ID}`: the payee's DFSP's answer to an authorization request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizationsIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_info: Option<AuthenticationInfo>,
+    pub response_type: AuthorizationResponse,
+}
+body!(AuthorizationsIdPutResponse, AUTHORIZATIONS_ID_PUT);
 
 /// Body of `PUT /quotes/{ID}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -56,6 +56,9 @@ pub enum Format {
     BalanceOfPayments,
     /// ALS path `ID`: 1..128 characters without whitespace or braces.
     PartyIdentifierPath,
+    /// AuthenticationValue: an OTP of 3 to 10 digits or a QR code of 1 to 64 non-whitespace
+    /// characters (the first includes in the second).
+    AuthenticationValue,
 }
 
 /// One member of an object.
@@ -293,6 +296,7 @@ fn describe(format: Format) -> &'static str {
         Format::SubScenario => "1 to 32 upper-case letters or underscores",
         Format::BalanceOfPayments => "a 3-digit code",
         Format::PartyIdentifierPath => "1 to 128 characters without whitespace or braces",
+        Format::AuthenticationValue => "1 to 64 characters without whitespace",
     }
 }
 
@@ -334,6 +338,9 @@ pub fn check_format(format: Format, text: &str) -> bool {
                 && !text
                     .chars()
                     .any(|c| c.is_whitespace() || c == '{' || c == '}')
+        }
+        Format::AuthenticationValue => {
+            (1..=64).contains(&text.chars().count()) && !text.chars().any(char::is_whitespace)
         }
     }
 }
@@ -510,5 +517,8 @@ mod tests {
         assert!(check_format(Format::PartyIdentifierPath, "19012345401"));
         assert!(!check_format(Format::PartyIdentifierPath, "a b"));
         assert!(!check_format(Format::PartyIdentifierPath, "{ID}"));
+        assert!(check_format(Format::AuthenticationValue, "123456"));
+        assert!(!check_format(Format::AuthenticationValue, "12 34"));
+        assert!(!check_format(Format::AuthenticationValue, ""));
     }
 }

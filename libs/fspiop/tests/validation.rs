@@ -186,6 +186,28 @@ fn examples() -> Vec<(&'static str, &'static Object, Value)> {
                 "completedTimestamp": "2024-01-01T00:00:00.000Z", "conversionState": "COMMITTED", "extensionList": extensions()
             }),
         ),
+        (
+            "TransactionRequestsPostRequest",
+            types::TransactionRequestsPostRequest::SCHEMA,
+            json!({
+                "transactionRequestId": ID1, "payee": party("perffsp-5", "19012345401"),
+                "payer": {"partyIdType": "MSISDN", "partyIdentifier": "19012345001", "partySubIdOrType": "savings",
+                          "fspId": "perffsp-1", "extensionList": extensions()},
+                "amount": money("100"), "transactionType": transaction_type(), "note": "coffee",
+                "geoCode": {"latitude": "+45.4215", "longitude": "-75.6972"}, "authenticationType": "OTP",
+                "expiration": "2030-01-01T00:00:00.000Z", "extensionList": extensions()
+            }),
+        ),
+        (
+            "TransactionRequestsIdPutResponse",
+            types::TransactionRequestsIdPutResponse::SCHEMA,
+            json!({"transactionId": ID2, "transactionRequestState": "RECEIVED", "extensionList": extensions()}),
+        ),
+        (
+            "AuthorizationsIdPutResponse",
+            types::AuthorizationsIdPutResponse::SCHEMA,
+            json!({"authenticationInfo": {"authentication": "OTP", "authenticationValue": "123456"}, "responseType": "ENTERED"}),
+        ),
     ]
 }
 
@@ -221,6 +243,7 @@ fn broken_string(rule: &Rule) -> Option<String> {
             Format::SubScenario => "locally defined".to_string(),
             Format::BalanceOfPayments => "12".to_string(),
             Format::PartyIdentifierPath => "a b".to_string(),
+            Format::AuthenticationValue => "12 34".to_string(),
         },
         Rule::Object(_) | Rule::Array { .. } => return None,
     })

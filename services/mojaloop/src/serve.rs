@@ -22,6 +22,20 @@ pub enum ServiceCommand {
     AccountLookupService(AccountLookupArgs),
     /// The MSISDN oracle (Mojaloop's oracle API).
     Oracle(OracleArgs),
+    /// The Transaction Requests Service (port 4003): request to pay (`/transactionRequests`)
+    /// and its authorizations (`/authorizations`).
+    TransactionRequestsService(TransactionRequestsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TransactionRequestsArgs {
+    /// A TOML file over the built-in defaults; environment variables
+    /// TRANSACTION_REQUESTS_SERVICE__<SECTION>__<KEY> override both.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Create the transaction requests database if missing and apply its migrations.
+    #[arg(long)]
+    migrate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -103,7 +117,8 @@ pub struct MigrateArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// MySQL server URL, without the database (overrides the config). The quoting service's
-    /// `quotes` database is created and migrated on the same server.
+    /// `quotes` and the transaction requests service's `transaction_requests` databases are
+    /// created and migrated on the same server.
     #[arg(long)]
     database_url: Option<String>,
 }
@@ -199,6 +214,28 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
             })?;
             Ok(Verdict::Positive)
         }
+        ServiceCommand::TransactionRequestsService(args) => {
+            let config = transaction_requests_service::Config::load(args.config.as_deref())?;
+            runtime()?.block_on(async move {
+                let stores =
+                    transaction_requests_service::connect(&config, args.migrate, args.migrate)
+                        .await?;
+                let address = format!("{}:{}", config.server.host, config.server.port);
+                let listener = tokio::net::TcpListener::bind(&address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?;
+                tracing::info!(%address, "transaction-requests-service listening");
+                transaction_requests_service::run(
+                    config,
+                    stores,
+                    listener,
+                    service_kit::shutdown::shutdown_signal(),
+                )
+                .await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(Verdict::Positive)
+        }
         ServiceCommand::AccountLookupService(args) => {
             let config = account_lookup_service::Config::load(args.config.as_deref())?;
             runtime()?.block_on(async move {
@@ -259,6 +296,10 @@ pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
     quoting.central_ledger_database.url = config.database.url.clone();
     quoting.central_ledger_database.name = config.database.name.clone();
     quoting.quotes_database.url = config.database.url.clone();
+    let mut requests = transaction_requests_service::Config::load(None)?;
+    requests.central_ledger_database.url = config.database.url.clone();
+    requests.central_ledger_database.name = config.database.name.clone();
+    requests.transaction_requests_database.url = config.database.url.clone();
     runtime()?.block_on(async move {
         central_ledger::connect_store(&config, true, true).await?;
         println!(
@@ -270,6 +311,9 @@ pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
             "quotes: migrated {} on {}",
             quoting.quotes_database.name, quoting.quotes_database.url
         );
+        transaction_requests_service::connect(&requests, true, true).await?;
+        let db = &requests.transaction_requests_database;
+        println!("transaction_requests: migrated {} on {}", db.name, db.url);
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(Verdict::Positive)

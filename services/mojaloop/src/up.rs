@@ -1,6 +1,7 @@
 //! `mojaloop up`: the whole switch in one process — central ledger (admin API and every
 //! handler), ML API Adapter with its notification handler, Quoting Service, Account Lookup
-//! Service and the MSISDN oracle — each on its usual port, against one MySQL server (databases
+//! Service, the MSISDN oracle and the Transaction Requests Service (4006: the oracle has
+//! Mojaloop's 4003) — each on its usual port, against one MySQL server (databases
 //! created and migrated when missing). Messages go through the embedded bus (`bus::memory`:
 //! Kafka's topics, keyed partitions and consumer groups inside this process) unless `--kafka`
 //! names a broker. Ctrl-C stops every service cleanly.
@@ -74,6 +75,8 @@ pub struct Ports {
     pub als_api: u16,
     pub als_admin: u16,
     pub oracle: u16,
+    /// The transaction requests service: 4006 (Mojaloop's 4003 is the oracle's here).
+    pub transaction_requests: u16,
 }
 
 pub fn up(args: UpArgs) -> Result<Verdict> {
@@ -96,6 +99,7 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
             als_api: port(4002),
             als_admin: port(4001),
             oracle: args.oracle_port.unwrap_or(port(4003)),
+            transaction_requests: port(4006),
         };
         let security = Security {
             jws_dir: args.jws_dir.clone(),
@@ -170,6 +174,10 @@ pub async fn run_switch(
     als.directory.central_ledger_database_url = ledger_url;
     let mut oracle = msisdn_oracle::Config::load(None)?;
     oracle.database.url = database_url.to_string();
+    let mut requests = transaction_requests_service::Config::load(None)?;
+    requests.central_ledger_database.url = database_url.to_string();
+    requests.central_ledger_database.name = ledger.database.name.clone();
+    requests.transaction_requests_database.url = database_url.to_string();
     let sim_jws = match &security.jws_dir {
         Some(dir) => {
             // The hub's pair is RSA: Mojaloop's SDK verifies RS256 only, and the hub signs only
@@ -195,6 +203,7 @@ pub async fn run_switch(
             };
             api.jws = jws.clone();
             quoting.jws = jws.clone();
+            requests.jws = jws.clone();
             als.jws = jws;
             tracing::info!(keys = %dir.display(), "JWS: requests validated and hub messages signed");
             Some(dfsp_sim::SimJws {
@@ -211,6 +220,7 @@ pub async fn run_switch(
                 &mut api.tls,
                 &mut settlement.tls,
                 &mut quoting.tls,
+                &mut requests.tls,
                 &mut als.tls,
                 &mut oracle.tls,
             ] {
@@ -242,6 +252,9 @@ pub async fn run_switch(
     let oracle_store = msisdn_oracle::connect_store(&oracle, true, true)
         .await
         .context("oracle database")?;
+    let requests_stores = transaction_requests_service::connect(&requests, true, true)
+        .await
+        .context("transaction requests database")?;
     let settlement_store = central_settlement::Store::new(ledger_store.pool.clone());
 
     let listeners = (
@@ -252,6 +265,7 @@ pub async fn run_switch(
         bind(host, ports.als_admin).await?,
         bind(host, ports.oracle).await?,
         bind(host, ports.central_settlement).await?,
+        bind(host, ports.transaction_requests).await?,
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -270,6 +284,7 @@ pub async fn run_switch(
         als = ports.als_api,
         als_admin = ports.als_admin,
         oracle = ports.oracle,
+        transaction_requests = ports.transaction_requests,
         bus = ledger_bus.kind(),
         "the switch is starting"
     );
@@ -343,6 +358,7 @@ pub async fn run_switch(
         als_result,
         oracle_result,
         settlement_result,
+        requests_result,
         _,
     ) = tokio::join!(
         central_ledger::run_with_bus(
@@ -375,6 +391,12 @@ pub async fn run_switch(
             listeners.6,
             stopped(stop_rx.clone())
         ),
+        transaction_requests_service::run(
+            requests,
+            requests_stores,
+            listeners.7,
+            stopped(stop_rx.clone())
+        ),
         register,
     );
     ledger_result.context("central ledger")?;
@@ -383,6 +405,7 @@ pub async fn run_switch(
     als_result.context("account lookup service")?;
     oracle_result.context("oracle")?;
     settlement_result.context("central settlement")?;
+    requests_result.context("transaction requests service")?;
     Ok(())
 }
 

@@ -75,6 +75,10 @@ const SERVICES: &[(&str, &str)] = &[
         "services/account-lookup-service/src/config.default.toml",
     ),
     ("ORACLE", "services/oracle/src/config.default.toml"),
+    (
+        "TRANSACTION_REQUESTS_SERVICE",
+        "services/transaction-requests-service/src/config.default.toml",
+    ),
 ];
 
 /// Whether `[section] key` exists in the TOML text.
