@@ -252,13 +252,13 @@ fn print_summary(report: &Report, out: &std::path::Path) {
         c.sent, c.succeeded, c.failed, c.timed_out, c.dropped
     );
     println!(
-        "{:<12} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9}",
         "phase", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     for phase in PHASES {
         if let Some(p) = report.phases.get(*phase) {
             println!(
-                "{phase:<12} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                "{phase:<18} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
                 p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
             );
         }

@@ -296,14 +296,7 @@ pub async fn run_switch(
         format!("{scheme}://{local}:{}", ports.als_api),
         format!("{scheme}://{local}:{}", ports.quoting_service),
         format!("{scheme}://{local}:{}", ports.ml_api_adapter),
-        // The transaction requests service: 4006 + the port offset (the ledger's is 3001 + it).
-        format!(
-            "{scheme}://{local}:{}",
-            ports
-                .central_ledger
-                .saturating_sub(3001)
-                .saturating_add(4006)
-        ),
+        format!("{scheme}://{local}:{}", ports.transaction_requests),
     );
     let sim_listener = if dfsps > 0 {
         Some(bind(host, ports.simulator).await?)
