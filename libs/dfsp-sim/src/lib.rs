@@ -883,6 +883,39 @@ fn fspiop_error(status: StatusCode, code: &str, description: &str) -> Response {
     (status, axum::Json(error_body(code, description))).into_response()
 }
 
+/// 404 3200: no DFSP of that name is simulated here.
+fn unknown_dfsp() -> Response {
+    fspiop_error(
+        StatusCode::NOT_FOUND,
+        "3200",
+        "Generic ID not found - unknown DFSP",
+    )
+}
+
+/// A request's `FSPIOP-Source`, or the 400 3102 that answers its absence.
+#[allow(clippy::result_large_err, reason = "the response is returned at once")]
+fn requester_of(headers: &HeaderMap) -> Result<String, Response> {
+    header(headers, "fspiop-source").ok_or_else(|| {
+        fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        )
+    })
+}
+
+/// A request's JSON body, or the 400 3101 that answers another.
+#[allow(clippy::result_large_err, reason = "the response is returned at once")]
+fn json_of(body: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(body).map_err(|_| {
+        fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3101",
+            "Malformed syntax - body is not JSON",
+        )
+    })
+}
+
 type Shared = State<Arc<Inner>>;
 
 #[cfg(test)]

@@ -147,15 +147,7 @@ impl Inner {
                 .pay_by_request(payer, payee_msisdn, amount, options)
                 .await;
         }
-        let dfsp = self
-            .dfsps
-            .get(payer)
-            .ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
-        let payer_msisdn = options
-            .payer_msisdn
-            .as_deref()
-            .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
-            .unwrap_or(PAYER_MSISDN_FALLBACK);
+        let (dfsp, payer_msisdn) = self.customer(payer, options.payer_msisdn.as_deref())?;
         let payer_currency = dfsp.spec.currency.as_str();
         let mut report = PaymentReport {
             payee_fsp: options.payee_fsp.clone().unwrap_or_default(),
@@ -465,6 +457,23 @@ impl Inner {
         report.transfer_state = self.record(Phase::Transfer, started, checked)?;
         report.transfer = started.elapsed();
         Ok(())
+    }
+
+    /// Simulated DFSP `name` and its customer: `given`, else the DFSP's first MSISDN.
+    pub(crate) fn customer(
+        &self,
+        name: &str,
+        given: Option<&str>,
+    ) -> Result<(&Dfsp, String), PaymentError> {
+        let dfsp = self
+            .dfsps
+            .get(name)
+            .ok_or_else(|| PaymentError::UnknownPayer(name.to_string()))?;
+        let msisdn = given
+            .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
+            .unwrap_or(PAYER_MSISDN_FALLBACK)
+            .to_string();
+        Ok((dfsp, msisdn))
     }
 
     /// Whether a payer here can pay with a currency conversion: some simulated DFSP is an FXP.
@@ -833,11 +842,7 @@ pub(crate) fn callback(
     body: &[u8],
 ) -> Response {
     if !inner.dfsps.contains_key(dfsp) {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     }
     let (id, is_error) = match rest.strip_suffix("/error") {
         Some(id) => (id, true),

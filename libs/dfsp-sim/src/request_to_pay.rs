@@ -206,15 +206,7 @@ impl Inner {
         amount: &str,
         options: &RequestOptions,
     ) -> Result<PaymentReport, PaymentError> {
-        let dfsp = self
-            .dfsps
-            .get(payee)
-            .ok_or_else(|| PaymentError::UnknownPayer(payee.to_string()))?;
-        let payee_msisdn = options
-            .payee_msisdn
-            .as_deref()
-            .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
-            .unwrap_or(PAYER_MSISDN_FALLBACK);
+        let (dfsp, payee_msisdn) = self.customer(payee, options.payee_msisdn.as_deref())?;
         let currency = dfsp.spec.currency.clone();
         let mut report = PaymentReport {
             payee_fsp: payee.to_string(),
@@ -366,15 +358,7 @@ impl Inner {
         amount: &str,
         options: &PayOptions,
     ) -> Result<PaymentReport, PaymentError> {
-        let payer_dfsp = self
-            .dfsps
-            .get(payer)
-            .ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
-        let payer_msisdn = options
-            .payer_msisdn
-            .clone()
-            .or_else(|| payer_dfsp.spec.msisdns.first().cloned())
-            .unwrap_or_else(|| PAYER_MSISDN_FALLBACK.to_string());
+        let (_, payer_msisdn) = self.customer(payer, options.payer_msisdn.as_deref())?;
         let payee = match &options.payee_fsp {
             Some(fsp) => fsp.clone(),
             None => self
@@ -702,25 +686,15 @@ pub(crate) async fn transaction_requests_post(
 ) -> Response {
     let started = Instant::now();
     if !inner.dfsps.contains_key(&dfsp) {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     }
-    let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3102",
-            "Missing mandatory element - fspiop-source",
-        );
+    let requester = match requester_of(&headers) {
+        Ok(source) => source,
+        Err(refused) => return refused,
     };
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3101",
-            "Malformed syntax - body is not JSON",
-        );
+    let request = match json_of(&body) {
+        Ok(value) => value,
+        Err(refused) => return refused,
     };
     let id = at(&request, "/transactionRequestId")
         .as_str()
@@ -757,12 +731,9 @@ pub(crate) async fn transaction_requests(
         None => (rest.clone(), false),
     };
     if method == Method::GET && !is_error && inner.dfsps.contains_key(&dfsp) {
-        let Some(requester) = header(&headers, "fspiop-source") else {
-            return fspiop_error(
-                StatusCode::BAD_REQUEST,
-                "3102",
-                "Missing mandatory element - fspiop-source",
-            );
+        let requester = match requester_of(&headers) {
+            Ok(source) => source,
+            Err(refused) => return refused,
         };
         let (path, body) = match inner.requests.answer_of(&format!("{dfsp}:{id}")) {
             Some(answer) => (format!("/transactionRequests/{id}"), answer),
@@ -828,23 +799,16 @@ pub(crate) async fn authorizations(
 ) -> Response {
     let started = Instant::now();
     if !inner.dfsps.contains_key(&dfsp) {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     }
     let (id, is_error) = match rest.strip_suffix("/error") {
         Some(id) => (id.to_string(), true),
         None => (rest.clone(), false),
     };
     if method == Method::GET && !is_error && !id.is_empty() && !id.contains('/') {
-        let Some(requester) = header(&headers, "fspiop-source") else {
-            return fspiop_error(
-                StatusCode::BAD_REQUEST,
-                "3102",
-                "Missing mandatory element - fspiop-source",
-            );
+        let requester = match requester_of(&headers) {
+            Ok(source) => source,
+            Err(refused) => return refused,
         };
         let query = uri.query().unwrap_or_default().to_string();
         let wire = Wire::of_accept(&headers, "authorizations");

@@ -113,6 +113,18 @@ pub(super) fn describe(error: &PaymentError) -> String {
     }
 }
 
+/// The customer `to` names, and how to tell it: a DFSP's test customer, or an MSISDN whose
+/// owner is looked up.
+fn customer(to: &str) -> Option<(String, String)> {
+    match layout::index_of(to) {
+        Some(index) => Some((layout::test_msisdn(index), to.to_string())),
+        None if !to.is_empty() && to.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((to.to_string(), "owner to be looked up".to_string()))
+        }
+        None => None,
+    }
+}
+
 /// `mojaloop test-transaction`.
 pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
@@ -122,12 +134,9 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
     }
     let payer = dfsp_index(&args.from, count)?;
     let converts = args.to == layout::FX_PAYEE_NAME;
-    let (payee_msisdn, payee_label) = match layout::index_of(&args.to) {
-        Some(index) => (layout::test_msisdn(index), args.to.clone()),
+    let (payee_msisdn, payee_label) = match customer(&args.to) {
+        Some(customer) => customer,
         None if converts => (layout::fx_test_msisdn(), args.to.clone()),
-        None if !args.to.is_empty() && args.to.bytes().all(|b| b.is_ascii_digit()) => {
-            (args.to.clone(), "owner to be looked up".to_string())
-        }
         None => anyhow::bail!("--to {} is neither perffsp-N nor an MSISDN", args.to),
     };
     let payer_msisdn = layout::test_msisdn(payer);
@@ -225,12 +234,8 @@ async fn positions(database: &Database, names: &[&str]) -> Result<Vec<String>> {
 fn request_to_pay(args: TestTransactionArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
     let payee = dfsp_index(&args.from, count)?;
-    let (payer_msisdn, payer_label) = match layout::index_of(&args.to) {
-        Some(index) => (layout::test_msisdn(index), args.to.clone()),
-        None if !args.to.is_empty() && args.to.bytes().all(|b| b.is_ascii_digit()) => {
-            (args.to.clone(), "owner to be looked up".to_string())
-        }
-        None => anyhow::bail!("--to {} is neither perffsp-N nor an MSISDN", args.to),
+    let Some((payer_msisdn, payer_label)) = customer(&args.to) else {
+        anyhow::bail!("--to {} is neither perffsp-N nor an MSISDN", args.to)
     };
     let payee_msisdn = layout::test_msisdn(payee);
     runtime()?.block_on(async move {
