@@ -25,7 +25,8 @@ pub enum PerfCommand {
 pub struct Common {
     /// end-to-end (lookup, quote, transfer), discovery, quotes, transfers, or fx (lookup, FX
     /// quote, quote, FX transfer, transfer: USD payers paying the EUR payee perffsp-eur through
-    /// the FXP perffsp-fxp).
+    /// the FXP perffsp-fxp), or request-to-pay (the payees ask the payers' customers to pay:
+    /// lookup, transaction request, quote, OTP authorization, transfer).
     #[arg(long, default_value = "end-to-end", value_parser = parse_scenario)]
     scenario: Scenario,
     /// The simulated DFSPs' payer API (`mojaloop up --dfsps 8` or `mojaloop sim`).
@@ -251,13 +252,13 @@ fn print_summary(report: &Report, out: &std::path::Path) {
         c.sent, c.succeeded, c.failed, c.timed_out, c.dropped
     );
     println!(
-        "{:<12} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9}",
         "phase", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     for phase in PHASES {
         if let Some(p) = report.phases.get(*phase) {
             println!(
-                "{phase:<12} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+                "{phase:<18} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
                 p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
             );
         }

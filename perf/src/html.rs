@@ -50,6 +50,8 @@ fn phase_colour(phase: &str) -> &'static str {
         "transfer" => "#2ca02c",
         "fxQuote" => "#9467bd",
         "fxTransfer" => "#8c564b",
+        "transactionRequest" => "#e377c2",
+        "authorization" => "#17becf",
         "end_to_end" => "#d62728",
         _ => "#7f7f7f",
     }

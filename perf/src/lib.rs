@@ -162,7 +162,10 @@ async fn gate_checks(
                     committed,
                     transfers: matches!(
                         scenario,
-                        Scenario::EndToEnd | Scenario::Transfers | Scenario::Fx
+                        Scenario::EndToEnd
+                            | Scenario::Transfers
+                            | Scenario::Fx
+                            | Scenario::RequestToPay
                     ),
                 },
                 target.drain_timeout_ms,

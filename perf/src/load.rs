@@ -5,7 +5,9 @@
 //!
 //! Each payment is one call to the simulator's payer API, which runs the scenario's phases
 //! against the switch and reports each phase's time (from the request leaving the payer to its
-//! callback arriving).
+//! callback arriving). In `request-to-pay` the payee of the drawn pair asks the payer's
+//! customer to pay; the phases are the payee's (lookup, transaction request) and the payer's
+//! (quote, authorization, transfer).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,11 +206,13 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                     .await;
                     let outcome = match paid {
                         Ok(Ok(report)) => {
-                            let mut phases = Vec::with_capacity(5);
+                            let mut phases = Vec::with_capacity(7);
                             for (name, took) in [
                                 ("lookup", report.lookup),
+                                ("transactionRequest", report.transaction_request),
                                 ("fxQuote", report.fx_quote),
                                 ("quote", report.quote),
+                                ("authorization", report.authorization),
                                 ("fxTransfer", report.fx_transfer),
                                 ("transfer", report.transfer),
                             ] {
@@ -278,6 +282,10 @@ fn failure(error: &PaymentError) -> Outcome {
         },
         PaymentError::InvalidCallback { .. } => Outcome::Failed {
             code: "invalid-callback".into(),
+            timed_out: false,
+        },
+        PaymentError::Rejected { .. } => Outcome::Failed {
+            code: "rejected".into(),
             timed_out: false,
         },
         PaymentError::Request { .. } => Outcome::Failed {

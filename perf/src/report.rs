@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Phases reported, in order: the FSPIOP phases (the FX ones in the `fx` scenario) and the
-/// payment end to end.
+/// Phases reported, in order: the FSPIOP phases (the FX ones in the `fx` scenario, the
+/// transaction request and the authorization in `request-to-pay`) and the payment end to end.
 pub const PHASES: &[&str] = &[
     "lookup",
+    "transactionRequest",
     "fxQuote",
     "quote",
+    "authorization",
     "fxTransfer",
     "transfer",
     "end_to_end",

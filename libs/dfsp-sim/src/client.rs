@@ -155,7 +155,7 @@ impl Inner {
     }
 
     /// A payee's (or an FXP's) callback in version `wire`, timed from when its request
-    /// arrived.
+    /// arrived; whether the switch accepted it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn answer(
         &self,
@@ -167,7 +167,7 @@ impl Inner {
         destination: &str,
         body: Value,
         wire: Wire,
-    ) {
+    ) -> bool {
         let ok = match self
             .send(
                 "PUT",
@@ -191,5 +191,6 @@ impl Inner {
             }
         };
         self.record_outcome(phase, started.elapsed(), ok);
+        ok
     }
 }

@@ -27,6 +27,18 @@
 //! currency. The FX phases are timed ([`Phase::FxQuote`], [`Phase::FxTransfer`], and the FXP's
 //! [`Phase::AnswerFxQuote`], [`Phase::AnswerFxTransfer`]) and reported in [`PaymentReport`].
 //!
+//! **Request to pay** (FSPIOP payee-initiated transaction). A DFSP asks to be paid
+//! ([`Simulator::request_to_pay`]): lookup of the payer's customer → `POST
+//! /transactionRequests` to the payer DFSP through the switch's transaction requests service,
+//! until its `PUT` (RECEIVED, or REJECTED: declined). As payer, a DFSP answers that request and
+//! then quotes (`transactionRequestId` carried, initiator PAYEE, amountType RECEIVE), asks the
+//! payee for the customer's OTP (`GET /authorizations/{ID}`, answered by the payee with
+//! [`otp`] of the request's id) and transfers; the payee waits for the payer's outcome when
+//! the payer is simulated here. [`Scenario::RequestToPay`] is that payment seen from the payer
+//! and payee of a pair. Phases: [`Phase::TransactionRequest`], [`Phase::Authorization`] and the
+//! answers [`Phase::AnswerTransactionRequest`], [`Phase::AnswerAuthorization`]; the payer's
+//! quote and transfer are [`Phase::Quote`] and [`Phase::Transfer`].
+//!
 //! Everything sent carries FSPIOP headers (`Content-Type`, `Date`, `FSPIOP-Source`,
 //! `FSPIOP-Destination` when known, `FSPIOP-URI`); `Accept` only on requests, never on `PUT`
 //! callbacks. Versions: 1.1 (`Accept` version 1) by default; 2.0 (`Accept` version 2) for
@@ -47,17 +59,20 @@ mod payee;
 mod payer;
 pub mod provision;
 mod remote;
+mod request_to_pay;
 mod security;
 mod tls;
 
 pub use remote::{RemoteSimulator, SignatureCounts};
+pub use request_to_pay::{otp, RequestOptions};
 pub use security::SimJws;
 pub use tls::SimTls;
 
 use client::{Sent, Wire};
 use fx::{fx_quotes_post, fx_transfers_callback, fx_transfers_post, Rate};
 use payee::{parties, quotes_post, transfers_post};
-use payer::{callback_from, fx_quotes_callback, quotes_callback, transfers_callback};
+use payer::{callback_from, fx_quotes_callback, quotes_callback, transfers_callback, Terms};
+use request_to_pay::{authorizations, transaction_requests, transaction_requests_post};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +97,8 @@ pub struct SwitchUrls {
     pub quotes: String,
     /// ML API Adapter base (`/transfers`).
     pub transfers: String,
+    /// Transaction requests service base (`/transactionRequests`, `/authorizations`).
+    pub transaction_requests: String,
 }
 
 /// One simulated DFSP.
@@ -202,6 +219,14 @@ pub enum Phase {
     AnswerFxQuote,
     /// FXP: a `POST /fxTransfers` received until its callback was accepted.
     AnswerFxTransfer,
+    /// Payee asking to be paid: `POST /transactionRequests` until its `PUT` callback.
+    TransactionRequest,
+    /// Payer of a request to pay: `GET /authorizations` until its `PUT` callback (the OTP).
+    Authorization,
+    /// Payer: a `POST /transactionRequests` received until its callback was accepted.
+    AnswerTransactionRequest,
+    /// Payee: a `GET /authorizations` received until its callback was accepted.
+    AnswerAuthorization,
 }
 
 /// Counts and durations of one phase.
@@ -242,6 +267,10 @@ pub enum Scenario {
     /// Lookup, then a currency conversion (payer conversion, FSPIOP 2.0): FX quote, quote,
     /// FX transfer, transfer. The payee must not hold the payer's currency.
     Fx,
+    /// A request to pay (payee-initiated): the payee looks the payer up and asks it to pay
+    /// (`POST /transactionRequests`); the payer quotes, has the payee's customer authorize
+    /// with an OTP and transfers. See [`Simulator::request_to_pay`].
+    RequestToPay,
 }
 
 impl Scenario {
@@ -252,6 +281,7 @@ impl Scenario {
             Scenario::Quotes => "quotes",
             Scenario::Transfers => "transfers",
             Scenario::Fx => "fx",
+            Scenario::RequestToPay => "request-to-pay",
         }
     }
 
@@ -262,6 +292,7 @@ impl Scenario {
             Scenario::Quotes,
             Scenario::Transfers,
             Scenario::Fx,
+            Scenario::RequestToPay,
         ]
         .into_iter()
         .find(|s| s.name() == name)
@@ -271,7 +302,7 @@ impl Scenario {
     pub fn looks_up(self) -> bool {
         matches!(
             self,
-            Scenario::EndToEnd | Scenario::Discovery | Scenario::Fx
+            Scenario::EndToEnd | Scenario::Discovery | Scenario::Fx | Scenario::RequestToPay
         )
     }
 }
@@ -301,8 +332,9 @@ const WRONG_FULFILMENT_VALUE: &str = "wrongFulfilment";
 
 /// A payment that went through. Phases a scenario skips have a zero duration (and, without a
 /// transfer, an empty `transfer_id` and `transfer_state`); a payment without a currency
-/// conversion has empty conversion fields and zero FX durations.
-#[derive(Debug, Clone, PartialEq)]
+/// conversion has empty conversion fields and zero FX durations, one that was not requested
+/// by the payee empty request fields and zero request durations.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PaymentReport {
     pub transfer_id: String,
     pub quote_id: String,
@@ -332,12 +364,33 @@ pub struct PaymentReport {
     pub fx_quote: Duration,
     /// `POST /fxTransfers` until its callback.
     pub fx_transfer: Duration,
+    /// A request to pay: its `transactionRequestId` (empty otherwise).
+    pub transaction_request_id: String,
+    /// A request to pay: the `transactionId` the payer gave it.
+    pub transaction_id: String,
+    /// A request to pay: the payer DFSP asked.
+    pub payer_fsp: String,
+    /// A request to pay: `POST /transactionRequests` until the payer's `PUT` callback.
+    pub transaction_request: Duration,
+    /// A request to pay with an OTP: the payer's `GET /authorizations` until its callback.
+    pub authorization: Duration,
 }
 
 impl PaymentReport {
     /// The sum of every phase's duration.
     pub fn total(&self) -> Duration {
-        self.lookup + self.fx_quote + self.quote + self.fx_transfer + self.transfer
+        self.lookup
+            + self.transaction_request
+            + self.fx_quote
+            + self.quote
+            + self.authorization
+            + self.fx_transfer
+            + self.transfer
+    }
+
+    /// Whether the payment was requested by the payee.
+    pub fn requested(&self) -> bool {
+        !self.transaction_request_id.is_empty()
     }
 
     /// Whether the payment went through a currency conversion.
@@ -350,7 +403,7 @@ impl PaymentReport {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PaymentError {
     /// No simulated DFSP of that name.
-    #[error("unknown payer DFSP {0}")]
+    #[error("DFSP {0} is not simulated here")]
     UnknownPayer(String),
     /// The switch (or the payee through it) answered with an FSPIOP error, synchronously or
     /// as an error callback.
@@ -369,6 +422,10 @@ pub enum PaymentError {
     /// The callback arrived but is not what the protocol requires.
     #[error("{phase:?}: invalid callback: {detail}")]
     InvalidCallback { phase: Phase, detail: String },
+    /// A request to pay that the payer declined (`transactionRequestState` REJECTED), or
+    /// whose authorization failed (a wrong OTP, the customer said no).
+    #[error("{phase:?}: rejected: {detail}")]
+    Rejected { phase: Phase, detail: String },
     /// A simulator in another process could not be asked to pay ([`RemoteSimulator`]).
     #[error("simulator: {0}")]
     Simulator(String),
@@ -434,6 +491,8 @@ struct Inner {
     stats: Mutex<BTreeMap<Phase, PhaseStats>>,
     counters: Counters,
     fx_patches: FxPatchCounters,
+    /// Requests to pay in flight (as payee) and answered (as payer).
+    requests: request_to_pay::Requests,
     jws: Option<security::Keys>,
 }
 
@@ -543,7 +602,10 @@ fn error_body(code: &str, description: &str) -> Value {
 /// `(endpoint type, URL template)`, for registration with the central ledger: parties, quotes
 /// and transfers, and the FSPIOP 2.0 fx ones (`FSPIOP_CALLBACK_URL_FX_QUOTES`, a base URL the
 /// quoting service appends `/fxQuotes…` to, and `FSPIOP_CALLBACK_URL_FX_TRANSFER_POST`,
-/// `_PUT`, `_ERROR`) for every DFSP: an FXP receives fx requests, a payer their callbacks.
+/// `_PUT`, `_ERROR`) for every DFSP: an FXP receives fx requests, a payer their callbacks; and
+/// for requests to pay `FSPIOP_CALLBACK_URL_TRX_REQ_SERVICE` and
+/// `FSPIOP_CALLBACK_URL_AUTHORIZATIONS`, base URLs the transaction requests service appends
+/// `/transactionRequests…` and `/authorizations…` to.
 pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
     let base = format!("{}/{dfsp}", base.trim_end_matches('/'));
     let parties = format!("{base}/parties/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
@@ -583,6 +645,8 @@ pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
             "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
             format!("{fx_transfer}/error"),
         ),
+        ("FSPIOP_CALLBACK_URL_TRX_REQ_SERVICE", base.clone()),
+        ("FSPIOP_CALLBACK_URL_AUTHORIZATIONS", base.clone()),
     ]
     .into_iter()
     .map(|(kind, url)| (kind.to_string(), url))
@@ -652,6 +716,7 @@ impl Simulator {
             stats: Mutex::default(),
             counters: Counters::default(),
             fx_patches: FxPatchCounters::default(),
+            requests: request_to_pay::Requests::default(),
             jws,
         });
         let router = Router::new()
@@ -664,7 +729,17 @@ impl Simulator {
             .route("/{dfsp}/fxQuotes/{*rest}", any(fx_quotes_callback))
             .route("/{dfsp}/fxTransfers", post(fx_transfers_post))
             .route("/{dfsp}/fxTransfers/{*rest}", any(fx_transfers_callback))
+            .route(
+                "/{dfsp}/transactionRequests",
+                post(transaction_requests_post),
+            )
+            .route(
+                "/{dfsp}/transactionRequests/{*rest}",
+                any(transaction_requests),
+            )
+            .route("/{dfsp}/authorizations/{*rest}", any(authorizations))
             .route("/{dfsp}/pay", post(remote::pay))
+            .route("/{dfsp}/requestToPay", post(remote::request_to_pay))
             .route("/{dfsp}/health", axum::routing::get(remote::dfsp_health))
             .route("/dfsps", axum::routing::get(remote::dfsps))
             .route("/stats", axum::routing::get(remote::stats))
@@ -758,6 +833,22 @@ impl Simulator {
         self.inner.pay(payer, payee_msisdn, amount, &options).await
     }
 
+    /// A request to pay: payee DFSP `payee` asks the owner of MSISDN `payer_msisdn` for
+    /// `amount` (in the payee's currency), and waits until the payer (simulated here) has
+    /// quoted, had the payee's customer authorize and transferred; see the `request_to_pay`
+    /// module.
+    pub async fn request_to_pay(
+        &self,
+        payee: &str,
+        payer_msisdn: &str,
+        amount: &str,
+        options: &RequestOptions,
+    ) -> Result<PaymentReport, PaymentError> {
+        self.inner
+            .request_to_pay(payee, payer_msisdn, amount, options)
+            .await
+    }
+
     /// [`Simulator::pay`] with every option.
     pub async fn pay_with(
         &self,
@@ -790,6 +881,39 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 fn fspiop_error(status: StatusCode, code: &str, description: &str) -> Response {
     (status, axum::Json(error_body(code, description))).into_response()
+}
+
+/// 404 3200: no DFSP of that name is simulated here.
+fn unknown_dfsp() -> Response {
+    fspiop_error(
+        StatusCode::NOT_FOUND,
+        "3200",
+        "Generic ID not found - unknown DFSP",
+    )
+}
+
+/// A request's `FSPIOP-Source`, or the 400 3102 that answers its absence.
+#[allow(clippy::result_large_err, reason = "the response is returned at once")]
+fn requester_of(headers: &HeaderMap) -> Result<String, Response> {
+    header(headers, "fspiop-source").ok_or_else(|| {
+        fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3102",
+            "Missing mandatory element - fspiop-source",
+        )
+    })
+}
+
+/// A request's JSON body, or the 400 3101 that answers another.
+#[allow(clippy::result_large_err, reason = "the response is returned at once")]
+fn json_of(body: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(body).map_err(|_| {
+        fspiop_error(
+            StatusCode::BAD_REQUEST,
+            "3101",
+            "Malformed syntax - body is not JSON",
+        )
+    })
 }
 
 type Shared = State<Arc<Inner>>;

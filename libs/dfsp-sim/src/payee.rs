@@ -17,11 +17,7 @@ pub(crate) async fn parties(
 ) -> Response {
     let started = Instant::now();
     let Some(sim) = inner.dfsps.get(&dfsp) else {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     };
     let segments: Vec<&str> = rest.split('/').collect();
     let (is_error, party) = match segments.split_last() {
@@ -45,12 +41,9 @@ pub(crate) async fn parties(
             "Generic client error - method not allowed",
         );
     }
-    let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3102",
-            "Missing mandatory element - fspiop-source",
-        );
+    let requester = match requester_of(&headers) {
+        Ok(source) => source,
+        Err(refused) => return refused,
     };
     let (id_type, id) = match party.as_slice() {
         [t, i, ..] => ((*t).to_string(), (*i).to_string()),
@@ -120,25 +113,15 @@ pub(crate) async fn quotes_post(
 ) -> Response {
     let started = Instant::now();
     let Some(sim) = inner.dfsps.get(&dfsp) else {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     };
-    let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3102",
-            "Missing mandatory element - fspiop-source",
-        );
+    let requester = match requester_of(&headers) {
+        Ok(source) => source,
+        Err(refused) => return refused,
     };
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3101",
-            "Malformed syntax - body is not JSON",
-        );
+    let request = match json_of(&body) {
+        Ok(value) => value,
+        Err(refused) => return refused,
     };
     let Some(quote_id) = at(&request, "/quoteId").as_str().map(str::to_string) else {
         return fspiop_error(
@@ -206,25 +189,15 @@ pub(crate) async fn transfers_post(
 ) -> Response {
     let started = Instant::now();
     let Some(sim) = inner.dfsps.get(&dfsp) else {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     };
-    let Some(requester) = header(&headers, "fspiop-source") else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3102",
-            "Missing mandatory element - fspiop-source",
-        );
+    let requester = match requester_of(&headers) {
+        Ok(source) => source,
+        Err(refused) => return refused,
     };
-    let Ok(prepare) = serde_json::from_slice::<Value>(&body) else {
-        return fspiop_error(
-            StatusCode::BAD_REQUEST,
-            "3101",
-            "Malformed syntax - body is not JSON",
-        );
+    let prepare = match json_of(&body) {
+        Ok(value) => value,
+        Err(refused) => return refused,
     };
     let Some(transfer_id) = at(&prepare, "/transferId").as_str().map(str::to_string) else {
         return fspiop_error(

@@ -78,6 +78,41 @@ impl Conversion {
     }
 }
 
+/// What a payee's quote answer commits the payer to.
+#[derive(Debug, Clone)]
+pub(crate) struct Terms {
+    ilp_packet: String,
+    condition: String,
+    expiration: String,
+    /// `{amount, currency}` as quoted.
+    pub(crate) transfer_amount: Value,
+    pub(crate) amount: String,
+    pub(crate) currency: String,
+}
+
+impl Terms {
+    /// The terms of a `PUT /quotes` body, each required.
+    pub(crate) fn of(quote: &Value) -> Result<Terms, PaymentError> {
+        let field = |pointer: &str| {
+            at(quote, pointer)
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| PaymentError::InvalidCallback {
+                    phase: Phase::Quote,
+                    detail: format!("no {}", pointer.trim_start_matches('/').replace('/', ".")),
+                })
+        };
+        Ok(Terms {
+            ilp_packet: field("/ilpPacket")?,
+            condition: field("/condition")?,
+            expiration: field("/expiration")?,
+            transfer_amount: at(quote, "/transferAmount").clone(),
+            amount: field("/transferAmount/amount")?,
+            currency: field("/transferAmount/currency")?,
+        })
+    }
+}
+
 impl PaymentReport {
     /// Records `conversion` in the report and hands it back.
     fn converting(&mut self, conversion: Conversion) -> Conversion {
@@ -107,35 +142,18 @@ impl Inner {
         amount: &str,
         options: &PayOptions,
     ) -> Result<PaymentReport, PaymentError> {
-        let dfsp = self
-            .dfsps
-            .get(payer)
-            .ok_or_else(|| PaymentError::UnknownPayer(payer.to_string()))?;
-        let payer_msisdn = options
-            .payer_msisdn
-            .as_deref()
-            .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
-            .unwrap_or(PAYER_MSISDN_FALLBACK);
+        if options.scenario == Scenario::RequestToPay {
+            return self
+                .pay_by_request(payer, payee_msisdn, amount, options)
+                .await;
+        }
+        let (dfsp, payer_msisdn) = self.customer(payer, options.payer_msisdn.as_deref())?;
         let payer_currency = dfsp.spec.currency.as_str();
         let mut report = PaymentReport {
-            transfer_id: String::new(),
-            quote_id: String::new(),
             payee_fsp: options.payee_fsp.clone().unwrap_or_default(),
             transfer_amount: amount.to_string(),
             currency: payer_currency.to_string(),
-            transfer_state: String::new(),
-            lookup: Duration::ZERO,
-            quote: Duration::ZERO,
-            transfer: Duration::ZERO,
-            fxp: String::new(),
-            conversion_request_id: String::new(),
-            commit_request_id: String::new(),
-            source_amount: String::new(),
-            source_currency: String::new(),
-            target_amount: String::new(),
-            target_currency: String::new(),
-            fx_quote: Duration::ZERO,
-            fx_transfer: Duration::ZERO,
+            ..PaymentReport::default()
         };
         let mut payee_info = json!({"partyIdType": "MSISDN", "partyIdentifier": payee_msisdn, "fspId": report.payee_fsp});
         // The currencies the payee's lookup answer says it holds (FSPIOP 2.0).
@@ -147,33 +165,9 @@ impl Inner {
             } else {
                 Wire::V1
             };
-            let started = Instant::now();
-            let party = self
-                .request(
-                    Phase::Lookup,
-                    format!("parties:{payer}:MSISDN/{payee_msisdn}"),
-                    "GET",
-                    &self.config.switch.als,
-                    &format!("/parties/MSISDN/{payee_msisdn}"),
-                    payer,
-                    None,
-                    None,
-                    wire,
-                )
-                .await;
-            let party = self.record(Phase::Lookup, started, party)?;
-            report.lookup = started.elapsed();
+            let (party, payee_fsp) = self.look_up(payer, payee_msisdn, wire, &mut report).await?;
             payee_info = at(&party, "/party/partyIdInfo").clone();
-            report.payee_fsp = at(&payee_info, "/fspId")
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if report.payee_fsp.is_empty() {
-                return Err(PaymentError::InvalidCallback {
-                    phase: Phase::Lookup,
-                    detail: "no party.partyIdInfo.fspId".into(),
-                });
-            }
+            report.payee_fsp = payee_fsp;
             answered_currencies = at(&party, "/party/supportedCurrencies")
                 .as_array()
                 .map(|list| {
@@ -277,51 +271,12 @@ impl Inner {
             // payee's own secret (the payee must be simulated here).
             self.offline_terms(&payee_fsp, &quote_request)?
         } else {
-            let started = Instant::now();
-            let quote = self
-                .request(
-                    Phase::Quote,
-                    format!("quotes:{payer}:{quote_id}"),
-                    "POST",
-                    &self.config.switch.quotes,
-                    "/quotes",
-                    payer,
-                    Some(&payee_fsp),
-                    Some(&quote_request),
-                    wire,
-                )
-                .await;
-            let quote = self.record(Phase::Quote, started, quote)?;
-            report.quote = started.elapsed();
-            report.quote_id = quote_id;
-            quote
+            self.quote(payer, &payee_fsp, &quote_request, wire, &mut report)
+                .await?
         };
-        let field = |name: &str| {
-            at(&quote, &format!("/{name}"))
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| PaymentError::InvalidCallback {
-                    phase: Phase::Quote,
-                    detail: format!("no {name}"),
-                })
-        };
-        let (ilp_packet, condition, expiration) = (
-            field("ilpPacket")?,
-            field("condition")?,
-            field("expiration")?,
-        );
-        let mut transfer_amount = at(&quote, "/transferAmount").clone();
-        let (Some(quoted), Some(currency)) = (
-            at(&transfer_amount, "/amount").as_str().map(str::to_string),
-            at(&transfer_amount, "/currency")
-                .as_str()
-                .map(str::to_string),
-        ) else {
-            return Err(PaymentError::InvalidCallback {
-                phase: Phase::Quote,
-                detail: "no transferAmount".into(),
-            });
-        };
+        let terms = Terms::of(&quote)?;
+        let (quoted, currency) = (terms.amount.clone(), terms.currency.clone());
+        let mut transfer_amount = terms.transfer_amount.clone();
         if let Some(conversion) = &conversion {
             // The dependent transfer must move exactly what the FXP delivers.
             let (target, target_currency) = conversion.target_parts();
@@ -348,23 +303,124 @@ impl Inner {
                 .await?;
         }
 
+        self.transfer(
+            payer,
+            &payee_fsp,
+            &transfer_id,
+            &transfer_amount,
+            &terms,
+            options.wrong_fulfilment,
+            wire,
+            &mut report,
+        )
+        .await?;
+        Ok(report)
+    }
+
+    /// `GET /parties/MSISDN/{msisdn}` as `source` until its callback, timed in
+    /// `report.lookup`: the party found and its DFSP.
+    pub(crate) async fn look_up(
+        &self,
+        source: &str,
+        msisdn: &str,
+        wire: Wire,
+        report: &mut PaymentReport,
+    ) -> Result<(Value, String), PaymentError> {
+        let started = Instant::now();
+        let party = self
+            .request(
+                Phase::Lookup,
+                format!("parties:{source}:MSISDN/{msisdn}"),
+                "GET",
+                &self.config.switch.als,
+                &format!("/parties/MSISDN/{msisdn}"),
+                source,
+                None,
+                None,
+                wire,
+            )
+            .await;
+        let party = self.record(Phase::Lookup, started, party)?;
+        report.lookup = started.elapsed();
+        let fsp = at(&party, "/party/partyIdInfo/fspId")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if fsp.is_empty() {
+            return Err(PaymentError::InvalidCallback {
+                phase: Phase::Lookup,
+                detail: "no party.partyIdInfo.fspId".into(),
+            });
+        }
+        Ok((party, fsp))
+    }
+
+    /// `POST /quotes` of `quote_request` from `payer` to `payee_fsp` until its callback, timed
+    /// in `report.quote`: the payee's answer.
+    pub(crate) async fn quote(
+        &self,
+        payer: &str,
+        payee_fsp: &str,
+        quote_request: &Value,
+        wire: Wire,
+        report: &mut PaymentReport,
+    ) -> Result<Value, PaymentError> {
+        let quote_id = at(quote_request, "/quoteId")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let started = Instant::now();
+        let quote = self
+            .request(
+                Phase::Quote,
+                format!("quotes:{payer}:{quote_id}"),
+                "POST",
+                &self.config.switch.quotes,
+                "/quotes",
+                payer,
+                Some(payee_fsp),
+                Some(quote_request),
+                wire,
+            )
+            .await;
+        let quote = self.record(Phase::Quote, started, quote)?;
+        report.quote = started.elapsed();
+        report.quote_id = quote_id;
+        Ok(quote)
+    }
+
+    /// `POST /transfers` of `transfer_amount` on the quoted `terms` until `PUT /transfers`
+    /// COMMITTED with the fulfilment of the condition, timed in `report.transfer`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn transfer(
+        &self,
+        payer: &str,
+        payee_fsp: &str,
+        transfer_id: &str,
+        transfer_amount: &Value,
+        terms: &Terms,
+        wrong_fulfilment: bool,
+        wire: Wire,
+        report: &mut PaymentReport,
+    ) -> Result<(), PaymentError> {
+        let condition = &terms.condition;
         let started = Instant::now();
         let mut prepare = json!({
             "transferId": transfer_id,
             "payerFsp": payer,
             "payeeFsp": payee_fsp,
             "amount": transfer_amount,
-            "ilpPacket": ilp_packet,
+            "ilpPacket": terms.ilp_packet,
             "condition": condition,
-            "expiration": expiration,
+            "expiration": terms.expiration,
         });
-        if let (true, Some(object)) = (options.wrong_fulfilment, prepare.as_object_mut()) {
+        if let (true, Some(object)) = (wrong_fulfilment, prepare.as_object_mut()) {
             object.insert(
                 "extensionList".into(),
                 json!({"extension": [{"key": WRONG_FULFILMENT_KEY, "value": WRONG_FULFILMENT_VALUE}]}),
             );
         }
-        report.transfer_id = transfer_id.clone();
+        report.transfer_id = transfer_id.to_string();
         let transfer = self
             .request(
                 Phase::Transfer,
@@ -373,7 +429,7 @@ impl Inner {
                 &self.config.switch.transfers,
                 "/transfers",
                 payer,
-                Some(&payee_fsp),
+                Some(payee_fsp),
                 Some(&prepare),
                 wire,
             )
@@ -390,7 +446,7 @@ impl Inner {
                 });
             }
             let fulfilment = at(&body, "/fulfilment").as_str().unwrap_or_default();
-            if !fspiop::ilp::fulfilment_matches(fulfilment, &condition) {
+            if !fspiop::ilp::fulfilment_matches(fulfilment, condition) {
                 return Err(PaymentError::InvalidCallback {
                     phase: Phase::Transfer,
                     detail: "the fulfilment does not match the condition".into(),
@@ -400,7 +456,24 @@ impl Inner {
         });
         report.transfer_state = self.record(Phase::Transfer, started, checked)?;
         report.transfer = started.elapsed();
-        Ok(report)
+        Ok(())
+    }
+
+    /// Simulated DFSP `name` and its customer: `given`, else the DFSP's first MSISDN.
+    pub(crate) fn customer(
+        &self,
+        name: &str,
+        given: Option<&str>,
+    ) -> Result<(&Dfsp, String), PaymentError> {
+        let dfsp = self
+            .dfsps
+            .get(name)
+            .ok_or_else(|| PaymentError::UnknownPayer(name.to_string()))?;
+        let msisdn = given
+            .or_else(|| dfsp.spec.msisdns.first().map(String::as_str))
+            .unwrap_or(PAYER_MSISDN_FALLBACK)
+            .to_string();
+        Ok((dfsp, msisdn))
     }
 
     /// Whether a payer here can pay with a currency conversion: some simulated DFSP is an FXP.
@@ -769,11 +842,7 @@ pub(crate) fn callback(
     body: &[u8],
 ) -> Response {
     if !inner.dfsps.contains_key(dfsp) {
-        return fspiop_error(
-            StatusCode::NOT_FOUND,
-            "3200",
-            "Generic ID not found - unknown DFSP",
-        );
+        return unknown_dfsp();
     }
     let (id, is_error) = match rest.strip_suffix("/error") {
         Some(id) => (id, true),

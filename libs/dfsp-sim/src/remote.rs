@@ -8,6 +8,11 @@
 //!   `payeeFsp`; `fx` requires a currency conversion) and answers 200 with the report (with a
 //!   conversion also its FX phases, ids and amounts), 422 with `{"error": …}` when the payment
 //!   stopped, 404 for a DFSP the simulator does not run.
+//! - `POST /{dfsp}/requestToPay` with `{"payerMsisdn", "amount", "payeeMsisdn"?, "payerFsp"?,
+//!   "otp"? (default true), "wrongOtp"?}`: DFSP `{dfsp}` asks the owner of `payerMsisdn` to pay
+//!   (see the `request_to_pay` module); answers as `pay` does, the report with
+//!   `transactionRequestId`, `transactionId`, `payerFsp`, `transactionRequestMs` and
+//!   `authorizationMs`.
 //! - `GET /stats` answers how the payer's requests and the callbacks matched up, and how many
 //!   `PATCH /fxTransfers` the simulated FXPs received (`fxCommitted`, `fxAborted`, `fxOther`).
 //! - `GET /{dfsp}/health` answers 200 for a DFSP it runs, 404 otherwise.
@@ -24,8 +29,27 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::{
-    CallbackCounts, FxPatchCounts, Inner, PayOptions, PaymentError, PaymentReport, Phase, Scenario,
+    CallbackCounts, FxPatchCounts, Inner, PayOptions, PaymentError, PaymentReport, Phase,
+    RequestOptions, Scenario,
 };
+
+/// Every phase, in the order of [`Phase`].
+const PHASES: [Phase; 14] = [
+    Phase::Lookup,
+    Phase::Quote,
+    Phase::Transfer,
+    Phase::AnswerParty,
+    Phase::AnswerQuote,
+    Phase::AnswerTransfer,
+    Phase::FxQuote,
+    Phase::FxTransfer,
+    Phase::AnswerFxQuote,
+    Phase::AnswerFxTransfer,
+    Phase::TransactionRequest,
+    Phase::Authorization,
+    Phase::AnswerTransactionRequest,
+    Phase::AnswerAuthorization,
+];
 
 impl Phase {
     /// The phase's name on the wire.
@@ -41,24 +65,15 @@ impl Phase {
             Phase::FxTransfer => "fxTransfer",
             Phase::AnswerFxQuote => "answerFxQuote",
             Phase::AnswerFxTransfer => "answerFxTransfer",
+            Phase::TransactionRequest => "transactionRequest",
+            Phase::Authorization => "authorization",
+            Phase::AnswerTransactionRequest => "answerTransactionRequest",
+            Phase::AnswerAuthorization => "answerAuthorization",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Phase> {
-        [
-            Phase::Lookup,
-            Phase::Quote,
-            Phase::Transfer,
-            Phase::AnswerParty,
-            Phase::AnswerQuote,
-            Phase::AnswerTransfer,
-            Phase::FxQuote,
-            Phase::FxTransfer,
-            Phase::AnswerFxQuote,
-            Phase::AnswerFxTransfer,
-        ]
-        .into_iter()
-        .find(|phase| phase.name() == name)
+        PHASES.into_iter().find(|phase| phase.name() == name)
     }
 }
 
@@ -90,11 +105,16 @@ fn report_json(report: &PaymentReport) -> Value {
         "targetCurrency": report.target_currency,
         "fxQuoteMs": millis(report.fx_quote),
         "fxTransferMs": millis(report.fx_transfer),
+        "transactionRequestId": report.transaction_request_id,
+        "transactionId": report.transaction_id,
+        "payerFsp": report.payer_fsp,
+        "transactionRequestMs": millis(report.transaction_request),
+        "authorizationMs": millis(report.authorization),
     })
 }
 
-/// The report of [`report_json`]; the conversion's members may be missing (a simulator that
-/// predates them): empty and zero then.
+/// The report of [`report_json`]; the conversion's and the request's members may be missing
+/// (a simulator that predates them): empty and zero then.
 fn report_from_json(body: &Value) -> Option<PaymentReport> {
     let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
     let optional = |name: &str| text(name).unwrap_or_default();
@@ -118,6 +138,11 @@ fn report_from_json(body: &Value) -> Option<PaymentReport> {
         target_currency: optional("targetCurrency"),
         fx_quote: optional_ms("fxQuoteMs"),
         fx_transfer: optional_ms("fxTransferMs"),
+        transaction_request_id: optional("transactionRequestId"),
+        transaction_id: optional("transactionId"),
+        payer_fsp: optional("payerFsp"),
+        transaction_request: optional_ms("transactionRequestMs"),
+        authorization: optional_ms("authorizationMs"),
     })
 }
 
@@ -139,6 +164,9 @@ fn error_json(error: &PaymentError) -> Value {
         }
         PaymentError::InvalidCallback { phase, detail } => {
             json!({"kind": "invalidCallback", "phase": phase.name(), "detail": detail})
+        }
+        PaymentError::Rejected { phase, detail } => {
+            json!({"kind": "rejected", "phase": phase.name(), "detail": detail})
         }
         PaymentError::Simulator(detail) => json!({"kind": "simulator", "detail": detail}),
     }
@@ -168,6 +196,10 @@ fn error_from_json(body: &Value) -> PaymentError {
             timeout_ms: body.get("timeoutMs").and_then(Value::as_u64).unwrap_or(0),
         },
         "invalidCallback" => PaymentError::InvalidCallback {
+            phase,
+            detail: text("detail"),
+        },
+        "rejected" => PaymentError::Rejected {
             phase,
             detail: text("detail"),
         },
@@ -205,7 +237,7 @@ pub(crate) async fn pay(
         Some(None) => {
             return (
                 StatusCode::BAD_REQUEST,
-                Json(json!({"error": {"kind": "simulator", "detail": "scenario is not end-to-end, discovery, quotes, transfers or fx"}})),
+                Json(json!({"error": {"kind": "simulator", "detail": "scenario is not end-to-end, discovery, quotes, transfers, fx or request-to-pay"}})),
             )
                 .into_response()
         }
@@ -229,7 +261,12 @@ pub(crate) async fn pay(
             },
         },
     };
-    match inner.pay(&dfsp, payee, amount, &options).await {
+    answered(inner.pay(&dfsp, payee, amount, &options).await)
+}
+
+/// A payment's outcome as the payer API answers it.
+fn answered(outcome: Result<PaymentReport, PaymentError>) -> Response {
+    match outcome {
         Ok(report) => (StatusCode::OK, Json(report_json(&report))).into_response(),
         Err(error) => {
             let status = if matches!(error, PaymentError::UnknownPayer(_)) {
@@ -240,6 +277,37 @@ pub(crate) async fn pay(
             (status, Json(json!({"error": error_json(&error)}))).into_response()
         }
     }
+}
+
+fn bad_request(detail: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": {"kind": "simulator", "detail": detail}})),
+    )
+        .into_response()
+}
+
+/// `POST /{dfsp}/requestToPay`.
+pub(crate) async fn request_to_pay(
+    State(inner): State<Arc<Inner>>,
+    Path(dfsp): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON");
+    };
+    let field = |name: &str| request.get(name).and_then(Value::as_str);
+    let flag = |name: &str| request.get(name).and_then(Value::as_bool);
+    let (Some(payer), Some(amount)) = (field("payerMsisdn"), field("amount")) else {
+        return bad_request("payerMsisdn and amount are required strings");
+    };
+    let options = RequestOptions {
+        payee_msisdn: field("payeeMsisdn").map(str::to_string),
+        payer_fsp: field("payerFsp").map(str::to_string),
+        without_otp: flag("otp") == Some(false),
+        wrong_otp: flag("wrongOtp") == Some(true),
+    };
+    answered(inner.request_to_pay(&dfsp, payer, amount, &options).await)
 }
 
 /// `GET /{dfsp}/health`.
@@ -389,11 +457,42 @@ impl RemoteSimulator {
                 object.insert("ilpVersion".into(), Value::String(version.name().into()));
             }
         }
-        let url = format!("{}/{payer}/pay", self.base);
+        self.post_payment(&format!("{}/{payer}/pay", self.base), &body)
+            .await
+    }
+
+    /// A request to pay: DFSP `payee` asks the owner of `payer_msisdn` for `amount`, as
+    /// `options` say.
+    pub async fn request_to_pay(
+        &self,
+        payee: &str,
+        payer_msisdn: &str,
+        amount: &str,
+        options: &RequestOptions,
+    ) -> Result<PaymentReport, PaymentError> {
+        let mut body =
+            json!({"payerMsisdn": payer_msisdn, "amount": amount, "otp": !options.without_otp});
+        if let Some(object) = body.as_object_mut() {
+            if let Some(msisdn) = &options.payee_msisdn {
+                object.insert("payeeMsisdn".into(), Value::String(msisdn.clone()));
+            }
+            if let Some(fsp) = &options.payer_fsp {
+                object.insert("payerFsp".into(), Value::String(fsp.clone()));
+            }
+            if options.wrong_otp {
+                object.insert("wrongOtp".into(), Value::Bool(true));
+            }
+        }
+        self.post_payment(&format!("{}/{payee}/requestToPay", self.base), &body)
+            .await
+    }
+
+    /// POSTs `body` to the payer API at `url`: the report, or the error that stopped it.
+    async fn post_payment(&self, url: &str, body: &Value) -> Result<PaymentReport, PaymentError> {
         let response = self
             .client
-            .post(&url)
-            .json(&body)
+            .post(url)
+            .json(body)
             .send()
             .await
             .map_err(|e| PaymentError::Simulator(format!("{url}: {e}")))?;
@@ -499,15 +598,7 @@ mod tests {
             lookup: Duration::from_micros(12_500),
             quote: Duration::from_millis(30),
             transfer: Duration::from_millis(41),
-            fxp: String::new(),
-            conversion_request_id: String::new(),
-            commit_request_id: String::new(),
-            source_amount: String::new(),
-            source_currency: String::new(),
-            target_amount: String::new(),
-            target_currency: String::new(),
-            fx_quote: Duration::ZERO,
-            fx_transfer: Duration::ZERO,
+            ..PaymentReport::default()
         };
         let back = report_from_json(&report_json(&report)).unwrap();
         assert_eq!(back, report);
@@ -537,7 +628,24 @@ mod tests {
             Duration::from_micros(12_500 + 7_250 + 30_000 + 55_000 + 41_000)
         );
 
-        // A report from a simulator without the conversion's members.
+        // A request to pay's report survives too.
+        let requested = PaymentReport {
+            transaction_request_id: "r".into(),
+            transaction_id: "x".into(),
+            payer_fsp: "perffsp-1".into(),
+            transaction_request: Duration::from_micros(3_500),
+            authorization: Duration::from_millis(9),
+            ..report.clone()
+        };
+        let back = report_from_json(&report_json(&requested)).unwrap();
+        assert_eq!(back, requested);
+        assert!(back.requested() && !report.requested());
+        assert_eq!(
+            back.total(),
+            Duration::from_micros(12_500 + 3_500 + 30_000 + 9_000 + 41_000)
+        );
+
+        // A report from a simulator without the conversion's and the request's members.
         let mut old = report_json(&report);
         for name in [
             "fxp",
@@ -549,6 +657,11 @@ mod tests {
             "targetCurrency",
             "fxQuoteMs",
             "fxTransferMs",
+            "transactionRequestId",
+            "transactionId",
+            "payerFsp",
+            "transactionRequestMs",
+            "authorizationMs",
         ] {
             old.as_object_mut().unwrap().remove(name);
         }
@@ -577,21 +690,14 @@ mod tests {
                 phase: Phase::Lookup,
                 detail: "d".into(),
             },
+            PaymentError::Rejected {
+                phase: Phase::Authorization,
+                detail: "the OTP entered is wrong".into(),
+            },
         ] {
             assert_eq!(error_from_json(&error_json(&error)), error);
         }
-        for phase in [
-            Phase::Lookup,
-            Phase::Quote,
-            Phase::Transfer,
-            Phase::AnswerParty,
-            Phase::AnswerQuote,
-            Phase::AnswerTransfer,
-            Phase::FxQuote,
-            Phase::FxTransfer,
-            Phase::AnswerFxQuote,
-            Phase::AnswerFxTransfer,
-        ] {
+        for phase in PHASES {
             assert_eq!(Phase::from_name(phase.name()), Some(phase));
         }
         for scenario in [
@@ -600,6 +706,7 @@ mod tests {
             Scenario::Quotes,
             Scenario::Transfers,
             Scenario::Fx,
+            Scenario::RequestToPay,
         ] {
             assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
         }

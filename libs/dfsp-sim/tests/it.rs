@@ -318,6 +318,8 @@ impl Switch {
             als: self.als.clone(),
             quotes: self.quotes.clone(),
             transfers: self.transfers.clone(),
+            // No transaction requests service in this switch (see tests/request_to_pay.rs).
+            transaction_requests: "http://127.0.0.1:9".into(),
         }
     }
 

@@ -5,10 +5,12 @@
 //! - [`render_endpoint`]: filling `{{transferId}}`-style templates;
 //! - [`Forwarder`]: sending FSPIOP requests and callbacks with Mojaloop's outbound header
 //!   rules, over a keep-alive connection pool with a timeout on every request;
-//! - [`headers_of`]: inbound headers in the form `fspiop::headers` validates.
+//! - [`headers_of`]: inbound headers in the form `fspiop::headers` validates;
+//! - [`inbound`]: reading a body within the API's limit, the path's id, the duplicate hash.
 
 mod directory;
 mod forwarder;
+pub mod inbound;
 
 use std::collections::BTreeMap;
 

@@ -185,6 +185,13 @@ pub async fn drop_database_if_exists(server_url: &str, name: &str) -> Result<()>
     Ok(())
 }
 
+/// Milliseconds since the epoch as a MySQL `DATETIME(3)` literal (`YYYY-MM-DD HH:MM:SS.mmm`,
+/// UTC).
+pub fn datetime_literal(ms: i64) -> String {
+    let iso = fspiop::datetime::format_date_time(ms);
+    iso.trim_end_matches('Z').replacen('T', " ", 1)
+}
+
 /// The URL of database `name` on the server at `server_url`: the name goes into the path, and
 /// any `?query` of `server_url` is kept.
 pub fn database_url(server_url: &str, name: &str) -> Result<String> {

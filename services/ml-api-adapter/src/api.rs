@@ -60,8 +60,7 @@ use crate::error::Result;
 use crate::messages::{self, Outbound};
 use crate::{now_ms, AppState};
 
-/// Largest body read (the FSPIOP API's 5 MiB payload limit): larger is 3104.
-pub const BODY_LEN_MAX_BYTES: usize = 5_242_880;
+pub use fspiop_edge::inbound::BODY_LEN_MAX_BYTES;
 /// The FSPIOP resource of the `/transfers` routes.
 pub const RESOURCE: &str = "transfers";
 /// The FSPIOP resource of the `/fxTransfers` routes.
@@ -179,20 +178,7 @@ pub fn check_fx_fulfil(fulfil: &FxTransfersIdPutResponse) -> Result<(), FspiopEr
 }
 
 async fn read_body(body: Body) -> Result<Bytes, FspiopError> {
-    axum::body::to_bytes(body, BODY_LEN_MAX_BYTES)
-        .await
-        .map_err(|error| {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                FspiopError::with_detail(
-                    ErrorCode::TooLargePayload,
-                    format!("body is larger than {BODY_LEN_MAX_BYTES} bytes"),
-                )
-            } else {
-                FspiopError::with_detail(ErrorCode::MalformedSyntax, "body could not be read")
-            }
-        })
+    fspiop_edge::inbound::read_body(body, BODY_LEN_MAX_BYTES).await
 }
 
 /// Mojaloop's completedTimestamp window on `PUT /transfers/{ID}`.

@@ -296,6 +296,7 @@ pub async fn run_switch(
         format!("{scheme}://{local}:{}", ports.als_api),
         format!("{scheme}://{local}:{}", ports.quoting_service),
         format!("{scheme}://{local}:{}", ports.ml_api_adapter),
+        format!("{scheme}://{local}:{}", ports.transaction_requests),
     );
     let sim_listener = if dfsps > 0 {
         Some(bind(host, ports.simulator).await?)
@@ -406,7 +407,13 @@ pub async fn run_switch(
 async fn simulate(
     (count, fx): (usize, bool),
     listener: tokio::net::TcpListener,
-    (ledger, als, quotes, transfers): &(String, String, String, String),
+    (ledger, als, quotes, transfers, transaction_requests): &(
+        String,
+        String,
+        String,
+        String,
+        String,
+    ),
     oracle: &str,
     (jws, tls, client): (
         Option<dfsp_sim::SimJws>,
@@ -441,6 +448,7 @@ async fn simulate(
             als: als.clone(),
             quotes: quotes.clone(),
             transfers: transfers.clone(),
+            transaction_requests: transaction_requests.clone(),
         },
         request_timeout_ms: 20_000,
         callback_timeout_ms: 30_000,

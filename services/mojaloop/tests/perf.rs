@@ -1,6 +1,7 @@
 //! A short perf run in CI, for correctness, not speed: `mojaloop perf run` against
 //! `mojaloop up --dfsps 8` over the embedded bus passes its validity gate and writes its report;
-//! the transfers-only and currency-conversion scenarios and a two-step capacity search do too.
+//! the transfers-only, currency-conversion and request-to-pay scenarios and a two-step capacity
+//! search do too.
 //! No timing is asserted.
 
 #![allow(
@@ -153,6 +154,48 @@ fn a_short_run_passes_the_validity_gate() {
         common::units(&run.position_in("perffsp-eur", "EUR")) - fx_before.2,
         -9 * sent
     );
+
+    // Request to pay: the payees perffsp-5..8 ask the payers perffsp-1..4; the payer quotes,
+    // checks the OTP and transfers; the gate holds as for payments the payer starts.
+    let dir = out.join("request-to-pay");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--scenario",
+        "request-to-pay",
+        "--amount",
+        "2",
+        "--rate",
+        "10",
+        "--duration-s",
+        "4",
+        "--warmup-s",
+        "0",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Validity gate: PASSED"), "{stdout}");
+    let r = report(&dir);
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert_eq!(r["scenario"], "request-to-pay");
+    let sent = r["counts"]["sent"].as_i64().unwrap();
+    assert!(sent >= 20, "{r}");
+    assert_eq!(r["counts"]["succeeded"].as_i64(), Some(sent), "{r}");
+    for phase in [
+        "lookup",
+        "transactionRequest",
+        "quote",
+        "authorization",
+        "transfer",
+    ] {
+        assert_eq!(
+            r["phases"][phase]["count"].as_i64(),
+            Some(sent),
+            "{phase}: {r}"
+        );
+    }
 
     let dir = out.join("capacity");
     let (code, stdout) = run.mojaloop(&[

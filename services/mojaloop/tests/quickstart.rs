@@ -2,9 +2,10 @@
 //! then `mojaloop provision`, `verify-participants`, `test-transaction` and `validate` as
 //! separate commands, once over the embedded bus and once over Kafka. Afterwards the ledger is
 //! read: the payer's position moved by the amount, the payee's by minus the amount, and the
-//! transfer is COMMITTED. Every payer/payee pair pays; an amount beyond the payer's liquidity
-//! ends in 4001 and an unknown MSISDN in 3204, each told the way the command tells it. The
-//! switch stops cleanly on SIGTERM.
+//! transfer is COMMITTED. A request to pay (`test-transaction --request-to-pay`) commits
+//! through the transaction requests service. Every payer/payee pair pays; an amount beyond the
+//! payer's liquidity ends in 4001 and an unknown MSISDN in 3204, each told the way the command
+//! tells it. The switch stops cleanly on SIGTERM.
 //!
 //! Each run gets its own databases (and topic prefix over Kafka) and its own ports
 //! (`--port-offset`), so the two runs can go in parallel.
@@ -155,6 +156,81 @@ fn quick_start(kafka: bool, port_offset: u16) {
         units(&run.position_in("perffsp-eur", "EUR")) - payee_eur,
         -90
     );
+
+    // A request to pay (through the transaction requests service): the payee perffsp-5 asks,
+    // the payer perffsp-1 quotes, has the customer's OTP checked and transfers.
+    let (payer_before, payee_before) = (
+        units(&run.position("perffsp-1")),
+        units(&run.position("perffsp-5")),
+    );
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--request-to-pay",
+        "--from",
+        "perffsp-5",
+        "--to",
+        "perffsp-1",
+        "--amount",
+        "100",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "Payee (requests): MSISDN 19012345401 (perffsp-5)",
+        "Payer (asked): MSISDN 19012345001 (perffsp-1)",
+        "[✓] Party Lookup: ",
+        "(payer at perffsp-1)",
+        "[✓] Transaction Request: ",
+        "(RECEIVED, id ",
+        "[✓] Quote: ",
+        "[✓] Authorization: ",
+        "[✓] Transfer: ",
+        "[✓] Settlement: recorded in settlement window",
+        "Status: SUCCESS",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}");
+    }
+    let r2p_transfer = out
+        .split("COMMITTED, id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no transfer id in\n{out}"));
+    assert_eq!(run.transfer_state(r2p_transfer), "COMMITTED");
+    assert_eq!(units(&run.position("perffsp-1")) - payer_before, 100);
+    assert_eq!(units(&run.position("perffsp-5")) - payee_before, -100);
+    // Without an OTP, and refused by the payer's liquidity at the transfer.
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--request-to-pay",
+        "--no-otp",
+        "--from",
+        "perffsp-6",
+        "--to",
+        "perffsp-2",
+        "--amount",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Authorization: none") && !out.contains("[✓] Authorization"),
+        "{out}"
+    );
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--request-to-pay",
+        "--from",
+        "perffsp-7",
+        "--to",
+        "perffsp-3",
+        "--amount",
+        "5000000",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[✓] Authorization"), "{out}");
+    assert!(
+        out.contains("[✗] Transfer: FSPIOP error 4001: Payer FSP insufficient liquidity"),
+        "{out}"
+    );
+    assert_eq!(units(&run.position("perffsp-1")) - payer_before, 100);
 
     let (code, out) = run.mojaloop(&["validate"]);
     assert_eq!(code, 0, "{out}");

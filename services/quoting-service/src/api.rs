@@ -30,13 +30,12 @@ use fspiop::validate;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
 use service_kit::health::{health_response, HealthReport, Status, SubServiceHealth};
 use service_kit::http::{empty_response, FspiopResponse};
-use sha2::{Digest, Sha256};
 
 use crate::process::{Inbound, Job, Resource};
 use crate::AppState;
 
-/// Largest body read (the FSPIOP API's 5 MiB payload limit): larger is 3104.
-pub const BODY_LEN_MAX_BYTES: usize = 5_242_880;
+use fspiop_edge::inbound::check_path_id as check_id;
+pub use fspiop_edge::inbound::{body_hash_hex as body_hash, BODY_LEN_MAX_BYTES};
 /// The FSPIOP resource of every route.
 pub const RESOURCE: &str = "quotes";
 /// How long a health probe waits for a database.
@@ -87,39 +86,8 @@ fn check_headers_of(
     Ok((map, validated.source, destination))
 }
 
-/// The path id must be a CorrelationId (UUID v1-v7 or ULID).
-fn check_id(id: &str) -> Result<(), FspiopError> {
-    if validate::is_correlation_id(id) {
-        Ok(())
-    } else {
-        Err(FspiopError::with_detail(
-            ErrorCode::GenericValidationError,
-            format!("/params/id {id:?} must be a UUID or ULID"),
-        ))
-    }
-}
-
 async fn read_body(body: Body) -> Result<Bytes, FspiopError> {
-    axum::body::to_bytes(body, BODY_LEN_MAX_BYTES)
-        .await
-        .map_err(|error| {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                FspiopError::with_detail(
-                    ErrorCode::TooLargePayload,
-                    format!("body is larger than {BODY_LEN_MAX_BYTES} bytes"),
-                )
-            } else {
-                FspiopError::with_detail(ErrorCode::MalformedSyntax, "body could not be read")
-            }
-        })
-}
-
-/// Lower-case hex SHA-256 of the body's canonical JSON: the duplicate-detection hash.
-pub fn body_hash(value: &serde_json::Value) -> String {
-    let digest = Sha256::digest(fspiop::canonical::to_string(value).as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    fspiop_edge::inbound::read_body(body, BODY_LEN_MAX_BYTES).await
 }
 
 /// `money` must be expressible in minor units of its currency.

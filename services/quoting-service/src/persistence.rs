@@ -573,11 +573,7 @@ async fn insert_errors(
     Ok(())
 }
 
-/// Milliseconds since the epoch as a MySQL `DATETIME(3)` literal (UTC).
-pub fn datetime_literal(ms: i64) -> String {
-    let iso = fspiop::datetime::format_date_time(ms);
-    iso.trim_end_matches('Z').replacen('T', " ", 1)
-}
+pub use store::datetime_literal;
 
 #[cfg(test)]
 mod tests {

@@ -34,15 +34,15 @@ use fspiop::validate::{self, Format};
 use fspiop::{ErrorCode, FspiopError};
 use service_kit::health::{health_response, HealthReport, Status, SubServiceHealth};
 use service_kit::http::{empty_response, FspiopResponse};
-use sha2::{Digest, Sha256};
 
 use crate::record::{RequestRow, Update};
 use crate::relay::{Effect, Job};
 use crate::rules::{Message, Parties};
 use crate::AppState;
 
-/// Largest body read (the FSPIOP API's 5 MiB payload limit): larger is 3104.
-pub const BODY_LEN_MAX_BYTES: usize = 5_242_880;
+use fspiop_edge::inbound::{
+    body_hash_hex as body_hash, check_path_id as check_id, BODY_LEN_MAX_BYTES,
+};
 /// How long a health probe waits for a database.
 const HEALTH_PROBE_TIMEOUT_MS: u64 = 2000;
 
@@ -95,39 +95,8 @@ fn check_headers(
     })
 }
 
-/// The path id must be a CorrelationId (UUID or ULID).
-fn check_id(id: &str) -> Result<(), FspiopError> {
-    if validate::is_correlation_id(id) {
-        Ok(())
-    } else {
-        Err(FspiopError::with_detail(
-            ErrorCode::GenericValidationError,
-            format!("/params/id {id:?} must be a UUID or ULID"),
-        ))
-    }
-}
-
 async fn read_body(body: Body) -> Result<Bytes, FspiopError> {
-    axum::body::to_bytes(body, BODY_LEN_MAX_BYTES)
-        .await
-        .map_err(|error| {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                FspiopError::with_detail(
-                    ErrorCode::TooLargePayload,
-                    format!("body is larger than {BODY_LEN_MAX_BYTES} bytes"),
-                )
-            } else {
-                FspiopError::with_detail(ErrorCode::MalformedSyntax, "body could not be read")
-            }
-        })
-}
-
-/// Lower-case hex SHA-256 of the body's canonical JSON: the duplicate-detection hash.
-pub fn body_hash(value: &serde_json::Value) -> String {
-    let digest = Sha256::digest(fspiop::canonical::to_string(value).as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    fspiop_edge::inbound::read_body(body, BODY_LEN_MAX_BYTES).await
 }
 
 /// `amount` of `currency` must be expressible in the currency's minor units.
@@ -146,12 +115,6 @@ fn check_scale(amount: &str, currency: &str) -> Result<(), FspiopError> {
                 format!("/amount {amount} {currency}: {why}"),
             )
         })
-}
-
-/// `YYYY-MM-DD HH:MM:SS.mmm` (UTC) of an epoch time, for a DATETIME(3) column.
-fn datetime_literal(ms: i64) -> String {
-    let iso = fspiop::datetime::format_date_time(ms);
-    iso.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 async fn post_request(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -178,7 +141,7 @@ async fn post_request(State(state): State<AppState>, headers: HeaderMap, body: B
             currency: request.amount.currency.clone(),
             scenario: request.transaction_type.scenario.as_str().to_string(),
             authentication_type: request.authentication_type.map(|t| t.as_str().to_string()),
-            expiration: expiration_ms.map(datetime_literal),
+            expiration: expiration_ms.map(store::datetime_literal),
             hash,
         };
         Ok::<_, FspiopError>(Job {

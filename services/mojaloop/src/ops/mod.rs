@@ -76,6 +76,13 @@ pub struct Switch {
         default_value = "http://127.0.0.1:4002"
     )]
     als_url: String,
+    /// Transaction requests service (FSPIOP /transactionRequests, /authorizations).
+    #[arg(
+        long,
+        env = "MOJALOOP_TRANSACTION_REQUESTS_URL",
+        default_value = "http://127.0.0.1:4006"
+    )]
+    transaction_requests_url: String,
     /// Account Lookup Service admin API.
     #[arg(
         long,
@@ -118,6 +125,7 @@ impl Switch {
             &mut switch.quoting_service_url,
             &mut switch.als_url,
             &mut switch.als_admin_url,
+            &mut switch.transaction_requests_url,
         ] {
             *url = self.url(url);
         }

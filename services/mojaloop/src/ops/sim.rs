@@ -63,6 +63,7 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 als: args.switch.als_url.clone(),
                 quotes: args.switch.quoting_service_url.clone(),
                 transfers: args.switch.ml_api_adapter_url.clone(),
+                transaction_requests: args.switch.transaction_requests_url.clone(),
             },
             request_timeout_ms: args.switch.request_timeout_ms,
             callback_timeout_ms: args.switch.request_timeout_ms,

@@ -1,16 +1,26 @@
-//! One payment end to end through the simulators (`mojaloop test-transaction`).
+//! One payment end to end through the simulators (`mojaloop test-transaction`), paid by the
+//! payer or, with `--request-to-pay`, requested by the payee.
 
 use super::*;
 
 #[derive(Debug, Args)]
 pub struct TestTransactionArgs {
-    /// Payer DFSP (perffsp-N).
+    /// Payer DFSP (perffsp-N); with --request-to-pay, the payee DFSP that asks to be paid.
     #[arg(long, default_value = "perffsp-1")]
     from: String,
     /// Payee: a DFSP (perffsp-N, paying its test customer; perffsp-eur, the payee in EUR,
-    /// paid through the FXP perffsp-fxp) or an MSISDN.
+    /// paid through the FXP perffsp-fxp) or an MSISDN. With --request-to-pay, the payer asked:
+    /// a DFSP (its test customer) or an MSISDN, looked up by the payee.
     #[arg(long, default_value = "perffsp-5")]
     to: String,
+    /// The payee asks to be paid (FSPIOP request to pay): it looks the payer up and sends
+    /// POST /transactionRequests; the payer quotes, has the payee's customer authorize with
+    /// an OTP, and transfers.
+    #[arg(long)]
+    request_to_pay: bool,
+    /// With --request-to-pay: no OTP authorization (the payer transfers after the quote).
+    #[arg(long, requires = "request_to_pay")]
+    no_otp: bool,
     /// Amount in the payer's currency (USD).
     #[arg(long, default_value = "100")]
     amount: String,
@@ -69,6 +79,10 @@ pub(super) fn phase_label(phase: Phase) -> &'static str {
         Phase::FxTransfer => "FX Transfer",
         Phase::AnswerFxQuote => "FXP quote answer",
         Phase::AnswerFxTransfer => "FXP transfer answer",
+        Phase::TransactionRequest => "Transaction Request",
+        Phase::Authorization => "Authorization",
+        Phase::AnswerTransactionRequest => "Payer request answer",
+        Phase::AnswerAuthorization => "Payee authorization answer",
     }
 }
 
@@ -77,7 +91,8 @@ pub(super) fn failed_phase(error: &PaymentError) -> Option<Phase> {
         PaymentError::Fspiop { phase, .. }
         | PaymentError::Request { phase, .. }
         | PaymentError::Timeout { phase, .. }
-        | PaymentError::InvalidCallback { phase, .. } => Some(*phase),
+        | PaymentError::InvalidCallback { phase, .. }
+        | PaymentError::Rejected { phase, .. } => Some(*phase),
         PaymentError::UnknownPayer(_) | PaymentError::Simulator(_) => None,
     }
 }
@@ -92,8 +107,21 @@ pub(super) fn describe(error: &PaymentError) -> String {
         PaymentError::Request { detail, .. } | PaymentError::InvalidCallback { detail, .. } => {
             detail.clone()
         }
+        PaymentError::Rejected { detail, .. } => format!("rejected: {detail}"),
         PaymentError::UnknownPayer(name) => format!("the simulator does not run {name}"),
         PaymentError::Simulator(detail) => detail.clone(),
+    }
+}
+
+/// The customer `to` names, and how to tell it: a DFSP's test customer, or an MSISDN whose
+/// owner is looked up.
+fn customer(to: &str) -> Option<(String, String)> {
+    match layout::index_of(to) {
+        Some(index) => Some((layout::test_msisdn(index), to.to_string())),
+        None if !to.is_empty() && to.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((to.to_string(), "owner to be looked up".to_string()))
+        }
+        None => None,
     }
 }
 
@@ -101,14 +129,14 @@ pub(super) fn describe(error: &PaymentError) -> String {
 pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
     let count = args.layout.dfsps;
     layout::check_count(count).map_err(anyhow::Error::msg)?;
+    if args.request_to_pay {
+        return request_to_pay(args);
+    }
     let payer = dfsp_index(&args.from, count)?;
     let converts = args.to == layout::FX_PAYEE_NAME;
-    let (payee_msisdn, payee_label) = match layout::index_of(&args.to) {
-        Some(index) => (layout::test_msisdn(index), args.to.clone()),
+    let (payee_msisdn, payee_label) = match customer(&args.to) {
+        Some(customer) => customer,
         None if converts => (layout::fx_test_msisdn(), args.to.clone()),
-        None if !args.to.is_empty() && args.to.bytes().all(|b| b.is_ascii_digit()) => {
-            (args.to.clone(), "owner to be looked up".to_string())
-        }
         None => anyhow::bail!("--to {} is neither perffsp-N nor an MSISDN", args.to),
     };
     let payer_msisdn = layout::test_msisdn(payer);
@@ -152,21 +180,10 @@ async fn fx_positions(
         (report.fxp.as_str(), &report.target_currency),
         (report.payee_fsp.as_str(), &report.target_currency),
     ] {
-        let value: Option<(String,)> = sqlx::query_as(
-            "SELECT CAST(pp.value AS CHAR) FROM participantPosition pp
-               JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
-               JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId AND lat.name = 'POSITION'
-               JOIN participant p ON p.participantId = pc.participantId
-              WHERE p.name = ? AND pc.currencyId = ?",
-        )
-        .bind(name)
-        .bind(currency)
-        .fetch_optional(&pool)
-        .await?;
         rows.push((
             name.to_string(),
             currency.clone(),
-            value.map_or_else(|| "?".to_string(), |(v,)| v),
+            position(&pool, name, currency).await?,
         ));
     }
     let state: Option<(String,)> = sqlx::query_as(
@@ -182,6 +199,186 @@ async fn fx_positions(
         state.map_or_else(|| "?".to_string(), |(s,)| s),
     ));
     Ok(rows)
+}
+
+/// The POSITION value of `name` in `currency` (`?` when it has none).
+async fn position(pool: &sqlx::MySqlPool, name: &str, currency: &str) -> Result<String> {
+    let value: Option<(String,)> = sqlx::query_as(
+        "SELECT CAST(pp.value AS CHAR) FROM participantPosition pp
+           JOIN participantCurrency pc ON pc.participantCurrencyId = pp.participantCurrencyId
+           JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId AND lat.name = 'POSITION'
+           JOIN participant p ON p.participantId = pc.participantId
+          WHERE p.name = ? AND pc.currencyId = ?",
+    )
+    .bind(name)
+    .bind(currency)
+    .fetch_optional(pool)
+    .await?;
+    Ok(value.map_or_else(|| "?".to_string(), |(v,)| v))
+}
+
+/// The USD positions of `names`, in order.
+async fn positions(database: &Database, names: &[&str]) -> Result<Vec<String>> {
+    let url = store::database_url(&database.database_url, &database.central_ledger_database)?;
+    let pool = store::connect(&url, 1, 5_000).await?;
+    let mut values = Vec::with_capacity(names.len());
+    for name in names {
+        values.push(position(&pool, name, layout::CURRENCY).await?);
+    }
+    pool.close().await;
+    Ok(values)
+}
+
+/// `mojaloop test-transaction --request-to-pay`: `--from` (the payee) asks `--to` (the payer)
+/// to pay.
+fn request_to_pay(args: TestTransactionArgs) -> Result<Verdict> {
+    let count = args.layout.dfsps;
+    let payee = dfsp_index(&args.from, count)?;
+    let Some((payer_msisdn, payer_label)) = customer(&args.to) else {
+        anyhow::bail!("--to {} is neither perffsp-N nor an MSISDN", args.to)
+    };
+    let payee_msisdn = layout::test_msisdn(payee);
+    runtime()?.block_on(async move {
+        let sim = args.switch.simulator(&args.sim)?;
+        heading("Request to Pay Test");
+        println!("Payee (requests): MSISDN {payee_msisdn} ({})", args.from);
+        println!("Payer (asked): MSISDN {payer_msisdn} ({payer_label})");
+        println!("Amount: {} {}", args.amount, layout::CURRENCY);
+        println!(
+            "Authorization: {}",
+            if args.no_otp { "none" } else { "OTP" }
+        );
+        println!();
+        let before = match layout::index_of(&args.to) {
+            Some(_) => positions(&args.database, &[&args.to, &args.from])
+                .await
+                .ok(),
+            None => None,
+        };
+        let options = dfsp_sim::RequestOptions {
+            payee_msisdn: Some(payee_msisdn.clone()),
+            without_otp: args.no_otp,
+            ..Default::default()
+        };
+        let outcome = sim
+            .request_to_pay(&args.from, &payer_msisdn, &args.amount, &options)
+            .await;
+        let report = match outcome {
+            Ok(report) => report,
+            Err(error) => {
+                let order: &[Phase] = if args.no_otp {
+                    &[
+                        Phase::Lookup,
+                        Phase::TransactionRequest,
+                        Phase::Quote,
+                        Phase::Transfer,
+                    ]
+                } else {
+                    &[
+                        Phase::Lookup,
+                        Phase::TransactionRequest,
+                        Phase::Quote,
+                        Phase::Authorization,
+                        Phase::Transfer,
+                    ]
+                };
+                return Ok(print_failure(&error, order));
+            }
+        };
+        println!(
+            "[✓] {}: {} (payer at {})",
+            phase_label(Phase::Lookup),
+            ms(report.lookup),
+            report.payer_fsp
+        );
+        println!(
+            "[✓] {}: {} (RECEIVED, id {}, transactionId {})",
+            phase_label(Phase::TransactionRequest),
+            ms(report.transaction_request),
+            report.transaction_request_id,
+            report.transaction_id
+        );
+        println!(
+            "[✓] {}: {} (by the payer, transactionRequestId carried)",
+            phase_label(Phase::Quote),
+            ms(report.quote)
+        );
+        if !args.no_otp {
+            println!(
+                "[✓] {}: {} (OTP entered at the payee, checked by the payer)",
+                phase_label(Phase::Authorization),
+                ms(report.authorization)
+            );
+        }
+        if report.transfer_id.is_empty() {
+            // The payer is not simulated here: its quote and transfer are not seen.
+            println!(
+                "[?] {}: not seen from the payee",
+                phase_label(Phase::Transfer)
+            );
+            println!();
+            println!(
+                "Status: FAILED (the payer DFSP {} is not simulated by {})",
+                report.payer_fsp,
+                sim.base_url()
+            );
+            return Ok(Verdict::Negative);
+        }
+        println!(
+            "[✓] {}: {} ({}, id {})",
+            phase_label(Phase::Transfer),
+            ms(report.transfer),
+            report.transfer_state,
+            report.transfer_id
+        );
+        match settlement_window(&args.database, &report.transfer_id).await {
+            Ok((window, state)) => {
+                println!("[✓] Settlement: recorded in settlement window {window} ({state})")
+            }
+            Err(error) => println!("[?] Settlement: window not readable ({error:#})"),
+        }
+        let names = [report.payer_fsp.as_str(), report.payee_fsp.as_str()];
+        match positions(&args.database, &names).await {
+            Ok(after) => {
+                println!();
+                println!("Positions (net debit; positive owes the hub), before → after:");
+                for (index, name) in names.iter().enumerate() {
+                    let was = before
+                        .as_ref()
+                        .and_then(|values| values.get(index))
+                        .map_or("?", String::as_str);
+                    let now = after.get(index).map_or("?", String::as_str);
+                    println!("  {name} {}: {was} → {now}", layout::CURRENCY);
+                }
+            }
+            Err(error) => println!("[?] Positions: not readable ({error:#})"),
+        }
+        println!();
+        println!("Total time: {}", ms(report.total()));
+        println!("Status: SUCCESS");
+        Ok(Verdict::Positive)
+    })
+}
+
+/// Each phase up to the one that failed, and the status line.
+fn print_failure(error: &PaymentError, order: &[Phase]) -> Verdict {
+    let failed = failed_phase(error);
+    let at = failed.and_then(|phase| order.iter().position(|p| *p == phase));
+    for (index, phase) in order.iter().enumerate() {
+        match at {
+            Some(at) if index < at => println!("[✓] {}", phase_label(*phase)),
+            Some(at) if index == at => {
+                println!("[✗] {}: {}", phase_label(*phase), describe(error))
+            }
+            _ => {}
+        }
+    }
+    if at.is_none() {
+        println!("[✗] {}", describe(error));
+    }
+    println!();
+    println!("Status: FAILED ({})", describe(error));
+    Verdict::Negative
 }
 
 /// The phases a payment runs, in order.
@@ -261,26 +458,6 @@ pub(super) async fn print_outcome(
             println!("Status: SUCCESS");
             Verdict::Positive
         }
-        Err(error) => {
-            let failed = failed_phase(error);
-            let order = phases(converts);
-            let position = |phase: Phase| order.iter().position(|p| *p == phase);
-            let at = failed.and_then(position);
-            for (index, phase) in order.iter().enumerate() {
-                match at {
-                    Some(at) if index < at => println!("[✓] {}", phase_label(*phase)),
-                    Some(at) if index == at => {
-                        println!("[✗] {}: {}", phase_label(*phase), describe(error))
-                    }
-                    _ => {}
-                }
-            }
-            if at.is_none() {
-                println!("[✗] {}", describe(error));
-            }
-            println!();
-            println!("Status: FAILED ({})", describe(error));
-            Verdict::Negative
-        }
+        Err(error) => print_failure(error, phases(converts)),
     }
 }

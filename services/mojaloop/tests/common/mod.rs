@@ -145,6 +145,7 @@ pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run 
         format!("t_{id}_q"),
         format!("t_{id}_als"),
         format!("t_{id}_or"),
+        format!("t_{id}_tr"),
     ];
     let database_url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string());
@@ -161,6 +162,10 @@ pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run 
         ),
         ("ALS__DATABASE__NAME".to_string(), databases[2].clone()),
         ("ORACLE__DATABASE__NAME".to_string(), databases[3].clone()),
+        (
+            "TRANSACTION_REQUESTS_SERVICE__TRANSACTION_REQUESTS_DATABASE__NAME".to_string(),
+            databases[4].clone(),
+        ),
         ("DATABASE_URL".to_string(), database_url.clone()),
         (
             "MOJALOOP_CENTRAL_LEDGER_DATABASE".to_string(),
@@ -173,6 +178,7 @@ pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run 
         ("MOJALOOP_ALS_ADMIN_URL".to_string(), url(4001)),
         ("MOJALOOP_ALS_URL".to_string(), url(4002)),
         ("MOJALOOP_ORACLE_URL".to_string(), url(4003)),
+        ("MOJALOOP_TRANSACTION_REQUESTS_URL".to_string(), url(4006)),
         ("MOJALOOP_SIM_URL".to_string(), url(4100)),
         ("MOJALOOP_SIM_CALLBACK_URL".to_string(), url(4100)),
         ("NO_COLOR".to_string(), "1".to_string()),
