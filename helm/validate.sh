@@ -175,8 +175,8 @@ for f in sorted(out.glob('*.yaml')):
         for k in unexpected:
             if kinds.get(k):
                 fail.append(f'{f.name}: unexpected {k}')
-        if kinds.get('Deployment') != 11 or kinds.get('PodDisruptionBudget') != 11 or kinds.get('Job') != 2:
-            fail.append(f'{f.name}: expected 11 Deployments, 11 PDBs, 2 Jobs')
+        if kinds.get('Deployment') != 12 or kinds.get('PodDisruptionBudget') != 12 or kinds.get('Job') != 2:
+            fail.append(f'{f.name}: expected 12 Deployments, 12 PDBs, 2 Jobs')
     # Secrets: the database URLs and the hub's JWS key; ConfigMaps: the dashboards and the
     # participants' JWS public keys, each unless an existing one is named.
     expected = {'small': (2, 1), 'performance': (2, 1), 'secure': (2, 2), 'perf-secure': (1, 1)}

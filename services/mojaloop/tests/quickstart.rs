@@ -240,6 +240,7 @@ fn quick_start(kafka: bool, port_offset: u16) {
         "✅ ML API Adapter: OK",
         "✅ Central Ledger: OK",
         "✅ Central Settlement: OK",
+        "✅ Transaction Requests Service: OK",
         "✅ All 8 DFSPs responding",
         "✅ All 8 DFSPs provisioned",
         "mTLS: off",

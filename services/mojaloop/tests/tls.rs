@@ -227,7 +227,7 @@ fn a_payment_commits_over_mutual_tls() {
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(
-            "✅ mTLS: a handshake without a client certificate was refused by all 7 listeners \
+            "✅ mTLS: a handshake without a client certificate was refused by all 8 listeners \
              (received fatal alert: CertificateRequired); perffsp-1's certificate was accepted, \
              and FSPIOP-Source perffsp-2 over it refused with 3100"
         ),

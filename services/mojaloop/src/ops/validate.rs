@@ -52,6 +52,7 @@ pub(super) async fn mtls_evidence(switch: &Switch, http: &Http) -> Result<MtlsEv
         &switch.ml_api_adapter_url,
         &switch.central_ledger_url,
         &switch.central_settlement_url,
+        &switch.transaction_requests_url,
     ];
     let mut alerts = std::collections::BTreeSet::new();
     for base in listeners {
@@ -227,6 +228,10 @@ pub fn validate(args: ValidateArgs) -> Result<Verdict> {
             ("ML API Adapter", &args.switch.ml_api_adapter_url),
             ("Central Ledger", &args.switch.central_ledger_url),
             ("Central Settlement", &args.switch.central_settlement_url),
+            (
+                "Transaction Requests Service",
+                &args.switch.transaction_requests_url,
+            ),
         ];
         for (label, url) in services {
             let url = format!("{}/health", url.trim_end_matches('/'));
