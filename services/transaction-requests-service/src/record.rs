@@ -22,17 +22,6 @@ pub struct RequestRow {
     pub hash: String,
 }
 
-/// What is recorded of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub parties: Parties,
-    pub hash: String,
-    pub state: Option<String>,
-    pub transaction_id: Option<String>,
-    pub authorization_response: Option<String>,
-    pub error_code: Option<String>,
-}
-
 /// Records `row`; when its id is already recorded, nothing is written and the earlier
 /// request's hash is returned.
 pub async fn insert(pool: &MySqlPool, row: &RequestRow) -> Result<Option<String>, sqlx::Error> {
@@ -69,48 +58,18 @@ pub async fn insert(pool: &MySqlPool, row: &RequestRow) -> Result<Option<String>
     }
 }
 
-/// The recorded request `id`, if any.
-pub async fn find(pool: &MySqlPool, id: &str) -> Result<Option<Recorded>, sqlx::Error> {
-    type Row = (
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT payeeFsp, payerFsp, requestHash, state, transactionId, authorizationResponse,
-                errorCode
-         FROM transactionRequest WHERE transactionRequestId = ?",
+/// The two DFSPs of recorded request `id`, if it is recorded.
+pub async fn parties(pool: &MySqlPool, id: &str) -> Result<Option<Parties>, sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT payeeFsp, payerFsp FROM transactionRequest WHERE transactionRequestId = ?",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(
-        |(
-            payee_fsp,
-            payer_fsp,
-            hash,
-            state,
-            transaction_id,
-            authorization_response,
-            error_code,
-        )| {
-            Recorded {
-                parties: Parties {
-                    payee_fsp,
-                    payer_fsp,
-                },
-                hash,
-                state,
-                transaction_id,
-                authorization_response,
-                error_code,
-            }
-        },
-    ))
+    Ok(row.map(|(payee_fsp, payer_fsp)| Parties {
+        payee_fsp,
+        payer_fsp,
+    }))
 }
 
 /// What a relayed answer changes in the record.

@@ -119,29 +119,23 @@ async fn handle(state: &AppState, job: &Job) -> Result<(), FspiopError> {
                 return Err(rules::modified_request(&job.id));
             }
         }
-        Effect::Update(update) => {
-            if let Some(recorded) = record::find(pool, &job.id).await.map_err(database_error)? {
+        Effect::Update(_) | Effect::Nothing => {
+            if let Some(parties) = record::parties(pool, &job.id)
+                .await
+                .map_err(database_error)?
+            {
                 rules::check_sender(
                     job.message,
                     &job.id,
-                    &recorded.parties,
+                    &parties,
                     &job.source,
                     &job.destination,
                 )?;
-                record::update(pool, &job.id, update)
-                    .await
-                    .map_err(database_error)?;
-            }
-        }
-        Effect::Nothing => {
-            if let Some(recorded) = record::find(pool, &job.id).await.map_err(database_error)? {
-                rules::check_sender(
-                    job.message,
-                    &job.id,
-                    &recorded.parties,
-                    &job.source,
-                    &job.destination,
-                )?;
+                if let Effect::Update(update) = &job.effect {
+                    record::update(pool, &job.id, update)
+                        .await
+                        .map_err(database_error)?;
+                }
             }
         }
     }
