@@ -68,6 +68,22 @@ pub mod action {
     pub const FX_NOTIFY: &str = "fx-notify";
     pub const FX_TIMEOUT_RECEIVED: &str = "fx-timeout-received";
     pub const FX_TIMEOUT_RESERVED: &str = "fx-timeout-reserved";
+
+    // Bulk transfers. On `topic-bulk-prepare`, `-fulfil`, `-get` (from the API): the request;
+    // on `topic-notification-event` (from the ledger): one callback to `to`, whose body is
+    // staged in the ledger's `bulkTransferMessage` (`content.context.bulkMessageId`).
+    /// `POST /bulkTransfers`; notification: POST to the payee.
+    pub const BULK_PREPARE: &str = "bulk-prepare";
+    /// `PUT /bulkTransfers/{ID}` from the payee.
+    pub const BULK_COMMIT: &str = "bulk-commit";
+    /// `PUT /bulkTransfers/{ID}/error` from the payee.
+    pub const BULK_ABORT: &str = "bulk-abort";
+    /// `GET /bulkTransfers/{ID}`.
+    pub const BULK_GET: &str = "bulk-get";
+    /// Notification: `PUT /bulkTransfers/{ID}` (results or state) to `to`.
+    pub const BULK_PUT: &str = "bulk-put";
+    /// Notification: `PUT /bulkTransfers/{ID}/error` to `to`.
+    pub const BULK_ERROR: &str = "bulk-error";
 }
 
 /// The participant name the switch uses as `from` on messages it originates.

@@ -908,3 +908,259 @@ mod tests {
         assert_eq!(TransferState::Committed.as_str(), "COMMITTED");
     }
 }
+
+// ---- bulk quotes and bulk transfers ---------------------------------------------------
+
+string_enum!(
+    /// A bulk transfer's state as FSPIOP exposes it.
+    BulkTransferState, "BulkTransferState" {
+        Received = "RECEIVED", Pending = "PENDING", Accepted = "ACCEPTED",
+        Processing = "PROCESSING", Completed = "COMPLETED", Rejected = "REJECTED",
+    }
+);
+
+/// The most individual quotes or transfers one bulk may hold (the API's `maxItems`).
+pub const BULK_ITEMS_MAX: usize = 1000;
+
+pub static INDIVIDUAL_QUOTE: Object = Object {
+    fields: &[
+        required("quoteId", fmt(Format::CorrelationId)),
+        required("transactionId", fmt(Format::CorrelationId)),
+        required("payee", Rule::Object(&PARTY)),
+        required("amountType", AmountType::RULE),
+        required("amount", Rule::Object(&MONEY)),
+        optional("fees", Rule::Object(&MONEY)),
+        required("transactionType", Rule::Object(&TRANSACTION_TYPE)),
+        optional("note", text(1, 128)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+static INDIVIDUAL_QUOTE_ITEM: Rule = Rule::Object(&INDIVIDUAL_QUOTE);
+pub static BULK_QUOTES_POST: Object = Object {
+    fields: &[
+        required("bulkQuoteId", fmt(Format::CorrelationId)),
+        required("payer", Rule::Object(&PARTY)),
+        optional("geoCode", Rule::Object(&GEO_CODE)),
+        optional("expiration", fmt(Format::DateTime)),
+        required(
+            "individualQuotes",
+            Rule::Array {
+                item: &INDIVIDUAL_QUOTE_ITEM,
+                min: 1,
+                max: BULK_ITEMS_MAX,
+            },
+        ),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static INDIVIDUAL_QUOTE_RESULT: Object = Object {
+    fields: &[
+        required("quoteId", fmt(Format::CorrelationId)),
+        optional("payee", Rule::Object(&PARTY)),
+        optional("transferAmount", Rule::Object(&MONEY)),
+        optional("payeeReceiveAmount", Rule::Object(&MONEY)),
+        optional("payeeFspFee", Rule::Object(&MONEY)),
+        optional("payeeFspCommission", Rule::Object(&MONEY)),
+        optional("ilpPacket", fmt(Format::IlpPacket)),
+        optional("condition", fmt(Format::Binary32)),
+        optional("errorInformation", Rule::Object(&ERROR_INFORMATION)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+static INDIVIDUAL_QUOTE_RESULT_ITEM: Rule = Rule::Object(&INDIVIDUAL_QUOTE_RESULT);
+pub static BULK_QUOTES_ID_PUT: Object = Object {
+    fields: &[
+        optional(
+            "individualQuoteResults",
+            Rule::Array {
+                item: &INDIVIDUAL_QUOTE_RESULT_ITEM,
+                min: 0,
+                max: BULK_ITEMS_MAX,
+            },
+        ),
+        required("expiration", fmt(Format::DateTime)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static INDIVIDUAL_TRANSFER: Object = Object {
+    fields: &[
+        required("transferId", fmt(Format::CorrelationId)),
+        required("transferAmount", Rule::Object(&MONEY)),
+        required("ilpPacket", fmt(Format::IlpPacket)),
+        required("condition", fmt(Format::Binary32)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+static INDIVIDUAL_TRANSFER_ITEM: Rule = Rule::Object(&INDIVIDUAL_TRANSFER);
+pub static BULK_TRANSFERS_POST: Object = Object {
+    fields: &[
+        required("bulkTransferId", fmt(Format::CorrelationId)),
+        required("bulkQuoteId", fmt(Format::CorrelationId)),
+        required("payerFsp", fmt(Format::FspId)),
+        required("payeeFsp", fmt(Format::FspId)),
+        required(
+            "individualTransfers",
+            Rule::Array {
+                item: &INDIVIDUAL_TRANSFER_ITEM,
+                min: 1,
+                max: BULK_ITEMS_MAX,
+            },
+        ),
+        required("expiration", fmt(Format::DateTime)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+pub static INDIVIDUAL_TRANSFER_RESULT: Object = Object {
+    fields: &[
+        required("transferId", fmt(Format::CorrelationId)),
+        optional("fulfilment", fmt(Format::Binary32)),
+        optional("errorInformation", Rule::Object(&ERROR_INFORMATION)),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+static INDIVIDUAL_TRANSFER_RESULT_ITEM: Rule = Rule::Object(&INDIVIDUAL_TRANSFER_RESULT);
+pub static BULK_TRANSFERS_ID_PUT: Object = Object {
+    fields: &[
+        optional("completedTimestamp", fmt(Format::DateTime)),
+        optional(
+            "individualTransferResults",
+            Rule::Array {
+                item: &INDIVIDUAL_TRANSFER_RESULT_ITEM,
+                min: 0,
+                max: BULK_ITEMS_MAX,
+            },
+        ),
+        required("bulkTransferState", BulkTransferState::RULE),
+        optional("extensionList", EXTENSIONS),
+    ],
+};
+
+/// One payee's quote in a `POST /bulkQuotes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndividualQuote {
+    pub quote_id: String,
+    pub transaction_id: String,
+    pub payee: Party,
+    pub amount_type: AmountType,
+    pub amount: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<Money>,
+    pub transaction_type: TransactionType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(IndividualQuote, INDIVIDUAL_QUOTE);
+
+/// Body of `POST /bulkQuotes`: one payer, up to [`BULK_ITEMS_MAX`] payees of one payee DFSP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkQuotesPostRequest {
+    pub bulk_quote_id: String,
+    pub payer: Party,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geo_code: Option<GeoCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    pub individual_quotes: Vec<IndividualQuote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(BulkQuotesPostRequest, BULK_QUOTES_POST);
+
+/// The payee DFSP's terms for one quote of a bulk (or why it refused it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndividualQuoteResult {
+    pub quote_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee: Option<Party>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_receive_amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_fsp_fee: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payee_fsp_commission: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ilp_packet: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_information: Option<ErrorInformation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(IndividualQuoteResult, INDIVIDUAL_QUOTE_RESULT);
+
+/// Body of `PUT /bulkQuotes/{ID}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkQuotesIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub individual_quote_results: Option<Vec<IndividualQuoteResult>>,
+    pub expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(BulkQuotesIdPutResponse, BULK_QUOTES_ID_PUT);
+
+/// One transfer of a `POST /bulkTransfers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndividualTransfer {
+    pub transfer_id: String,
+    pub transfer_amount: Money,
+    pub ilp_packet: String,
+    pub condition: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(IndividualTransfer, INDIVIDUAL_TRANSFER);
+
+/// Body of `POST /bulkTransfers`: one payer DFSP, one payee DFSP, up to [`BULK_ITEMS_MAX`]
+/// transfers sharing one expiration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkTransfersPostRequest {
+    pub bulk_transfer_id: String,
+    pub bulk_quote_id: String,
+    pub payer_fsp: String,
+    pub payee_fsp: String,
+    pub individual_transfers: Vec<IndividualTransfer>,
+    pub expiration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(BulkTransfersPostRequest, BULK_TRANSFERS_POST);
+
+/// The outcome of one transfer of a bulk: its fulfilment, or why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndividualTransferResult {
+    pub transfer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fulfilment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_information: Option<ErrorInformation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(IndividualTransferResult, INDIVIDUAL_TRANSFER_RESULT);
+
+/// Body of `PUT /bulkTransfers/{ID}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkTransfersIdPutResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub individual_transfer_results: Option<Vec<IndividualTransferResult>>,
+    pub bulk_transfer_state: BulkTransferState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_list: Option<ExtensionList>,
+}
+body!(BulkTransfersIdPutResponse, BULK_TRANSFERS_ID_PUT);
