@@ -661,7 +661,13 @@ async fn bulks_commit_refuse_limit_and_deduplicate() {
     assert_eq!(got["bulkTransferState"], "COMPLETED", "{got}");
     assert_eq!(results(&got), results(&to_payer_mixed));
     let (status, _) = switch
-        .send(reqwest::Method::GET, &format!("/bulkTransfers/{mixed_id}"), "payee-b", "payer-a", None)
+        .send(
+            reqwest::Method::GET,
+            &format!("/bulkTransfers/{mixed_id}"),
+            "payee-b",
+            "payer-a",
+            None,
+        )
         .await;
     assert_eq!(status, 202);
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -684,7 +690,10 @@ async fn bulks_commit_refuse_limit_and_deduplicate() {
         assert!(Instant::now() < deadline, "GET of a rejected bulk answered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(last_put(&poor, &hopeless_id)["bulkTransferState"], "REJECTED");
+    assert_eq!(
+        last_put(&poor, &hopeless_id)["bulkTransferState"],
+        "REJECTED"
+    );
     switch
         .send(
             reqwest::Method::GET,
