@@ -8,8 +8,6 @@
 //! not match the transfer is refused (3100 to its sender) without aborting the transfer, as
 //! nothing authenticates the source here; an unknown transfer is answered 3208.
 
-use std::time::Duration;
-
 use std::collections::HashMap;
 
 use fspiop::envelope::{decode_payload, Message};
@@ -865,10 +863,6 @@ fn reserved_aborted(
     )
 }
 
-/// Attempts at a batch before its senders are told 2001.
-const BATCH_ATTEMPTS_MAX: u32 = 3;
-const BATCH_RETRY_DELAY_MS: u64 = 200;
-
 /// The fulfil handler: consumes `topic-transfer-fulfil` in batches until `stop` fires.
 pub async fn run_handler(
     store: Store,
@@ -905,21 +899,13 @@ pub async fn run_handler(
                 ),
             }
         }
-        let mut new_id = || uuid::Uuid::new_v4().to_string();
-        let mut attempt = 1;
-        let result = loop {
-            match handle(&store, &notifier, &incoming, now_ms, &mut new_id).await {
-                Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
-                    tracing::warn!(%error, attempt, "fulfil batch failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(
-                        BATCH_RETRY_DELAY_MS * u64::from(attempt),
-                    ))
-                    .await;
-                    attempt += 1;
-                }
-                other => break other,
-            }
-        };
+        let new_id = || uuid::Uuid::new_v4().to_string();
+        let (store_ref, notifier_ref, batch_ref) = (&store, &notifier, &incoming);
+        let result = super::batch::retrying("fulfil", &metrics, || async move {
+            let mut new_id = || uuid::Uuid::new_v4().to_string();
+            handle(store_ref, notifier_ref, batch_ref, now_ms, &mut new_id).await
+        })
+        .await;
         let mut messages = match result {
             Ok(outcome) => {
                 metrics
@@ -934,9 +920,6 @@ pub async fn run_handler(
                 outcome.messages
             }
             Err(error) => {
-                if error.is_invariant() {
-                    metrics.invariant_breaks.inc(&["fulfil"]);
-                }
                 tracing::error!(%error, "fulfil batch failed; senders are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
                 incoming
@@ -981,9 +964,12 @@ async fn fulfil_conversions(
     now_ms: i64,
     metrics: &crate::Metrics,
 ) -> Vec<Message> {
-    let mut attempt = 1;
-    loop {
-        match super::fx::fulfil(store, notifier, batch, now_ms).await {
+    let result = super::batch::retrying("fx-fulfil", metrics, || {
+        super::fx::fulfil(store, notifier, batch, now_ms)
+    })
+    .await;
+    {
+        match result {
             Ok(outcome) => {
                 for (name, count) in [
                     ("fulfilled", outcome.fulfilled),
@@ -992,23 +978,12 @@ async fn fulfil_conversions(
                 ] {
                     metrics.transfers.inc_by(&["fx-fulfil", name], count as u64);
                 }
-                return outcome.messages;
-            }
-            Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
-                tracing::warn!(%error, attempt, "fx fulfil batch failed; retrying");
-                tokio::time::sleep(Duration::from_millis(
-                    BATCH_RETRY_DELAY_MS * u64::from(attempt),
-                ))
-                .await;
-                attempt += 1;
+                outcome.messages
             }
             Err(error) => {
-                if error.is_invariant() {
-                    metrics.invariant_breaks.inc(&["fx-fulfil"]);
-                }
                 tracing::error!(%error, "fx fulfil batch failed; senders are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
-                return batch
+                batch
                     .iter()
                     .map(|i| {
                         super::fx::from_hub(
@@ -1020,7 +995,7 @@ async fn fulfil_conversions(
                             now_ms,
                         )
                     })
-                    .collect();
+                    .collect()
             }
         }
     }

@@ -1085,10 +1085,6 @@ async fn net_debit_caps(tx: &mut Tx<'_>, accounts: &[u32]) -> Result<HashMap<u32
         .collect()
 }
 
-/// Attempts at a batch before its payers are told 2001.
-const BATCH_ATTEMPTS_MAX: u32 = 3;
-const BATCH_RETRY_DELAY_MS: u64 = 200;
-
 /// The prepare handler: consumes `topic-transfer-prepare` in batches until `stop` fires.
 pub async fn run_handler(
     store: Store,
@@ -1155,30 +1151,24 @@ pub async fn run_handler(
                 }
             }
         }
-        let mut new_id = || uuid::Uuid::new_v4().to_string();
-        let mut attempt = 1;
-        let result = loop {
-            match handle(
-                &store,
-                &notifier,
-                &config,
-                incoming.clone(),
-                now_ms,
-                &mut new_id,
-            )
-            .await
-            {
-                Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
-                    tracing::warn!(%error, attempt, "prepare batch failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(
-                        BATCH_RETRY_DELAY_MS * u64::from(attempt),
-                    ))
-                    .await;
-                    attempt += 1;
-                }
-                other => break other,
+        let new_id = || uuid::Uuid::new_v4().to_string();
+        let (store_ref, notifier_ref, config_ref) = (&store, &notifier, &config);
+        let result = super::batch::retrying("prepare", &metrics, || {
+            let batch = incoming.clone();
+            async move {
+                let mut new_id = || uuid::Uuid::new_v4().to_string();
+                handle(
+                    store_ref,
+                    notifier_ref,
+                    config_ref,
+                    batch,
+                    now_ms,
+                    &mut new_id,
+                )
+                .await
             }
-        };
+        })
+        .await;
         let mut messages = early;
         match result {
             Ok(outcome) => {
@@ -1197,9 +1187,6 @@ pub async fn run_handler(
                 messages.extend(outcome.messages);
             }
             Err(error) => {
-                if error.is_invariant() {
-                    metrics.invariant_breaks.inc(&["prepare"]);
-                }
                 tracing::error!(%error, transfers = incoming.len(), "prepare batch failed; payers are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
                 for i in &incoming {
@@ -1243,9 +1230,12 @@ async fn prepare_conversions(
     now_ms: i64,
     metrics: &crate::Metrics,
 ) -> Vec<Message> {
-    let mut attempt = 1;
-    loop {
-        match super::fx::prepare(store, notifier, batch, config.on_us_allowed, now_ms).await {
+    let result = super::batch::retrying("fx-prepare", metrics, || {
+        super::fx::prepare(store, notifier, batch, config.on_us_allowed, now_ms)
+    })
+    .await;
+    {
+        match result {
             Ok(outcome) => {
                 for (name, count) in [
                     ("reserved", outcome.reserved),
@@ -1257,23 +1247,12 @@ async fn prepare_conversions(
                         .transfers
                         .inc_by(&["fx-prepare", name], count as u64);
                 }
-                return outcome.messages;
-            }
-            Err(error) if attempt < BATCH_ATTEMPTS_MAX && !error.is_invariant() => {
-                tracing::warn!(%error, attempt, "fx prepare batch failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    BATCH_RETRY_DELAY_MS * u64::from(attempt),
-                ))
-                .await;
-                attempt += 1;
+                outcome.messages
             }
             Err(error) => {
-                if error.is_invariant() {
-                    metrics.invariant_breaks.inc(&["fx-prepare"]);
-                }
                 tracing::error!(%error, conversions = batch.len(), "fx prepare batch failed; initiators are told 2001");
                 let failure = FspiopError::new(ErrorCode::InternalServerError);
-                return batch
+                batch
                     .iter()
                     .map(|p| {
                         notifier.answer(
@@ -1286,7 +1265,7 @@ async fn prepare_conversions(
                             now_ms,
                         )
                     })
-                    .collect();
+                    .collect()
             }
         }
     }

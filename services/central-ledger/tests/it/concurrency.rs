@@ -83,7 +83,9 @@ async fn timeout_sweeps_and_prepare_batches_on_the_same_payers_do_not_deadlock()
         })
     };
     // Two preparers: batches over every payer (each batch locks all four positions), expiring
-    // within the run so the sweeper is busy on the same accounts.
+    // within the run so the sweeper is busy on the same accounts (at least 250 ms out: a
+    // loaded machine may stall a thread long enough for a shorter one to be expired at prepare,
+    // which is INVALID, not what this test is about).
     let mut preparers = Vec::new();
     for lane in 0..2_usize {
         let (store, notifier, config) = (store.clone(), notifier.clone(), config.clone());
@@ -97,7 +99,7 @@ async fn timeout_sweeps_and_prepare_batches_on_the_same_payers_do_not_deadlock()
                         let id = new_id();
                         ids.push(id.clone());
                         let payer = PAYERS[(i + lane + round) % PAYERS.len()];
-                        incoming(&id, payer, "payee1", 50 + ((i * 37 + round) % 400) as i64)
+                        incoming(&id, payer, "payee1", 250 + ((i * 37 + round) % 400) as i64)
                     })
                     .collect();
                 let mut new_event_id = || uuid::Uuid::new_v4().to_string();

@@ -49,34 +49,25 @@ pub async fn handle(
     message: &Message,
     now_ms: i64,
 ) -> Result<Outcome> {
-    let id = super::bulk_id_of(message);
-    let source = super::source_of(message);
-    let content_type = super::content_type_of(message);
+    let sender = super::Sender::of(message);
+    let super::Sender {
+        id,
+        source,
+        content_type,
+    } = &sender;
     let refuse = |error: FspiopError| Outcome {
-        messages: vec![super::error_message(
-            notifier,
-            &id,
-            &source,
-            &error,
-            content_type.as_deref(),
-            now_ms,
-        )],
+        messages: vec![sender.refusal(notifier, &error, now_ms)],
         ..Outcome::default()
     };
-    let staged = match super::staged_body(&store.pool, message).await? {
+    let (_, body, hash) = match super::staged_json(&store.pool, message).await? {
         Ok(staged) => staged,
         Err(error) => return Ok(refuse(error)),
     };
-    let body: Value = match fspiop::validate::parse_json(&staged.body) {
-        Ok(body) => body,
-        Err(error) => return Ok(refuse(error)),
-    };
-    let hash = body_hash(&body);
     let said = match read(message, body) {
         Ok(said) => said,
         Err(error) => return Ok(refuse(error)),
     };
-    let Some(bulk) = super::read_bulk(&store.pool, &id).await? else {
+    let Some(bulk) = super::read_bulk(&store.pool, id).await? else {
         return Ok(refuse(FspiopError::with_detail(
             ErrorCode::BulkTransferIdNotFound,
             format!("bulk transfer {id} not found"),
@@ -94,7 +85,7 @@ pub async fn handle(
     // The transfers waiting for this answer, read before the transaction: in it, nothing may be
     // read before they are locked (`load_transfers`). Lock order: the transfers, then the bulk
     // row; the items are read again under both locks.
-    let waiting: Vec<String> = super::items(&store.pool, &id)
+    let waiting: Vec<String> = super::items(&store.pool, id)
         .await?
         .into_iter()
         .filter(|i| i.state == ItemState::Accepted)
@@ -102,14 +93,14 @@ pub async fn handle(
         .collect();
     let mut tx = store.pool.begin().await?;
     let transfers = load_transfers(&mut tx, &waiting).await?;
-    let Some(bulk) = super::lock_bulk(&mut tx, &id).await? else {
+    let Some(bulk) = super::lock_bulk(&mut tx, id).await? else {
         tx.commit().await?;
         return Ok(Outcome::default());
     };
     if let Some(earlier) = &bulk.fulfil_hash {
         // Answered before: the same answer gets the results again, another is refused.
         let outcome = if *earlier == hash && bulk.state.is_final() {
-            let items = super::items(&mut *tx, &id).await?;
+            let items = super::items(&mut *tx, id).await?;
             let sent: Vec<&Item> = items.iter().filter(|i| i.sent_to_payee()).collect();
             Outcome {
                 messages: vec![
@@ -145,7 +136,7 @@ pub async fn handle(
             format!("bulk transfer {id} is already {}", bulk.state.enumeration()),
         )));
     }
-    let mut items = super::items(&mut *tx, &id).await?;
+    let mut items = super::items(&mut *tx, id).await?;
     let mut writes = Writes::default();
     let mut outcome = Outcome::default();
     let mut changed: Vec<Item> = Vec::new();
@@ -213,16 +204,16 @@ pub async fn handle(
     }
     let window = open_window(&mut tx).await?;
     writes.flush(&mut tx, window).await?;
-    super::write_items(&mut tx, &id, &changed).await?;
+    super::write_items(&mut tx, id, &changed).await?;
     sqlx::query("UPDATE bulkTransfer SET fulfilHash = ? WHERE bulkTransferId = ?")
         .bind(&hash)
-        .bind(&id)
+        .bind(id)
         .execute(&mut *tx)
         .await?;
     let states: Vec<ItemState> = items.iter().map(|i| i.state).collect();
     let whole_refused = matches!(said, Said::Refused(_));
     if let Some(state) = ledger::bulk::after_answer(&states, whole_refused) {
-        super::set_state(&mut tx, &id, &[state], None, now_ms).await?;
+        super::set_state(&mut tx, id, &[state], None, now_ms).await?;
         outcome.messages = super::finish_messages(
             &mut tx,
             notifier,

@@ -20,36 +20,36 @@ pub async fn handle(
     message: &Message,
     now_ms: i64,
 ) -> Result<Vec<Message>> {
-    let id = super::bulk_id_of(message);
-    let requester = super::source_of(message);
-    let content_type = super::content_type_of(message);
+    let sender = super::Sender::of(message);
+    let super::Sender {
+        id,
+        source: requester,
+        content_type,
+    } = &sender;
     let not_found = || {
-        vec![super::error_message(
+        vec![sender.refusal(
             notifier,
-            &id,
-            &requester,
             &FspiopError::with_detail(
                 ErrorCode::BulkTransferIdNotFound,
                 format!("bulk transfer {id} not found"),
             ),
-            content_type.as_deref(),
             now_ms,
         )]
     };
     let mut tx = store.pool.begin().await?;
-    let Some(bulk) = super::read_bulk(&mut *tx, &id).await? else {
+    let Some(bulk) = super::read_bulk(&mut *tx, id).await? else {
         // Taken by the API, not yet handled: RECEIVED, to its sender only.
         let staged: Option<(Vec<u8>,)> = sqlx::query_as(
             "SELECT body FROM bulkTransferMessage WHERE bulkTransferId = ? AND kind = ? LIMIT 1",
         )
-        .bind(&id)
+        .bind(id)
         .bind(store::bulk::KIND_PREPARE)
         .fetch_optional(&mut *tx)
         .await?;
         let payer = staged
             .and_then(|(body,)| serde_json::from_slice::<serde_json::Value>(&body).ok())
             .and_then(|b| b.get("payerFsp")?.as_str().map(str::to_string));
-        if !payer.is_some_and(|p| p.eq_ignore_ascii_case(&requester)) {
+        if !payer.is_some_and(|p| p.eq_ignore_ascii_case(requester)) {
             tx.commit().await?;
             return Ok(not_found());
         }
@@ -67,7 +67,7 @@ pub async fn handle(
             &received,
             BulkState::Received,
             &[],
-            &requester,
+            requester,
             content_type.as_deref(),
             now_ms,
         )
@@ -80,7 +80,7 @@ pub async fn handle(
         tx.commit().await?;
         return Ok(not_found());
     }
-    let items = super::items(&mut *tx, &id).await?;
+    let items = super::items(&mut *tx, id).await?;
     let shown: Vec<&Item> = items
         .iter()
         .filter(|i| is_payer || i.sent_to_payee())
@@ -91,7 +91,7 @@ pub async fn handle(
         &bulk,
         bulk.state,
         &shown,
-        &requester,
+        requester,
         content_type.as_deref(),
         now_ms,
     )

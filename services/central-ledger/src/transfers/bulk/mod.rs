@@ -402,7 +402,7 @@ pub(super) async fn finish_messages(
 }
 
 /// `PUT /bulkTransfers/{ID}/error` from the hub to `to`.
-pub(super) fn error_message(
+fn error_message(
     notifier: &Notifier,
     id: &str,
     to: &str,
@@ -460,8 +460,55 @@ pub(super) fn source_of(message: &Message) -> String {
         .unwrap_or_else(|| message.from.clone())
 }
 
+/// Who sent a bulk message (and so is told when it is refused).
+pub(super) struct Sender {
+    /// The bulk the message is about.
+    pub id: String,
+    pub source: String,
+    /// Its `bulkTransfers` content type (its FSPIOP version), when it has one.
+    pub content_type: Option<String>,
+}
+
+impl Sender {
+    pub fn of(message: &Message) -> Sender {
+        Sender {
+            id: bulk_id_of(message),
+            source: source_of(message),
+            content_type: content_type_of(message),
+        }
+    }
+
+    /// `PUT /bulkTransfers/{ID}/error` to the sender.
+    pub fn refusal(&self, notifier: &Notifier, error: &FspiopError, now_ms: i64) -> Message {
+        error_message(
+            notifier,
+            &self.id,
+            &self.source,
+            error,
+            self.content_type.as_deref(),
+            now_ms,
+        )
+    }
+}
+
+/// The staged body a message names as JSON, with the body's bytes and its hash; or the error
+/// its sender is told.
+pub(super) async fn staged_json<'e, E: MySqlExecutor<'e>>(
+    executor: E,
+    message: &Message,
+) -> Result<std::result::Result<(Vec<u8>, serde_json::Value, String), FspiopError>> {
+    let staged = match staged_body(executor, message).await? {
+        Ok(staged) => staged,
+        Err(error) => return Ok(Err(error)),
+    };
+    Ok(fspiop::validate::parse_json(&staged.body).map(|body| {
+        let hash = super::body_hash(&body);
+        (staged.body, body, hash)
+    }))
+}
+
 /// The staged body a message names, or the error its sender is told.
-pub(super) async fn staged_body<'e, E: MySqlExecutor<'e>>(
+async fn staged_body<'e, E: MySqlExecutor<'e>>(
     executor: E,
     message: &Message,
 ) -> Result<std::result::Result<store::bulk::Staged, FspiopError>> {
@@ -487,11 +534,7 @@ pub(super) async fn staged_body<'e, E: MySqlExecutor<'e>>(
         }))
 }
 
-/// Attempts at a bulk before its sender is told 2001.
-const BULK_ATTEMPTS_MAX: u32 = 3;
-const BULK_RETRY_DELAY_MS: u64 = 200;
-
-/// One bulk message handled, retried like a transfer batch (not an invariant break); on
+/// One bulk message handled, retried like a transfer batch (`super::batch::retrying`); on
 /// failure its sender is told 2001.
 async fn handle_one(
     store: &crate::store::Store,
@@ -502,67 +545,54 @@ async fn handle_one(
 ) -> Vec<Message> {
     let now_ms = crate::now_ms();
     let action = message.metadata.event.action.as_str();
-    let mut attempt = 1;
-    loop {
-        let result = match action {
-            envelope::action::BULK_PREPARE => {
-                prepare::handle(store, notifier, config, message, now_ms)
-                    .await
-                    .map(|o| {
-                        metrics
-                            .transfers
-                            .inc_by(&["bulk-prepare", "reserved"], o.reserved as u64);
-                        metrics
-                            .transfers
-                            .inc_by(&["bulk-prepare", "rejected"], o.refused as u64);
-                        o.messages
-                    })
-            }
-            envelope::action::BULK_COMMIT | envelope::action::BULK_ABORT => {
+    let result = match action {
+        envelope::action::BULK_PREPARE => super::batch::retrying("bulk-prepare", metrics, || {
+            prepare::handle(store, notifier, config, message, now_ms)
+        })
+        .await
+        .map(|o| {
+            metrics
+                .transfers
+                .inc_by(&["bulk-prepare", "reserved"], o.reserved as u64);
+            metrics
+                .transfers
+                .inc_by(&["bulk-prepare", "rejected"], o.refused as u64);
+            o.messages
+        }),
+        envelope::action::BULK_COMMIT | envelope::action::BULK_ABORT => {
+            super::batch::retrying("bulk-fulfil", metrics, || {
                 fulfil::handle(store, notifier, message, now_ms)
-                    .await
-                    .map(|o| {
-                        metrics
-                            .transfers
-                            .inc_by(&["bulk-fulfil", "committed"], o.committed as u64);
-                        metrics
-                            .transfers
-                            .inc_by(&["bulk-fulfil", "aborted"], o.aborted as u64);
-                        o.messages
-                    })
-            }
-            envelope::action::BULK_GET => get::handle(store, notifier, message, now_ms).await,
-            other => {
-                tracing::warn!(action = %other, "unknown bulk action; skipped");
-                return Vec::new();
-            }
-        };
-        match result {
-            Ok(messages) => return messages,
-            Err(error) if attempt < BULK_ATTEMPTS_MAX && !error.is_invariant() => {
-                tracing::warn!(%error, attempt, "bulk message failed; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    BULK_RETRY_DELAY_MS * u64::from(attempt),
-                ))
-                .await;
-                attempt += 1;
-            }
-            Err(error) => {
-                if error.is_invariant() {
-                    metrics.invariant_breaks.inc(&["bulk"]);
-                }
-                tracing::error!(%error, bulk = %bulk_id_of(message), "bulk message failed; its sender is told 2001");
-                return vec![error_message(
-                    notifier,
-                    &bulk_id_of(message),
-                    &source_of(message),
-                    &FspiopError::new(ErrorCode::InternalServerError),
-                    content_type_of(message).as_deref(),
-                    now_ms,
-                )];
-            }
+            })
+            .await
+            .map(|o| {
+                metrics
+                    .transfers
+                    .inc_by(&["bulk-fulfil", "committed"], o.committed as u64);
+                metrics
+                    .transfers
+                    .inc_by(&["bulk-fulfil", "aborted"], o.aborted as u64);
+                o.messages
+            })
         }
-    }
+        envelope::action::BULK_GET => {
+            super::batch::retrying("bulk-get", metrics, || {
+                get::handle(store, notifier, message, now_ms)
+            })
+            .await
+        }
+        other => {
+            tracing::warn!(action = %other, "unknown bulk action; skipped");
+            return Vec::new();
+        }
+    };
+    result.unwrap_or_else(|error| {
+        tracing::error!(%error, bulk = %bulk_id_of(message), "bulk message failed; its sender is told 2001");
+        vec![Sender::of(message).refusal(
+            notifier,
+            &FspiopError::new(ErrorCode::InternalServerError),
+            now_ms,
+        )]
+    })
 }
 
 /// A bulk handler: consumes `topic-bulk-prepare`, `-fulfil` or `-get` until `stop` fires. Each

@@ -16,7 +16,6 @@ use fspiop::types::{BulkTransfersPostRequest, TransfersPostRequest};
 use fspiop::validate::UnknownFields;
 use fspiop::{ErrorCode, FspiopError};
 use ledger::bulk::{BulkState, ItemState};
-use serde_json::Value;
 
 use super::super::notify::Notifier;
 use super::super::prepare::{self as transfer_prepare, Incoming, PrepareConfig};
@@ -41,29 +40,20 @@ pub async fn handle(
     message: &Message,
     now_ms: i64,
 ) -> Result<Outcome> {
-    let id = super::bulk_id_of(message);
-    let source = super::source_of(message);
-    let content_type = super::content_type_of(message);
+    let sender = super::Sender::of(message);
+    let super::Sender {
+        id: _,
+        source,
+        content_type,
+    } = &sender;
     let refuse = |error: FspiopError| Outcome {
-        messages: vec![super::error_message(
-            notifier,
-            &id,
-            &source,
-            &error,
-            content_type.as_deref(),
-            now_ms,
-        )],
+        messages: vec![sender.refusal(notifier, &error, now_ms)],
         ..Outcome::default()
     };
-    let staged = match super::staged_body(&store.pool, message).await? {
+    let (raw, body, hash) = match super::staged_json(&store.pool, message).await? {
         Ok(staged) => staged,
         Err(error) => return Ok(refuse(error)),
     };
-    let body: Value = match fspiop::validate::parse_json(&staged.body) {
-        Ok(body) => body,
-        Err(error) => return Ok(refuse(error)),
-    };
-    let hash = body_hash(&body);
     let bulk: BulkTransfersPostRequest = match fspiop::types::from_value(body, UnknownFields::Allow)
     {
         Ok(bulk) => bulk,
@@ -88,7 +78,7 @@ pub async fn handle(
                 notifier,
                 &existing,
                 message,
-                &staged.body,
+                &raw,
                 &bulk,
                 content_type.as_deref(),
                 now_ms,
@@ -98,7 +88,7 @@ pub async fn handle(
         tx.commit().await?;
         return Ok(outcome);
     }
-    if let Err(error) = check(&bulk, &source, now_ms) {
+    if let Err(error) = check(&bulk, source, now_ms) {
         tx.commit().await?;
         return Ok(refuse(error));
     }
@@ -199,7 +189,7 @@ pub async fn handle(
         &row,
         &items,
         message,
-        &staged.body,
+        &raw,
         &bulk,
         content_type.as_deref(),
         now_ms,
