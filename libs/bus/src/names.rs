@@ -58,6 +58,12 @@ pub const GROUP_TRANSFER_FULFIL: &str = "cl-group-transfer-fulfil";
 pub const GROUP_TRANSFER_GET: &str = "cl-group-transfer-get";
 /// Group of the legacy position handler.
 pub const GROUP_TRANSFER_POSITION: &str = "cl-group-transfer-position";
+/// Group of the bulk prepare handler.
+pub const GROUP_BULK_PREPARE: &str = "cl-group-bulk-prepare";
+/// Group of the bulk fulfil handler.
+pub const GROUP_BULK_FULFIL: &str = "cl-group-bulk-fulfil";
+/// Group of the bulk get handler.
+pub const GROUP_BULK_GET: &str = "cl-group-bulk-get";
 /// Group of the batch position handler.
 pub const GROUP_TRANSFER_POSITION_BATCH: &str = "cl-group-transfer-position-batch";
 /// Group of the admin (funds in/out) handler.

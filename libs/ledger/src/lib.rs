@@ -4,6 +4,7 @@
 //! **Architecture invariant:** no IO, no clock, no serde, no SQL. Callers pass current values in
 //! and get the changes to apply back.
 
+pub mod bulk;
 pub mod funds;
 pub mod fx;
 pub mod money;

@@ -6,6 +6,8 @@
 //!
 //! Connections run in UTC (sqlx sets `time_zone = '+00:00'`) with `utf8mb4`.
 
+pub mod bulk;
+
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnection, MySqlPool, MySqlPoolOptions};
@@ -132,6 +134,21 @@ pub fn to_fspiop(error: &sqlx::Error) -> fspiop::FspiopError {
 /// for a free connection, and the first connect, give up after `acquire_timeout_ms`; a row
 /// lock wait after [`LOCK_WAIT_TIMEOUT_S`].
 pub async fn connect(url: &str, pool_size_max: u32, acquire_timeout_ms: u64) -> Result<MySqlPool> {
+    pool_options(pool_size_max, acquire_timeout_ms)?
+        .connect(url)
+        .await
+        .map_err(Error::Connect)
+}
+
+/// [`connect`] without connecting yet: the first use connects (for a service that needs the
+/// database for some requests only, so it starts without it).
+pub fn connect_lazy(url: &str, pool_size_max: u32, acquire_timeout_ms: u64) -> Result<MySqlPool> {
+    pool_options(pool_size_max, acquire_timeout_ms)?
+        .connect_lazy(url)
+        .map_err(Error::Connect)
+}
+
+fn pool_options(pool_size_max: u32, acquire_timeout_ms: u64) -> Result<MySqlPoolOptions> {
     if pool_size_max == 0 {
         return Err(Error::InvalidPoolSettings("pool_size_max is 0".to_owned()));
     }
@@ -140,7 +157,7 @@ pub async fn connect(url: &str, pool_size_max: u32, acquire_timeout_ms: u64) -> 
             "acquire_timeout_ms is 0".to_owned(),
         ));
     }
-    MySqlPoolOptions::new()
+    Ok(MySqlPoolOptions::new()
         .max_connections(pool_size_max)
         .acquire_timeout(Duration::from_millis(acquire_timeout_ms))
         .after_connect(|connection, _| {
@@ -153,10 +170,7 @@ pub async fn connect(url: &str, pool_size_max: u32, acquire_timeout_ms: u64) -> 
                     .await
                     .map(|_| ())
             })
-        })
-        .connect(url)
-        .await
-        .map_err(Error::Connect)
+        }))
 }
 
 /// Creates database `name` (utf8mb4) on the server at `server_url` (a URL without a database

@@ -73,6 +73,8 @@ pub struct TransfersConfig {
     pub ilp_versions: Vec<String>,
     pub batch_size_max: usize,
     pub batch_wait_ms: u64,
+    /// Most bulk messages a bulk handler takes before committing its offsets.
+    pub bulk_batch_size_max: usize,
     pub timeout_interval_ms: u64,
     pub timeout_sweep_size_max: u32,
     /// Attempts at putting a batch's notifications on the bus before the handler stops
@@ -136,6 +138,10 @@ impl Config {
         problems.positive(
             "transfers.batch_size_max",
             u64::try_from(self.transfers.batch_size_max).unwrap_or(u64::MAX),
+        );
+        problems.positive(
+            "transfers.bulk_batch_size_max",
+            u64::try_from(self.transfers.bulk_batch_size_max).unwrap_or(u64::MAX),
         );
         problems.positive(
             "transfers.timeout_interval_ms",

@@ -263,7 +263,31 @@ pub async fn run_with_bus(
     let prepare_topic = config.topic(bus::TOPIC_TRANSFER_PREPARE);
     let fulfil_topic = config.topic(bus::TOPIC_TRANSFER_FULFIL);
     let get_topic = config.topic(bus::TOPIC_TRANSFER_GET);
+    let bulk_topics = [
+        (
+            handlers.prepare,
+            bus::TOPIC_BULK_PREPARE,
+            bus::GROUP_BULK_PREPARE,
+            "bulk prepare handler",
+        ),
+        (
+            handlers.fulfil,
+            bus::TOPIC_BULK_FULFIL,
+            bus::GROUP_BULK_FULFIL,
+            "bulk fulfil handler",
+        ),
+        (
+            handlers.get,
+            bus::TOPIC_BULK_GET,
+            bus::GROUP_BULK_GET,
+            "bulk get handler",
+        ),
+    ]
+    .map(|(on, topic, group, name)| (on, config.topic(topic), config.topic(group), name));
     let topics = [
+        (bulk_topics[0].1.as_str(), config.kafka.topic_partitions),
+        (bulk_topics[1].1.as_str(), config.kafka.topic_partitions),
+        (bulk_topics[2].1.as_str(), config.kafka.topic_partitions),
         (get_topic.as_str(), config.kafka.topic_partitions),
         (admin_topic.as_str(), config.kafka.topic_partitions),
         (notification_topic.as_str(), config.kafka.topic_partitions),
@@ -311,6 +335,14 @@ pub async fn run_with_bus(
     };
     let ilp_versions = fspiop::ilp::IlpVersions::from_names(&config.transfers.ilp_versions)
         .map_err(|problem| Error::Internal(format!("transfers.ilp_versions: {problem}")))?;
+    let prepare_config = transfers::prepare::PrepareConfig {
+        on_us_allowed: config.transfers.on_us_allowed,
+        ilp_check: if config.transfers.ilp_check {
+            Some(ilp_versions)
+        } else {
+            None
+        },
+    };
     if handlers.prepare {
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_PREPARE), &prepare_topic)
@@ -323,15 +355,35 @@ pub async fn run_with_bus(
                 store.clone(),
                 consumer,
                 notifier.clone(),
-                transfers::prepare::PrepareConfig {
-                    on_us_allowed: config.transfers.on_us_allowed,
-                    ilp_check: if config.transfers.ilp_check {
-                        Some(ilp_versions)
-                    } else {
-                        None
-                    },
-                },
+                prepare_config.clone(),
                 limits,
+                stop_rx.clone(),
+                metrics.clone(),
+            ),
+        ));
+    }
+    // The bulk handlers run beside the transfer handlers of the same phase (a deployment that
+    // runs prepare handlers also handles bulk prepares, and so on).
+    for (on, topic, group, name) in &bulk_topics {
+        if !*on {
+            continue;
+        }
+        let consumer = bus
+            .consumer(group, topic)
+            .map_err(Error::Bus)?
+            .with_batch_observer(metrics.ledger.batch_observer(*name));
+        lag_probes.push(consumer.lag_probe());
+        handler_tasks.push(tasks.spawn(
+            name,
+            transfers::bulk::run_handler(
+                store.clone(),
+                consumer,
+                notifier.clone(),
+                prepare_config.clone(),
+                transfers::batch::BatchLimits {
+                    batch_size_max: config.transfers.bulk_batch_size_max,
+                    batch_wait_ms: config.transfers.batch_wait_ms,
+                },
                 stop_rx.clone(),
                 metrics.clone(),
             ),

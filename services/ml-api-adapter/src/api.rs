@@ -85,6 +85,12 @@ pub fn router(state: AppState) -> Router {
                 .patch(patch_fx_transfer),
         )
         .route("/fxTransfers/{id}/error", put(put_fx_transfer_error))
+        .route("/bulkTransfers", post(crate::bulk::post))
+        .route(
+            "/bulkTransfers/{id}",
+            put(crate::bulk::put).get(crate::bulk::get),
+        )
+        .route("/bulkTransfers/{id}/error", put(crate::bulk::put_error))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/endpointcache", delete(delete_endpoint_cache))

@@ -93,6 +93,12 @@ pub enum Endpoint {
     FxTransferPut,
     /// `FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR`: `PUT /fxTransfers/{ID}/error`.
     FxTransferError,
+    /// `FSPIOP_CALLBACK_URL_BULK_TRANSFER_POST`: `POST /bulkTransfers`.
+    BulkTransferPost,
+    /// `FSPIOP_CALLBACK_URL_BULK_TRANSFER_PUT`: `PUT /bulkTransfers/{ID}`.
+    BulkTransferPut,
+    /// `FSPIOP_CALLBACK_URL_BULK_TRANSFER_ERROR`: `PUT /bulkTransfers/{ID}/error`.
+    BulkTransferError,
 }
 
 /// The FSPIOP resource of the fxTransfers callbacks.
@@ -108,6 +114,9 @@ impl Endpoint {
             Endpoint::FxTransferPost => "FSPIOP_CALLBACK_URL_FX_TRANSFER_POST",
             Endpoint::FxTransferPut => "FSPIOP_CALLBACK_URL_FX_TRANSFER_PUT",
             Endpoint::FxTransferError => "FSPIOP_CALLBACK_URL_FX_TRANSFER_ERROR",
+            Endpoint::BulkTransferPost => "FSPIOP_CALLBACK_URL_BULK_TRANSFER_POST",
+            Endpoint::BulkTransferPut => "FSPIOP_CALLBACK_URL_BULK_TRANSFER_PUT",
+            Endpoint::BulkTransferError => "FSPIOP_CALLBACK_URL_BULK_TRANSFER_ERROR",
         }
     }
 
@@ -120,6 +129,9 @@ impl Endpoint {
             Endpoint::FxTransferPost => "/fxTransfers".to_string(),
             Endpoint::FxTransferPut => format!("/fxTransfers/{transfer_id}"),
             Endpoint::FxTransferError => format!("/fxTransfers/{transfer_id}/error"),
+            Endpoint::BulkTransferPost => "/bulkTransfers".to_string(),
+            Endpoint::BulkTransferPut => format!("/bulkTransfers/{transfer_id}"),
+            Endpoint::BulkTransferError => format!("/bulkTransfers/{transfer_id}/error"),
         }
     }
 

@@ -15,6 +15,7 @@
 //! so tests drive it on port 0.
 
 pub mod api;
+pub mod bulk;
 pub mod callbacks;
 pub mod config;
 pub mod error;
@@ -60,6 +61,8 @@ pub struct Metrics {
     pub fx_transfer_fulfil_error: Histogram,
     /// `GET /fxTransfers/{ID}` answered.
     pub fx_transfer_get: Histogram,
+    /// `/bulkTransfers` requests answered (staged and produced).
+    pub bulk_transfer: Histogram,
     /// Notification messages handled, by `success` and `action`.
     pub notification_process: Histogram,
     /// Callbacks attempted, by `success`, `from`, `dest`, `action` and `status` (`ok` or the
@@ -117,6 +120,11 @@ impl Metrics {
                 "Produce an fxTransfer get message to the get topic",
                 &["success"],
             ),
+            bulk_transfer: histogram(
+                "ml_bulk_transfer",
+                "Stage a bulk transfer request's body and produce its message to a bulk topic",
+                &["success"],
+            ),
             notification_process: histogram(
                 "notification_event_process_msg",
                 "Consume a notification message from the kafka topic and process it accordingly",
@@ -155,6 +163,12 @@ struct Inner {
     topic_prepare: String,
     topic_fulfil: String,
     topic_get: String,
+    topic_bulk_prepare: String,
+    topic_bulk_fulfil: String,
+    topic_bulk_get: String,
+    /// The central ledger's database, where bulk bodies are staged (connected on first use when
+    /// the notification handler does not run here).
+    bulk_pool: MySqlPool,
     /// Present when the notification handler runs here.
     handler: Option<HandlerState>,
     metrics: Metrics,
@@ -179,10 +193,15 @@ impl AppState {
         versions: ProtocolVersions,
         producer: bus::Producer,
         handler: Option<HandlerState>,
+        bulk_pool: MySqlPool,
         metrics: Metrics,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                topic_bulk_prepare: config.topic(bus::TOPIC_BULK_PREPARE),
+                topic_bulk_fulfil: config.topic(bus::TOPIC_BULK_FULFIL),
+                topic_bulk_get: config.topic(bus::TOPIC_BULK_GET),
+                bulk_pool,
                 topic_prepare: config.topic(bus::TOPIC_TRANSFER_PREPARE),
                 topic_fulfil: config.topic(bus::TOPIC_TRANSFER_FULFIL),
                 topic_get: config.topic(bus::TOPIC_TRANSFER_GET),
@@ -215,6 +234,11 @@ impl AppState {
         &self.inner.metrics
     }
 
+    /// The central ledger's database, for staging bulk bodies.
+    pub fn bulk_pool(&self) -> &MySqlPool {
+        &self.inner.bulk_pool
+    }
+
     pub fn started(&self) -> SystemTime {
         self.inner.started
     }
@@ -238,6 +262,9 @@ impl AppState {
             messages::Topic::Prepare => &self.inner.topic_prepare,
             messages::Topic::Fulfil => &self.inner.topic_fulfil,
             messages::Topic::Get => &self.inner.topic_get,
+            messages::Topic::BulkPrepare => &self.inner.topic_bulk_prepare,
+            messages::Topic::BulkFulfil => &self.inner.topic_bulk_fulfil,
+            messages::Topic::BulkGet => &self.inner.topic_bulk_get,
         };
         let value = serde_json::to_vec(&outbound.message).map_err(Error::Json)?;
         let timeout_ms = u64::from(self.inner.config.kafka.produce_timeout_ms);
@@ -334,8 +361,14 @@ pub async fn run_with_bus(
     let topic_fulfil = config.topic(bus::TOPIC_TRANSFER_FULFIL);
     let topic_get = config.topic(bus::TOPIC_TRANSFER_GET);
     let topic_notification = config.topic(bus::TOPIC_NOTIFICATION_EVENT);
+    let topic_bulk_prepare = config.topic(bus::TOPIC_BULK_PREPARE);
+    let topic_bulk_fulfil = config.topic(bus::TOPIC_BULK_FULFIL);
+    let topic_bulk_get = config.topic(bus::TOPIC_BULK_GET);
     let partitions = config.kafka.topic_partitions;
     let topics = [
+        (topic_bulk_prepare.as_str(), partitions),
+        (topic_bulk_fulfil.as_str(), partitions),
+        (topic_bulk_get.as_str(), partitions),
         (topic_prepare.as_str(), partitions),
         (topic_fulfil.as_str(), partitions),
         (topic_get.as_str(), partitions),
@@ -399,6 +432,7 @@ pub async fn run_with_bus(
             fx_forwarder,
             rules,
             metrics.clone(),
+            pool.clone(),
         ));
         let running = Arc::new(AtomicBool::new(true));
         lag_task = Some(tokio::spawn(service_kit::metrics::run_consumer_lag(
@@ -425,7 +459,25 @@ pub async fn run_with_bus(
     };
 
     let pool = handler.as_ref().map(|h| h.pool.clone());
-    let state = AppState::new(config, versions, producer.clone(), handler, metrics);
+    let bulk_pool = match &pool {
+        Some(pool) => pool.clone(),
+        None => {
+            let db = &config.central_ledger_database;
+            store::connect_lazy(
+                &config.central_ledger_database_url()?,
+                db.pool_size_max,
+                db.acquire_timeout_ms,
+            )?
+        }
+    };
+    let state = AppState::new(
+        config,
+        versions,
+        producer.clone(),
+        handler,
+        bulk_pool,
+        metrics,
+    );
     let served =
         service_kit::tls::serve(listener, app_with(state, jws_validation), tls, shutdown).await;
     let _ = stop_tx.send(true);
@@ -459,7 +511,9 @@ mod tests {
         config.notification.enabled = false;
         let versions = config.protocol_versions().unwrap();
         let producer = bus::Bus::Kafka(config.bus()).producer().unwrap();
-        let state = AppState::new(config, versions, producer, None, Metrics::new());
+        let bulk_pool =
+            store::connect_lazy(&config.central_ledger_database_url().unwrap(), 1, 300).unwrap();
+        let state = AppState::new(config, versions, producer, None, bulk_pool, Metrics::new());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app(state)).await });

@@ -39,6 +39,9 @@ pub enum Topic {
     Prepare,
     Fulfil,
     Get,
+    BulkPrepare,
+    BulkFulfil,
+    BulkGet,
 }
 
 impl Topic {
@@ -48,6 +51,9 @@ impl Topic {
             Topic::Prepare => bus::TOPIC_TRANSFER_PREPARE,
             Topic::Fulfil => bus::TOPIC_TRANSFER_FULFIL,
             Topic::Get => bus::TOPIC_TRANSFER_GET,
+            Topic::BulkPrepare => bus::TOPIC_BULK_PREPARE,
+            Topic::BulkFulfil => bus::TOPIC_BULK_FULFIL,
+            Topic::BulkGet => bus::TOPIC_BULK_GET,
         }
     }
 }

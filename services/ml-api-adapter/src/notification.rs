@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bus::Consumer;
-use fspiop::envelope::Message;
+use fspiop::envelope::{action, Message};
 use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{render_endpoint, Directory, Forwarder, OutboundRequest};
 use tokio::sync::{mpsc, watch, Semaphore};
 
-use crate::callbacks::{self, Callback, Notification, Plan, Rules};
+use crate::callbacks::{self, Callback, Endpoint, Notification, Plan, Rules};
 use crate::offsets::{OffsetTracker, Partition};
 use crate::Metrics;
 
@@ -76,6 +76,8 @@ pub struct Deliverer {
     fx_forwarder: Forwarder,
     rules: Rules,
     metrics: Metrics,
+    /// The central ledger's database: bulk callbacks' bodies are staged there.
+    bulk_pool: sqlx::MySqlPool,
 }
 
 impl Deliverer {
@@ -85,6 +87,7 @@ impl Deliverer {
         fx_forwarder: Forwarder,
         rules: Rules,
         metrics: Metrics,
+        bulk_pool: sqlx::MySqlPool,
     ) -> Deliverer {
         Deliverer {
             directory,
@@ -92,7 +95,52 @@ impl Deliverer {
             fx_forwarder,
             rules,
             metrics,
+            bulk_pool,
         }
+    }
+
+    /// A bulk notification's one callback: `bulk-prepare` POSTs the staged body to the payee
+    /// with the payer's headers (its signature kept only when the body is the payer's own),
+    /// `bulk-put` PUTs staged results, `bulk-error` PUTs the payload's `errorInformation`;
+    /// the last two from the hub. `None` when the message cannot be delivered at all.
+    async fn bulk_callback(&self, message: &Message) -> Result<Callback, String> {
+        let action = message.metadata.event.action.to_ascii_lowercase();
+        let (method, endpoint) = match action.as_str() {
+            action::BULK_PREPARE => ("POST", Endpoint::BulkTransferPost),
+            action::BULK_PUT => ("PUT", Endpoint::BulkTransferPut),
+            action::BULK_ERROR => ("PUT", Endpoint::BulkTransferError),
+            other => return Err(format!("unknown bulk action {other}")),
+        };
+        let body = if action == action::BULK_ERROR {
+            serde_json::to_vec(&message.content.payload).map_err(|e| e.to_string())?
+        } else {
+            let message_id = message
+                .content
+                .context
+                .as_ref()
+                .and_then(|c| c.get(store::bulk::CONTEXT_MESSAGE_ID))
+                .and_then(|v| v.as_str())
+                .ok_or("no staged body named")?;
+            store::bulk::load(&self.bulk_pool, message_id)
+                .await
+                .map_err(|e| format!("reading staged body {message_id}: {e}"))?
+                .ok_or_else(|| format!("staged body {message_id} not found"))?
+                .body
+        };
+        let source = message
+            .content
+            .headers
+            .get(fspiop::headers::FSPIOP_SOURCE)
+            .cloned()
+            .unwrap_or_else(|| message.from.clone());
+        Ok(Callback {
+            method,
+            endpoint,
+            destination: message.to.clone(),
+            source,
+            hub_headers: action != action::BULK_PREPARE,
+            body: Some(body),
+        })
     }
 
     /// Handles one message value: reads it, plans its callbacks and attempts each once.
@@ -132,6 +180,18 @@ impl Deliverer {
             Err(error) => return invalid(&error.to_string()),
         };
         let action = notification.action.clone();
+        if action.starts_with("bulk-") {
+            let callback = match self.bulk_callback(&message).await {
+                Ok(callback) => callback,
+                Err(why) => return invalid(&why),
+            };
+            let delivered = self.deliver(&notification, callback).await;
+            return Handled {
+                action,
+                attempted: 1,
+                failed: usize::from(!delivered),
+            };
+        }
         let callbacks = match callbacks::plan(&notification, &self.rules) {
             Plan::Send(callbacks) => callbacks,
             Plan::Skip(why) => {
@@ -218,7 +278,15 @@ impl Deliverer {
                 endpoint_type,
             })?;
         let id = notification.id.as_str();
-        let url = render_endpoint(&template, &[("transferId", id), ("commitRequestId", id)]);
+        let url = render_endpoint(
+            &template,
+            &[
+                ("transferId", id),
+                ("commitRequestId", id),
+                ("bulkTransferId", id),
+                ("id", id),
+            ],
+        );
         let headers =
             callbacks::callback_headers(&notification.headers, &callback, &notification.id);
         let request = OutboundRequest {

@@ -101,11 +101,11 @@ pub fn parse(message: Message) -> Incoming {
 
 /// A transfer as the fulfil needs it.
 #[derive(Debug, Clone)]
-struct Transfer {
+pub(super) struct Transfer {
     amount: Money,
-    condition: String,
-    expiration_ms: i64,
-    state: State,
+    pub(super) condition: String,
+    pub(super) expiration_ms: i64,
+    pub(super) state: State,
     payer: String,
     payer_account: u32,
     payee: String,
@@ -122,7 +122,10 @@ struct Transfer {
 /// and prepare and fulfil batches deadlocked on them under load. The join is a plain read; it
 /// must be the transaction's first non-locking read, so its snapshot is taken after the locks
 /// are held (whoever changes a transfer's state holds its row lock first).
-async fn load_transfers(tx: &mut Tx<'_>, ids: &[String]) -> Result<HashMap<String, Transfer>> {
+pub(super) async fn load_transfers(
+    tx: &mut Tx<'_>,
+    ids: &[String],
+) -> Result<HashMap<String, Transfer>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -212,9 +215,10 @@ async fn stored_hashes(
 /// Everything a batch writes, collected while deciding and written in a few multi-row
 /// statements at the end.
 #[derive(Default)]
-struct Writes {
-    fulfil_hashes: Vec<(String, String)>,
-    error_hashes: Vec<(String, String)>,
+pub(super) struct Writes {
+    /// (id, hash) of the fulfils and errors decided (their duplicate checks).
+    pub(super) fulfil_hashes: Vec<(String, String)>,
+    pub(super) error_hashes: Vec<(String, String)>,
     /// (id, fulfilment, completed ms)
     fulfilments: Vec<(String, Option<String>, i64)>,
     /// (id, key, value, isFulfilment, isError)
@@ -243,7 +247,7 @@ fn reserved(transfer: &Transfer) -> ReservedTransfer {
 }
 
 impl Writes {
-    fn commit(
+    pub(super) fn commit(
         &mut self,
         id: &str,
         transfer: &Transfer,
@@ -295,7 +299,7 @@ impl Writes {
     }
 
     /// RECEIVED_ERROR with the error, the payer's reservation reversed, ABORTED_ERROR.
-    fn abort(&mut self, id: &str, transfer: &Transfer, error: &FspiopError) {
+    pub(super) fn abort(&mut self, id: &str, transfer: &Transfer, error: &FspiopError) {
         let description = error.description();
         let code = error
             .to_error_information()
@@ -342,7 +346,7 @@ impl Writes {
         self.finished.push(id.to_string());
     }
 
-    async fn flush(self, tx: &mut Tx<'_>, window: Option<u64>) -> Result<()> {
+    pub(super) async fn flush(self, tx: &mut Tx<'_>, window: Option<u64>) -> Result<()> {
         if let Some(broken) = self.broken {
             return Err(ledger_book::broken(broken).into());
         }

@@ -5,6 +5,7 @@
 //! offsets, so a transfer costs one durable commit per phase however many arrive together.
 
 pub mod batch;
+pub mod bulk;
 pub mod fulfil;
 pub mod fx;
 pub mod get;

@@ -417,20 +417,14 @@ pub async fn handle(
         .collect();
     let candidates = super::fx::candidates(store, &ids).await?;
     let mut tx = store.pool.begin().await?;
-    ledger_book::lock_fx_transfers(&mut tx, &candidates).await?;
-    let prefetched = prefetch(&mut tx, &batch, &candidates).await?;
-    let (fates, valid) = classify(&batch, &prefetched, config, now_ms);
-    let recordable = record(&mut tx, &batch, &fates, &valid, now_ms).await?;
-    let decided = reserve(
-        &mut tx,
-        &batch,
-        &fates,
-        &valid,
-        &recordable,
-        &prefetched.conversions,
-    )
-    .await?;
+    let applied = apply(&mut tx, &batch, &candidates, config, now_ms).await?;
     tx.commit().await?;
+    let Applied {
+        fates,
+        valid,
+        decided,
+        conversions,
+    } = applied;
     let mut outcome = notify(
         store,
         notifier,
@@ -448,7 +442,7 @@ pub async fn handle(
             .any(|(index, result)| *index == v.index && result.is_err());
         let conversion = batch
             .get(v.index)
-            .and_then(|b| prefetched.conversions.get(&b.transfer.transfer_id));
+            .and_then(|b| conversions.get(&b.transfer.transfer_id));
         if let (true, Some(fx), Some(_)) = (refused, conversion, &v.conversion) {
             outcome
                 .messages
@@ -456,6 +450,70 @@ pub async fn handle(
         }
     }
     Ok(outcome)
+}
+
+/// What the transaction part of a batch decided.
+pub(super) struct Applied {
+    fates: Vec<Fate>,
+    valid: Vec<Valid>,
+    decided: Vec<(usize, std::result::Result<Money, PrepareRejection>)>,
+    conversions: HashMap<String, super::fx::FxRow>,
+}
+
+impl Applied {
+    /// What became of prepare `index` of the batch: reserved, or the error its sender is told
+    /// (the prepare handler's codes: 3100 invalid, 4001/4200 refused, 3106 an id used before).
+    pub(super) fn result(&self, index: usize, id: &str) -> std::result::Result<(), FspiopError> {
+        match self.fates.get(index) {
+            Some(Fate::Valid) => match self.decided.iter().find(|(i, _)| *i == index) {
+                Some((_, Ok(_))) => Ok(()),
+                Some((_, Err(rejection))) => Err(rejection_error(*rejection)),
+                None => Err(FspiopError::with_detail(
+                    ErrorCode::InternalServerError,
+                    format!("transfer {id} was not decided"),
+                )),
+            },
+            Some(Fate::Invalid(reason)) => Err(FspiopError::with_detail(
+                ErrorCode::GenericValidationError,
+                reason.clone(),
+            )),
+            _ => Err(FspiopError::with_detail(
+                ErrorCode::ModifiedRequest,
+                format!("transfer id {id} was used before"),
+            )),
+        }
+    }
+}
+
+/// The transaction part of a batch in the caller's transaction (`candidates`: conversions
+/// that may name a transfer of the batch, read before it): conversions locked, then prefetch,
+/// classify, record, reserve. Bulk prepares use it for their transfers.
+pub(super) async fn apply(
+    tx: &mut Tx<'_>,
+    batch: &[Incoming],
+    candidates: &[String],
+    config: &PrepareConfig,
+    now_ms: i64,
+) -> Result<Applied> {
+    ledger_book::lock_fx_transfers(tx, candidates).await?;
+    let prefetched = prefetch(tx, batch, candidates).await?;
+    let (fates, valid) = classify(batch, &prefetched, config, now_ms);
+    let recordable = record(tx, batch, &fates, &valid, now_ms).await?;
+    let decided = reserve(
+        tx,
+        batch,
+        &fates,
+        &valid,
+        &recordable,
+        &prefetched.conversions,
+    )
+    .await?;
+    Ok(Applied {
+        fates,
+        valid,
+        decided,
+        conversions: prefetched.conversions,
+    })
 }
 
 /// What a batch reads before deciding: the stored duplicate-check hashes of its ids and its

@@ -93,6 +93,9 @@ pub async fn sweep(
     ledger_book::lock_fx_transfers(&mut tx, &fx_ids).await?;
     ledger_book::lock_transfers(&mut tx, &ids).await?;
     let mut expiring = load_reserved(&mut tx, &ids).await?;
+    // Bulks of the due transfers: locked after the transfers, before the positions.
+    let bulk_members = super::bulk::expiry::lock_members(&mut tx, &ids).await?;
+    let in_bulk = super::bulk::expiry::member_ids(&bulk_members);
     // A dependent transfer expires with its conversion (`super::fx::expire_all`).
     let conversions = super::fx::load(&mut *tx, super::fx::By::CommitRequestId, &fx_ids).await?;
     let mut dependent_of = std::collections::HashMap::new();
@@ -183,8 +186,11 @@ pub async fn sweep(
         });
         query.build().execute(&mut *tx).await?;
     }
+    let expired: std::collections::HashSet<String> =
+        expiring.iter().map(|t| t.id.clone()).collect();
     let messages: Vec<Message> = expiring
         .into_iter()
+        .filter(|transfer| !in_bulk.contains(&transfer.id))
         .map(|transfer| {
             let mut message = notifier.from_hub(
                 &transfer.id,
@@ -203,9 +209,13 @@ pub async fn sweep(
     // The notices are kept with the expiry, in its transaction, until they are delivered.
     record_notices(&mut tx, &messages).await?;
     record_notices(&mut tx, &fx_messages).await?;
+    // A bulk's transfers are told of once, by their bulk (its notices recorded by `finish`).
+    let bulk_messages =
+        super::bulk::expiry::finish(&mut tx, notifier, &bulk_members, &expired, now_ms).await?;
     tx.commit().await?;
     let mut messages = messages;
     messages.extend(fx_messages);
+    messages.extend(bulk_messages);
     Ok(Swept {
         messages,
         claimed: ids.len(),
@@ -310,8 +320,12 @@ pub(super) async fn record_notices(tx: &mut Tx<'_>, messages: &[Message]) -> Res
 
 /// Forgets the notices of `messages`, which are on the bus.
 pub async fn delivered(store: &Store, messages: &[Message]) -> Result<()> {
+    let (bulk, messages): (Vec<&Message>, Vec<&Message>) = messages
+        .iter()
+        .partition(|m| super::bulk::expiry::is_notice(m));
+    super::bulk::expiry::delivered(&store.pool, &bulk).await?;
     let (fx, messages): (Vec<&Message>, Vec<&Message>) =
-        messages.iter().partition(|m| is_fx_notice(m));
+        messages.into_iter().partition(|m| is_fx_notice(m));
     if !fx.is_empty() {
         let mut query = QueryBuilder::<MySql>::new(
             "DELETE FROM fxTransferExpiryNotice WHERE (commitRequestId, recipient) IN (",
@@ -347,6 +361,7 @@ pub async fn undelivered(store: &Store, limit: u32) -> Result<Vec<Message>> {
     for query in [
         "SELECT message FROM fxTransferExpiryNotice ORDER BY createdDate, commitRequestId, recipient LIMIT ?",
         "SELECT message FROM transferExpiryNotice ORDER BY createdDate, transferId LIMIT ?",
+        "SELECT message FROM bulkTransferNotice ORDER BY createdDate, bulkTransferId, recipient LIMIT ?",
     ] {
         let rows: Vec<(String,)> = sqlx::query_as(query)
             .bind(limit)
