@@ -60,6 +60,11 @@ pub struct BulkOptions {
     /// Leave each bulk's per-transfer list out of the report (its counts stay): what the perf
     /// harness asks for.
     pub summary_only: bool,
+    /// No bulk quote on the wire: each payee DFSP's answer is made here with its secret, as
+    /// it would make it (the payee DFSPs must be simulated here); the bulk transfer follows
+    /// as usual. Like the `transfers` scenario of single payments: the switch's bulk transfers
+    /// alone.
+    pub skip_bulk_quote: bool,
 }
 
 /// What became of one transfer of a bulk.
@@ -472,7 +477,7 @@ impl Inner {
             let inner = self.clone();
             let (payer, payer_msisdn) = (payer.to_string(), payer_msisdn.clone());
             let (amount, currency) = (amount.to_string(), currency.clone());
-            let summary_only = options.summary_only;
+            let options = options.clone();
             let fsp = payee_fsp.clone();
             let handle = tokio::spawn(async move {
                 inner
@@ -483,7 +488,7 @@ impl Inner {
                         msisdns,
                         &amount,
                         &currency,
-                        summary_only,
+                        &options,
                     )
                     .await
             });
@@ -602,7 +607,7 @@ impl Inner {
         msisdns: Vec<String>,
         amount: &str,
         currency: &str,
-        summary_only: bool,
+        options: &BulkOptions,
     ) -> BulkOutcome {
         let mut outcome = BulkOutcome {
             payee_fsp: payee_fsp.to_string(),
@@ -627,6 +632,7 @@ impl Inner {
             payer_msisdn,
             amount,
             currency,
+            options.skip_bulk_quote,
             &mut outcome,
             &mut ledger,
         )
@@ -646,20 +652,22 @@ impl Inner {
                 *outcome.errors_by_code.entry(code.to_string()).or_default() += 1;
             }
         }
-        if !summary_only {
+        if !options.summary_only {
             outcome.transfers = ledger.transfers;
         }
         outcome
     }
 
-    /// The bulk quote and the bulk transfer; a failure of either as a whole in
-    /// `outcome.error`.
+    /// The bulk quote (or, `skip_bulk_quote`, the payee's answer made here) and the bulk
+    /// transfer; a failure of either as a whole in `outcome.error`.
+    #[allow(clippy::too_many_arguments)]
     async fn bulk_phases(
         &self,
         payer: &str,
         payer_msisdn: &str,
         amount: &str,
         currency: &str,
+        skip_bulk_quote: bool,
         outcome: &mut BulkOutcome,
         ledger: &mut Ledger,
     ) {
@@ -685,8 +693,23 @@ impl Inner {
             "individualQuotes": individual_quotes,
         });
         let started = Instant::now();
-        let answer = self
-            .request(
+        let answer = if skip_bulk_quote {
+            // What the payee would answer, made here with its secret; nothing on the wire.
+            match self.dfsps.get(&payee_fsp) {
+                Some(payee) => {
+                    let expiration = self.quote_expiration();
+                    let results = quote_results(payee, &request, &expiration);
+                    Ok(json!({"individualQuoteResults": results, "expiration": expiration}))
+                }
+                None => Err(PaymentError::InvalidCallback {
+                    phase: Phase::BulkQuote,
+                    detail: format!(
+                        "{payee_fsp} is not simulated here; a bulk without its quote needs its secret"
+                    ),
+                }),
+            }
+        } else {
+            self.request(
                 Phase::BulkQuote,
                 format!("bulkQuotes:{payer}:{}", outcome.bulk_quote_id),
                 "POST",
@@ -697,7 +720,8 @@ impl Inner {
                 Some(&request),
                 Wire::V1,
             )
-            .await;
+            .await
+        };
         let checked = answer.and_then(|answer| {
             at(&answer, "/expiration")
                 .as_str()
@@ -708,7 +732,12 @@ impl Inner {
                     detail: "no expiration".into(),
                 })
         });
-        let (answer, expiration) = match self.record(Phase::BulkQuote, started, checked) {
+        let checked = if skip_bulk_quote {
+            checked
+        } else {
+            self.record(Phase::BulkQuote, started, checked)
+        };
+        let (answer, expiration) = match checked {
             Ok(checked) => checked,
             Err(error) => {
                 outcome.bulk_quote = started.elapsed();
@@ -716,7 +745,9 @@ impl Inner {
                 return;
             }
         };
-        outcome.bulk_quote = started.elapsed();
+        if !skip_bulk_quote {
+            outcome.bulk_quote = started.elapsed();
+        }
 
         let results: HashMap<&str, &Value> = at(&answer, "/individualQuoteResults")
             .as_array()

@@ -14,8 +14,8 @@
 //!   `transactionRequestId`, `transactionId`, `payerFsp`, `transactionRequestMs` and
 //!   `authorizationMs`.
 //! - `POST /{dfsp}/bulk` with `{"amount", "count"?, "payerMsisdn"?, "payeeFsps"?, "offset"?,
-//!   "payees"? ([{"msisdn", "fsp"}]), "summaryOnly"?}`: a bulk payment (see the `bulk`
-//!   module); answers 200 with the report (`bulks`: per payee DFSP its ids, state, phase times,
+//!   "payees"? ([{"msisdn", "fsp"}]), "summaryOnly"?, "skipBulkQuote"?}`: a bulk payment
+//!   (see the `bulk` module); answers 200 with the report (`bulks`: per payee DFSP its ids, state, phase times,
 //!   counts, errors by code and, unless `summaryOnly`, each transfer), 422 with `{"error": …}`
 //!   when it cannot start, 404 for a DFSP the simulator does not run.
 //! - `GET /stats` answers how the payer's requests and the callbacks matched up, how many
@@ -466,6 +466,7 @@ pub(crate) async fn bulk(
             .unwrap_or(0),
         payees,
         summary_only: request.get("summaryOnly").and_then(Value::as_bool) == Some(true),
+        skip_bulk_quote: request.get("skipBulkQuote").and_then(Value::as_bool) == Some(true),
     };
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     match inner.bulk(&dfsp, count, amount, &options).await {
@@ -673,7 +674,7 @@ impl RemoteSimulator {
             .iter()
             .map(|p| json!({"msisdn": p.msisdn, "fsp": p.fsp}))
             .collect();
-        let mut body = json!({"amount": amount, "count": count, "offset": options.offset, "payeeFsps": options.payee_fsps, "payees": payees, "summaryOnly": options.summary_only});
+        let mut body = json!({"amount": amount, "count": count, "offset": options.offset, "payeeFsps": options.payee_fsps, "payees": payees, "summaryOnly": options.summary_only, "skipBulkQuote": options.skip_bulk_quote});
         if let (Some(msisdn), Some(object)) = (&options.payer_msisdn, body.as_object_mut()) {
             object.insert("payerMsisdn".into(), Value::String(msisdn.clone()));
         }

@@ -798,7 +798,10 @@ async fn the_hubs_refusals_and_silence_are_counted_per_transfer() {
     // Every transfer refused: REJECTED, told to the payer alone.
     hub.refuse_first.store(false, Ordering::Relaxed);
     hub.refuse_all.store(true, Ordering::Relaxed);
+    // Both payees were told (after the payer, so perhaps only now).
+    eventually(|| sim.bulk_payee_notifications() == 2).await;
     let notified = sim.bulk_payee_notifications();
+    assert_eq!(notified, 2);
     let report = sim
         .bulk(
             "bfsp-1",
@@ -894,6 +897,52 @@ async fn the_hubs_refusals_and_silence_are_counted_per_transfer() {
         matches!(unknown_payee, Err(PaymentError::Request { .. })),
         "{unknown_payee:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_bulk_quote_a_bulk_transfers_the_terms_the_payee_would_quote() {
+    let (sim, hub) = setup(5_000).await;
+    let options = BulkOptions {
+        payee_fsps: vec!["bfsp-5".into()],
+        skip_bulk_quote: true,
+        ..BulkOptions::default()
+    };
+    let report = sim
+        .bulk("bfsp-1", 3, "2", &options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bulk = &report.bulks[0];
+    assert_eq!(
+        (bulk.quoted, bulk.committed, bulk.failed()),
+        (3, 3, 0),
+        "{bulk:?}"
+    );
+    assert!(bulk.bulk_quote.is_zero() && !bulk.bulk_transfer.is_zero());
+    assert!(hub.seen("POST", "/bulkQuotes").is_empty());
+    assert_eq!(hub.seen("POST", "/bulkTransfers").len(), 1);
+    assert_eq!(hub.fulfilments_matched.lock().map(|n| *n).ok(), Some(3));
+    assert!(!sim.timings().contains_key(&Phase::BulkQuote));
+    let counts = sim.callback_counts();
+    assert_eq!((counts.awaited, counts.matched), (1, 1), "{counts:?}");
+
+    // The payee's secret is needed: a payee DFSP simulated elsewhere cannot be skipped.
+    let elsewhere = BulkOptions {
+        payees: vec![BulkPayee::new("19012349900", "elsewhere")],
+        skip_bulk_quote: true,
+        ..BulkOptions::default()
+    };
+    let report = sim
+        .bulk("bfsp-1", 0, "2", &elsewhere)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        report.bulks[0].error,
+        Some(PaymentError::InvalidCallback {
+            phase: Phase::BulkQuote,
+            ..
+        })
+    ));
+    assert_eq!(report.failed(), 1);
 }
 
 #[test]
