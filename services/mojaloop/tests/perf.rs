@@ -1,7 +1,7 @@
 //! A short perf run in CI, for correctness, not speed: `mojaloop perf run` against
 //! `mojaloop up --dfsps 8` over the embedded bus passes its validity gate and writes its report;
-//! the transfers-only, currency-conversion and request-to-pay scenarios and a two-step capacity
-//! search do too.
+//! the transfers-only, currency-conversion, request-to-pay and bulk (its bulk transfers)
+//! scenarios and a two-step capacity search do too.
 //! No timing is asserted.
 
 #![allow(
@@ -196,6 +196,50 @@ fn a_short_run_passes_the_validity_gate() {
             "{phase}: {r}"
         );
     }
+
+    // Bulk payments: each arrival a bulk of 20 transfers to one payee DFSP; the gate holds
+    // with the ledger's committed transfers counted against the bulks'. The Quoting Service
+    // does not serve /bulkQuotes yet: the bulk transfers alone.
+    let dir = out.join("bulk");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--scenario",
+        "bulk",
+        "--skip-bulk-quote",
+        "--bulk-size",
+        "20",
+        "--rate",
+        "2",
+        "--duration-s",
+        "3",
+        "--warmup-s",
+        "0",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Validity gate: PASSED"), "{stdout}");
+    assert!(stdout.contains("bulks/s"), "{stdout}");
+    let r = report(&dir);
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert_eq!(r["scenario"], "bulk");
+    assert_eq!(r["bulk_size"], 20, "{r}");
+    let sent = r["counts"]["sent"].as_u64().unwrap();
+    assert!(sent >= 5, "{r}");
+    assert_eq!(r["counts"]["succeeded"].as_u64(), Some(sent), "{r}");
+    assert_eq!(
+        r["counts"]["transfers_committed"].as_u64(),
+        Some(20 * sent),
+        "{r}"
+    );
+    assert_eq!(
+        r["phases"]["bulkTransfer"]["count"].as_u64(),
+        Some(sent),
+        "{r}"
+    );
+    assert!(r["phases"].get("bulkQuote").is_none(), "{r}");
 
     let dir = out.join("capacity");
     let (code, stdout) = run.mojaloop(&[
