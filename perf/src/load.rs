@@ -391,31 +391,9 @@ fn bulk_outcome(report: &BulkReport) -> Outcome {
 }
 
 fn failure(error: &PaymentError) -> Outcome {
-    match error {
-        PaymentError::Fspiop { code, .. } => Outcome::Failed {
-            code: code.clone(),
-            timed_out: false,
-        },
-        PaymentError::Timeout { .. } => Outcome::Failed {
-            code: "timeout".into(),
-            timed_out: true,
-        },
-        PaymentError::InvalidCallback { .. } => Outcome::Failed {
-            code: "invalid-callback".into(),
-            timed_out: false,
-        },
-        PaymentError::Rejected { .. } => Outcome::Failed {
-            code: "rejected".into(),
-            timed_out: false,
-        },
-        PaymentError::Request { .. } => Outcome::Failed {
-            code: "request".into(),
-            timed_out: false,
-        },
-        PaymentError::UnknownPayer(_) | PaymentError::Simulator(_) => Outcome::Failed {
-            code: "simulator".into(),
-            timed_out: false,
-        },
+    Outcome::Failed {
+        code: error.code(),
+        timed_out: error.timed_out(),
     }
 }
 

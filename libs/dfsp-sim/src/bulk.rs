@@ -422,13 +422,13 @@ pub(crate) async fn bulk_transfers_callback(
 }
 
 /// A bulk's transfers, as they stand.
-struct Ledger {
+struct Items {
     transfers: Vec<IndividualOutcome>,
     /// Per transfer (same order): the condition asked for, when it was asked for.
     conditions: Vec<Option<String>>,
 }
 
-impl Ledger {
+impl Items {
     fn fail_all_pending(&mut self, code: &str, text: &str) {
         for transfer in &mut self.transfers {
             if !transfer.committed && transfer.error_code.is_empty() {
@@ -615,7 +615,7 @@ impl Inner {
             payees: msisdns.len() as u64,
             ..BulkOutcome::default()
         };
-        let mut ledger = Ledger {
+        let mut items = Items {
             transfers: msisdns
                 .into_iter()
                 .map(|msisdn| IndividualOutcome {
@@ -626,7 +626,7 @@ impl Inner {
                 .collect(),
             conditions: Vec::new(),
         };
-        ledger.conditions = vec![None; ledger.transfers.len()];
+        items.conditions = vec![None; items.transfers.len()];
         self.bulk_phases(
             payer,
             payer_msisdn,
@@ -634,13 +634,13 @@ impl Inner {
             currency,
             options.skip_bulk_quote,
             &mut outcome,
-            &mut ledger,
+            &mut items,
         )
         .await;
         if let Some(error) = &outcome.error {
-            ledger.fail_all_pending(&error.code(), &error.to_string());
+            items.fail_all_pending(&error.code(), &error.to_string());
         }
-        for transfer in &ledger.transfers {
+        for transfer in &items.transfers {
             if transfer.committed {
                 outcome.committed += 1;
             } else {
@@ -653,7 +653,7 @@ impl Inner {
             }
         }
         if !options.summary_only {
-            outcome.transfers = ledger.transfers;
+            outcome.transfers = items.transfers;
         }
         outcome
     }
@@ -669,10 +669,10 @@ impl Inner {
         currency: &str,
         skip_bulk_quote: bool,
         outcome: &mut BulkOutcome,
-        ledger: &mut Ledger,
+        items: &mut Items,
     ) {
         let payee_fsp = outcome.payee_fsp.clone();
-        let individual_quotes: Vec<Value> = ledger
+        let individual_quotes: Vec<Value> = items
             .transfers
             .iter()
             .map(|t| {
@@ -758,11 +758,7 @@ impl Inner {
             })
             .unwrap_or_default();
         let mut individual_transfers = Vec::new();
-        for (transfer, condition) in ledger
-            .transfers
-            .iter_mut()
-            .zip(ledger.conditions.iter_mut())
-        {
+        for (transfer, condition) in items.transfers.iter_mut().zip(items.conditions.iter_mut()) {
             let Some(result) = results.get(transfer.quote_id.as_str()) else {
                 transfer.error_code = "missing".into();
                 transfer.error_description = "not in the bulk quote's results".into();
@@ -863,7 +859,7 @@ impl Inner {
                     .collect()
             })
             .unwrap_or_default();
-        for (transfer, condition) in ledger.transfers.iter_mut().zip(&ledger.conditions) {
+        for (transfer, condition) in items.transfers.iter_mut().zip(&items.conditions) {
             let Some(condition) = condition else {
                 continue;
             };
