@@ -371,7 +371,7 @@ pub async fn run_with_bus(
         let consumer = bus
             .consumer(group, topic)
             .map_err(Error::Bus)?
-            .with_batch_observer(metrics.ledger.batch_observer(*name));
+            .with_batch_observer(metrics.ledger.batch_observer(name));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
             name,

@@ -361,6 +361,21 @@ async fn wait_for(received: &Received, method: &str, path: &str) -> Value {
     }
 }
 
+/// The latest `PUT /bulkTransfers/{id}` `received` got.
+fn last_put(received: &Received, id: &str) -> Value {
+    let path = format!("/bulkTransfers/{id}");
+    received
+        .lock()
+        .ok()
+        .and_then(|r| {
+            r.iter()
+                .rev()
+                .find(|(m, p, _)| m == "PUT" && *p == path)
+                .map(|(_, _, b)| b.clone())
+        })
+        .unwrap_or_default()
+}
+
 fn count(received: &Received, method: &str, path: &str) -> usize {
     received
         .lock()
@@ -509,9 +524,9 @@ async fn bulks_commit_refuse_limit_and_deduplicate() {
     );
     let mixed_id = mixed["bulkTransferId"].as_str().unwrap_or("").to_string();
     post_bulk(&switch, &mixed).await;
-    let to_payer = wait_for(&payer, "PUT", &format!("/bulkTransfers/{mixed_id}")).await;
-    assert_eq!(to_payer["bulkTransferState"], "COMPLETED");
-    let outcome = results(&to_payer);
+    let to_payer_mixed = wait_for(&payer, "PUT", &format!("/bulkTransfers/{mixed_id}")).await;
+    assert_eq!(to_payer_mixed["bulkTransferState"], "COMPLETED");
+    let outcome = results(&to_payer_mixed);
     let transfer_ids = ids(&mixed);
     assert!(outcome[&transfer_ids[0]].is_ok());
     assert_eq!(outcome[&transfer_ids[1]], Err("5104".to_string()));
@@ -642,6 +657,25 @@ async fn bulks_commit_refuse_limit_and_deduplicate() {
         assert!(Instant::now() < deadline, "GET answered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let got = last_put(&payer, &mixed_id);
+    assert_eq!(got["bulkTransferState"], "COMPLETED", "{got}");
+    assert_eq!(results(&got), results(&to_payer_mixed));
+    let (status, _) = switch
+        .send(
+            reqwest::Method::GET,
+            &format!("/bulkTransfers/{mixed_id}"),
+            "payee-b",
+            "payer-a",
+            None,
+        )
+        .await;
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&payee_b, "PUT", &format!("/bulkTransfers/{mixed_id}")) < 2 {
+        assert!(Instant::now() < deadline, "the payee's GET answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(results(&last_put(&payee_b, &mixed_id)).len(), 5);
     switch
         .send(
             reqwest::Method::GET,
@@ -656,17 +690,10 @@ async fn bulks_commit_refuse_limit_and_deduplicate() {
         assert!(Instant::now() < deadline, "GET of a rejected bulk answered");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let last = poor
-        .lock()
-        .ok()
-        .and_then(|r| {
-            r.iter()
-                .rev()
-                .find(|(m, p, _)| m == "PUT" && *p == format!("/bulkTransfers/{hopeless_id}"))
-                .map(|(_, _, b)| b.clone())
-        })
-        .unwrap_or_default();
-    assert_eq!(last["bulkTransferState"], "REJECTED");
+    assert_eq!(
+        last_put(&poor, &hopeless_id)["bulkTransferState"],
+        "REJECTED"
+    );
     switch
         .send(
             reqwest::Method::GET,
@@ -765,16 +792,7 @@ async fn a_bulk_the_payee_never_answers_expires_and_get_shows_each_state() {
         assert!(Instant::now() < deadline, "the expired bulk was reported");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let last = payer
-        .lock()
-        .ok()
-        .and_then(|r| {
-            r.iter()
-                .rev()
-                .find(|(m, p, _)| m == "PUT" && *p == format!("/bulkTransfers/{id}"))
-                .map(|(_, _, b)| b.clone())
-        })
-        .unwrap_or_default();
+    let last = last_put(&payer, &id);
     assert_eq!(last["bulkTransferState"], "COMPLETED", "{last}");
     assert!(
         results(&last)

@@ -4,12 +4,14 @@
 //! and handed to a task (see `process`).
 //!
 //! Synchronous checks, first failure wins:
-//! 1. headers (`fspiop::headers::validate_request_headers`, resource `quotes`,
-//!    `FSPIOP-Destination` required): 3102 missing, 3101 malformed, 3001/406 version;
+//! 1. headers (`fspiop::headers::validate_request_headers`, resource `quotes`, `fxQuotes` or
+//!    `bulkQuotes` by path, `FSPIOP-Destination` required): 3102 missing, 3101 malformed,
+//!    3001/406 version;
 //! 2. the path id is a UUID or ULID: 3100 (a pattern rule, as Mojaloop's OpenAPI check);
 //! 3. the body: not JSON 3101, then the schema (3102 missing, 3101 wrong type, 3100 rule);
 //!    members the API definition does not name are accepted and forwarded with the body as
-//!    received, unless `[validation] reject_additional_properties` is on (then 3103);
+//!    received, unless `[validation] reject_additional_properties` is on (then 3103); a bulk
+//!    of more than 1000 quotes is 3100 (the API's `maxItems`);
 //! 4. every amount can be expressed in minor units of its currency (3100): a quote whose
 //!    amount cannot become an ILP packet or a ledger amount is refused before it travels.
 
@@ -23,8 +25,8 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use fspiop::headers::{self, HeaderRules};
 use fspiop::types::{
-    self, FxMoney, FxQuotesIdPutResponse, FxQuotesPostRequest, Money, QuotesIdPutResponse,
-    QuotesPostRequest,
+    self, BulkQuotesIdPutResponse, BulkQuotesPostRequest, FxMoney, FxQuotesIdPutResponse,
+    FxQuotesPostRequest, Money, QuotesIdPutResponse, QuotesPostRequest,
 };
 use fspiop::validate;
 use fspiop::{ErrorCode, ErrorInformationObject, FspiopError};
@@ -36,7 +38,7 @@ use crate::AppState;
 
 use fspiop_edge::inbound::check_path_id as check_id;
 pub use fspiop_edge::inbound::{body_hash_hex as body_hash, BODY_LEN_MAX_BYTES};
-/// The FSPIOP resource of every route.
+/// The FSPIOP resource of the `/quotes` routes (`process::Resource` names all of them).
 pub const RESOURCE: &str = "quotes";
 /// How long a health probe waits for a database.
 const HEALTH_PROBE_TIMEOUT_MS: u64 = 2000;
@@ -50,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fxQuotes", post(post_fx_quotes))
         .route("/fxQuotes/{id}", put(put_fx_quote).get(get_fx_quote))
         .route("/fxQuotes/{id}/error", put(put_fx_quote_error))
+        .route("/bulkQuotes", post(post_bulk_quotes))
+        .route("/bulkQuotes/{id}", put(put_bulk_quote).get(get_bulk_quote))
+        .route("/bulkQuotes/{id}/error", put(put_bulk_quote_error))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -208,6 +213,15 @@ async fn put_fx_quote_error(
     put_error_of(state, Resource::FxQuotes, id, headers, body).await
 }
 
+async fn put_bulk_quote_error(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    put_error_of(state, Resource::BulkQuotes, id, headers, body).await
+}
+
 /// `PUT /{resource}/{ID}/error`: relayed to FSPIOP-Destination.
 async fn put_error_of(
     state: AppState,
@@ -257,6 +271,14 @@ async fn get_fx_quote(
     headers: HeaderMap,
 ) -> Response {
     get_of(state, Resource::FxQuotes, id, headers).await
+}
+
+async fn get_bulk_quote(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    get_of(state, Resource::BulkQuotes, id, headers).await
 }
 
 /// `GET /{resource}/{ID}`: relayed to FSPIOP-Destination.
@@ -362,6 +384,110 @@ async fn put_fx_quote(
             inbound,
             response: Box::new(response),
             hash,
+            had_accept,
+        })
+    }
+    .await;
+    match accepted {
+        Ok(job) => state.dispatch(job, 200).await,
+        Err(error) => FspiopResponse(error).into_response(),
+    }
+}
+
+/// Every currency of `money` (sorted, once each): the accounts a bulk's DFSPs must hold.
+fn currencies_of<'a>(money: impl Iterator<Item = &'a Money>) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = money.map(|m| m.currency.as_str()).collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+/// `POST /bulkQuotes`: a payer DFSP asks one payee DFSP (FSPIOP-Destination) for up to 1000
+/// quotes at once; relayed as received (see `process::bulk_post`).
+async fn post_bulk_quotes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let accepted = async {
+        let (map, source, destination) =
+            check_headers_of(&state, Resource::BulkQuotes, "POST", &headers)?;
+        let bytes = read_body(body).await?;
+        let unknown = state.inner.config.validation.unknown_fields();
+        let request: BulkQuotesPostRequest = types::parse_body(&bytes, unknown)?;
+        for (index, quote) in request.individual_quotes.iter().enumerate() {
+            let at = format!("/individualQuotes/{index}");
+            check_scale(&format!("{at}/amount"), Some(&quote.amount))?;
+            check_scale(&format!("{at}/fees"), quote.fees.as_ref())?;
+        }
+        let currencies = currencies_of(request.individual_quotes.iter().map(|q| &q.amount));
+        let inbound = Inbound {
+            resource: Resource::BulkQuotes,
+            id: request.bulk_quote_id,
+            headers: map,
+            source,
+            destination,
+            body: bytes.to_vec(),
+        };
+        Ok::<_, FspiopError>(Job::BulkPost {
+            inbound,
+            currencies,
+        })
+    }
+    .await;
+    match accepted {
+        Ok(job) => state.dispatch(job, 202).await,
+        Err(error) => FspiopResponse(error).into_response(),
+    }
+}
+
+/// `PUT /bulkQuotes/{ID}`: the payee DFSP's results, relayed to the payer.
+async fn put_bulk_quote(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let accepted = async {
+        let (map, source, destination) =
+            check_headers_of(&state, Resource::BulkQuotes, "PUT", &headers)?;
+        check_id(&id)?;
+        let bytes = read_body(body).await?;
+        let unknown = state.inner.config.validation.unknown_fields();
+        let response: BulkQuotesIdPutResponse = types::parse_body(&bytes, unknown)?;
+        let results = response.individual_quote_results.unwrap_or_default();
+        for (index, result) in results.iter().enumerate() {
+            let at = format!("/individualQuoteResults/{index}");
+            check_scale(
+                &format!("{at}/transferAmount"),
+                result.transfer_amount.as_ref(),
+            )?;
+            check_scale(
+                &format!("{at}/payeeReceiveAmount"),
+                result.payee_receive_amount.as_ref(),
+            )?;
+            check_scale(&format!("{at}/payeeFspFee"), result.payee_fsp_fee.as_ref())?;
+            check_scale(
+                &format!("{at}/payeeFspCommission"),
+                result.payee_fsp_commission.as_ref(),
+            )?;
+        }
+        // What the payee pays out in, as for a single quote's answer.
+        let currencies = currencies_of(results.iter().filter_map(|r| {
+            r.payee_receive_amount
+                .as_ref()
+                .or(r.transfer_amount.as_ref())
+        }));
+        let had_accept = map.contains_key(headers::ACCEPT);
+        let inbound = Inbound {
+            resource: Resource::BulkQuotes,
+            id,
+            headers: map,
+            source,
+            destination,
+            body: bytes.to_vec(),
+        };
+        Ok::<_, FspiopError>(Job::BulkPut {
+            inbound,
+            currencies,
             had_accept,
         })
     }

@@ -1,7 +1,9 @@
 //! Quoting Service: the payer DFSP asks the payee DFSP for a quote through the switch
 //! (`POST /quotes`), the payee answers with the terms, the ILP packet and the condition
 //! (`PUT /quotes/{ID}`) or an error (`PUT /quotes/{ID}/error`), and either side may ask again
-//! (`GET /quotes/{ID}`). The switch validates, optionally stores, and relays.
+//! (`GET /quotes/{ID}`). The switch validates, optionally stores, and relays. FX quotes
+//! (`/fxQuotes`) take the same path; bulk quotes (`/bulkQuotes`, up to 1000 quotes from one
+//! payer DFSP to one payee DFSP) too, relayed without being stored.
 //!
 //! - [`api`]: routes and the synchronous checks (headers, path id, body schema, amounts);
 //!   202/200 once a request is accepted.

@@ -8,11 +8,16 @@
 //! | `PUT /quotes/{ID}` | no `Accept` header (3100); payee (FSPIOP-Source) as above (3203); ILP packet agrees (3100); persistent: quote exists (3205) between these DFSPs (3100), same transaction (3100), duplicate (3106) | payer `{…}/quotes/{ID}` |
 //! | `PUT /quotes/{ID}/error` | persistent: stored | `{…}/quotes/{ID}/error` of FSPIOP-Destination |
 //! | `GET /quotes/{ID}` | – | `{…}/quotes/{ID}` of FSPIOP-Destination |
+//! | `POST /bulkQuotes` | payer (FSPIOP-Source, 3202) and payee DFSP (FSPIOP-Destination, 3201) exist, are active and hold an active POSITION account in each currency of the bulk | payee `{FSPIOP_CALLBACK_URL_BULK_QUOTES}/bulkQuotes` |
+//! | `PUT /bulkQuotes/{ID}` | no `Accept` header (3100); payee (FSPIOP-Source) as above in the results' currencies (3203); payer exists and is active (3201) | payer `{…}/bulkQuotes/{ID}` |
+//! | `PUT /bulkQuotes/{ID}/error`, `GET /bulkQuotes/{ID}` | sender (3100) and FSPIOP-Destination (3201) exist and are active | `{…}/bulkQuotes/{ID}[/error]` of FSPIOP-Destination |
 //!
-//! A destination without a quotes endpoint is 3201; a failed delivery is the error the
-//! forwarder reports (1001 unreachable or 5xx, the peer's own `errorInformation`, 3000 for
-//! other 4xx). Error callbacks go to the requester's `{…}/quotes/{ID}/error` from the hub; a
-//! requester without a quotes endpoint cannot be told and the failure is only logged.
+//! Bulk quotes are relayed, never stored, in either mode (as Mojaloop's Quoting Service does).
+//!
+//! A destination without an endpoint for the resource is 3201; a failed delivery is the error
+//! the forwarder reports (1001 unreachable or 5xx, the peer's own `errorInformation`, 3000 for
+//! other 4xx). Error callbacks go to the requester's `{…}/{resource}/{ID}/error` from the hub;
+//! a requester without that endpoint cannot be told and the failure is only logged.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -35,6 +40,8 @@ use crate::AppState;
 pub const QUOTES_ENDPOINT_TYPE: &str = "FSPIOP_CALLBACK_URL_QUOTES";
 /// Endpoint type of the FX quotes callbacks (a base URL).
 pub const FX_QUOTES_ENDPOINT_TYPE: &str = "FSPIOP_CALLBACK_URL_FX_QUOTES";
+/// Endpoint type of the bulk quotes callbacks (a base URL).
+pub const BULK_QUOTES_ENDPOINT_TYPE: &str = "FSPIOP_CALLBACK_URL_BULK_QUOTES";
 
 /// Which FSPIOP resource a request belongs to: its paths, callback endpoint and media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +50,8 @@ pub enum Resource {
     Quotes,
     /// `/fxQuotes` (FSPIOP 2.0): relayed between a DFSP and a foreign exchange provider.
     FxQuotes,
+    /// `/bulkQuotes`: up to 1000 quotes from one payer DFSP to one payee DFSP, relayed only.
+    BulkQuotes,
 }
 
 impl Resource {
@@ -51,6 +60,7 @@ impl Resource {
         match self {
             Resource::Quotes => "quotes",
             Resource::FxQuotes => "fxQuotes",
+            Resource::BulkQuotes => "bulkQuotes",
         }
     }
 
@@ -59,6 +69,7 @@ impl Resource {
         match self {
             Resource::Quotes => QUOTES_ENDPOINT_TYPE,
             Resource::FxQuotes => FX_QUOTES_ENDPOINT_TYPE,
+            Resource::BulkQuotes => BULK_QUOTES_ENDPOINT_TYPE,
         }
     }
 }
@@ -80,7 +91,7 @@ pub const FORWARDED_HEADERS: [&str; 9] = [
 /// What every accepted request carries into its task.
 #[derive(Debug, Clone)]
 pub struct Inbound {
-    /// `/quotes` or `/fxQuotes`.
+    /// `/quotes`, `/fxQuotes` or `/bulkQuotes`.
     pub resource: Resource,
     /// The quote id (from the path, or the body of a POST).
     pub id: String,
@@ -131,6 +142,19 @@ pub enum Job {
         hash: Option<String>,
         had_accept: bool,
     },
+    /// `POST /bulkQuotes`: relayed as received, nothing stored.
+    BulkPost {
+        inbound: Inbound,
+        /// Every currency the bulk's quotes are in (sorted, once each).
+        currencies: Vec<String>,
+    },
+    /// `PUT /bulkQuotes/{ID}`: relayed as received, nothing stored.
+    BulkPut {
+        inbound: Inbound,
+        /// The currencies the payee answered in (sorted, once each).
+        currencies: Vec<String>,
+        had_accept: bool,
+    },
 }
 
 impl Job {
@@ -142,6 +166,8 @@ impl Job {
             Job::Get { inbound } => ("get", inbound),
             Job::FxPost { inbound, .. } => ("fx-post", inbound),
             Job::FxPut { inbound, .. } => ("fx-put", inbound),
+            Job::BulkPost { inbound, .. } => ("bulk-post", inbound),
+            Job::BulkPut { inbound, .. } => ("bulk-put", inbound),
         }
     }
 }
@@ -173,13 +199,10 @@ pub async fn process(state: &AppState, job: Job) {
             hash,
             had_accept,
         } => {
-            let payer = inbound.destination.clone();
+            let payer = Refusal::telling(&inbound);
             put(state, inbound, &response, hash, had_accept)
                 .await
-                .map_err(|(error, refused)| Refusal {
-                    error,
-                    tell: refused.then_some(payer),
-                })
+                .map_err(payer)
         }
         Job::PutError { inbound, error } => put_error(state, inbound, error)
             .await
@@ -198,13 +221,26 @@ pub async fn process(state: &AppState, job: Job) {
             hash,
             had_accept,
         } => {
-            let initiator = inbound.destination.clone();
+            let initiator = Refusal::telling(&inbound);
             fx_put(state, inbound, &response, hash, had_accept)
                 .await
-                .map_err(|(error, refused)| Refusal {
-                    error,
-                    tell: refused.then_some(initiator),
-                })
+                .map_err(initiator)
+        }
+        Job::BulkPost {
+            inbound,
+            currencies,
+        } => bulk_post(state, inbound, &currencies)
+            .await
+            .map_err(Refusal::from),
+        Job::BulkPut {
+            inbound,
+            currencies,
+            had_accept,
+        } => {
+            let payer = Refusal::telling(&inbound);
+            bulk_put(state, inbound, &currencies, had_accept)
+                .await
+                .map_err(payer)
         }
     };
     let metrics = &state.inner.metrics;
@@ -239,6 +275,19 @@ struct Refusal {
     error: FspiopError,
     /// The payer waiting for a quote response the switch refused.
     tell: Option<String>,
+}
+
+impl Refusal {
+    /// For an answer's task, whose error says whether the answer was refused by a check
+    /// (`true`): then the DFSP it was meant for (FSPIOP-Destination), which waits for it, is
+    /// told too.
+    fn telling(inbound: &Inbound) -> impl FnOnce((FspiopError, bool)) -> Refusal {
+        let waiting = inbound.destination.clone();
+        move |(error, refused)| Refusal {
+            error,
+            tell: refused.then_some(waiting),
+        }
+    }
 }
 
 impl From<FspiopError> for Refusal {
@@ -315,12 +364,7 @@ async fn put(
     let refused = |error: FspiopError| (error, true);
     let id = &inbound.id;
     if had_accept {
-        return Err(refused(FspiopError::with_detail(
-            ErrorCode::GenericValidationError,
-            format!(
-                "Update for quote {id} failed: \"accept\" header should not be sent in callbacks."
-            ),
-        )));
+        return Err(refused(accept_in_callback("quote", id)));
     }
     let currency = response
         .payee_receive_amount
@@ -396,12 +440,23 @@ async fn put(
         .map_err(|error| (error, false))
 }
 
+/// A callback carried `Accept` (3100, Mojaloop's words).
+fn accept_in_callback(what: &str, id: &str) -> FspiopError {
+    FspiopError::with_detail(
+        ErrorCode::GenericValidationError,
+        format!(
+            "Update for {what} {id} failed: \"accept\" header should not be sent in callbacks."
+        ),
+    )
+}
+
 async fn put_error(
     state: &AppState,
     inbound: Inbound,
     error: ErrorInformation,
 ) -> Result<(), FspiopError> {
-    // FX quote errors are relayed, not stored (FX quotes are not persisted yet).
+    require_bulk_parties(state, &inbound).await?;
+    // Only quote errors are stored; FX and bulk quote errors are relayed.
     if let (Some(writer), Resource::Quotes) = (&state.inner.writer, inbound.resource) {
         let row = ErrorRow {
             quote_id: inbound.id.clone(),
@@ -420,8 +475,72 @@ async fn put_error(
 }
 
 async fn get(state: &AppState, inbound: Inbound) -> Result<(), FspiopError> {
+    require_bulk_parties(state, &inbound).await?;
     let path = format!("/{}/{}", inbound.resource.name(), inbound.id);
     forward(state, "get", "GET", path, inbound, false).await
+}
+
+/// `POST /bulkQuotes`: the payer (FSPIOP-Source, 3202) and the payee DFSP (FSPIOP-Destination,
+/// 3201 as Mojaloop answers) exist, are active and hold an active POSITION account in each
+/// currency of the bulk (Mojaloop checks the first quote's); then relayed as received.
+async fn bulk_post(
+    state: &AppState,
+    inbound: Inbound,
+    currencies: &[String],
+) -> Result<(), FspiopError> {
+    let currencies: Vec<&str> = currencies.iter().map(String::as_str).collect();
+    let (payer, payee) = (&inbound.source, &inbound.destination);
+    require_participant(state, payer, &currencies, ErrorCode::PayerFspIdNotFound).await?;
+    require_participant(state, payee, &currencies, ErrorCode::DestinationFspError).await?;
+    let path = format!("/{}", inbound.resource.name());
+    forward(state, "bulk-post", "POST", path, inbound, true).await
+}
+
+/// `PUT /bulkQuotes/{ID}`: no `Accept` (3100); the payee DFSP (FSPIOP-Source) holds the
+/// currencies it answered in (3203), and the payer is told of a refused answer; the payer
+/// exists and is active (3201); then relayed as received. Mojaloop checks only `Accept`.
+async fn bulk_put(
+    state: &AppState,
+    inbound: Inbound,
+    currencies: &[String],
+    had_accept: bool,
+) -> Result<(), (FspiopError, bool)> {
+    let refused = |error: FspiopError| (error, true);
+    if had_accept {
+        return Err(refused(accept_in_callback("bulk quote", &inbound.id)));
+    }
+    let currencies: Vec<&str> = currencies.iter().map(String::as_str).collect();
+    let payee_code = ErrorCode::PayeeFspIdNotFound;
+    require_participant(state, &inbound.source, &currencies, payee_code)
+        .await
+        .map_err(refused)?;
+    let not_told = |error: FspiopError| (error, false);
+    let payer = &inbound.destination;
+    require_participant(state, payer, &[], ErrorCode::DestinationFspError)
+        .await
+        .map_err(not_told)?;
+    let path = format!("/{}/{}", inbound.resource.name(), inbound.id);
+    forward(state, "bulk-put", "PUT", path, inbound, true)
+        .await
+        .map_err(not_told)
+}
+
+/// For a bulk quote's `GET` or error: the sender (3100) and FSPIOP-Destination (3201) exist
+/// and are active. Nothing for the other resources, whose `GET` and errors are relayed to any
+/// DFSP with an endpoint.
+async fn require_bulk_parties(state: &AppState, inbound: &Inbound) -> Result<(), FspiopError> {
+    if inbound.resource != Resource::BulkQuotes {
+        return Ok(());
+    }
+    let sender_code = ErrorCode::GenericValidationError;
+    require_participant(state, &inbound.source, &[], sender_code).await?;
+    require_participant(
+        state,
+        &inbound.destination,
+        &[],
+        ErrorCode::DestinationFspError,
+    )
+    .await
 }
 
 /// The conversion terms name the two parties of the request: the initiating DFSP (the payer)
@@ -535,12 +654,7 @@ async fn fx_put(
     let refused = |error: FspiopError| (error, true);
     let id = &inbound.id;
     if had_accept {
-        return Err(refused(FspiopError::with_detail(
-            ErrorCode::GenericValidationError,
-            format!(
-                "Update for fx quote {id} failed: \"accept\" header should not be sent in callbacks."
-            ),
-        )));
+        return Err(refused(accept_in_callback("fx quote", id)));
     }
     let terms = &response.conversion_terms;
     let currencies = [

@@ -362,6 +362,21 @@ pub async fn add_participant(
     }
 }
 
+/// Registers `url` as `name`'s endpoint of type `endpoint_type` (a name of `endpointType`).
+pub async fn add_endpoint(pool: &sqlx::MySqlPool, name: &str, endpoint_type: &str, url: &str) {
+    sqlx::query(
+        "INSERT INTO participantEndpoint (participantId, endpointTypeId, value, isActive, createdBy) \
+         SELECT p.participantId, e.endpointTypeId, ?, 1, 'test' FROM participant p, endpointType e \
+         WHERE p.name = ? AND e.name = ?",
+    )
+    .bind(url)
+    .bind(name)
+    .bind(endpoint_type)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// The FSPIOP headers a DFSP sends (`Accept` only on requests, as the API wants).
 pub fn fspiop_headers(method: &str, source: &str, destination: &str) -> Vec<(String, String)> {
     let mut headers = vec![

@@ -10,6 +10,7 @@
     reason = "test code: a failed expectation panics"
 )]
 
+mod bulk;
 mod duplicates;
 mod fx;
 mod helpers;

@@ -114,7 +114,8 @@ impl Item {
 
 /// The transfers of bulk `id`, in the bulk's order.
 pub(super) async fn items<'e, E: MySqlExecutor<'e>>(executor: E, id: &str) -> Result<Vec<Item>> {
-    let rows: Vec<(String, u32, String, Option<u32>, Option<String>)> = sqlx::query_as(
+    type Row = (String, u32, String, Option<u32>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT transferId, position, bulkProcessingStateId, errorCode, errorDescription
          FROM bulkTransferAssociation WHERE bulkTransferId = ? ORDER BY position",
     )

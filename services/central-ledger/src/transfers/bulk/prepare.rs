@@ -236,7 +236,7 @@ fn check(
     match fspiop::datetime::parse_date_time(&bulk.expiration) {
         Some(expiration) if expiration > now_ms => Ok(()),
         Some(expiration) => Err(FspiopError::with_detail(
-            ErrorCode::TransferExpired,
+            ErrorCode::GenericValidationError,
             format!(
                 "Expiration date {} is already in the past",
                 fspiop::datetime::format_date_time(expiration)
