@@ -551,11 +551,20 @@ impl Inner {
         if count == 0 {
             return Err(refused("a bulk pays at least one payee".into()));
         }
+        // Checked before picking: a count from the payer API may be anything.
+        let most = BULK_ITEMS_MAX.saturating_mul(fsps.len());
+        if count > most {
+            return Err(refused(format!(
+                "{count} payees over {} payee DFSPs: a bulk holds at most {BULK_ITEMS_MAX}",
+                fsps.len()
+            )));
+        }
         Ok((0..count)
             .filter_map(|n| {
                 let dfsp = fsps.get(n % fsps.len())?;
                 let msisdns = &dfsp.spec.msisdns;
-                let msisdn = msisdns.get((options.offset + n / fsps.len()) % msisdns.len())?;
+                let start = options.offset % msisdns.len();
+                let msisdn = msisdns.get((start + n / fsps.len()) % msisdns.len())?;
                 Some(BulkPayee::new(msisdn, &dfsp.spec.name))
             })
             .collect())

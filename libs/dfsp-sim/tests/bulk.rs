@@ -882,6 +882,23 @@ async fn the_hubs_refusals_and_silence_are_counted_per_transfer() {
         matches!(too_many, Err(PaymentError::Request { .. })),
         "{too_many:?}"
     );
+    // A count from the payer API is checked before anything is picked.
+    let remote = RemoteSimulator::new(sim.base_url(), 5_000).unwrap_or_else(|e| panic!("{e}"));
+    let huge = remote
+        .bulk(
+            "bfsp-1",
+            usize::MAX,
+            "1",
+            &BulkOptions {
+                offset: usize::MAX,
+                ..BulkOptions::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(huge, Err(PaymentError::Request { .. })),
+        "{huge:?}"
+    );
     let unknown_payee = sim
         .bulk(
             "bfsp-1",
