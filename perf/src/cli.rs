@@ -26,7 +26,9 @@ pub struct Common {
     /// end-to-end (lookup, quote, transfer), discovery, quotes, transfers, or fx (lookup, FX
     /// quote, quote, FX transfer, transfer: USD payers paying the EUR payee perffsp-eur through
     /// the FXP perffsp-fxp), or request-to-pay (the payees ask the payers' customers to pay:
-    /// lookup, transaction request, quote, OTP authorization, transfer).
+    /// lookup, transaction request, quote, OTP authorization, transfer), or bulk (each arrival
+    /// a bulk of --bulk-size transfers from a payer to customers of one payee DFSP: bulk quote,
+    /// bulk transfer; rates are bulks per second).
     #[arg(long, default_value = "end-to-end", value_parser = parse_scenario)]
     scenario: Scenario,
     /// The simulated DFSPs' payer API (`mojaloop up --dfsps 8` or `mojaloop sim`).
@@ -54,9 +56,16 @@ pub struct Common {
     /// Longest wait for one payment, in milliseconds.
     #[arg(long, default_value_t = 60_000)]
     payment_timeout_ms: u64,
-    /// Amount of each payment (USD).
+    /// Amount of each payment (USD); in bulk, of each transfer.
     #[arg(long, default_value = "1")]
     amount: String,
+    /// Scenario bulk: transfers per bulk (1 to 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    bulk_size: u64,
+    /// Scenario bulk: no bulk quote (the simulator makes each payee's terms with its secret,
+    /// as the transfers scenario does for single payments): the switch's bulk transfers alone.
+    #[arg(long)]
+    skip_bulk_quote: bool,
     /// Seed of the payer, payee and MSISDN draws.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -143,8 +152,11 @@ fn parse_pair(text: &str) -> Result<(usize, usize), String> {
 }
 
 fn parse_scenario(text: &str) -> Result<Scenario, String> {
-    Scenario::from_name(text)
-        .ok_or_else(|| format!("{text} is not end-to-end, discovery, quotes or transfers"))
+    Scenario::from_name(text).ok_or_else(|| {
+        format!(
+            "{text} is not end-to-end, discovery, quotes, transfers, fx, request-to-pay or bulk"
+        )
+    })
 }
 
 impl Common {
@@ -158,6 +170,8 @@ impl Common {
             dfsps: self.dfsps,
             pairs: self.pairs.clone(),
             amount: self.amount.clone(),
+            bulk_size: usize::try_from(self.bulk_size).unwrap_or(usize::MAX),
+            skip_bulk_quote: self.skip_bulk_quote,
             seed: self.seed,
             progress: !self.quiet,
         }
@@ -242,15 +256,33 @@ fn print_summary(report: &Report, out: &std::path::Path) {
         "Scenario {} ({}), {} s measured after {} s warm-up",
         report.scenario, report.mode, report.measured_s, report.warmup_s
     );
-    println!(
-        "Rate: asked {:.1}/s, achieved {:.1}/s",
-        report.rate_asked_per_s, report.rate_achieved_per_s
-    );
     let c = &report.counts;
-    println!(
-        "Payments: {} sent, {} succeeded, {} failed, {} timed out, {} dropped",
-        c.sent, c.succeeded, c.failed, c.timed_out, c.dropped
-    );
+    match (report.bulk_size, report.transfers_per_s) {
+        (Some(size), Some(transfers_per_s)) => {
+            println!(
+                "Rate: asked {:.1} bulks/s, achieved {:.1} bulks/s ({size} transfers each): {transfers_per_s:.1} transfers/s",
+                report.rate_asked_per_s, report.rate_achieved_per_s
+            );
+            println!(
+                "Bulks: {} sent, {} with every transfer committed, {} with failures, {} timed out, {} dropped",
+                c.sent, c.succeeded, c.failed, c.timed_out, c.dropped
+            );
+            println!(
+                "Transfers: {} committed, {} failed",
+                c.transfers_committed, c.transfers_failed
+            );
+        }
+        _ => {
+            println!(
+                "Rate: asked {:.1}/s, achieved {:.1}/s",
+                report.rate_asked_per_s, report.rate_achieved_per_s
+            );
+            println!(
+                "Payments: {} sent, {} succeeded, {} failed, {} timed out, {} dropped",
+                c.sent, c.succeeded, c.failed, c.timed_out, c.dropped
+            );
+        }
+    }
     println!(
         "{:<18} {:>8} {:>9} {:>9} {:>9} {:>9}",
         "phase", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"

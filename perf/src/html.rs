@@ -52,6 +52,8 @@ fn phase_colour(phase: &str) -> &'static str {
         "fxTransfer" => "#8c564b",
         "transactionRequest" => "#e377c2",
         "authorization" => "#17becf",
+        "bulkQuote" => "#bcbd22",
+        "bulkTransfer" => "#aec7e8",
         "end_to_end" => "#d62728",
         _ => "#7f7f7f",
     }
@@ -86,7 +88,7 @@ fn summary(page: &mut String, report: &Report) {
          <tr><th class=\"l\">Succeeded</th><td>{}</td></tr>\n\
          <tr><th class=\"l\">Failed</th><td>{}</td></tr>\n\
          <tr><th class=\"l\">Timed out</th><td>{}</td></tr>\n\
-         <tr><th class=\"l\">Dropped</th><td>{}</td></tr>\n</table>\n",
+         <tr><th class=\"l\">Dropped</th><td>{}</td></tr>\n",
         num(report.rate_asked_per_s),
         num(report.rate_achieved_per_s),
         c.sent,
@@ -95,6 +97,19 @@ fn summary(page: &mut String, report: &Report) {
         c.timed_out,
         c.dropped,
     );
+    if let (Some(size), Some(rate)) = (report.bulk_size, report.transfers_per_s) {
+        let _ = write!(
+            page,
+            "<tr><th class=\"l\">Transfers per bulk</th><td>{size}</td></tr>\n\
+             <tr><th class=\"l\">Transfers committed</th><td>{}</td></tr>\n\
+             <tr><th class=\"l\">Transfers failed</th><td>{}</td></tr>\n\
+             <tr><th class=\"l\">Transfers achieved</th><td>{} /s</td></tr>\n",
+            c.transfers_committed,
+            c.transfers_failed,
+            num(rate),
+        );
+    }
+    page.push_str("</table>\n");
     let present: Vec<(&str, &crate::report::PhaseSummary)> = PHASES
         .iter()
         .filter_map(|&phase| report.phases.get(phase).map(|s| (phase, s)))
@@ -748,6 +763,8 @@ mod tests {
             bus: Some("kafka".into()),
             rate_asked_per_s: 100.0,
             rate_achieved_per_s: 97.25,
+            bulk_size: None,
+            transfers_per_s: None,
             warmup_s: 2,
             measured_s: 4,
             counts: Counts {
@@ -756,6 +773,7 @@ mod tests {
                 failed: 6,
                 timed_out: 4,
                 dropped: 0,
+                ..Counts::default()
             },
             phases,
             errors_by_code: BTreeMap::from([("3204".into(), 6), ("timeout".into(), 4)]),
@@ -859,6 +877,27 @@ mod tests {
         }
         let page = render(&report);
         assert!(page.contains("Highest rate held: <strong class=\"fail\">none"));
+    }
+
+    #[test]
+    fn a_bulk_report_shows_its_transfers() {
+        let mut report = sample();
+        report.scenario = "bulk".into();
+        report.bulk_size = Some(100);
+        report.transfers_per_s = Some(38_950.0 / 4.0);
+        report.counts.transfers_committed = 38_950;
+        report.counts.transfers_failed = 650;
+        let page = render(&report);
+        assert!(page.contains("Transfers per bulk</th><td>100<"), "{page}");
+        assert!(page.contains("Transfers committed</th><td>38950<"));
+        assert!(page.contains("Transfers failed</th><td>650<"));
+        assert!(!render(&sample()).contains("Transfers per bulk"));
+        let json = serde_json::to_value(&report).unwrap_or_default();
+        assert_eq!(json["counts"]["transfers_committed"], 38_950);
+        assert_eq!(json["bulk_size"], 100);
+        let plain = serde_json::to_value(sample()).unwrap_or_default();
+        assert!(plain["counts"].get("transfers_committed").is_none());
+        assert!(plain.get("bulk_size").is_none());
     }
 
     #[test]

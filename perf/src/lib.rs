@@ -81,6 +81,10 @@ pub fn summarize(result: &LoadResult, config: &LoadConfig, sim_url: &str) -> Rep
             .count() as u64,
         ..Counts::default()
     };
+    // In `bulk`, errors count transfers: a bulk failed or dropped as a whole counts each of its
+    // transfers.
+    let bulk = config.scenario == Scenario::Bulk;
+    let per_arrival = if bulk { config.bulk_size as u64 } else { 1 };
     let mut errors_by_code: BTreeMap<String, u64> = BTreeMap::new();
     for sample in &measured {
         match &sample.outcome {
@@ -91,12 +95,29 @@ pub fn summarize(result: &LoadResult, config: &LoadConfig, sim_url: &str) -> Rep
                 } else {
                     counts.failed += 1;
                 }
-                *errors_by_code.entry(code.clone()).or_default() += 1;
+                *errors_by_code.entry(code.clone()).or_default() += per_arrival;
+                if bulk {
+                    counts.transfers_failed += per_arrival;
+                }
+            }
+            Outcome::Bulk {
+                committed, failed, ..
+            } => {
+                if failed.is_empty() {
+                    counts.succeeded += 1;
+                } else {
+                    counts.failed += 1;
+                }
+                counts.transfers_committed += committed;
+                for (code, count) in failed {
+                    *errors_by_code.entry(code.clone()).or_default() += count;
+                    counts.transfers_failed += count;
+                }
             }
         }
     }
     if counts.dropped > 0 {
-        errors_by_code.insert("dropped".into(), counts.dropped);
+        errors_by_code.insert("dropped".into(), counts.dropped * per_arrival);
     }
     let phases = load::phase_latencies(measured.iter().copied())
         .into_iter()
@@ -120,6 +141,8 @@ pub fn summarize(result: &LoadResult, config: &LoadConfig, sim_url: &str) -> Rep
             asked.iter().sum::<f64>() / asked.len() as f64
         },
         rate_achieved_per_s: counts.succeeded as f64 / measured_s as f64,
+        bulk_size: bulk.then_some(config.bulk_size as u64),
+        transfers_per_s: bulk.then(|| counts.transfers_committed as f64 / measured_s as f64),
         warmup_s: config.warmup_s,
         measured_s,
         counts,
@@ -166,6 +189,7 @@ async fn gate_checks(
                             | Scenario::Transfers
                             | Scenario::Fx
                             | Scenario::RequestToPay
+                            | Scenario::Bulk
                     ),
                 },
                 target.drain_timeout_ms,
@@ -181,14 +205,9 @@ async fn gate_checks(
     gate::gate(checks)
 }
 
+/// Transfers the payers saw committed (a bulk's count for each bulk).
 fn committed(result: &LoadResult) -> u64 {
-    result
-        .samples
-        .iter()
-        .filter(
-            |s| matches!(&s.outcome, Outcome::Ok { transfer_id, .. } if !transfer_id.is_empty()),
-        )
-        .count() as u64
+    result.samples.iter().map(|s| s.outcome.committed()).sum()
 }
 
 async fn start_marks(
@@ -384,6 +403,8 @@ mod tests {
             dfsps: 8,
             pairs: Vec::new(),
             amount: "1".into(),
+            bulk_size: 100,
+            skip_bulk_quote: false,
             seed: 1,
             progress: false,
         };
@@ -400,5 +421,76 @@ mod tests {
             Some(50.0)
         );
         assert_eq!(committed(&result), 3);
+    }
+
+    #[test]
+    fn a_bulk_run_counts_bulks_and_their_transfers() {
+        let bulk = |started_ms: f64, committed: u64, failed: Vec<(String, u64)>| load::Sample {
+            started_ms,
+            ended_ms: started_ms + 300.0,
+            outcome: Outcome::Bulk {
+                phases: vec![("bulkQuote", 40.0), ("bulkTransfer", 260.0)],
+                committed,
+                failed,
+            },
+        };
+        let result = LoadResult {
+            samples: vec![
+                bulk(100.0, 10, Vec::new()),
+                bulk(1_100.0, 8, vec![("3204".into(), 2)]),
+                load::Sample {
+                    started_ms: 1_500.0,
+                    ended_ms: 1_600.0,
+                    outcome: Outcome::Failed {
+                        code: "timeout".into(),
+                        timed_out: true,
+                    },
+                },
+            ],
+            dropped_ms: vec![1_700.0],
+            seconds: vec![(1.0, 0), (1.0, 0)],
+            started_epoch_ms: 0,
+        };
+        let config = LoadConfig {
+            scenario: Scenario::Bulk,
+            steps: vec![Step {
+                rate_per_s: 1.0,
+                duration_s: 2,
+            }],
+            warmup_s: 0,
+            in_flight_max: 10,
+            payment_timeout_ms: 1_000,
+            dfsps: 8,
+            pairs: Vec::new(),
+            amount: "1".into(),
+            bulk_size: 10,
+            skip_bulk_quote: false,
+            seed: 1,
+            progress: false,
+        };
+        let report = summarize(&result, &config, "http://sim");
+        assert_eq!(report.bulk_size, Some(10));
+        let c = &report.counts;
+        assert_eq!(
+            (c.sent, c.succeeded, c.failed, c.timed_out, c.dropped),
+            (3, 1, 1, 1, 1)
+        );
+        assert_eq!((c.transfers_committed, c.transfers_failed), (18, 12));
+        assert_eq!(
+            report.rate_achieved_per_s, 0.5,
+            "bulks with every transfer committed"
+        );
+        assert_eq!(report.transfers_per_s, Some(9.0));
+        // Transfers by code: the refused quotes, each transfer of the bulk that timed out, and
+        // of the one dropped.
+        assert_eq!(report.errors_by_code.get("3204"), Some(&2));
+        assert_eq!(report.errors_by_code.get("timeout"), Some(&10));
+        assert_eq!(report.errors_by_code.get("dropped"), Some(&10));
+        assert_eq!(report.phases.get("bulkTransfer").map(|p| p.count), Some(2));
+        assert_eq!(
+            report.phases.get("end_to_end").map(|p| p.max_ms),
+            Some(300.0)
+        );
+        assert_eq!(committed(&result), 18);
     }
 }

@@ -7,14 +7,20 @@
 //! against the switch and reports each phase's time (from the request leaving the payer to its
 //! callback arriving). In `request-to-pay` the payee of the drawn pair asks the payer's
 //! customer to pay; the phases are the payee's (lookup, transaction request) and the payer's
-//! (quote, authorization, transfer).
+//! (quote, authorization, transfer). In `bulk` an arrival is one bulk: the drawn payer pays
+//! `bulk_size` customers of the drawn payee DFSP with one bulk quote and one bulk transfer
+//! (`POST /{dfsp}/bulk`, the per-transfer list left out so only counts come back); its sample
+//! keeps the two phases' times, the transfers committed and the failed ones by code, so memory
+//! grows with the bulks, not with their transfers.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dfsp_sim::{layout, PayOptions, PaymentError, RemoteSimulator, Scenario};
+use dfsp_sim::{
+    layout, BulkOptions, BulkReport, PayOptions, PaymentError, RemoteSimulator, Scenario,
+};
 use tokio::sync::mpsc;
 
 use crate::report::{PhaseSummary, Second};
@@ -43,6 +49,11 @@ pub struct LoadConfig {
     /// with every payee of the layout.
     pub pairs: Vec<(usize, usize)>,
     pub amount: String,
+    /// Scenario `bulk`: transfers per bulk (one payer DFSP to one payee DFSP).
+    pub bulk_size: usize,
+    /// Scenario `bulk`: no bulk quote on the wire (the simulator makes the payee's terms), the
+    /// bulk transfers alone.
+    pub skip_bulk_quote: bool,
     /// Seed of the payer/payee/MSISDN draws.
     pub seed: u64,
     /// Print a progress line every second.
@@ -57,8 +68,44 @@ pub enum Outcome {
         phases: Vec<(&'static str, f64)>,
         transfer_id: String,
     },
-    /// An FSPIOP error code, `timeout`, or another failure's kind.
+    /// An FSPIOP error code, `timeout`, or another failure's kind. In `bulk`: the bulk failed
+    /// as a whole (its quote or transfer answered with an error, or not in time).
     Failed { code: String, timed_out: bool },
+    /// A bulk whose bulk quote and bulk transfer were both answered: their times, the
+    /// transfers committed, and the others by code (quotes the payee refused included).
+    Bulk {
+        phases: Vec<(&'static str, f64)>,
+        committed: u64,
+        failed: Vec<(String, u64)>,
+    },
+}
+
+impl Outcome {
+    /// The phases' times of an outcome that has them.
+    pub fn phases(&self) -> Option<&[(&'static str, f64)]> {
+        match self {
+            Outcome::Ok { phases, .. } | Outcome::Bulk { phases, .. } => Some(phases),
+            Outcome::Failed { .. } => None,
+        }
+    }
+
+    /// Whether every transfer of it went through (a bulk with a failed transfer did not).
+    pub fn succeeded(&self) -> bool {
+        match self {
+            Outcome::Ok { .. } => true,
+            Outcome::Bulk { failed, .. } => failed.is_empty(),
+            Outcome::Failed { .. } => false,
+        }
+    }
+
+    /// Transfers it committed (a payment's one, a bulk's count).
+    pub fn committed(&self) -> u64 {
+        match self {
+            Outcome::Ok { transfer_id, .. } => u64::from(!transfer_id.is_empty()),
+            Outcome::Bulk { committed, .. } => *committed,
+            Outcome::Failed { .. } => 0,
+        }
+    }
 }
 
 /// One payment.
@@ -132,6 +179,13 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
         "every step needs a positive rate and duration"
     );
     anyhow::ensure!(
+        config.scenario != Scenario::Bulk
+            || (1..=fspiop::types::BULK_ITEMS_MAX).contains(&config.bulk_size),
+        "a bulk holds 1 to {} transfers, not {}",
+        fspiop::types::BULK_ITEMS_MAX,
+        config.bulk_size
+    );
+    anyhow::ensure!(
         config.pairs.iter().all(|(payer, payee)| payer != payee
             && (1..=config.dfsps).contains(payer)
             && (1..=config.dfsps).contains(payee)),
@@ -197,6 +251,41 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                 let (sim, tx, in_flight) = (sim.clone(), tx.clone(), in_flight.clone());
                 let amount = config.amount.clone();
                 let timeout = Duration::from_millis(config.payment_timeout_ms);
+                if config.scenario == Scenario::Bulk {
+                    let bulk = BulkOptions {
+                        payer_msisdn: options.payer_msisdn.clone(),
+                        payee_fsps: vec![layout::name(payee)],
+                        offset: draw.between(0, 99),
+                        payees: Vec::new(),
+                        summary_only: true,
+                        skip_bulk_quote: config.skip_bulk_quote,
+                    };
+                    let size = config.bulk_size;
+                    tokio::spawn(async move {
+                        let started_ms = milliseconds(start.elapsed());
+                        let paid = tokio::time::timeout(
+                            timeout,
+                            sim.bulk(&layout::name(payer), size, &amount, &bulk),
+                        )
+                        .await;
+                        let outcome = match paid {
+                            Ok(Ok(report)) => bulk_outcome(&report),
+                            Ok(Err(error)) => failure(&error),
+                            Err(_) => Outcome::Failed {
+                                code: "timeout".into(),
+                                timed_out: true,
+                            },
+                        };
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                        let _ = tx.send(Sample {
+                            started_ms,
+                            ended_ms: milliseconds(start.elapsed()),
+                            outcome,
+                        });
+                    });
+                    next_s += 1.0 / rate;
+                    continue;
+                }
                 tokio::spawn(async move {
                     let started_ms = milliseconds(start.elapsed());
                     let paid = tokio::time::timeout(
@@ -270,32 +359,41 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
     Ok(result)
 }
 
-fn failure(error: &PaymentError) -> Outcome {
-    match error {
-        PaymentError::Fspiop { code, .. } => Outcome::Failed {
-            code: code.clone(),
-            timed_out: false,
-        },
-        PaymentError::Timeout { .. } => Outcome::Failed {
-            code: "timeout".into(),
-            timed_out: true,
-        },
-        PaymentError::InvalidCallback { .. } => Outcome::Failed {
-            code: "invalid-callback".into(),
-            timed_out: false,
-        },
-        PaymentError::Rejected { .. } => Outcome::Failed {
-            code: "rejected".into(),
-            timed_out: false,
-        },
-        PaymentError::Request { .. } => Outcome::Failed {
-            code: "request".into(),
-            timed_out: false,
-        },
-        PaymentError::UnknownPayer(_) | PaymentError::Simulator(_) => Outcome::Failed {
+/// The sample of a bulk (one payee DFSP): its phases and counts, or what stopped it.
+fn bulk_outcome(report: &BulkReport) -> Outcome {
+    let Some(bulk) = report.bulks.first() else {
+        return Outcome::Failed {
             code: "simulator".into(),
             timed_out: false,
-        },
+        };
+    };
+    if let Some(error) = &bulk.error {
+        return failure(error);
+    }
+    let mut phases = Vec::with_capacity(2);
+    for (name, took) in [
+        ("bulkQuote", bulk.bulk_quote),
+        ("bulkTransfer", bulk.bulk_transfer),
+    ] {
+        if !took.is_zero() {
+            phases.push((name, milliseconds(took)));
+        }
+    }
+    Outcome::Bulk {
+        phases,
+        committed: bulk.committed,
+        failed: bulk
+            .errors_by_code
+            .iter()
+            .map(|(code, count)| (code.clone(), *count))
+            .collect(),
+    }
+}
+
+fn failure(error: &PaymentError) -> Outcome {
+    Outcome::Failed {
+        code: error.code(),
+        timed_out: error.timed_out(),
     }
 }
 
@@ -309,13 +407,14 @@ struct Progress {
 
 impl Progress {
     fn add(&mut self, sample: &Sample) {
-        match &sample.outcome {
-            Outcome::Ok { phases, .. } => {
-                self.completed_this_second += 1;
-                self.end_to_end_ms
-                    .push(phases.iter().map(|(_, ms)| ms).sum());
-            }
-            Outcome::Failed { .. } => self.failed_total += 1,
+        if sample.outcome.succeeded() {
+            self.completed_this_second += 1;
+        } else {
+            self.failed_total += 1;
+        }
+        if let Some(phases) = sample.outcome.phases() {
+            self.end_to_end_ms
+                .push(phases.iter().map(|(_, ms)| ms).sum());
         }
     }
 
@@ -357,13 +456,14 @@ pub fn summarize(values: &mut [f64]) -> PhaseSummary {
     }
 }
 
-/// Per-phase latencies (ms) of the successful samples, `end_to_end` included.
+/// Per-phase latencies (ms) of the successful samples (and of the bulks whose phases were all
+/// answered, some of their transfers failed or not), `end_to_end` included.
 pub fn phase_latencies<'a>(
     samples: impl Iterator<Item = &'a Sample>,
 ) -> BTreeMap<String, Vec<f64>> {
     let mut by_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for sample in samples {
-        if let Outcome::Ok { phases, .. } = &sample.outcome {
+        if let Some(phases) = sample.outcome.phases() {
             let mut total = 0.0;
             for (name, ms) in phases {
                 by_phase.entry((*name).to_string()).or_default().push(*ms);
@@ -405,9 +505,10 @@ pub fn timeline(result: &LoadResult, warmup_s: u64) -> Vec<Second> {
     }
     for (second, bucket) in seconds.iter_mut().zip(buckets) {
         for sample in &bucket {
-            match sample.outcome {
-                Outcome::Ok { .. } => second.completed += 1,
-                Outcome::Failed { .. } => second.failed += 1,
+            if sample.outcome.succeeded() {
+                second.completed += 1;
+            } else {
+                second.failed += 1;
             }
         }
         for (phase, mut values) in phase_latencies(bucket.into_iter()) {

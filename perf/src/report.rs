@@ -1,12 +1,14 @@
 //! What a run produces: the JSON summary (`report.json`) and the data of the HTML page.
-//! Latencies are in milliseconds (`f64`), rates in payments per second.
+//! Latencies are in milliseconds (`f64`), rates in payments per second (in `bulk`, bulks per
+//! second, and individual transfers per second beside).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 /// Phases reported, in order: the FSPIOP phases (the FX ones in the `fx` scenario, the
-/// transaction request and the authorization in `request-to-pay`) and the payment end to end.
+/// transaction request and the authorization in `request-to-pay`, the bulk quote and the bulk
+/// transfer in `bulk`) and the payment (or bulk) end to end.
 pub const PHASES: &[&str] = &[
     "lookup",
     "transactionRequest",
@@ -15,6 +17,8 @@ pub const PHASES: &[&str] = &[
     "authorization",
     "fxTransfer",
     "transfer",
+    "bulkQuote",
+    "bulkTransfer",
     "end_to_end",
 ];
 
@@ -30,20 +34,33 @@ pub struct PhaseSummary {
     pub max_ms: f64,
 }
 
-/// Outcome counts of the measured part of a run.
+/// Outcome counts of the measured part of a run. In `bulk` the payments are bulks; the
+/// transfers are counted beside.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// Payments started (arrivals that found room under the concurrency cap).
     pub sent: u64,
-    /// Payments that completed every phase of the scenario.
+    /// Payments that completed every phase of the scenario (a bulk: every transfer committed).
     pub succeeded: u64,
-    /// Payments that ended in an FSPIOP error or another failure (not a timeout).
+    /// Payments that ended in an FSPIOP error or another failure (not a timeout); bulks with at
+    /// least one transfer that did not commit.
     pub failed: u64,
     /// Payments that got no callback in time.
     pub timed_out: u64,
     /// Arrivals not started because `in_flight_max` payments were in flight (an open model
     /// never waits, so these are counted instead of delayed).
     pub dropped: u64,
+    /// `bulk`: individual transfers the payers saw committed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transfers_committed: u64,
+    /// `bulk`: individual transfers that did not commit (refused quotes, refused or expired
+    /// transfers, and each transfer of a bulk that failed as a whole).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub transfers_failed: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// One second of the run (warm-up included, marked).
@@ -124,13 +141,21 @@ pub struct Report {
     pub rate_asked_per_s: f64,
     /// Payments completed successfully per second over the measured part.
     pub rate_achieved_per_s: f64,
+    /// `bulk`: transfers per bulk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_size: Option<u64>,
+    /// `bulk`: individual transfers committed per second over the measured part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers_per_s: Option<f64>,
     pub warmup_s: u64,
     /// Length of the measured part.
     pub measured_s: u64,
     pub counts: Counts,
     /// Per phase (see [`PHASES`]), over the measured part.
     pub phases: BTreeMap<String, PhaseSummary>,
-    /// Failures by FSPIOP error code (`timeout` and `other` for the rest).
+    /// Failures by FSPIOP error code (`timeout` and `other` for the rest). In `bulk`, individual
+    /// transfers by code (a bulk that failed or was dropped as a whole counts each of its
+    /// transfers).
     pub errors_by_code: BTreeMap<String, u64>,
     pub timeline: Vec<Second>,
     pub gate: Option<Gate>,

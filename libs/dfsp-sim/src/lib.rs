@@ -39,6 +39,14 @@
 //! answers [`Phase::AnswerTransactionRequest`], [`Phase::AnswerAuthorization`]; the payer's
 //! quote and transfer are [`Phase::Quote`] and [`Phase::Transfer`].
 //!
+//! **Bulk payments** (FSPIOP `/bulkQuotes`, `/bulkTransfers`). [`Simulator::bulk`] pays many
+//! payees from one payer DFSP: one bulk quote and one bulk transfer per payee DFSP, side by
+//! side ([`Phase::BulkQuote`], [`Phase::BulkTransfer`]); as payee a DFSP quotes each of its
+//! customers with the same ILP terms a single quote gets (3204 for anyone else) and fulfils
+//! each transfer from its packet ([`Phase::AnswerBulkQuote`], [`Phase::AnswerBulkTransfer`]).
+//! The report ([`BulkReport`]) counts committed and failed transfers with their codes; see the
+//! `bulk` module.
+//!
 //! Everything sent carries FSPIOP headers (`Content-Type`, `Date`, `FSPIOP-Source`,
 //! `FSPIOP-Destination` when known, `FSPIOP-URI`); `Accept` only on requests, never on `PUT`
 //! callbacks. Versions: 1.1 (`Accept` version 1) by default; 2.0 (`Accept` version 2) for
@@ -52,6 +60,7 @@
 //! Per-phase timings (payer phases and the payee's and FXP's answers) are kept and readable
 //! through [`Simulator::timings`].
 
+mod bulk;
 mod client;
 mod fx;
 pub mod layout;
@@ -63,11 +72,13 @@ mod request_to_pay;
 mod security;
 mod tls;
 
+pub use bulk::{BulkOptions, BulkOutcome, BulkPayee, BulkReport, IndividualOutcome};
 pub use remote::{RemoteSimulator, SignatureCounts};
 pub use request_to_pay::{otp, RequestOptions};
 pub use security::SimJws;
 pub use tls::SimTls;
 
+use bulk::{bulk_quotes_callback, bulk_quotes_post, bulk_transfers_callback, bulk_transfers_post};
 use client::{Sent, Wire};
 use fx::{fx_quotes_post, fx_transfers_callback, fx_transfers_post, Rate};
 use payee::{parties, quotes_post, transfers_post};
@@ -227,6 +238,14 @@ pub enum Phase {
     AnswerTransactionRequest,
     /// Payee: a `GET /authorizations` received until its callback was accepted.
     AnswerAuthorization,
+    /// Payer of a bulk: `POST /bulkQuotes` until its `PUT` callback.
+    BulkQuote,
+    /// Payer of a bulk: `POST /bulkTransfers` until the hub's `PUT` callback.
+    BulkTransfer,
+    /// Payee: a `POST /bulkQuotes` received until its callback was accepted.
+    AnswerBulkQuote,
+    /// Payee: a `POST /bulkTransfers` received until its callback was accepted.
+    AnswerBulkTransfer,
 }
 
 /// Counts and durations of one phase.
@@ -271,6 +290,10 @@ pub enum Scenario {
     /// (`POST /transactionRequests`); the payer quotes, has the payee's customer authorize
     /// with an OTP and transfers. See [`Simulator::request_to_pay`].
     RequestToPay,
+    /// A bulk payment: one payer DFSP pays many payees of a payee DFSP in one bulk quote
+    /// (`POST /bulkQuotes`) and one bulk transfer (`POST /bulkTransfers`). Not a single
+    /// payment: see [`Simulator::bulk`] (`pay` refuses it).
+    Bulk,
 }
 
 impl Scenario {
@@ -282,6 +305,7 @@ impl Scenario {
             Scenario::Transfers => "transfers",
             Scenario::Fx => "fx",
             Scenario::RequestToPay => "request-to-pay",
+            Scenario::Bulk => "bulk",
         }
     }
 
@@ -293,6 +317,7 @@ impl Scenario {
             Scenario::Transfers,
             Scenario::Fx,
             Scenario::RequestToPay,
+            Scenario::Bulk,
         ]
         .into_iter()
         .find(|s| s.name() == name)
@@ -439,6 +464,24 @@ impl PaymentError {
             _ => None,
         }
     }
+
+    /// What the perf report counts the error under: the FSPIOP error code, else `timeout`,
+    /// `invalid-callback`, `rejected`, `request` or `simulator`.
+    pub fn code(&self) -> String {
+        match self {
+            PaymentError::Fspiop { code, .. } => code.clone(),
+            PaymentError::Timeout { .. } => "timeout".into(),
+            PaymentError::InvalidCallback { .. } => "invalid-callback".into(),
+            PaymentError::Rejected { .. } => "rejected".into(),
+            PaymentError::Request { .. } => "request".into(),
+            PaymentError::UnknownPayer(_) | PaymentError::Simulator(_) => "simulator".into(),
+        }
+    }
+
+    /// Whether the error is a callback that did not come in time.
+    pub fn timed_out(&self) -> bool {
+        matches!(self, PaymentError::Timeout { .. })
+    }
 }
 
 /// Could not start the simulator.
@@ -493,6 +536,8 @@ struct Inner {
     fx_patches: FxPatchCounters,
     /// Requests to pay in flight (as payee) and answered (as payer).
     requests: request_to_pay::Requests,
+    /// Bulk transfers answered as payee, until the hub's notification of their outcome.
+    bulks: bulk::PayeeBulks,
     jws: Option<security::Keys>,
 }
 
@@ -582,8 +627,9 @@ impl Drop for Simulator {
     }
 }
 
-/// Longest body read from a peer.
-const BODY_LEN_MAX_BYTES: usize = 1 << 20;
+/// Longest body read from a peer (a bulk of 1000 transfers with their ILP packets is over
+/// 1 MiB).
+const BODY_LEN_MAX_BYTES: usize = 4 << 20;
 /// Placeholder payer MSISDN when the payer DFSP owns none.
 const PAYER_MSISDN_FALLBACK: &str = "19000000000";
 
@@ -605,13 +651,17 @@ fn error_body(code: &str, description: &str) -> Value {
 /// `_PUT`, `_ERROR`) for every DFSP: an FXP receives fx requests, a payer their callbacks; and
 /// for requests to pay `FSPIOP_CALLBACK_URL_TRX_REQ_SERVICE` and
 /// `FSPIOP_CALLBACK_URL_AUTHORIZATIONS`, base URLs the transaction requests service appends
-/// `/transactionRequests…` and `/authorizations…` to.
+/// `/transactionRequests…` and `/authorizations…` to; and for bulk payments
+/// `FSPIOP_CALLBACK_URL_BULK_QUOTES` (a base URL the quoting service appends `/bulkQuotes…`
+/// to) and `FSPIOP_CALLBACK_URL_BULK_TRANSFER_POST` (`…/bulkTransfers`), `_PUT`
+/// (`…/bulkTransfers/{{id}}`) and `_ERROR` (`…/bulkTransfers/{{id}}/error`).
 pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
     let base = format!("{}/{dfsp}", base.trim_end_matches('/'));
     let parties = format!("{base}/parties/{{{{partyIdType}}}}/{{{{partyIdentifier}}}}");
     let sub = format!("{parties}/{{{{partySubIdOrType}}}}");
     let transfer = format!("{base}/transfers/{{{{transferId}}}}");
     let fx_transfer = format!("{base}/fxTransfers/{{{{commitRequestId}}}}");
+    let bulk_transfer = format!("{base}/bulkTransfers/{{{{id}}}}");
     [
         ("FSPIOP_CALLBACK_URL_PARTIES_GET", parties.clone()),
         ("FSPIOP_CALLBACK_URL_PARTIES_PUT", parties.clone()),
@@ -647,6 +697,19 @@ pub fn endpoints(base: &str, dfsp: &str) -> Vec<(String, String)> {
         ),
         ("FSPIOP_CALLBACK_URL_TRX_REQ_SERVICE", base.clone()),
         ("FSPIOP_CALLBACK_URL_AUTHORIZATIONS", base.clone()),
+        ("FSPIOP_CALLBACK_URL_BULK_QUOTES", base.clone()),
+        (
+            "FSPIOP_CALLBACK_URL_BULK_TRANSFER_POST",
+            format!("{base}/bulkTransfers"),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_BULK_TRANSFER_PUT",
+            bulk_transfer.clone(),
+        ),
+        (
+            "FSPIOP_CALLBACK_URL_BULK_TRANSFER_ERROR",
+            format!("{bulk_transfer}/error"),
+        ),
     ]
     .into_iter()
     .map(|(kind, url)| (kind.to_string(), url))
@@ -717,6 +780,7 @@ impl Simulator {
             counters: Counters::default(),
             fx_patches: FxPatchCounters::default(),
             requests: request_to_pay::Requests::default(),
+            bulks: bulk::PayeeBulks::default(),
             jws,
         });
         let router = Router::new()
@@ -738,6 +802,14 @@ impl Simulator {
                 any(transaction_requests),
             )
             .route("/{dfsp}/authorizations/{*rest}", any(authorizations))
+            .route("/{dfsp}/bulkQuotes", post(bulk_quotes_post))
+            .route("/{dfsp}/bulkQuotes/{*rest}", any(bulk_quotes_callback))
+            .route("/{dfsp}/bulkTransfers", post(bulk_transfers_post))
+            .route(
+                "/{dfsp}/bulkTransfers/{*rest}",
+                any(bulk_transfers_callback),
+            )
+            .route("/{dfsp}/bulk", post(remote::bulk))
             .route("/{dfsp}/pay", post(remote::pay))
             .route("/{dfsp}/requestToPay", post(remote::request_to_pay))
             .route("/{dfsp}/health", axum::routing::get(remote::dfsp_health))
@@ -794,6 +866,12 @@ impl Simulator {
         self.inner.fx_patches.snapshot()
     }
 
+    /// How many bulk transfer outcomes the hub told simulated payees so far (`PUT
+    /// /bulkTransfers/{ID}` to a bulk's payee: acknowledged, not a payer's callback).
+    pub fn bulk_payee_notifications(&self) -> u64 {
+        self.inner.bulks.notified.load(Ordering::Relaxed)
+    }
+
     /// A snapshot of the timings recorded so far.
     pub fn timings(&self) -> BTreeMap<Phase, PhaseStats> {
         self.inner
@@ -847,6 +925,21 @@ impl Simulator {
         self.inner
             .request_to_pay(payee, payer_msisdn, amount, options)
             .await
+    }
+
+    /// A bulk payment from DFSP `payer` to `count` payees (or `options.payees`), `amount`
+    /// each in the payer's currency: per payee DFSP one bulk quote and one bulk transfer, the
+    /// payee DFSPs' bulks side by side; see the `bulk` module. An error only when the bulk
+    /// cannot start (an unknown payer, no payee DFSP, more than 1000 payees at one DFSP); what
+    /// each transfer became is in the report.
+    pub async fn bulk(
+        &self,
+        payer: &str,
+        count: usize,
+        amount: &str,
+        options: &BulkOptions,
+    ) -> Result<BulkReport, PaymentError> {
+        self.inner.bulk(payer, count, amount, options).await
     }
 
     /// [`Simulator::pay`] with every option.

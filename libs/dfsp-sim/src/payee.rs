@@ -131,34 +131,14 @@ pub(crate) async fn quotes_post(
         );
     };
     let name = sim.spec.name.clone();
-    let asked_version = at(&request, "/extensionList/extension")
-        .as_array()
-        .and_then(|list| {
-            list.iter()
-                .find(|e| e["key"] == ILP_VERSION_KEY)
-                .and_then(|e| e["value"].as_str())
-                .and_then(IlpVersion::from_name)
-        })
-        .unwrap_or(IlpVersion::V4);
-    let ilp = sim.ilp_of(asked_version).clone();
+    let ilp = sim.ilp_of(asked_ilp_version(&request)).clone();
     let wire = Wire::of_content_type(&headers, "quotes");
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.quotes.clone();
-        let expiration = fspiop::datetime::format_date_time(
-            now_ms()
-                + i64::try_from(inner.config.callback_timeout_ms)
-                    .unwrap_or(60_000)
-                    .max(60_000),
-        );
-        let mut response =
-            json!({"transferAmount": at(&request, "/amount").clone(), "expiration": expiration});
-        let (path, body) = match ilp.quote_response_terms(&request, &response) {
-            Ok(terms) => {
-                set(&mut response, "ilpPacket", json!(terms.ilp_packet));
-                set(&mut response, "condition", json!(terms.condition));
-                (format!("/quotes/{quote_id}"), response)
-            }
+        let expiration = inner.quote_expiration();
+        let (path, body) = match quote_terms(&ilp, &request, &expiration) {
+            Ok(response) => (format!("/quotes/{quote_id}"), response),
             Err(error) => (
                 format!("/quotes/{quote_id}/error"),
                 error_body("5101", &format!("Payee rejected quote - {error}")),
@@ -207,47 +187,19 @@ pub(crate) async fn transfers_post(
         );
     };
     let name = sim.spec.name.clone();
-    // The fulfilment is re-derived by the engine of the packet's own version.
-    let packet_version = at(&prepare, "/ilpPacket")
-        .as_str()
-        .and_then(|p| fspiop::ilp::decode_packet_of(p, fspiop::ilp::IlpVersions::BOTH).ok())
-        .map_or(IlpVersion::V4, |p| p.version());
-    let ilp = sim.ilp_of(packet_version).clone();
+    let engines = (sim.ilp.clone(), sim.ilp_v1.clone());
     let wire = Wire::of_content_type(&headers, "transfers");
     let inner = inner.clone();
     tokio::spawn(async move {
         let base = inner.config.switch.transfers.clone();
-        let condition = at(&prepare, "/condition").as_str().unwrap_or_default();
-        let wrong = at(&prepare, "/extensionList/extension")
-            .as_array()
-            .is_some_and(|list| {
-                list.iter().any(|e| {
-                    e["key"] == WRONG_FULFILMENT_KEY && e["value"] == WRONG_FULFILMENT_VALUE
-                })
-            });
-        let (path, body) = match ilp
-            .fulfilment_for_packet(at(&prepare, "/ilpPacket").as_str().unwrap_or_default())
-            // A well-formed 32-byte preimage that is not this condition's.
-            .map(|f| if wrong { "A".repeat(43) } else { f })
-        {
-            Ok(fulfilment) if wrong => (
+        let (path, body) = match fulfil(&engines, &prepare) {
+            Ok(fulfilment) => (
                 format!("/transfers/{transfer_id}"),
                 json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
             ),
-            Ok(fulfilment) if fspiop::ilp::fulfilment_matches(&fulfilment, condition) => (
-                format!("/transfers/{transfer_id}"),
-                json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
-            ),
-            Ok(_) => (
+            Err(description) => (
                 format!("/transfers/{transfer_id}/error"),
-                error_body(
-                    "5105",
-                    "Payee FSP rejected transaction - the condition is not this payee's",
-                ),
-            ),
-            Err(error) => (
-                format!("/transfers/{transfer_id}/error"),
-                error_body("5105", &format!("Payee FSP rejected transaction - {error}")),
+                error_body("5105", &description),
             ),
         };
         inner
@@ -264,4 +216,76 @@ pub(crate) async fn transfers_post(
             .await;
     });
     StatusCode::ACCEPTED.into_response()
+}
+
+/// The ILP packet version a quote request asks the payee for (its `simIlpVersion`
+/// extension), v4 by default.
+pub(crate) fn asked_ilp_version(request: &Value) -> IlpVersion {
+    at(request, "/extensionList/extension")
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .find(|e| e["key"] == ILP_VERSION_KEY)
+                .and_then(|e| e["value"].as_str())
+                .and_then(IlpVersion::from_name)
+        })
+        .unwrap_or(IlpVersion::V4)
+}
+
+/// A payee's answer to `quote_request` (a `POST /quotes` body, or one quote of a bulk with the
+/// bulk's payer): `transferAmount` (the amount asked: no fees), `expiration`, and the ILP
+/// packet and condition `ilp` makes of the Transaction object, so that the fulfilment can be
+/// re-derived from the packet alone ([`fulfil`]).
+pub(crate) fn quote_terms(
+    ilp: &Ilp,
+    quote_request: &Value,
+    expiration: &str,
+) -> Result<Value, fspiop::ilp::IlpError> {
+    let mut response =
+        json!({"transferAmount": at(quote_request, "/amount").clone(), "expiration": expiration});
+    let terms = ilp.quote_response_terms(quote_request, &response)?;
+    set(&mut response, "ilpPacket", json!(terms.ilp_packet));
+    set(&mut response, "condition", json!(terms.condition));
+    Ok(response)
+}
+
+/// The fulfilment a payee gives `prepare` (a `POST /transfers` body or one transfer of a bulk:
+/// `ilpPacket`, `condition`, optional `extensionList`): re-derived from the packet by the
+/// engine of the packet's own version (`engines`: v4, v1), or the description of a 5105 when
+/// the packet is not this payee's. The `simAnswer: wrongFulfilment` extension asks for a
+/// well-formed fulfilment that does not match.
+pub(crate) fn fulfil(engines: &(Ilp, Ilp), prepare: &Value) -> Result<String, String> {
+    let packet = at(prepare, "/ilpPacket").as_str().unwrap_or_default();
+    let condition = at(prepare, "/condition").as_str().unwrap_or_default();
+    let version = fspiop::ilp::decode_packet_of(packet, fspiop::ilp::IlpVersions::BOTH)
+        .map_or(IlpVersion::V4, |p| p.version());
+    let ilp = match version {
+        IlpVersion::V4 => &engines.0,
+        IlpVersion::V1 => &engines.1,
+    };
+    let wrong = at(prepare, "/extensionList/extension")
+        .as_array()
+        .is_some_and(|list| {
+            list.iter()
+                .any(|e| e["key"] == WRONG_FULFILMENT_KEY && e["value"] == WRONG_FULFILMENT_VALUE)
+        });
+    match ilp.fulfilment_for_packet(packet) {
+        // A well-formed 32-byte preimage that is not this condition's.
+        Ok(_) if wrong => Ok("A".repeat(43)),
+        Ok(fulfilment) if fspiop::ilp::fulfilment_matches(&fulfilment, condition) => Ok(fulfilment),
+        Ok(_) => Err("Payee FSP rejected transaction - the condition is not this payee's".into()),
+        Err(error) => Err(format!("Payee FSP rejected transaction - {error}")),
+    }
+}
+
+impl Inner {
+    /// When a payee's quote expires: after the callback timeout, and at least a minute.
+    pub(crate) fn quote_expiration(&self) -> String {
+        fspiop::datetime::format_date_time(
+            now_ms()
+                + i64::try_from(self.config.callback_timeout_ms)
+                    .unwrap_or(60_000)
+                    .max(60_000),
+        )
+    }
 }

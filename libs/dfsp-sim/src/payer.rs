@@ -142,6 +142,13 @@ impl Inner {
         amount: &str,
         options: &PayOptions,
     ) -> Result<PaymentReport, PaymentError> {
+        if options.scenario == Scenario::Bulk {
+            return Err(PaymentError::Request {
+                phase: Phase::BulkQuote,
+                detail: "scenario bulk is not a single payment (the payer API's POST /{dfsp}/bulk)"
+                    .into(),
+            });
+        }
         if options.scenario == Scenario::RequestToPay {
             return self
                 .pay_by_request(payer, payee_msisdn, amount, options)
@@ -664,20 +671,8 @@ impl Inner {
                 "{payee_fsp} is not simulated here; a transfers-only payment needs its secret"
             ))
         })?;
-        let expiration = fspiop::datetime::format_date_time(
-            now_ms()
-                + i64::try_from(self.config.callback_timeout_ms)
-                    .unwrap_or(60_000)
-                    .max(60_000),
-        );
-        let mut response = json!({"transferAmount": at(quote_request, "/amount").clone(), "expiration": expiration});
-        let terms = payee
-            .ilp
-            .quote_response_terms(quote_request, &response)
-            .map_err(|e| invalid(e.to_string()))?;
-        set(&mut response, "ilpPacket", json!(terms.ilp_packet));
-        set(&mut response, "condition", json!(terms.condition));
-        Ok(response)
+        payee::quote_terms(&payee.ilp, quote_request, &self.quote_expiration())
+            .map_err(|e| invalid(e.to_string()))
     }
 
     pub(crate) fn record<T>(

@@ -13,8 +13,15 @@
 //!   (see the `request_to_pay` module); answers as `pay` does, the report with
 //!   `transactionRequestId`, `transactionId`, `payerFsp`, `transactionRequestMs` and
 //!   `authorizationMs`.
-//! - `GET /stats` answers how the payer's requests and the callbacks matched up, and how many
-//!   `PATCH /fxTransfers` the simulated FXPs received (`fxCommitted`, `fxAborted`, `fxOther`).
+//! - `POST /{dfsp}/bulk` with `{"amount", "count"?, "payerMsisdn"?, "payeeFsps"?, "offset"?,
+//!   "payees"? ([{"msisdn", "fsp"}]), "summaryOnly"?, "skipBulkQuote"?}`: a bulk payment
+//!   (see the `bulk` module); answers 200 with the report (`bulks`: per payee DFSP its ids, state, phase times,
+//!   counts, errors by code and, unless `summaryOnly`, each transfer), 422 with `{"error": …}`
+//!   when it cannot start, 404 for a DFSP the simulator does not run.
+//! - `GET /stats` answers how the payer's requests and the callbacks matched up, how many
+//!   `PATCH /fxTransfers` the simulated FXPs received (`fxCommitted`, `fxAborted`, `fxOther`),
+//!   and how many bulk transfer outcomes the hub told simulated payees
+//!   (`bulkPayeeNotifications`).
 //! - `GET /{dfsp}/health` answers 200 for a DFSP it runs, 404 otherwise.
 //! - `GET /dfsps` lists the DFSPs with their currencies, MSISDN counts and, for an FXP, its
 //!   conversion.
@@ -29,12 +36,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::{
-    CallbackCounts, FxPatchCounts, Inner, PayOptions, PaymentError, PaymentReport, Phase,
-    RequestOptions, Scenario,
+    BulkOptions, BulkOutcome, BulkPayee, BulkReport, CallbackCounts, FxPatchCounts,
+    IndividualOutcome, Inner, PayOptions, PaymentError, PaymentReport, Phase, RequestOptions,
+    Scenario,
 };
 
 /// Every phase, in the order of [`Phase`].
-const PHASES: [Phase; 14] = [
+const PHASES: [Phase; 18] = [
     Phase::Lookup,
     Phase::Quote,
     Phase::Transfer,
@@ -49,6 +57,10 @@ const PHASES: [Phase; 14] = [
     Phase::Authorization,
     Phase::AnswerTransactionRequest,
     Phase::AnswerAuthorization,
+    Phase::BulkQuote,
+    Phase::BulkTransfer,
+    Phase::AnswerBulkQuote,
+    Phase::AnswerBulkTransfer,
 ];
 
 impl Phase {
@@ -69,6 +81,10 @@ impl Phase {
             Phase::Authorization => "authorization",
             Phase::AnswerTransactionRequest => "answerTransactionRequest",
             Phase::AnswerAuthorization => "answerAuthorization",
+            Phase::BulkQuote => "bulkQuote",
+            Phase::BulkTransfer => "bulkTransfer",
+            Phase::AnswerBulkQuote => "answerBulkQuote",
+            Phase::AnswerBulkTransfer => "answerBulkTransfer",
         }
     }
 
@@ -310,6 +326,162 @@ pub(crate) async fn request_to_pay(
     answered(inner.request_to_pay(&dfsp, payer, amount, &options).await)
 }
 
+fn bulk_report_json(report: &BulkReport) -> Value {
+    let bulks: Vec<Value> = report
+        .bulks
+        .iter()
+        .map(|bulk| {
+            let transfers: Vec<Value> = bulk
+                .transfers
+                .iter()
+                .map(|t| {
+                    json!({
+                        "msisdn": t.msisdn,
+                        "quoteId": t.quote_id,
+                        "transferId": t.transfer_id,
+                        "committed": t.committed,
+                        "errorCode": t.error_code,
+                        "errorDescription": t.error_description,
+                    })
+                })
+                .collect();
+            json!({
+                "payeeFsp": bulk.payee_fsp,
+                "bulkQuoteId": bulk.bulk_quote_id,
+                "bulkTransferId": bulk.bulk_transfer_id,
+                "bulkTransferState": bulk.bulk_transfer_state,
+                "bulkQuoteMs": millis(bulk.bulk_quote),
+                "bulkTransferMs": millis(bulk.bulk_transfer),
+                "payees": bulk.payees,
+                "quoted": bulk.quoted,
+                "committed": bulk.committed,
+                "errorsByCode": bulk.errors_by_code,
+                "error": bulk.error.as_ref().map(error_json),
+                "transfers": transfers,
+            })
+        })
+        .collect();
+    json!({
+        "payerFsp": report.payer_fsp,
+        "payerMsisdn": report.payer_msisdn,
+        "amount": report.amount,
+        "currency": report.currency,
+        "bulks": bulks,
+    })
+}
+
+fn bulk_report_from_json(body: &Value) -> Option<BulkReport> {
+    let text =
+        |value: &Value, name: &str| value.get(name).and_then(Value::as_str).map(str::to_string);
+    let count = |value: &Value, name: &str| value.get(name).and_then(Value::as_u64);
+    let mut bulks = Vec::new();
+    for bulk in body.get("bulks")?.as_array()? {
+        let mut transfers = Vec::new();
+        for t in bulk
+            .get("transfers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            transfers.push(IndividualOutcome {
+                msisdn: text(t, "msisdn")?,
+                quote_id: text(t, "quoteId")?,
+                transfer_id: text(t, "transferId")?,
+                committed: t.get("committed")?.as_bool()?,
+                error_code: text(t, "errorCode")?,
+                error_description: text(t, "errorDescription")?,
+            });
+        }
+        let mut errors_by_code = std::collections::BTreeMap::new();
+        for (code, n) in bulk.get("errorsByCode")?.as_object()? {
+            errors_by_code.insert(code.clone(), n.as_u64()?);
+        }
+        bulks.push(BulkOutcome {
+            payee_fsp: text(bulk, "payeeFsp")?,
+            bulk_quote_id: text(bulk, "bulkQuoteId")?,
+            bulk_transfer_id: text(bulk, "bulkTransferId")?,
+            bulk_transfer_state: text(bulk, "bulkTransferState")?,
+            bulk_quote: from_millis(bulk.get("bulkQuoteMs")?),
+            bulk_transfer: from_millis(bulk.get("bulkTransferMs")?),
+            payees: count(bulk, "payees")?,
+            quoted: count(bulk, "quoted")?,
+            committed: count(bulk, "committed")?,
+            errors_by_code,
+            error: bulk
+                .get("error")
+                .filter(|e| !e.is_null())
+                .map(error_from_json),
+            transfers,
+        });
+    }
+    Some(BulkReport {
+        payer_fsp: text(body, "payerFsp")?,
+        payer_msisdn: text(body, "payerMsisdn")?,
+        amount: text(body, "amount")?,
+        currency: text(body, "currency")?,
+        bulks,
+    })
+}
+
+/// `POST /{dfsp}/bulk`.
+pub(crate) async fn bulk(
+    State(inner): State<Arc<Inner>>,
+    Path(dfsp): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("body is not JSON");
+    };
+    let field = |name: &str| request.get(name).and_then(Value::as_str);
+    let Some(amount) = field("amount") else {
+        return bad_request("amount is a required string");
+    };
+    let mut payees = Vec::new();
+    for payee in request
+        .get("payees")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let part = |name: &str| payee.get(name).and_then(Value::as_str);
+        let (Some(msisdn), Some(fsp)) = (part("msisdn"), part("fsp")) else {
+            return bad_request("each of payees is {\"msisdn\", \"fsp\"}");
+        };
+        payees.push(BulkPayee::new(msisdn, fsp));
+    }
+    let count = request.get("count").and_then(Value::as_u64).unwrap_or(0);
+    if payees.is_empty() && count == 0 {
+        return bad_request("count (a positive number) or payees is required");
+    }
+    let options = BulkOptions {
+        payer_msisdn: field("payerMsisdn").map(str::to_string),
+        payee_fsps: request
+            .get("payeeFsps")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect(),
+        offset: usize::try_from(request.get("offset").and_then(Value::as_u64).unwrap_or(0))
+            .unwrap_or(0),
+        payees,
+        summary_only: request.get("summaryOnly").and_then(Value::as_bool) == Some(true),
+        skip_bulk_quote: request.get("skipBulkQuote").and_then(Value::as_bool) == Some(true),
+    };
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    match inner.bulk(&dfsp, count, amount, &options).await {
+        Ok(report) => (StatusCode::OK, Json(bulk_report_json(&report))).into_response(),
+        Err(error) => {
+            let status = if matches!(error, PaymentError::UnknownPayer(_)) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            (status, Json(json!({"error": error_json(&error)}))).into_response()
+        }
+    }
+}
+
 /// `GET /{dfsp}/health`.
 pub(crate) async fn dfsp_health(
     State(inner): State<Arc<Inner>>,
@@ -351,6 +523,7 @@ pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
         "fxCommitted": fx.committed,
         "fxAborted": fx.aborted,
         "fxOther": fx.other,
+        "bulkPayeeNotifications": inner.bulks.notified.load(std::sync::atomic::Ordering::Relaxed),
     }))
 }
 
@@ -487,8 +660,32 @@ impl RemoteSimulator {
             .await
     }
 
-    /// POSTs `body` to the payer API at `url`: the report, or the error that stopped it.
-    async fn post_payment(&self, url: &str, body: &Value) -> Result<PaymentReport, PaymentError> {
+    /// A bulk payment from `payer` to `count` payees (or `options.payees`), `amount` each; see
+    /// [`crate::Simulator::bulk`].
+    pub async fn bulk(
+        &self,
+        payer: &str,
+        count: usize,
+        amount: &str,
+        options: &BulkOptions,
+    ) -> Result<BulkReport, PaymentError> {
+        let payees: Vec<Value> = options
+            .payees
+            .iter()
+            .map(|p| json!({"msisdn": p.msisdn, "fsp": p.fsp}))
+            .collect();
+        let mut body = json!({"amount": amount, "count": count, "offset": options.offset, "payeeFsps": options.payee_fsps, "payees": payees, "summaryOnly": options.summary_only, "skipBulkQuote": options.skip_bulk_quote});
+        if let (Some(msisdn), Some(object)) = (&options.payer_msisdn, body.as_object_mut()) {
+            object.insert("payerMsisdn".into(), Value::String(msisdn.clone()));
+        }
+        let url = format!("{}/{payer}/bulk", self.base);
+        let answer = self.post(&url, &body).await?;
+        bulk_report_from_json(&answer)
+            .ok_or_else(|| PaymentError::Simulator(format!("{url}: unexpected report {answer}")))
+    }
+
+    /// POSTs `body` to the payer API at `url`: the answer of a 2xx, else the error it names.
+    async fn post(&self, url: &str, body: &Value) -> Result<Value, PaymentError> {
         let response = self
             .client
             .post(url)
@@ -502,11 +699,16 @@ impl RemoteSimulator {
             .await
             .map_err(|e| PaymentError::Simulator(format!("{url}: {status}: {e}")))?;
         if status.is_success() {
-            return report_from_json(&answer).ok_or_else(|| {
-                PaymentError::Simulator(format!("{url}: unexpected report {answer}"))
-            });
+            return Ok(answer);
         }
         Err(error_from_json(answer.get("error").unwrap_or(&Value::Null)))
+    }
+
+    /// POSTs `body` to the payer API at `url`: the report, or the error that stopped it.
+    async fn post_payment(&self, url: &str, body: &Value) -> Result<PaymentReport, PaymentError> {
+        let answer = self.post(url, body).await?;
+        report_from_json(&answer)
+            .ok_or_else(|| PaymentError::Simulator(format!("{url}: unexpected report {answer}")))
     }
 
     /// How the simulator's requests and callbacks matched up since it started.
@@ -707,10 +909,68 @@ mod tests {
             Scenario::Transfers,
             Scenario::Fx,
             Scenario::RequestToPay,
+            Scenario::Bulk,
         ] {
             assert_eq!(Scenario::from_name(scenario.name()), Some(scenario));
         }
         assert_eq!(Scenario::from_name("fx"), Some(Scenario::Fx));
         assert!(Scenario::Fx.looks_up());
+        assert!(!Scenario::Bulk.looks_up());
+    }
+
+    #[test]
+    fn bulk_reports_survive_the_wire() {
+        let mut errors_by_code = std::collections::BTreeMap::new();
+        errors_by_code.insert("3204".to_string(), 1);
+        let committed = IndividualOutcome {
+            msisdn: "19012345400".into(),
+            quote_id: "q1".into(),
+            transfer_id: "t1".into(),
+            committed: true,
+            ..IndividualOutcome::default()
+        };
+        let refused = IndividualOutcome {
+            msisdn: "19099999999".into(),
+            quote_id: "q2".into(),
+            error_code: "3204".into(),
+            error_description: "Party not found".into(),
+            ..IndividualOutcome::default()
+        };
+        let report = BulkReport {
+            payer_fsp: "perffsp-1".into(),
+            payer_msisdn: "19012345000".into(),
+            amount: "10".into(),
+            currency: "USD".into(),
+            bulks: vec![
+                BulkOutcome {
+                    payee_fsp: "perffsp-5".into(),
+                    bulk_quote_id: "bq".into(),
+                    bulk_transfer_id: "bt".into(),
+                    bulk_transfer_state: "COMPLETED".into(),
+                    bulk_quote: Duration::from_micros(8_250),
+                    bulk_transfer: Duration::from_millis(42),
+                    payees: 2,
+                    quoted: 1,
+                    committed: 1,
+                    errors_by_code,
+                    error: None,
+                    transfers: vec![committed, refused],
+                },
+                BulkOutcome {
+                    payee_fsp: "perffsp-6".into(),
+                    bulk_quote_id: "bq2".into(),
+                    payees: 3,
+                    error: Some(PaymentError::Timeout {
+                        phase: Phase::BulkQuote,
+                        timeout_ms: 500,
+                    }),
+                    ..BulkOutcome::default()
+                },
+            ],
+        };
+        let back = bulk_report_from_json(&bulk_report_json(&report)).unwrap();
+        assert_eq!(back, report);
+        assert_eq!((back.committed(), back.failed()), (1, 1));
+        assert!(back.bulks[0].completed() && !back.bulks[1].completed());
     }
 }

@@ -136,7 +136,14 @@ pub(crate) async fn validate(
         .unwrap_or("");
     if !matches!(
         resource,
-        "parties" | "quotes" | "transfers" | "participants" | "fxQuotes" | "fxTransfers"
+        "parties"
+            | "quotes"
+            | "transfers"
+            | "participants"
+            | "fxQuotes"
+            | "fxTransfers"
+            | "bulkQuotes"
+            | "bulkTransfers"
     ) || !signed_request(request.method().as_str(), &fspiop_path)
     {
         return next.run(request).await;

@@ -1,7 +1,7 @@
 //! A short perf run in CI, for correctness, not speed: `mojaloop perf run` against
 //! `mojaloop up --dfsps 8` over the embedded bus passes its validity gate and writes its report;
-//! the transfers-only, currency-conversion and request-to-pay scenarios and a two-step capacity
-//! search do too.
+//! the transfers-only, currency-conversion, request-to-pay and bulk (its bulk transfers)
+//! scenarios and a two-step capacity search do too.
 //! No timing is asserted.
 
 #![allow(
@@ -192,6 +192,50 @@ fn a_short_run_passes_the_validity_gate() {
     ] {
         assert_eq!(
             r["phases"][phase]["count"].as_i64(),
+            Some(sent),
+            "{phase}: {r}"
+        );
+    }
+
+    // Bulk payments: each arrival a bulk of 20 transfers to one payee DFSP (its bulk quote
+    // through the Quoting Service, then its bulk transfer); the gate holds with the ledger's
+    // committed transfers counted against the bulks'.
+    let dir = out.join("bulk");
+    let (code, stdout) = run.mojaloop(&[
+        "perf",
+        "run",
+        "--scenario",
+        "bulk",
+        "--bulk-size",
+        "20",
+        "--rate",
+        "2",
+        "--duration-s",
+        "3",
+        "--warmup-s",
+        "0",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("Validity gate: PASSED"), "{stdout}");
+    assert!(stdout.contains("bulks/s"), "{stdout}");
+    let r = report(&dir);
+    assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert_eq!(r["scenario"], "bulk");
+    assert_eq!(r["bulk_size"], 20, "{r}");
+    let sent = r["counts"]["sent"].as_u64().unwrap();
+    assert!(sent >= 5, "{r}");
+    assert_eq!(r["counts"]["succeeded"].as_u64(), Some(sent), "{r}");
+    assert_eq!(
+        r["counts"]["transfers_committed"].as_u64(),
+        Some(20 * sent),
+        "{r}"
+    );
+    for phase in ["bulkQuote", "bulkTransfer", "end_to_end"] {
+        assert_eq!(
+            r["phases"][phase]["count"].as_u64(),
             Some(sent),
             "{phase}: {r}"
         );

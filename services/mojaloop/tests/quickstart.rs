@@ -5,7 +5,8 @@
 //! transfer is COMMITTED. A request to pay (`test-transaction --request-to-pay`) commits
 //! through the transaction requests service. Every payer/payee pair pays; an amount beyond the
 //! payer's liquidity ends in 4001 and an unknown MSISDN in 3204, each told the way the command
-//! tells it. The switch stops cleanly on SIGTERM.
+//! tells it. A bulk payment (`test-transaction --bulk 100`) moves the positions by the
+//! committed transfers; past the payer's liquidity its transfers are refused 4001. The switch stops cleanly on SIGTERM.
 //!
 //! Each run gets its own databases (and topic prefix over Kafka) and its own ports
 //! (`--port-offset`), so the two runs can go in parallel.
@@ -231,6 +232,92 @@ fn quick_start(kafka: bool, port_offset: u16) {
         "{out}"
     );
     assert_eq!(units(&run.position("perffsp-1")) - payer_before, 100);
+
+    // A bulk payment: 100 payees round robin over perffsp-5 … perffsp-8, one bulk quote and
+    // one bulk transfer per payee DFSP.
+    let names = [
+        "perffsp-4",
+        "perffsp-5",
+        "perffsp-6",
+        "perffsp-7",
+        "perffsp-8",
+    ];
+    let before: Vec<i64> = names.iter().map(|n| units(&run.position(n))).collect();
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--bulk",
+        "100",
+        "--from",
+        "perffsp-4",
+        "--amount",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "To: 100 payees at perffsp-5, perffsp-6, perffsp-7, perffsp-8",
+        "perffsp-5 (25 payees):",
+        "perffsp-8 (25 payees):",
+        "(25 of 25 quoted)",
+        "(COMPLETED: 25 committed, 0 failed)",
+        "[✓] Settlement: recorded in settlement window",
+        "perffsp-4 USD: ",
+        "(✓ 100 committed × 2)",
+        "Transfers: 100 committed, 0 failed, of 100",
+        "Status: SUCCESS",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}");
+    }
+    assert_eq!(out.matches("[✓] Bulk Transfer: ").count(), 4, "{out}");
+    let after: Vec<i64> = names.iter().map(|n| units(&run.position(n))).collect();
+    assert_eq!(after[0] - before[0], 200, "{out}");
+    for (name, (now, was)) in names.iter().zip(after.iter().zip(&before)).skip(1) {
+        assert_eq!(now - was, -50, "{name}: {out}");
+    }
+    // The bulk transfers alone (the payees' terms made by the simulator), and a bulk past the
+    // payer's liquidity: 4001 for each transfer that no longer fits, status 1.
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--bulk",
+        "4",
+        "--from",
+        "perffsp-4",
+        "--amount",
+        "1",
+        "--skip-bulk-quote",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches("[–] Bulk Quote: skipped").count(), 4, "{out}");
+    assert!(
+        out.contains("Transfers: 4 committed, 0 failed, of 4"),
+        "{out}"
+    );
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--bulk",
+        "8",
+        "--from",
+        "perffsp-4",
+        "--amount",
+        "300000",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("4001 Payer FSP insufficient liquidity"),
+        "{out}"
+    );
+    assert!(out.contains("Status: FAILED ("), "{out}");
+    let committed: i64 = out
+        .split("Transfers: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in\n{out}"));
+    assert!((1..=3).contains(&committed), "{out}");
+    assert_eq!(
+        units(&run.position("perffsp-4")) - after[0],
+        4 + committed * 300_000,
+        "{out}"
+    );
 
     let (code, out) = run.mojaloop(&["validate"]);
     assert_eq!(code, 0, "{out}");

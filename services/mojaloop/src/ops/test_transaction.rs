@@ -1,5 +1,6 @@
 //! One payment end to end through the simulators (`mojaloop test-transaction`), paid by the
-//! payer or, with `--request-to-pay`, requested by the payee.
+//! payer or, with `--request-to-pay`, requested by the payee; with `--bulk N`, a bulk payment
+//! to N payees across the layout's payee DFSPs.
 
 use super::*;
 
@@ -21,6 +22,15 @@ pub struct TestTransactionArgs {
     /// With --request-to-pay: no OTP authorization (the payer transfers after the quote).
     #[arg(long, requires = "request_to_pay")]
     no_otp: bool,
+    /// A bulk payment: pay N payees (the payee DFSPs' customers, round robin over perffsp-5 …
+    /// perffsp-8 of the guide's layout) with one bulk quote and one bulk transfer per payee
+    /// DFSP (at most 1000 payees per payee DFSP). Exits non-zero when any transfer failed.
+    #[arg(long, value_name = "N", conflicts_with_all = ["request_to_pay", "to"])]
+    bulk: Option<usize>,
+    /// With --bulk: no bulk quote on the wire (the simulator makes each payee DFSP's terms
+    /// with its secret, as it would quote them): the switch's bulk transfers alone.
+    #[arg(long, requires = "bulk")]
+    skip_bulk_quote: bool,
     /// Amount in the payer's currency (USD).
     #[arg(long, default_value = "100")]
     amount: String,
@@ -83,6 +93,10 @@ pub(super) fn phase_label(phase: Phase) -> &'static str {
         Phase::Authorization => "Authorization",
         Phase::AnswerTransactionRequest => "Payer request answer",
         Phase::AnswerAuthorization => "Payee authorization answer",
+        Phase::BulkQuote => "Bulk Quote",
+        Phase::BulkTransfer => "Bulk Transfer",
+        Phase::AnswerBulkQuote => "Payee bulk quote answer",
+        Phase::AnswerBulkTransfer => "Payee bulk transfer answer",
     }
 }
 
@@ -131,6 +145,9 @@ pub fn test_transaction(args: TestTransactionArgs) -> Result<Verdict> {
     layout::check_count(count).map_err(anyhow::Error::msg)?;
     if args.request_to_pay {
         return request_to_pay(args);
+    }
+    if let Some(payees) = args.bulk {
+        return bulk(args, payees);
     }
     let payer = dfsp_index(&args.from, count)?;
     let converts = args.to == layout::FX_PAYEE_NAME;
@@ -460,4 +477,261 @@ pub(super) async fn print_outcome(
         }
         Err(error) => print_failure(error, phases(converts)),
     }
+}
+
+/// Failed transfers listed one by one, at most.
+const BULK_FAILURES_LISTED_MAX: usize = 10;
+
+/// `code ×count, …` of `errors`.
+fn codes(errors: &std::collections::BTreeMap<String, u64>) -> String {
+    errors
+        .iter()
+        .map(|(code, count)| format!("{code} ×{count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A position (`"100.0000"`, `?` unknown) as a number.
+fn position_value(text: &str) -> Option<f64> {
+    text.parse().ok()
+}
+
+/// One bulk's lines: its ids, both phases, the failed transfers. Whether every transfer of it
+/// committed.
+fn print_bulk(bulk: &dfsp_sim::BulkOutcome) -> bool {
+    println!();
+    println!("{} ({} payees):", bulk.payee_fsp, bulk.payees);
+    println!(
+        "  bulk quote {}, bulk transfer {}",
+        bulk.bulk_quote_id,
+        if bulk.bulk_transfer_id.is_empty() {
+            "(none)"
+        } else {
+            bulk.bulk_transfer_id.as_str()
+        }
+    );
+    let failed_in = bulk.error.as_ref().and_then(failed_phase);
+    // Payees the payee DFSP refused at the quote, by code.
+    let mut refused = std::collections::BTreeMap::new();
+    for transfer in &bulk.transfers {
+        if transfer.transfer_id.is_empty() && !transfer.error_code.is_empty() {
+            *refused.entry(transfer.error_code.clone()).or_insert(0_u64) += 1;
+        }
+    }
+    match (&bulk.error, failed_in) {
+        (Some(error), Some(Phase::BulkQuote) | None) => {
+            println!(
+                "  [✗] {}: {}",
+                phase_label(Phase::BulkQuote),
+                describe(error)
+            );
+        }
+        (None, _) if bulk.bulk_quote.is_zero() && bulk.quoted > 0 => println!(
+            "  [–] {}: skipped ({} of {} payees' terms made by the simulated payee)",
+            phase_label(Phase::BulkQuote),
+            bulk.quoted,
+            bulk.payees
+        ),
+        _ => println!(
+            "  [{}] {}: {} ({} of {} quoted{})",
+            if bulk.quoted == bulk.payees {
+                "✓"
+            } else {
+                "✗"
+            },
+            phase_label(Phase::BulkQuote),
+            ms(bulk.bulk_quote),
+            bulk.quoted,
+            bulk.payees,
+            if refused.is_empty() {
+                String::new()
+            } else {
+                format!("; refused: {}", codes(&refused))
+            }
+        ),
+    }
+    match (&bulk.error, failed_in) {
+        (Some(error), Some(Phase::BulkTransfer)) => {
+            println!(
+                "  [✗] {}: {}",
+                phase_label(Phase::BulkTransfer),
+                describe(error)
+            );
+        }
+        (Some(_), _) => {}
+        (None, _) if bulk.bulk_transfer_id.is_empty() => println!(
+            "  [✗] {}: not sent (nothing quoted)",
+            phase_label(Phase::BulkTransfer)
+        ),
+        (None, _) => {
+            let failed = bulk.quoted.saturating_sub(bulk.committed);
+            println!(
+                "  [{}] {}: {} ({}: {} committed, {} failed)",
+                if failed == 0 { "✓" } else { "✗" },
+                phase_label(Phase::BulkTransfer),
+                ms(bulk.bulk_transfer),
+                bulk.bulk_transfer_state,
+                bulk.committed,
+                failed
+            );
+        }
+    }
+    if let Some(error) = &bulk.error {
+        println!(
+            "      every transfer of this bulk failed with it ({})",
+            error.code()
+        );
+        return false;
+    }
+    let failures: Vec<&dfsp_sim::IndividualOutcome> =
+        bulk.transfers.iter().filter(|t| !t.committed).collect();
+    for transfer in failures.iter().take(BULK_FAILURES_LISTED_MAX) {
+        let id = if transfer.transfer_id.is_empty() {
+            format!("quote {}", transfer.quote_id)
+        } else {
+            format!("transfer {}", transfer.transfer_id)
+        };
+        println!(
+            "      ✗ MSISDN {} ({id}): {} {}",
+            transfer.msisdn, transfer.error_code, transfer.error_description
+        );
+    }
+    if failures.len() > BULK_FAILURES_LISTED_MAX {
+        println!(
+            "      … and {} more",
+            failures.len() - BULK_FAILURES_LISTED_MAX
+        );
+    }
+    bulk.error.is_none() && bulk.failed() == 0
+}
+
+/// `mojaloop test-transaction --bulk N`: `--from` pays N payees across the layout's payee
+/// DFSPs, one bulk per payee DFSP.
+fn bulk(args: TestTransactionArgs, count: usize) -> Result<Verdict> {
+    let size = args.layout.dfsps;
+    let payer = dfsp_index(&args.from, size)?;
+    let payees: Vec<String> = (1..=size)
+        .filter(|index| *index != payer && !layout::is_payer(*index, size))
+        .map(layout::name)
+        .collect();
+    anyhow::ensure!(
+        !payees.is_empty(),
+        "a layout of {size} DFSPs has no payee DFSP for {} to pay",
+        args.from
+    );
+    let most = fspiop::types::BULK_ITEMS_MAX * payees.len();
+    anyhow::ensure!(
+        (1..=most).contains(&count),
+        "--bulk takes 1 to {most} payees ({} per payee DFSP, {} payee DFSPs)",
+        fspiop::types::BULK_ITEMS_MAX,
+        payees.len()
+    );
+    let payer_msisdn = layout::test_msisdn(payer);
+    runtime()?.block_on(async move {
+        let sim = args.switch.simulator(&args.sim)?;
+        heading("Bulk Transaction Test");
+        println!("From: MSISDN {payer_msisdn} ({})", args.from);
+        println!(
+            "To: {count} payees at {} (round robin; one bulk quote and one bulk transfer per payee DFSP)",
+            payees.join(", ")
+        );
+        println!("Amount: {} {} each", args.amount, layout::CURRENCY);
+        let names: Vec<&str> = std::iter::once(args.from.as_str())
+            .chain(payees.iter().map(String::as_str))
+            .collect();
+        let before = positions(&args.database, &names).await.ok();
+        let options = dfsp_sim::BulkOptions {
+            payer_msisdn: Some(payer_msisdn.clone()),
+            payee_fsps: payees.clone(),
+            skip_bulk_quote: args.skip_bulk_quote,
+            ..Default::default()
+        };
+        let report = match sim.bulk(&args.from, count, &args.amount, &options).await {
+            Ok(report) => report,
+            Err(error) => {
+                println!();
+                println!("[✗] {}", describe(&error));
+                println!();
+                println!("Status: FAILED ({})", describe(&error));
+                return Ok(Verdict::Negative);
+            }
+        };
+        let mut all_committed = true;
+        for bulk in &report.bulks {
+            all_committed &= print_bulk(bulk);
+        }
+        println!();
+        if let Some(transfer) = report
+            .bulks
+            .iter()
+            .flat_map(|b| b.transfers.iter())
+            .find(|t| t.committed)
+        {
+            match settlement_window(&args.database, &transfer.transfer_id).await {
+                Ok((window, state)) => println!(
+                    "[✓] Settlement: recorded in settlement window {window} ({state})"
+                ),
+                Err(error) => println!("[?] Settlement: window not readable ({error:#})"),
+            }
+        }
+        match positions(&args.database, &names).await {
+            Ok(after) => {
+                println!();
+                println!("Positions (net debit; positive owes the hub), before → after:");
+                let amount = position_value(&args.amount);
+                for (index, name) in names.iter().enumerate() {
+                    let was = before
+                        .as_ref()
+                        .and_then(|values| values.get(index))
+                        .map_or("?", String::as_str);
+                    let now = after.get(index).map_or("?", String::as_str);
+                    // What the committed transfers should have moved it by.
+                    let committed = if index == 0 {
+                        Some(report.committed())
+                    } else {
+                        report
+                            .bulks
+                            .iter()
+                            .find(|b| b.payee_fsp == *name)
+                            .map(|b| b.committed)
+                    };
+                    let expected = match (committed, amount) {
+                        (Some(n), Some(amount)) if index == 0 => Some(n as f64 * amount),
+                        (Some(n), Some(amount)) => Some(-(n as f64) * amount),
+                        _ => None,
+                    };
+                    let moved = position_value(now)
+                        .zip(position_value(was))
+                        .map(|(now, was)| now - was);
+                    let check = match (moved, expected, committed) {
+                        (Some(moved), Some(expected), Some(n)) => {
+                            if (moved - expected).abs() < 1e-6 {
+                                format!(" (✓ {n} committed × {})", args.amount)
+                            } else {
+                                format!(" (? {n} committed × {} would be {expected:+.4}; other payments at the same time?)", args.amount)
+                            }
+                        }
+                        _ => String::new(),
+                    };
+                    println!("  {name} {}: {was} → {now}{check}", layout::CURRENCY);
+                }
+            }
+            Err(error) => println!("[?] Positions: not readable ({error:#})"),
+        }
+        let (committed, failed) = (report.committed(), report.failed());
+        println!();
+        println!(
+            "Transfers: {committed} committed, {failed} failed, of {count}"
+        );
+        if all_committed && failed == 0 && committed == count as u64 {
+            println!("Status: SUCCESS");
+            Ok(Verdict::Positive)
+        } else {
+            println!(
+                "Status: FAILED ({failed} of {count} transfers failed: {})",
+                codes(&report.errors_by_code())
+            );
+            Ok(Verdict::Negative)
+        }
+    })
 }
