@@ -433,6 +433,11 @@ pub async fn run_with_bus(
             rules,
             metrics.clone(),
             pool.clone(),
+            Some(notification::BulkAbort {
+                producer: producer.clone(),
+                topic: topic_bulk_fulfil.clone(),
+                timeout_ms: u64::from(config.kafka.produce_timeout_ms),
+            }),
         ));
         let running = Arc::new(AtomicBool::new(true));
         lag_task = Some(tokio::spawn(service_kit::metrics::run_consumer_lag(

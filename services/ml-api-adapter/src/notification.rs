@@ -78,6 +78,18 @@ pub struct Deliverer {
     metrics: Metrics,
     /// The central ledger's database: bulk callbacks' bodies are staged there.
     bulk_pool: sqlx::MySqlPool,
+    /// Where a bulk the payee refused to take is aborted (`topic-bulk-fulfil`).
+    bulk_abort: Option<BulkAbort>,
+}
+
+/// How the handler aborts a bulk whose payee refused it (or could not be reached): a
+/// `bulk-abort` from the hub on `topic-bulk-fulfil`, so its reservations are given back at once
+/// instead of at its expiration, and payer and payee hear why.
+#[derive(Clone)]
+pub struct BulkAbort {
+    pub producer: bus::Producer,
+    pub topic: String,
+    pub timeout_ms: u64,
 }
 
 impl Deliverer {
@@ -88,6 +100,7 @@ impl Deliverer {
         rules: Rules,
         metrics: Metrics,
         bulk_pool: sqlx::MySqlPool,
+        bulk_abort: Option<BulkAbort>,
     ) -> Deliverer {
         Deliverer {
             directory,
@@ -96,6 +109,74 @@ impl Deliverer {
             rules,
             metrics,
             bulk_pool,
+            bulk_abort,
+        }
+    }
+
+    /// The payee did not take bulk `message` (`bulk-prepare`): the hub aborts it with `error`.
+    async fn abort_bulk(&self, message: &Message, error: &FspiopError) {
+        let Some(abort) = &self.bulk_abort else {
+            return;
+        };
+        let id = message
+            .content
+            .uri_params
+            .as_ref()
+            .map(|u| u.id.clone())
+            .unwrap_or_default();
+        let body = serde_json::to_vec(&error.to_body()).unwrap_or_default();
+        let message_id = uuid::Uuid::new_v4().to_string();
+        if let Err(e) = store::bulk::stage(
+            &self.bulk_pool,
+            &message_id,
+            &id,
+            store::bulk::KIND_ERROR,
+            &body,
+        )
+        .await
+        {
+            tracing::error!(bulk = %id, error.message = %e, "bulk abort not staged; the bulk waits for its expiration");
+            return;
+        }
+        let mut headers = std::collections::BTreeMap::new();
+        if let Some(ct) = message.content.headers.get(fspiop::headers::CONTENT_TYPE) {
+            headers.insert(fspiop::headers::CONTENT_TYPE.to_string(), ct.clone());
+        }
+        headers.insert(
+            fspiop::headers::FSPIOP_SOURCE.to_string(),
+            self.rules.hub_name.clone(),
+        );
+        headers.insert(
+            fspiop::headers::FSPIOP_DESTINATION.to_string(),
+            message.from.clone(),
+        );
+        let now = crate::now_ms();
+        let mut abort_message = Message::from_request(
+            &id,
+            &self.rules.hub_name,
+            &message.from,
+            headers,
+            None,
+            Some(&id),
+            action::BULK_ABORT,
+            action::BULK_ABORT,
+            now,
+        );
+        abort_message.content.payload = serde_json::json!({});
+        abort_message.content.context =
+            Some(serde_json::json!({ store::bulk::CONTEXT_MESSAGE_ID: message_id }));
+        let value = serde_json::to_vec(&abort_message).unwrap_or_default();
+        match abort
+            .producer
+            .send(&abort.topic, Some(&id), &value, abort.timeout_ms)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(bulk = %id, code = %error.code.code(), "the payee did not take the bulk; the hub aborts it")
+            }
+            Err(e) => {
+                tracing::error!(bulk = %id, error.message = %e, "bulk abort not produced; the bulk waits for its expiration")
+            }
         }
     }
 
@@ -185,11 +266,21 @@ impl Deliverer {
                 Ok(callback) => callback,
                 Err(why) => return invalid(&why),
             };
-            let delivered = self.deliver(&notification, callback).await;
+            let outcome = self.deliver(&notification, callback).await;
+            if let (Err(error), action::BULK_PREPARE) = (&outcome, action.as_str()) {
+                let error = match error {
+                    DeliveryError::Peer(error) => error.clone(),
+                    other => FspiopError::with_detail(
+                        ErrorCode::DestinationCommunicationError,
+                        other.to_string(),
+                    ),
+                };
+                self.abort_bulk(&message, &error).await;
+            }
             return Handled {
                 action,
                 attempted: 1,
-                failed: usize::from(!delivered),
+                failed: usize::from(outcome.is_err()),
             };
         }
         let callbacks = match callbacks::plan(&notification, &self.rules) {
@@ -214,7 +305,7 @@ impl Deliverer {
         let mut failed = 0;
         let attempted = callbacks.len();
         for callback in callbacks {
-            if !self.deliver(&notification, callback).await {
+            if self.deliver(&notification, callback).await.is_err() {
                 failed += 1;
             }
         }
@@ -225,8 +316,12 @@ impl Deliverer {
         }
     }
 
-    /// Attempts one callback; logs and counts the outcome. Returns whether it succeeded.
-    async fn deliver(&self, notification: &Notification, callback: Callback) -> bool {
+    /// Attempts one callback; logs and counts the outcome.
+    async fn deliver(
+        &self,
+        notification: &Notification,
+        callback: Callback,
+    ) -> Result<(), DeliveryError> {
         let started = Instant::now();
         let source = callback.source.clone();
         let destination = callback.destination.clone();
@@ -247,20 +342,17 @@ impl Deliverer {
             ],
             started.elapsed().as_secs_f64(),
         );
-        match outcome {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::warn!(
-                    transfer_id = %notification.id,
-                    action = %notification.action,
-                    %method,
-                    %destination,
-                    error.message = %error,
-                    "callback not delivered"
-                );
-                false
-            }
+        if let Err(error) = &outcome {
+            tracing::warn!(
+                transfer_id = %notification.id,
+                action = %notification.action,
+                %method,
+                %destination,
+                error.message = %error,
+                "callback not delivered"
+            );
         }
+        outcome
     }
 
     async fn send(

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use fspiop::ilp::{Ilp, IlpVersion};
 use serde_json::{json, Value};
 use test_support::{database_server_url, kafka_brokers, serve};
@@ -264,10 +265,22 @@ async fn dfsp(name: &str, api: &str, engine: &Ilp) -> (String, Received) {
                     .lock()
                     .map(|mut r| r.push((method.clone(), path.clone(), body.clone())))
                     .unwrap_or(());
+                let refuses = body["individualTransfers"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t["transferAmount"]["amount"] == "18"));
+                if method == "POST" && path == "/bulkTransfers" && refuses {
+                    // A payee that does not take the bulk (as a JWS payee refuses one whose
+                    // signature is missing).
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"errorInformation": {"errorCode": "3105", "errorDescription": "Invalid signature"}})),
+                    )
+                        .into_response();
+                }
                 if method == "POST" && path == "/bulkTransfers" {
                     tokio::spawn(answer_bulk(api, name, engine, body));
                 }
-                StatusCode::ACCEPTED
+                StatusCode::ACCEPTED.into_response()
             }
         })
     };
@@ -804,6 +817,25 @@ async fn a_bulk_the_payee_never_answers_expires_and_get_shows_each_state() {
     assert_eq!(results(&to_payee).len(), 3);
     assert_eq!(switch.position("payer-a").await, "0.0000");
     assert_eq!(switch.position("payee-a").await, "0.0000");
+    // A payee that refuses the bulk itself: the hub aborts it at once (not at its expiration,
+    // a minute away) and payer and payee hear the payee's error for every transfer.
+    let refused = bulk(&engine, "payer-a", "payee-a", &["18", "7"], 60_000);
+    let refused_id = refused["bulkTransferId"].as_str().unwrap_or("").to_string();
+    let started = Instant::now();
+    post_bulk(&switch, &refused).await;
+    let to_payer = wait_for(&payer, "PUT", &format!("/bulkTransfers/{refused_id}")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "aborted before the expiration"
+    );
+    assert_eq!(to_payer["bulkTransferState"], "REJECTED", "{to_payer}");
+    assert!(
+        results(&to_payer)
+            .values()
+            .all(|r| *r == Err("3105".to_string())),
+        "{to_payer}"
+    );
+    assert_eq!(switch.position("payer-a").await, "0.0000");
     // No per-transfer notice for a bulk's transfers.
     assert_eq!(count(&payer, "PUT", "/transfers"), 0);
     let (state,): (String,) =

@@ -8,7 +8,10 @@
 //!
 //! Only the bulk's payee may answer (3100 to anyone else, the bulk untouched); an unknown bulk
 //! is 3210; a resent answer gets the results again, another answer once the bulk is finished
-//! 3106.
+//! 3106. The hub itself sends a `bulk-abort` when the payee did not take the bulk (refused the
+//! `POST`, e.g. a JWS payee and a bulk the hub had to cut and so unsign, or could not be
+//! reached): every reserved transfer is aborted with the payee's error at once, not held until
+//! the bulk's expiration.
 
 use std::collections::HashMap;
 
@@ -55,8 +58,17 @@ pub async fn handle(
         source,
         content_type,
     } = &sender;
+    // The hub itself aborts a bulk its payee did not take (the adapter could not deliver it);
+    // the hub is told of nothing.
+    let from_hub = message.metadata.event.action == action::BULK_ABORT
+        && source.eq_ignore_ascii_case(&notifier.hub_name);
     let refuse = |error: FspiopError| Outcome {
-        messages: vec![sender.refusal(notifier, &error, now_ms)],
+        messages: if from_hub {
+            tracing::info!(bulk = %id, %error, "the hub's abort of a bulk changed nothing");
+            Vec::new()
+        } else {
+            vec![sender.refusal(notifier, &error, now_ms)]
+        },
         ..Outcome::default()
     };
     let (_, body, hash) = match super::staged_json(&store.pool, message).await? {
@@ -73,7 +85,7 @@ pub async fn handle(
             format!("bulk transfer {id} not found"),
         )));
     };
-    if !source.eq_ignore_ascii_case(&bulk.payee) {
+    if !from_hub && !source.eq_ignore_ascii_case(&bulk.payee) {
         return Ok(refuse(FspiopError::with_detail(
             ErrorCode::GenericValidationError,
             format!(
@@ -118,7 +130,7 @@ pub async fn handle(
                 ],
                 ..Outcome::default()
             }
-        } else if *earlier == hash {
+        } else if *earlier == hash || from_hub {
             Outcome::default()
         } else {
             refuse(FspiopError::with_detail(
