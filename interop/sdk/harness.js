@@ -980,20 +980,33 @@ async function payeeAnswersBulkQuote(sent) {
     return { res, answer };
 }
 
-// Whether an SDK's log shows a request reaching its inbound API since `sinceMs`: `method` and
-// the exact `path` (quoted, as the SDK logs it: the request's `path` once it has a logger,
+// Whether an SDK's log, from byte `from` on, shows a request reaching its inbound API: `method`
+// and the exact `path` (quoted, as the SDK logs it: the request's `path` once it has a logger,
 // `url` in its JWS check). What SDK 18.0.2 cannot read is seen there only.
-function sdkLogSaw(logPath, method, path, sinceMs) {
-    let text;
-    try { text = fs.readFileSync(logPath, 'utf8'); } catch (e) { return false; }
-    const since = new Date(sinceMs - 1000).toISOString();
-    return text.split('\n').some((line) => line.includes('inbound-api') && line.includes(`"${path}"`) && line.includes(`"${method}"`)
-        && (line.match(/"ts":"([^"]+)"/) || [])[1] >= since);
+function logSize(logPath) {
+    try { return fs.statSync(logPath).size; } catch (e) { return 0; }
 }
-async function sdkLogShows(logPath, method, path, sinceMs, ms = 10000) {
+function sdkLogSaw(logPath, method, path, from) {
+    let text;
+    try {
+        const fd = fs.openSync(logPath, 'r');
+        try {
+            const length = Math.max(0, fs.fstatSync(fd).size - from);
+            const buffer = Buffer.alloc(length);
+            fs.readSync(fd, buffer, 0, length, from);
+            text = buffer.toString('utf8');
+        } finally {
+            fs.closeSync(fd);
+        }
+    } catch (e) {
+        return false;
+    }
+    return text.split('\n').some((line) => line.includes('inbound-api') && line.includes(`"${path}"`) && line.includes(`"${method}"`));
+}
+async function sdkLogShows(logPath, method, path, from, ms = 10000) {
     const deadline = Date.now() + ms;
     for (;;) {
-        if (sdkLogSaw(logPath, method, path, sinceMs)) return true;
+        if (sdkLogSaw(logPath, method, path, from)) return true;
         if (Date.now() > deadline) return false;
         await sleep(200);
     }
@@ -1014,7 +1027,8 @@ async function bulkQuote(payees) {
         to: { idType: 'MSISDN', idValue: p.msisdn, fspId: cfg.payee },
         amountType: 'SEND', currency: cfg.currency, amount: p.amount, transactionType: 'TRANSFER', note: 'sdk interop bulk',
     }));
-    const started = Date.now();
+    const payerLogFrom = logSize(cfg.payerSdkLog);
+    const payeeLogFrom = logSize(cfg.payeeSdkLog);
     outboundBulkCall('bulkQuotes', bulkQuoteId, payees.length, {
         homeTransactionId: crypto.randomUUID(), bulkQuoteId, from: bulkPayer, individualQuotes,
     });
@@ -1033,15 +1047,15 @@ async function bulkQuote(payees) {
         })),
     };
     const q = { bulkQuoteId, sent, payees };
-    const relayed = await sdkLogShows(cfg.payeeSdkLog, 'POST', '/bulkQuotes', started);
-    const refusal = await sdkLogShows(cfg.payerSdkLog, 'PUT', `/bulkQuotes/${bulkQuoteId}/error`, started);
+    const relayed = await sdkLogShows(cfg.payeeSdkLog, 'POST', '/bulkQuotes', payeeLogFrom);
+    const refusal = await sdkLogShows(cfg.payerSdkLog, 'PUT', `/bulkQuotes/${bulkQuoteId}/error`, payerLogFrom);
     if (!relayed || !refusal) {
         q.relayWhy = [
             relayed ? '' : `no POST /bulkQuotes reached ${cfg.payee}'s SDK within 10 s (its log)`,
             refusal ? '' : `no PUT /bulkQuotes/${bulkQuoteId}/error reached ${cfg.payer}'s SDK within 10 s (its log)`,
         ].filter(Boolean).join('; ');
     }
-    const answerStarted = Date.now();
+    const answerLogFrom = logSize(cfg.payerSdkLog);
     const a = await payeeAnswersBulkQuote(sent);
     if (a.why) {
         q.answerWhy = a.why;
@@ -1051,7 +1065,7 @@ async function bulkQuote(payees) {
         q.answerWhy = `the switch answered ${cfg.payee}'s PUT /bulkQuotes/${bulkQuoteId} with HTTP ${a.res.status} ${short(a.res.raw, 300)}`;
         return q;
     }
-    if (!await sdkLogShows(cfg.payerSdkLog, 'PUT', `/bulkQuotes/${bulkQuoteId}`, answerStarted)) {
+    if (!await sdkLogShows(cfg.payerSdkLog, 'PUT', `/bulkQuotes/${bulkQuoteId}`, answerLogFrom)) {
         q.answerWhy = `${cfg.payee}'s PUT /bulkQuotes/${bulkQuoteId} (HTTP 200 at the switch) did not reach ${cfg.payer}'s SDK within 10 s (its log)`;
         return q;
     }
@@ -1065,7 +1079,8 @@ async function bulkQuote(payees) {
 // A quoted bulk paid through the payer's SDK's outbound POST /bulkTransfers on the quote's
 // terms. SDK 18.0.2 validates that call's body against the schema of its bulk transactions API
 // (bulkHomeTransactionID, options, `from` and each `to` a Party) while its model reads the
-// documented fields (transferId, amount, ilpPacket, condition, to.fspId): the body has both.
+// documented fields (transferId, amount, ilpPacket, condition, to.fspId, from.fspId): the body
+// has both.
 // Returns the PUT /bulkTransfers/{ID} the payer's and the payee's SDKs got, what the payee's
 // backend was told, and the positions before.
 async function bulkTransfer(q, payerWatch, payeeWatch, waitMs) {
@@ -1079,7 +1094,12 @@ async function bulkTransfer(q, payerWatch, payeeWatch, waitMs) {
         options: { autoAcceptParty: { enabled: true }, autoAcceptQuote: { enabled: true }, bulkExpiration: new Date(Date.now() + 60000).toISOString() },
         bulkTransferId,
         bulkQuoteId: q.bulkQuoteId,
-        from: party(bulkPayer.idValue, cfg.payer),
+        // SDK 18.0.2 sends the POST /bulkTransfers with FSPIOP-Destination = `from.fspId` (not
+        // the payee's DFSP): the payer's own id would be signed into its JWS, which the switch,
+        // sending the request on with FSPIOP-Destination the payee's DFSP, would break (the
+        // payee's SDK refuses it, 3105). So `from.fspId` names the payee's DFSP, as a DFSP
+        // using this SDK must (interop/README.md).
+        from: { ...party(bulkPayer.idValue, cfg.payer), fspId: cfg.payee },
         individualTransfers: items.map((t) => ({
             homeTransactionId: crypto.randomUUID(),
             transferId: t.transferId,

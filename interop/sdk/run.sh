@@ -13,7 +13,9 @@
 # In each: onboarding through the admin APIs, sequential and concurrent payments, the error
 # paths, a request to pay through the transaction requests service (the payer's SDK and backend
 # accept or reject it, the payee's give the OTP; see interop/README.md for what SDK 18.0.2
-# cannot send itself), positions against what committed. Prints one line per check and, last, exactly
+# cannot send itself), bulk quotes and bulk transfers from the payer's SDK (the payee's SDK
+# and backend fulfil them; what SDK 18.0.2 cannot do of a bulk quote, the harness does in its
+# place), positions against what committed. Prints one line per check and, last, exactly
 # `N passed, M failed`; exits non-zero when any check failed.
 #
 # Needs: MySQL/MariaDB answering as root (DATABASE_URL, default mysql://root@127.0.0.1:3306),
