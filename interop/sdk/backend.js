@@ -3,7 +3,7 @@
 // double: one process per DFSP, plain Node, no dependencies.
 //
 //   node backend.js --port 17020 --fsp perffsp-5 [--unknown 27710599999,...] [--refuse-amount 13,...]
-//                   [--reject-request-amount 6.66,...]
+//                   [--reject-request-amount 6.66,...] [--refuse-bulk-transfer-amount 8.88,...]
 //
 //   GET  /parties/{idType}/{idValue}[/{subId}]  the party, or 404 {statusCode: "3204"} for an
 //                                               --unknown identifier
@@ -18,8 +18,20 @@
 //   GET  /transactionrequests/{id}              what it was asked and answered, or 404
 //   GET  /otp/{transactionRequestId}            a new OTP (the payee's device, for an authorization)
 //   GET  /otps/{transactionRequestId}           the OTPs it gave for that request, or 404
+//   POST /bulkQuotes                            a bulk quote: each quote for the amount asked, fees
+//                                               0; 404 {statusCode: "3204"} for the whole bulk when
+//                                               a payee is --unknown (the SDK's backend API has no
+//                                               per-quote error)
+//   POST /bulkTransfers                         a bulk transfer: {homeTransactionId,
+//                                               individualTransferResults} listing the transfers it
+//                                               accepts; one of a --refuse-bulk-transfer-amount
+//                                               amount is left out (SDK 18.0.2 makes a fulfilment for
+//                                               every result listed, whatever it says, so leaving it
+//                                               out is the only refusal it passes on); recorded
+//   GET  /bulkTransfers/{bulkTransferId}        what it was told of that bulk and what it accepted
 //   GET  /stats                                 how many of each call it answered, and the
-//                                               transfers it accepted (sum of their amounts)
+//                                               transfers it accepted (sum of their amounts; those
+//                                               of bulk transfers counted apart)
 //   GET  /health                                200
 //
 // The SDK maps an error answer's `statusCode` to the FSPIOP error it sends back through the
@@ -31,7 +43,10 @@ const http = require('http');
 const crypto = require('crypto');
 
 function parseArgs(argv) {
-    const args = { port: 0, fsp: '', unknown: new Set(), refuseAmounts: new Set(), rejectRequestAmounts: new Set(), host: '127.0.0.1' };
+    const args = {
+        port: 0, fsp: '', unknown: new Set(), refuseAmounts: new Set(), rejectRequestAmounts: new Set(),
+        refuseBulkTransferAmounts: new Set(), host: '127.0.0.1',
+    };
     for (let i = 2; i < argv.length; i += 1) {
         const name = argv[i];
         const value = argv[i + 1];
@@ -44,6 +59,7 @@ function parseArgs(argv) {
         case '--unknown': value.split(',').filter(Boolean).forEach((v) => args.unknown.add(v)); break;
         case '--refuse-amount': value.split(',').filter(Boolean).forEach((v) => args.refuseAmounts.add(normalAmount(v))); break;
         case '--reject-request-amount': value.split(',').filter(Boolean).forEach((v) => args.rejectRequestAmounts.add(normalAmount(v))); break;
+        case '--refuse-bulk-transfer-amount': value.split(',').filter(Boolean).forEach((v) => args.refuseBulkTransferAmounts.add(normalAmount(v))); break;
         default: throw new Error(`unknown argument ${name}`);
         }
     }
@@ -63,10 +79,13 @@ const args = parseArgs(process.argv);
 const stats = {
     parties: 0, partiesUnknown: 0, quotes: 0, quotesRefused: 0, transfers: 0, notifications: 0, transferAmountTotal: 0,
     transactionRequests: 0, transactionRequestsRejected: 0, otps: 0,
+    bulkQuotes: 0, bulkQuotesRefused: 0, bulkTransfers: 0, bulkTransferItems: 0, bulkTransferItemsRefused: 0,
+    bulkTransferAmountTotal: 0,
 };
 const transfers = new Map();
 const transactionRequests = new Map(); // transactionRequestId -> { request, answer }
 const otps = new Map(); // transactionRequestId -> [otpValue, ...]
+const bulkTransfers = new Map(); // bulkTransferId -> { request, accepted: [transferId, ...], refused: [...] }
 
 function send(res, status, body) {
     const text = body === undefined ? '' : JSON.stringify(body);
@@ -193,6 +212,73 @@ async function handle(req, res) {
         const t = transactionRequests.get(parts[1]);
         if (!t) return send(res, 404, { statusCode: '3002', message: `no transaction request ${parts[1]}` });
         return send(res, 200, t);
+    }
+
+    if (method === 'POST' && parts.length === 1 && parts[0] === 'bulkQuotes') {
+        // The SDK's internal form: {bulkQuoteId, from, individualQuotes: [{quoteId, transactionId,
+        // to: {idType, idValue, fspId}, amountType, amount, currency, ...}], expiration}.
+        const quotes = body && Array.isArray(body.individualQuotes) ? body.individualQuotes : undefined;
+        if (!body || !body.bulkQuoteId || !quotes || quotes.length === 0
+            || quotes.some((q) => !q || !q.quoteId || !q.amount || !q.currency || !q.to)) {
+            return send(res, 400, { statusCode: '3100', message: 'bulk quote without bulkQuoteId or with a quote without quoteId, amount, currency or payee' });
+        }
+        const unknown = quotes.find((q) => args.unknown.has(q.to.idValue));
+        if (unknown) {
+            stats.bulkQuotesRefused += 1;
+            return send(res, 404, { statusCode: '3204', message: `${args.fsp} has no party ${unknown.to.idType} ${unknown.to.idValue}` });
+        }
+        stats.bulkQuotes += 1;
+        // Receive exactly what is sent: fees 0, no commission.
+        return send(res, 200, {
+            bulkQuoteId: body.bulkQuoteId,
+            individualQuoteResults: quotes.map((q) => ({
+                quoteId: q.quoteId,
+                transactionId: q.transactionId,
+                transferAmount: q.amount,
+                transferAmountCurrency: q.currency,
+                payeeReceiveAmount: q.amount,
+                payeeReceiveAmountCurrency: q.currency,
+                payeeFspFeeAmount: '0',
+                payeeFspFeeAmountCurrency: q.currency,
+            })),
+        });
+    }
+
+    if (method === 'POST' && parts.length === 1 && parts[0] === 'bulkTransfers') {
+        // The SDK's internal form: {bulkTransferId, individualTransfers: [{transferId, amount,
+        // currency, ...}], ...}; the answer lists the transfers accepted.
+        const items = body && Array.isArray(body.individualTransfers) ? body.individualTransfers : undefined;
+        if (!body || !body.bulkTransferId || !items) {
+            return send(res, 400, { statusCode: '3100', message: 'bulk transfer without bulkTransferId or individualTransfers' });
+        }
+        const accepted = [];
+        const refused = [];
+        for (const t of items) {
+            if (!t || !t.transferId) continue; // nothing to answer for
+            if (t.amount !== undefined && args.refuseBulkTransferAmounts.has(normalAmount(t.amount))) refused.push(t);
+            else accepted.push(t);
+        }
+        if (!bulkTransfers.has(body.bulkTransferId)) {
+            stats.bulkTransfers += 1;
+            stats.bulkTransferItems += accepted.length;
+            stats.bulkTransferItemsRefused += refused.length;
+            stats.bulkTransferAmountTotal += accepted.reduce((sum, t) => sum + (Number(t.amount) || 0), 0);
+        }
+        const homeTransactionId = crypto.randomUUID();
+        bulkTransfers.set(body.bulkTransferId, {
+            request: body, homeTransactionId,
+            accepted: accepted.map((t) => t.transferId), refused: refused.map((t) => t.transferId),
+        });
+        return send(res, 200, {
+            homeTransactionId,
+            individualTransferResults: accepted.map((t) => ({ transferId: t.transferId })),
+        });
+    }
+
+    if (method === 'GET' && parts.length === 2 && parts[0] === 'bulkTransfers') {
+        const b = bulkTransfers.get(parts[1]);
+        if (!b) return send(res, 404, { statusCode: '3208', message: `no bulk transfer ${parts[1]}` });
+        return send(res, 200, { bulkTransferId: parts[1], ...b });
     }
 
     return send(res, 404, { statusCode: '3002', message: `${method} ${url.pathname} is not a backend route` });

@@ -13,7 +13,9 @@
 # In each: onboarding through the admin APIs, sequential and concurrent payments, the error
 # paths, a request to pay through the transaction requests service (the payer's SDK and backend
 # accept or reject it, the payee's give the OTP; see interop/README.md for what SDK 18.0.2
-# cannot send itself), positions against what committed. Prints one line per check and, last, exactly
+# cannot send itself), bulk quotes and bulk transfers from the payer's SDK (the payee's SDK
+# and backend fulfil them; what SDK 18.0.2 cannot do of a bulk quote, the harness does in its
+# place), positions against what committed. Prints one line per check and, last, exactly
 # `N passed, M failed`; exits non-zero when any check failed.
 #
 # Needs: MySQL/MariaDB answering as root (DATABASE_URL, default mysql://root@127.0.0.1:3306),
@@ -335,10 +337,12 @@ start_sdk() {
     QUOTES_ENDPOINT="$HOST:$QUOTING_PORT" \
     TRANSFERS_ENDPOINT="$HOST:$ML_API_PORT" \
     TRANSACTION_REQUESTS_ENDPOINT="$HOST:$TRX_REQ_PORT" \
+    BULK_QUOTES_ENDPOINT="$HOST:$QUOTING_PORT" \
+    BULK_TRANSFERS_ENDPOINT="$HOST:$ML_API_PORT" \
     PEER_ENDPOINT="$HOST:$TRX_REQ_PORT" \
     BACKEND_ENDPOINT="$HOST:$backend" \
     CACHE_URL="redis://$HOST:$redis/$db" \
-    ILP_SECRET="sdk-interop-secret-$fsp-$phase" \
+    ILP_SECRET="$(ilp_secret "$fsp" "$phase")" \
     AUTO_ACCEPT_PARTY=true AUTO_ACCEPT_QUOTES=true \
     REQUEST_PROCESSING_TIMEOUT_SECONDS=20 \
     LOG_INDENT=0 \
@@ -349,6 +353,8 @@ start_sdk() {
     && wait_until "$SDK_READY_TIMEOUT_S" "$fsp's SDK inbound API" "$pid" port_open "$HOST" "$inbound" \
     || { tail -n 30 "$LOGS/sdk-$phase-$fsp.log" | sed 's/^/    /'; return 1; }
 }
+
+ilp_secret() { printf 'sdk-interop-secret-%s-%s' "$1" "$2"; }  # ilp_secret <fsp> <phase>
 
 start_backend() {  # start_backend <phase> <fsp> <port> [args...]
   local phase="$1" fsp="$2" port="$3"; shift 3
@@ -403,10 +409,14 @@ run_phase() {  # run_phase <phase> <redis db>
     cp "$KEYS/$PAYER.pem" "$KEYS/$PAYEE.pem" "$sw/Hub.pem" "$sdkkeys/"
     sdk_env=(JWS_SIGN=true VALIDATE_INBOUND_JWS=true
       JWS_VERIFICATION_KEYS_DIRECTORY="$sdkkeys"
-      RESOURCE_VERSIONS="parties=1.1,participants=1.1,quotes=1.1,transfers=1.1,transactionRequests=1.1,authorizations=1.1")
+      RESOURCE_VERSIONS="parties=1.1,participants=1.1,quotes=1.1,transfers=1.1,transactionRequests=1.1,authorizations=1.1,bulkQuotes=1.1,bulkTransfers=1.1")
   fi
 
-  local payer_env=("${sdk_env[@]}") payee_env=("${sdk_env[@]}") payee_key="" payer_key=""
+  # The payee's SDK 18.0.2 cannot take a POST /bulkQuotes (its inbound API has no such route), so
+  # it never holds the bulk quote its bulk transfer handler looks for: it fulfils a bulk
+  # transfer from the ILP packet and its secret instead, as ALLOW_TRANSFER_WITHOUT_QUOTE lets it
+  # (interop/README.md).
+  local payer_env=("${sdk_env[@]}") payee_env=("${sdk_env[@]}" ALLOW_TRANSFER_WITHOUT_QUOTE=true) payee_key="" payer_key=""
   if [[ "$phase" == jws-1.1 ]]; then
     payer_env+=(JWS_SIGNING_KEY_PATH="$KEYS/$PAYER-private.pem")
     payee_env+=(JWS_SIGNING_KEY_PATH="$KEYS/$PAYEE-private.pem")
@@ -418,9 +428,9 @@ run_phase() {  # run_phase <phase> <redis db>
   # The payee's MSISDNs: 40 from 27710500000; 27710599999 is registered but its backend does not
   # know it; 27710588888 is in no oracle; the payee's backend refuses to quote 7.77. The payer's
   # customer 27710400001 is asked to pay 12.34 (request to pay), and its backend rejects a
-  # request for 6.66.
+  # request for 6.66. In a bulk transfer, the payee's backend refuses a transfer of 8.88.
   if ! start_backend "$phase" "$PAYER" "$PAYER_BACKEND" --reject-request-amount 6.66 \
-     || ! start_backend "$phase" "$PAYEE" "$PAYEE_BACKEND" --unknown 27710599999 --refuse-amount 7.77 \
+     || ! start_backend "$phase" "$PAYEE" "$PAYEE_BACKEND" --unknown 27710599999 --refuse-amount 7.77 --refuse-bulk-transfer-amount 8.88 \
      || ! start_sdk "$phase" "$PAYER" "$PAYER_INBOUND" "$PAYER_OUTBOUND" "$PAYER_TEST" "$PAYER_METRICS" "$PAYER_BACKEND" "$PAYER_REDIS" "$db" "${payer_env[@]}" \
      || ! start_sdk "$phase" "$PAYEE" "$PAYEE_INBOUND" "$PAYEE_OUTBOUND" "$PAYEE_TEST" "$PAYEE_METRICS" "$PAYEE_BACKEND" "$PAYEE_REDIS" "$db" "${payee_env[@]}"; then
     result FAIL "$phase: the SDKs and their backends started" "see above"
@@ -449,6 +459,9 @@ run_phase() {  # run_phase <phase> <redis db>
   H_UNREGISTERED_MSISDN=27710588888 H_BACKEND_UNKNOWN_MSISDN=27710599999 H_REFUSED_AMOUNT=7.77 \
   H_SEQUENTIAL=20 H_CONCURRENT="$concurrent" H_CONCURRENCY=8 H_CONCURRENT_MSISDNS=32 \
   H_EXPECT_SIGNED="$expect_signed" H_QUOTES_URL="http://$HOST:$QUOTING_PORT" \
+  H_SDK_MODULES="$SDK_DIR/node_modules" H_PAYEE_ILP_SECRET="$(ilp_secret "$PAYEE" "$phase")" \
+  H_BULK_COUNT=10 H_REFUSED_BULK_TRANSFER_AMOUNT=8.88 \
+  H_PAYER_SDK_LOG="$LOGS/sdk-$phase-$PAYER.log" H_PAYEE_SDK_LOG="$LOGS/sdk-$phase-$PAYEE.log" \
     timeout "$PHASE_TIMEOUT_S" node "$HERE/harness.js" "$phase" >"$STATE/harness-$phase.out" 2>&1 &
   local harness=$!
   STARTED_PIDS+=("$harness:harness")
