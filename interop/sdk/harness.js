@@ -1113,25 +1113,27 @@ async function bulkTransfer(q, payerWatch, payeeWatch, waitMs) {
         })),
     };
     const before = await positionsNow();
+    const sentAt = Date.now();
     outboundBulkCall('bulkTransfers', bulkTransferId, items.length, body);
     const wanted = (m) => m.type === 'bulkTransferResponse' || m.type === 'bulkTransferResponseError';
     const channel = `bulkTransfer_${bulkTransferId}`;
     const payerPut = await payerWatch.next(channel, waitMs, wanted);
+    const ms = Date.now() - sentAt;
     const payeePut = await payeeWatch.next(channel, payerPut ? 5000 : 1000, wanted);
     const told = await request('GET', `${cfg.payeeBackend}/bulkTransfers/${bulkTransferId}`);
-    return { bulkTransferId, items, payerPut, payeePut, told: told.status === 200 ? told.json : undefined, before };
+    return { bulkTransferId, items, payerPut, payeePut, told: told.status === 200 ? told.json : undefined, before, ms };
 }
 
 // What is wrong with a PUT /bulkTransfers/{ID} an SDK got (`msg`, from its Redis channel),
 // against `expect`: transferId -> 'fulfilment' or the error code expected for it; transfers
 // not in `expect` must not be listed.
-function bulkPutProblems(who, msg, items, expect) {
+function bulkPutProblems(who, msg, items, expect, state = 'COMPLETED') {
     if (!msg) return [`no PUT /bulkTransfers/{ID} reached ${who}'s SDK`];
     const body = (msg.data && msg.data.body) || {};
     const problems = [];
     if (msg.type !== 'bulkTransferResponse') return [`${who}'s SDK got ${msg.type} from ${sourceOf(msg)}: ${short(body, 300)}`];
     if (sourceOf(msg) !== 'Hub') problems.push(`FSPIOP-Source ${sourceOf(msg)}`);
-    if (body.bulkTransferState !== 'COMPLETED') problems.push(`bulkTransferState ${body.bulkTransferState}`);
+    if (body.bulkTransferState !== state) problems.push(`bulkTransferState ${body.bulkTransferState} where ${state} was expected`);
     const results = Array.isArray(body.individualTransferResults) ? body.individualTransferResults : [];
     const listed = new Map(results.map((r) => [r.transferId, r]));
     for (const t of items) {
@@ -1274,9 +1276,15 @@ async function bulkFlow(payerWatch, payeeWatch) {
     }
 
     // A bulk transfer one transfer of which is above the payer's liquidity: the hub refuses it
-    // (4001), the payee is sent the others only, which commit.
+    // (4001), the payee is sent the others only, which commit. With JWS the body the payee is
+    // sent is the hub's cut of the payer's, which no longer carries the payer's signature: the
+    // payee's SDK refuses it (3105) and the hub aborts the bulk at once (not at its expiration),
+    // REJECTED with the payee's 3105 for the two and the hub's 4001 (interop/README.md).
     const above = String(cfg.payerFunds * 2);
-    const hubRefusedWhat = bulkWhat(`a bulk transfer of 3 one of which (${above}) is above ${cfg.payer}'s liquidity: ${cfg.payee}'s SDK is sent the 2 others, which commit; the switch's PUT /bulkTransfers/{ID} to ${cfg.payer}'s SDK has 2 fulfilments and that transfer's 4001, ${cfg.payee}'s SDK gets the 2`);
+    const signed = Boolean(cfg.expectSigned);
+    const hubRefusedWhat = bulkWhat(signed
+        ? `a bulk transfer of 3 one of which (${above}) is above ${cfg.payer}'s liquidity: the hub cuts it to 2 (unsigned), ${cfg.payee}'s SDK refuses that (3105), the hub aborts the bulk at once: REJECTED to ${cfg.payer}'s SDK with 3105, 3105 and 4001, to ${cfg.payee}'s SDK with its 2, nothing moved`
+        : `a bulk transfer of 3 one of which (${above}) is above ${cfg.payer}'s liquidity: ${cfg.payee}'s SDK is sent the 2 others, which commit; the switch's PUT /bulkTransfers/{ID} to ${cfg.payer}'s SDK has 2 fulfilments and that transfer's 4001, ${cfg.payee}'s SDK gets the 2`);
     {
         const list = [
             { msisdn: msisdns[6], amount: '1.11' },
@@ -1292,14 +1300,19 @@ async function bulkFlow(payerWatch, payeeWatch) {
             const t = await bulkTransfer(r, payerWatch, payeeWatch, (cfg.expirySeconds + 40) * 1000);
             countCommitted(t);
             const isAbove = (i) => Number(i.amount) === Number(above);
-            const payerExpect = new Map(t.items.map((i) => [i.transferId, isAbove(i) ? '4001' : 'fulfilment']));
-            const payeeExpect = new Map(t.items.filter((i) => !isAbove(i)).map((i) => [i.transferId, 'fulfilment']));
-            const problems = bulkPutProblems(cfg.payer, t.payerPut, t.items, payerExpect)
-                .concat(bulkPutProblems(cfg.payee, t.payeePut, t.items, payeeExpect));
+            const taken = signed ? '3105' : 'fulfilment';
+            const state = signed ? 'REJECTED' : 'COMPLETED';
+            const payerExpect = new Map(t.items.map((i) => [i.transferId, isAbove(i) ? '4001' : taken]));
+            const payeeExpect = new Map(t.items.filter((i) => !isAbove(i)).map((i) => [i.transferId, taken]));
+            const problems = bulkPutProblems(cfg.payer, t.payerPut, t.items, payerExpect, state)
+                .concat(bulkPutProblems(cfg.payee, t.payeePut, t.items, payeeExpect, state));
             const told = (t.told && t.told.request && t.told.request.individualTransfers) || [];
-            if (!t.told) problems.push(`${cfg.payee}'s backend was not told of the bulk transfer`);
+            if (signed) {
+                if (t.ms >= cfg.expirySeconds * 1000) problems.push(`the payer heard after ${t.ms} ms, not before the bulk's expiration`);
+                if (t.told) problems.push(`${cfg.payee}'s backend was told of ${short(told, 300)}, though its SDK refused the bulk`);
+            } else if (!t.told) problems.push(`${cfg.payee}'s backend was not told of the bulk transfer`);
             else if (told.length !== 2 || told.some((i) => Number(i.amount) === Number(above))) problems.push(`${cfg.payee}'s backend was told of ${short(told, 300)}`);
-            problems.push(...await positionProblems(t.before, sumCents(['1.11', '2.22'])));
+            problems.push(...await positionProblems(t.before, sumCents(signed ? [] : ['1.11', '2.22'])));
             check(problems.length === 0, hubRefusedWhat, problems.join('; '));
         }
     }
