@@ -302,6 +302,25 @@ async fn answer_bulk(api: String, payee: String, engine: Ilp, bulk: Value) {
         return;
     }
     let id = bulk["bulkTransferId"].as_str().unwrap_or("").to_string();
+    let payer = bulk["payerFsp"].as_str().unwrap_or("").to_string();
+    // 19: the payee commits that transfer alone first (`PUT /transfers/{ID}`), then answers
+    // the bulk.
+    for t in transfers.iter().filter(|t| amount(t) == "19") {
+        let fulfilment = engine
+            .fulfilment_for_packet(t["ilpPacket"].as_str().unwrap_or(""))
+            .unwrap_or_default();
+        let response = reqwest::Client::new()
+            .put(format!("{api}/transfers/{}", t["transferId"].as_str().unwrap_or("")))
+            .header("content-type", "application/vnd.interoperability.transfers+json;version=1.1")
+            .header("date", fspiop::datetime::format_http_date(now_ms()))
+            .header("fspiop-source", payee.clone())
+            .header("fspiop-destination", payer.clone())
+            .json(&json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}))
+            .send()
+            .await;
+        assert!(response.is_ok_and(|r| r.status().as_u16() == 200));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
     let body = if transfers.iter().any(|t| amount(t) == "17") {
         json!({"bulkTransferState": "REJECTED"})
     } else {
@@ -318,7 +337,6 @@ async fn answer_bulk(api: String, payee: String, engine: Ilp, bulk: Value) {
             .collect();
         json!({"bulkTransferState": "COMPLETED", "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "individualTransferResults": results})
     };
-    let payer = bulk["payerFsp"].as_str().unwrap_or("").to_string();
     let response = reqwest::Client::new()
         .put(format!("{api}/bulkTransfers/{id}"))
         .header("content-type", BULK)
@@ -836,6 +854,15 @@ async fn a_bulk_the_payee_never_answers_expires_and_get_shows_each_state() {
         "{to_payer}"
     );
     assert_eq!(switch.position("payer-a").await, "0.0000");
+    // The payee commits one transfer alone before answering the bulk: the bulk reports it
+    // committed with the others instead of waiting for it.
+    let apart = bulk(&engine, "payer-a", "payee-a", &["19", "4"], 60_000);
+    let apart_id = apart["bulkTransferId"].as_str().unwrap_or("").to_string();
+    post_bulk(&switch, &apart).await;
+    let to_payer = wait_for(&payer, "PUT", &format!("/bulkTransfers/{apart_id}")).await;
+    assert_eq!(to_payer["bulkTransferState"], "COMPLETED", "{to_payer}");
+    assert!(results(&to_payer).values().all(Result::is_ok), "{to_payer}");
+    assert_eq!(switch.position("payer-a").await, "23.0000");
     // No per-transfer notice for a bulk's transfers.
     assert_eq!(count(&payer, "PUT", "/transfers"), 0);
     let (state,): (String,) =

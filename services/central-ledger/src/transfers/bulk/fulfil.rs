@@ -157,6 +157,13 @@ pub async fn handle(
             continue;
         };
         if transfer.state != ledger::transfer::State::Reserved {
+            // Finished outside this answer (the payee's single `PUT /transfers/{ID}` for it):
+            // the bulk reports what it became instead of waiting for it.
+            if let Some(finished) = finished_apart(transfer.state) {
+                item.state = finished.0;
+                item.error = finished.1.as_ref().map(super::item_error);
+                changed.push(item.clone());
+            }
             continue;
         }
         let (answer, error, fulfilment) = match &said {
@@ -239,6 +246,28 @@ pub async fn handle(
     }
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// What a transfer of the bulk that is already final became, as the bulk reports it.
+fn finished_apart(state: ledger::transfer::State) -> Option<(ItemState, Option<FspiopError>)> {
+    use ledger::transfer::{Enumeration, State};
+    if !state.is_final() {
+        return None;
+    }
+    Some(match (state, state.enumeration()) {
+        (_, Enumeration::Committed | Enumeration::Settled) => (ItemState::Completed, None),
+        (State::ExpiredReserved, _) => (
+            ItemState::Expired,
+            Some(FspiopError::new(ErrorCode::TransferExpired)),
+        ),
+        _ => (
+            ItemState::Rejected,
+            Some(FspiopError::with_detail(
+                ErrorCode::GenericPayeeRejection,
+                "aborted by a callback outside the bulk",
+            )),
+        ),
+    })
 }
 
 /// The duplicate-check hash of one transfer's part of a bulk answer: the answer's hash and
