@@ -117,7 +117,7 @@ fn check_fx_headers(
     check_headers_of(FX_RESOURCE, state.fx_versions(), method, headers)
 }
 
-fn check_headers_of(
+pub(crate) fn check_headers_of(
     resource: &str,
     versions: &ProtocolVersions,
     method: &str,
@@ -244,7 +244,7 @@ pub fn check_reserved_needs_1_1(
 }
 
 /// Answers `status` once `checked` produced its message; records the route's metric.
-async fn accept(
+pub(crate) async fn accept(
     state: &AppState,
     metric: &service_kit::metrics::Histogram,
     started: Instant,

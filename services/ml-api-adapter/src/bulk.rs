@@ -21,17 +21,16 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use fspiop::envelope::{action, Message};
-use fspiop::headers::{self, HeaderRules};
+use fspiop::headers;
 use fspiop::types::{self, BulkTransfersIdPutResponse, BulkTransfersPostRequest};
 use fspiop::validate;
 use fspiop::{ErrorInformationObject, FspiopError};
 use serde_json::json;
-use service_kit::http::empty_response;
 
 use crate::error::{Error, Result};
-use crate::messages::{Outbound, Topic};
+use crate::messages::{header, Outbound, Topic};
 use crate::{now_ms, AppState};
 
 /// The FSPIOP resource of the bulk routes.
@@ -42,15 +41,7 @@ fn check_headers(
     method: &str,
     headers: &HeaderMap,
 ) -> std::result::Result<BTreeMap<String, String>, FspiopError> {
-    let map = fspiop_edge::headers_of(headers);
-    headers::validate_request_headers(
-        method,
-        RESOURCE,
-        &map,
-        state.versions(),
-        HeaderRules::default(),
-    )?;
-    Ok(map)
+    crate::api::check_headers_of(RESOURCE, state.versions(), method, headers)
 }
 
 /// The message for a bulk request whose body (if any) is staged as `message_id`.
@@ -81,10 +72,6 @@ fn message(
     message
 }
 
-fn header(headers: &BTreeMap<String, String>, name: &str) -> String {
-    headers.get(name).cloned().unwrap_or_default()
-}
-
 /// Stages `body` for bulk `id`; returns its message id.
 async fn stage(state: &AppState, id: &str, kind: &str, body: &[u8]) -> Result<String> {
     let message_id = uuid::Uuid::new_v4().to_string();
@@ -94,26 +81,21 @@ async fn stage(state: &AppState, id: &str, kind: &str, body: &[u8]) -> Result<St
     Ok(message_id)
 }
 
-/// Answers `status` once `checked` produced its message.
+/// Answers `status` once `checked` produced its message (`crate::api::accept`).
 async fn accept(
     state: &AppState,
     started: Instant,
     checked: Result<Outbound>,
     status: u16,
 ) -> Response {
-    let result = match checked {
-        Ok(outbound) => state.produce(&outbound).await,
-        Err(error) => Err(error),
-    };
-    let success = if result.is_ok() { "true" } else { "false" };
-    state
-        .metrics()
-        .bulk_transfer
-        .observe(&[success], started.elapsed().as_secs_f64());
-    match result {
-        Ok(()) => empty_response(status),
-        Err(error) => error.into_response(),
-    }
+    crate::api::accept(
+        state,
+        &state.metrics().bulk_transfer,
+        started,
+        checked,
+        status,
+    )
+    .await
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {

@@ -76,7 +76,7 @@ pub fn fulfil_action(state: TransferState) -> &'static str {
     }
 }
 
-fn header(headers: &BTreeMap<String, String>, name: &str) -> String {
+pub(crate) fn header(headers: &BTreeMap<String, String>, name: &str) -> String {
     headers.get(name).cloned().unwrap_or_default()
 }
 
