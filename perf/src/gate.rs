@@ -53,12 +53,25 @@ pub fn callbacks(before: CallbackCounts, after: CallbackCounts) -> GateCheck {
     let matched = after.matched.saturating_sub(before.matched);
     let unmatched = after.unmatched.saturating_sub(before.unmatched);
     let timeouts = after.timeouts.saturating_sub(before.timeouts);
+    let resent = after.resent.saturating_sub(before.resent);
+    let answers_refused = after.answers_refused.saturating_sub(before.answers_refused);
+    let mut detail = format!(
+        "{awaited} requests accepted, {matched} answered by one callback, {timeouts} timed out, {unmatched} callbacks nobody waited for"
+    );
+    if resent > 0 {
+        detail.push_str(&format!(
+            ", {resent} transfers sent again after the switch could not confirm them"
+        ));
+    }
+    if answers_refused > 0 {
+        detail.push_str(&format!(
+            ", {answers_refused} payee answers the switch could not take (told to the payee)"
+        ));
+    }
     check(
         "callbacks match requests one for one",
         matched + timeouts == awaited && unmatched == 0,
-        format!(
-            "{awaited} requests accepted, {matched} answered by one callback, {timeouts} timed out, {unmatched} callbacks nobody waited for"
-        ),
+        detail,
     )
 }
 
@@ -257,12 +270,15 @@ mod tests {
             matched: 9,
             unmatched: 1,
             timeouts: 0,
+            ..CallbackCounts::default()
         };
         let good = CallbackCounts {
             awaited: 40,
             matched: 38,
             unmatched: 1,
             timeouts: 1,
+            resent: 3,
+            answers_refused: 2,
         };
         assert!(callbacks(before, good).passed);
         let stray = CallbackCounts {

@@ -98,9 +98,11 @@ pub enum Bus {
     Memory(MemoryBus),
 }
 
-/// Extra time over a send's own timeout before it is given up locally (the delivery report
-/// of a message librdkafka timed out arrives a little after the timeout).
-const SEND_GRACE_MS: u64 = 1_000;
+/// Extra time over a send's own timeout before it is given up locally. librdkafka times
+/// messages out on a scan about once a second, later under load, and its delivery report is
+/// the verdict that counts: given up here first, a message still in its queue could be
+/// delivered after the sender was told it was not (seen with 1 s, the broker cut under load).
+const SEND_GRACE_MS: u64 = 5_000;
 
 impl Bus {
     /// Creates the topics that do not exist yet (see [`ensure_topics`]).

@@ -168,6 +168,12 @@ impl Inner {
         body: Value,
         wire: Wire,
     ) -> bool {
+        if let (Some((resource, id)), Ok(mut answered)) = (
+            path.trim_start_matches('/').split_once('/'),
+            self.answered.lock(),
+        ) {
+            answered.insert(format!("{resource}:{source}:{id}"));
+        }
         let ok = match self
             .send(
                 "PUT",

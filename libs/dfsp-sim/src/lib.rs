@@ -533,6 +533,10 @@ struct Inner {
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Callback>>>>,
     stats: Mutex<BTreeMap<Phase, PhaseStats>>,
     counters: Counters,
+    /// The keys (`resource:dfsp:id`) of the answers the payees sent lately, so an error
+    /// callback about one of them (the switch refusing it after its 200) is known for what it
+    /// is rather than counted as a callback nobody waited for.
+    answered: Mutex<AnsweredKeys>,
     fx_patches: FxPatchCounters,
     /// Requests to pay in flight (as payee) and answered (as payer).
     requests: request_to_pay::Requests,
@@ -583,6 +587,34 @@ struct Counters {
     unmatched: AtomicU64,
     /// Requests whose callback did not come in time.
     timeouts: AtomicU64,
+    /// Transfers sent again because the switch could not confirm the first send (2003, or the
+    /// exchange broke).
+    resent: AtomicU64,
+    /// Error callbacks about a payee's own answer (the switch could not take it).
+    answers_refused: AtomicU64,
+}
+
+/// A bounded set of recent keys: the oldest is forgotten past [`ANSWERED_KEYS_MAX`].
+#[derive(Debug, Default)]
+struct AnsweredKeys {
+    keys: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// Answers remembered for [`AnsweredKeys`].
+const ANSWERED_KEYS_MAX: usize = 65_536;
+
+impl AnsweredKeys {
+    fn insert(&mut self, key: String) {
+        if self.keys.insert(key.clone()) {
+            self.order.push_back(key);
+            if self.order.len() > ANSWERED_KEYS_MAX {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.keys.remove(&oldest);
+                }
+            }
+        }
+    }
 }
 
 /// A snapshot of the simulator's callback matching ([`Simulator::callback_counts`]).
@@ -592,6 +624,10 @@ pub struct CallbackCounts {
     pub matched: u64,
     pub unmatched: u64,
     pub timeouts: u64,
+    /// Transfers sent again after an uncertain answer (2003, or no answer).
+    pub resent: u64,
+    /// Error callbacks about a payee's own answer.
+    pub answers_refused: u64,
 }
 
 impl Counters {
@@ -601,6 +637,8 @@ impl Counters {
             matched: self.matched.load(Ordering::Relaxed),
             unmatched: self.unmatched.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
+            resent: self.resent.load(Ordering::Relaxed),
+            answers_refused: self.answers_refused.load(Ordering::Relaxed),
         }
     }
 }
@@ -778,6 +816,7 @@ impl Simulator {
             waiters: Mutex::default(),
             stats: Mutex::default(),
             counters: Counters::default(),
+            answered: Mutex::default(),
             fx_patches: FxPatchCounters::default(),
             requests: request_to_pay::Requests::default(),
             bulks: bulk::PayeeBulks::default(),

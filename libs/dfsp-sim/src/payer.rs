@@ -716,26 +716,35 @@ impl Inner {
         if let Ok(mut waiters) = self.waiters.lock() {
             waiters.entry(key.clone()).or_default().push(tx);
         }
-        let sent = self
-            .send(
-                method,
-                &format!("{base}{path}"),
-                path,
-                source,
-                destination,
-                body,
-                wire,
-            )
+        let url = format!("{base}{path}");
+        let mut sent = self
+            .send(method, &url, path, source, destination, body, wire)
             .await;
+        // A transfer refused with 2003 or lost in transport may still have been taken (the
+        // switch could not confirm it, e.g. its broker went away mid-acknowledgement): as a
+        // production DFSP does, the payer sends the same request again until the switch takes
+        // it, and the ledger's duplicate check makes the outcome the first one's. Never for a
+        // refusal that is certain (any other code).
+        // The resends and the wait for the callback share the phase's timeout.
+        let mut wait = Duration::from_millis(self.config.callback_timeout_ms);
+        if phase == Phase::Transfer && method == "POST" {
+            let deadline = Instant::now() + wait;
+            let mut pause = Duration::from_millis(250);
+            while is_uncertain(&sent) && Instant::now() + pause < deadline {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+                self.counters.resent.fetch_add(1, Ordering::Relaxed);
+                sent = self
+                    .send(method, &url, path, source, destination, body, wire)
+                    .await;
+            }
+            wait = deadline.saturating_duration_since(Instant::now());
+        }
         if matches!(sent, Sent::Ok) {
             self.counters.awaited.fetch_add(1, Ordering::Relaxed);
         }
         let outcome = match sent {
-            Sent::Ok => match tokio::time::timeout(
-                Duration::from_millis(self.config.callback_timeout_ms),
-                rx,
-            )
-            .await
+            Sent::Ok => match tokio::time::timeout(wait, rx).await
             {
                 Ok(Ok(Callback::Ok(body))) => Ok(body),
                 Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop {
@@ -788,7 +797,15 @@ impl Inner {
                 }
             }
         }
-        if callback.is_some() {
+        let answer_refused = matches!(callback, Some(Callback::Error { .. }))
+            && self
+                .answered
+                .lock()
+                .is_ok_and(|answered| answered.keys.contains(key));
+        if answer_refused {
+            self.counters.answers_refused.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(key, "the switch could not take a payee's answer");
+        } else if callback.is_some() {
             self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(key, "callback nobody waits for");
         } else {
@@ -879,5 +896,15 @@ pub(crate) fn callback_from(path_is_error: bool, body: &[u8]) -> Callback {
         }
     } else {
         Callback::Ok(value)
+    }
+}
+
+/// Whether a request's fate is unknown to its sender: the switch could not keep it (2003) or
+/// the exchange broke before an answer.
+fn is_uncertain(sent: &Sent) -> bool {
+    match sent {
+        Sent::Ok => false,
+        Sent::Fspiop { code, .. } => code == "2003",
+        Sent::Failed(_) => true,
     }
 }

@@ -517,6 +517,8 @@ pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
         "matched": counts.matched,
         "unmatched": counts.unmatched,
         "timeouts": counts.timeouts,
+        "resent": counts.resent,
+        "answersRefused": counts.answers_refused,
         "jws": inner.jws.is_some(),
         "signaturesVerified": verified,
         "signaturesRefused": refused,
@@ -729,6 +731,8 @@ impl RemoteSimulator {
             matched: count("matched"),
             unmatched: count("unmatched"),
             timeouts: count("timeouts"),
+            resent: count("resent"),
+            answers_refused: count("answersRefused"),
         })
     }
 

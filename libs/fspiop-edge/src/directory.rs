@@ -1,6 +1,11 @@
 //! Participants and endpoints from the central ledger's database, cached per participant for
 //! `ttl_ms`. A lookup of a participant that does not exist is cached too, so a flood of
 //! requests naming an unknown FSP costs one query per TTL.
+//!
+//! When the database cannot be read, an expired entry younger than [`STALE_SERVE_MAX`] is used
+//! as it is (stale-if-error): the rows cannot change while nobody can write them, and without
+//! them a request the switch already accepted could not be answered (its requester's callback
+//! URL is here). A participant never read before still fails (2003).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,6 +58,9 @@ pub struct Directory {
 /// Most participants the cache holds before it starts over.
 const CACHE_ENTRIES_MAX: usize = 10_000;
 
+/// The oldest entry used when the database cannot be read.
+pub const STALE_SERVE_MAX: Duration = Duration::from_secs(3_600);
+
 impl Directory {
     pub fn new(pool: MySqlPool, ttl_ms: u64) -> Directory {
         Directory {
@@ -70,14 +78,28 @@ impl Directory {
     }
 
     async fn entry(&self, name: &str) -> Result<Arc<Entry>, EdgeError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some(entry) = cache.get(name) {
-                if entry.fetched.elapsed() < self.ttl {
-                    return Ok(entry.clone());
-                }
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(name).cloned());
+        if let Some(entry) = &cached {
+            if entry.fetched.elapsed() < self.ttl {
+                return Ok(entry.clone());
             }
         }
-        let entry = Arc::new(self.fetch(name).await?);
+        let entry = match self.fetch(name).await {
+            Ok(entry) => Arc::new(entry),
+            Err(error) => {
+                return match cached {
+                    Some(stale) if stale.fetched.elapsed() < STALE_SERVE_MAX => {
+                        tracing::debug!(fsp = %name, %error, "directory unreadable; stale entry used");
+                        Ok(stale)
+                    }
+                    _ => Err(error),
+                }
+            }
+        };
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_ENTRIES_MAX {
                 cache.clear();

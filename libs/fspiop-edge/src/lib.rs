@@ -14,7 +14,7 @@ pub mod inbound;
 
 use std::collections::BTreeMap;
 
-pub use directory::{AccountInfo, Directory, ParticipantInfo};
+pub use directory::{AccountInfo, Directory, ParticipantInfo, STALE_SERVE_MAX};
 pub use forwarder::{refusals_counter, Forwarder, ForwarderConfig, OutboundRequest};
 
 /// Why the edge could not do its work (not an FSPIOP verdict).

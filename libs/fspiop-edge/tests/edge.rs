@@ -87,6 +87,27 @@ async fn directory_reads_and_caches_participants_and_endpoints() {
         .ok()
         .flatten()
         .is_some_and(|p| !p.is_active));
+
+    // The database unreadable (here: its tables gone): what was read before is served stale,
+    // so accepted requests can still be answered; what was never read fails.
+    let expiring = Directory::new(pool.clone(), 1);
+    assert!(expiring.participant("perffsp-1").await.is_ok());
+    sqlx::query("RENAME TABLE participant TO participantAway")
+        .execute(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(
+        expiring
+            .endpoint("perffsp-1", "FSPIOP_CALLBACK_URL_QUOTES")
+            .await
+            .ok()
+            .flatten()
+            .as_deref(),
+        Some("http://perffsp-1/quotes"),
+        "stale entry served while the database cannot be read"
+    );
+    assert!(expiring.participant("perffsp-2").await.is_err());
     pool.close().await;
     store::drop_database_if_exists(&server_url(), &name)
         .await

@@ -80,15 +80,31 @@ impl Registry {
     }
 
     /// The active rows, from the cache when fresh.
+    ///
+    /// When the database cannot be read, rows read less than
+    /// [`fspiop_edge::STALE_SERVE_MAX`] ago are used as they are (as the participant
+    /// directory does): nobody can change them meanwhile.
     pub async fn active(&self) -> Result<Arc<Vec<OracleRow>>> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((fetched, rows)) = cache.as_ref() {
-                if fetched.elapsed() < self.ttl {
-                    return Ok(rows.clone());
-                }
+        let cached = self.cache.lock().ok().and_then(|cache| cache.clone());
+        if let Some((fetched, rows)) = &cached {
+            if fetched.elapsed() < self.ttl {
+                return Ok(rows.clone());
             }
         }
-        let rows = Arc::new(self.list(None, None).await?);
+        let rows = match self.list(None, None).await {
+            Ok(rows) => Arc::new(rows),
+            Err(error) => {
+                return match cached {
+                    Some((fetched, rows))
+                        if fetched.elapsed() < fspiop_edge::STALE_SERVE_MAX =>
+                    {
+                        tracing::debug!(%error, "oracle registry unreadable; stale rows used");
+                        Ok(rows)
+                    }
+                    _ => Err(error),
+                }
+            }
+        };
         if let Ok(mut cache) = self.cache.lock() {
             *cache = Some((Instant::now(), rows.clone()));
         }

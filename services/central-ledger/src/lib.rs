@@ -440,15 +440,19 @@ pub async fn run_with_bus(
             ),
         ));
     }
-    handler_tasks.push(tasks.spawn(
-        "consumer lag reader",
-        metrics::run_consumer_lag(
-            lag_probes,
-            config.metrics.consumer_lag_interval_ms,
-            stop_rx.clone(),
-            metrics.ledger.consumer_lag.clone(),
-        ),
-    ));
+    // Only with consumers to watch: a reader with nothing to read ends at once, and a watched
+    // task that ended marks the process DOWN (a timeout-only or admin-only process has none).
+    if !lag_probes.is_empty() && config.metrics.consumer_lag_interval_ms > 0 {
+        handler_tasks.push(tasks.spawn(
+            "consumer lag reader",
+            metrics::run_consumer_lag(
+                lag_probes,
+                config.metrics.consumer_lag_interval_ms,
+                stop_rx.clone(),
+                metrics.ledger.consumer_lag.clone(),
+            ),
+        ));
+    }
     if handlers.admin {
         handler_tasks.push(tasks.spawn(
             "positions reader",

@@ -298,15 +298,19 @@ pub async fn run_with_bus(
             ),
         ));
     }
-    tasks.push(watch.spawn(
-        "consumer lag reader",
-        service_kit::metrics::run_consumer_lag(
-            lag_probes,
-            config.metrics.consumer_lag_interval_ms,
-            stop_rx.clone(),
-            metrics.consumer_lag.clone(),
-        ),
-    ));
+    // Only with consumers to watch: a reader with nothing to read ends at once, and a watched
+    // task that ended marks the process DOWN.
+    if !lag_probes.is_empty() && config.metrics.consumer_lag_interval_ms > 0 {
+        tasks.push(watch.spawn(
+            "consumer lag reader",
+            service_kit::metrics::run_consumer_lag(
+                lag_probes,
+                config.metrics.consumer_lag_interval_ms,
+                stop_rx.clone(),
+                metrics.consumer_lag.clone(),
+            ),
+        ));
+    }
     let state = AppState {
         store,
         producer: producer.clone(),

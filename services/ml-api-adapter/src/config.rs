@@ -84,8 +84,12 @@ pub struct KafkaConfig {
 #[serde(deny_unknown_fields)]
 pub struct NotificationConfig {
     pub enabled: bool,
-    /// Messages being delivered at once.
+    /// Callbacks being sent at once, to all DFSPs.
     pub callback_concurrency_max: usize,
+    /// Callbacks being sent at once to one DFSP.
+    pub callback_per_dfsp_max: usize,
+    /// Messages read and not yet delivered.
+    pub in_flight_max: usize,
     /// Longest wait for callbacks in flight at shutdown.
     pub drain_timeout_ms: u64,
 }
@@ -167,6 +171,12 @@ impl Config {
         }
         if self.notification.callback_concurrency_max == 0 {
             problems.push("notification.callback_concurrency_max must be at least 1".to_string());
+        }
+        if self.notification.callback_per_dfsp_max == 0 {
+            problems.push("notification.callback_per_dfsp_max must be at least 1".to_string());
+        }
+        if self.notification.in_flight_max == 0 {
+            problems.push("notification.in_flight_max must be at least 1".to_string());
         }
         if self.central_ledger_database.pool_size_max == 0 {
             problems.push("central_ledger_database.pool_size_max must be at least 1".to_string());

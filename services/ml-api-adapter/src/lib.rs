@@ -256,7 +256,7 @@ impl AppState {
     }
 
     /// Puts `outbound` on its topic and waits for the broker's acknowledgement, at most
-    /// `kafka.produce_timeout_ms` (plus a grace second for the local delivery report).
+    /// `kafka.produce_timeout_ms` (plus a few seconds' grace for librdkafka's own delivery report).
     pub async fn produce(&self, outbound: &messages::Outbound) -> Result<()> {
         let topic = match outbound.topic {
             messages::Topic::Prepare => &self.inner.topic_prepare,
@@ -432,6 +432,10 @@ pub async fn run_with_bus(
             fx_forwarder,
             rules,
             metrics.clone(),
+            notification::CallbackLimits::new(
+                config.notification.callback_concurrency_max,
+                config.notification.callback_per_dfsp_max,
+            ),
             pool.clone(),
             Some(notification::BulkAbort {
                 producer: producer.clone(),
@@ -449,7 +453,7 @@ pub async fn run_with_bus(
         handler_task = Some(tokio::spawn(notification::run_handler(
             consumer,
             deliverer,
-            config.notification.callback_concurrency_max,
+            config.notification.in_flight_max,
             config.notification.drain_timeout_ms,
             stop_rx.clone(),
             running.clone(),

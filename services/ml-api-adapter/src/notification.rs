@@ -2,8 +2,10 @@
 //! `ml-group-notification-event`) and makes the callbacks of [`crate::callbacks::plan`] to the
 //! participants' registered endpoints through `fspiop_edge::Forwarder`.
 //!
-//! - Up to `callback_concurrency_max` messages are delivered at once; the consumer stops
-//!   reading while all are busy. Callbacks of one message go out one after the other; messages
+//! - Up to `notification.in_flight_max` messages are read and not yet delivered; the consumer
+//!   stops reading beyond. At most `callback_concurrency_max` callbacks go out at once, and at
+//!   most `callback_per_dfsp_max` to one DFSP, so a DFSP that answers slowly or never holds
+//!   up only its own callbacks. Callbacks of one message go out one after the other; messages
 //!   of one transfer are not ordered with each other (Mojaloop's handler does not order them
 //!   across consumers either).
 //! - A message's offset is committed once its callbacks have been attempted, whatever their
@@ -76,6 +78,7 @@ pub struct Deliverer {
     fx_forwarder: Forwarder,
     rules: Rules,
     metrics: Metrics,
+    limits: CallbackLimits,
     /// The central ledger's database: bulk callbacks' bodies are staged there.
     bulk_pool: sqlx::MySqlPool,
     /// Where a bulk the payee refused to take is aborted (`topic-bulk-fulfil`).
@@ -99,6 +102,7 @@ impl Deliverer {
         fx_forwarder: Forwarder,
         rules: Rules,
         metrics: Metrics,
+        limits: CallbackLimits,
         bulk_pool: sqlx::MySqlPool,
         bulk_abort: Option<BulkAbort>,
     ) -> Deliverer {
@@ -108,6 +112,7 @@ impl Deliverer {
             fx_forwarder,
             rules,
             metrics,
+            limits,
             bulk_pool,
             bulk_abort,
         }
@@ -395,7 +400,39 @@ impl Deliverer {
         } else {
             &self.forwarder
         };
+        // The DFSP's own slot first, then a shared one: a DFSP that holds its slots (slow,
+        // never answering) waits on its own and takes at most its share of the shared ones.
+        let _own = self.limits.dfsp(&request.destination).acquire_owned().await;
+        let _shared = self.limits.shared.clone().acquire_owned().await;
         forwarder.send(request).await.map_err(DeliveryError::Peer)
+    }
+}
+
+/// How many callbacks go out at once: in all, and to one DFSP.
+pub struct CallbackLimits {
+    shared: Arc<Semaphore>,
+    per_dfsp_max: usize,
+    per_dfsp: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+}
+
+impl CallbackLimits {
+    pub fn new(concurrency_max: usize, per_dfsp_max: usize) -> CallbackLimits {
+        CallbackLimits {
+            shared: Arc::new(Semaphore::new(concurrency_max.max(1))),
+            per_dfsp_max: per_dfsp_max.max(1),
+            per_dfsp: std::sync::Mutex::default(),
+        }
+    }
+
+    /// `dfsp`'s own slots (one entry per participant called, so bounded by the scheme's).
+    fn dfsp(&self, dfsp: &str) -> Arc<Semaphore> {
+        let mut map = self
+            .per_dfsp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(dfsp.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_dfsp_max)))
+            .clone()
     }
 }
 
@@ -408,8 +445,9 @@ struct Done {
     offset: i64,
 }
 
-/// Consumes notifications until `stop` turns true (or its sender goes), delivering up to
-/// `concurrency_max` at once; then waits up to `drain_timeout_ms` for deliveries in flight,
+/// Consumes notifications until `stop` turns true (or its sender goes), with up to
+/// `concurrency_max` messages read and not yet delivered (how many callbacks go out at once is
+/// [`CallbackLimits`]'s); then waits up to `drain_timeout_ms` for deliveries in flight,
 /// commits and returns. `running` is true while the loop runs (for `/health`).
 pub async fn run_handler(
     consumer: Consumer,

@@ -11,6 +11,8 @@
     reason = "test code: a failed expectation panics"
 )]
 
+pub mod split;
+
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
