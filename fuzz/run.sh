@@ -8,7 +8,7 @@
 #   FUZZ_SECONDS=600 fuzz/run.sh     the longer run
 #   fuzz/run.sh ilp jws              some targets
 #   FUZZ_MINIMIZE=1 fuzz/run.sh      then merge what the runs found into fuzz/corpus/<target>
-#                                    (cargo fuzz cmin), to commit
+#                                    (libFuzzer's -merge, as cargo fuzz cmin), to commit
 #
 # The committed corpus (fuzz/corpus/<target>) is read, never written: new inputs go to
 # $FUZZ_TARGET_DIR/corpus/<target>, which persists between runs. FUZZ_TARGET_DIR defaults to
@@ -23,6 +23,7 @@ FUZZ_RSS_LIMIT_MB="${FUZZ_RSS_LIMIT_MB:-1024}"
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 FUZZ_TARGET_DIR="${FUZZ_TARGET_DIR:-$FUZZ_DIR/target}"
 cd "$FUZZ_DIR"
+mkdir -p "$FUZZ_TARGET_DIR"
 
 if [[ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
   echo "installing cargo-fuzz $CARGO_FUZZ_VERSION"
@@ -37,12 +38,12 @@ TARGETS=("$@")
 cargo fetch --locked --quiet
 # -s none: no sanitizer, so stable Rust builds it; debug assertions and overflow checks stay
 # on (cargo fuzz's default). Every target at once (one link step each).
-if ! cargo fuzz build -s none --target-dir "$FUZZ_TARGET_DIR" >"$FUZZ_TARGET_DIR.build.log" 2>&1; then
-  cat "$FUZZ_TARGET_DIR.build.log"
+if ! cargo fuzz build -s none --target-dir "$FUZZ_TARGET_DIR" >"$FUZZ_TARGET_DIR/build.log" 2>&1; then
+  cat "$FUZZ_TARGET_DIR/build.log"
   echo "ERROR: the fuzz targets do not build" >&2
   exit 1
 fi
-tail -n 1 "$FUZZ_TARGET_DIR.build.log"
+tail -n 1 "$FUZZ_TARGET_DIR/build.log"
 
 FAILED=()
 for target in "${TARGETS[@]}"; do
@@ -71,23 +72,26 @@ for target in "${TARGETS[@]}"; do
 done
 
 if [[ "${FUZZ_MINIMIZE:-0}" == 1 ]]; then
+  # libFuzzer's merge (what `cargo fuzz cmin` runs) over the committed corpus and what the runs
+  # found, as a set cover of edges (no hit counters) and at most 4 KiB an input, so the
+  # committed corpus stays small.
   for target in "${TARGETS[@]}"; do
-    # Seeds first (cmin keeps the first file of equal coverage), then what the runs found.
     merged="$FUZZ_TARGET_DIR/cmin/$target"
     rm -rf "$merged" && mkdir -p "$merged"
-    cargo fuzz cmin -s none --target-dir "$FUZZ_TARGET_DIR" "$target" "$merged" -- \
+    "$FUZZ_TARGET_DIR/x86_64-unknown-linux-gnu/release/$target" -merge=1 -set_cover_merge=1 \
+      -use_counters=0 -max_len=4096 "$merged" \
       "$FUZZ_DIR/corpus/$target" "$FUZZ_TARGET_DIR/corpus/$target" \
-      -max_len="$FUZZ_MAX_LEN" >"$FUZZ_TARGET_DIR/$target.cmin.log" 2>&1 ||
-      { echo "ERROR: cmin of $target failed" >&2; tail -20 "$FUZZ_TARGET_DIR/$target.cmin.log"; exit 1; }
-    # Keep the hand-made seeds under their names; the rest of the corpus becomes what cmin
-    # kept (its files are named by their SHA-1, so seeds it kept are recognised).
+      >"$FUZZ_TARGET_DIR/$target.cmin.log" 2>&1 ||
+      { echo "ERROR: merging the corpus of $target failed" >&2; tail -20 "$FUZZ_TARGET_DIR/$target.cmin.log"; exit 1; }
+    # The hand-made seeds keep their names; the rest of the corpus becomes what the merge kept
+    # (named by SHA-1, so a seed it kept is recognised and not copied twice).
     find "$FUZZ_DIR/corpus/$target" -type f ! -name 'seed-*' -delete
     seed_sums="$(find "$FUZZ_DIR/corpus/$target" -type f -exec sha1sum {} + | cut -d' ' -f1)"
     for file in "$merged"/*; do
       [[ -f "$file" ]] || continue
       grep -qx "$(basename "$file")" <<<"$seed_sums" || cp "$file" "$FUZZ_DIR/corpus/$target/"
     done
-    echo "==> $target: corpus $(find "$FUZZ_DIR/corpus/$target" -type f | wc -l) files, $(du -sk "$FUZZ_DIR/corpus/$target" | cut -f1) KiB"
+    echo "==> $target: corpus $(find "$FUZZ_DIR/corpus/$target" -type f | wc -l) files, $(cat "$FUZZ_DIR/corpus/$target"/* | wc -c) bytes"
   done
 fi
 
