@@ -119,8 +119,9 @@ where
     )
 }
 
-/// The three layers with the file's text already read.
-fn load_layers<T, I>(
+/// The three layers with the file's text already read (no IO: what the configuration fuzz
+/// target drives, `fuzz/fuzz_targets/config.rs`).
+pub fn load_layers<T, I>(
     defaults_toml: &str,
     file: Option<(&Path, &str)>,
     env_prefix: &str,
