@@ -744,8 +744,7 @@ impl Inner {
             self.counters.awaited.fetch_add(1, Ordering::Relaxed);
         }
         let outcome = match sent {
-            Sent::Ok => match tokio::time::timeout(wait, rx).await
-            {
+            Sent::Ok => match tokio::time::timeout(wait, rx).await {
                 Ok(Ok(Callback::Ok(body))) => Ok(body),
                 Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop {
                     phase,
@@ -803,7 +802,9 @@ impl Inner {
                 .lock()
                 .is_ok_and(|answered| answered.keys.contains(key));
         if answer_refused {
-            self.counters.answers_refused.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .answers_refused
+                .fetch_add(1, Ordering::Relaxed);
             tracing::info!(key, "the switch could not take a payee's answer");
         } else if callback.is_some() {
             self.counters.unmatched.fetch_add(1, Ordering::Relaxed);

@@ -95,9 +95,7 @@ impl Registry {
             Ok(rows) => Arc::new(rows),
             Err(error) => {
                 return match cached {
-                    Some((fetched, rows))
-                        if fetched.elapsed() < fspiop_edge::STALE_SERVE_MAX =>
-                    {
+                    Some((fetched, rows)) if fetched.elapsed() < fspiop_edge::STALE_SERVE_MAX => {
                         tracing::debug!(%error, "oracle registry unreadable; stale rows used");
                         Ok(rows)
                     }

@@ -96,6 +96,10 @@ pub struct BulkAbort {
 }
 
 impl Deliverer {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "each is a separate dependency, built once at start-up"
+    )]
     pub fn new(
         directory: Directory,
         forwarder: Forwarder,

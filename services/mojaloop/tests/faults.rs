@@ -42,7 +42,9 @@ const FAULT_S: u64 = 10;
 const DURATION_S: u64 = 40;
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `mojaloop perf run` against the deployment, in the background; its report under `out`.
@@ -82,12 +84,15 @@ fn finish_load(split: &mut Split, load: Child, out: &Path, fault: &str) -> Value
     let report = finish_load_ledger(split, load, out, fault);
     let counts = &report["counts"];
     assert_eq!(
-        report["gate"]["passed"], true,
+        report["gate"]["passed"],
+        true,
         "{fault}: the validity gate failed: {}\n{}",
-        report["gate"], split.logs()
+        report["gate"],
+        split.logs()
     );
     assert_eq!(
-        counts["timed_out"], 0,
+        counts["timed_out"],
+        0,
         "{fault}: payers never told the outcome of their payment: {counts}\n{}",
         split.logs()
     );

@@ -68,7 +68,9 @@ async fn hostile(listener: tokio::net::TcpListener) {
             } else if path.starts_with(&format!("/{SLOW}/")) {
                 tokio::time::sleep(Duration::from_secs(15)).await;
                 let _ = stream
-                    .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
                     .await;
             } else if path.starts_with(&format!("/{FAILING}/")) {
                 let _ = stream
@@ -76,7 +78,10 @@ async fn hostile(listener: tokio::net::TcpListener) {
                     .await;
             } else {
                 // Reset: close with SO_LINGER 0, so the peer sees RST.
-                #[allow(deprecated, reason = "a zero linger does not block: the close is a reset")]
+                #[allow(
+                    deprecated,
+                    reason = "a zero linger does not block: the close is a reset"
+                )]
                 let _ = stream.set_linger(Some(Duration::ZERO));
                 drop(stream);
             }

@@ -422,9 +422,15 @@ impl Split {
             ("CENTRAL_LEDGER__KAFKA__BROKERS", brokers.clone()),
             ("CENTRAL_LEDGER__SERVER__HOST", "127.0.0.1".into()),
             ("ML_API_ADAPTER__KAFKA__BROKERS", brokers.clone()),
-            ("ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__URL", database.clone()),
+            (
+                "ML_API_ADAPTER__CENTRAL_LEDGER_DATABASE__URL",
+                database.clone(),
+            ),
             ("ML_API_ADAPTER__SERVER__HOST", "127.0.0.1".into()),
-            ("QUOTING_SERVICE__CENTRAL_LEDGER_DATABASE__URL", database.clone()),
+            (
+                "QUOTING_SERVICE__CENTRAL_LEDGER_DATABASE__URL",
+                database.clone(),
+            ),
             ("QUOTING_SERVICE__QUOTES_DATABASE__URL", database.clone()),
             ("QUOTING_SERVICE__SERVER__HOST", "127.0.0.1".into()),
             ("QUOTING_SERVICE__SERVER__PORT", quoting.to_string()),
@@ -436,8 +442,14 @@ impl Split {
                 "TRANSACTION_REQUESTS_SERVICE__TRANSACTION_REQUESTS_DATABASE__URL",
                 database.clone(),
             ),
-            ("TRANSACTION_REQUESTS_SERVICE__SERVER__HOST", "127.0.0.1".into()),
-            ("TRANSACTION_REQUESTS_SERVICE__SERVER__PORT", requests.to_string()),
+            (
+                "TRANSACTION_REQUESTS_SERVICE__SERVER__HOST",
+                "127.0.0.1".into(),
+            ),
+            (
+                "TRANSACTION_REQUESTS_SERVICE__SERVER__PORT",
+                requests.to_string(),
+            ),
             ("ALS__DATABASE__URL", database.clone()),
             (
                 "ALS__DIRECTORY__CENTRAL_LEDGER_DATABASE_URL",
@@ -528,7 +540,12 @@ impl Split {
             &[],
             Some(als),
         );
-        split.spawn("oracle", &["serve", "oracle", "--migrate"], &[], Some(oracle));
+        split.spawn(
+            "oracle",
+            &["serve", "oracle", "--migrate"],
+            &[],
+            Some(oracle),
+        );
         split.spawn(
             "transaction-requests-service",
             &["serve", "transaction-requests-service", "--migrate"],
