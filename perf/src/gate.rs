@@ -63,6 +63,18 @@ pub fn callbacks(before: CallbackCounts, after: CallbackCounts) -> GateCheck {
             ", {resent} transfers sent again after the switch could not confirm them"
         ));
     }
+    let interim = after.interim.saturating_sub(before.interim);
+    if interim > 0 {
+        detail.push_str(&format!(
+            ", {interim} interim RESERVED states (answers to a resend) waited past"
+        ));
+    }
+    let repeated = after.repeated.saturating_sub(before.repeated);
+    if repeated > 0 {
+        detail.push_str(&format!(
+            ", {repeated} callbacks repeated by at-least-once delivery"
+        ));
+    }
     if answers_refused > 0 {
         detail.push_str(&format!(
             ", {answers_refused} payee answers the switch could not take (told to the payee)"

@@ -537,6 +537,9 @@ struct Inner {
     /// callback about one of them (the switch refusing it after its 200) is known for what it
     /// is rather than counted as a callback nobody waited for.
     answered: Mutex<AnsweredKeys>,
+    /// The keys whose callback was handed to a waiting payer lately, so a repeat of it
+    /// (at-least-once delivery) is known for what it is.
+    delivered: Mutex<AnsweredKeys>,
     fx_patches: FxPatchCounters,
     /// Requests to pay in flight (as payee) and answered (as payer).
     requests: request_to_pay::Requests,
@@ -592,6 +595,10 @@ struct Counters {
     resent: AtomicU64,
     /// Error callbacks about a payee's own answer (the switch could not take it).
     answers_refused: AtomicU64,
+    /// Callbacks repeating one a payer already had (at-least-once delivery).
+    repeated: AtomicU64,
+    /// Transfer callbacks with the interim state RESERVED (the payer waits on for the end).
+    interim: AtomicU64,
 }
 
 /// A bounded set of recent keys: the oldest is forgotten past [`ANSWERED_KEYS_MAX`].
@@ -628,6 +635,10 @@ pub struct CallbackCounts {
     pub resent: u64,
     /// Error callbacks about a payee's own answer.
     pub answers_refused: u64,
+    /// Callbacks repeating one a payer already had.
+    pub repeated: u64,
+    /// Transfer callbacks with the interim state RESERVED.
+    pub interim: u64,
 }
 
 impl Counters {
@@ -639,6 +650,8 @@ impl Counters {
             timeouts: self.timeouts.load(Ordering::Relaxed),
             resent: self.resent.load(Ordering::Relaxed),
             answers_refused: self.answers_refused.load(Ordering::Relaxed),
+            repeated: self.repeated.load(Ordering::Relaxed),
+            interim: self.interim.load(Ordering::Relaxed),
         }
     }
 }
@@ -817,6 +830,7 @@ impl Simulator {
             stats: Mutex::default(),
             counters: Counters::default(),
             answered: Mutex::default(),
+            delivered: Mutex::default(),
             fx_patches: FxPatchCounters::default(),
             requests: request_to_pay::Requests::default(),
             bulks: bulk::PayeeBulks::default(),

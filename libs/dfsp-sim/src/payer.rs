@@ -725,9 +725,19 @@ impl Inner {
         // production DFSP does, the payer sends the same request again until the switch takes
         // it, and the ledger's duplicate check makes the outcome the first one's. Never for a
         // refusal that is certain (any other code).
-        // The resends and the wait for the callback share the phase's timeout.
+        // The resends and the wait for the callback share the phase's timeout. A transfer's
+        // payer is told by the transfer's expiration at the latest (the switch's timeout
+        // handler answers it then), so it waits that long when it is later.
         let mut wait = Duration::from_millis(self.config.callback_timeout_ms);
         if phase == Phase::Transfer && method == "POST" {
+            let expires_ms = body
+                .and_then(|b| b.get("expiration"))
+                .and_then(Value::as_str)
+                .and_then(fspiop::datetime::parse_date_time);
+            if let Some(expires_ms) = expires_ms {
+                let until_ms = expires_ms.saturating_sub(now_ms()).max(0).unsigned_abs();
+                wait = wait.max(Duration::from_millis(until_ms + EXPIRY_GRACE_MS));
+            }
             let deadline = Instant::now() + wait;
             let mut pause = Duration::from_millis(250);
             while is_uncertain(&sent) && Instant::now() + pause < deadline {
@@ -743,8 +753,27 @@ impl Inner {
         if matches!(sent, Sent::Ok) {
             self.counters.awaited.fetch_add(1, Ordering::Relaxed);
         }
+        let deadline = Instant::now() + wait;
+        let mut rx = rx;
         let outcome = match sent {
-            Sent::Ok => match tokio::time::timeout(wait, rx).await {
+            Sent::Ok => match loop {
+                let received = tokio::time::timeout_at(deadline.into(), &mut rx).await;
+                // A transfer's RESERVED state is news on the way (the switch answers a resend
+                // of a transfer it has reserved with its state): the payer waits on for the end.
+                let interim = phase == Phase::Transfer
+                    && matches!(&received, Ok(Ok(Callback::Ok(body)))
+                        if body.get("transferState").and_then(Value::as_str) == Some("RESERVED"));
+                if !interim {
+                    break received;
+                }
+                self.counters.matched.fetch_sub(1, Ordering::Relaxed);
+                self.counters.interim.fetch_add(1, Ordering::Relaxed);
+                let (tx, next) = oneshot::channel();
+                if let Ok(mut waiters) = self.waiters.lock() {
+                    waiters.entry(key.clone()).or_default().push(tx);
+                }
+                rx = next;
+            } {
                 Ok(Ok(Callback::Ok(body))) => Ok(body),
                 Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop {
                     phase,
@@ -801,11 +830,35 @@ impl Inner {
                 .answered
                 .lock()
                 .is_ok_and(|answered| answered.keys.contains(key));
+        // Transfers only: their ids are unique, where one MSISDN is looked up again and again.
+        let transfer = key.starts_with("transfers:");
+        // A payer's callback it already had, or the outcome of a transfer this DFSP answered
+        // as payee (a redelivered fulfil answered again).
+        let repeated = transfer
+            && callback.is_some()
+            && (self
+                .delivered
+                .lock()
+                .is_ok_and(|delivered| delivered.keys.contains(key))
+                || self
+                    .answered
+                    .lock()
+                    .is_ok_and(|answered| answered.keys.contains(key)));
+        if transfer && callback.is_none() {
+            if let Ok(mut delivered) = self.delivered.lock() {
+                delivered.insert(key.to_string());
+            }
+        }
         if answer_refused {
             self.counters
                 .answers_refused
                 .fetch_add(1, Ordering::Relaxed);
             tracing::info!(key, "the switch could not take a payee's answer");
+        } else if repeated {
+            // At-least-once delivery: after a broker failure a redelivered message repeats a
+            // callback the payer already had; a DFSP takes it as the same news.
+            self.counters.repeated.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(key, "callback repeated");
         } else if callback.is_some() {
             self.counters.unmatched.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(key, "callback nobody waits for");
@@ -899,6 +952,10 @@ pub(crate) fn callback_from(path_is_error: bool, body: &[u8]) -> Callback {
         Callback::Ok(value)
     }
 }
+
+/// How long after a transfer's expiration its payer still waits for the switch's answer (its
+/// timeout handler looks every second).
+const EXPIRY_GRACE_MS: u64 = 5_000;
 
 /// Whether a request's fate is unknown to its sender: the switch could not keep it (2003) or
 /// the exchange broke before an answer.

@@ -519,6 +519,8 @@ pub(crate) async fn stats(State(inner): State<Arc<Inner>>) -> Json<Value> {
         "timeouts": counts.timeouts,
         "resent": counts.resent,
         "answersRefused": counts.answers_refused,
+        "repeated": counts.repeated,
+        "interim": counts.interim,
         "jws": inner.jws.is_some(),
         "signaturesVerified": verified,
         "signaturesRefused": refused,
@@ -733,6 +735,8 @@ impl RemoteSimulator {
             timeouts: count("timeouts"),
             resent: count("resent"),
             answers_refused: count("answersRefused"),
+            repeated: count("repeated"),
+            interim: count("interim"),
         })
     }
 
