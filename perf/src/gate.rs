@@ -291,6 +291,8 @@ mod tests {
             timeouts: 1,
             resent: 3,
             answers_refused: 2,
+            repeated: 4,
+            interim: 1,
         };
         assert!(callbacks(before, good).passed);
         let stray = CallbackCounts {
