@@ -1,18 +1,23 @@
 """Schemathesis hooks for fuzzing the switch (loaded by interop/apifuzz/run.sh).
 
-- FSPIOP headers: each generated case gets, as Hypothesis chooses (so the seed fixes it), the
-  headers schemathesis generated from the API definition (mostly refused by the switch's header
-  checks), or realistic ones: the resource's media type at FSPIOP 2.0 or 1.1 in Content-Type and
-  Accept, Date now, FSPIOP-Source a DFSP of the run (or a name no participant has) and
-  FSPIOP-Destination another DFSP. A realistic transfer also names those DFSPs as payer and
-  payee in its body, in USD, so that it reaches the ledger (and its payee, which refuses a
-  packet it did not make: nothing can commit).
+- FSPIOP headers: each generated case is sent with the headers schemathesis generated from the
+  API definition (mostly refused by the switch's header checks), or, chosen by a digest of the
+  case (so the same case always gets the same choice), realistic ones: the resource's media
+  type at FSPIOP 2.0 or 1.1 in Content-Type (and Accept, but on callbacks), Date now,
+  FSPIOP-Source a DFSP of the run or a name no participant has, FSPIOP-Destination another
+  DFSP. Half of the realistic cases also name a party of the run (MSISDN) or a UUID in their
+  path. A case generated to test its headers or path keeps them as generated.
+- A realistic POST /transfers names its header DFSPs as payer and payee, in USD, expiring in
+  20 s, so that it reaches the ledger and the payee (which refuses a packet it did not make:
+  nothing can commit; run.sh checks that).
 - Content-Length is never taken from the definition: a fuzzed value breaks the HTTP framing
   (the client or the server waits for bytes that never come), which tests the HTTP library.
+- The definitions are adjusted for generation only (before_load_schema): see _adjust.
 - The check `fspiop_error_body`: every 4xx/5xx answer carries an FSPIOP errorInformation
   (errorCode four digits, errorDescription text).
-- Every request and its status go to the file named by APIFUZZ_LOG (one JSON object a line),
-  from which run.sh counts requests, operations and statuses.
+- filter_failure drops only the ACCEPTED_FAILURES (README.md says why, each).
+- Every request and its answer's status (and error code) go to the file named by APIFUZZ_LOG
+  (one JSON object a line), from which run.sh counts requests, operations and statuses.
 """
 
 import hashlib
