@@ -4,13 +4,14 @@
 //! | --- | --- |
 //! | `GET /oracles[?type=MSISDN][&currency=USD]` | 200 `[{"oracleId", "oracleIdType", "endpoint": {"value", "endpointType"}, "currency"?, "isDefault"}]` |
 //! | `POST /oracles` `{"oracleIdType", "endpoint": {"value", "endpointType": "URL"}, "currency"?, "isDefault"?}` | 201 |
-//! | `PUT /oracles/{ID}` (same body) | 204; unknown id 400 / 3003 "Oracle not found" |
+//! | `PUT /oracles/{ID}` (same body) | 204; unknown id 400 / 3003 "Oracle not found"; the same type, endpoint type and currency as another active oracle 400 / 3100 |
 //! | `DELETE /oracles/{ID}` | 204 (soft delete; an unknown id is a no-op, as in Mojaloop) |
 //!
 //! Bad input is 400 / 3100 (unknown party identifier type or endpoint type, currency outside
 //! the API's list, an endpoint that is not an http(s) URL). A second active oracle for the
-//! same type, endpoint type and currency is refused as Mojaloop refuses it: 500 / 2001
-//! "Active oracle with matching partyIdTypeId, endpointTypeId, currencyId already exists".
+//! same type, endpoint type and currency is refused by `POST` as Mojaloop refuses it: 500 / 2001
+//! "Active oracle with matching partyIdTypeId, endpointTypeId, currencyId already exists"; by
+//! `PUT` with 400 / 3100 and the same description.
 
 use std::collections::HashMap;
 
@@ -138,10 +139,15 @@ async fn resolve(state: &AppState, info: OracleInfo) -> Result<OracleWrite> {
     })
 }
 
+const DUPLICATE: &str =
+    "Active oracle with matching partyIdTypeId, endpointTypeId, currencyId already exists";
+
+/// `POST /oracles` of an oracle that exists: 500 / 2001, Mojaloop's answer, which Mojaloop's
+/// Testing Toolkit's hub setup asserts (errorCode 2001).
 fn duplicate() -> Error {
     Error::Fspiop(FspiopError::with_detail(
         ErrorCode::InternalServerError,
-        "Active oracle with matching partyIdTypeId, endpointTypeId, currencyId already exists",
+        DUPLICATE,
     ))
 }
 
@@ -184,8 +190,10 @@ async fn update_oracle(
         ));
     }
     let write = resolve(&state, info).await?;
+    // An update that would make it another active oracle's twin is the caller's mistake:
+    // 400 / 3100 (no tool expects Mojaloop's 500 here; found by the API fuzz).
     if registry.has_active_duplicate(&write, Some(id)).await? {
-        return Err(duplicate());
+        return Err(invalid(DUPLICATE));
     }
     registry.update(id, &write).await?;
     state.oracles.invalidate();

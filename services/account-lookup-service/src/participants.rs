@@ -27,8 +27,8 @@ use axum::response::Response;
 use axum::routing::{post, put};
 use axum::Router;
 use fspiop::types::{
-    parse_body, ErrorInformationObject, ParticipantsPostRequest, ParticipantsTypeIdPutResponse,
-    ParticipantsTypeIdSubIdPostRequest,
+    parse_body, Body, ErrorInformationObject, ParticipantsIdPutResponse, ParticipantsPostRequest,
+    ParticipantsTypeIdPutResponse, ParticipantsTypeIdSubIdPostRequest,
 };
 use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::OutboundRequest;
@@ -45,8 +45,8 @@ use crate::{is_participant, require_participant, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/participants", post(post_batch))
-        .route("/participants/{type}", put(not_implemented))
-        .route("/participants/{type}/error", put(not_implemented))
+        .route("/participants/{type}", put(put_batch_callback))
+        .route("/participants/{type}/error", put(put_batch_callback_error))
         .route(
             "/participants/{type}/{id}",
             axum::routing::get(get_participant)
@@ -71,9 +71,29 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// `PUT /participants/{ID}` and `PUT /participants/{ID}/error`: 501 / 2002, as in Mojaloop.
-async fn not_implemented() -> FspiopResponse {
-    FspiopResponse(FspiopError::new(ErrorCode::NotImplemented))
+/// `PUT /participants/{ID}`: 501 / 2002, as in Mojaloop, for a request that passes the checks
+/// every request passes first (headers, then the body); one that does not is refused as such
+/// (400), as Mojaloop's request validation refuses it before its handler answers 501.
+async fn put_batch_callback(
+    FspiopHeaders(inbound): FspiopHeaders,
+    RawBody(raw): RawBody,
+) -> FspiopResponse {
+    not_implemented::<ParticipantsIdPutResponse>(&inbound, &raw)
+}
+
+/// `PUT /participants/{ID}/error`: as [`put_batch_callback`], with an error body.
+async fn put_batch_callback_error(
+    FspiopHeaders(inbound): FspiopHeaders,
+    RawBody(raw): RawBody,
+) -> FspiopResponse {
+    not_implemented::<ErrorInformationObject>(&inbound, &raw)
+}
+
+fn not_implemented<T: Body>(inbound: &Inbound, raw: &[u8]) -> FspiopResponse {
+    FspiopResponse(match parse_body::<T>(raw, inbound.unknown_fields()) {
+        Ok(_) => FspiopError::new(ErrorCode::NotImplemented),
+        Err(error) => error,
+    })
 }
 
 const REQUESTER_NOT_FOUND: &str = "Requester FSP not found";

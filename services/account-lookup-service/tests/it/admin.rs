@@ -57,6 +57,21 @@ async fn oracle_registry_crud() {
         .admin_call("PUT", "/oracles/2", Some(json!({"oracleIdType": "EMAIL", "endpoint": {"value": "http://email-oracle:4000", "endpointType": "URL"}, "currency": "EUR", "isDefault": true})))
         .await;
     assert_eq!(same.status, 204);
+    // An update that would duplicate another active oracle (the MSISDN one, no currency):
+    // the caller's mistake, 400 / 3100, not POST's 500 (found by the API fuzz).
+    let twin = switch
+        .admin_call("PUT", "/oracles/2", Some(json!({"oracleIdType": "MSISDN", "endpoint": {"value": "http://other:3000", "endpointType": "URL"}})))
+        .await;
+    assert_eq!(
+        (twin.status, twin.code(), twin.description()),
+        (
+            400,
+            "3100",
+            "Generic validation error - Active oracle with matching partyIdTypeId, endpointTypeId, currencyId already exists"
+        )
+    );
+    let emails = switch.admin_call("GET", "/oracles?type=EMAIL", None).await;
+    assert_eq!(emails.body[0]["currency"], "EUR", "unchanged: {emails:?}");
     let missing = switch
         .admin_call("PUT", "/oracles/99", Some(json!({"oracleIdType": "EMAIL", "endpoint": {"value": "http://x:1", "endpointType": "URL"}})))
         .await;

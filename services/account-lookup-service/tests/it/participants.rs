@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_dfsp, spawn_switch, spawn_switch_with};
+use crate::helpers::{fspiop_headers, spawn_dfsp, spawn_switch, spawn_switch_with};
 
 #[tokio::test]
 async fn register_look_up_update_and_delete() {
@@ -325,18 +325,56 @@ async fn registering_800_msisdns_takes_seconds() {
 #[tokio::test]
 async fn put_participants_id_is_not_implemented() {
     let switch = spawn_switch().await;
-    for path in [
-        "/participants/0e1f2a3b-0000-4000-8000-000000000001",
-        "/participants/0e1f2a3b-0000-4000-8000-000000000001/error",
-    ] {
+    let id = "/participants/0e1f2a3b-0000-4000-8000-000000000001";
+    let callback = json!({"partyList": [{"partyId": {"partyIdType": "MSISDN", "partyIdentifier": "19012345401", "fspId": "dfsp1"}}], "currency": "USD"});
+    let error =
+        json!({"errorInformation": {"errorCode": "3204", "errorDescription": "Party not found"}});
+    for (path, body) in [(id.to_string(), &callback), (format!("{id}/error"), &error)] {
         let answer = switch
-            .call("PUT", path, "dfsp1", None, Some(json!({"partyList": []})))
+            .call("PUT", &path, "dfsp1", None, Some(body.clone()))
             .await;
         assert_eq!(answer.status, 501, "{answer:?}");
         assert_eq!(
             answer.body,
             json!({"errorInformation": {"errorCode": "2002", "errorDescription": "Not implemented"}})
         );
+    }
+    switch.stop().await;
+}
+
+/// Found by the API fuzzing (interop/apifuzz): the 501 routes answered 501 to any request;
+/// a request the switch would refuse on any other route (a required header missing, a body
+/// that is not the operation's) is refused here too, before the 501, as in Mojaloop.
+#[tokio::test]
+async fn put_participants_id_checks_headers_and_body_first() {
+    let switch = spawn_switch().await;
+    let id = "/participants/0e1f2a3b-0000-4000-8000-000000000001";
+    for path in [id.to_string(), format!("{id}/error")] {
+        for missing in ["date", "fspiop-source", "content-type"] {
+            let headers: Vec<(String, String)> =
+                fspiop_headers("PUT", "participants", "dfsp1", None)
+                    .into_iter()
+                    .filter(|(name, _)| name != missing)
+                    .collect();
+            let answer = switch
+                .call_with(
+                    "PUT",
+                    &path,
+                    &headers,
+                    Some(json!({"partyList": []}).to_string()),
+                )
+                .await;
+            assert_eq!(answer.status, 400, "without {missing}: {answer:?}");
+            assert!(
+                answer.code().starts_with('3'),
+                "without {missing}: {answer:?}"
+            );
+        }
+        let answer = switch
+            .call("PUT", &path, "dfsp1", None, Some(json!({"partyList": 7})))
+            .await;
+        assert_eq!(answer.status, 400, "{answer:?}");
+        assert!(answer.code().starts_with("31"), "{answer:?}");
     }
     switch.stop().await;
 }
