@@ -68,7 +68,7 @@ pub(super) struct LimitsQuery {
 pub(super) async fn participant_limits(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<LimitsQuery>,
+    FspiopQuery(query): FspiopQuery<LimitsQuery>,
 ) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
     let limits = state
@@ -88,7 +88,7 @@ pub(super) async fn participant_limits(
 
 pub(super) async fn all_limits(
     State(state): State<AppState>,
-    Query(query): Query<LimitsQuery>,
+    FspiopQuery(query): FspiopQuery<LimitsQuery>,
 ) -> Result<Response> {
     let limits = state
         .store
