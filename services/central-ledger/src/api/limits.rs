@@ -70,6 +70,7 @@ pub(super) async fn participant_limits(
     Path(name): Path<String>,
     FspiopQuery(query): FspiopQuery<LimitsQuery>,
 ) -> Result<Response> {
+    query.currency.as_deref().map_or(Ok(()), check_currency)?;
     let participant = state.store.participant(&name).await?;
     let limits = state
         .store
@@ -90,6 +91,7 @@ pub(super) async fn all_limits(
     State(state): State<AppState>,
     FspiopQuery(query): FspiopQuery<LimitsQuery>,
 ) -> Result<Response> {
+    query.currency.as_deref().map_or(Ok(()), check_currency)?;
     let limits = state
         .store
         .limits(None, query.currency.as_deref(), query.limit_type.as_deref())

@@ -135,6 +135,7 @@ pub(super) async fn positions(
     Path(name): Path<String>,
     FspiopQuery(query): FspiopQuery<CurrencyQuery>,
 ) -> Result<Response> {
+    query.currency.as_deref().map_or(Ok(()), check_currency)?;
     let participant = state.store.participant(&name).await?;
     let positions: Vec<Value> = if participant.is_active {
         state
