@@ -51,7 +51,7 @@ pub(super) struct TypeQuery {
 pub(super) async fn endpoints(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<TypeQuery>,
+    FspiopQuery(query): FspiopQuery<TypeQuery>,
 ) -> Result<Response> {
     let participant = state.store.participant(&name).await?;
     let found = state

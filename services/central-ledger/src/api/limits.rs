@@ -68,8 +68,9 @@ pub(super) struct LimitsQuery {
 pub(super) async fn participant_limits(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<LimitsQuery>,
+    FspiopQuery(query): FspiopQuery<LimitsQuery>,
 ) -> Result<Response> {
+    query.currency.as_deref().map_or(Ok(()), check_currency)?;
     let participant = state.store.participant(&name).await?;
     let limits = state
         .store
@@ -88,8 +89,9 @@ pub(super) async fn participant_limits(
 
 pub(super) async fn all_limits(
     State(state): State<AppState>,
-    Query(query): Query<LimitsQuery>,
+    FspiopQuery(query): FspiopQuery<LimitsQuery>,
 ) -> Result<Response> {
+    query.currency.as_deref().map_or(Ok(()), check_currency)?;
     let limits = state
         .store
         .limits(None, query.currency.as_deref(), query.limit_type.as_deref())

@@ -38,7 +38,7 @@ pub(super) struct ParticipantsQuery {
 
 pub(super) async fn list_participants(
     State(state): State<AppState>,
-    Query(query): Query<ParticipantsQuery>,
+    FspiopQuery(query): FspiopQuery<ParticipantsQuery>,
 ) -> Result<Response> {
     let is_proxy = query
         .is_proxy
@@ -133,8 +133,9 @@ pub(super) struct CurrencyQuery {
 pub(super) async fn positions(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<CurrencyQuery>,
+    FspiopQuery(query): FspiopQuery<CurrencyQuery>,
 ) -> Result<Response> {
+    query.currency.as_deref().map_or(Ok(()), check_currency)?;
     let participant = state.store.participant(&name).await?;
     let positions: Vec<Value> = if participant.is_active {
         state

@@ -28,6 +28,28 @@ async fn routes_and_bodies() {
         .await;
     app.fails("GET", "/settlementModels/NOPE", None, 400, "3200")
         .await;
+    // A query that does not deserialize (a parameter twice) is an FSPIOP 3101, not axum's
+    // plain-text 400 (found by the API fuzz).
+    for path in [
+        "/participants/limits?currency=USD&currency=USD",
+        "/participants/nobody/limits?currency=USD&currency=EUR",
+        "/participants/nobody/positions?currency=USD&currency=USD",
+        "/participants/nobody/endpoints?type=A&type=B",
+        "/participants?isProxy=true&isProxy=false",
+    ] {
+        let detail = app.fails("GET", path, None, 400, "3101").await;
+        assert!(detail.contains("duplicate field"), "{path}: {detail}");
+    }
+    // A currency outside the API's list in the query is refused, as Mojaloop's route
+    // validation refuses it (was an empty answer; found by the API fuzz).
+    for path in [
+        "/participants/limits?currency=AAA",
+        "/participants/nobody/limits?currency=AAA",
+        "/participants/nobody/positions?currency=AAA",
+    ] {
+        let detail = app.fails("GET", path, None, 400, "3101").await;
+        assert!(detail.contains("AAA"), "{path}: {detail}");
+    }
     // Body problems: missing member 3102, wrong type 3101, unknown member 3103, not JSON 3101.
     let missing = app
         .fails(
