@@ -753,27 +753,8 @@ impl Inner {
         if matches!(sent, Sent::Ok) {
             self.counters.awaited.fetch_add(1, Ordering::Relaxed);
         }
-        let deadline = Instant::now() + wait;
-        let mut rx = rx;
         let outcome = match sent {
-            Sent::Ok => match loop {
-                let received = tokio::time::timeout_at(deadline.into(), &mut rx).await;
-                // A transfer's RESERVED state is news on the way (the switch answers a resend
-                // of a transfer it has reserved with its state): the payer waits on for the end.
-                let interim = phase == Phase::Transfer
-                    && matches!(&received, Ok(Ok(Callback::Ok(body)))
-                        if body.get("transferState").and_then(Value::as_str) == Some("RESERVED"));
-                if !interim {
-                    break received;
-                }
-                self.counters.matched.fetch_sub(1, Ordering::Relaxed);
-                self.counters.interim.fetch_add(1, Ordering::Relaxed);
-                let (tx, next) = oneshot::channel();
-                if let Ok(mut waiters) = self.waiters.lock() {
-                    waiters.entry(key.clone()).or_default().push(tx);
-                }
-                rx = next;
-            } {
+            Sent::Ok => match tokio::time::timeout(wait, rx).await {
                 Ok(Ok(Callback::Ok(body))) => Ok(body),
                 Ok(Ok(Callback::Error { code, description })) => Err(PaymentError::Fspiop {
                     phase,
@@ -809,6 +790,22 @@ impl Inner {
     /// Hands a callback to the oldest payer waiting for `key` (requests with the same key, such
     /// as two lookups of one MSISDN, are answered in order, one callback each).
     pub(crate) fn wake(&self, key: &str, callback: Callback) {
+        // A transfer's RESERVED state is news on the way (the switch answers a resend of a
+        // transfer it has reserved with its state): the payer waiting for it stays waiting,
+        // for the end.
+        let interim = key.starts_with("transfers:")
+            && matches!(&callback, Callback::Ok(body)
+                if body.get("transferState").and_then(Value::as_str) == Some("RESERVED"));
+        if interim
+            && self
+                .waiters
+                .lock()
+                .is_ok_and(|waiters| waiters.get(key).is_some_and(|list| !list.is_empty()))
+        {
+            self.counters.interim.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(key, "interim RESERVED state; the payer waits on");
+            return;
+        }
         let mut callback = Some(callback);
         if let Ok(mut waiters) = self.waiters.lock() {
             if let Some(list) = waiters.get_mut(key) {
