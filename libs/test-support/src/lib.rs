@@ -41,8 +41,43 @@ pub async fn drop_database(name: &str) {
     let _ = store::drop_database_if_exists(&database_server_url(), name).await;
 }
 
-/// A port nobody listens on now.
+/// A port nobody listens on now, and one no outgoing connection will take before a child
+/// process binds it: it comes from below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`), where a port the kernel hands out for `:0`
+/// would be (a busy test's outgoing connections took such a port between the hand-out and a
+/// spawned service's bind: "Address already in use"). Never the same port twice in one process.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_low <= LOW + 1_000 {
+        return kernel_port();
+    }
+    let span = ephemeral_low - LOW;
+    // Test binaries may run side by side: each starts at its own place in the span.
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + (std::process::id().wrapping_mul(7_919)) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let candidate = LOW + NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let Ok(port) = u16::try_from(candidate) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    kernel_port()
+}
+
+fn kernel_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
