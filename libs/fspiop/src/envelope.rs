@@ -14,6 +14,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use crate::trace_context::TraceContext;
+
 /// Event types on the wire.
 pub mod event_type {
     pub const PREPARE: &str = "prepare";
@@ -101,6 +103,11 @@ pub struct Message {
     pub metadata: Metadata,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub pp: String,
+}
+
+/// The `service` Mojaloop's event SDK names in `metadata.trace` (`ml_prepare_prepare`).
+fn trace_service(event_type: &str, action: &str) -> String {
+    format!("ml_{event_type}_{action}")
 }
 
 fn default_type() -> String {
@@ -298,6 +305,13 @@ impl Message {
             Some(bytes) => Value::String(data_uri(&media_type, bytes)),
             None => Value::Object(serde_json::Map::new()),
         };
+        // The request's trace context, also where Mojaloop's event SDK keeps it.
+        let trace = TraceContext::from_headers(
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        )
+        .map(|context| context.to_metadata(&trace_service(event_type, event_action)));
         Message {
             id: id.to_string(),
             from: from.to_string(),
@@ -319,11 +333,36 @@ impl Message {
                     created_at: crate::datetime::format_date_time(now_ms),
                     state: EventState::success(),
                 },
-                trace: None,
+                trace,
                 protocol_created_at: Some(now_ms),
             },
             pp: String::new(),
         }
+    }
+
+    /// The trace context the message carries: `metadata.trace` (Mojaloop's event SDK shape),
+    /// else the `traceparent` of `content.headers`; `None` when neither is readable.
+    pub fn trace_context(&self) -> Option<TraceContext> {
+        self.metadata
+            .trace
+            .as_ref()
+            .and_then(TraceContext::from_metadata)
+            .or_else(|| {
+                TraceContext::from_headers(
+                    self.content
+                        .headers
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value.as_str())),
+                )
+            })
+    }
+
+    /// Makes `context` the message's trace context: `metadata.trace` and the `traceparent`
+    /// and `tracestate` of `content.headers` (the headers its callbacks start from).
+    pub fn set_trace_context(&mut self, context: &TraceContext) {
+        let service = trace_service(&self.metadata.event.kind, &self.metadata.event.action);
+        self.metadata.trace = Some(context.to_metadata(&service));
+        context.write_header_map(&mut self.content.headers);
     }
 
     /// The same message re-emitted by a handler: new event id, `responseTo` the previous one,
@@ -439,5 +478,45 @@ mod tests {
             "data:application/vnd.interoperability.transfers+json;version=1.1;base64,e30="
         );
         assert!(json["content"].get("uriParams").is_none());
+        assert!(json["metadata"].get("trace").is_none());
+    }
+
+    #[test]
+    fn trace_context_travels_in_metadata_and_headers() {
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut headers = BTreeMap::new();
+        headers.insert("traceparent".to_string(), parent.to_string());
+        let mut message = Message::from_request(
+            "t1",
+            "a",
+            "b",
+            headers,
+            None,
+            None,
+            event_type::PREPARE,
+            action::PREPARE,
+            0,
+        );
+        let trace = message.metadata.trace.clone().unwrap_or_default();
+        assert_eq!(trace["traceId"], "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(trace["service"], "ml_prepare_prepare");
+        let context = message.trace_context().unwrap_or_else(|| panic!("carried"));
+        assert_eq!(context.parent.format(), parent);
+        let next = crate::trace_context::TraceContext {
+            parent: crate::trace_context::TraceParent {
+                parent_id: [7; 8],
+                ..context.parent
+            },
+            state: Some("k=v".to_string()),
+        };
+        message.set_trace_context(&next);
+        assert_eq!(message.trace_context(), Some(next.clone()));
+        assert_eq!(
+            message.content.headers.get("traceparent"),
+            Some(&next.parent.format())
+        );
+        // Without metadata.trace, the headers are read.
+        message.metadata.trace = None;
+        assert_eq!(message.trace_context(), Some(next));
     }
 }

@@ -1,6 +1,6 @@
 //! The FSPIOP protocol as the switch speaks it: data types and their validation, headers and
 //! version negotiation, the error code table, JWS signatures, ILP packets with conditions and
-//! fulfilments, and the Kafka message envelope Mojaloop's services exchange.
+//! fulfilments, the Kafka message envelope Mojaloop's services exchange, and W3C trace context.
 //!
 //! **API boundary:** every service depends on this crate; it knows nothing about MySQL,
 //! Kafka clients, HTTP servers or the clock. Functions that need the time take it as an
@@ -15,6 +15,7 @@ pub mod error;
 pub mod headers;
 pub mod ilp;
 pub mod jws;
+pub mod trace_context;
 pub mod types;
 pub mod validate;
 
