@@ -101,6 +101,7 @@ impl Inner {
         if let Some(destination) = destination {
             headers.push(("fspiop-destination".into(), destination.to_string()));
         }
+        headers.extend(super::trace::outgoing_headers());
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         if let Some(keys) = &self.jws {
             keys.sign(source, method, url, uri_path, &mut headers, &bytes);

@@ -71,6 +71,7 @@ mod remote;
 mod request_to_pay;
 mod security;
 mod tls;
+mod trace;
 
 pub use bulk::{BulkOptions, BulkOutcome, BulkPayee, BulkReport, IndividualOutcome};
 pub use remote::{RemoteSimulator, SignatureCounts};

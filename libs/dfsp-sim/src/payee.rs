@@ -56,51 +56,55 @@ pub(crate) async fn parties(
     let currency = sim.spec.currency.clone();
     let wire = Wire::of_accept(&headers, "parties");
     let inner = inner.clone();
-    tokio::spawn(async move {
-        let als = inner.config.switch.als.clone();
-        if found {
-            let mut id_info = json!({"partyIdType": id_type, "partyIdentifier": id, "fspId": name});
-            if let Some(sub_id) = sub_id {
-                set(&mut id_info, "partySubIdOrType", json!(sub_id));
-            }
-            let mut body = json!({"party": {
-                "partyIdInfo": id_info,
-                "name": "Simulated Customer",
-                "personalInfo": {"complexName": {"firstName": "Simulated", "lastName": "Customer"}},
-            }});
-            if wire == Wire::V2 {
-                if let Some(party) = body.get_mut("party") {
-                    set(party, "supportedCurrencies", json!([currency]));
+    tokio::spawn(super::trace::within(
+        super::trace::of_headers(&headers),
+        async move {
+            let als = inner.config.switch.als.clone();
+            if found {
+                let mut id_info =
+                    json!({"partyIdType": id_type, "partyIdentifier": id, "fspId": name});
+                if let Some(sub_id) = sub_id {
+                    set(&mut id_info, "partySubIdOrType", json!(sub_id));
                 }
+                let mut body = json!({"party": {
+                    "partyIdInfo": id_info,
+                    "name": "Simulated Customer",
+                    "personalInfo": {"complexName": {"firstName": "Simulated", "lastName": "Customer"}},
+                }});
+                if wire == Wire::V2 {
+                    if let Some(party) = body.get_mut("party") {
+                        set(party, "supportedCurrencies", json!([currency]));
+                    }
+                }
+                inner
+                    .answer(
+                        Phase::AnswerParty,
+                        started,
+                        &als,
+                        path,
+                        &name,
+                        &requester,
+                        body,
+                        wire,
+                    )
+                    .await;
+            } else {
+                let body = error_body("3204", "Party not found");
+                inner
+                    .answer(
+                        Phase::AnswerParty,
+                        started,
+                        &als,
+                        format!("{path}/error"),
+                        &name,
+                        &requester,
+                        body,
+                        wire,
+                    )
+                    .await;
             }
-            inner
-                .answer(
-                    Phase::AnswerParty,
-                    started,
-                    &als,
-                    path,
-                    &name,
-                    &requester,
-                    body,
-                    wire,
-                )
-                .await;
-        } else {
-            let body = error_body("3204", "Party not found");
-            inner
-                .answer(
-                    Phase::AnswerParty,
-                    started,
-                    &als,
-                    format!("{path}/error"),
-                    &name,
-                    &requester,
-                    body,
-                    wire,
-                )
-                .await;
-        }
-    });
+        },
+    ));
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -134,29 +138,32 @@ pub(crate) async fn quotes_post(
     let ilp = sim.ilp_of(asked_ilp_version(&request)).clone();
     let wire = Wire::of_content_type(&headers, "quotes");
     let inner = inner.clone();
-    tokio::spawn(async move {
-        let base = inner.config.switch.quotes.clone();
-        let expiration = inner.quote_expiration();
-        let (path, body) = match quote_terms(&ilp, &request, &expiration) {
-            Ok(response) => (format!("/quotes/{quote_id}"), response),
-            Err(error) => (
-                format!("/quotes/{quote_id}/error"),
-                error_body("5101", &format!("Payee rejected quote - {error}")),
-            ),
-        };
-        inner
-            .answer(
-                Phase::AnswerQuote,
-                started,
-                &base,
-                path,
-                &name,
-                &requester,
-                body,
-                wire,
-            )
-            .await;
-    });
+    tokio::spawn(super::trace::within(
+        super::trace::of_headers(&headers),
+        async move {
+            let base = inner.config.switch.quotes.clone();
+            let expiration = inner.quote_expiration();
+            let (path, body) = match quote_terms(&ilp, &request, &expiration) {
+                Ok(response) => (format!("/quotes/{quote_id}"), response),
+                Err(error) => (
+                    format!("/quotes/{quote_id}/error"),
+                    error_body("5101", &format!("Payee rejected quote - {error}")),
+                ),
+            };
+            inner
+                .answer(
+                    Phase::AnswerQuote,
+                    started,
+                    &base,
+                    path,
+                    &name,
+                    &requester,
+                    body,
+                    wire,
+                )
+                .await;
+        },
+    ));
     StatusCode::ACCEPTED.into_response()
 }
 
@@ -190,31 +197,34 @@ pub(crate) async fn transfers_post(
     let engines = (sim.ilp.clone(), sim.ilp_v1.clone());
     let wire = Wire::of_content_type(&headers, "transfers");
     let inner = inner.clone();
-    tokio::spawn(async move {
-        let base = inner.config.switch.transfers.clone();
-        let (path, body) = match fulfil(&engines, &prepare) {
-            Ok(fulfilment) => (
-                format!("/transfers/{transfer_id}"),
-                json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
-            ),
-            Err(description) => (
-                format!("/transfers/{transfer_id}/error"),
-                error_body("5105", &description),
-            ),
-        };
-        inner
-            .answer(
-                Phase::AnswerTransfer,
-                started,
-                &base,
-                path,
-                &name,
-                &requester,
-                body,
-                wire,
-            )
-            .await;
-    });
+    tokio::spawn(super::trace::within(
+        super::trace::of_headers(&headers),
+        async move {
+            let base = inner.config.switch.transfers.clone();
+            let (path, body) = match fulfil(&engines, &prepare) {
+                Ok(fulfilment) => (
+                    format!("/transfers/{transfer_id}"),
+                    json!({"fulfilment": fulfilment, "completedTimestamp": fspiop::datetime::format_date_time(now_ms()), "transferState": "COMMITTED"}),
+                ),
+                Err(description) => (
+                    format!("/transfers/{transfer_id}/error"),
+                    error_body("5105", &description),
+                ),
+            };
+            inner
+                .answer(
+                    Phase::AnswerTransfer,
+                    started,
+                    &base,
+                    path,
+                    &name,
+                    &requester,
+                    body,
+                    wire,
+                )
+                .await;
+        },
+    ));
     StatusCode::ACCEPTED.into_response()
 }
 

@@ -142,6 +142,21 @@ impl Inner {
         amount: &str,
         options: &PayOptions,
     ) -> Result<PaymentReport, PaymentError> {
+        // One payment, one trace.
+        super::trace::within(
+            Some(super::trace::new_trace()),
+            self.pay_traced(payer, payee_msisdn, amount, options),
+        )
+        .await
+    }
+
+    async fn pay_traced(
+        &self,
+        payer: &str,
+        payee_msisdn: &str,
+        amount: &str,
+        options: &PayOptions,
+    ) -> Result<PaymentReport, PaymentError> {
         if options.scenario == Scenario::Bulk {
             return Err(PaymentError::Request {
                 phase: Phase::BulkQuote,

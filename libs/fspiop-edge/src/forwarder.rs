@@ -11,7 +11,10 @@
 //!   (its `Content-Type` version, within what its `Accept` allows; the configured default
 //!   versions when it carried neither, or one the hub does not support) and any inbound
 //!   `FSPIOP-Signature` is dropped;
-//! - on `PUT`, `Accept` is dropped.
+//! - on `PUT`, `Accept` is dropped;
+//! - `traceparent`/`tracestate` (W3C trace context) are those of the request's own `forward`
+//!   or `callback` hop span, the child of the `traceparent` it was given: the DFSP sees the
+//!   trace the message belongs to, with the hub's hop as its parent.
 //!
 //! Outcome: 2xx is success; an `errorInformation` body is that error, relayed verbatim; any
 //! other 404 is 3200, other 4xx 3000; 5xx, a network failure or a timeout is 1001.
@@ -19,6 +22,7 @@
 use std::time::Duration;
 
 use fspiop::headers::{self, media_type, ProtocolVersions, Version};
+use fspiop::trace_context::TraceContext;
 use fspiop::{ErrorCode, FspiopError};
 
 use crate::EdgeError;
@@ -277,10 +281,51 @@ impl Forwarder {
         out
     }
 
-    /// Sends `request` and maps the answer to success or an FSPIOP error.
+    /// Sends `request` and maps the answer to success or an FSPIOP error: a `forward` hop
+    /// span (a `callback` one for `PUT` and `PATCH`) continuing the trace of the request's
+    /// `traceparent`.
     pub async fn send(&self, request: OutboundRequest) -> Result<(), FspiopError> {
+        use service_kit::telemetry::{Hop, HopKind};
+        use tracing::Instrument as _;
+        let given = TraceContext::from_headers(
+            request
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
+        let kind = if matches!(request.method, "PUT" | "PATCH") {
+            HopKind::Callback
+        } else {
+            HopKind::Forward
+        };
+        let name = format!(
+            "{} /{}",
+            request.method,
+            headers::resource_of_path(&request.uri_path)
+        );
+        let hop = Hop::start(kind, &name, "fspiop-edge", given.as_ref());
+        hop.record_peer(&request.destination);
+        let outcome = self
+            .send_in(request, hop.context())
+            .instrument(hop.span().clone())
+            .await;
+        if outcome.is_err() {
+            hop.record_error();
+        }
+        outcome
+    }
+
+    async fn send_in(
+        &self,
+        request: OutboundRequest,
+        trace: Option<&TraceContext>,
+    ) -> Result<(), FspiopError> {
         let now_ms = now_ms();
         let mut headers = self.outbound_headers(&request, now_ms);
+        fspiop::trace_context::remove_headers(&mut headers);
+        if let Some(trace) = trace {
+            trace.write_headers(&mut headers);
+        }
         if let Some(key) = &self.signer {
             self.sign(key, &request, &mut headers);
         }
@@ -418,7 +463,8 @@ impl Forwarder {
     }
 
     /// A hub-originated error callback (`PUT …/error`) to participant `to`, answering a
-    /// request with headers `answering` (lower-case names): it speaks that request's version.
+    /// request with headers `answering` (lower-case names): it speaks that request's version
+    /// and continues its trace.
     pub async fn send_error_answering(
         &self,
         to: &str,
@@ -450,6 +496,9 @@ impl Forwarder {
         }
         // The version the requester accepts; `Accept` itself is dropped on a PUT.
         headers.extend(asked(headers::ACCEPT));
+        // The error belongs to the trace of the request it answers.
+        headers.extend(asked(fspiop::trace_context::TRACEPARENT));
+        headers.extend(asked(fspiop::trace_context::TRACESTATE));
         self.send(OutboundRequest {
             method: "PUT",
             url: url.to_string(),

@@ -1,6 +1,13 @@
 //! The outer layer of every service's router: each request is timed into the HTTP metrics
 //! and bounded by a timeout (2004 when it runs out), unknown routes answer 3002 / 404 and
 //! wrong methods 3000 / 405.
+//!
+//! Each request (but `/health` and `/metrics`) is an `edge` hop span ([`crate::telemetry`]),
+//! the child of the request's `traceparent` when it has a valid one (a malformed one is
+//! ignored and a new trace started: never an error to the sender). The request's
+//! `traceparent`/`tracestate` headers are replaced by the hop's own context before the
+//! handler sees them, so whatever the handler passes on (a Kafka message's headers, a
+//! forwarded request) continues the trace from this hop.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +15,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use fspiop::trace_context::{TraceContext, TRACEPARENT, TRACESTATE};
 use fspiop::{ErrorCode, FspiopError};
+use tracing::Instrument as _;
 
 use crate::http::FspiopResponse;
 use crate::metrics::HttpMetrics;
@@ -17,9 +26,14 @@ use crate::metrics::HttpMetrics;
 struct EdgeState {
     metrics: HttpMetrics,
     timeout: Duration,
+    /// The service, for its hop spans.
+    service: std::sync::Arc<str>,
 }
 
-async fn edge(State(state): State<EdgeState>, request: Request, next: Next) -> Response {
+/// Routes that are not part of any payment: no hop span.
+const UNTRACED_ROUTES: &[&str] = &["/health", "/metrics"];
+
+async fn edge(State(state): State<EdgeState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request
@@ -27,7 +41,39 @@ async fn edge(State(state): State<EdgeState>, request: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let response = match tokio::time::timeout(state.timeout, next.run(request)).await {
+    let hop = (!UNTRACED_ROUTES.contains(&route.as_str())).then(|| {
+        let inbound = TraceContext::from_headers(
+            request
+                .headers()
+                .iter()
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+        );
+        let hop = crate::telemetry::Hop::start(
+            crate::telemetry::HopKind::Edge,
+            &format!("{method} {route}"),
+            &state.service,
+            inbound.as_ref(),
+        );
+        let headers = request.headers_mut();
+        headers.remove(TRACEPARENT);
+        headers.remove(TRACESTATE);
+        if let Some(own) = hop.context() {
+            if let Ok(value) = own.parent.format().parse() {
+                headers.insert(TRACEPARENT, value);
+            }
+            if let Some(Ok(value)) = own.state.as_deref().map(str::parse) {
+                headers.insert(TRACESTATE, value);
+            }
+        }
+        hop
+    });
+    let span = hop
+        .as_ref()
+        .map_or_else(tracing::Span::none, |hop| hop.span().clone());
+    let response = match tokio::time::timeout(state.timeout, next.run(request))
+        .instrument(span)
+        .await
+    {
         Ok(response) => response,
         Err(_) => FspiopResponse(FspiopError::with_detail(
             ErrorCode::ServerTimedOut,
@@ -35,6 +81,9 @@ async fn edge(State(state): State<EdgeState>, request: Request, next: Next) -> R
         ))
         .into_response(),
     };
+    if let Some(hop) = &hop {
+        hop.record_status(response.status().as_u16());
+    }
     state.metrics.record(
         &method,
         &route,
@@ -60,11 +109,18 @@ pub async fn method_not_allowed() -> Response {
     response
 }
 
-/// Wraps a service's routes with the FSPIOP fallbacks, metrics and the request timeout.
-pub fn with_edges(router: Router, metrics: HttpMetrics, request_timeout_ms: u64) -> Router {
+/// Wraps a service's routes with the FSPIOP fallbacks, metrics, the request timeout and the
+/// `edge` hop span of `service`.
+pub fn with_edges(
+    router: Router,
+    metrics: HttpMetrics,
+    request_timeout_ms: u64,
+    service: &str,
+) -> Router {
     let state = EdgeState {
         metrics,
         timeout: Duration::from_millis(request_timeout_ms),
+        service: std::sync::Arc::from(service),
     };
     router
         .fallback(unknown_route)
@@ -109,6 +165,7 @@ mod tests {
             Router::new().route("/ok", get(|| async { "fine" })),
             metrics,
             1000,
+            "test",
         );
         assert_eq!(
             call(router.clone(), "GET", "/ok").await,
@@ -127,5 +184,63 @@ mod tests {
             "{}",
             registry.render()
         );
+    }
+
+    #[tokio::test]
+    async fn the_handler_sees_the_edge_hop_context() {
+        crate::telemetry::init_for_tests("info");
+        let registry = crate::metrics::Registry::new("t_");
+        let metrics = crate::metrics::http_request_metrics(&registry);
+        let router = with_edges(
+            Router::new().route(
+                "/echo",
+                get(|headers: axum::http::HeaderMap| async move {
+                    let value = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-")
+                            .to_string()
+                    };
+                    format!("{} {}", value("traceparent"), value("tracestate"))
+                }),
+            ),
+            metrics,
+            1000,
+            "test",
+        );
+        let echo = |traceparent: &'static str| {
+            let router = router.clone();
+            async move {
+                use tower::ServiceExt as _;
+                let request = Request::builder()
+                    .uri("/echo")
+                    .header("traceparent", traceparent)
+                    .header("tracestate", "a=b")
+                    .body(Body::empty())
+                    .unwrap_or_default();
+                let response = router.oneshot(request).await.unwrap_or_else(|e| match e {});
+                assert_eq!(response.status(), 200);
+                let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+                    .await
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        };
+        let sent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let seen = echo(sent).await;
+        let (parent, state) = seen.split_once(' ').unwrap_or_default();
+        let parent =
+            fspiop::trace_context::TraceParent::parse(parent).unwrap_or_else(|| panic!("{seen}"));
+        assert_eq!(parent.trace_id_hex(), "0af7651916cd43dd8448eb211c80319c");
+        assert_ne!(parent.parent_id_hex(), "b7ad6b7169203331");
+        assert_eq!(state, "a=b");
+        // Malformed: ignored, a new trace, its tracestate dropped; still 200.
+        let seen = echo("00-not-a-trace").await;
+        let (parent, state) = seen.split_once(' ').unwrap_or_default();
+        let parent =
+            fspiop::trace_context::TraceParent::parse(parent).unwrap_or_else(|| panic!("{seen}"));
+        assert_ne!(parent.trace_id_hex(), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(state, "-");
     }
 }

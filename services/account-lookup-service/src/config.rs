@@ -24,6 +24,9 @@ pub struct Config {
     /// Mutual TLS on both listeners and the client certificate of calls to DFSPs and oracles
     /// (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
     /// How strictly request bodies are read (`[validation]`).
     pub validation: service_kit::config::ValidationConfig,
 }
@@ -184,6 +187,7 @@ impl Config {
             problems.push("server.port and server.admin_port must differ".to_string());
         }
         problems.extend(self.tls.problems());
+        problems.extend(self.telemetry.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -263,11 +263,12 @@ async fn reset_caches(State(state): State<AppState>) -> Response {
 
 fn finish(router: axum::Router<AppState>, state: AppState) -> axum::Router {
     let metrics = state.metrics.http.clone();
+    let service = state.config.telemetry.service_name.clone();
     let timeout_ms = state.config.server.request_timeout_ms;
     let router = router
         .layer(DefaultBodyLimit::max(inbound::BODY_LEN_MAX_BYTES))
         .with_state(state);
-    service_kit::edge::with_edges(router, metrics, timeout_ms)
+    service_kit::edge::with_edges(router, metrics, timeout_ms, &service)
 }
 
 /// The FSPIOP API application.

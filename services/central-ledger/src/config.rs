@@ -20,6 +20,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Mutual TLS on the listener (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +172,9 @@ impl Config {
         }
         if let Err(problem) = fspiop::ilp::IlpVersions::from_names(&self.transfers.ilp_versions) {
             problems.push(format!("transfers.ilp_versions: {problem}"));
+        }
+        for problem in self.telemetry.problems() {
+            problems.push(problem);
         }
         problems.finish()
     }

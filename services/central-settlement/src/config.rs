@@ -21,6 +21,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Mutual TLS on the listener (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +162,9 @@ impl Config {
                 "gross.batch_wait_ms ({}) must be shorter than kafka.session_timeout_ms ({})",
                 self.gross.batch_wait_ms, self.kafka.session_timeout_ms
             ));
+        }
+        for problem in self.telemetry.problems() {
+            problems.push(problem);
         }
         problems.finish()
     }

@@ -183,8 +183,9 @@ pub use service_kit::edge::now_ms;
 /// The HTTP application (for tests that want to call it without a socket).
 pub fn app(state: AppState) -> axum::Router {
     let metrics = state.metrics.http.clone();
+    let service = state.config.telemetry.service_name.clone();
     let timeout_ms = state.config.server.request_timeout_ms;
-    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms)
+    service_kit::edge::with_edges(api::router(state), metrics, timeout_ms, &service)
 }
 
 /// Connects to the central ledger's database (creating and migrating it when asked, as

@@ -28,6 +28,9 @@ pub struct Config {
     pub jws: service_kit::jws::JwsConfig,
     /// Mutual TLS on the listener and the callbacks' client certificate (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
     /// How strictly request bodies are read (`[validation]`).
     pub validation: service_kit::config::ValidationConfig,
 }
@@ -185,6 +188,7 @@ impl Config {
             problems.push("http_client.request_timeout_ms must be at least 1".to_string());
         }
         problems.extend(self.tls.problems());
+        problems.extend(self.telemetry.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -317,9 +317,10 @@ pub fn app(state: AppState) -> axum::Router {
 /// [`app`] with inbound `FSPIOP-Signature` validation when `jws` is set.
 pub fn app_with(state: AppState, jws: Option<Arc<service_kit::jws::Validation>>) -> axum::Router {
     let metrics = state.metrics().http.clone();
+    let service = state.config().telemetry.service_name.clone();
     let timeout_ms = state.config().server.request_timeout_ms;
     let router = service_kit::jws::with_validation(api::router(state), jws);
-    service_kit::edge::with_edges(router, metrics, timeout_ms)
+    service_kit::edge::with_edges(router, metrics, timeout_ms, &service)
 }
 
 /// Whether the hub's default content version has `PATCH /transfers/{ID}` (1.1 and later).

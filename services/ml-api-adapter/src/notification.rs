@@ -26,12 +26,18 @@ use fspiop::{ErrorCode, FspiopError};
 use fspiop_edge::{render_endpoint, Directory, Forwarder, OutboundRequest};
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use service_kit::telemetry::{Hop, HopKind};
+use tracing::Instrument as _;
+
 use crate::callbacks::{self, Callback, Endpoint, Notification, Plan, Rules};
 use crate::offsets::{OffsetTracker, Partition};
 use crate::Metrics;
 
 /// Mojaloop's consumer group of the adapter's notification handler.
 pub const GROUP_NOTIFICATION_EVENT: &str = "ml-group-notification-event";
+
+/// The service named on the handler's hop spans.
+const SERVICE: &str = "ml-api-adapter";
 
 /// Why one callback could not be delivered.
 #[derive(Debug, thiserror::Error)]
@@ -265,9 +271,34 @@ impl Deliverer {
             Ok(message) => message,
             Err(error) => return invalid(&format!("not an envelope: {error}")),
         };
-        let notification = match Notification::from_message(&message, &self.rules.hub_name) {
+        let mut notification = match Notification::from_message(&message, &self.rules.hub_name) {
             Ok(notification) => notification,
             Err(error) => return invalid(&error.to_string()),
+        };
+        // The message's hop off the bus, in the trace the message carries; its callbacks are
+        // this hop's children (their `traceparent` is set from the headers by the forwarder).
+        let hop = Hop::start(
+            HopKind::Bus,
+            &format!("notification {}", notification.action),
+            SERVICE,
+            message.trace_context().as_ref(),
+        );
+        if let Some(context) = hop.context() {
+            context.write_header_map(&mut notification.headers);
+        }
+        self.handle_notification(message, notification)
+            .instrument(hop.span().clone())
+            .await
+    }
+
+    async fn handle_notification(&self, message: Message, notification: Notification) -> Handled {
+        let invalid = |why: &str| {
+            tracing::warn!(why, "notification message skipped");
+            Handled {
+                action: "invalid".to_string(),
+                attempted: 0,
+                failed: 0,
+            }
         };
         let action = notification.action.clone();
         if action.starts_with("bulk-") {

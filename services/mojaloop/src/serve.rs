@@ -130,13 +130,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
+/// Logging and, when the service's `[telemetry] otlp_endpoint` is set, span export.
+fn start_telemetry(
+    config: &service_kit::telemetry::TelemetryConfig,
+) -> Result<service_kit::telemetry::Telemetry> {
+    service_kit::telemetry::init_with("info,sqlx=warn", config).map_err(anyhow::Error::msg)
+}
+
 pub fn serve(service: ServiceCommand) -> Result<Verdict> {
-    service_kit::telemetry::init("info,sqlx=warn");
     match service {
         ServiceCommand::CentralLedger(args) => {
             let config = central_ledger::Config::load(args.config.as_deref())?;
             let handlers =
                 central_ledger::Handlers::parse(&args.handlers).map_err(anyhow::Error::msg)?;
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let store =
                     central_ledger::connect_store(&config, args.migrate, args.migrate).await?;
@@ -155,6 +162,7 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
         ServiceCommand::CentralSettlement(args) => {
@@ -162,6 +170,7 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
             if args.no_gross {
                 config.gross.enabled = false;
             }
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let store = central_settlement::connect_store(&config, args.migrate).await?;
                 let address = format!("{}:{}", config.server.host, config.server.port);
@@ -178,6 +187,7 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
         ServiceCommand::MlApiAdapter(args) => {
@@ -185,6 +195,7 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
             if args.no_notification {
                 config.notification.enabled = false;
             }
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let address = format!("{}:{}", config.server.host, config.server.port);
                 let listener = tokio::net::TcpListener::bind(&address).await.with_context(|| format!("binding {address}"))?;
@@ -192,10 +203,12 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 ml_api_adapter::run(config, listener, service_kit::shutdown::shutdown_signal()).await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
         ServiceCommand::QuotingService(args) => {
             let config = quoting_service::Config::load(args.config.as_deref())?;
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let stores = quoting_service::connect(&config, args.migrate, args.migrate).await?;
                 let address = format!("{}:{}", config.server.host, config.server.port);
@@ -212,10 +225,12 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
         ServiceCommand::TransactionRequestsService(args) => {
             let config = transaction_requests_service::Config::load(args.config.as_deref())?;
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let stores =
                     transaction_requests_service::connect(&config, args.migrate, args.migrate)
@@ -234,10 +249,12 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
         ServiceCommand::AccountLookupService(args) => {
             let config = account_lookup_service::Config::load(args.config.as_deref())?;
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let stores =
                     account_lookup_service::connect(&config, args.migrate, args.migrate).await?;
@@ -260,10 +277,12 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
         ServiceCommand::Oracle(args) => {
             let config = msisdn_oracle::Config::load(args.config.as_deref())?;
+            let telemetry = start_telemetry(&config.telemetry)?;
             runtime()?.block_on(async move {
                 let store =
                     msisdn_oracle::connect_store(&config, args.migrate, args.migrate).await?;
@@ -281,6 +300,7 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
                 .await?;
                 Ok::<_, anyhow::Error>(())
             })?;
+            telemetry.shutdown();
             Ok(Verdict::Positive)
         }
     }

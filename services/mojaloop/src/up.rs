@@ -54,6 +54,32 @@ pub struct UpArgs {
     /// certs --out DIR` writes them (made there when DIR has no ca.pem).
     #[arg(long, env = "MOJALOOP_TLS_DIR")]
     tls_dir: Option<std::path::PathBuf>,
+    /// Export the switch's spans over OTLP/HTTP to this collector (its base URL, e.g.
+    /// `http://127.0.0.1:4318` for Jaeger). The other `[telemetry]` settings come from
+    /// `MOJALOOP__TELEMETRY__<KEY>` variables (`MOJALOOP__TELEMETRY__OTLP_ENDPOINT` also sets
+    /// this); the whole switch exports as one service, `mojaloop`.
+    #[arg(long)]
+    otlp_endpoint: Option<String>,
+}
+
+/// `mojaloop up`'s one `[telemetry]` section.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpTelemetry {
+    telemetry: service_kit::telemetry::TelemetryConfig,
+}
+
+/// The `[telemetry]` settings of `up`: defaults, `MOJALOOP__TELEMETRY__<KEY>`, then
+/// `--otlp-endpoint`; every problem named.
+fn up_telemetry(otlp_endpoint: Option<&str>) -> Result<service_kit::telemetry::TelemetryConfig> {
+    let mut config: UpTelemetry =
+        service_kit::config::load(service_kit::telemetry::UP_DEFAULTS_TOML, None, "MOJALOOP")?;
+    if let Some(endpoint) = otlp_endpoint {
+        config.telemetry.otlp_endpoint = endpoint.to_string();
+    }
+    let problems = config.telemetry.problems();
+    anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+    Ok(config.telemetry)
 }
 
 /// The security layers `up` turns on.
@@ -83,7 +109,9 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
     if args.dfsps > 0 {
         dfsp_sim::layout::check_count(args.dfsps).map_err(anyhow::Error::msg)?;
     }
-    service_kit::telemetry::init("info,sqlx=warn,rdkafka=warn");
+    let telemetry = up_telemetry(args.otlp_endpoint.as_deref())?;
+    let telemetry = service_kit::telemetry::init_with("info,sqlx=warn,rdkafka=warn", &telemetry)
+        .map_err(anyhow::Error::msg)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,6 +144,9 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
         )
         .await
     })?;
+    // The runtime first (its tasks may still end spans), then what is queued is exported.
+    drop(runtime);
+    telemetry.shutdown();
     Ok(Verdict::Positive)
 }
 

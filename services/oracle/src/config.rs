@@ -16,6 +16,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Mutual TLS on the listener (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +93,7 @@ impl Config {
             problems.push("limits.party_id_types must name at least one type".to_string());
         }
         problems.extend(self.tls.problems());
+        problems.extend(self.telemetry.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -75,11 +75,13 @@ pub struct AppState {
 /// The HTTP application.
 pub fn app(state: AppState) -> axum::Router {
     let metrics = state.metrics.http.clone();
+    let service = state.config.telemetry.service_name.clone();
     let timeout_ms = state.config.server.request_timeout_ms;
     service_kit::edge::with_edges(
         api::router(state).layer(DefaultBodyLimit::max(BODY_LEN_MAX_BYTES)),
         metrics,
         timeout_ms,
+        &service,
     )
 }
 

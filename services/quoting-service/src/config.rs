@@ -30,6 +30,9 @@ pub struct Config {
     pub jws: service_kit::jws::JwsConfig,
     /// Mutual TLS on the listener and the forwarding client's certificate (`[tls]`).
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
     /// How strictly request bodies are read (`[validation]`).
     pub validation: service_kit::config::ValidationConfig,
 }
@@ -174,6 +177,7 @@ impl Config {
             }
         }
         problems.extend(self.tls.problems());
+        problems.extend(self.telemetry.problems());
         if problems.is_empty() {
             Ok(())
         } else {

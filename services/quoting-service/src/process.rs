@@ -76,7 +76,10 @@ impl Resource {
 
 /// The inbound headers forwarded (Mojaloop's Quoting Service forwards this subset only,
 /// services spec §4.4; `FSPIOP-Encryption` is kept as well so end-to-end encryption works).
-pub const FORWARDED_HEADERS: [&str; 9] = [
+/// The W3C trace context goes on too (as the `traceparent` of the hub's own forward hop,
+/// see `fspiop_edge::Forwarder::send`): a DFSP's quote belongs to the trace of its payment, as
+/// the W3C Trace Context asks of every participant that passes a request on.
+pub const FORWARDED_HEADERS: [&str; 11] = [
     "accept",
     "content-type",
     "date",
@@ -86,6 +89,8 @@ pub const FORWARDED_HEADERS: [&str; 9] = [
     "fspiop-signature",
     "fspiop-uri",
     "fspiop-encryption",
+    "traceparent",
+    "tracestate",
 ];
 
 /// What every accepted request carries into its task.

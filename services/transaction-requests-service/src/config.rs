@@ -28,6 +28,9 @@ pub struct Config {
     pub protocol_versions: service_kit::config::ProtocolVersionsConfig,
     pub jws: service_kit::jws::JwsConfig,
     pub tls: service_kit::tls::TlsConfig,
+    /// Tracing: spans of each hop exported over OTLP/HTTP when `otlp_endpoint` is set
+    /// (`[telemetry]`).
+    pub telemetry: service_kit::telemetry::TelemetryConfig,
     pub validation: service_kit::config::ValidationConfig,
 }
 
@@ -129,6 +132,7 @@ impl Config {
             problems.push("http_client.request_timeout_ms must be at least 1".to_string());
         }
         problems.extend(self.tls.problems());
+        problems.extend(self.telemetry.problems());
         if problems.is_empty() {
             Ok(())
         } else {

@@ -107,9 +107,10 @@ struct Inner {
 
 fn app(state: AppState, jws: Option<Arc<service_kit::jws::Validation>>) -> axum::Router {
     let metrics = state.inner.metrics.http.clone();
+    let service = state.inner.config.telemetry.service_name.clone();
     let timeout_ms = state.inner.config.server.request_timeout_ms;
     let router = service_kit::jws::with_validation(api::router(state), jws);
-    service_kit::edge::with_edges(router, metrics, timeout_ms)
+    service_kit::edge::with_edges(router, metrics, timeout_ms, &service)
 }
 
 /// Serves the service on `listener` until `shutdown` resolves; then stops taking requests and

@@ -29,8 +29,9 @@ use crate::rules::{self, Message, Resend, Resource};
 use crate::AppState;
 
 /// The inbound headers forwarded (the set the quoting service forwards; `FSPIOP-Encryption`
-/// kept so end-to-end encryption works).
-pub const FORWARDED_HEADERS: [&str; 9] = [
+/// kept so end-to-end encryption works; the W3C trace context, which the forwarder replaces
+/// with its own hop's).
+pub const FORWARDED_HEADERS: [&str; 11] = [
     "accept",
     "content-type",
     "date",
@@ -40,6 +41,8 @@ pub const FORWARDED_HEADERS: [&str; 9] = [
     "fspiop-signature",
     "fspiop-uri",
     "fspiop-encryption",
+    "traceparent",
+    "tracestate",
 ];
 
 /// An accepted message, waiting for its task.

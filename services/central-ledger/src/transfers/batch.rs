@@ -3,7 +3,59 @@
 
 pub use bus::batch::{commit, next_batch, BatchLimits};
 
+use std::collections::HashMap;
+
+use fspiop::envelope::Message;
+use service_kit::telemetry::{Hop, HopKind};
+
 use crate::error::Result;
+
+/// The `ledger-batch` hops of one batch: a span per message, in the trace the message
+/// carries (a batch mixes many payments, so it cannot be one span of one trace). The
+/// notifications the batch produces carry the hop of the message they answer (matched by
+/// transfer id), so the trace continues from the ledger to the callbacks. The spans end when
+/// this is dropped, after the batch's notifications are on the bus.
+pub struct BatchHops {
+    handler: &'static str,
+    hops: HashMap<String, Hop>,
+    messages: usize,
+}
+
+impl BatchHops {
+    pub fn new(handler: &'static str) -> BatchHops {
+        BatchHops {
+            handler,
+            hops: HashMap::new(),
+            messages: 0,
+        }
+    }
+
+    /// Starts the hop of one message of the batch.
+    pub fn add(&mut self, message: &Message) {
+        self.messages += 1;
+        let handler = self.handler;
+        self.hops.entry(message.id.clone()).or_insert_with(|| {
+            Hop::start(
+                HopKind::LedgerBatch,
+                &format!("{handler} batch"),
+                "central-ledger",
+                message.trace_context().as_ref(),
+            )
+        });
+    }
+
+    /// Gives each outgoing message the context of the hop of its transfer, when it has one.
+    pub fn stamp(&self, outgoing: &mut [Message]) {
+        for hop in self.hops.values() {
+            hop.record_batch_size(self.messages);
+        }
+        for message in outgoing {
+            if let Some(context) = self.hops.get(&message.id).and_then(Hop::context) {
+                message.set_trace_context(context);
+            }
+        }
+    }
+}
 
 /// Attempts at a batch before its senders are told 2001.
 pub const ATTEMPTS_MAX: u32 = 3;

@@ -883,12 +883,16 @@ pub async fn run_handler(
         let now_ms = crate::now_ms();
         let mut incoming: Vec<Incoming> = Vec::with_capacity(batch.len());
         let mut conversions: Vec<super::fx::FxFulfil> = Vec::new();
+        let mut hops = super::batch::BatchHops::new("fulfil");
         for raw in &batch {
-            match raw
+            let decoded = raw
                 .payload
                 .as_deref()
-                .map(serde_json::from_slice::<Message>)
-            {
+                .map(serde_json::from_slice::<Message>);
+            if let Some(Ok(message)) = &decoded {
+                hops.add(message);
+            }
+            match decoded {
                 Some(Ok(message)) if super::fx::is_fx_action(&message.metadata.event.action) => {
                     conversions.push(super::fx::parse_fulfil(message))
                 }
@@ -943,6 +947,7 @@ pub async fn run_handler(
                 fulfil_conversions(&store, &notifier, &conversions, now_ms, &metrics).await,
             );
         }
+        hops.stamp(&mut messages);
         if let Err(error) = notifier.deliver(&messages).await {
             // Never past an effect not delivered: the batch stays uncommitted (handled again
             // after a restart, answered from the ledger's state) and the handler stops, which

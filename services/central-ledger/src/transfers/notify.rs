@@ -119,6 +119,10 @@ impl Notifier {
         now_ms: i64,
     ) -> Message {
         let mut message = self.from_hub(id, to, action, body, event_id, now_ms);
+        // The answer is part of the trace of what it answers.
+        if let Some(context) = original.trace_context() {
+            message.set_trace_context(&context);
+        }
         for name in ["content-type", "accept"] {
             let asked = original
                 .content

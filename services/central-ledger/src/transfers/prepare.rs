@@ -1107,6 +1107,7 @@ pub async fn run_handler(
         let mut incoming = Vec::with_capacity(batch.len());
         let mut conversions = Vec::new();
         let mut early = Vec::new();
+        let mut hops = super::batch::BatchHops::new("prepare");
         for raw in &batch {
             let Some(Ok(message)) = raw
                 .payload
@@ -1119,6 +1120,7 @@ pub async fn run_handler(
                 );
                 continue;
             };
+            hops.add(&message);
             let is_fx = message.metadata.event.action == fspiop::envelope::action::FX_PREPARE;
             let parsed = if is_fx {
                 super::fx::parse_prepare(message).map(|p| conversions.push(p))
@@ -1208,6 +1210,7 @@ pub async fn run_handler(
                     .await,
             );
         }
+        hops.stamp(&mut messages);
         if let Err(error) = notifier.deliver(&messages).await {
             // Never past an effect not delivered: the batch stays uncommitted (handled again
             // after a restart, answered from the ledger's state) and the handler stops, which

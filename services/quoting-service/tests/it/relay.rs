@@ -58,9 +58,17 @@ async fn a_quote_is_relayed_both_ways_with_the_headers_the_spec_requires() {
     assert_eq!(post.header("fspiop-uri"), Some("/quotes"));
     assert_eq!(post.header("fspiop-http-method"), Some("POST"));
     assert_eq!(post.header("fspiop-encryption"), Some("none"));
-    // Mojaloop's Quoting Service forwards only the FSPIOP headers.
+    // Mojaloop's Quoting Service forwards only the FSPIOP headers...
     assert_eq!(post.header("x-forwarded-for"), None);
-    assert_eq!(post.header("traceparent"), None);
+    // ...and the W3C trace context: the payee's quote belongs to the payer's trace (W3C Trace
+    // Context asks every participant to pass it on, and Mojaloop's services propagate it),
+    // with the hub's own forward hop as the parent, not the payer's span.
+    let forwarded = post
+        .header("traceparent")
+        .and_then(fspiop::trace_context::TraceParent::parse)
+        .unwrap_or_else(|| panic!("no valid traceparent forwarded"));
+    assert_eq!(forwarded.trace_id_hex(), "0af7651916cd43dd8448eb211c80319c");
+    assert_ne!(forwarded.parent_id_hex(), "b7ad6b7169203331");
 
     // Stored before it was forwarded.
     let (payer_fsp, payee_fsp, amount, currency, body): (String, String, String, String, String) = sqlx::query_as(
