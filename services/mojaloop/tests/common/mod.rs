@@ -141,6 +141,16 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
 
 /// [`start`] with more `mojaloop up` arguments (`--jws-dir DIR`, …).
 pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run {
+    start_with_env(kafka, port_offset, extra_up_args, &[])
+}
+
+/// [`start_with`] with more environment variables for the switch (and the run's commands).
+pub fn start_with_env(
+    kafka: bool,
+    port_offset: u16,
+    extra_up_args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> Run {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let databases = vec![
         format!("t_{id}_cl"),
@@ -194,6 +204,11 @@ pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run 
             "2000".to_string(),
         ),
     ];
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string())),
+    );
     let mut up_args = vec![
         "up".to_string(),
         "--database-url".to_string(),
