@@ -406,13 +406,19 @@ impl Hop {
         let own = span.context().span().span_context().clone();
         let context = if own.is_valid() {
             let state = own.trace_state().header();
+            // A `tracestate` OpenTelemetry's stricter parser refused still goes on as received.
+            let state = if state.is_empty() {
+                parent.and_then(|p| p.state.clone())
+            } else {
+                Some(state)
+            };
             Some(TraceContext {
                 parent: TraceParent {
                     trace_id: own.trace_id().to_bytes(),
                     parent_id: own.span_id().to_bytes(),
                     flags: u8::from(own.is_sampled()),
                 },
-                state: (!state.is_empty()).then_some(state),
+                state,
             })
         } else {
             // No OpenTelemetry here: the context passes through unchanged.
