@@ -1,5 +1,6 @@
 //! FSPIOP request headers: `Accept` and `Content-Type` parsing with version negotiation, the
-//! `Date` header and the source/destination checks (`validate_request_headers`). The input is
+//! `Date` header, the source/destination checks (`validate_request_headers`) and the W3C trace
+//! context (`traceparent`, `tracestate`: never a panic, a parsed one prints back as itself). The input is
 //! `METHOD PATH` on the first line, then `name: value` lines.
 #![no_main]
 #![allow(
@@ -26,6 +27,22 @@ fuzz_target!(|data: &[u8]| {
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name, value.strip_prefix(' ').unwrap_or(value)))
         .collect();
+
+    if let Some(context) =
+        fspiop::trace_context::TraceContext::from_headers(headers.iter().copied())
+    {
+        let mut written = Vec::new();
+        context.write_headers(&mut written);
+        let again = fspiop::trace_context::TraceContext::from_headers(
+            written.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        assert_eq!(again.as_ref(), Some(&context));
+        let metadata = context.to_metadata("fuzz");
+        assert_eq!(
+            fspiop::trace_context::TraceContext::from_metadata(&metadata).as_ref(),
+            Some(&context)
+        );
+    }
 
     let versions = ProtocolVersions::default();
     for destination_required in [false, true] {
