@@ -58,6 +58,9 @@ enum Command {
     Serve(serve::ServiceCommand),
     /// Create the databases if missing and apply the migrations.
     Migrate(serve::MigrateArgs),
+    /// Create the switch's Kafka topics with a partition count (the compose and Helm topic
+    /// jobs), and show what the broker lists for each.
+    KafkaTopics(serve::KafkaTopicsArgs),
     /// Sign and verify FSPIOP requests (the FSPIOP-Signature header), as Mojaloop's SDK does.
     #[command(subcommand)]
     Jws(tools::JwsCommand),
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Settlement(command) => settlement::run(command),
         Command::Serve(service) => serve::serve(service),
         Command::Migrate(args) => serve::migrate(args),
+        Command::KafkaTopics(args) => serve::kafka_topics(args),
         Command::Jws(command) => tools::run_jws(command),
         Command::Ilp(command) => tools::run_ilp(command),
         Command::Certs(args) => certs::certs(args),

@@ -485,6 +485,9 @@ async fn register_oracle(client: &reqwest::Client, als_admin: &str, oracle_url: 
             tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
         }
         Ok(crate::ops::OracleRegistration::Present(_)) => {}
+        Ok(crate::ops::OracleRegistration::Moved { from }) => {
+            tracing::info!(%from, to = %oracle_url, "MSISDN oracle moved to the deployment's scheme")
+        }
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "the MSISDN oracle is not registered")
         }

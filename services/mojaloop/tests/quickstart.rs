@@ -495,6 +495,22 @@ fn quick_start(kafka: bool, port_offset: u16) {
     assert!(out.contains("Windows: 1 (SETTLED)"), "{out}");
     let (code, out) = run.mojaloop(&["settlement", "abort", &id, "--reason", "too late"]);
     assert_eq!(code, 2, "a settled settlement can not be aborted: {out}");
+    // Provisioning again without --callback-url keeps the callbacks where they go (inside
+    // docker compose, the simulator container's address; here the port-offset simulator), rather
+    // than pointing every DFSP at http://127.0.0.1:4100; the payment below needs them.
+    let (code, out) = run.mojaloop_without(&["MOJALOOP_SIM_CALLBACK_URL"], &["provision"]);
+    assert_eq!(code, 0, "{out}");
+    let sim = format!("http://127.0.0.1:{}", 4100 + port_offset);
+    assert!(
+        out.contains(&format!(
+            "✅ Callbacks stay where perffsp-1's go now: {sim} (--callback-url to change)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Provisioning complete; callbacks go to {sim}")),
+        "{out}"
+    );
     // The next payment lands in window 2.
     let (code, out) = run.mojaloop(&[
         "test-transaction",

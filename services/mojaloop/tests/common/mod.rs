@@ -46,9 +46,20 @@ pub struct Run {
 impl Run {
     /// `mojaloop <args>` with the run's environment: exit code and stdout.
     pub fn mojaloop(&self, args: &[&str]) -> (i32, String) {
+        self.mojaloop_without(&[], args)
+    }
+
+    /// [`Run::mojaloop`] without the run's variables named in `unset`.
+    #[allow(dead_code, reason = "not every test binary unsets a variable")]
+    pub fn mojaloop_without(&self, unset: &[&str], args: &[&str]) -> (i32, String) {
         let output = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(
+                self.env
+                    .iter()
+                    .filter(|(k, _)| !unset.contains(&k.as_str()))
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
