@@ -4,6 +4,7 @@
 //! `debug-participant`, `settlement`) and the protocol tools for DFSP integrators (`jws`, `ilp`).
 
 mod certs;
+mod localdb;
 mod ops;
 mod serve;
 mod settlement;

@@ -88,8 +88,11 @@ pub async fn register_oracle(
                         "endpoint": {"value": oracle_url, "endpointType": "URL"},
                         "isDefault": first.get("isDefault").cloned().unwrap_or(Value::Bool(true)),
                     });
-                    if let Some(currency) = first.get("currency").filter(|c| !c.is_null()) {
-                        body["currency"] = currency.clone();
+                    if let (Some(currency), Some(fields)) = (
+                        first.get("currency").filter(|c| !c.is_null()),
+                        body.as_object_mut(),
+                    ) {
+                        fields.insert("currency".to_string(), currency.clone());
                     }
                     let response = client
                         .put(format!("{als_admin}/oracles/{id}"))
