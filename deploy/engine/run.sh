@@ -73,7 +73,8 @@ cleanup() {
   if [[ -n "$STARTED_DOCKERD_PID" ]]; then
     log "stopping dockerd (pid $STARTED_DOCKERD_PID)"
     kill -TERM "$STARTED_DOCKERD_PID" 2> /dev/null
-    for _ in $(seq 1 200); do kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 300); do kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null || break; sleep 0.1; done
+    kill -0 "$STARTED_DOCKERD_PID" 2> /dev/null && { log "dockerd did not stop within 30 s; killing it"; kill -KILL "$STARTED_DOCKERD_PID"; }
   fi
   rm -rf "$STATE_DIR"
   exit "$status"
@@ -96,7 +97,13 @@ fi
 docker() { /usr/bin/docker "$@"; }
 if ! docker info > /dev/null 2>&1; then
   log "starting dockerd"
-  as_root dockerd > "$STATE_DIR/dockerd.log" 2>&1 &
+  # Started directly (not through a shell function) so $! is dockerd itself (or sudo, which
+  # passes our TERM on).
+  if [[ $(id -u) -eq 0 ]]; then
+    dockerd > "$STATE_DIR/dockerd.log" 2>&1 &
+  else
+    sudo dockerd > "$STATE_DIR/dockerd.log" 2>&1 &
+  fi
   STARTED_DOCKERD_PID=$!
   for _ in $(seq 1 $((ENGINE_TIMEOUT_S * 10))); do
     docker info > /dev/null 2>&1 && break
