@@ -304,3 +304,38 @@ async fn wait_for_topics_metadata(
         })
     }
 }
+
+/// The number of partitions the broker lists for each of `topics` (0: not listed), read from
+/// its metadata; the whole call is bounded by `timeout_ms`.
+pub async fn partition_counts(
+    config: &BusConfig,
+    topics: &[&str],
+    timeout_ms: u64,
+) -> Result<Vec<(String, usize)>, Error> {
+    config.validate()?;
+    let admin: AdminClient<DefaultClientContext> =
+        base_client_config(config)
+            .create()
+            .map_err(|source| Error::ClientCreation {
+                client: "admin client",
+                source,
+            })?;
+    let names: Vec<String> = topics.iter().map(|name| (*name).to_owned()).collect();
+    let timeout = Duration::from_millis(timeout_ms);
+    // Metadata requests block the calling thread, so they run on the blocking pool.
+    let counts = tokio::task::spawn_blocking(move || -> Result<_, KafkaError> {
+        let metadata = admin.inner().fetch_metadata(None, timeout)?;
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let count = metadata
+                    .topics()
+                    .iter()
+                    .find(|topic| topic.name() == name && topic.error().is_none())
+                    .map_or(0, |topic| topic.partitions().len());
+                (name, count)
+            })
+            .collect())
+    });
+    Ok(counts.await??)
+}

@@ -173,6 +173,22 @@ fn pool_options(pool_size_max: u32, acquire_timeout_ms: u64) -> Result<MySqlPool
         }))
 }
 
+/// Closes `pool` once every connection is back in it (waiting up to `timeout_ms`), so each says
+/// goodbye: a connection still on its way back when the pool closes is dropped, and the server
+/// logs an "Aborted connection" warning. For a process about
+/// to exit (`mojaloop migrate`, a service shutting down).
+pub async fn close(pool: &MySqlPool, timeout_ms: u64) {
+    let closing = async {
+        // A connection on its way back to the pool (its return runs as a task of its own) is
+        // dropped without a goodbye if the pool closes first: wait until every one is idle.
+        while usize::try_from(pool.size()).unwrap_or(usize::MAX) > pool.num_idle() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        pool.close().await;
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(timeout_ms), closing).await;
+}
+
 /// Creates database `name` (utf8mb4) on the server at `server_url` (a URL without a database
 /// path) unless it exists.
 pub async fn create_database_if_missing(server_url: &str, name: &str) -> Result<()> {

@@ -4,6 +4,7 @@
 //! `debug-participant`, `settlement`) and the protocol tools for DFSP integrators (`jws`, `ilp`).
 
 mod certs;
+mod localdb;
 mod ops;
 mod serve;
 mod settlement;
@@ -58,6 +59,9 @@ enum Command {
     Serve(serve::ServiceCommand),
     /// Create the databases if missing and apply the migrations.
     Migrate(serve::MigrateArgs),
+    /// Create the switch's Kafka topics with a partition count (the compose and Helm topic
+    /// jobs), and show what the broker lists for each.
+    KafkaTopics(serve::KafkaTopicsArgs),
     /// Sign and verify FSPIOP requests (the FSPIOP-Signature header), as Mojaloop's SDK does.
     #[command(subcommand)]
     Jws(tools::JwsCommand),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Settlement(command) => settlement::run(command),
         Command::Serve(service) => serve::serve(service),
         Command::Migrate(args) => serve::migrate(args),
+        Command::KafkaTopics(args) => serve::kafka_topics(args),
         Command::Jws(command) => tools::run_jws(command),
         Command::Ilp(command) => tools::run_ilp(command),
         Command::Certs(args) => certs::certs(args),

@@ -123,6 +123,69 @@ pub struct MigrateArgs {
     database_url: Option<String>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct KafkaTopicsArgs {
+    /// Kafka bootstrap servers (`host:port`, comma-separated).
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Partitions for each topic created (a handler scales to as many consumers).
+    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = 3)]
+    partitions: i32,
+    /// Replication factor of the topics created (`-1`: the broker's default).
+    #[arg(long, env = "KAFKA_TOPIC_REPLICATION_FACTOR", default_value_t = 1)]
+    replication_factor: i32,
+    /// Prefix of every topic name (the services' `kafka.topic_prefix`).
+    #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
+    topic_prefix: String,
+    /// Longest wait for the broker, in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    timeout_ms: u64,
+}
+
+/// `mojaloop kafka-topics`: every topic of [`bus::TOPICS_ALL`], created if missing; a topic
+/// that exists keeps its partitions (Kafka never takes partitions away), and one with fewer
+/// than asked is named, and the command fails, so a scaled handler is never left idle unseen.
+pub fn kafka_topics(args: KafkaTopicsArgs) -> Result<Verdict> {
+    anyhow::ensure!(
+        args.partitions >= 1,
+        "--partitions must be at least 1, not {}",
+        args.partitions
+    );
+    let mut config = bus::BusConfig::new(args.brokers.clone(), "mojaloop-kafka-topics");
+    config.topic_replication_factor = args.replication_factor;
+    let names: Vec<String> = bus::TOPICS_ALL
+        .iter()
+        .map(|topic| format!("{}{topic}", args.topic_prefix))
+        .collect();
+    runtime()?.block_on(async move {
+        let topics: Vec<(&str, i32)> = names.iter().map(|n| (n.as_str(), args.partitions)).collect();
+        bus::ensure_topics(&config, &topics, args.timeout_ms)
+            .await
+            .with_context(|| format!("creating the topics on {}", args.brokers))?;
+        let wanted: Vec<&str> = names.iter().map(String::as_str).collect();
+        let counts = bus::partition_counts(&config, &wanted, args.timeout_ms)
+            .await
+            .with_context(|| format!("reading the topics back from {}", args.brokers))?;
+        let mut short = 0;
+        for (name, count) in counts {
+            let mark = if count >= usize::try_from(args.partitions).unwrap_or(usize::MAX) {
+                "✅"
+            } else {
+                short += 1;
+                "❌"
+            };
+            println!("{mark} {name}: {count} partitions");
+        }
+        if short == 0 {
+            println!("{} topics with at least {} partitions on {}", names.len(), args.partitions, args.brokers);
+            Ok(Verdict::Positive)
+        } else {
+            println!("{short} topic(s) have fewer than {} partitions (created earlier with fewer; add partitions with the broker's tools)", args.partitions);
+            Ok(Verdict::Negative)
+        }
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -306,6 +369,9 @@ pub fn serve(service: ServiceCommand) -> Result<Verdict> {
     }
 }
 
+/// Longest wait for a database pool to close at the end of `mojaloop migrate`.
+const CLOSE_TIMEOUT_MS: u64 = 5_000;
+
 pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
     let mut config = central_ledger::Config::load(args.config.as_deref())?;
     if let Some(url) = args.database_url {
@@ -320,18 +386,27 @@ pub fn migrate(args: MigrateArgs) -> Result<Verdict> {
     requests.central_ledger_database.url = config.database.url.clone();
     requests.central_ledger_database.name = config.database.name.clone();
     requests.transaction_requests_database.url = config.database.url.clone();
+    // Every pool is closed before the process ends: a connection dropped without a goodbye
+    // is an "Aborted connection" warning in the server's log.
     runtime()?.block_on(async move {
-        central_ledger::connect_store(&config, true, true).await?;
+        let store = central_ledger::connect_store(&config, true, true).await?;
+        ::store::close(&store.pool, CLOSE_TIMEOUT_MS).await;
         println!(
             "central_ledger: migrated {} on {}",
             config.database.name, config.database.url
         );
-        quoting_service::connect(&quoting, true, true).await?;
+        let stores = quoting_service::connect(&quoting, true, true).await?;
+        ::store::close(&stores.central_ledger, CLOSE_TIMEOUT_MS).await;
+        if let Some(quotes) = &stores.quotes {
+            ::store::close(quotes, CLOSE_TIMEOUT_MS).await;
+        }
         println!(
             "quotes: migrated {} on {}",
             quoting.quotes_database.name, quoting.quotes_database.url
         );
-        transaction_requests_service::connect(&requests, true, true).await?;
+        let stores = transaction_requests_service::connect(&requests, true, true).await?;
+        ::store::close(&stores.central_ledger, CLOSE_TIMEOUT_MS).await;
+        ::store::close(&stores.transaction_requests, CLOSE_TIMEOUT_MS).await;
         let db = &requests.transaction_requests_database;
         println!("transaction_requests: migrated {} on {}", db.name, db.url);
         Ok::<_, anyhow::Error>(())

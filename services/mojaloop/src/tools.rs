@@ -80,7 +80,8 @@ pub enum JwsCommand {
         /// The hub's participant name.
         #[arg(long, default_value = "Hub")]
         hub_name: String,
-        /// More participants, comma separated.
+        /// More participants, comma separated (the FX layout's DFSPs, perffsp-fxp and
+        /// perffsp-eur, always get keys, as `mojaloop certs` gives them certificates).
         #[arg(long, value_delimiter = ',')]
         names: Vec<String>,
         /// ES256 (P-256, fast to sign) or RS256 (2048-bit RSA).
@@ -229,6 +230,12 @@ pub fn run_jws(command: JwsCommand) -> Result<Verdict> {
                 AlgArg::Rs256 => Algorithm::RS256,
                 AlgArg::Es256 => Algorithm::ES256,
             };
+            let mut names = names;
+            for fx in dfsp_sim::layout::fx_names() {
+                if !names.contains(&fx) {
+                    names.push(fx);
+                }
+            }
             keygen(&out, dfsps, &hub_name, &names, alg, true)?;
             Ok(Verdict::Positive)
         }

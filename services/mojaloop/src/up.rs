@@ -13,7 +13,11 @@ use crate::tools::Verdict;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// MySQL server URL, without a database.
+    /// MySQL server URL, without a database. When nothing answers there and it is this
+    /// machine's root without a password (the default), a private MariaDB is started if one is
+    /// installed: data under MOJALOOP_DATA_DIR (default ~/.local/share/mojaloop), kept between
+    /// runs, stopped with the switch; MariaDB's programs looked for on PATH and in /usr/sbin, or
+    /// in MOJALOOP_MARIADB_BIN_DIR.
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
     database_url: String,
     /// Run over these Kafka broker(s), `HOST:PORT[,HOST:PORT]`, instead of the embedded bus.
@@ -112,11 +116,14 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
     let telemetry = up_telemetry(args.otlp_endpoint.as_deref())?;
     let telemetry = service_kit::telemetry::init_with("info,sqlx=warn,rdkafka=warn", &telemetry)
         .map_err(anyhow::Error::msg)?;
+    // Nothing answering at the database URL: a private MariaDB when one is installed (stopped
+    // after the services below), or an error that says what to install or pass.
+    let mut local_db = crate::localdb::ensure(&args.database_url)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         let port = |base: u16| base.saturating_add(args.port_offset);
         let ports = Ports {
             simulator: args.sim_port.unwrap_or(port(4100)),
@@ -143,10 +150,14 @@ pub fn up(args: UpArgs) -> Result<Verdict> {
             service_kit::shutdown::shutdown_signal(),
         )
         .await
-    })?;
+    });
     // The runtime first (its tasks may still end spans), then what is queued is exported.
     drop(runtime);
     telemetry.shutdown();
+    if let Some(db) = local_db.as_mut() {
+        db.stop();
+    }
+    outcome?;
     Ok(Verdict::Positive)
 }
 
@@ -515,7 +526,12 @@ async fn register_oracle(client: &reqwest::Client, als_admin: &str, oracle_url: 
         Ok(crate::ops::OracleRegistration::Registered) => {
             tracing::info!(%oracle_url, "MSISDN oracle registered with the ALS")
         }
-        Ok(crate::ops::OracleRegistration::Present(_)) => {}
+        Ok(crate::ops::OracleRegistration::Present(endpoint)) => {
+            tracing::info!(%endpoint, "MSISDN oracle registered with the ALS already")
+        }
+        Ok(crate::ops::OracleRegistration::Moved { from }) => {
+            tracing::info!(%from, to = %oracle_url, "MSISDN oracle moved to the deployment's scheme")
+        }
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "the MSISDN oracle is not registered")
         }

@@ -620,6 +620,9 @@ fn keygen_keeps_a_dfsps_public_key_and_refuses_a_hub_without_its_private_key() {
     assert!(!dir.join("private").join("perffsp-1.pem").exists());
     assert!(dir.join("private").join("perffsp-2.pem").exists());
     assert!(dir.join("private").join("Hub.pem").exists());
+    // The FX layout's DFSPs too (the simulator serves them only when their keys are there).
+    assert!(dir.join("private").join("perffsp-fxp.pem").exists());
+    assert!(dir.join("private").join("perffsp-eur.pem").exists());
     // Again: nothing changes.
     let hub_before = std::fs::read(dir.join("Hub.pem")).unwrap_or_default();
     let out = run(

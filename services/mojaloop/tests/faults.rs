@@ -282,3 +282,50 @@ async fn send_prepare(split: &Split) -> (u16, Value) {
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
 }
+
+/// `mojaloop migrate` (the compose `migrate` job) closes every connection before it exits: the
+/// server counts no aborted client and logs no "Aborted connection" warning.
+#[test]
+fn migrate_closes_its_connections() {
+    let dir = out_dir("migrate");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = common::split::Mariadb::new(&dir);
+    let output = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+        .args(["migrate", "--database-url", &db.url()])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "central_ledger: migrated",
+        "quotes: migrated",
+        "transaction_requests: migrated",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in {stdout}");
+    }
+    let aborted: (String, String) = common::runtime().block_on(async {
+        let pool = store::connect(&db.url(), 1, 10_000).await.unwrap();
+        let row = sqlx::query_as("SHOW GLOBAL STATUS LIKE 'Aborted_clients'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        row
+    });
+    assert_eq!(aborted.1, "0", "aborted clients after migrate");
+    // (The harness's own readiness probe, a TCP connect without a login, is logged too.)
+    let log = std::fs::read_to_string(dir.join("mariadb.log")).unwrap();
+    let aborted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Aborted connection") && l.contains("user: 'root'"))
+        .collect();
+    assert!(aborted.is_empty(), "{aborted:#?}");
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -495,6 +495,22 @@ fn quick_start(kafka: bool, port_offset: u16) {
     assert!(out.contains("Windows: 1 (SETTLED)"), "{out}");
     let (code, out) = run.mojaloop(&["settlement", "abort", &id, "--reason", "too late"]);
     assert_eq!(code, 2, "a settled settlement can not be aborted: {out}");
+    // Provisioning again without --callback-url keeps the callbacks where they go (inside
+    // docker compose, the simulator container's address; here the port-offset simulator), rather
+    // than pointing every DFSP at http://127.0.0.1:4100; the payment below needs them.
+    let (code, out) = run.mojaloop_without(&["MOJALOOP_SIM_CALLBACK_URL"], &["provision"]);
+    assert_eq!(code, 0, "{out}");
+    let sim = format!("http://127.0.0.1:{}", 4100 + port_offset);
+    assert!(
+        out.contains(&format!(
+            "✅ Callbacks stay where perffsp-1's go now: {sim} (--callback-url to change)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Provisioning complete; callbacks go to {sim}")),
+        "{out}"
+    );
     // The next payment lands in window 2.
     let (code, out) = run.mojaloop(&[
         "test-transaction",
@@ -523,4 +539,137 @@ fn quick_start_over_the_embedded_bus() {
 #[test]
 fn quick_start_over_kafka() {
     quick_start(true, 200);
+}
+
+/// Kills a private MariaDB left behind by a failed test (its pid file), and removes its data.
+struct DataDir(std::path::PathBuf);
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.0.join("mariadb.pid")) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", pid.trim()])
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn answers(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        std::time::Duration::from_millis(500),
+    )
+    .is_ok()
+}
+
+/// A first run on a machine where no database server runs but MariaDB is installed: `mojaloop
+/// up` starts a private MariaDB on the URL's port (data under MOJALOOP_DATA_DIR), the quick
+/// start's commands pass, and Ctrl-C stops the server with the switch. A second run finds the
+/// data where the first left it.
+#[test]
+fn quick_start_with_no_database_running() {
+    let port = test_support::free_port();
+    let url = format!("mysql://root@127.0.0.1:{port}");
+    let data = DataDir(
+        std::env::temp_dir().join(format!("mojaloop-data-{}", uuid::Uuid::new_v4().simple())),
+    );
+    let data_arg = data.0.display().to_string();
+    let env = [("MOJALOOP_DATA_DIR", data_arg.as_str())];
+
+    let run = common::start_at(false, 400, &[], &url, &env);
+    assert!(
+        run.start_log
+            .iter()
+            .any(|l| l.contains("started a private MariaDB")),
+        "{:?}",
+        run.start_log
+    );
+    let (code, out) = run.mojaloop(&["provision"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run.mojaloop(&["verify-participants"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Total: 800 test accounts ready"), "{out}");
+    let (code, out) = run.mojaloop(&[
+        "test-transaction",
+        "--from",
+        "perffsp-1",
+        "--to",
+        "perffsp-5",
+        "--amount",
+        "100",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Status: SUCCESS"), "{out}");
+    let (code, out) = run.mojaloop(&["validate"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(units(&run.position("perffsp-1")) > 0);
+
+    // Ctrl-C (SIGTERM) stops the switch, then the server; the data stays.
+    let databases = run.stop_keeping_databases();
+    assert!(
+        !answers(port),
+        "the private MariaDB still answers after the switch stopped"
+    );
+    assert!(data.0.join("mariadb").join("mysql").is_dir());
+    assert!(
+        data.0.join("mariadb").join(&databases[0]).is_dir(),
+        "{databases:?}"
+    );
+
+    // The second run starts the server on the same data: the first run's ledger is there.
+    let run = common::start_at(false, 400, &[], &url, &env);
+    let participants: i64 = common::runtime().block_on(async {
+        let pool = store::connect(&url, 1, 10_000).await.unwrap();
+        let (count,): (i64,) = sqlx::query_as(&format!(
+            "SELECT COUNT(*) FROM `{}`.participant WHERE name LIKE 'perffsp-%'",
+            databases[0]
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        count
+    });
+    assert!(
+        participants >= 8,
+        "{participants} DFSPs in the first run's ledger"
+    );
+    run.stop_keeping_databases();
+    assert!(!answers(port));
+}
+
+/// With neither a database server nor MariaDB, `mojaloop up` says what to install or pass.
+#[test]
+fn up_without_a_database_or_mariadb_says_what_to_do() {
+    let port = test_support::free_port();
+    let empty = DataDir(
+        std::env::temp_dir().join(format!("mojaloop-nobin-{}", uuid::Uuid::new_v4().simple())),
+    );
+    std::fs::create_dir_all(&empty.0).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+        .args([
+            "up",
+            "--database-url",
+            &format!("mysql://root@127.0.0.1:{port}"),
+            "--port-offset",
+            "400",
+        ])
+        .env("MOJALOOP_MARIADB_BIN_DIR", &empty.0)
+        .env("MOJALOOP_DATA_DIR", &empty.0)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    let first = format!("nothing answers at the database URL mysql://root@127.0.0.1:{port}");
+    for expected in [
+        first.as_str(),
+        "MariaDB is not installed here",
+        "sudo apt-get install mariadb-server",
+        "brew install mariadb",
+        "--database-url",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in\n{stderr}");
+    }
 }

@@ -200,9 +200,41 @@ fn a_payment_commits_over_mutual_tls() {
         }
     });
 
+    // A deployment that ran without TLS before registered its oracle as http://; under TLS the
+    // oracle speaks only HTTPS, and provisioning moves the registration to the deployment's
+    // scheme (no wipe needed). Here the old registration is put back by hand.
+    let oracle_http = format!("http://127.0.0.1:{}", 4003 + PORT_OFFSET);
+    common::runtime().block_on(async {
+        let hub = client(&ca, Some(&layout.pair("Hub", Usage::Client)));
+        let admin = https(4001);
+        let oracles: serde_json::Value = hub
+            .get(format!("{admin}/oracles?type=MSISDN"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = oracles[0]["oracleId"].clone();
+        let id = id.as_str().map_or_else(|| id.to_string(), str::to_string);
+        let response = hub
+            .put(format!("{admin}/oracles/{id}"))
+            .json(&serde_json::json!({"oracleIdType": "MSISDN", "endpoint": {"value": oracle_http, "endpointType": "URL"}, "isDefault": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    });
     // The operator commands present the hub's certificate under --tls-dir.
     let (code, out) = run.mojaloop(&["provision", "--tls-dir", &dir_arg]);
     assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "✅ MSISDN oracle moved from {oracle_http} to {}",
+            https(4003)
+        )),
+        "{out}"
+    );
     assert!(out.contains("callbacks go to https://127.0.0.1:"), "{out}");
     let (code, out) = run.mojaloop(&["verify-participants", "--tls-dir", &dir_arg]);
     assert_eq!(code, 0, "{out}");

@@ -241,10 +241,13 @@ fn one_payment_is_one_trace_across_edges_bus_ledger_and_callbacks() {
     let received: Received = Arc::default();
     let collector_url = runtime.block_on(test_support::serve(collector(spans.clone())));
     let dfsp_url = runtime.block_on(test_support::serve(payer_dfsp(received.clone())));
-    let run = common::start_with_env(
+    let database_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string());
+    let run = common::start_at(
         true,
         PORT_OFFSET,
         &[],
+        &database_url,
         &[
             ("MOJALOOP__TELEMETRY__OTLP_ENDPOINT", collector_url.as_str()),
             ("MOJALOOP__TELEMETRY__EXPORT_INTERVAL_MS", "200"),

@@ -108,6 +108,9 @@ pub fn sim(args: SimArgs) -> Result<Verdict> {
                 OracleRegistration::Present(endpoint) => {
                     tracing::info!(%endpoint, "the ALS has an MSISDN oracle")
                 }
+                OracleRegistration::Moved { from } => {
+                    tracing::info!(%from, to = %oracle, "MSISDN oracle moved to the deployment's scheme")
+                }
             }
             let urls = dfsp_sim::provision::AdminUrls {
                 ledger: args.switch.central_ledger_url.clone(),

@@ -46,9 +46,20 @@ pub struct Run {
 impl Run {
     /// `mojaloop <args>` with the run's environment: exit code and stdout.
     pub fn mojaloop(&self, args: &[&str]) -> (i32, String) {
+        self.mojaloop_without(&[], args)
+    }
+
+    /// [`Run::mojaloop`] without the run's variables named in `unset`.
+    #[allow(dead_code, reason = "not every test binary unsets a variable")]
+    pub fn mojaloop_without(&self, unset: &[&str], args: &[&str]) -> (i32, String) {
         let output = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(
+                self.env
+                    .iter()
+                    .filter(|(k, _)| !unset.contains(&k.as_str()))
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
@@ -141,16 +152,21 @@ pub fn start(kafka: bool, port_offset: u16) -> Run {
 
 /// [`start`] with more `mojaloop up` arguments (`--jws-dir DIR`, …).
 pub fn start_with(kafka: bool, port_offset: u16, extra_up_args: &[&str]) -> Run {
-    start_with_env(kafka, port_offset, extra_up_args, &[])
+    let database_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string());
+    start_at(kafka, port_offset, extra_up_args, &database_url, &[])
 }
 
-/// [`start_with`] with more environment variables for the switch (and the run's commands).
-pub fn start_with_env(
+/// [`start_with`] on the database server at `database_url`, with `extra_env` for the switch and
+/// the commands.
+pub fn start_at(
     kafka: bool,
     port_offset: u16,
     extra_up_args: &[&str],
+    database_url: &str,
     extra_env: &[(&str, &str)],
 ) -> Run {
+    let database_url = database_url.to_string();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let databases = vec![
         format!("t_{id}_cl"),
@@ -159,8 +175,6 @@ pub fn start_with_env(
         format!("t_{id}_or"),
         format!("t_{id}_tr"),
     ];
-    let database_url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string());
     let port = |base: u16| base + port_offset;
     let url = |base: u16| format!("http://127.0.0.1:{}", port(base));
     let mut env = vec![
@@ -207,7 +221,7 @@ pub fn start_with_env(
     env.extend(
         extra_env
             .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string())),
+            .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     let mut up_args = vec![
         "up".to_string(),
@@ -309,7 +323,20 @@ pub fn start_with_env(
 
 impl Run {
     /// SIGTERM, a clean exit within 60 s, and the databases dropped.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        let database_url = self.database_url.clone();
+        let databases = self.stop_keeping_databases();
+        runtime().block_on(async {
+            for name in &databases {
+                store::drop_database_if_exists(&database_url, name)
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+
+    /// SIGTERM and a clean exit within 60 s; the names of the run's databases, left in place.
+    pub fn stop_keeping_databases(mut self) -> Vec<String> {
         let _ = Command::new("kill")
             .args(["-TERM", &self.switch.0.id().to_string()])
             .status();
@@ -325,13 +352,6 @@ impl Run {
             std::thread::sleep(Duration::from_millis(100));
         };
         assert!(status.success(), "exit status {status}");
-        let database_url = self.database_url.clone();
-        runtime().block_on(async {
-            for name in &self.databases {
-                store::drop_database_if_exists(&database_url, name)
-                    .await
-                    .unwrap();
-            }
-        });
+        std::mem::take(&mut self.databases)
     }
 }
