@@ -210,13 +210,7 @@ pub async fn ensure_topics(
     let deadline = Instant::now()
         .checked_add(Duration::from_millis(timeout_ms))
         .ok_or_else(|| Error::InvalidConfig(format!("timeout_ms {timeout_ms} is too large")))?;
-    let admin: AdminClient<DefaultClientContext> =
-        base_client_config(config)
-            .create()
-            .map_err(|source| Error::ClientCreation {
-                client: "admin client",
-                source,
-            })?;
+    let admin = admin_client(config)?;
 
     create_topics(&admin, config, topics, deadline, timeout_ms).await?;
     wait_for_topics_metadata(admin, topics, deadline, timeout_ms).await
@@ -305,6 +299,16 @@ async fn wait_for_topics_metadata(
     }
 }
 
+/// An admin client on `config`'s brokers.
+fn admin_client(config: &BusConfig) -> Result<AdminClient<DefaultClientContext>, Error> {
+    base_client_config(config)
+        .create()
+        .map_err(|source| Error::ClientCreation {
+            client: "admin client",
+            source,
+        })
+}
+
 /// The number of partitions the broker lists for each of `topics` (0: not listed), read from
 /// its metadata; the whole call is bounded by `timeout_ms`.
 pub async fn partition_counts(
@@ -313,13 +317,7 @@ pub async fn partition_counts(
     timeout_ms: u64,
 ) -> Result<Vec<(String, usize)>, Error> {
     config.validate()?;
-    let admin: AdminClient<DefaultClientContext> =
-        base_client_config(config)
-            .create()
-            .map_err(|source| Error::ClientCreation {
-                client: "admin client",
-                source,
-            })?;
+    let admin = admin_client(config)?;
     let names: Vec<String> = topics.iter().map(|name| (*name).to_owned()).collect();
     let timeout = Duration::from_millis(timeout_ms);
     // Metadata requests block the calling thread, so they run on the blocking pool.

@@ -129,3 +129,56 @@ fn migrate_then_serve_central_ledger() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+/// `mojaloop kafka-topics` (the compose and Helm topic job) creates every topic with the
+/// partitions asked for, lists what the broker then holds, and fails, naming them, when topics
+/// made earlier have fewer than a second run asks for.
+#[test]
+fn kafka_topics_creates_the_partitions_asked_for() {
+    let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let run = |partitions: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mojaloop"))
+            .args([
+                "kafka-topics",
+                "--brokers",
+                &test_support::kafka_brokers(),
+                "--partitions",
+                partitions,
+                "--topic-prefix",
+                &prefix,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        eprintln!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), stdout)
+    };
+    let (ok, out) = run("2");
+    assert!(ok, "{out}");
+    for topic in [
+        "topic-transfer-prepare",
+        "topic-notification-event",
+        "topic-deferredsettlement-close",
+    ] {
+        assert!(
+            out.contains(&format!("✅ {prefix}{topic}: 2 partitions")),
+            "{topic}: {out}"
+        );
+    }
+    assert!(
+        out.contains("12 topics with at least 2 partitions"),
+        "{out}"
+    );
+    // Asking for more later: the topics keep their 2 partitions, and the job says so and fails.
+    let (ok, out) = run("4");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("❌ {prefix}topic-transfer-prepare: 2 partitions")),
+        "{out}"
+    );
+    assert!(
+        out.contains("12 topic(s) have fewer than 4 partitions"),
+        "{out}"
+    );
+}
