@@ -95,6 +95,15 @@ pub struct Common {
     /// No progress line every second.
     #[arg(long)]
     quiet: bool,
+    /// The switch's Prometheus metrics, read every second for its process's memory and CPU
+    /// (`mojaloop up` runs every service in one process; in a split deployment, the process of
+    /// the service named). Empty to leave them out; a switch that does not answer is left out.
+    #[arg(
+        long,
+        env = "MOJALOOP_SWITCH_METRICS_URL",
+        default_value = "http://127.0.0.1:3000/metrics"
+    )]
+    switch_metrics_url: String,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +123,10 @@ pub struct RunArgs {
     /// Seconds at the first rate before measuring (excluded from the results).
     #[arg(long, default_value_t = 10)]
     warmup_s: u64,
+    /// The first and the last this many seconds of the measured part are reported side by
+    /// side, when it is at least twice as long (0: not).
+    #[arg(long, default_value_t = 600)]
+    window_s: u64,
     #[command(flatten)]
     common: Common,
 }
@@ -160,7 +173,7 @@ fn parse_scenario(text: &str) -> Result<Scenario, String> {
 }
 
 impl Common {
-    fn load(&self, steps: Vec<Step>, warmup_s: u64) -> LoadConfig {
+    fn load(&self, steps: Vec<Step>, warmup_s: u64, window_s: u64) -> LoadConfig {
         LoadConfig {
             scenario: self.scenario,
             steps,
@@ -174,6 +187,10 @@ impl Common {
             skip_bulk_quote: self.skip_bulk_quote,
             seed: self.seed,
             progress: !self.quiet,
+            window_s,
+            switch_metrics_url: Some(self.switch_metrics_url.trim())
+                .filter(|url| !url.is_empty())
+                .map(str::to_string),
         }
     }
 
@@ -225,13 +242,13 @@ pub fn execute(command: PerfCommand) -> anyhow::Result<bool> {
                         },
                     );
                 }
-                let config = args.common.load(steps, args.warmup_s);
+                let config = args.common.load(steps, args.warmup_s, args.window_s);
                 let target = args.common.target();
                 let report = crate::run(&config, &target).await?;
                 Ok::<_, anyhow::Error>((report, target.out_dir))
             }
             PerfCommand::Capacity(args) => {
-                let config = args.common.load(Vec::new(), 0);
+                let config = args.common.load(Vec::new(), 0, 0);
                 let search = Search {
                     start_rate_per_s: args.start_rate,
                     step_rate_per_s: args.step_rate,
@@ -294,6 +311,41 @@ fn print_summary(report: &Report, out: &std::path::Path) {
                 p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
             );
         }
+    }
+    for window in &report.windows {
+        let phases: Vec<String> = PHASES
+            .iter()
+            .filter_map(|phase| {
+                let p = window.phases.get(*phase)?;
+                Some(format!("{phase} {:.1}", p.p99_ms))
+            })
+            .collect();
+        let memory = match (window.switch_rss_mb_start, window.switch_rss_mb_end) {
+            (Some(start), Some(end)) => format!(", switch {start:.0} → {end:.0} MB"),
+            _ => String::new(),
+        };
+        println!(
+            "{} {} s (from {} s): {:.1}/s, {} failed, {} timed out, {} dropped, p99 ms: {}{memory}",
+            window.name,
+            window.to_s - window.from_s,
+            window.from_s,
+            window.rate_achieved_per_s,
+            window.counts.failed,
+            window.counts.timed_out,
+            window.counts.dropped,
+            phases.join(", ")
+        );
+    }
+    if let Some(switch) = &report.switch {
+        println!(
+            "Switch process: {:.0} MB at the start, {:.0} MB at the end, {:.0} MB at most; {:.0} % of a core on average ({} readings of {})",
+            switch.rss_mb_start,
+            switch.rss_mb_end,
+            switch.rss_mb_max,
+            switch.cpu_percent_mean,
+            switch.readings,
+            switch.metrics_url
+        );
     }
     if !report.errors_by_code.is_empty() {
         let errors: Vec<String> = report

@@ -18,6 +18,7 @@ pub fn render(report: &Report) -> String {
     );
     header(&mut page, report);
     summary(&mut page, report);
+    windows(&mut page, report);
     errors(&mut page, report);
     charts(&mut page, report);
     if let Some(gate) = &report.gate {
@@ -138,6 +139,62 @@ fn summary(page: &mut String, report: &Report) {
     page.push_str("</table>\n");
 }
 
+/// The first and last windows side by side: p99 per phase, rate, failures, switch memory.
+fn windows(page: &mut String, report: &Report) {
+    let [first, last] = report.windows.as_slice() else {
+        return;
+    };
+    let _ = writeln!(
+        page,
+        "<h2>First and last {} s</h2>\n<table>\n<tr><th class=\"l\"></th><th>{} s – {} s</th><th>{} s – {} s</th></tr>",
+        first.to_s - first.from_s,
+        first.from_s,
+        first.to_s,
+        last.from_s,
+        last.to_s
+    );
+    let row = |page: &mut String, name: &str, a: String, b: String| {
+        let _ = writeln!(
+            page,
+            "<tr><th class=\"l\">{}</th><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            esc(&a),
+            esc(&b)
+        );
+    };
+    row(
+        page,
+        "Rate achieved /s",
+        num(first.rate_achieved_per_s),
+        num(last.rate_achieved_per_s),
+    );
+    for phase in PHASES {
+        if first.phases.contains_key(*phase) || last.phases.contains_key(*phase) {
+            let p99 = |w: &crate::report::WindowReport| {
+                w.phases.get(*phase).map_or("–".into(), |p| num(p.p99_ms))
+            };
+            row(page, &format!("{phase} p99 ms"), p99(first), p99(last));
+        }
+    }
+    let failures =
+        |w: &crate::report::WindowReport| w.counts.failed + w.counts.timed_out + w.counts.dropped;
+    row(
+        page,
+        "Failed, timed out, dropped",
+        failures(first).to_string(),
+        failures(last).to_string(),
+    );
+    let memory =
+        |w: &crate::report::WindowReport| match (w.switch_rss_mb_start, w.switch_rss_mb_end) {
+            (Some(a), Some(b)) => format!("{} → {}", num(a), num(b)),
+            _ => "–".into(),
+        };
+    row(page, "Switch memory MB", memory(first), memory(last));
+    let cpu = |w: &crate::report::WindowReport| w.switch_cpu_percent_mean.map_or("–".into(), num);
+    row(page, "Switch CPU % of a core", cpu(first), cpu(last));
+    page.push_str("</table>\n");
+}
+
 fn errors(page: &mut String, report: &Report) {
     if report.errors_by_code.is_empty() {
         return;
@@ -232,6 +289,34 @@ fn charts(page: &mut String, report: &Report) {
         shade,
         series: latency,
     }));
+
+    if timeline.iter().any(|s| s.switch_rss_mb.is_some()) {
+        let reading = |value: Option<f64>| value.unwrap_or(f64::NAN);
+        page.push_str("<h3>Switch process</h3>\n");
+        page.push_str(&line_chart(&Chart {
+            label: "Switch process memory and CPU over time",
+            x_label: "seconds",
+            y_label: "MB / % of a core",
+            shade,
+            series: vec![
+                Series::line(
+                    "resident MB",
+                    "#8c564b",
+                    along(timeline.iter().map(|s| reading(s.switch_rss_mb)).collect()),
+                ),
+                Series::line(
+                    "CPU %",
+                    "#e377c2",
+                    along(
+                        timeline
+                            .iter()
+                            .map(|s| reading(s.switch_cpu_percent))
+                            .collect(),
+                    ),
+                ),
+            ],
+        }));
+    }
 
     page.push_str("<h3>In flight</h3>\n");
     page.push_str(&line_chart(&Chart {
@@ -737,6 +822,8 @@ mod tests {
                 } else {
                     phase_map(40.0)
                 },
+                switch_rss_mb: None,
+                switch_cpu_percent: None,
             })
             .collect();
         let phases = PHASES
@@ -778,6 +865,8 @@ mod tests {
             phases,
             errors_by_code: BTreeMap::from([("3204".into(), 6), ("timeout".into(), 4)]),
             timeline,
+            windows: Vec::new(),
+            switch: None,
             gate: Some(Gate {
                 passed: false,
                 checks: vec![
@@ -866,6 +955,45 @@ mod tests {
         assert!(!page.contains("Capacity search"));
         assert!(!page.contains("Errors by code"));
         assert_eq!(page.matches("<svg").count(), 3);
+    }
+
+    #[test]
+    fn a_long_run_shows_its_first_and_last_windows_and_the_switch() {
+        let mut report = sample();
+        for (t, second) in report.timeline.iter_mut().enumerate() {
+            second.switch_rss_mb = Some(40.0 + t as f64);
+            second.switch_cpu_percent = (t > 0).then_some(55.5);
+        }
+        let window = |name: &str, from_s: u64, p99_ms: f64, rss: f64| crate::report::WindowReport {
+            name: name.into(),
+            from_s,
+            to_s: from_s + 600,
+            rate_achieved_per_s: 999.5,
+            phases: BTreeMap::from([(
+                "transfer".to_string(),
+                PhaseSummary {
+                    p99_ms,
+                    ..PhaseSummary::default()
+                },
+            )]),
+            switch_rss_mb_start: Some(rss),
+            switch_rss_mb_end: Some(rss + 1.0),
+            switch_cpu_percent_mean: Some(91.0),
+            ..crate::report::WindowReport::default()
+        };
+        report.windows = vec![
+            window("first", 10, 123.4, 40.0),
+            window("last", 3010, 456.7, 90.0),
+        ];
+        let page = render(&report);
+        assert!(page.contains("<h2>First and last 600 s</h2>"), "{page}");
+        assert!(page.contains("<th>10 s – 610 s</th><th>3010 s – 3610 s</th>"));
+        assert!(page.contains("transfer p99 ms</th><td>123.4</td><td>456.7</td>"));
+        assert!(page.contains("<td>40.0 → 41.0</td><td>90.0 → 91.0</td>"));
+        // Rate, latency, switch process, in flight, capacity.
+        assert_eq!(page.matches("<svg").count(), 5);
+        assert!(page.contains("resident MB"));
+        assert!(!render(&sample()).contains("First and last"));
     }
 
     #[test]

@@ -8,9 +8,11 @@
 
 pub mod cli;
 pub mod gate;
+pub mod histogram;
 pub mod html;
 pub mod load;
 pub mod report;
+pub mod tally;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,8 +21,8 @@ use anyhow::Context;
 use dfsp_sim::{RemoteSimulator, Scenario};
 
 use crate::gate::LedgerDatabase;
-use crate::load::{LoadConfig, LoadResult, Outcome, Step};
-use crate::report::{Capacity, CapacityStep, Counts, Report};
+use crate::load::{LoadConfig, LoadResult, Step};
+use crate::report::{Capacity, CapacityStep, Report};
 
 /// Where a run sends its payments, checks its results and writes its report.
 #[derive(Debug, Clone)]
@@ -64,67 +66,13 @@ pub struct Search {
 
 /// The measured part of `result` as a report (no gate yet).
 pub fn summarize(result: &LoadResult, config: &LoadConfig, sim_url: &str) -> Report {
-    let warmup_ms = config.warmup_s as f64 * 1000.0;
-    let measured: Vec<&load::Sample> = result
-        .samples
-        .iter()
-        .filter(|s| s.started_ms >= warmup_ms)
-        .collect();
     let total_s: u64 = config.steps.iter().map(|s| s.duration_s).sum();
     let measured_s = total_s.saturating_sub(config.warmup_s).max(1);
-    let mut counts = Counts {
-        sent: measured.len() as u64,
-        dropped: result
-            .dropped_ms
-            .iter()
-            .filter(|t| **t >= warmup_ms)
-            .count() as u64,
-        ..Counts::default()
-    };
-    // In `bulk`, errors count transfers: a bulk failed or dropped as a whole counts each of its
-    // transfers.
     let bulk = config.scenario == Scenario::Bulk;
-    let per_arrival = if bulk { config.bulk_size as u64 } else { 1 };
-    let mut errors_by_code: BTreeMap<String, u64> = BTreeMap::new();
-    for sample in &measured {
-        match &sample.outcome {
-            Outcome::Ok { .. } => counts.succeeded += 1,
-            Outcome::Failed { code, timed_out } => {
-                if *timed_out {
-                    counts.timed_out += 1;
-                } else {
-                    counts.failed += 1;
-                }
-                *errors_by_code.entry(code.clone()).or_default() += per_arrival;
-                if bulk {
-                    counts.transfers_failed += per_arrival;
-                }
-            }
-            Outcome::Bulk {
-                committed, failed, ..
-            } => {
-                if failed.is_empty() {
-                    counts.succeeded += 1;
-                } else {
-                    counts.failed += 1;
-                }
-                counts.transfers_committed += committed;
-                for (code, count) in failed {
-                    *errors_by_code.entry(code.clone()).or_default() += count;
-                    counts.transfers_failed += count;
-                }
-            }
-        }
-    }
-    if counts.dropped > 0 {
-        errors_by_code.insert("dropped".into(), counts.dropped * per_arrival);
-    }
-    let phases = load::phase_latencies(measured.iter().copied())
-        .into_iter()
-        .map(|(phase, mut values)| (phase, load::summarize(&mut values)))
-        .collect();
-    let timeline = load::timeline(result, config.warmup_s);
-    let asked: Vec<f64> = timeline
+    let measured = &result.measured;
+    let counts = measured.counts.clone();
+    let asked: Vec<f64> = result
+        .timeline
         .iter()
         .filter(|s| !s.warmup)
         .map(|s| s.rate_asked_per_s)
@@ -145,13 +93,71 @@ pub fn summarize(result: &LoadResult, config: &LoadConfig, sim_url: &str) -> Rep
         transfers_per_s: bulk.then(|| counts.transfers_committed as f64 / measured_s as f64),
         warmup_s: config.warmup_s,
         measured_s,
+        phases: measured.summaries(),
+        errors_by_code: measured.errors_by_code.clone(),
         counts,
-        phases,
-        errors_by_code,
-        timeline,
+        windows: result
+            .windows
+            .iter()
+            .map(|(window, aggregate)| window_report(window, aggregate, &result.timeline))
+            .collect(),
+        switch: config
+            .switch_metrics_url
+            .as_deref()
+            .and_then(|url| switch_process(url, &result.timeline)),
+        timeline: result.timeline.clone(),
         gate: None,
         capacity: None,
     }
+}
+
+fn window_report(
+    window: &tally::Window,
+    aggregate: &tally::Aggregate,
+    timeline: &[report::Second],
+) -> report::WindowReport {
+    let rows: Vec<&report::Second> = timeline
+        .iter()
+        .filter(|s| (window.from_s..window.to_s).contains(&s.t_s))
+        .collect();
+    let cpu: Vec<f64> = rows.iter().filter_map(|s| s.switch_cpu_percent).collect();
+    report::WindowReport {
+        name: window.name.to_string(),
+        from_s: window.from_s,
+        to_s: window.to_s,
+        rate_achieved_per_s: aggregate.counts.succeeded as f64
+            / window.to_s.saturating_sub(window.from_s).max(1) as f64,
+        counts: aggregate.counts.clone(),
+        phases: aggregate.summaries(),
+        errors_by_code: aggregate.errors_by_code.clone(),
+        switch_rss_mb_start: rows.iter().find_map(|s| s.switch_rss_mb),
+        switch_rss_mb_end: rows.iter().rev().find_map(|s| s.switch_rss_mb),
+        switch_cpu_percent_mean: (!cpu.is_empty())
+            .then(|| cpu.iter().sum::<f64>() / cpu.len() as f64),
+    }
+}
+
+/// The switch's memory at the first and last reading and at most, and its mean CPU use over
+/// the measured part; `None` when it was never read.
+fn switch_process(metrics_url: &str, timeline: &[report::Second]) -> Option<report::SwitchProcess> {
+    let readings: Vec<f64> = timeline.iter().filter_map(|s| s.switch_rss_mb).collect();
+    let cpu: Vec<f64> = timeline
+        .iter()
+        .filter(|s| !s.warmup)
+        .filter_map(|s| s.switch_cpu_percent)
+        .collect();
+    Some(report::SwitchProcess {
+        metrics_url: metrics_url.to_string(),
+        readings: readings.len() as u64,
+        rss_mb_start: *readings.first()?,
+        rss_mb_end: *readings.last()?,
+        rss_mb_max: readings.iter().copied().fold(0.0, f64::max),
+        cpu_percent_mean: if cpu.is_empty() {
+            0.0
+        } else {
+            cpu.iter().sum::<f64>() / cpu.len() as f64
+        },
+    })
 }
 
 async fn gate_checks(
@@ -207,7 +213,7 @@ async fn gate_checks(
 
 /// Transfers the payers saw committed (a bulk's count for each bulk).
 fn committed(result: &LoadResult) -> u64 {
-    result.samples.iter().map(|s| s.outcome.committed()).sum()
+    result.committed
 }
 
 async fn start_marks(
@@ -332,6 +338,10 @@ pub async fn capacity(
     report.sim_url = target.sim_url.clone();
     report.bus = target.bus.clone();
     report.timeline = timeline;
+    report.switch = base
+        .switch_metrics_url
+        .as_deref()
+        .and_then(|url| switch_process(url, &report.timeline));
     report.capacity = Some(capacity);
     report.gate = Some(
         gate_checks(
@@ -362,10 +372,25 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::{Outcome, Sample};
+
+    /// What `drive` would produce from these payments and drops.
+    fn tallied(config: &LoadConfig, samples: &[Sample], dropped_ms: &[f64]) -> LoadResult {
+        let bulk_size = (config.scenario == Scenario::Bulk).then_some(config.bulk_size as u64);
+        let mut tally =
+            tally::Tally::new(&config.steps, config.warmup_s, config.window_s, bulk_size);
+        for sample in samples {
+            tally.add(sample);
+        }
+        for at in dropped_ms {
+            tally.add_dropped(*at);
+        }
+        tally.finish(0)
+    }
 
     #[test]
     fn the_summary_leaves_out_the_warm_up() {
-        let ok = |started_ms: f64| load::Sample {
+        let ok = |started_ms: f64| Sample {
             started_ms,
             ended_ms: started_ms + 50.0,
             outcome: Outcome::Ok {
@@ -373,24 +398,20 @@ mod tests {
                 transfer_id: "t".into(),
             },
         };
-        let result = LoadResult {
-            samples: vec![
-                ok(500.0),
-                ok(1_500.0),
-                ok(2_500.0),
-                load::Sample {
-                    started_ms: 2_600.0,
-                    ended_ms: 2_700.0,
-                    outcome: Outcome::Failed {
-                        code: "4001".into(),
-                        timed_out: false,
-                    },
+        let samples = vec![
+            ok(500.0),
+            ok(1_500.0),
+            ok(2_500.0),
+            Sample {
+                started_ms: 2_600.0,
+                ended_ms: 2_700.0,
+                outcome: Outcome::Failed {
+                    code: "4001".into(),
+                    timed_out: false,
                 },
-            ],
-            dropped_ms: vec![100.0, 2_800.0],
-            seconds: vec![(10.0, 0), (10.0, 0), (10.0, 0)],
-            started_epoch_ms: 0,
-        };
+            },
+        ];
+        let dropped_ms = vec![100.0, 2_800.0];
         let config = LoadConfig {
             scenario: Scenario::EndToEnd,
             steps: vec![Step {
@@ -407,7 +428,10 @@ mod tests {
             skip_bulk_quote: false,
             seed: 1,
             progress: false,
+            window_s: 0,
+            switch_metrics_url: None,
         };
+        let result = tallied(&config, &samples, &dropped_ms);
         let report = summarize(&result, &config, "http://sim");
         assert_eq!(report.measured_s, 2);
         assert_eq!(report.counts.sent, 3);
@@ -425,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_bulk_run_counts_bulks_and_their_transfers() {
-        let bulk = |started_ms: f64, committed: u64, failed: Vec<(String, u64)>| load::Sample {
+        let bulk = |started_ms: f64, committed: u64, failed: Vec<(String, u64)>| Sample {
             started_ms,
             ended_ms: started_ms + 300.0,
             outcome: Outcome::Bulk {
@@ -434,23 +458,19 @@ mod tests {
                 failed,
             },
         };
-        let result = LoadResult {
-            samples: vec![
-                bulk(100.0, 10, Vec::new()),
-                bulk(1_100.0, 8, vec![("3204".into(), 2)]),
-                load::Sample {
-                    started_ms: 1_500.0,
-                    ended_ms: 1_600.0,
-                    outcome: Outcome::Failed {
-                        code: "timeout".into(),
-                        timed_out: true,
-                    },
+        let samples = vec![
+            bulk(100.0, 10, Vec::new()),
+            bulk(1_100.0, 8, vec![("3204".into(), 2)]),
+            Sample {
+                started_ms: 1_500.0,
+                ended_ms: 1_600.0,
+                outcome: Outcome::Failed {
+                    code: "timeout".into(),
+                    timed_out: true,
                 },
-            ],
-            dropped_ms: vec![1_700.0],
-            seconds: vec![(1.0, 0), (1.0, 0)],
-            started_epoch_ms: 0,
-        };
+            },
+        ];
+        let dropped_ms = vec![1_700.0];
         let config = LoadConfig {
             scenario: Scenario::Bulk,
             steps: vec![Step {
@@ -467,7 +487,10 @@ mod tests {
             skip_bulk_quote: false,
             seed: 1,
             progress: false,
+            window_s: 0,
+            switch_metrics_url: None,
         };
+        let result = tallied(&config, &samples, &dropped_ms);
         let report = summarize(&result, &config, "http://sim");
         assert_eq!(report.bulk_size, Some(10));
         let c = &report.counts;

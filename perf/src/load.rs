@@ -13,7 +13,6 @@
 //! keeps the two phases' times, the transfers committed and the failed ones by code, so memory
 //! grows with the bulks, not with their transfers.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +22,8 @@ use dfsp_sim::{
 };
 use tokio::sync::mpsc;
 
-use crate::report::{PhaseSummary, Second};
+pub use crate::tally::LoadResult;
+use crate::tally::Tally;
 
 /// One rate held for a while.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -58,6 +58,12 @@ pub struct LoadConfig {
     pub seed: u64,
     /// Print a progress line every second.
     pub progress: bool,
+    /// The first and last this many seconds of the measured part are reported side by side
+    /// (when it is at least twice as long); 0 for none.
+    pub window_s: u64,
+    /// The switch's Prometheus `/metrics` (its process memory and CPU time are read every
+    /// second into the timeline); `None` to leave them out.
+    pub switch_metrics_url: Option<String>,
 }
 
 /// How one payment ended.
@@ -115,18 +121,6 @@ pub struct Sample {
     pub started_ms: f64,
     pub ended_ms: f64,
     pub outcome: Outcome,
-}
-
-/// Everything one schedule produced.
-#[derive(Debug, Clone, Default)]
-pub struct LoadResult {
-    pub samples: Vec<Sample>,
-    /// Arrival offsets (ms) dropped for want of room.
-    pub dropped_ms: Vec<f64>,
-    /// Per second: the rate asked and in-flight at its end.
-    pub seconds: Vec<(f64, u64)>,
-    /// Wall-clock time of the start (ms since the epoch).
-    pub started_epoch_ms: i64,
 }
 
 /// A small deterministic generator (xorshift64*), enough to spread payments over pairs.
@@ -202,13 +196,15 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     let mut draw = Draw(config.seed | 1);
-    let mut result = LoadResult {
-        started_epoch_ms,
-        ..LoadResult::default()
-    };
+    let bulk_size = (config.scenario == Scenario::Bulk).then_some(config.bulk_size as u64);
+    let mut tally = Tally::new(&config.steps, config.warmup_s, config.window_s, bulk_size);
+    let (readings_tx, mut readings) = mpsc::unbounded_channel::<(usize, u64, f64)>();
+    let sampler = config.switch_metrics_url.clone().map(|url| {
+        let sim = sim.clone();
+        tokio::spawn(read_switch(sim, url, start, readings_tx))
+    });
     let mut next_s = 0.0_f64;
     let mut second_done = 0_u64;
-    let mut progress = Progress::default();
 
     while let Some(rate) = rate_at(&config.steps, next_s) {
         let due = start + Duration::from_secs_f64(next_s);
@@ -220,7 +216,7 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                 break;
             };
             if in_flight.load(Ordering::Relaxed) >= config.in_flight_max {
-                result.dropped_ms.push(next_s * 1000.0);
+                tally.add_dropped(next_s * 1000.0);
             } else {
                 in_flight.fetch_add(1, Ordering::Relaxed);
                 let (payer, payee) = match config.pairs.len() {
@@ -334,13 +330,18 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
         while (second_done + 1) as f64 <= start.elapsed().as_secs_f64() && second_done < total_s {
             let asked = rate_at(&config.steps, second_done as f64).unwrap_or(rate);
             let now_in_flight = in_flight.load(Ordering::Relaxed);
-            result.seconds.push((asked, now_in_flight));
             while let Ok(sample) = rx.try_recv() {
-                progress.add(&sample);
-                result.samples.push(sample);
+                tally.add(&sample);
             }
+            while let Ok((t_s, resident, cpu)) = readings.try_recv() {
+                tally.add_switch_reading(t_s, resident, cpu);
+            }
+            tally.close_through(second_done as usize + 1, now_in_flight);
             if config.progress {
-                progress.print(second_done + 1, asked, now_in_flight, config.warmup_s);
+                println!(
+                    "{}",
+                    tally.progress_line(second_done + 1, asked, now_in_flight, config.warmup_s)
+                );
             }
             second_done += 1;
         }
@@ -348,15 +349,54 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
     drop(tx);
     // Let the payments in flight finish (each is bounded by its own timeout).
     while let Some(sample) = rx.recv().await {
-        result.samples.push(sample);
+        tally.add(&sample);
     }
-    while result.seconds.len() < total_s as usize {
-        let t = result.seconds.len() as f64;
-        result
-            .seconds
-            .push((rate_at(&config.steps, t).unwrap_or(0.0), 0));
+    if let Some(sampler) = sampler {
+        sampler.abort();
     }
-    Ok(result)
+    while let Ok((t_s, resident, cpu)) = readings.try_recv() {
+        tally.add_switch_reading(t_s, resident, cpu);
+    }
+    Ok(tally.finish(started_epoch_ms))
+}
+
+/// Reads the switch's process figures from its `/metrics` every second until aborted, sending
+/// (second of the run, resident bytes, CPU seconds). A failed read is skipped: the figures are
+/// an observation, not part of the run.
+async fn read_switch(
+    sim: Arc<RemoteSimulator>,
+    url: String,
+    start: Instant,
+    readings: mpsc::UnboundedSender<(usize, u64, f64)>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let t_s = start.elapsed().as_secs() as usize;
+        if let Ok(text) = sim.fetch_text(&url, SWITCH_READ_TIMEOUT_MS).await {
+            if let Some((resident, cpu)) = process_figures(&text) {
+                if readings.send((t_s, resident, cpu)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Longest wait for one read of the switch's `/metrics`.
+const SWITCH_READ_TIMEOUT_MS: u64 = 900;
+
+/// `process_resident_memory_bytes` and `process_cpu_seconds_total` of a Prometheus text page.
+pub fn process_figures(text: &str) -> Option<(u64, f64)> {
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+    };
+    let resident = value("process_resident_memory_bytes")?;
+    let cpu = value("process_cpu_seconds_total")?;
+    Some((resident as u64, cpu))
 }
 
 /// The sample of a bulk (one payee DFSP): its phases and counts, or what stopped it.
@@ -397,145 +437,9 @@ fn failure(error: &PaymentError) -> Outcome {
     }
 }
 
-/// The running figures behind the progress line.
-#[derive(Default)]
-struct Progress {
-    completed_this_second: u64,
-    failed_total: u64,
-    end_to_end_ms: Vec<f64>,
-}
-
-impl Progress {
-    fn add(&mut self, sample: &Sample) {
-        if sample.outcome.succeeded() {
-            self.completed_this_second += 1;
-        } else {
-            self.failed_total += 1;
-        }
-        if let Some(phases) = sample.outcome.phases() {
-            self.end_to_end_ms
-                .push(phases.iter().map(|(_, ms)| ms).sum());
-        }
-    }
-
-    fn print(&mut self, t_s: u64, asked: f64, in_flight: u64, warmup_s: u64) {
-        let p99 = percentile(&mut self.end_to_end_ms.clone(), 0.99);
-        println!(
-            "[{t_s:>4}s{}] asked {asked:>7.1}/s  completed {:>5}/s  in flight {in_flight:>5}  p99 so far {p99:>7.1} ms  errors {}",
-            if t_s <= warmup_s { " warm-up" } else { "" },
-            self.completed_this_second,
-            self.failed_total
-        );
-        self.completed_this_second = 0;
-    }
-}
-
-/// The `q` quantile (nearest rank) of `values`; 0 for none. Sorts `values`.
-pub fn percentile(values: &mut [f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    values.get(rank - 1).copied().unwrap_or(0.0)
-}
-
-/// Latency summary of `values` (ms).
-pub fn summarize(values: &mut [f64]) -> PhaseSummary {
-    if values.is_empty() {
-        return PhaseSummary::default();
-    }
-    let mean = values.iter().sum::<f64>() / values.len() as f64;
-    PhaseSummary {
-        count: values.len() as u64,
-        mean_ms: mean,
-        p50_ms: percentile(values, 0.50),
-        p95_ms: percentile(values, 0.95),
-        p99_ms: percentile(values, 0.99),
-        max_ms: values.last().copied().unwrap_or(0.0),
-    }
-}
-
-/// Per-phase latencies (ms) of the successful samples (and of the bulks whose phases were all
-/// answered, some of their transfers failed or not), `end_to_end` included.
-pub fn phase_latencies<'a>(
-    samples: impl Iterator<Item = &'a Sample>,
-) -> BTreeMap<String, Vec<f64>> {
-    let mut by_phase: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for sample in samples {
-        if let Some(phases) = sample.outcome.phases() {
-            let mut total = 0.0;
-            for (name, ms) in phases {
-                by_phase.entry((*name).to_string()).or_default().push(*ms);
-                total += ms;
-            }
-            by_phase
-                .entry("end_to_end".to_string())
-                .or_default()
-                .push(total);
-        }
-    }
-    by_phase
-}
-
-/// The per-second timeline (by completion second).
-pub fn timeline(result: &LoadResult, warmup_s: u64) -> Vec<Second> {
-    let mut seconds: Vec<Second> = result
-        .seconds
-        .iter()
-        .enumerate()
-        .map(|(i, (asked, in_flight))| Second {
-            t_s: i as u64,
-            warmup: (i as u64) < warmup_s,
-            rate_asked_per_s: *asked,
-            in_flight: *in_flight,
-            ..Second::default()
-        })
-        .collect();
-    let mut buckets: Vec<Vec<&Sample>> = vec![Vec::new(); seconds.len()];
-    for sample in &result.samples {
-        let started = (sample.started_ms / 1000.0) as usize;
-        if let Some(second) = seconds.get_mut(started) {
-            second.started += 1;
-        }
-        let ended = ((sample.ended_ms / 1000.0) as usize).min(seconds.len().saturating_sub(1));
-        if let Some(bucket) = buckets.get_mut(ended) {
-            bucket.push(sample);
-        }
-    }
-    for (second, bucket) in seconds.iter_mut().zip(buckets) {
-        for sample in &bucket {
-            if sample.outcome.succeeded() {
-                second.completed += 1;
-            } else {
-                second.failed += 1;
-            }
-        }
-        for (phase, mut values) in phase_latencies(bucket.into_iter()) {
-            second
-                .p50_ms
-                .insert(phase.clone(), percentile(&mut values, 0.50));
-            second.p99_ms.insert(phase, percentile(&mut values, 0.99));
-        }
-    }
-    seconds
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let mut values: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&mut values, 0.99), 99.0);
-        assert_eq!(percentile(&mut values, 0.50), 50.0);
-        assert_eq!(percentile(&mut [], 0.99), 0.0);
-        let summary = summarize(&mut values);
-        assert_eq!(summary.count, 100);
-        assert_eq!(summary.max_ms, 100.0);
-        assert_eq!(summary.mean_ms, 50.5);
-    }
 
     #[test]
     fn the_schedule_follows_its_steps() {
@@ -570,43 +474,9 @@ mod tests {
     }
 
     #[test]
-    fn timeline_buckets_by_second() {
-        let ok = |started_ms: f64, ended_ms: f64| Sample {
-            started_ms,
-            ended_ms,
-            outcome: Outcome::Ok {
-                phases: vec![("lookup", 10.0), ("transfer", 20.0)],
-                transfer_id: "t".into(),
-            },
-        };
-        let result = LoadResult {
-            samples: vec![
-                ok(100.0, 130.0),
-                ok(900.0, 1_100.0),
-                Sample {
-                    started_ms: 1_500.0,
-                    ended_ms: 1_600.0,
-                    outcome: Outcome::Failed {
-                        code: "4001".into(),
-                        timed_out: false,
-                    },
-                },
-            ],
-            dropped_ms: Vec::new(),
-            seconds: vec![(10.0, 1), (10.0, 0)],
-            started_epoch_ms: 0,
-        };
-        let seconds = timeline(&result, 1);
-        assert_eq!(seconds.len(), 2);
-        assert!(seconds
-            .first()
-            .is_some_and(|s| s.warmup && s.started == 2 && s.completed == 1));
-        assert!(seconds
-            .get(1)
-            .is_some_and(|s| !s.warmup && s.completed == 1 && s.failed == 1));
-        assert_eq!(
-            seconds.first().and_then(|s| s.p99_ms.get("end_to_end")),
-            Some(&30.0)
-        );
+    fn process_figures_from_a_metrics_page() {
+        let page = "# HELP x_total y\nx_total 3\nprocess_cpu_seconds_total 12.5\nprocess_resident_memory_bytes 41943040\nprocess_open_fds 30\n";
+        assert_eq!(process_figures(page), Some((41_943_040, 12.5)));
+        assert_eq!(process_figures("process_cpu_seconds_total 1\n"), None);
     }
 }

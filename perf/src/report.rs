@@ -84,6 +84,48 @@ pub struct Second {
     pub p50_ms: BTreeMap<String, f64>,
     /// p99 of each phase over the payments that completed in this second.
     pub p99_ms: BTreeMap<String, f64>,
+    /// The switch process's resident memory, read from its `/metrics` during this second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_rss_mb: Option<f64>,
+    /// The switch process's CPU use since the previous reading (100 = one core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_cpu_percent: Option<f64>,
+}
+
+/// A part of the measured run (the first or last ten minutes of a long one), by the seconds
+/// its payments started in, to show side by side whether anything changed as the run went on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowReport {
+    /// `first` or `last`.
+    pub name: String,
+    /// Seconds since the start of the run: `from_s..to_s`.
+    pub from_s: u64,
+    pub to_s: u64,
+    pub rate_achieved_per_s: f64,
+    pub counts: Counts,
+    pub phases: BTreeMap<String, PhaseSummary>,
+    pub errors_by_code: BTreeMap<String, u64>,
+    /// The switch process's memory at the window's first and last reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_rss_mb_start: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_rss_mb_end: Option<f64>,
+    /// Its mean CPU use over the window (100 = one core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch_cpu_percent_mean: Option<f64>,
+}
+
+/// The switch process as its `/metrics` showed it during the run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SwitchProcess {
+    pub metrics_url: String,
+    /// Readings taken (one a second when the switch answered).
+    pub readings: u64,
+    pub rss_mb_start: f64,
+    pub rss_mb_end: f64,
+    pub rss_mb_max: f64,
+    /// Mean CPU use over the measured part (100 = one core).
+    pub cpu_percent_mean: f64,
 }
 
 /// One check of the validity gate.
@@ -158,6 +200,12 @@ pub struct Report {
     /// transfers).
     pub errors_by_code: BTreeMap<String, u64>,
     pub timeline: Vec<Second>,
+    /// The first and last windows of the measured part (runs at least twice `--window-s`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowReport>,
+    /// The switch process's memory and CPU, when its `/metrics` was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<SwitchProcess>,
     pub gate: Option<Gate>,
     pub capacity: Option<Capacity>,
 }

@@ -715,6 +715,23 @@ impl RemoteSimulator {
             .ok_or_else(|| PaymentError::Simulator(format!("{url}: unexpected report {answer}")))
     }
 
+    /// The text at `url` (another server than the simulator, e.g. the switch's `/metrics`),
+    /// fetched with the simulator's client (its certificate when mutual TLS is on), waiting at
+    /// most `timeout_ms`.
+    pub async fn fetch_text(&self, url: &str, timeout_ms: u64) -> Result<String, String> {
+        let response = self
+            .client
+            .get(url)
+            .timeout(Duration::from_millis(timeout_ms))
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: HTTP {}", response.status()));
+        }
+        response.text().await.map_err(|e| format!("{url}: {e}"))
+    }
+
     /// How the simulator's requests and callbacks matched up since it started.
     pub async fn callback_counts(&self) -> Result<CallbackCounts, String> {
         let url = format!("{}/stats", self.base);

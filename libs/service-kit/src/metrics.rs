@@ -215,6 +215,82 @@ impl Registry {
     }
 }
 
+/// The process's own figures, read from `/proc/self` when rendered (Linux; left out where
+/// `/proc` is not there), under the names Prometheus's client libraries give them: how much
+/// CPU the process has used, how much memory it holds and how many descriptors it has open.
+/// Sampled over a run they show whether anything grows without bound, and what an idle switch
+/// costs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessFigures {
+    pub cpu_seconds_total: f64,
+    pub resident_memory_bytes: u64,
+    pub open_fds: u64,
+}
+
+/// Linux reports CPU times in `/proc` in USER_HZ ticks, 100 a second on every architecture's
+/// user ABI.
+const USER_HZ: f64 = 100.0;
+
+impl ProcessFigures {
+    /// This process's figures now; `None` without `/proc`.
+    pub fn read() -> Option<ProcessFigures> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let open_fds = std::fs::read_dir("/proc/self/fd").ok()?.count() as u64;
+        Some(ProcessFigures {
+            cpu_seconds_total: cpu_seconds(&stat)?,
+            resident_memory_bytes: resident_bytes(&status)?,
+            open_fds,
+        })
+    }
+
+    fn render(&self, out: &mut String) {
+        for (name, kind, help, value) in [
+            (
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                self.cpu_seconds_total,
+            ),
+            (
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                self.resident_memory_bytes as f64,
+            ),
+            (
+                "process_open_fds",
+                "gauge",
+                "Number of open file descriptors.",
+                self.open_fds as f64,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {}", format_value(value));
+        }
+    }
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line, in seconds. The command name (field 2) may
+/// hold spaces and parentheses, so fields are counted after its last `)`.
+fn cpu_seconds(stat: &str) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    // After the name: state (3), ppid, pgrp, session, tty_nr, tpgid, flags, minflt, cminflt,
+    // majflt, cmajflt (13), utime (14), stime (15).
+    let utime: f64 = fields.nth(11)?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// `VmRSS` of a `/proc/<pid>/status`, in bytes.
+fn resident_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 fn owned(names: &[&str]) -> Vec<String> {
     names.iter().map(|name| name.to_string()).collect()
 }
@@ -577,7 +653,11 @@ fn format_value(value: f64) -> String {
 
 /// `200` with the rendered registry and the Prometheus text content type.
 pub fn metrics_response(registry: &Registry) -> Response {
-    let mut response = Response::new(Body::from(registry.render()));
+    let mut text = registry.render();
+    if let Some(process) = ProcessFigures::read() {
+        process.render(&mut text);
+    }
+    let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(CONTENT_TYPE_PROMETHEUS_TEXT),
@@ -712,6 +792,24 @@ mod tests {
 process_start_time_seconds 1704067200.5\n";
 
     #[test]
+    fn process_figures_from_proc() {
+        let stat = "4242 (a (strange) name) S 1 4242 4242 0 -1 4194560 2000 0 3 0 1234 566 0 0 20 0 9 0 100 0 0";
+        assert_eq!(cpu_seconds(stat), Some(18.0));
+        assert_eq!(cpu_seconds("no name"), None);
+        let status = "Name:\tmojaloop\nVmPeak:\t  900 kB\nVmRSS:\t   40960 kB\nThreads:\t9\n";
+        assert_eq!(resident_bytes(status), Some(40_960 * 1024));
+        if cfg!(target_os = "linux") {
+            let figures = ProcessFigures::read().expect("/proc/self on Linux");
+            assert!(figures.resident_memory_bytes > 0 && figures.open_fds > 0);
+            let mut out = String::new();
+            figures.render(&mut out);
+            assert!(out
+                .contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "));
+            assert!(out.contains("\nprocess_resident_memory_bytes "));
+        }
+    }
+
+    #[test]
     fn empty_registry_renders_the_process_start_time() {
         assert_eq!(registry("moja").render(), PROCESS);
     }
@@ -843,7 +941,12 @@ handler_seconds_count{{step=\"prepare\"}} 5\n{PROCESS}"
         let body = axum::body::to_bytes(response.into_body(), 1 << 16)
             .await
             .unwrap();
-        assert_eq!(std::str::from_utf8(&body).unwrap(), PROCESS);
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.starts_with(PROCESS), "{text}");
+        // The process's own figures follow, where /proc tells them.
+        if cfg!(target_os = "linux") {
+            assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        }
     }
 
     #[test]
