@@ -37,9 +37,12 @@ ticks() { # user + system CPU of a process, in clock ticks (100 a second)
   sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 status() {
-  "${MYSQL[@]}" -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_select','Com_insert','Com_update','Com_delete','Com_commit','Com_rollback','Com_begin','Com_stmt_execute','Com_stmt_prepare','Innodb_os_log_fsyncs','Innodb_data_fsyncs','Bytes_received','Bytes_sent')"
+  "${MYSQL[@]}" -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_select','Com_insert','Com_update','Com_delete','Com_commit','Com_rollback','Com_begin','Com_stmt_execute','Com_stmt_prepare','Innodb_data_fsyncs','Bytes_received','Bytes_sent')"
 }
 
+if [ "${ANALYSE_ONLY:-0}" = 1 ]; then # again from the files of an earlier run (CPU from cpu.ticks)
+  read -r ds ms dd < "$OUT/cpu.ticks"
+else
 status > "$OUT/status.before"
 s0=$(ticks "$switch_pid"); m0=$(ticks "$mysqld_pid"); d0=$(ticks "$sim_pid")
 if [ "$PROFILE" = 1 ]; then
@@ -55,8 +58,11 @@ perf stat -x, -e task-clock -o "$OUT/loadgen.stat" -- \
 s1=$(ticks "$switch_pid"); m1=$(ticks "$mysqld_pid"); d1=$(ticks "$sim_pid")
 status > "$OUT/status.after"
 [ "$PROFILE" = 1 ] && wait "$recorder" || true
+ds=$((s1 - s0)); ms=$((m1 - m0)); dd=$((d1 - d0))
+echo "$ds $ms $dd" > "$OUT/cpu.ticks"
+fi
 
-python3 - "$OUT" "$((s1 - s0))" "$((m1 - m0))" "$((d1 - d0))" "${sim_pid:+yes}" <<'PY'
+python3 - "$OUT" "$ds" "$ms" "$dd" "${sim_pid:+yes}" <<'PY'
 import json, sys
 out, switch, mysqld, sims, separate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "yes"
 report = json.load(open(f"{out}/report.json"))
@@ -80,9 +86,10 @@ for name, ms in rows:
 lines.append(f"  {'all':<22} {sum(ms for _, ms in rows) / total:8.3f}")
 lines += ["", "MariaDB per payment (lookup, quote and transfer together):"]
 for key in ["Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_begin", "Com_commit",
-            "Com_rollback", "Com_stmt_prepare", "Com_stmt_execute", "Innodb_os_log_fsyncs", "Innodb_data_fsyncs",
+            "Com_rollback", "Com_stmt_prepare", "Com_stmt_execute", "Innodb_data_fsyncs",
             "Bytes_received", "Bytes_sent"]:
-    lines.append(f"  {key:<22} {(after[key] - before[key]) / total:10.2f}")
+    if key in after and key in before:
+        lines.append(f"  {key:<22} {(after[key] - before[key]) / total:10.2f}")
 lines.append("  (Questions counts every statement sent, one round trip each; Com_stmt_execute the prepared ones among them)")
 open(f"{out}/budget.txt", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

@@ -29,7 +29,7 @@ pub struct Histogram {
 }
 
 fn bucket_of(ms: f64) -> u16 {
-    if !(ms > FLOOR_MS) {
+    if ms.is_nan() || ms <= FLOOR_MS {
         return 0;
     }
     let index = ((ms / FLOOR_MS).ln() / GROWTH.ln()).floor();

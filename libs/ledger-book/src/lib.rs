@@ -106,14 +106,4 @@ fn truncate(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
 
-/// Appends `values` as bound parameters and the closing parenthesis of an `IN (` list.
-fn push_in_list<T>(builder: &mut sqlx::QueryBuilder<'_, sqlx::MySql>, values: &[T])
-where
-    T: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::MySql> + sqlx::Type<sqlx::MySql> + 'static,
-{
-    let mut separated = builder.separated(", ");
-    for value in values {
-        separated.push_bind(value.clone());
-    }
-    separated.push_unseparated(")");
-}
+use store::push_in_list;

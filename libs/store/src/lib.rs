@@ -258,8 +258,77 @@ fn validate_database_name(name: &str) -> Result<()> {
     }
 }
 
+/// The length an `IN (…)` list of `len` bound values is padded to: 1, 2, 3, 4, 6, 8, 12, 16,
+/// 24, 32, … (each step at most half again the one before).
+///
+/// sqlx keeps prepared statements per connection by their SQL text, 100 of them; a batch's
+/// `IN` list of every length from 1 to the batch's largest is a statement of its own, and
+/// past 100 each is prepared, used once and closed again: two round trips more for one
+/// statement. Measured at 600 payments/s, prepares and closes were a third of all MariaDB
+/// round trips. Padded, a statement has a few shapes (11 up to 64 values), so they stay
+/// prepared.
+pub fn in_list_len(len: usize) -> usize {
+    let mut size = usize::from(len > 0);
+    while size < len {
+        size = if size < 2 {
+            size + 1
+        } else if size.is_power_of_two() {
+            size + size / 2
+        } else {
+            size / 3 * 4
+        };
+    }
+    size
+}
+
+/// Appends `values` as bound parameters and the closing parenthesis of an `IN (` list, padded
+/// to [`in_list_len`] by repeating the last value (an `IN` list matches a value once however
+/// often it is listed). `values` must not be empty: `IN ()` is not SQL.
+pub fn push_in_list<T>(builder: &mut sqlx::QueryBuilder<'_, sqlx::MySql>, values: &[T])
+where
+    T: Clone + Send + for<'q> sqlx::Encode<'q, sqlx::MySql> + sqlx::Type<sqlx::MySql> + 'static,
+{
+    let mut separated = builder.separated(", ");
+    for value in values {
+        separated.push_bind(value.clone());
+    }
+    if let Some(last) = values.last() {
+        for _ in values.len()..in_list_len(values.len()) {
+            separated.push_bind(last.clone());
+        }
+    }
+    separated.push_unseparated(")");
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn in_lists_are_padded_to_a_few_lengths() {
+        let lengths: Vec<usize> = (0..=64).map(super::in_list_len).collect();
+        let mut shapes = lengths.clone();
+        shapes.dedup();
+        assert_eq!(shapes, [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]);
+        for (len, padded) in lengths.iter().enumerate() {
+            assert!(
+                *padded >= len && *padded * 2 <= len * 3 + 2,
+                "{len} -> {padded}"
+            );
+        }
+        assert_eq!(super::in_list_len(1000), 1024);
+        let mut query = sqlx::QueryBuilder::<sqlx::MySql>::new("SELECT 1 WHERE x IN (");
+        super::push_in_list(
+            &mut query,
+            &[
+                "a".to_string(),
+                "b".to_string(),
+                "c".to_string(),
+                "d".to_string(),
+                "e".to_string(),
+            ],
+        );
+        assert_eq!(query.sql(), "SELECT 1 WHERE x IN (?, ?, ?, ?, ?, ?)");
+    }
+
     use super::*;
 
     #[test]

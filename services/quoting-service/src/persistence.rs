@@ -399,11 +399,9 @@ async fn stored_hashes(
     let mut query = QueryBuilder::<MySql>::new(format!(
         "SELECT quoteId, hash FROM `{table}` WHERE quoteId IN ("
     ));
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(*id);
-    }
-    list.push_unseparated(") LOCK IN SHARE MODE");
+    let ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    store::push_in_list(&mut query, &ids);
+    query.push(" LOCK IN SHARE MODE");
     let found: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
     Ok(found.into_iter().collect())
 }
@@ -463,11 +461,9 @@ async fn write_responses(
     let mut query = QueryBuilder::<MySql>::new(
         "SELECT quoteId, transactionId, payerFsp, payeeFsp FROM `quote` WHERE quoteId IN (",
     );
-    let mut list = query.separated(", ");
-    for row in rows {
-        list.push_bind(&row.quote_id);
-    }
-    list.push_unseparated(") LOCK IN SHARE MODE");
+    let ids: Vec<String> = rows.iter().map(|row| row.quote_id.clone()).collect();
+    store::push_in_list(&mut query, &ids);
+    query.push(" LOCK IN SHARE MODE");
     let quotes: Vec<(String, String, String, String)> =
         query.build_query_as().fetch_all(&mut **tx).await?;
     let quotes: HashMap<String, (String, String, String)> = quotes

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use sqlx::{MySql, QueryBuilder};
 
 use super::notify::{Body, Notifier};
+use super::prepare::in_list;
 use super::{body_hash, DbTime};
 use crate::error::{Error, Result};
 use crate::store::{Store, Tx};
@@ -183,14 +184,6 @@ pub(super) async fn load_transfers(
             },
         )
         .collect()
-}
-
-fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
-    let mut separated = builder.separated(", ");
-    for value in values {
-        separated.push_bind(value.clone());
-    }
-    separated.push_unseparated(")");
 }
 
 /// Stored duplicate-check hashes of `ids` in `table`.

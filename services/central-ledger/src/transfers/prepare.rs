@@ -138,12 +138,10 @@ pub fn parse(message: Message) -> std::result::Result<Incoming, Box<(Message, Fs
     }
 }
 
+/// An `IN (` list of `values` and its closing parenthesis, padded to one of a few lengths
+/// (`store::push_in_list`).
 pub(super) fn in_list(builder: &mut QueryBuilder<'_, MySql>, values: &[String]) {
-    let mut separated = builder.separated(", ");
-    for value in values {
-        separated.push_bind(value.clone());
-    }
-    separated.push_unseparated(")");
+    ::store::push_in_list(builder, values);
 }
 
 pub(super) fn db_datetime(ms: i64) -> String {

@@ -124,11 +124,7 @@ pub async fn sweep(
     expiring.retain(|t| !linked_transfers.contains(&t.id));
     let mut delete =
         QueryBuilder::<MySql>::new("DELETE FROM transferTimeout WHERE transferId IN (");
-    let mut list = delete.separated(", ");
-    for id in &ids {
-        list.push_bind(id.clone());
-    }
-    list.push_unseparated(")");
+    ::store::push_in_list(&mut delete, &ids);
     delete.build().execute(&mut *tx).await?;
     // The book: the payers' positions locked in one statement (account-id order, the lock
     // order of every writer), RESERVED_TIMEOUT then EXPIRED_RESERVED, reservations given back.
@@ -254,11 +250,8 @@ async fn load_reserved(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<Expiring>>
          JOIN participant payee ON payee.participantId = tpe.participantId
          WHERE t.transferId IN (",
     );
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(id.clone());
-    }
-    list.push_unseparated(") ORDER BY t.transferId");
+    ::store::push_in_list(&mut query, ids);
+    query.push(" ORDER BY t.transferId");
     let rows: Vec<Row> = query.build_query_as().fetch_all(&mut **tx).await?;
     rows.into_iter()
         .filter(|row| row.2 == State::Reserved.id())
