@@ -240,6 +240,9 @@ fn start(server: &Path, install: &Path, data: &Path, port: u16) -> Result<Option
             .open(&log)
             .with_context(|| format!("opening {}", log.display()))
     };
+    // Temporary tables in a directory of its own, not a /tmp shared with other servers.
+    let tmpdir = data.join("tmp");
+    std::fs::create_dir_all(&tmpdir).with_context(|| format!("creating {}", tmpdir.display()))?;
     if !datadir.join("mysql").is_dir() {
         tracing::info!(datadir = %datadir.display(), "initialising a private MariaDB");
         let mut child = Command::new(install)
@@ -247,6 +250,7 @@ fn start(server: &Path, install: &Path, data: &Path, port: u16) -> Result<Option
                 "--no-defaults".to_string(),
                 format!("--user={user}"),
                 format!("--datadir={}", datadir.display()),
+                format!("--tmpdir={}", tmpdir.display()),
                 "--auth-root-authentication-method=normal".to_string(),
                 "--skip-test-db".to_string(),
             ])
@@ -285,6 +289,7 @@ fn start(server: &Path, install: &Path, data: &Path, port: u16) -> Result<Option
             format!("--datadir={}", datadir.display()),
             format!("--socket={}", data.join("mariadb.sock").display()),
             format!("--pid-file={}", data.join("mariadb.pid").display()),
+            format!("--tmpdir={}", tmpdir.display()),
             format!("--port={port}"),
             "--bind-address=127.0.0.1".to_string(),
             "--character-set-server=utf8mb4".to_string(),

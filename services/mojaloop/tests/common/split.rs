@@ -95,6 +95,9 @@ pub fn tail(path: &Path, lines: usize) -> String {
 /// A MariaDB server of the test's own.
 pub struct Mariadb {
     datadir: PathBuf,
+    /// Its own directory for temporary tables: servers bootstrapping side by side in one
+    /// `/tmp` once failed to remove a temporary table (`mysql.tmp_user_sys` then unknown).
+    tmpdir: PathBuf,
     log: PathBuf,
     pub port: u16,
     child: Option<Child>,
@@ -105,12 +108,15 @@ impl Mariadb {
     pub fn new(dir: &Path) -> Mariadb {
         let datadir = dir.join("mariadb");
         std::fs::create_dir_all(&datadir).unwrap();
+        let tmpdir = dir.join("tmp");
+        std::fs::create_dir_all(&tmpdir).unwrap();
         let log = dir.join("mariadb.log");
         let status = Command::new(program("mariadb-install-db"))
             .args([
                 "--no-defaults".to_string(),
                 format!("--user={}", user()),
                 format!("--datadir={}", datadir.display()),
+                format!("--tmpdir={}", tmpdir.display()),
                 "--auth-root-authentication-method=normal".to_string(),
                 "--skip-test-db".to_string(),
             ])
@@ -121,6 +127,7 @@ impl Mariadb {
         assert!(status.success(), "mariadb-install-db: {}", tail(&log, 20));
         let mut db = Mariadb {
             datadir,
+            tmpdir,
             log,
             port: free_port(),
             child: None,
@@ -143,6 +150,7 @@ impl Mariadb {
                 format!("--user={}", user()),
                 format!("--datadir={}", self.datadir.display()),
                 format!("--socket={}", self.datadir.join("sock").display()),
+                format!("--tmpdir={}", self.tmpdir.display()),
                 format!("--port={}", self.port),
                 "--bind-address=127.0.0.1".to_string(),
                 "--character-set-server=utf8mb4".to_string(),
