@@ -297,11 +297,6 @@ impl Tally {
         line
     }
 
-    /// Seconds of the schedule.
-    pub fn seconds(&self) -> usize {
-        self.rows.len()
-    }
-
     /// Closes every second left (nothing is in flight any more) and gives the result.
     pub fn finish(mut self, started_epoch_ms: i64) -> LoadResult {
         self.close_through(self.rows.len(), 0);
