@@ -37,7 +37,7 @@ ticks() { # user + system CPU of a process, in clock ticks (100 a second)
   sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 status() {
-  "${MYSQL[@]}" -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_select','Com_insert','Com_update','Com_delete','Com_commit','Com_rollback','Com_begin','Com_stmt_execute','Com_stmt_prepare','Innodb_data_fsyncs','Bytes_received','Bytes_sent')"
+  "${MYSQL[@]}" -e "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions','Com_select','Com_insert','Com_update','Com_delete','Com_commit','Com_rollback','Com_begin','Com_stmt_execute','Com_stmt_prepare','Innodb_data_fsyncs','Bytes_received','Bytes_sent','Handler_write','Handler_update','Handler_delete','Handler_read_key','Handler_read_next','Handler_commit','Innodb_buffer_pool_read_requests','Innodb_buffer_pool_write_requests','Innodb_os_log_written')"
 }
 
 if [ "${ANALYSE_ONLY:-0}" = 1 ]; then # again from the files of an earlier run (CPU from cpu.ticks)
@@ -87,10 +87,13 @@ lines.append(f"  {'all':<22} {sum(ms for _, ms in rows) / total:8.3f}")
 lines += ["", "MariaDB per payment (lookup, quote and transfer together):"]
 for key in ["Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_begin", "Com_commit",
             "Com_rollback", "Com_stmt_prepare", "Com_stmt_execute", "Innodb_data_fsyncs",
-            "Bytes_received", "Bytes_sent"]:
+            "Bytes_received", "Bytes_sent", "Handler_write", "Handler_update", "Handler_delete",
+            "Handler_read_key", "Handler_read_next", "Innodb_buffer_pool_read_requests",
+            "Innodb_buffer_pool_write_requests", "Innodb_os_log_written"]:
     if key in after and key in before:
         lines.append(f"  {key:<22} {(after[key] - before[key]) / total:10.2f}")
-lines.append("  (Questions counts every statement sent, one round trip each; Com_stmt_execute the prepared ones among them)")
+lines.append("  (Questions counts every statement sent, one round trip each; Com_stmt_execute the prepared ones among them;")
+lines.append("   Handler_* count rows written, updated, deleted and index reads, Innodb_buffer_pool_*_requests page touches, Innodb_os_log_written redo bytes)")
 open(f"{out}/budget.txt", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

@@ -43,7 +43,7 @@ pub fn check_path_id(id: &str) -> Result<(), FspiopError> {
 /// resend look new.
 pub fn body_hash_hex(value: &serde_json::Value) -> String {
     let digest = sha2::Sha256::digest(fspiop::canonical::to_string(value).as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    fspiop::hex::lower(&digest)
 }
 
 #[cfg(test)]

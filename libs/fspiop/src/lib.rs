@@ -13,6 +13,7 @@ pub mod datetime;
 pub mod envelope;
 pub mod error;
 pub mod headers;
+pub mod hex;
 pub mod ilp;
 pub mod jws;
 pub mod trace_context;

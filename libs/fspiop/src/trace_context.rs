@@ -211,7 +211,7 @@ fn is_lower_hex(text: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::lower(bytes)
 }
 
 /// `N` bytes from exactly `2 * N` lower-case hex digits.

@@ -121,6 +121,11 @@ pub(super) struct Transfer {
 /// and prepare and fulfil batches deadlocked on them under load. The join is a plain read; it
 /// must be the transaction's first non-locking read, so its snapshot is taken after the locks
 /// are held (whoever changes a transfer's state holds its row lock first).
+///
+/// `STRAIGHT_JOIN` keeps the join order as written, from the batch's transfer ids outwards.
+/// Left to itself MariaDB 10.11 started from the few `participant` rows and walked each
+/// payer's `transferParticipant` index entries with a rowid filter: a read whose cost grew
+/// with the table (2.4 ms for 8 transfers at 18,000 rows, against 0.4 ms in this order).
 pub(super) async fn load_transfers(
     tx: &mut Tx<'_>,
     ids: &[String],
@@ -146,10 +151,10 @@ pub(super) async fn load_transfers(
                   ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
                 payer.name, tpa.participantCurrencyId, payee.name, tpe.participantCurrencyId
          FROM transfer t
-         JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
-         JOIN participant payer ON payer.participantId = tpa.participantId
-         JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
-         JOIN participant payee ON payee.participantId = tpe.participantId
+         STRAIGHT_JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
+         STRAIGHT_JOIN participant payer ON payer.participantId = tpa.participantId
+         STRAIGHT_JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
+         STRAIGHT_JOIN participant payee ON payee.participantId = tpe.participantId
          WHERE t.transferId IN (",
     );
     in_list(&mut query, ids);

@@ -17,7 +17,7 @@ pub async fn answer(
     requester: &str,
 ) -> Result<std::result::Result<Value, FspiopError>> {
     let parties: Vec<(String,)> = sqlx::query_as(
-        "SELECT p.name FROM transferParticipant tp JOIN participant p ON p.participantId = tp.participantId WHERE tp.transferId = ?",
+        "SELECT p.name FROM transferParticipant tp STRAIGHT_JOIN participant p ON p.participantId = tp.participantId WHERE tp.transferId = ?",
     )
     .bind(transfer_id)
     .fetch_all(&store.pool)

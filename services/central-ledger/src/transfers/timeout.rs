@@ -238,16 +238,18 @@ async fn load_reserved(tx: &mut Tx<'_>, ids: &[String]) -> Result<Vec<Expiring>>
     type Row = (String, String, String, String, u32, String, u32);
     // The transfer rows, which fulfils lock too, are locked by `sweep`: a commit and an expiry
     // cannot interleave. Not `FOR UPDATE` here: that would lock the participant rows as well.
+    // `STRAIGHT_JOIN`: from the ids outwards, whatever the table's size (see fulfil's
+    // `load_transfers`).
     let mut query = QueryBuilder::<MySql>::new(
         "SELECT t.transferId, CAST(t.amount AS CHAR),
                 (SELECT tsc.transferStateId FROM transferStateChange tsc WHERE tsc.transferId = t.transferId
                   ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
                 payer.name, tpa.participantCurrencyId, payee.name, tpe.participantCurrencyId
          FROM transfer t
-         JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
-         JOIN participant payer ON payer.participantId = tpa.participantId
-         JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
-         JOIN participant payee ON payee.participantId = tpe.participantId
+         STRAIGHT_JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
+         STRAIGHT_JOIN participant payer ON payer.participantId = tpa.participantId
+         STRAIGHT_JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
+         STRAIGHT_JOIN participant payee ON payee.participantId = tpe.participantId
          WHERE t.transferId IN (",
     );
     ::store::push_in_list(&mut query, ids);

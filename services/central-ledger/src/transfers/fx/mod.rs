@@ -179,11 +179,11 @@ where
                   ORDER BY s.fxTransferStateChangeId DESC LIMIT 1),
                 ini.name, ip.participantCurrencyId, fxp.name, sp.participantCurrencyId, tp.participantCurrencyId
          FROM fxTransfer f
-         JOIN fxTransferParticipant ip ON ip.commitRequestId = f.commitRequestId AND ip.transferParticipantRoleTypeId = 6
-         JOIN participant ini ON ini.participantId = ip.participantId
-         JOIN fxTransferParticipant sp ON sp.commitRequestId = f.commitRequestId AND sp.transferParticipantRoleTypeId = 7 AND sp.fxParticipantCurrencyTypeId = 1
-         JOIN participant fxp ON fxp.participantId = sp.participantId
-         JOIN fxTransferParticipant tp ON tp.commitRequestId = f.commitRequestId AND tp.transferParticipantRoleTypeId = 7 AND tp.fxParticipantCurrencyTypeId = 2
+         STRAIGHT_JOIN fxTransferParticipant ip ON ip.commitRequestId = f.commitRequestId AND ip.transferParticipantRoleTypeId = 6
+         STRAIGHT_JOIN participant ini ON ini.participantId = ip.participantId
+         STRAIGHT_JOIN fxTransferParticipant sp ON sp.commitRequestId = f.commitRequestId AND sp.transferParticipantRoleTypeId = 7 AND sp.fxParticipantCurrencyTypeId = 1
+         STRAIGHT_JOIN participant fxp ON fxp.participantId = sp.participantId
+         STRAIGHT_JOIN fxTransferParticipant tp ON tp.commitRequestId = f.commitRequestId AND tp.transferParticipantRoleTypeId = 7 AND tp.fxParticipantCurrencyTypeId = 2
          WHERE ",
     );
     query.push(column).push(" IN (");
@@ -343,10 +343,10 @@ pub async fn load_dependents(
                   ORDER BY tsc.transferStateChangeId DESC LIMIT 1),
                 payer.name, payee.name, tpe.participantCurrencyId
          FROM transfer t
-         JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
-         JOIN participant payer ON payer.participantId = tpa.participantId
-         JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
-         JOIN participant payee ON payee.participantId = tpe.participantId
+         STRAIGHT_JOIN transferParticipant tpa ON tpa.transferId = t.transferId AND tpa.transferParticipantRoleTypeId = 1
+         STRAIGHT_JOIN participant payer ON payer.participantId = tpa.participantId
+         STRAIGHT_JOIN transferParticipant tpe ON tpe.transferId = t.transferId AND tpe.transferParticipantRoleTypeId = 2
+         STRAIGHT_JOIN participant payee ON payee.participantId = tpe.participantId
          WHERE t.transferId IN (",
     );
     in_list(&mut query, &transfer_ids);
@@ -411,7 +411,7 @@ pub async fn answer_get(
     requester: &str,
 ) -> Result<std::result::Result<Value, FspiopError>> {
     let parties: Vec<(String,)> = sqlx::query_as(
-        "SELECT p.name FROM fxTransferParticipant fp JOIN participant p ON p.participantId = fp.participantId WHERE fp.commitRequestId = ?",
+        "SELECT p.name FROM fxTransferParticipant fp STRAIGHT_JOIN participant p ON p.participantId = fp.participantId WHERE fp.commitRequestId = ?",
     )
     .bind(id)
     .fetch_all(&store.pool)
