@@ -290,15 +290,7 @@ impl Journal {
             let after = positions.apply(m.account, m.change)?;
             journal.push((after, m.change, m.kind, state_change));
         }
-        for position in positions.take_moved() {
-            sqlx::query(
-                "UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?",
-            )
-            .bind(position.value.to_decimal_string())
-            .bind(position.id)
-            .execute(&mut **tx)
-            .await?;
-        }
+        update_positions(tx, &positions.take_moved()).await?;
         if !journal.is_empty() {
             let mut query = QueryBuilder::<MySql>::new(
                 "INSERT INTO participantPositionChange (participantPositionId, participantCurrencyId, transferStateChangeId, fxTransferStateChangeId, value, `change`, reservedValue) ",
@@ -398,4 +390,44 @@ async fn insert_transitions(
         ids.insert((kind, transfer_id, state), id);
     }
     Ok(StateIds(ids))
+}
+
+/// Writes the moved positions' values: one statement for one position, one `CASE` for several
+/// (a batch moves a position per payer or payee in it; one statement each was a round trip
+/// each). Values are bound as decimal text, as MariaDB stores them: exact, no float between.
+async fn update_positions(tx: &mut Tx<'_>, moved: &[crate::Position]) -> Result<()> {
+    match moved {
+        [] => {}
+        [position] => {
+            sqlx::query(
+                "UPDATE participantPosition SET value = ?, changedDate = NOW(3) WHERE participantPositionId = ?",
+            )
+            .bind(position.value.to_decimal_string())
+            .bind(position.id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        several => {
+            let mut query = QueryBuilder::<MySql>::new(
+                "UPDATE participantPosition SET value = CASE participantPositionId",
+            );
+            for position in several {
+                query
+                    .push(" WHEN ")
+                    .push_bind(position.id)
+                    .push(" THEN ")
+                    .push_bind(position.value.to_decimal_string());
+            }
+            query.push(" END, changedDate = NOW(3) WHERE participantPositionId IN (");
+            let ids: Vec<u64> = several.iter().map(|position| position.id).collect();
+            push_in_list(&mut query, &ids);
+            let updated = query.build().execute(&mut **tx).await?.rows_affected();
+            crate::invariant!(
+                updated == several.len() as u64,
+                "{updated} of {} moved positions were written",
+                several.len()
+            );
+        }
+    }
+    Ok(())
 }
