@@ -1,15 +1,22 @@
 //! Lower-case hexadecimal text of bytes (hashes, trace ids), without a `format!` per byte.
 
-const DIGITS: &[u8; 16] = b"0123456789abcdef";
-
 /// `bytes` as lower-case hex, two digits a byte.
 pub fn lower(bytes: &[u8]) -> String {
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        text.push(digit(byte >> 4));
+        text.push(digit(byte & 0x0f));
     }
     text
+}
+
+/// The lower-case hex digit of a nibble (0 to 15).
+fn digit(nibble: u8) -> char {
+    char::from(if nibble < 10 {
+        b'0' + nibble
+    } else {
+        b'a' + nibble - 10
+    })
 }
 
 #[cfg(test)]

@@ -77,7 +77,6 @@ pub struct ResponseRow {
     /// `YYYY-MM-DD HH:MM:SS.mmm`, UTC.
     pub expiration: String,
     pub condition: String,
-    pub ilp_packet: String,
     /// The transaction id the ILP packet carries, when the packet was checked: it must be the
     /// stored quote's.
     pub transaction_id: Option<String>,
@@ -648,7 +647,7 @@ async fn insert_responses(
         "INSERT INTO `quoteResponse` (quoteId, payeeFsp, payerFsp, transferAmount, \
          transferAmountCurrencyId, payeeReceiveAmount, payeeReceiveAmountCurrencyId, \
          payeeFspFeeAmount, payeeFspFeeCurrencyId, payeeFspCommissionAmount, \
-         payeeFspCommissionCurrencyId, expirationDate, ilpCondition, ilpPacket, hash, body) ",
+         payeeFspCommissionCurrencyId, expirationDate, ilpCondition, hash, body) ",
     );
     insert.push_values(firsts, |mut values, row| {
         let amount = |money: &Option<(String, String)>| money.as_ref().map(|(a, _)| a.clone());
@@ -667,7 +666,6 @@ async fn insert_responses(
             .push_bind(currency(&row.payee_fsp_commission))
             .push_bind(&row.expiration)
             .push_bind(&row.condition)
-            .push_bind(&row.ilp_packet)
             .push_bind(&row.hash)
             .push_bind(&row.body);
     });

@@ -955,7 +955,6 @@ fn response_row(
         payee_fsp_commission: money(&response.payee_fsp_commission),
         expiration,
         condition: response.condition.clone(),
-        ilp_packet: response.ilp_packet.clone(),
         transaction_id,
         hash,
         body: String::from_utf8_lossy(&inbound.body).into_owned(),

@@ -191,21 +191,32 @@ pub(super) async fn load_transfers(
         .collect()
 }
 
-/// Stored duplicate-check hashes of `ids` in `table`.
-async fn stored_hashes(
+/// Stored duplicate-check hashes of `ids`: the fulfils' and the errors', in one read.
+async fn stored_hash_pairs(
     tx: &mut Tx<'_>,
-    table: &str,
     ids: &[String],
-) -> Result<HashMap<String, String>> {
+) -> Result<(HashMap<String, String>, HashMap<String, String>)> {
     if ids.is_empty() {
-        return Ok(HashMap::new());
+        return Ok((HashMap::new(), HashMap::new()));
     }
-    let mut query = QueryBuilder::<MySql>::new(format!(
-        "SELECT transferId, COALESCE(hash, '') FROM {table} WHERE transferId IN ("
-    ));
+    let mut query = QueryBuilder::<MySql>::new(
+        "SELECT 0, transferId, COALESCE(hash, '') FROM transferFulfilmentDuplicateCheck WHERE transferId IN (",
+    );
     in_list(&mut query, ids);
-    let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
-    Ok(rows.into_iter().collect())
+    query.push(
+        " UNION ALL SELECT 1, transferId, COALESCE(hash, '') FROM transferErrorDuplicateCheck WHERE transferId IN (",
+    );
+    in_list(&mut query, ids);
+    let rows: Vec<(i64, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let (mut fulfils, mut errors) = (HashMap::new(), HashMap::new());
+    for (table, id, hash) in rows {
+        if table == 0 {
+            fulfils.insert(id, hash);
+        } else {
+            errors.insert(id, hash);
+        }
+    }
+    Ok((fulfils, errors))
 }
 
 /// Everything a batch writes, collected while deciding and written in a few multi-row
@@ -483,9 +494,7 @@ pub async fn handle(
         }
     }
     let window = open_window(&mut tx).await?;
-    let mut fulfil_hashes =
-        stored_hashes(&mut tx, "transferFulfilmentDuplicateCheck", &ids).await?;
-    let mut error_hashes = stored_hashes(&mut tx, "transferErrorDuplicateCheck", &ids).await?;
+    let (mut fulfil_hashes, mut error_hashes) = stored_hash_pairs(&mut tx, &ids).await?;
     // What a resend of a finished transfer is answered with (rarely any).
     let finals: Vec<String> = transfers
         .iter()

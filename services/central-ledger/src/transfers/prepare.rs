@@ -155,39 +155,40 @@ pub(super) async fn load_participants(
     if names.is_empty() {
         return Ok(HashMap::new());
     }
+    // The participants and their accounts in one read (a participant without accounts comes
+    // back once, its account columns NULL).
     let mut query = QueryBuilder::<MySql>::new(
-        "SELECT participantId, name, isActive FROM participant WHERE name IN (",
+        "SELECT p.participantId, p.name, p.isActive, pc.participantCurrencyId, pc.currencyId, lat.name, pc.isActive
+         FROM participant p
+         LEFT JOIN participantCurrency pc ON pc.participantId = p.participantId
+         LEFT JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId
+         WHERE p.name IN (",
     );
     in_list(&mut query, names);
-    let rows: Vec<(u32, String, bool)> = query.build_query_as().fetch_all(&mut **tx).await?;
-    let mut participants: HashMap<String, ParticipantRow> = rows
-        .into_iter()
-        .map(|(id, name, is_active)| {
-            (
-                name.clone(),
-                ParticipantRow {
-                    id,
-                    name,
-                    is_active,
-                    accounts: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    let ids: Vec<String> = participants.values().map(|p| p.id.to_string()).collect();
-    if ids.is_empty() {
-        return Ok(participants);
-    }
-    let mut query = QueryBuilder::<MySql>::new(
-        "SELECT pc.participantCurrencyId, pc.participantId, pc.currencyId, lat.name, pc.isActive FROM participantCurrency pc
-         JOIN ledgerAccountType lat ON lat.ledgerAccountTypeId = pc.ledgerAccountTypeId WHERE pc.participantId IN (",
+    type Row = (
+        u32,
+        String,
+        bool,
+        Option<u32>,
+        Option<String>,
+        Option<String>,
+        Option<bool>,
     );
-    in_list(&mut query, &ids);
-    let accounts: Vec<(u32, u32, String, String, bool)> =
-        query.build_query_as().fetch_all(&mut **tx).await?;
-    for (id, participant_id, currency, kind, is_active) in accounts {
-        if let Some(p) = participants.values_mut().find(|p| p.id == participant_id) {
-            p.accounts.push(AccountRow {
+    let rows: Vec<Row> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let mut participants: HashMap<String, ParticipantRow> = HashMap::new();
+    for (participant_id, name, is_active, account, currency, kind, account_active) in rows {
+        let participant = participants
+            .entry(name.clone())
+            .or_insert_with(|| ParticipantRow {
+                id: participant_id,
+                name,
+                is_active,
+                accounts: Vec::new(),
+            });
+        if let (Some(id), Some(currency), Some(kind), Some(is_active)) =
+            (account, currency, kind, account_active)
+        {
+            participant.accounts.push(AccountRow {
                 id,
                 currency,
                 kind,
