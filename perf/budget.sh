@@ -14,6 +14,9 @@
 #
 # Writes budget.txt (and, with PROFILE=1, profile.txt: the switch's CPU samples by crate and
 # its 40 hottest functions) into OUT, and the perf run's report beside them.
+#
+# On the Kafka bus (`mojaloop up --kafka …`): BROKER_PID=<the broker's pid> counts the broker's
+# CPU too, and PERF_ARGS="--bus kafka" is passed to `mojaloop perf run`.
 set -euo pipefail
 
 RATE=${RATE:-300}
@@ -28,6 +31,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$OUT"
 switch_pid=${SWITCH_PID:-$(pgrep -f -o "mojaloop up" || true)}
 sim_pid=${SIM_PID:-$(pgrep -f -o "mojaloop sim" || true)}
+broker_pid=${BROKER_PID:-}
+read -r -a perf_args <<< "${PERF_ARGS:-}"
 mysqld_pid=${MYSQLD_PID:-$(pgrep -x mariadbd || pgrep -x mysqld || true)}
 [ -n "$switch_pid" ] || { echo "no 'mojaloop up' process: start the switch first (SWITCH_PID=...)" >&2; exit 2; }
 [ -n "$mysqld_pid" ] || { echo "no MariaDB/MySQL server process found (MYSQLD_PID=...)" >&2; exit 2; }
@@ -41,10 +46,10 @@ status() {
 }
 
 if [ "${ANALYSE_ONLY:-0}" = 1 ]; then # again from the files of an earlier run (CPU from cpu.ticks)
-  read -r ds ms dd < "$OUT/cpu.ticks"
+  read -r ds ms dd bd < "$OUT/cpu.ticks"
 else
 status > "$OUT/status.before"
-s0=$(ticks "$switch_pid"); m0=$(ticks "$mysqld_pid"); d0=$(ticks "$sim_pid")
+s0=$(ticks "$switch_pid"); m0=$(ticks "$mysqld_pid"); d0=$(ticks "$sim_pid"); b0=$(ticks "$broker_pid")
 if [ "$PROFILE" = 1 ]; then
   # Sampled after the warm-up, for the measured part only.
   (sleep "$WARMUP_S"; exec perf record -q -F 499 -e cpu-clock -p "$switch_pid" -o "$OUT/perf.data" -- sleep "$DURATION_S") \
@@ -54,17 +59,18 @@ fi
 # The load generator's own CPU: perf stat counts its task clock.
 perf stat -x, -e task-clock -o "$OUT/loadgen.stat" -- \
   "$MOJALOOP" perf run --rate "$RATE" --duration-s "$DURATION_S" --warmup-s "$WARMUP_S" \
-  --quiet --out "$OUT" > "$OUT/run.txt"
-s1=$(ticks "$switch_pid"); m1=$(ticks "$mysqld_pid"); d1=$(ticks "$sim_pid")
+  --quiet --out "$OUT" "${perf_args[@]}" > "$OUT/run.txt"
+s1=$(ticks "$switch_pid"); m1=$(ticks "$mysqld_pid"); d1=$(ticks "$sim_pid"); b1=$(ticks "$broker_pid")
 status > "$OUT/status.after"
 [ "$PROFILE" = 1 ] && wait "$recorder" || true
-ds=$((s1 - s0)); ms=$((m1 - m0)); dd=$((d1 - d0))
-echo "$ds $ms $dd" > "$OUT/cpu.ticks"
+ds=$((s1 - s0)); ms=$((m1 - m0)); dd=$((d1 - d0)); bd=$((b1 - b0))
+echo "$ds $ms $dd $bd" > "$OUT/cpu.ticks"
 fi
 
-python3 - "$OUT" "$ds" "$ms" "$dd" "${sim_pid:+yes}" <<'PY'
+python3 - "$OUT" "$ds" "$ms" "$dd" "${sim_pid:+yes}" "${bd:-0}" "${broker_pid:+yes}" <<'PY'
 import json, sys
 out, switch, mysqld, sims, separate = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "yes"
+broker, with_broker = int(sys.argv[6]), sys.argv[7] == "yes"
 report = json.load(open(f"{out}/report.json"))
 paid = report["counts"]["succeeded"]
 # Warm-up payments and the drain count too: per payment, divide by all of them.
@@ -79,7 +85,8 @@ lines = [f"Budget at {report['rate_asked_per_s']:.0f} payments/s for {report['me
          "", "CPU per payment (ms):"]
 rows = [("switch" if separate else "switch + simulators", switch * 10),
         ("simulated DFSPs", sims * 10) if separate else None,
-        ("MariaDB", mysqld * 10), ("load generator", loadgen_ms)]
+        ("MariaDB", mysqld * 10), ("Kafka broker", broker * 10) if with_broker else None,
+        ("load generator", loadgen_ms)]
 rows = [r for r in rows if r]
 for name, ms in rows:
     lines.append(f"  {name:<22} {ms / total:8.3f}   ({ms / 1000 / (report['measured_s'] + report['warmup_s']) * 100:5.1f} % of a core)")

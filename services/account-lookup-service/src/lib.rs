@@ -342,6 +342,19 @@ pub async fn run(
     admin_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    run_with_local_oracle(config, stores, api_listener, admin_listener, None, shutdown).await
+}
+
+/// [`run`], with calls to an oracle served by this same process going to its router directly
+/// ([`oracle::LocalOracle`]).
+pub async fn run_with_local_oracle(
+    config: Config,
+    stores: Stores,
+    api_listener: TcpListener,
+    admin_listener: TcpListener,
+    local_oracle: Option<oracle::LocalOracle>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let drain_timeout_ms = config.limits.shutdown_drain_timeout_ms;
     let tls = config
         .tls
@@ -355,6 +368,9 @@ pub async fn run(
         .map_err(|e| Error::Internal(e.to_string()))?;
     let mut state = AppState::new(config, stores)?;
     state.forwarder = state.forwarder.clone().with_signer(jws_signer);
+    if let Some(local) = local_oracle {
+        state.oracles = state.oracles.clone().with_local(local);
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

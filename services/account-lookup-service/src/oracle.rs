@@ -139,7 +139,36 @@ pub struct Oracles {
     hub_name: Arc<str>,
     cache: Option<Arc<LookupCache>>,
     metrics: Metrics,
+    local: Option<Arc<LocalOracle>>,
+    request_timeout: Duration,
 }
+
+/// An oracle served by this same process (`mojaloop up`): calls to its base URL go to its
+/// router directly, through the same handlers and edge layers as over the socket, without the
+/// HTTP round trip. Any other URL is called over HTTP.
+pub struct LocalOracle {
+    base: String,
+    app: axum::Router,
+}
+
+impl LocalOracle {
+    /// `base` is the URL the oracle is registered under (`http://127.0.0.1:4003`).
+    pub fn new(base: &str, app: axum::Router) -> LocalOracle {
+        LocalOracle {
+            base: base.trim_end_matches('/').to_string(),
+            app,
+        }
+    }
+
+    /// The path and query of `url` when it is this oracle's.
+    fn path_of<'u>(&self, url: &'u str) -> Option<&'u str> {
+        let rest = url.strip_prefix(self.base.as_str())?;
+        (rest.starts_with('/') || rest.starts_with('?')).then_some(rest)
+    }
+}
+
+/// Longest answer read from an in-process oracle (a batch answer for 10 000 parties fits).
+const LOCAL_ANSWER_LEN_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 impl Oracles {
     pub fn new(
@@ -173,7 +202,15 @@ impl Oracles {
             hub_name: Arc::from(hub_name),
             cache,
             metrics,
+            local: None,
+            request_timeout: Duration::from_millis(config.request_timeout_ms),
         })
+    }
+
+    /// Calls to `local`'s base URL go to its router in-process.
+    pub fn with_local(mut self, local: LocalOracle) -> Oracles {
+        self.local = Some(Arc::new(local));
+        self
     }
 
     pub fn registry(&self) -> &Registry {
@@ -370,7 +407,7 @@ impl Oracles {
         caller: &Caller<'_>,
         body: Option<Vec<u8>>,
     ) -> Result<axum::body::Bytes, (Option<u16>, FspiopError)> {
-        let mut request = self.client.request(method.clone(), url);
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(caller.headers.len() + 3);
         let mut has_content_type = false;
         for (name, value) in caller.headers {
             if DROPPED.contains(&name.as_str())
@@ -379,35 +416,65 @@ impl Oracles {
                 continue;
             }
             has_content_type |= name == "content-type";
-            request = request.header(name.as_str(), value.as_str());
+            headers.push((name.as_str(), value.as_str()));
         }
-        request = request
-            .header(fspiop::headers::FSPIOP_SOURCE, caller.source)
-            .header(
-                fspiop::headers::FSPIOP_DESTINATION,
-                caller.destination.unwrap_or(&self.hub_name),
-            );
-        if let Some(body) = body {
-            if !has_content_type {
-                request = request.header("content-type", "application/json");
-            }
-            request = request.body(body);
+        headers.push((fspiop::headers::FSPIOP_SOURCE, caller.source));
+        headers.push((
+            fspiop::headers::FSPIOP_DESTINATION,
+            caller.destination.unwrap_or(&self.hub_name),
+        ));
+        if body.is_some() && !has_content_type {
+            headers.push(("content-type", "application/json"));
         }
         let unreachable = |detail: String| {
             FspiopError::with_detail(ErrorCode::ServiceCurrentlyUnavailable, detail)
         };
-        let response = request.send().await.map_err(|error| {
-            tracing::warn!(%url, %error, "oracle unreachable");
-            (None, unreachable("oracle unreachable".to_string()))
-        })?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| {
-            tracing::warn!(%url, %error, "oracle answer unreadable");
-            (
-                Some(status.as_u16()),
-                unreachable("oracle answer could not be read".to_string()),
-            )
-        })?;
+        let (status, bytes) = match self
+            .local
+            .as_ref()
+            .and_then(|local| Some((local, local.path_of(url)?)))
+        {
+            Some((local, path)) => {
+                let answer = tokio::time::timeout(
+                    self.request_timeout,
+                    call_local(local, method, path, &headers, body),
+                )
+                .await;
+                match answer {
+                    Ok(Ok(answer)) => answer,
+                    Ok(Err(error)) => {
+                        tracing::warn!(%url, %error, "in-process oracle call failed");
+                        return Err((None, unreachable("oracle unreachable".to_string())));
+                    }
+                    Err(_) => {
+                        tracing::warn!(%url, "in-process oracle call timed out");
+                        return Err((None, unreachable("oracle unreachable".to_string())));
+                    }
+                }
+            }
+            None => {
+                let mut request = self.client.request(method, url);
+                for (name, value) in &headers {
+                    request = request.header(*name, *value);
+                }
+                if let Some(body) = body {
+                    request = request.body(body);
+                }
+                let response = request.send().await.map_err(|error| {
+                    tracing::warn!(%url, %error, "oracle unreachable");
+                    (None, unreachable("oracle unreachable".to_string()))
+                })?;
+                let status = response.status();
+                let bytes = response.bytes().await.map_err(|error| {
+                    tracing::warn!(%url, %error, "oracle answer unreadable");
+                    (
+                        Some(status.as_u16()),
+                        unreachable("oracle answer could not be read".to_string()),
+                    )
+                })?;
+                (status, bytes)
+            }
+        };
         if status.is_success() {
             return Ok(bytes);
         }
@@ -427,4 +494,31 @@ impl Oracles {
             _ => unreachable(format!("oracle answered {}", status.as_u16())),
         }))
     }
+}
+
+/// One request to an in-process oracle's router: its status and body.
+async fn call_local(
+    local: &LocalOracle,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<(reqwest::StatusCode, axum::body::Bytes), String> {
+    use tower::ServiceExt as _;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.map(axum::body::Body::from).unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    let response = match local.app.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), LOCAL_ANSWER_LEN_MAX_BYTES)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((status, bytes))
 }

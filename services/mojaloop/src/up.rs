@@ -333,6 +333,11 @@ pub async fn run_switch(
     let local = if host == "0.0.0.0" { "127.0.0.1" } else { host };
     let oracle_url = format!("{scheme}://{local}:{}", ports.oracle);
     let als_admin = format!("{scheme}://{local}:{}", ports.als_admin);
+    // The ALS calls this process's oracle through its router, not over loopback HTTP (one
+    // socket round trip less per lookup); an oracle registered under any other URL is called
+    // over HTTP.
+    let oracle = msisdn_oracle::Prepared::new(oracle, oracle_store).context("oracle")?;
+    let local_oracle = account_lookup_service::oracle::LocalOracle::new(&oracle_url, oracle.app());
     let urls = (
         format!("{scheme}://{local}:{}", ports.central_ledger),
         format!("{scheme}://{local}:{}", ports.als_api),
@@ -411,14 +416,15 @@ pub async fn run_switch(
             listeners.2,
             stopped(stop_rx.clone())
         ),
-        account_lookup_service::run(
+        account_lookup_service::run_with_local_oracle(
             als,
             als_stores,
             listeners.3,
             listeners.4,
+            Some(local_oracle),
             stopped(stop_rx.clone())
         ),
-        msisdn_oracle::run(oracle, oracle_store, listeners.5, stopped(stop_rx.clone())),
+        oracle.serve(listeners.5, stopped(stop_rx.clone())),
         central_settlement::run_with_bus(
             settlement,
             settlement_bus,

@@ -112,6 +112,49 @@ pub async fn connect_store(config: &Config, create_database: bool, migrate: bool
     Ok(Store::new(pool))
 }
 
+/// The oracle's application and TLS settings, built once; [`Prepared::app`] is the same
+/// router that [`Prepared::serve`] puts on the listener (same state, same metrics), for a caller
+/// in the same process that dispatches to it without a socket (`mojaloop up`'s ALS).
+pub struct Prepared {
+    app: axum::Router,
+    tls: Option<service_kit::tls::TlsServer>,
+}
+
+impl Prepared {
+    pub fn new(config: Config, store: Store) -> Result<Prepared> {
+        let tls = config
+            .tls
+            .server()
+            .map_err(|e| Error::Config(format!("TLS: {e}")))?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            metrics: Metrics::new(),
+            started: SystemTime::now(),
+        };
+        Ok(Prepared {
+            app: app(state),
+            tls,
+        })
+    }
+
+    /// The router, to call in-process.
+    pub fn app(&self) -> axum::Router {
+        self.app.clone()
+    }
+
+    /// Serves the oracle API on `listener` until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        service_kit::tls::serve(listener, self.app, self.tls, shutdown)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
 /// Serves the oracle API on `listener` until `shutdown` resolves.
 pub async fn run(
     config: Config,
@@ -119,17 +162,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let tls = config
-        .tls
-        .server()
-        .map_err(|e| Error::Config(format!("TLS: {e}")))?;
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-        metrics: Metrics::new(),
-        started: SystemTime::now(),
-    };
-    service_kit::tls::serve(listener, app(state), tls, shutdown)
+    Prepared::new(config, store)?
+        .serve(listener, shutdown)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))
 }

@@ -252,6 +252,16 @@ pub async fn spawn_switch() -> Switch {
 /// The switch with the ALS configuration adjusted by `adjust`; the MSISDN oracle is
 /// registered as the MSISDN oracle.
 pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
+    spawn_switch_inner(adjust, false).await
+}
+
+/// The switch with its MSISDN oracle called in-process, as `mojaloop up` does: the oracle is
+/// registered under a URL where nothing listens, so a call that went over HTTP would fail.
+pub async fn spawn_switch_local_oracle() -> Switch {
+    spawn_switch_inner(|_| {}, true).await
+}
+
+async fn spawn_switch_inner(adjust: impl FnOnce(&mut Config), local_oracle: bool) -> Switch {
     let server = database_server_url();
     let (ledger_db, als_db, oracle_db) = (unique("t_cl"), unique("t_als"), unique("t_orc"));
     store::create_database_if_missing(&server, &ledger_db)
@@ -277,23 +287,32 @@ pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let oracle_pool = oracle_store.pool.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let oracle = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    stops.push(tx);
-    tasks.push(tokio::spawn(async move {
-        let stop = async move {
-            let _ = rx.await;
-        };
-        if let Err(error) = msisdn_oracle::run(oracle_config, oracle_store, listener, stop).await {
-            panic!("oracle stopped with an error: {error}");
-        }
-    }));
+    let prepared =
+        msisdn_oracle::Prepared::new(oracle_config, oracle_store).unwrap_or_else(|e| panic!("{e}"));
+    let (oracle, local) = if local_oracle {
+        let oracle = closed_base().await;
+        let local = account_lookup_service::oracle::LocalOracle::new(&oracle, prepared.app());
+        (oracle, Some(local))
+    } else {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let oracle = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.await;
+            };
+            if let Err(error) = prepared.serve(listener, stop).await {
+                panic!("oracle stopped with an error: {error}");
+            }
+        }));
+        (oracle, None)
+    };
 
     // The ALS.
     let mut config = Config::defaults().unwrap_or_else(|e| panic!("{e}"));
@@ -330,8 +349,15 @@ pub async fn spawn_switch_with(adjust: impl FnOnce(&mut Config)) -> Switch {
         let stop = async move {
             let _ = rx.await;
         };
-        if let Err(error) =
-            account_lookup_service::run(config, stores, api_listener, admin_listener, stop).await
+        if let Err(error) = account_lookup_service::run_with_local_oracle(
+            config,
+            stores,
+            api_listener,
+            admin_listener,
+            local,
+            stop,
+        )
+        .await
         {
             panic!("ALS stopped with an error: {error}");
         }

@@ -14,5 +14,6 @@ mod discovery;
 mod headers;
 mod helpers;
 mod interop;
+mod local_oracle;
 mod participants;
 mod relay;
