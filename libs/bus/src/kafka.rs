@@ -36,8 +36,10 @@ pub struct BusConfig {
     /// `default.replication.factor`.
     pub topic_replication_factor: i32,
     /// Longest time the broker may hold a consumer's fetch waiting for data
-    /// (`fetch.wait.max.ms`). librdkafka's 500 ms default shows up as transfer latency on brokers
-    /// that hold fetches to the limit (Tansu does); Apache Kafka answers as soon as data arrives.
+    /// (`fetch.wait.max.ms`). Apache Kafka answers as soon as data arrives, so there it only
+    /// sets how often an idle consumer asks (its inverse). Tansu 0.6 holds fetches for about
+    /// this long even when data is there: a latency floor per hop, and the shorter it is the
+    /// more fetches it serves, busy or idle (10 ms: a third of a core idle; perf/README.md).
     pub consumer_fetch_wait_max_ms: u32,
 }
 
@@ -54,7 +56,11 @@ impl BusConfig {
     /// Default for [`BusConfig::topic_replication_factor`].
     pub const TOPIC_REPLICATION_FACTOR_DEFAULT: i32 = 1;
     /// Default for [`BusConfig::consumer_fetch_wait_max_ms`].
-    pub const CONSUMER_FETCH_WAIT_MAX_MS_DEFAULT: u32 = 10;
+    pub const CONSUMER_FETCH_WAIT_MAX_MS_DEFAULT: u32 = 100;
+    /// Largest [`BusConfig::consumer_fetch_wait_max_ms`] librdkafka takes.
+    pub const CONSUMER_FETCH_WAIT_MAX_MS_LIMIT: u32 = 300_000;
+    /// Largest [`BusConfig::producer_linger_ms`] librdkafka takes.
+    pub const PRODUCER_LINGER_MS_LIMIT: u32 = 900_000;
 
     /// A configuration with the given brokers and client id and defaults for everything else.
     pub fn new(brokers: impl Into<String>, client_id: impl Into<String>) -> Self {
@@ -87,6 +93,21 @@ impl BusConfig {
         }
         if self.producer_queue_messages_max == 0 {
             problems.push("producer_queue_messages_max is 0".to_owned());
+        }
+        if !(1..=Self::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT).contains(&self.consumer_fetch_wait_max_ms)
+        {
+            problems.push(format!(
+                "consumer_fetch_wait_max_ms {} is not between 1 and {}",
+                self.consumer_fetch_wait_max_ms,
+                Self::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT
+            ));
+        }
+        if self.producer_linger_ms > Self::PRODUCER_LINGER_MS_LIMIT {
+            problems.push(format!(
+                "producer_linger_ms {} is above {}",
+                self.producer_linger_ms,
+                Self::PRODUCER_LINGER_MS_LIMIT
+            ));
         }
         if self.producer_delivery_timeout_ms == 0 {
             problems.push("producer_delivery_timeout_ms is 0".to_owned());

@@ -157,6 +157,9 @@ pub struct Record {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Option<Vec<u8>>,
+    /// When the message was produced, in milliseconds since the Unix epoch (Kafka's
+    /// `CreateTime`, the producer's wall clock; the embedded bus's send time).
+    pub produced_at_ms: Option<i64>,
 }
 
 /// Sends messages; cheap to clone.
@@ -282,7 +285,12 @@ pub struct Consumer {
     group: String,
     topic: String,
     batches: Option<BatchTracker>,
+    waits: Option<WaitObserver>,
 }
+
+/// Told, for every message received, how long it was in the bus: from its production to its
+/// receipt by this consumer (producer's and consumer's wall clocks, millisecond resolution).
+type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 enum ConsumerClient {
     Kafka(StreamConsumer),
@@ -355,7 +363,20 @@ impl Consumer {
             group: group.to_owned(),
             topic: topic.to_owned(),
             batches: None,
+            waits: None,
         }
+    }
+
+    /// Reports to `observer`, for each message received, how long it was in the bus (from its
+    /// production to its receipt here): the broker's and the client's share of a hop's latency,
+    /// which the handler's own timings do not show.
+    #[must_use]
+    pub fn with_wait_observer(
+        mut self,
+        observer: impl Fn(Duration) + Send + Sync + 'static,
+    ) -> Consumer {
+        self.waits = Some(Arc::new(observer));
+        self
     }
 
     /// The consumer group this consumer reads for.
@@ -405,12 +426,17 @@ impl Consumer {
                     offset: message.offset(),
                     key: message.key().map(<[u8]>::to_vec),
                     payload: message.payload().map(<[u8]>::to_vec),
+                    produced_at_ms: message.timestamp().to_millis(),
                 }
             }
             ConsumerClient::Memory(consumer) => consumer.recv().await?,
         };
         if let Some(batches) = &self.batches {
             batches.received();
+        }
+        if let (Some(waits), Some(produced_at_ms)) = (&self.waits, record.produced_at_ms) {
+            let waited_ms = now_ms().saturating_sub(produced_at_ms).max(0);
+            waits(Duration::from_millis(waited_ms.unsigned_abs()));
         }
         Ok(record)
     }
@@ -468,6 +494,15 @@ impl Consumer {
 
 pub use lag::LagProbe;
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -508,7 +543,7 @@ mod tests {
         assert_eq!(client_config.get("auto.offset.reset"), Some("earliest"));
         assert_eq!(client_config.get("session.timeout.ms"), Some("6000"));
         assert_eq!(client_config.get("heartbeat.interval.ms"), Some("2000"));
-        assert_eq!(client_config.get("fetch.wait.max.ms"), Some("10"));
+        assert_eq!(client_config.get("fetch.wait.max.ms"), Some("100"));
     }
 
     #[test]
@@ -516,6 +551,8 @@ mod tests {
         let mut config = BusConfig::new("", "");
         config.session_timeout_ms = 10;
         config.topic_replication_factor = 0;
+        config.consumer_fetch_wait_max_ms = 0;
+        config.producer_linger_ms = 1_000_000;
         let Err(Error::InvalidConfig(message)) = config.validate() else {
             return Err("expected InvalidConfig".to_owned());
         };
@@ -524,6 +561,8 @@ mod tests {
             "client_id",
             "session_timeout_ms",
             "topic_replication_factor",
+            "consumer_fetch_wait_max_ms 0",
+            "producer_linger_ms 1000000",
         ] {
             assert!(message.contains(expected), "{message}");
         }
@@ -689,6 +728,39 @@ mod tests {
         assert_eq!(timing.messages, 3);
         assert!(timing.since_last_received >= Duration::from_millis(20));
         assert!(timing.since_first_received >= timing.since_last_received);
+    }
+
+    #[tokio::test]
+    async fn a_wait_observer_sees_each_messages_time_in_the_bus() {
+        let bus = memory_bus();
+        let producer = bus.producer().unwrap_or_else(|e| panic!("{e}"));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let consumer = bus
+            .consumer("g", "t")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_wait_observer(move |waited| {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(waited);
+            });
+        for _ in 0..2 {
+            producer
+                .send("t", None, b"x", 100)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        for _ in 0..2 {
+            let record = consumer.recv().await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(record.produced_at_ms.is_some(), "{record:?}");
+        }
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        // Each waited the 30 ms between its production and its receipt (the clock's
+        // millisecond resolution allowed for), and not more than a few seconds.
+        for waited in seen {
+            assert!(waited >= Duration::from_millis(29), "{waited:?}");
+            assert!(waited < Duration::from_secs(5), "{waited:?}");
+        }
     }
 
     #[test]

@@ -95,6 +95,7 @@ struct Partition {
 struct Stored {
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
+    produced_at_ms: i64,
 }
 
 struct GroupPosition {
@@ -255,6 +256,7 @@ impl MemoryBus {
                     partition.log.push_back(Stored {
                         key: key.map(<[u8]>::to_vec),
                         payload: payload.to_vec(),
+                        produced_at_ms: crate::now_ms(),
                     });
                     drop(partition);
                     topic.appended.notify_waiters();
@@ -390,6 +392,7 @@ impl MemoryConsumer {
                 offset,
                 key: stored.key.clone(),
                 payload: Some(stored.payload.clone()),
+                produced_at_ms: Some(stored.produced_at_ms),
             });
         }
         None

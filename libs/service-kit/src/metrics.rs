@@ -711,6 +711,32 @@ pub struct ConsumerLagMetrics {
     gauge: Gauge,
 }
 
+/// Upper bounds of `bus_message_wait_seconds`.
+const BUS_WAIT_BUCKETS_SECONDS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// `bus_message_wait_seconds{consumer}`: how long each message a consumer received was in the
+/// bus, from its production to its receipt (the broker's and the clients' share of a hop).
+pub fn bus_wait_histogram(registry: &Registry) -> Histogram {
+    registry.histogram(
+        "bus_message_wait_seconds",
+        "Time from a message's production to its receipt by the consumer, in seconds",
+        &["consumer"],
+        &BUS_WAIT_BUCKETS_SECONDS,
+    )
+}
+
+/// What a consumer calls with each message's time in the bus
+/// (`bus::Consumer::with_wait_observer`), recorded under `consumer`.
+pub fn bus_wait_observer(
+    histogram: &Histogram,
+    consumer: &'static str,
+) -> impl Fn(std::time::Duration) + Send + Sync + 'static {
+    let histogram = histogram.clone();
+    move |waited| histogram.observe(&[consumer], waited.as_secs_f64())
+}
+
 /// Registers the consumer lag gauge in `registry` (again returns the same gauge).
 pub fn consumer_lag_metrics(registry: &Registry) -> ConsumerLagMetrics {
     ConsumerLagMetrics {

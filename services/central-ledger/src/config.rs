@@ -49,6 +49,11 @@ pub struct KafkaConfig {
     pub brokers: String,
     pub client_id: String,
     pub session_timeout_ms: u32,
+    /// Longest time the broker may hold a consumer's fetch waiting for data
+    /// (`fetch.wait.max.ms`).
+    pub consumer_fetch_wait_max_ms: u32,
+    /// How long the producer waits to fill a batch before sending it (`linger.ms`).
+    pub producer_linger_ms: u32,
     pub topic_partitions: i32,
     pub topic_create_timeout_ms: u64,
     pub topic_prefix: String,
@@ -120,6 +125,20 @@ impl Config {
     /// reports every problem at once.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let mut problems = service_kit::config::Problems::default();
+        if !(1..=bus::BusConfig::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT)
+            .contains(&self.kafka.consumer_fetch_wait_max_ms)
+        {
+            problems.push(format!(
+                "kafka.consumer_fetch_wait_max_ms must be between 1 and {}",
+                bus::BusConfig::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT
+            ));
+        }
+        if self.kafka.producer_linger_ms > bus::BusConfig::PRODUCER_LINGER_MS_LIMIT {
+            problems.push(format!(
+                "kafka.producer_linger_ms must be at most {}",
+                bus::BusConfig::PRODUCER_LINGER_MS_LIMIT
+            ));
+        }
         problems.positive("server.request_timeout_ms", self.server.request_timeout_ms);
         problems.positive(
             "database.pool_size_max",
@@ -202,6 +221,8 @@ impl Config {
     pub fn bus(&self) -> bus::BusConfig {
         let mut bus = bus::BusConfig::new(self.kafka.brokers.clone(), self.kafka.client_id.clone());
         bus.session_timeout_ms = self.kafka.session_timeout_ms;
+        bus.consumer_fetch_wait_max_ms = self.kafka.consumer_fetch_wait_max_ms;
+        bus.producer_linger_ms = self.kafka.producer_linger_ms;
         bus
     }
 }
@@ -239,12 +260,22 @@ mod tests {
                     "CENTRAL_LEDGER__TRANSFERS__ILP_VERSIONS".to_string(),
                     "[\"v2\"]".to_string(),
                 ),
+                (
+                    "CENTRAL_LEDGER__KAFKA__CONSUMER_FETCH_WAIT_MAX_MS".to_string(),
+                    "0".to_string(),
+                ),
+                (
+                    "CENTRAL_LEDGER__KAFKA__PRODUCER_LINGER_MS".to_string(),
+                    "1000000".to_string(),
+                ),
             ],
         )
         .unwrap();
         let problems = config.validate().unwrap_err().problems;
-        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert_eq!(problems.len(), 6, "{problems:?}");
         for key in [
+            "kafka.consumer_fetch_wait_max_ms must be between 1 and 300000",
+            "kafka.producer_linger_ms must be at most 900000",
             "transfers.timeout_interval_ms must be at least 1",
             "transfers.batch_size_max must be at least 1",
             "transfers.batch_wait_ms (60000) must be shorter than kafka.session_timeout_ms",

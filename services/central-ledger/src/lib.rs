@@ -348,7 +348,8 @@ pub async fn run_with_bus(
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_PREPARE), &prepare_topic)
             .map_err(Error::Bus)?
-            .with_batch_observer(metrics.ledger.batch_observer("prepare"));
+            .with_batch_observer(metrics.ledger.batch_observer("prepare"))
+            .with_wait_observer(metrics.ledger.wait_observer("prepare"));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
             "prepare handler",
@@ -372,7 +373,8 @@ pub async fn run_with_bus(
         let consumer = bus
             .consumer(group, topic)
             .map_err(Error::Bus)?
-            .with_batch_observer(metrics.ledger.batch_observer(name));
+            .with_batch_observer(metrics.ledger.batch_observer(name))
+            .with_wait_observer(metrics.ledger.wait_observer(name));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
             name,
@@ -394,7 +396,8 @@ pub async fn run_with_bus(
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_FULFIL), &fulfil_topic)
             .map_err(Error::Bus)?
-            .with_batch_observer(metrics.ledger.batch_observer("fulfil"));
+            .with_batch_observer(metrics.ledger.batch_observer("fulfil"))
+            .with_wait_observer(metrics.ledger.wait_observer("fulfil"));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
             "fulfil handler",
@@ -412,7 +415,8 @@ pub async fn run_with_bus(
         let consumer = bus
             .consumer(&config.topic(bus::GROUP_TRANSFER_GET), &get_topic)
             .map_err(Error::Bus)?
-            .with_batch_observer(metrics.ledger.batch_observer("get"));
+            .with_batch_observer(metrics.ledger.batch_observer("get"))
+            .with_wait_observer(metrics.ledger.wait_observer("get"));
         lag_probes.push(consumer.lag_probe());
         handler_tasks.push(tasks.spawn(
             "get handler",

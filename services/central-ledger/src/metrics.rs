@@ -39,6 +39,9 @@ pub struct LedgerMetrics {
     /// `handler_batch_latency_seconds{handler}`: from a batch's first message received to its
     /// offsets committed (filling the batch included).
     pub batch_latency: Histogram,
+    /// `bus_message_wait_seconds{consumer}`: each message's time in the bus before a handler
+    /// received it.
+    pub bus_wait: Histogram,
 }
 
 impl LedgerMetrics {
@@ -80,6 +83,7 @@ impl LedgerMetrics {
                 &["handler"],
                 &BATCH_SECONDS_BUCKETS,
             ),
+            bus_wait: service_kit::metrics::bus_wait_histogram(registry),
         }
     }
 
@@ -102,6 +106,15 @@ impl LedgerMetrics {
                 .batch_latency
                 .observe(&labels, timing.since_first_received.as_secs_f64());
         }
+    }
+
+    /// What a handler's consumer reports each message's time in the bus to
+    /// ([`bus::Consumer::with_wait_observer`]).
+    pub fn wait_observer(
+        &self,
+        handler: &'static str,
+    ) -> impl Fn(std::time::Duration) + Send + Sync + 'static {
+        service_kit::metrics::bus_wait_observer(&self.bus_wait, handler)
     }
 
     /// Reads every account's position and net debit cap (one query) and replaces the gauges'

@@ -74,6 +74,11 @@ pub struct KafkaConfig {
     pub brokers: String,
     pub client_id: String,
     pub session_timeout_ms: u32,
+    /// Longest time the broker may hold a consumer's fetch waiting for data
+    /// (`fetch.wait.max.ms`).
+    pub consumer_fetch_wait_max_ms: u32,
+    /// How long the producer waits to fill a batch before sending it (`linger.ms`).
+    pub producer_linger_ms: u32,
     /// Longest wait for the broker's acknowledgement of a produced request.
     pub produce_timeout_ms: u32,
     pub topic_partitions: i32,
@@ -152,6 +157,20 @@ impl Config {
     /// Checks ranges and formats, reporting all problems.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let mut problems = Vec::new();
+        if !(1..=bus::BusConfig::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT)
+            .contains(&self.kafka.consumer_fetch_wait_max_ms)
+        {
+            problems.push(format!(
+                "kafka.consumer_fetch_wait_max_ms must be between 1 and {}",
+                bus::BusConfig::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT
+            ));
+        }
+        if self.kafka.producer_linger_ms > bus::BusConfig::PRODUCER_LINGER_MS_LIMIT {
+            problems.push(format!(
+                "kafka.producer_linger_ms must be at most {}",
+                bus::BusConfig::PRODUCER_LINGER_MS_LIMIT
+            ));
+        }
         if let Err(problem) = self.protocol_versions() {
             problems.push(problem);
         }
@@ -218,6 +237,8 @@ impl Config {
     pub fn bus(&self) -> bus::BusConfig {
         let mut bus = bus::BusConfig::new(self.kafka.brokers.clone(), self.kafka.client_id.clone());
         bus.session_timeout_ms = self.kafka.session_timeout_ms;
+        bus.consumer_fetch_wait_max_ms = self.kafka.consumer_fetch_wait_max_ms;
+        bus.producer_linger_ms = self.kafka.producer_linger_ms;
         bus.producer_delivery_timeout_ms = self.kafka.produce_timeout_ms;
         bus
     }

@@ -70,6 +70,9 @@ pub struct Metrics {
     pub notification_delivery: Histogram,
     /// `consumer_lag_messages{topic,partition,group}` of the notification handler.
     pub consumer_lag: ConsumerLagMetrics,
+    /// `bus_message_wait_seconds{consumer}`: each notification's time in the bus before the
+    /// notification handler received it.
+    pub bus_wait: Histogram,
 }
 
 impl Metrics {
@@ -136,6 +139,7 @@ impl Metrics {
                 &["success", "from", "dest", "action", "status"],
             ),
             consumer_lag: service_kit::metrics::consumer_lag_metrics(&registry),
+            bus_wait: service_kit::metrics::bus_wait_histogram(&registry),
             http,
             registry,
         }
@@ -426,7 +430,11 @@ pub async fn run_with_bus(
                 &config.topic(notification::GROUP_NOTIFICATION_EVENT),
                 &topic_notification,
             )
-            .map_err(bus_error)?;
+            .map_err(bus_error)?
+            .with_wait_observer(service_kit::metrics::bus_wait_observer(
+                &metrics.bus_wait,
+                "notification",
+            ));
         let deliverer = Arc::new(notification::Deliverer::new(
             directory.clone(),
             forwarder,
