@@ -76,6 +76,28 @@ impl BusConfig {
         }
     }
 
+    /// The fetch wait and linger outside what librdkafka takes, each named by its key
+    /// (services report them under `kafka.` at start-up; [`BusConfig::validate`] too).
+    pub fn tuning_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !(1..=Self::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT).contains(&self.consumer_fetch_wait_max_ms)
+        {
+            problems.push(format!(
+                "consumer_fetch_wait_max_ms must be between 1 and {} (is {})",
+                Self::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT,
+                self.consumer_fetch_wait_max_ms
+            ));
+        }
+        if self.producer_linger_ms > Self::PRODUCER_LINGER_MS_LIMIT {
+            problems.push(format!(
+                "producer_linger_ms must be at most {} (is {})",
+                Self::PRODUCER_LINGER_MS_LIMIT,
+                self.producer_linger_ms
+            ));
+        }
+        problems
+    }
+
     /// Checks the values librdkafka or the broker would reject later with a vaguer message.
     pub fn validate(&self) -> Result<(), Error> {
         let mut problems = Vec::new();
@@ -94,21 +116,7 @@ impl BusConfig {
         if self.producer_queue_messages_max == 0 {
             problems.push("producer_queue_messages_max is 0".to_owned());
         }
-        if !(1..=Self::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT).contains(&self.consumer_fetch_wait_max_ms)
-        {
-            problems.push(format!(
-                "consumer_fetch_wait_max_ms {} is not between 1 and {}",
-                self.consumer_fetch_wait_max_ms,
-                Self::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT
-            ));
-        }
-        if self.producer_linger_ms > Self::PRODUCER_LINGER_MS_LIMIT {
-            problems.push(format!(
-                "producer_linger_ms {} is above {}",
-                self.producer_linger_ms,
-                Self::PRODUCER_LINGER_MS_LIMIT
-            ));
-        }
+        problems.extend(self.tuning_problems());
         if self.producer_delivery_timeout_ms == 0 {
             problems.push("producer_delivery_timeout_ms is 0".to_owned());
         }

@@ -561,8 +561,8 @@ mod tests {
             "client_id",
             "session_timeout_ms",
             "topic_replication_factor",
-            "consumer_fetch_wait_max_ms 0",
-            "producer_linger_ms 1000000",
+            "consumer_fetch_wait_max_ms must be between 1 and 300000 (is 0)",
+            "producer_linger_ms must be at most 900000 (is 1000000)",
         ] {
             assert!(message.contains(expected), "{message}");
         }

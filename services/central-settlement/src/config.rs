@@ -119,19 +119,8 @@ impl Config {
     /// batch wait past the Kafka session timeout), reporting every problem at once.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         let mut problems = service_kit::config::Problems::default();
-        if !(1..=bus::BusConfig::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT)
-            .contains(&self.kafka.consumer_fetch_wait_max_ms)
-        {
-            problems.push(format!(
-                "kafka.consumer_fetch_wait_max_ms must be between 1 and {}",
-                bus::BusConfig::CONSUMER_FETCH_WAIT_MAX_MS_LIMIT
-            ));
-        }
-        if self.kafka.producer_linger_ms > bus::BusConfig::PRODUCER_LINGER_MS_LIMIT {
-            problems.push(format!(
-                "kafka.producer_linger_ms must be at most {}",
-                bus::BusConfig::PRODUCER_LINGER_MS_LIMIT
-            ));
+        for problem in self.bus().tuning_problems() {
+            problems.push(format!("kafka.{problem}"));
         }
         problems.positive("server.request_timeout_ms", self.server.request_timeout_ms);
         problems.positive(
