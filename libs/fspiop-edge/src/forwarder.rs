@@ -122,6 +122,22 @@ impl std::fmt::Debug for Forwarder {
     }
 }
 
+/// `error` and its sources, outermost first (`client error (SendRequest): connection closed
+/// before message completed`): hyper's own Display names only the outermost.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// Attempts of one request when the transport fails before any answer (see `send_in`).
+const TRANSPORT_ATTEMPTS_MAX: u32 = 2;
+
 /// Longest error body read from a peer.
 const ERROR_BODY_LEN_MAX_BYTES: usize = 64 * 1024;
 /// How long an idle keep-alive connection is kept.
@@ -335,27 +351,55 @@ impl Forwarder {
                 "Failed to send HTTP request to host",
             )
         };
-        let mut builder = hyper::Request::builder()
-            .method(request.method)
-            .uri(&request.url);
-        for (name, value) in &headers {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-        let body = http_body_util::Full::new(bytes::Bytes::from(request.body.unwrap_or_default()));
-        let outbound = builder.body(body).map_err(|error| {
-            tracing::debug!(url = %request.url, %error, "outbound request is malformed");
-            unreachable()
-        })?;
-        let timeout = Duration::from_millis(self.config.request_timeout_ms);
-        let response = match tokio::time::timeout(timeout, self.client.request(outbound)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                tracing::debug!(url = %request.url, %error, "outbound request failed");
-                return Err(unreachable());
+        let body = bytes::Bytes::from(request.body.unwrap_or_default());
+        let build = || {
+            let mut builder = hyper::Request::builder()
+                .method(request.method)
+                .uri(&request.url);
+            for (name, value) in &headers {
+                builder = builder.header(name.as_str(), value.as_str());
             }
-            Err(_) => {
-                tracing::debug!(url = %request.url, "outbound request timed out");
-                return Err(unreachable());
+            builder
+                .body(http_body_util::Full::new(body.clone()))
+                .map_err(|error| {
+                    tracing::debug!(url = %request.url, %error, "outbound request is malformed");
+                    unreachable()
+                })
+        };
+        // A transport failure before any answer (a keep-alive connection the peer closed as
+        // the request went out, a reset, a refused connect) is tried once more on another
+        // connection within the same timeout: FSPIOP receivers take a resent request with the
+        // same id as the same request, and a callback lost this way leaves a DFSP never told.
+        // A peer that took the request and did not answer in time is not tried again.
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let started = std::time::Instant::now();
+        let mut attempt = 1;
+        let response = loop {
+            let remaining = timeout.saturating_sub(started.elapsed());
+            match tokio::time::timeout(remaining, self.client.request(build()?)).await {
+                Ok(Ok(response)) => break response,
+                Ok(Err(error)) => {
+                    tracing::debug!(
+                        url = %request.url,
+                        error = %error_chain(&error),
+                        elapsed_ms = started.elapsed().as_millis(),
+                        attempt,
+                        "outbound request failed"
+                    );
+                    if attempt >= TRANSPORT_ATTEMPTS_MAX || started.elapsed() >= timeout {
+                        return Err(unreachable());
+                    }
+                    attempt += 1;
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        url = %request.url,
+                        timeout_ms = self.config.request_timeout_ms,
+                        attempt,
+                        "outbound request timed out"
+                    );
+                    return Err(unreachable());
+                }
             }
         };
         let status = response.status();

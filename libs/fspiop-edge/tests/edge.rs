@@ -242,3 +242,93 @@ async fn forwarder_outcomes() {
         "a PUT callback carries no Accept: {headers:?}"
     );
 }
+
+/// A peer on a raw socket: it reads each request's head, then closes the first `closes`
+/// connections without a word and answers `202` on the others; returns its URL and the number
+/// of requests it read.
+async fn closing_peer(closes: usize) -> (String, Arc<Mutex<usize>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let read = Arc::new(Mutex::new(0_usize));
+    let counter = read.clone();
+    tokio::spawn(async move {
+        let mut connections = 0;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            connections += 1;
+            let mut buffer = vec![0_u8; 16 * 1024];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buffer[..n]),
+                }
+            }
+            counter.lock().map(|mut n| *n += 1).unwrap_or(());
+            if connections <= closes {
+                drop(stream);
+                continue;
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                .await;
+            // Keep the connection open until the client lets go of it.
+            let _ = stream.read(&mut buffer).await;
+        }
+    });
+    (url, read)
+}
+
+#[tokio::test]
+async fn forwarder_tries_once_more_after_a_transport_failure() {
+    // The peer closes the connection the request went out on: tried again, delivered.
+    let (url, read) = closing_peer(1).await;
+    forwarder()
+        .send(request(format!("{url}/quotes")))
+        .await
+        .unwrap_or_else(|e| panic!("not delivered on the second attempt: {e}"));
+    assert_eq!(read.lock().map(|n| *n).unwrap_or(0), 2);
+
+    // It does so twice: two attempts, then 1001.
+    let (url, read) = closing_peer(usize::MAX).await;
+    let error = forwarder()
+        .send(request(format!("{url}/quotes")))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert_eq!(error.code, ErrorCode::DestinationCommunicationError);
+    assert_eq!(read.lock().map(|n| *n).unwrap_or(0), 2);
+}
+
+#[tokio::test]
+async fn forwarder_does_not_resend_to_a_peer_that_took_the_request_and_is_silent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let held = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            held.lock().map(|mut v| v.push(stream)).unwrap_or(());
+        }
+    });
+    let started = std::time::Instant::now();
+    let error = forwarder()
+        .send(request(format!("{url}/quotes")))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert_eq!(error.code, ErrorCode::DestinationCommunicationError);
+    // The forwarder's timeout is 2 s; a second attempt would have opened a second connection.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1900));
+    assert_eq!(accepted.lock().map(|v| v.len()).unwrap_or(0), 1);
+}

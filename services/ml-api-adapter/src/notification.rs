@@ -10,7 +10,8 @@
 //!   across consumers either).
 //! - A message's offset is committed once its callbacks have been attempted, whatever their
 //!   outcome (`crate::offsets` keeps commits from passing a message still in flight).
-//! - Each callback is attempted once, as Mojaloop does: a missing endpoint, an unreachable
+//! - Each callback is attempted once, as Mojaloop does (the forwarder sends it once more only
+//!   when the connection fails before any answer): a missing endpoint, an unreachable
 //!   participant or an error answer is logged and counted in
 //!   `moja_ml_notification_event_delivery{success="false",…}`; nothing is sent to anyone else.
 //! - A message that cannot be read (not JSON, not an envelope, no payload, unknown action) is
@@ -389,6 +390,7 @@ impl Deliverer {
                 %method,
                 %destination,
                 error.message = %error,
+                elapsed_ms = started.elapsed().as_millis(),
                 "callback not delivered"
             );
         }

@@ -424,7 +424,7 @@ impl Split {
         );
         let url = |port: u16| format!("http://127.0.0.1:{port}");
         let mut env: Vec<(String, String)> = [
-            ("RUST_LOG", "warn".to_string()),
+            ("RUST_LOG", "warn,fspiop_edge=debug".to_string()),
             ("NO_COLOR", "1".to_string()),
             ("CENTRAL_LEDGER__DATABASE__URL", database.clone()),
             ("CENTRAL_LEDGER__KAFKA__BROKERS", brokers.clone()),
