@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use dfsp_sim::{layout, Scenario};
+use dfsp_sim::{layout, PaymentIds, Scenario};
 
 use crate::gate::LedgerDatabase;
 use crate::load::{LoadConfig, Step};
@@ -31,6 +31,11 @@ pub struct Common {
     /// bulk transfer; rates are bulks per second).
     #[arg(long, default_value = "end-to-end", value_parser = parse_scenario)]
     scenario: Scenario,
+    /// The ids the payers give quotes, transactions and transfers: random (UUID v4, what most
+    /// DFSPs send) or time-ordered (UUID v7). The switch's tables are keyed by them; random
+    /// ids make the database write many times more (perf/README.md, "Time-ordered ids").
+    #[arg(long, default_value = "random", value_parser = parse_ids)]
+    ids: PaymentIds,
     /// The simulated DFSPs' payer API (`mojaloop up --dfsps 8` or `mojaloop sim`).
     #[arg(
         long,
@@ -164,6 +169,10 @@ fn parse_pair(text: &str) -> Result<(usize, usize), String> {
     Ok((index(payer)?, index(payee)?))
 }
 
+fn parse_ids(text: &str) -> Result<PaymentIds, String> {
+    PaymentIds::from_name(text).ok_or_else(|| format!("{text} is not random or time-ordered"))
+}
+
 fn parse_scenario(text: &str) -> Result<Scenario, String> {
     Scenario::from_name(text).ok_or_else(|| {
         format!(
@@ -176,6 +185,7 @@ impl Common {
     fn load(&self, steps: Vec<Step>, warmup_s: u64, window_s: u64) -> LoadConfig {
         LoadConfig {
             scenario: self.scenario,
+            ids: self.ids,
             steps,
             warmup_s,
             in_flight_max: self.in_flight_max,
@@ -270,8 +280,12 @@ pub fn execute(command: PerfCommand) -> anyhow::Result<bool> {
 fn print_summary(report: &Report, out: &std::path::Path) {
     println!();
     println!(
-        "Scenario {} ({}), {} s measured after {} s warm-up",
-        report.scenario, report.mode, report.measured_s, report.warmup_s
+        "Scenario {} ({}), {} s measured after {} s warm-up, {} ids",
+        report.scenario,
+        report.mode,
+        report.measured_s,
+        report.warmup_s,
+        report.ids.as_deref().unwrap_or("random")
     );
     let c = &report.counts;
     match (report.bulk_size, report.transfers_per_s) {

@@ -848,6 +848,7 @@ mod tests {
             started_at: "2025-01-01T00:00:00Z".into(),
             sim_url: "http://127.0.0.1:4100".into(),
             bus: Some("kafka".into()),
+            ids: Some("random".into()),
             rate_asked_per_s: 100.0,
             rate_achieved_per_s: 97.25,
             bulk_size: None,

@@ -79,6 +79,7 @@ pub fn summarize(result: &LoadResult, config: &LoadConfig, sim_url: &str) -> Rep
         .collect();
     Report {
         scenario: config.scenario.name().to_string(),
+        ids: Some(config.ids.name().to_string()),
         mode: "run".into(),
         started_at: fspiop::datetime::format_date_time(result.started_epoch_ms),
         sim_url: sim_url.to_string(),
@@ -334,6 +335,7 @@ pub async fn capacity(
     }
     let mut report = best.unwrap_or_default();
     report.scenario = base.scenario.name().to_string();
+    report.ids = Some(base.ids.name().to_string());
     report.mode = "capacity".into();
     report.sim_url = target.sim_url.clone();
     report.bus = target.bus.clone();
@@ -414,6 +416,7 @@ mod tests {
         let dropped_ms = vec![100.0, 2_800.0];
         let config = LoadConfig {
             scenario: Scenario::EndToEnd,
+            ids: dfsp_sim::PaymentIds::Random,
             steps: vec![Step {
                 rate_per_s: 10.0,
                 duration_s: 3,
@@ -473,6 +476,7 @@ mod tests {
         let dropped_ms = vec![1_700.0];
         let config = LoadConfig {
             scenario: Scenario::Bulk,
+            ids: dfsp_sim::PaymentIds::Random,
             steps: vec![Step {
                 rate_per_s: 1.0,
                 duration_s: 2,

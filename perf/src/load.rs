@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dfsp_sim::{
-    layout, BulkOptions, BulkReport, PayOptions, PaymentError, RemoteSimulator, Scenario,
+    layout, BulkOptions, BulkReport, PayOptions, PaymentError, PaymentIds, RemoteSimulator,
+    Scenario,
 };
 use tokio::sync::mpsc;
 
@@ -36,6 +37,8 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
     pub scenario: Scenario,
+    /// The kind of ids the payers make.
+    pub ids: PaymentIds,
     /// Steps in order; the first `warmup_s` seconds of the whole schedule are warm-up.
     pub steps: Vec<Step>,
     pub warmup_s: u64,
@@ -243,6 +246,7 @@ pub async fn drive(sim: RemoteSimulator, config: &LoadConfig) -> anyhow::Result<
                     scenario: config.scenario,
                     wrong_fulfilment: false,
                     ilp_version: None,
+                    ids: config.ids,
                 };
                 let (sim, tx, in_flight) = (sim.clone(), tx.clone(), in_flight.clone());
                 let amount = config.amount.clone();

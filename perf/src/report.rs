@@ -179,6 +179,10 @@ pub struct Report {
     pub sim_url: String,
     /// The bus the switch used, when known (`embedded`, `kafka`).
     pub bus: Option<String>,
+    /// The kind of ids the payers made (`random`, `time-ordered`); absent in reports from
+    /// before it was recorded (random).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<String>,
     /// Mean arrival rate asked over the measured part.
     pub rate_asked_per_s: f64,
     /// Payments completed successfully per second over the measured part.

@@ -333,6 +333,44 @@ impl Scenario {
     }
 }
 
+/// The ids a payer gives its quotes, transactions, conversions and transfers. The switch keys
+/// its tables by them: time-ordered ids land at the right edge of each B-tree, random ones on
+/// random pages (perf/README.md, "Time-ordered ids").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PaymentIds {
+    /// UUID v4, what most DFSPs send.
+    #[default]
+    Random,
+    /// UUID v7: the millisecond time first, so later ids sort after earlier ones (FSPIOP's
+    /// CorrelationId accepts versions 1 to 7, and ULIDs, also time-ordered).
+    TimeOrdered,
+}
+
+impl PaymentIds {
+    pub fn name(self) -> &'static str {
+        match self {
+            PaymentIds::Random => "random",
+            PaymentIds::TimeOrdered => "time-ordered",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<PaymentIds> {
+        match name {
+            "random" => Some(PaymentIds::Random),
+            "time-ordered" => Some(PaymentIds::TimeOrdered),
+            _ => None,
+        }
+    }
+
+    /// A new id of this kind, in FSPIOP's lower-case UUID form.
+    pub fn new_id(self) -> String {
+        match self {
+            PaymentIds::Random => uuid::Uuid::new_v4().to_string(),
+            PaymentIds::TimeOrdered => uuid::Uuid::now_v7().to_string(),
+        }
+    }
+}
+
 /// How a payment is made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PayOptions {
@@ -347,6 +385,8 @@ pub struct PayOptions {
     /// Ask the payee to make its ILP packet in this version (default v4); Mojaloop's SDK
     /// for FSPIOP 1.x makes v1.
     pub ilp_version: Option<IlpVersion>,
+    /// The kind of ids the payer makes.
+    pub ids: PaymentIds,
 }
 
 /// The quote extension that asks a simulated payee for an ILP packet of a version.

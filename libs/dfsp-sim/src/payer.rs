@@ -233,7 +233,7 @@ impl Inner {
                 ),
             });
         }
-        let transfer_id = uuid::Uuid::new_v4().to_string();
+        let transfer_id = options.ids.new_id();
 
         let conversion = match target_currency {
             Some(target_currency) => Some(
@@ -256,11 +256,11 @@ impl Inner {
             Wire::V1
         };
 
-        let quote_id = uuid::Uuid::new_v4().to_string();
+        let quote_id = options.ids.new_id();
         let payer_party = json!({"partyIdInfo": {"partyIdType": "MSISDN", "partyIdentifier": payer_msisdn, "fspId": payer}});
         let mut quote_request = json!({
             "quoteId": quote_id,
-            "transactionId": uuid::Uuid::new_v4().to_string(),
+            "transactionId": options.ids.new_id(),
             "payer": payer_party,
             "payee": {"partyIdInfo": payee_info},
             "amountType": "SEND",
@@ -546,8 +546,8 @@ impl Inner {
                     "a conversion of {payer_currency} to {target_currency} is needed, and no simulated DFSP is an FXP"
                 ),
             })?;
-        let conversion_request_id = uuid::Uuid::new_v4().to_string();
-        let conversion_id = uuid::Uuid::new_v4().to_string();
+        let conversion_request_id = options.ids.new_id();
+        let conversion_id = options.ids.new_id();
         let expiration = fspiop::datetime::format_date_time(
             now_ms()
                 + i64::try_from(self.config.callback_timeout_ms)

@@ -37,8 +37,8 @@ use serde_json::{json, Value};
 
 use crate::{
     BulkOptions, BulkOutcome, BulkPayee, BulkReport, CallbackCounts, FxPatchCounts,
-    IndividualOutcome, Inner, PayOptions, PaymentError, PaymentReport, Phase, RequestOptions,
-    Scenario,
+    IndividualOutcome, Inner, PayOptions, PaymentError, PaymentIds, PaymentReport, Phase,
+    RequestOptions, Scenario,
 };
 
 /// Every phase, in the order of [`Phase`].
@@ -258,7 +258,19 @@ pub(crate) async fn pay(
                 .into_response()
         }
     };
+    let ids = match field("ids").map(PaymentIds::from_name) {
+        None => PaymentIds::Random,
+        Some(Some(ids)) => ids,
+        Some(None) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"kind": "simulator", "detail": "ids is not random or time-ordered"}})),
+            )
+                .into_response()
+        }
+    };
     let options = PayOptions {
+        ids,
         payer_msisdn: field("payerMsisdn").map(str::to_string),
         payee_fsp: field("payeeFsp").map(str::to_string),
         scenario,
@@ -632,6 +644,9 @@ impl RemoteSimulator {
             }
             if let Some(version) = options.ilp_version {
                 object.insert("ilpVersion".into(), Value::String(version.name().into()));
+            }
+            if options.ids != PaymentIds::Random {
+                object.insert("ids".into(), Value::String(options.ids.name().into()));
             }
         }
         self.post_payment(&format!("{}/{payer}/pay", self.base), &body)

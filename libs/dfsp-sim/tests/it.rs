@@ -540,6 +540,30 @@ async fn a_payment_between_simulated_dfsps_commits_and_an_unknown_party_is_3204(
     assert_eq!(timings.get(&Phase::Lookup).map(|s| s.failures), Some(2));
     assert_eq!(switch.position("simfsp-1").await, "100.0000");
 
+    // Time-ordered ids (UUID v7): the switch takes them as any other, and a later payment's
+    // transfer id sorts after an earlier one's.
+    let options = PayOptions {
+        ids: dfsp_sim::PaymentIds::TimeOrdered,
+        ..PayOptions::default()
+    };
+    let mut transfer_ids = Vec::new();
+    for _ in 0..2 {
+        let report = sim
+            .pay_with("simfsp-1", "19012345403", "1", &options)
+            .await
+            .unwrap_or_else(|e| panic!("payment with time-ordered ids failed: {e}"));
+        assert_eq!(report.transfer_state, "COMMITTED");
+        assert_eq!(
+            report.transfer_id.as_bytes().get(14),
+            Some(&b'7'),
+            "{report:?}"
+        );
+        transfer_ids.push(report.transfer_id);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(transfer_ids[0] < transfer_ids[1], "{transfer_ids:?}");
+    assert_eq!(switch.position("simfsp-1").await, "102.0000");
+
     drop(sim);
     switch.stop().await;
 }

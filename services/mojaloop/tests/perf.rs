@@ -39,14 +39,18 @@ fn a_short_run_passes_the_validity_gate() {
         "--quiet",
         "--bus",
         "embedded",
+        "--ids",
+        "time-ordered",
         "--out",
         dir.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("Validity gate: PASSED"), "{stdout}");
+    assert!(stdout.contains("time-ordered ids"), "{stdout}");
     let r = report(&dir);
     assert_eq!(r["gate"]["passed"], true, "{r}");
     assert_eq!(r["scenario"], "end-to-end");
+    assert_eq!(r["ids"], "time-ordered");
     let sent = r["counts"]["sent"].as_u64().unwrap();
     assert!(sent >= 100, "{r}");
     assert_eq!(r["counts"]["succeeded"].as_u64(), Some(sent), "{r}");
@@ -85,6 +89,7 @@ fn a_short_run_passes_the_validity_gate() {
     assert_eq!(code, 0, "{stdout}");
     let r = report(&dir);
     assert_eq!(r["gate"]["passed"], true, "{r}");
+    assert_eq!(r["ids"], "random", "the default: {r}");
     assert!(r["phases"]["transfer"]["count"].as_u64() > Some(0), "{r}");
     assert!(
         r["phases"].get("lookup").is_none(),
