@@ -116,6 +116,18 @@ async fn directory_reads_and_caches_participants_and_endpoints() {
 
 type Seen = Arc<Mutex<Vec<HeaderMap>>>;
 
+/// A listener on a free loopback port, and its `http://` URL.
+async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let url = format!(
+        "http://{}",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    (listener, url)
+}
+
 async fn peer(status: StatusCode, body: &'static str) -> (String, Seen) {
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
@@ -129,13 +141,7 @@ async fn peer(status: StatusCode, body: &'static str) -> (String, Seen) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, url) = listen().await;
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, seen)
 }
@@ -248,13 +254,7 @@ async fn forwarder_outcomes() {
 /// of requests it read.
 async fn closing_peer(closes: usize) -> (String, Arc<Mutex<usize>>) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, url) = listen().await;
     let read = Arc::new(Mutex::new(0_usize));
     let counter = read.clone();
     tokio::spawn(async move {
@@ -307,13 +307,7 @@ async fn forwarder_tries_once_more_after_a_transport_failure() {
 
 #[tokio::test]
 async fn forwarder_does_not_resend_to_a_peer_that_took_the_request_and_is_silent() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = format!(
-        "http://{}",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
+    let (listener, url) = listen().await;
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let held = accepted.clone();
     tokio::spawn(async move {
